@@ -1,0 +1,212 @@
+"""`hub`: serve | worker | migrate | init | connectors | events | replay | ledger | send."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from integration_hub.settings import Settings
+
+app = typer.Typer(
+    help="integration-hub: verified partner webhooks in, normalized events out.",
+    no_args_is_help=True,
+)
+events_app = typer.Typer(help="Inspect stored events through the admin API.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+UrlOption = Annotated[str, typer.Option("--url", envvar="HUB_URL", help="Where the hub listens.")]
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _print(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _api(url: str) -> httpx.Client:
+    token = _settings().admin_token
+    if token is None:
+        typer.echo(
+            "HUB_ADMIN_TOKEN is not set (run `hub init`, or export the token serve printed)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token.get_secret_value()}"}, timeout=30
+    )
+
+
+def _call(response: httpx.Response) -> Any:
+    if response.is_error:
+        typer.echo(f"{response.status_code}: {response.text}", err=True)
+        raise typer.Exit(1)
+    return response.json()
+
+
+@app.command()
+def init(env_file: Path = Path(".env")) -> None:
+    """Write local defaults to .env (admin token, a local Stripe webhook secret); keeps what is set."""
+    existing = env_file.read_text() if env_file.exists() else ""
+    defaults = {
+        "HUB_ADMIN_TOKEN": secrets.token_urlsafe(32),
+        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
+    }
+    missing = {k: v for k, v in defaults.items() if f"{k}=" not in existing and k not in os.environ}
+    if missing:
+        with env_file.open("a") as f:
+            f.writelines(f"{k}={v}\n" for k, v in missing.items())
+        env_file.chmod(0o600)
+    typer.echo(f"{env_file}: {', '.join(missing) or 'nothing to add'}")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the HTTP service, normalizer, dispatcher and Temporal worker (embedded Temporal if unset)."""
+    import uvicorn
+
+    from integration_hub.logs import configure_logging
+    from integration_hub.runtime import Hub
+    from integration_hub.web.app import create_app
+
+    settings = _settings()
+    configure_logging(settings)
+    hub = Hub(settings)
+    if hub.admin_token_generated:
+        typer.echo(f"HUB_ADMIN_TOKEN not set; this run's admin token: {hub.admin_token}", err=True)
+    config = uvicorn.Config(
+        create_app(hub), host=host, port=port, loop="uvloop", http="httptools",
+        lifespan="on", access_log=False, log_level="warning",
+    )  # fmt: skip
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def worker() -> None:
+    """Run extra normalizer, dispatcher and Temporal worker capacity (needs HUB_TEMPORAL_ADDRESS)."""
+    from integration_hub.logs import configure_logging
+    from integration_hub.runtime import Hub
+
+    settings = _settings()
+    if not settings.temporal_address:
+        typer.echo("hub worker joins a shared Temporal: set HUB_TEMPORAL_ADDRESS", err=True)
+        raise typer.Exit(2)
+    configure_logging(settings)
+
+    async def main() -> None:
+        hub = Hub(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await hub.start()
+        try:
+            await stop.wait()
+        finally:
+            await hub.stop()
+
+    asyncio.run(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (serve also applies them at start)."""
+    from integration_hub.storage import migrate as migrations
+    from integration_hub.storage.engine import make_engine
+
+    url = _settings().resolved_database_url()
+    migrations.upgrade(make_engine(url))
+    typer.echo("database is at the latest revision")
+
+
+@app.command()
+def connectors() -> None:
+    """List registered connectors and what each needs."""
+    from integration_hub.connectors.registry import build_connectors
+
+    for name, c in build_connectors(_settings()).items():
+        _print({"name": name, "webhook_secret": c.manifest.webhook_secret, "api_secrets": list(c.manifest.api_secrets),
+                "event_map": dict(c.manifest.event_map)})  # fmt: skip
+
+
+@events_app.command("list")
+def events_list(
+    url: UrlOption = DEFAULT_URL,
+    partner: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+) -> None:
+    """Newest events first."""
+    params = {
+        k: v
+        for k, v in {"partner": partner, "status": status, "limit": limit}.items()
+        if v is not None
+    }
+    with _api(url) as client:
+        _print(_call(client.get("/api/events", params=params)))
+
+
+@events_app.command("show")
+def events_show(partner: str, partner_event_id: str, url: UrlOption = DEFAULT_URL) -> None:
+    """One event with its normalized CloudEvents and their handlers."""
+    with _api(url) as client:
+        _print(_call(client.get(f"/api/events/{partner}/{partner_event_id}")))
+
+
+@app.command()
+def replay(
+    url: UrlOption = DEFAULT_URL,
+    partner: str | None = None,
+    event_id: Annotated[str | None, typer.Option("--id", help="The partner's event id.")] = None,
+    status: str | None = None,
+) -> None:
+    """Normalize stored raw events again and re-dispatch their handlers (idempotent)."""
+    body = {"partner": partner, "partner_event_id": event_id, "status": status}
+    with _api(url) as client:
+        _print(_call(client.post("/api/replay", json=body)))
+
+
+@app.command()
+def ledger(url: UrlOption = DEFAULT_URL, limit: int = 20) -> None:
+    """Ledger entries, newest first."""
+    with _api(url) as client:
+        _print(_call(client.get("/api/ledger", params={"limit": limit})))
+
+
+@app.command()
+def send(partner: str, event_type: str, url: UrlOption = DEFAULT_URL) -> None:
+    """Sign a realistic sample event as the partner does, post it to the hub, print the answer."""
+    from integration_hub.connectors.registry import build_connectors, get_connector
+    from integration_hub.secrets import EnvSecretSource
+    from integration_hub.testing import sign_as
+
+    settings = _settings()
+    connector = get_connector(build_connectors(settings), partner)
+    name = connector.manifest.webhook_secret
+    versions = EnvSecretSource(env_file=Path(".env")).versions(name)
+    if not versions:
+        typer.echo(f"{name} is not set (run `hub init` for a local one)", err=True)
+        raise typer.Exit(2)
+    body = connector.sample(event_type)
+    headers = sign_as(partner, body, secret=versions[0])
+    response = httpx.post(f"{url}/webhooks/{partner}", content=body, headers=headers, timeout=30)
+    event_id = json.loads(body).get("id")
+    _print(
+        {
+            "status_code": response.status_code,
+            "response": response.json(),
+            "partner_event_id": event_id,
+        }
+    )
+    if response.is_error:
+        raise typer.Exit(1)

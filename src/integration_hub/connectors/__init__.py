@@ -1,0 +1,1 @@
+"""Partner connectors: one module per partner, listed explicitly in `registry`."""

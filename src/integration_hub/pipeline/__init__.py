@@ -1,0 +1,1 @@
+"""The pipeline between the edge and Temporal: group commit, normalizer, dispatch outbox."""

@@ -1,0 +1,90 @@
+"""The dispatch outbox: start a handler workflow for every pending handler run.
+
+A run stays `pending` until Temporal has accepted its workflow, so an outage only delays
+handling. The workflow id is deterministic; the database, not Temporal's id reuse policy,
+says what still needs to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from integration_hub import metrics
+from integration_hub.orchestration.activities import HandlerInput
+from integration_hub.storage import repo
+
+log = structlog.get_logger(__name__)
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class Dispatcher:
+    def __init__(self, engine: Engine, *, task_queue: str, batch_size: int) -> None:
+        self._engine = engine
+        self._task_queue = task_queue
+        self._batch_size = batch_size
+        self.client: Client | None = None  # set once Temporal is reachable
+        self.wake = asyncio.Event()
+
+    def _pending(self) -> list[tuple[str, str, str]]:
+        with self._engine.connect().execution_options(read_only=True) as connection:
+            rows = repo.pending_handler_runs(connection, limit=self._batch_size)
+        return [(r.event_id, r.handler, r.workflow_id) for r in rows]
+
+    def _mark_started(self, keys: list[tuple[str, str]]) -> None:
+        with self._engine.begin() as connection:
+            repo.mark_handlers_started(connection, keys=keys)
+
+    async def _start(self, client: Client, event_id: str, handler: str, workflow_id: str) -> None:
+        try:
+            await client.start_workflow(
+                handler,
+                HandlerInput(event_id=event_id, handler=handler),
+                id=workflow_id,
+                task_queue=self._task_queue,
+            )
+            metrics.DISPATCHED.labels(handler, "started").inc()
+        except WorkflowAlreadyStartedError:
+            metrics.DISPATCHED.labels(handler, "already_running").inc()
+
+    async def dispatch_batch(self, client: Client) -> int:
+        """Start the workflows of one batch of pending runs; returns how many were started."""
+        pending = await asyncio.to_thread(self._pending)
+        if not pending:
+            return 0
+        results = await asyncio.gather(
+            *(self._start(client, *run) for run in pending), return_exceptions=True
+        )
+        started = [(e, h) for (e, h, _), r in zip(pending, results, strict=True) if r is None]
+        if started:
+            await asyncio.to_thread(self._mark_started, started)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            metrics.DISPATCHED.labels("*", "error").inc(len(errors))
+            raise errors[0]
+        return len(started)
+
+    async def run(self, *, poll_interval: float) -> None:
+        backoff = poll_interval
+        while True:
+            self.wake.clear()
+            started = 0
+            if self.client is not None:
+                try:
+                    started = await self.dispatch_batch(self.client)
+                    backoff = poll_interval
+                except Exception as exc:  # Temporal or the database is away: retry later
+                    log.warning("dispatch_failed", error=f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+            if started < self._batch_size:
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=poll_interval)
+                except TimeoutError:
+                    pass

@@ -1,0 +1,53 @@
+"""Settings from the environment (and an optional `.env`). Built in main/cli, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path("var"), description="Where embedded state lives.")
+    database_url: str | None = Field(
+        default=None, description="postgresql://... ; default: a SQLite file under home."
+    )
+    temporal_address: str | None = Field(
+        default=None, description="host:port of a Temporal cluster; default: embedded dev server."
+    )
+    temporal_namespace: str = "default"
+    task_queue: str = "integration-hub"
+    admin_token: SecretStr | None = None
+    public_base_url: str | None = None
+
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    signature_tolerance_seconds: int = Field(default=300, gt=0)
+    max_pending_writes: int = Field(
+        default=20_000,
+        gt=0,
+        description="Deliveries waiting for a commit before ingest sheds load.",
+    )
+    normalizer_batch_size: int = Field(default=500, gt=0)
+    normalizer_workers: int = Field(default=1, gt=0, description="PostgreSQL only; SQLite uses 1.")
+    dispatch_batch_size: int = Field(default=200, gt=0)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.home / 'hub.db').resolve()}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain `postgresql://` form users paste and route it to psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,364 @@
+"""Keyword-only functions over a Connection. The pipeline, workflows and admin API go through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+
+from integration_hub.storage.tables import (
+    HandlerStatus,
+    RawStatus,
+    handler_runs,
+    internal_events,
+    ledger_entries,
+    raw_events,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _insert(connection: Connection, table: Table) -> SqliteInsert | PgInsert:
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    return postgresql.insert(table)
+
+
+# --- edge -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewRawEvent:
+    partner: str
+    partner_event_id: str
+    event_type: str
+    received_at: datetime
+    headers: dict[str, str]
+    body: bytes
+
+
+def record_deliveries(
+    connection: Connection, *, events: Sequence[NewRawEvent]
+) -> set[tuple[str, str]]:
+    """Insert what is new; return the (partner, partner event id) keys actually inserted."""
+    if not events:
+        return set()
+    now = utcnow()
+    rows = [
+        {
+            "partner": e.partner,
+            "partner_event_id": e.partner_event_id,
+            "event_type": e.event_type,
+            "received_at": e.received_at,
+            "headers": e.headers,
+            "body": e.body,
+            "status": RawStatus.RECEIVED.value,
+            "attempts": 0,
+            "updated_at": now,
+        }
+        for e in events
+    ]
+    statement = (
+        _insert(connection, raw_events)
+        .on_conflict_do_nothing(index_elements=["partner", "partner_event_id"])
+        .returning(raw_events.c.partner, raw_events.c.partner_event_id)
+    )
+    result = connection.execute(statement, rows)
+    return {(r.partner, r.partner_event_id) for r in result}
+
+
+# --- normalizer -------------------------------------------------------------------------
+
+
+def claim_received(connection: Connection, *, limit: int, skip_locked: bool) -> Sequence[Row[Any]]:
+    query = (
+        select(
+            raw_events.c.id,
+            raw_events.c.partner,
+            raw_events.c.partner_event_id,
+            raw_events.c.event_type,
+            raw_events.c.body,
+        )
+        .where(raw_events.c.status == RawStatus.RECEIVED.value)
+        .order_by(raw_events.c.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return connection.execute(query).all()
+
+
+@dataclass(slots=True)
+class NormalizationOutcome:
+    raw_event_id: int
+    events: list[dict[str, Any]] = field(default_factory=list)  # CloudEvents
+    handlers: list[tuple[str, str, str]] = field(default_factory=list)  # event id, handler, wf id
+    error: str | None = None
+
+    @property
+    def status(self) -> RawStatus:
+        if self.error is not None:
+            return RawStatus.FAILED
+        if not self.events:
+            return RawStatus.IGNORED
+        return RawStatus.PROCESSING if self.handlers else RawStatus.PROCESSED
+
+
+def store_normalization(
+    connection: Connection, *, outcomes: Sequence[NormalizationOutcome]
+) -> None:
+    """Store internal events and handler runs and set each raw row's status, all at once.
+
+    Replays produce the same event ids, so existing events are kept and their handler runs
+    go back to pending (handlers are idempotent).
+    """
+    now = utcnow()
+    event_rows = [
+        {
+            "id": event["id"],
+            "raw_event_id": outcome.raw_event_id,
+            "position": position,
+            "type": event["type"],
+            "subject": event.get("subject", ""),
+            "envelope": event,
+            "created_at": now,
+        }
+        for outcome in outcomes
+        for position, event in enumerate(outcome.events)
+    ]
+    if event_rows:
+        connection.execute(
+            _insert(connection, internal_events).on_conflict_do_nothing(index_elements=["id"]),
+            event_rows,
+        )
+    run_rows = [
+        {
+            "event_id": event_id,
+            "handler": handler,
+            "workflow_id": workflow_id,
+            "status": HandlerStatus.PENDING.value,
+            "attempts": 0,
+            "updated_at": now,
+        }
+        for outcome in outcomes
+        for event_id, handler, workflow_id in outcome.handlers
+    ]
+    if run_rows:
+        upsert = _insert(connection, handler_runs)
+        connection.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["event_id", "handler"],
+                set_={"status": HandlerStatus.PENDING.value, "last_error": None, "updated_at": now},
+            ),
+            run_rows,
+        )
+    for outcome in outcomes:
+        connection.execute(
+            update(raw_events)
+            .where(raw_events.c.id == outcome.raw_event_id)
+            .values(
+                status=outcome.status.value,
+                attempts=raw_events.c.attempts + 1,
+                last_error=outcome.error,
+                updated_at=now,
+            )
+        )
+
+
+# --- dispatcher and handlers ------------------------------------------------------------
+
+
+def pending_handler_runs(connection: Connection, *, limit: int) -> Sequence[Row[Any]]:
+    return connection.execute(
+        select(handler_runs.c.event_id, handler_runs.c.handler, handler_runs.c.workflow_id)
+        .where(handler_runs.c.status == HandlerStatus.PENDING.value)
+        .order_by(handler_runs.c.updated_at)
+        .limit(limit)
+    ).all()
+
+
+def mark_handlers_started(connection: Connection, *, keys: Iterable[tuple[str, str]]) -> None:
+    now = utcnow()
+    for event_id, handler in keys:
+        connection.execute(
+            update(handler_runs)
+            .where(
+                handler_runs.c.event_id == event_id,
+                handler_runs.c.handler == handler,
+                handler_runs.c.status == HandlerStatus.PENDING.value,
+            )
+            .values(
+                status=HandlerStatus.STARTED.value,
+                attempts=handler_runs.c.attempts + 1,
+                updated_at=now,
+            )
+        )
+
+
+def get_internal_event(connection: Connection, *, event_id: str) -> dict[str, Any] | None:
+    envelope = connection.execute(
+        select(internal_events.c.envelope).where(internal_events.c.id == event_id)
+    ).scalar_one_or_none()
+    return dict(envelope) if envelope is not None else None
+
+
+def record_handler_outcome(
+    connection: Connection, *, event_id: str, handler: str, error: str | None
+) -> None:
+    """Set one handler run's final state, then derive its raw event's status from all runs."""
+    now = utcnow()
+    status = HandlerStatus.FAILED if error else HandlerStatus.COMPLETED
+    connection.execute(
+        update(handler_runs)
+        .where(handler_runs.c.event_id == event_id, handler_runs.c.handler == handler)
+        .values(status=status.value, last_error=error, updated_at=now)
+    )
+    raw_event_id = connection.execute(
+        select(internal_events.c.raw_event_id).where(internal_events.c.id == event_id)
+    ).scalar_one()
+    runs = connection.execute(
+        select(handler_runs.c.status, handler_runs.c.last_error)
+        .join(internal_events, internal_events.c.id == handler_runs.c.event_id)
+        .where(internal_events.c.raw_event_id == raw_event_id)
+    ).all()
+    failures = [r.last_error for r in runs if r.status == HandlerStatus.FAILED.value]
+    if failures:
+        raw_status, raw_error = RawStatus.FAILED, failures[0]
+    elif all(r.status == HandlerStatus.COMPLETED.value for r in runs):
+        raw_status, raw_error = RawStatus.PROCESSED, None
+    else:
+        raw_status, raw_error = RawStatus.PROCESSING, None
+    connection.execute(
+        update(raw_events)
+        .where(raw_events.c.id == raw_event_id)
+        .values(status=raw_status.value, last_error=raw_error, updated_at=now)
+    )
+
+
+# --- replay -----------------------------------------------------------------------------
+
+
+def request_replay(
+    connection: Connection,
+    *,
+    partner: str | None = None,
+    partner_event_id: str | None = None,
+    status: str | None = None,
+) -> int:
+    """Send matching raw events back to the normalizer; returns how many."""
+    conditions = []
+    if partner is not None:
+        conditions.append(raw_events.c.partner == partner)
+    if partner_event_id is not None:
+        conditions.append(raw_events.c.partner_event_id == partner_event_id)
+    if status is not None:
+        conditions.append(raw_events.c.status == status)
+    result = connection.execute(
+        update(raw_events)
+        .where(and_(*conditions) if conditions else raw_events.c.id.is_not(None))
+        .values(status=RawStatus.RECEIVED.value, updated_at=utcnow())
+    )
+    return int(result.rowcount)
+
+
+# --- admin reads ------------------------------------------------------------------------
+
+
+def list_raw_events(
+    connection: Connection,
+    *,
+    partner: str | None,
+    status: str | None,
+    limit: int,
+    before_id: int | None,
+) -> Sequence[Row[Any]]:
+    """Newest first; `before_id` is the cursor (the id of the last row of the previous page)."""
+    query = select(
+        raw_events.c.id,
+        raw_events.c.partner,
+        raw_events.c.partner_event_id,
+        raw_events.c.event_type,
+        raw_events.c.status,
+        raw_events.c.attempts,
+        raw_events.c.last_error,
+        raw_events.c.received_at,
+    )
+    if partner is not None:
+        query = query.where(raw_events.c.partner == partner)
+    if status is not None:
+        query = query.where(raw_events.c.status == status)
+    if before_id is not None:
+        query = query.where(raw_events.c.id < before_id)
+    return connection.execute(query.order_by(raw_events.c.id.desc()).limit(limit)).all()
+
+
+def get_raw_event(
+    connection: Connection, *, partner: str, partner_event_id: str
+) -> tuple[Row[Any], list[tuple[dict[str, Any], list[Row[Any]]]]] | None:
+    """The raw event and its internal events, each with its handler runs."""
+    raw = connection.execute(
+        select(raw_events).where(
+            raw_events.c.partner == partner, raw_events.c.partner_event_id == partner_event_id
+        )
+    ).one_or_none()
+    if raw is None:
+        return None
+    events = connection.execute(
+        select(internal_events.c.id, internal_events.c.envelope)
+        .where(internal_events.c.raw_event_id == raw.id)
+        .order_by(internal_events.c.position)
+    ).all()
+    runs = connection.execute(
+        select(handler_runs).where(handler_runs.c.event_id.in_([e.id for e in events]))
+    ).all()
+    return raw, [(dict(e.envelope), [r for r in runs if r.event_id == e.id]) for e in events]
+
+
+def count_by_status(connection: Connection) -> dict[str, int]:
+    rows = connection.execute(
+        select(raw_events.c.status, func.count()).group_by(raw_events.c.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+# --- ledger -----------------------------------------------------------------------------
+
+
+def post_ledger_entry(connection: Connection, *, entry: dict[str, Any]) -> bool:
+    """Insert once per internal event id; returns False when it was already there."""
+    result = connection.execute(
+        _insert(connection, ledger_entries)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(ledger_entries.c.id),
+        {**entry, "created_at": utcnow()},
+    )
+    return result.first() is not None
+
+
+def ledger_has_entry(connection: Connection, *, kind: str, stripe_object_id: str) -> bool:
+    found = connection.execute(
+        select(ledger_entries.c.id)
+        .where(ledger_entries.c.kind == kind, ledger_entries.c.stripe_object_id == stripe_object_id)
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def list_ledger(connection: Connection, *, limit: int, before_id: int | None) -> Sequence[Row[Any]]:
+    query = select(ledger_entries)
+    if before_id is not None:
+        query = query.where(ledger_entries.c.id < before_id)
+    return connection.execute(query.order_by(ledger_entries.c.id.desc()).limit(limit)).all()

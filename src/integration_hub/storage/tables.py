@@ -1,0 +1,109 @@
+"""The only module that knows columns."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class RawStatus(StrEnum):
+    RECEIVED = "received"  # committed at the edge, waiting for the normalizer
+    PROCESSING = "processing"  # normalized; handler workflows still running
+    PROCESSED = "processed"  # normalized and every handler completed
+    IGNORED = "ignored"  # verified and kept, but no internal event maps from its type
+    FAILED = "failed"  # normalization or a handler failed for good (the dead-letter)
+
+
+class HandlerStatus(StrEnum):
+    PENDING = "pending"  # waiting for the dispatcher to start its workflow
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+raw_events = Table(
+    "raw_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("partner", String(64), nullable=False),
+    Column("partner_event_id", String(255), nullable=False),
+    Column("event_type", String(255), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("partner", "partner_event_id"),
+    Index(None, "status", "id"),
+    Index(None, "partner", "id"),
+)
+
+internal_events = Table(
+    "internal_events",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the CloudEvent id (deterministic)
+    Column("raw_event_id", Id, ForeignKey("raw_events.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("type", String(128), nullable=False, index=True),
+    Column("subject", String(255), nullable=False),
+    Column("envelope", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+handler_runs = Table(
+    "handler_runs",
+    metadata,
+    Column("event_id", String(64), ForeignKey("internal_events.id"), primary_key=True),
+    Column("handler", String(64), primary_key=True),
+    Column("workflow_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "status"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),  # one entry per internal event
+    Column("kind", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),  # signed effect on balance, minor units
+    Column("currency", String(3), nullable=False),
+    Column("stripe_object_id", String(255), nullable=False),
+    Column("account", String(255)),
+    Column("customer", String(255)),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "stripe_object_id"),
+)

@@ -1,0 +1,1 @@
+"""HTTP: the ingest edge (raw ASGI) and the admin API (FastAPI)."""

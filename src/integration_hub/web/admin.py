@@ -1,0 +1,284 @@
+"""The admin API: health, events, replay, ledger. Bearer `HUB_ADMIN_TOKEN`."""
+
+# No `from __future__ import annotations` here: FastAPI must evaluate the route signatures,
+# which refer to closures (the bearer scheme) that string annotations cannot reach.
+
+
+import asyncio
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Row
+
+from integration_hub.runtime import Hub
+from integration_hub.storage import repo
+
+T = TypeVar("T")
+
+Status = Literal["received", "processing", "processed", "ignored", "failed"]
+
+
+class HandlerRunOut(BaseModel):
+    handler: str
+    workflow_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+class InternalEventOut(BaseModel):
+    event: dict[str, Any] = Field(description="The CloudEvent as stored.")
+    handlers: list[HandlerRunOut]
+
+
+class RawEventSummary(BaseModel):
+    partner: str
+    partner_event_id: str
+    type: str
+    status: str
+    attempts: int
+    last_error: str | None
+    received_at: datetime
+
+
+class RawEventDetail(RawEventSummary):
+    headers: dict[str, str]
+    events: list[InternalEventOut]
+
+
+class EventPage(BaseModel):
+    items: list[RawEventSummary]
+    next_cursor: str | None
+
+
+class ReplayRequest(BaseModel):
+    partner: str | None = None
+    partner_event_id: str | None = None
+    status: Status | None = None
+
+
+class ReplayResult(BaseModel):
+    requeued: int
+
+
+class LedgerEntryOut(BaseModel):
+    event_id: str
+    kind: str
+    amount: int
+    currency: str
+    stripe_object_id: str
+    account: str | None
+    customer: str | None
+    occurred_at: datetime
+    created_at: datetime
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntryOut]
+    next_cursor: str | None
+
+
+class ConnectorOut(BaseModel):
+    name: str
+    webhook_secret: str
+    configured: bool
+    event_map: dict[str, str]
+
+
+def _summary(row: Row[Any]) -> RawEventSummary:
+    return RawEventSummary(
+        partner=row.partner,
+        partner_event_id=row.partner_event_id,
+        type=row.event_type,
+        status=row.status,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        received_at=repo.as_utc(row.received_at),
+    )
+
+
+def _cursor(rows: Any, limit: int) -> str | None:
+    return str(rows[-1].id) if len(rows) == limit else None
+
+
+def _parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise HTTPException(
+            400, detail={"error": "bad_cursor", "detail": "cursor is not one we issued"}
+        )
+    return int(cursor)
+
+
+def build_admin(hub: Hub) -> FastAPI:
+    bearer = HTTPBearer(auto_error=False)
+
+    def require_admin(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        presented = credentials.credentials if credentials else ""
+        if not hmac.compare_digest(presented.encode(), hub.admin_token.encode()):
+            raise HTTPException(
+                401,
+                detail={
+                    "error": "unauthorized",
+                    "detail": "send Authorization: Bearer <HUB_ADMIN_TOKEN>",
+                },
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    async def read(work: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with hub.engine.connect().execution_options(read_only=True) as connection:
+                return work(connection)
+
+        return await asyncio.to_thread(run)
+
+    async def write(work: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with hub.engine.begin() as connection:
+                return work(connection)
+
+        return await asyncio.to_thread(run)
+
+    app = FastAPI(title="integration-hub", version="0.1.0")
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_admin)])
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        checks = await hub.readiness()
+        return JSONResponse(
+            {"ready": all(checks.values()), **checks},
+            status_code=200 if all(checks.values()) else 503,
+        )
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @api.get("/connectors")
+    async def connectors() -> list[ConnectorOut]:
+        return [
+            ConnectorOut(
+                name=name,
+                webhook_secret=c.manifest.webhook_secret,
+                configured=bool(hub.secrets.versions(c.manifest.webhook_secret)),
+                event_map=dict(c.manifest.event_map),
+            )
+            for name, c in hub.connectors.items()
+        ]
+
+    @api.get("/events")
+    async def list_events(
+        partner: str | None = None,
+        status: Status | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: str | None = None,
+    ) -> EventPage:
+        before = _parse_cursor(cursor)
+        rows = await read(
+            lambda c: repo.list_raw_events(
+                c, partner=partner, status=status, limit=limit, before_id=before
+            )
+        )
+        return EventPage(items=[_summary(r) for r in rows], next_cursor=_cursor(rows, limit))
+
+    @api.get(
+        "/events/{partner}/{partner_event_id}", responses={404: {"description": "unknown event"}}
+    )
+    async def show_event(partner: str, partner_event_id: str) -> RawEventDetail:
+        found = await read(
+            lambda c: repo.get_raw_event(c, partner=partner, partner_event_id=partner_event_id)
+        )
+        if found is None:
+            raise HTTPException(
+                404,
+                detail={"error": "not_found", "detail": f"no {partner} event {partner_event_id!r}"},
+            )
+        raw, events = found
+        return RawEventDetail(
+            **_summary(raw).model_dump(),
+            headers=dict(raw.headers),
+            events=[
+                InternalEventOut(
+                    event=envelope,
+                    handlers=[
+                        HandlerRunOut(
+                            handler=r.handler,
+                            workflow_id=r.workflow_id,
+                            status=r.status,
+                            attempts=r.attempts,
+                            last_error=r.last_error,
+                        )
+                        for r in runs
+                    ],
+                )
+                for envelope, runs in events
+            ],
+        )
+
+    @api.post(
+        "/events/{partner}/{partner_event_id}/replay",
+        responses={404: {"description": "unknown event"}},
+    )
+    async def replay_event(partner: str, partner_event_id: str) -> ReplayResult:
+        count = await write(
+            lambda c: repo.request_replay(c, partner=partner, partner_event_id=partner_event_id)
+        )
+        if count == 0:
+            raise HTTPException(
+                404,
+                detail={"error": "not_found", "detail": f"no {partner} event {partner_event_id!r}"},
+            )
+        hub.normalizer.wake.set()
+        return ReplayResult(requeued=count)
+
+    @api.post("/replay")
+    async def replay(request: ReplayRequest) -> ReplayResult:
+        count = await write(lambda c: repo.request_replay(c, **request.model_dump()))
+        hub.normalizer.wake.set()
+        return ReplayResult(requeued=count)
+
+    @api.get("/ledger")
+    async def ledger(
+        limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None
+    ) -> LedgerPage:
+        before = _parse_cursor(cursor)
+        rows = await read(lambda c: repo.list_ledger(c, limit=limit, before_id=before))
+        items = [
+            LedgerEntryOut(
+                **{
+                    k: v
+                    for k, v in r._mapping.items()
+                    if k not in {"id", "occurred_at", "created_at"}
+                },
+                occurred_at=repo.as_utc(r.occurred_at),
+                created_at=repo.as_utc(r.created_at),
+            )
+            for r in rows
+        ]
+        return LedgerPage(items=items, next_cursor=_cursor(rows, limit))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        body = (
+            exc.detail
+            if isinstance(exc.detail, dict)
+            else {"error": "http_error", "detail": exc.detail}
+        )
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    app.include_router(api)
+    return app

@@ -1,0 +1,44 @@
+"""create_app(hub): the ingest edge in front, the admin API behind, one lifespan for both."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from integration_hub.runtime import Hub
+from integration_hub.web.admin import build_admin
+from integration_hub.web.ingest import PREFIX, IngestApp
+
+
+def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
+    ingest = IngestApp(
+        connectors=hub.connectors,
+        secrets=hub.secrets,
+        writer=hub.writer,
+        max_body_bytes=hub.settings.max_body_bytes,
+        public_base_url=hub.settings.public_base_url,
+    )
+    admin = build_admin(hub)
+
+    if manage_lifecycle:
+
+        @asynccontextmanager
+        async def lifespan(_app: object) -> AsyncIterator[None]:
+            await hub.start()
+            try:
+                yield
+            finally:
+                await hub.stop()
+
+        admin.router.lifespan_context = lifespan
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        # Webhooks skip routing and middleware entirely: this branch is the hot path.
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await ingest(scope, receive, send)
+        else:
+            await admin(scope, receive, send)
+
+    return app

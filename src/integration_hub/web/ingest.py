@@ -1,0 +1,164 @@
+"""POST /webhooks/{partner}: the hot path. Raw ASGI, no partner-specific branches.
+
+Read the body once (bounded), verify on the exact bytes, split into partner events, wait for
+the group commit, then answer. Nothing is acknowledged before it is committed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import orjson
+import structlog
+from starlette.types import Receive, Scope, Send
+
+from integration_hub import metrics
+from integration_hub.connectors.base import Connector, Delivery
+from integration_hub.errors import HubError, RejectedDelivery
+from integration_hub.pipeline.writer import GroupCommitWriter
+from integration_hub.secrets import SecretSource
+from integration_hub.storage.repo import NewRawEvent
+
+log = structlog.get_logger(__name__)
+
+PREFIX = "/webhooks/"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class _BodyTooLarge(RejectedDelivery):
+    status = 413
+    reason = "body_too_large"
+
+
+async def _respond(
+    send: Send, status: int, body: object, extra: list[tuple[bytes, bytes]] = []
+) -> None:  # noqa: B006 (never mutated)
+    payload = orjson.dumps(body)
+    headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionAbortedError("client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge(f"body exceeds {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class IngestApp:
+    def __init__(
+        self,
+        *,
+        connectors: Mapping[str, Connector],
+        secrets: SecretSource,
+        writer: GroupCommitWriter,
+        max_body_bytes: int,
+        public_base_url: str | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._connectors = connectors
+        self._secrets = secrets
+        self._writer = writer
+        self._max_body = max_body_bytes
+        self._public_base = public_base_url.rstrip("/") if public_base_url else None
+        self._clock = clock
+
+    def _url(self, scope: Scope, headers: Mapping[str, str]) -> str:
+        query = scope.get("query_string", b"").decode("latin-1")
+        base = self._public_base or f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+        return f"{base}{scope['path']}" + (f"?{query}" if query else "")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        partner = scope["path"][len(PREFIX) :].rstrip("/")
+        connector = self._connectors.get(partner)
+        if connector is None:
+            await _respond(
+                send, 404, {"error": "unknown_partner", "detail": f"no partner {partner!r}"}
+            )
+            return
+        if scope["method"] != "POST":
+            await _respond(
+                send,
+                405,
+                {"error": "method_not_allowed", "detail": "use POST"},
+                [(b"allow", b"POST")],
+            )
+            return
+        secret_name = connector.manifest.webhook_secret
+        secrets = self._secrets.versions(secret_name)
+        if not secrets:
+            metrics.REJECTIONS.labels(partner, "secret_not_configured").inc()
+            log.error("delivery_rejected", partner=partner, reason="secret_not_configured")
+            detail = f"{secret_name} is not set; the hub cannot verify {partner} deliveries"
+            await _respond(send, 503, {"error": "secret_not_configured", "detail": detail})
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            declared = int(headers.get("content-length", "0") or 0)
+            if declared > self._max_body:
+                raise _BodyTooLarge(f"content-length {declared} exceeds {self._max_body} bytes")
+            body = await _read_body(receive, self._max_body)
+            now = self._clock()
+            delivery = Delivery(body, headers, self._url(scope, headers), now)
+            connector.verify(delivery, secrets, now=now)
+            events = connector.split(delivery)
+        except RejectedDelivery as rejection:
+            metrics.REJECTIONS.labels(partner, rejection.reason).inc()
+            metrics.DELIVERIES.labels(partner, "rejected").inc()
+            log.info(
+                "delivery_rejected",
+                partner=partner,
+                reason=rejection.reason,
+                detail=rejection.detail,
+            )
+            await _respond(
+                send, rejection.status, {"error": rejection.reason, "detail": rejection.detail}
+            )
+            return
+        except ValueError:
+            await _respond(send, 400, {"error": "bad_request", "detail": "invalid content-length"})
+            return
+        except ConnectionAbortedError:
+            return
+        received_at = datetime.fromtimestamp(now, UTC)
+        kept = {k: v for k, v in headers.items() if k in connector.manifest.kept_headers}
+        rows = [
+            NewRawEvent(partner, e.partner_event_id, e.event_type, received_at, kept, e.body)
+            for e in events
+        ]
+        try:
+            new = await self._writer.submit(rows)
+        except HubError as err:
+            metrics.REJECTIONS.labels(partner, err.reason).inc()
+            log.error("delivery_not_stored", partner=partner, reason=err.reason)
+            await _respond(
+                send, 503, {"error": err.reason, "detail": err.detail}, [(b"retry-after", b"5")]
+            )
+            return
+        accepted = sum(new)
+        if accepted:
+            metrics.DELIVERIES.labels(partner, "accepted").inc(accepted)
+        if accepted < len(new):
+            metrics.DELIVERIES.labels(partner, "duplicate").inc(len(new) - accepted)
+        await _respond(
+            send,
+            200,
+            {
+                "status": "accepted" if accepted else "duplicate",
+                "events": [
+                    {"id": e.partner_event_id, "new": n} for e, n in zip(events, new, strict=True)
+                ],
+            },
+        )
