@@ -1,0 +1,123 @@
+"""Helpers for tests: settings, an in-process hub served over real HTTP, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from integration_hub.orchestration.devserver import free_port
+from integration_hub.runtime import Hub
+from integration_hub.secrets import EnvSecretSource
+from integration_hub.settings import Settings
+from integration_hub.web.app import create_app
+
+STRIPE_SECRET = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH"
+ADMIN_TOKEN = "test-admin-token-0c1f"
+T = TypeVar("T")
+
+
+def make_settings(
+    tmp_path: Path, database_url: str, temporal_address: str, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "home": tmp_path,
+        "database_url": database_url,
+        "temporal_address": temporal_address,
+        "task_queue": f"test-{uuid.uuid4().hex}",
+        "admin_token": ADMIN_TOKEN,
+        "poll_interval_seconds": 0.1,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def stripe_secrets() -> EnvSecretSource:
+    return EnvSecretSource(environ={"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET})
+
+
+class RunningHub:
+    """A hub started in this process and served over real HTTP by uvicorn."""
+
+    def __init__(self, hub: Hub, base_url: str) -> None:
+        self.hub = hub
+        self.base_url = base_url
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
+        self.admin = httpx.AsyncClient(
+            base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.admin.aclose()
+
+
+class serve_hub:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.port = free_port()
+        config = uvicorn.Config(
+            create_app(hub, manage_lifecycle=False), host="127.0.0.1", port=self.port,
+            lifespan="off", log_level="warning", loop="none", http="httptools",
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.running: RunningHub | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RunningHub:
+        await self.hub.start()
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            await asyncio.sleep(0.01)
+        self.running = RunningHub(self.hub, f"http://127.0.0.1:{self.port}")
+        return self.running
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.running is not None and self._task is not None
+        await self.running.close()
+        self.server.should_exit = True
+        await self._task
+        await self.hub.stop()
+
+
+async def wait_until(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, timeout: float = 30.0
+) -> T:
+    """Poll `probe` until `accept(result)`; fail with the last result after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await probe()
+        if accept(result):
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
+        await asyncio.sleep(0.05)
+
+
+def stripe_delivery(event_type: str = "payment_intent.succeeded", **changes: Any) -> tuple[bytes, dict[str, str]]:
+    """A signed Stripe delivery; `changes` are merged into data.object before signing."""
+    import orjson
+
+    from integration_hub.testing import connector, sign_as
+
+    event = orjson.loads(connector("stripe").sample(event_type))
+    event["data"]["object"].update(changes)
+    body = orjson.dumps(event)
+    return body, sign_as("stripe", body, secret=STRIPE_SECRET)
+
+
+def table_counts(hub: Hub) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from integration_hub.storage.tables import handler_runs, internal_events, ledger_entries, raw_events
+
+    with hub.engine.connect() as connection:
+        return {
+            t.name: connection.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (raw_events, internal_events, handler_runs, ledger_entries)
+        }
