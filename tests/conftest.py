@@ -24,7 +24,9 @@ DATABASES = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 
 @pytest.fixture(scope="session")
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_cli_path())
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli_path(), dev_server_log_level="never"
+    )
     yield env
     await env.shutdown()
 

@@ -16,7 +16,8 @@ with workflow.unsafe.imports_passed_through():
         OutcomeInput,
     )
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Ledger writes take milliseconds; a short timeout lets a killed worker's activity retry soon.
+ACTIVITY_TIMEOUT = timedelta(seconds=10)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
