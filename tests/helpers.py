@@ -104,7 +104,9 @@ async def wait_until(
         await asyncio.sleep(0.05)
 
 
-def stripe_delivery(event_type: str = "payment_intent.succeeded", **changes: Any) -> tuple[bytes, dict[str, str]]:
+def stripe_delivery(
+    event_type: str = "payment_intent.succeeded", **changes: Any
+) -> tuple[bytes, dict[str, str]]:
     """A signed Stripe delivery; `changes` are merged into data.object before signing."""
     import orjson
 
@@ -119,7 +121,12 @@ def stripe_delivery(event_type: str = "payment_intent.succeeded", **changes: Any
 def table_counts(hub: Hub) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from integration_hub.storage.tables import handler_runs, internal_events, ledger_entries, raw_events
+    from integration_hub.storage.tables import (
+        handler_runs,
+        internal_events,
+        ledger_entries,
+        raw_events,
+    )
 
     with hub.engine.connect() as connection:
         return {

@@ -13,7 +13,12 @@ from tests.helpers import HubProcess, hub_env
 
 def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [HubProcess.hub_command(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+        [HubProcess.hub_command(), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

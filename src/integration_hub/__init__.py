@@ -1,3 +1,3 @@
-"""integration-hub: verified partner webhooks in, normalized CloudEvents out, side effects on Temporal."""
+"""integration-hub: verified partner webhooks in, CloudEvents out, side effects on Temporal."""
 
 __version__ = "0.1.0"

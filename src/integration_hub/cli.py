@@ -56,7 +56,7 @@ def _call(response: httpx.Response) -> Any:
 
 @app.command()
 def init(env_file: Path = Path(".env")) -> None:
-    """Write local defaults to .env (admin token, a local Stripe webhook secret); keeps what is set."""
+    """Write local defaults to .env (admin token, a local Stripe webhook secret); keeps the rest."""
     existing = env_file.read_text() if env_file.exists() else ""
     defaults = {
         "HUB_ADMIN_TOKEN": secrets.token_urlsafe(32),
@@ -72,7 +72,7 @@ def init(env_file: Path = Path(".env")) -> None:
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the HTTP service, normalizer, dispatcher and Temporal worker (embedded Temporal if unset)."""
+    """Run HTTP, normalizer, dispatcher and Temporal worker (and a dev Temporal when none is set)."""
     import uvicorn
 
     from integration_hub.logs import configure_logging
@@ -93,7 +93,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 @app.command()
 def worker() -> None:
-    """Run extra normalizer, dispatcher and Temporal worker capacity (needs HUB_TEMPORAL_ADDRESS)."""
+    """Run more normalizer, dispatcher and Temporal worker capacity (needs HUB_TEMPORAL_ADDRESS)."""
     from integration_hub.logs import configure_logging
     from integration_hub.runtime import Hub
 
@@ -135,8 +135,15 @@ def connectors() -> None:
     from integration_hub.connectors.registry import build_connectors
 
     for name, c in build_connectors(_settings()).items():
-        _print({"name": name, "webhook_secret": c.manifest.webhook_secret, "api_secrets": list(c.manifest.api_secrets),
-                "event_map": dict(c.manifest.event_map)})  # fmt: skip
+        manifest = c.manifest
+        _print(
+            {
+                "name": name,
+                "webhook_secret": manifest.webhook_secret,
+                "api_secrets": list(manifest.api_secrets),
+                "event_map": dict(manifest.event_map),
+            }
+        )
 
 
 @events_app.command("list")

@@ -1,4 +1,4 @@
-"""One error hierarchy. Each error carries a stable reason code and says whether a retry can help."""
+"""One error hierarchy: each error carries a stable reason code and says if a retry can help."""
 
 from __future__ import annotations
 

@@ -27,7 +27,9 @@ async def _ledger(running: RunningHub) -> list[tuple[str, int, str]]:
 
 
 async def test_payment_succeeded_posts_one_credit(running_hub: RunningHub) -> None:
-    await _deliver(running_hub, "payment_intent.succeeded", id="pi_A", amount=5000, amount_received=5000)
+    await _deliver(
+        running_hub, "payment_intent.succeeded", id="pi_A", amount=5000, amount_received=5000
+    )
     assert await _ledger(running_hub) == [("payment", 5000, "pi_A")]
 
 
@@ -53,7 +55,9 @@ async def test_payout_failure_reverses_only_a_paid_payout(running_hub: RunningHu
     ]
 
 
-async def test_business_error_fails_without_retries_and_keeps_the_error(running_hub: RunningHub) -> None:
+async def test_business_error_fails_without_retries_and_keeps_the_error(
+    running_hub: RunningHub,
+) -> None:
     await _deliver(running_hub, "payment_intent.succeeded", id="pi_B", currency="usd")
     event_id = await _deliver(
         running_hub, "charge.refunded", id="ch_B", payment_intent="pi_B", currency="eur"

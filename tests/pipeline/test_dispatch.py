@@ -28,7 +28,9 @@ async def test_temporal_outage_delays_handlers_and_loses_nothing(
             out = []
             for event_id in ids:
                 detail = (await running.admin.get(f"/api/events/stripe/{event_id}")).json()
-                handlers = detail["events"][0]["handlers"] if detail["events"] else [{"status": "-"}]
+                handlers = (
+                    detail["events"][0]["handlers"] if detail["events"] else [{"status": "-"}]
+                )
                 out.append((detail["status"], handlers[0]["status"]))
             return out
 

@@ -21,7 +21,9 @@ async def _settled(running: RunningHub, event_id: str) -> dict[str, object]:
     return dict(response.json())
 
 
-async def test_payload_failing_its_schema_is_failed_with_the_reason(running_hub: RunningHub) -> None:
+async def test_payload_failing_its_schema_is_failed_with_the_reason(
+    running_hub: RunningHub,
+) -> None:
     event_id = await _post(running_hub, *stripe_delivery(currency="dollars"))
     detail = await _settled(running_hub, event_id)
     assert detail["status"] == "failed"
@@ -43,13 +45,19 @@ async def test_replay_yields_the_same_events_and_workflow_ids(running_hub: Runni
     assert replay.json() == {"requeued": 1}
     again = await wait_until(
         lambda: running_hub.admin.get(f"/api/events/stripe/{event_id}"),
-        lambda r: r.json()["attempts"] == 2 and r.json()["status"] == "processed"
-        and r.json()["events"][0]["handlers"][0]["status"] == "completed",
+        lambda r: (
+            r.json()["attempts"] == 2
+            and r.json()["status"] == "processed"
+            and r.json()["events"][0]["handlers"][0]["status"] == "completed"
+        ),
     )
     events_before = first["events"]
     events_after = again.json()["events"]
     assert [e["event"]["id"] for e in events_after] == [e["event"]["id"] for e in events_before]  # type: ignore[index, union-attr]
-    assert events_after[0]["handlers"][0]["workflow_id"] == events_before[0]["handlers"][0]["workflow_id"]  # type: ignore[index]
+    assert (
+        events_after[0]["handlers"][0]["workflow_id"]
+        == events_before[0]["handlers"][0]["workflow_id"]
+    )  # type: ignore[index]
     assert table_counts(running_hub.hub) == {
         "raw_events": 1,
         "internal_events": 1,
@@ -63,7 +71,9 @@ async def test_bulk_replay_by_status_requeues_only_that_status(running_hub: Runn
     good = await _post(running_hub, *stripe_delivery())
     await _settled(running_hub, bad)
     await _settled(running_hub, good)
-    response = await running_hub.admin.post("/api/replay", json={"partner": "stripe", "status": "failed"})
+    response = await running_hub.admin.post(
+        "/api/replay", json={"partner": "stripe", "status": "failed"}
+    )
     assert response.json() == {"requeued": 1}
     detail = await wait_until(
         lambda: running_hub.admin.get(f"/api/events/stripe/{bad}"),

@@ -18,7 +18,9 @@ async def test_events_page_with_a_cursor(running_hub: RunningHub) -> None:
         await running_hub.http.post("/webhooks/stripe", content=body, headers=headers)
     first = (await running_hub.admin.get("/api/events", params={"limit": 3})).json()
     second = (
-        await running_hub.admin.get("/api/events", params={"limit": 3, "cursor": first["next_cursor"]})
+        await running_hub.admin.get(
+            "/api/events", params={"limit": 3, "cursor": first["next_cursor"]}
+        )
     ).json()
     ids = [i["partner_event_id"] for i in first["items"] + second["items"]]
     assert len(first["items"]) == 3 and len(second["items"]) == 2
@@ -54,7 +56,9 @@ async def test_bad_cursor_is_400(running_hub: RunningHub) -> None:
 
 async def test_health_and_readiness(running_hub: RunningHub) -> None:
     assert (await running_hub.http.get("/healthz")).json() == {"status": "ok"}
-    ready = await wait_until(lambda: running_hub.http.get("/readyz"), lambda r: r.status_code == 200)
+    ready = await wait_until(
+        lambda: running_hub.http.get("/readyz"), lambda r: r.status_code == 200
+    )
     assert ready.json() == {"ready": True, "database": True, "temporal": True}
 
 

@@ -72,7 +72,10 @@ async def test_missing_secret_is_503_naming_the_variable(hub_settings: Settings)
             "signature_mismatch",
         ),
         (
-            lambda b, h: (b, sign_as("stripe", b, secret=STRIPE_SECRET, timestamp=int(time.time()) - 301)),
+            lambda b, h: (
+                b,
+                sign_as("stripe", b, secret=STRIPE_SECRET, timestamp=int(time.time()) - 301),
+            ),
             "timestamp_out_of_tolerance",
         ),
         (
@@ -135,7 +138,10 @@ async def test_concurrent_identical_deliveries_leave_one_row_and_one_processing(
 ) -> None:
     body, headers = stripe_delivery()
     responses = await asyncio.gather(
-        *(running_hub.http.post("/webhooks/stripe", content=body, headers=headers) for _ in range(40))
+        *(
+            running_hub.http.post("/webhooks/stripe", content=body, headers=headers)
+            for _ in range(40)
+        )
     )
     assert {r.status_code for r in responses} == {200}
     assert sum(r.json()["events"][0]["new"] for r in responses) == 1
@@ -152,7 +158,9 @@ async def test_unmapped_type_is_kept_as_ignored(running_hub: RunningHub) -> None
     body, headers = stripe_delivery("customer.created")
     response = await running_hub.http.post("/webhooks/stripe", content=body, headers=headers)
     assert response.status_code == 200
-    assert await wait_until(lambda: _status(running_hub, body), lambda s: s != "received") == "ignored"
+    assert (
+        await wait_until(lambda: _status(running_hub, body), lambda s: s != "received") == "ignored"
+    )
     assert table_counts(running_hub.hub)["internal_events"] == 0
 
 

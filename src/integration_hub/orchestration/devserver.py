@@ -50,7 +50,7 @@ class EmbeddedTemporal:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 30.0) -> None:
+    async def start(self, startup_seconds: float = 30.0) -> None:
         args = [
             temporal_cli_path(), "server", "start-dev", "--headless",
             "--ip", "127.0.0.1", "--port", str(self.port),
@@ -59,17 +59,18 @@ class EmbeddedTemporal:
         if self.db_file is not None:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)
             args += ["--db-filename", str(self.db_file)]
-        self._process = subprocess.Popen(  # noqa: S603 (our own pinned binary, fixed arguments)
+        # Popen, not asyncio's subprocess: it returns at once, and stop() must work without a loop.
+        self._process = subprocess.Popen(  # noqa: S603, ASYNC220 (our pinned binary, fixed args)
             args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
         )
-        await self._wait_listening(timeout)
+        await self._wait_listening(startup_seconds)
 
-    async def _wait_listening(self, timeout: float) -> None:
+    async def _wait_listening(self, startup_seconds: float) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + startup_seconds
         while loop.time() < deadline:
             if self._process is not None and self._process.poll() is not None:
                 raise RuntimeError(f"temporal dev server exited with {self._process.returncode}")

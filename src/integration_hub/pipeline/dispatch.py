@@ -8,6 +8,7 @@ says what still needs to run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 from sqlalchemy import Engine
@@ -84,7 +85,5 @@ class Dispatcher:
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
             if started < self._batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=poll_interval)
-                except TimeoutError:
-                    pass

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Row
+from sqlalchemy import Engine
 
 from integration_hub import metrics
 from integration_hub.connectors.base import Connector, PartnerEvent
 from integration_hub.events import build_event, validate_event
 from integration_hub.storage import repo
 from integration_hub.storage.engine import is_sqlite
+from integration_hub.storage.repo import AnyRow
 
 log = structlog.get_logger(__name__)
 
@@ -26,7 +27,7 @@ def workflow_id(handler: str, event_id: str) -> str:
 
 
 def normalize_row(
-    row: Row[Any], connectors: Mapping[str, Connector], handler_names: HandlerNames
+    row: AnyRow, connectors: Mapping[str, Connector], handler_names: HandlerNames
 ) -> repo.NormalizationOutcome:
     outcome = repo.NormalizationOutcome(raw_event_id=row.id)
     connector = connectors.get(row.partner)
@@ -98,7 +99,5 @@ class Normalizer:
             if taken:
                 self._on_stored()
             if taken < self._batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=poll_interval)
-                except TimeoutError:
-                    pass

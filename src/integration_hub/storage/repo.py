@@ -1,11 +1,11 @@
-"""Keyword-only functions over a Connection. The pipeline, workflows and admin API go through here."""
+"""Keyword-only functions over a Connection: the pipeline, workflows and admin API use these."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Connection, Row, Table, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +20,9 @@ from integration_hub.storage.tables import (
     ledger_entries,
     raw_events,
 )
+
+# Rows of any shape (Row is variadic in SQLAlchemy 2.1).
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 
 def utcnow() -> datetime:
@@ -83,7 +86,7 @@ def record_deliveries(
 # --- normalizer -------------------------------------------------------------------------
 
 
-def claim_received(connection: Connection, *, limit: int, skip_locked: bool) -> Sequence[Row[Any]]:
+def claim_received(connection: Connection, *, limit: int, skip_locked: bool) -> Sequence[AnyRow]:
     query = (
         select(
             raw_events.c.id,
@@ -181,7 +184,7 @@ def store_normalization(
 # --- dispatcher and handlers ------------------------------------------------------------
 
 
-def pending_handler_runs(connection: Connection, *, limit: int) -> Sequence[Row[Any]]:
+def pending_handler_runs(connection: Connection, *, limit: int) -> Sequence[AnyRow]:
     return connection.execute(
         select(handler_runs.c.event_id, handler_runs.c.handler, handler_runs.c.workflow_id)
         .where(handler_runs.c.status == HandlerStatus.PENDING.value)
@@ -284,7 +287,7 @@ def list_raw_events(
     status: str | None,
     limit: int,
     before_id: int | None,
-) -> Sequence[Row[Any]]:
+) -> Sequence[AnyRow]:
     """Newest first; `before_id` is the cursor (the id of the last row of the previous page)."""
     query = select(
         raw_events.c.id,
@@ -307,7 +310,7 @@ def list_raw_events(
 
 def get_raw_event(
     connection: Connection, *, partner: str, partner_event_id: str
-) -> tuple[Row[Any], list[tuple[dict[str, Any], list[Row[Any]]]]] | None:
+) -> tuple[AnyRow, list[tuple[dict[str, Any], list[AnyRow]]]] | None:
     """The raw event and its internal events, each with its handler runs."""
     raw = connection.execute(
         select(raw_events).where(
@@ -357,7 +360,7 @@ def ledger_has_entry(connection: Connection, *, kind: str, stripe_object_id: str
     return found is not None
 
 
-def list_ledger(connection: Connection, *, limit: int, before_id: int | None) -> Sequence[Row[Any]]:
+def list_ledger(connection: Connection, *, limit: int, before_id: int | None) -> Sequence[AnyRow]:
     query = select(ledger_entries)
     if before_id is not None:
         query = query.where(ledger_entries.c.id < before_id)

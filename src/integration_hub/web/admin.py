@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: FastAPI must evaluate the route signatures,
 # which refer to closures (the bearer scheme) that string annotations cannot reach.
 
-
 import asyncio
 import hmac
 from collections.abc import Callable
@@ -15,10 +14,11 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from integration_hub.runtime import Hub
 from integration_hub.storage import repo
+from integration_hub.storage.repo import AnyRow
 
 T = TypeVar("T")
 
@@ -92,7 +92,7 @@ class ConnectorOut(BaseModel):
     event_map: dict[str, str]
 
 
-def _summary(row: Row[Any]) -> RawEventSummary:
+def _summary(row: AnyRow) -> RawEventSummary:
     return RawEventSummary(
         partner=row.partner,
         partner_event_id=row.partner_event_id,

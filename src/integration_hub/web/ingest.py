@@ -33,8 +33,8 @@ class _BodyTooLarge(RejectedDelivery):
 
 
 async def _respond(
-    send: Send, status: int, body: object, extra: list[tuple[bytes, bytes]] = []
-) -> None:  # noqa: B006 (never mutated)
+    send: Send, status: int, body: object, extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
     payload = orjson.dumps(body)
     headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -93,7 +93,7 @@ class IngestApp:
                 send,
                 405,
                 {"error": "method_not_allowed", "detail": "use POST"},
-                [(b"allow", b"POST")],
+                ((b"allow", b"POST"),),
             )
             return
         secret_name = connector.manifest.webhook_secret
@@ -144,7 +144,7 @@ class IngestApp:
             metrics.REJECTIONS.labels(partner, err.reason).inc()
             log.error("delivery_not_stored", partner=partner, reason=err.reason)
             await _respond(
-                send, 503, {"error": err.reason, "detail": err.detail}, [(b"retry-after", b"5")]
+                send, 503, {"error": err.reason, "detail": err.detail}, ((b"retry-after", b"5"),)
             )
             return
         accepted = sum(new)
