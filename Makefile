@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is a detail.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck pytest clean
+
+# Re-installs only when pyproject.toml changes.
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+## Install, write local defaults to .env (kept if present), serve on embedded SQLite + Temporal.
+run: install
+	$(BIN)/hub init
+	$(BIN)/hub serve --host $(HOST) --port $(PORT)
+
+## Install, then lint, type-check and run the whole test suite.
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
