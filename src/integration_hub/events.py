@@ -7,6 +7,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -44,25 +45,49 @@ def build_event(
     }
 
 
-@cache
-def _validator(name: str) -> Draft202012Validator:
+# Our schemas use only keywords that mean the same in draft 7 and 2020-12 (a test checks),
+# so fastjsonschema's compiled code (~30x faster) decides, and the reference 2020-12
+# validator, when it sees the same violation, explains it with a JSON path.
+PORTABLE_KEYWORDS = frozenset(
+    {
+        "$schema", "$id", "title", "description", "type", "properties", "required",
+        "additionalProperties", "propertyNames", "pattern", "const", "enum", "minimum",
+        "maximum", "minLength", "maxLength", "format", "items",
+    }
+)  # fmt: skip
+
+
+def load_schema(name: str) -> dict[str, Any]:
     path = resources.files("integration_hub.schemas").joinpath(f"{name}.json")
     if not path.is_file():
         raise NormalizationError(f"no schema ships for internal event type {name!r}")
-    schema = orjson.loads(path.read_bytes())
+    schema: dict[str, Any] = orjson.loads(path.read_bytes())
+    return schema
+
+
+@cache
+def _validators(name: str) -> tuple[Any, Draft202012Validator]:
+    schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    reference = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return fastjsonschema.compile(schema), reference
 
 
 def validate_event(event: CloudEvent) -> None:
     """Raise `NormalizationError` naming the first violation of the envelope or the data schema."""
     for name, instance in (("cloudevent", event), (event.get("type", ""), event.get("data"))):
-        error = best_match(_validator(name).iter_errors(instance))
-        if error is not None:
+        fast, reference = _validators(name)
+        try:
+            fast(instance)
+        except fastjsonschema.JsonSchemaException as fast_error:
+            error = best_match(reference.iter_errors(instance))
+            if error is None:  # e.g. formats the reference only checks with optional extras
+                raise NormalizationError(f"{name} schema: {fast_error.message}") from None
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-            raise NormalizationError(f"{name} schema: {where}: {error.message}")
+            raise NormalizationError(f"{name} schema: {where}: {error.message}") from None
 
 
 def known_event_types() -> list[str]:
     files = resources.files("integration_hub.schemas").iterdir()
-    return sorted(f.name.removesuffix(".json") for f in files if f.name != "cloudevent.json")
+    names = (f.name for f in files if f.name.endswith(".json"))
+    return sorted(n.removesuffix(".json") for n in names if n != "cloudevent.json")
