@@ -82,7 +82,7 @@ def validate_event(event: CloudEvent) -> None:
         except fastjsonschema.JsonSchemaException as fast_error:
             error = best_match(reference.iter_errors(instance))
             if error is None:  # e.g. formats the reference only checks with optional extras
-                raise NormalizationError(f"{name} schema: {fast_error.message}") from None
+                raise NormalizationError(f"{name} schema: {fast_error}") from None
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
             raise NormalizationError(f"{name} schema: {where}: {error.message}") from None
 
