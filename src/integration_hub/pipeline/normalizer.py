@@ -19,6 +19,7 @@ from integration_hub.storage.repo import AnyRow
 log = structlog.get_logger(__name__)
 
 HandlerNames = Callable[[str], Sequence[str]]
+Outcomes = list[tuple[str, repo.NormalizationOutcome]]  # (partner, outcome)
 
 
 def workflow_id(handler: str, event_id: str) -> str:
@@ -76,16 +77,39 @@ class Normalizer:
         self.wake = asyncio.Event()
 
     def drain_batch(self) -> int:
-        """Normalize one batch in one transaction; returns how many raw events it took."""
+        """Normalize one batch; returns how many raw events it took."""
+        if is_sqlite(self._engine):
+            taken, stored = self._drain_outside_write_lock()
+        else:
+            taken, stored = self._drain_locked_rows()
+        for partner, outcome in stored:
+            metrics.NORMALIZED.labels(partner, outcome.status.value).inc()
+        return taken
+
+    def _normalize(self, rows: Sequence[AnyRow]) -> Outcomes:
+        return [(r.partner, normalize_row(r, self._connectors, self._handler_names)) for r in rows]
+
+    def _drain_locked_rows(self) -> tuple[int, Outcomes]:
+        # PostgreSQL: the batch stays row-locked while it is normalized; other workers skip it.
         with self._engine.begin() as connection:
-            rows = repo.claim_received(
-                connection, limit=self._batch_size, skip_locked=not is_sqlite(self._engine)
-            )
-            outcomes = [normalize_row(r, self._connectors, self._handler_names) for r in rows]
-            repo.store_normalization(connection, outcomes=outcomes)
-        for row, outcome in zip(rows, outcomes, strict=True):
-            metrics.NORMALIZED.labels(row.partner, outcome.status.value).inc()
-        return len(rows)
+            rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=True)
+            outcomes = self._normalize(rows)
+            repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
+        return len(rows), outcomes
+
+    def _drain_outside_write_lock(self) -> tuple[int, Outcomes]:
+        # SQLite has one writer at a time: normalize first, so ingest commits never wait on
+        # it, then store only rows still waiting (another process may have taken some).
+        with self._engine.connect().execution_options(read_only=True) as connection:
+            rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=False)
+        if not rows:
+            return 0, []
+        outcomes = self._normalize(rows)
+        with self._engine.begin() as connection:
+            waiting = repo.still_received(connection, ids=[r.id for r in rows])
+            outcomes = [(p, o) for p, o in outcomes if o.raw_event_id in waiting]
+            repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
+        return len(rows), outcomes
 
     async def run(self, *, poll_interval: float) -> None:
         """Drain until empty, then sleep until woken by a commit or the poll interval passes."""

@@ -104,6 +104,15 @@ def claim_received(connection: Connection, *, limit: int, skip_locked: bool) -> 
     return connection.execute(query).all()
 
 
+def still_received(connection: Connection, *, ids: Sequence[int]) -> set[int]:
+    rows = connection.execute(
+        select(raw_events.c.id).where(
+            raw_events.c.id.in_(ids), raw_events.c.status == RawStatus.RECEIVED.value
+        )
+    )
+    return set(rows.scalars())
+
+
 @dataclass(slots=True)
 class NormalizationOutcome:
     raw_event_id: int
