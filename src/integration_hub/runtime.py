@@ -72,7 +72,7 @@ class Hub:
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate.upgrade, self.engine)
-        self._spawn(self.writer.run(), "writer")
+        self._spawn(self.writer.run(), "writer")  # first: stop() waits for it by position
         workers = 1 if is_sqlite(self.engine) else self.settings.normalizer_workers
         for index in range(workers):
             self._spawn(
@@ -85,11 +85,11 @@ class Hub:
         self._spawn(self._run_temporal(), "temporal")
 
     async def stop(self) -> None:
+        # Commit what is already waiting before the rest goes down: those deliveries get 2xx.
         await self.writer.close()
-        writer_task = self._tasks[0] if self._tasks else None
-        if writer_task is not None:
+        if self._tasks:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer_task, timeout=10)
+                await asyncio.wait_for(self._tasks[0], timeout=10)  # the writer, spawned first
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

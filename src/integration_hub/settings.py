@@ -33,7 +33,7 @@ class Settings(BaseSettings):
         description="Deliveries waiting for a commit before ingest sheds load.",
     )
     normalizer_batch_size: int = Field(default=500, gt=0)
-    normalizer_workers: int = Field(default=1, gt=0, description="PostgreSQL only; SQLite uses 1.")
+    normalizer_workers: int = Field(default=2, gt=0, description="PostgreSQL only; SQLite uses 1.")
     dispatch_batch_size: int = Field(default=200, gt=0)
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     log_level: str = "INFO"

@@ -72,3 +72,8 @@ async def test_metrics_count_accepted_deliveries(running_hub: RunningHub) -> Non
     await running_hub.http.post("/webhooks/stripe", content=body, headers=headers)
     text = (await running_hub.http.get("/metrics")).text
     assert 'hub_deliveries_total{outcome="accepted",partner="stripe"}' in text
+
+
+async def test_openapi_documents_the_webhook_edge(running_hub: RunningHub) -> None:
+    operation = (await running_hub.http.get("/openapi.json")).json()["paths"]["/webhooks/{partner}"]
+    assert {"200", "400", "404", "413", "503"} <= set(operation["post"]["responses"])

@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from integration_hub.runtime import Hub
 from integration_hub.web.admin import build_admin
-from integration_hub.web.ingest import PREFIX, IngestApp
+from integration_hub.web.ingest import OPENAPI_PATH, PREFIX, IngestApp
 
 
 def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
@@ -21,6 +21,11 @@ def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
         public_base_url=hub.settings.public_base_url,
     )
     admin = build_admin(hub)
+    admin.openapi_schema = {**admin.openapi()}
+    admin.openapi_schema["paths"] = {
+        f"{PREFIX}{{partner}}": OPENAPI_PATH,
+        **admin.openapi_schema["paths"],
+    }
 
     if manage_lifecycle:
 
