@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from integration_hub import metrics
 from integration_hub.orchestration import ledger
 from integration_hub.storage import repo
+from integration_hub.storage.engine import begin_write
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class HandlerActivities:
 
     @activity.defn
     def post_ledger_entry(self, input: HandlerInput) -> str:
-        with self._engine.begin() as connection:
+        with begin_write(self._engine) as connection:
             event = repo.get_internal_event(connection, event_id=input.event_id)
             if event is None:
                 raise ApplicationError(
@@ -49,7 +50,7 @@ class HandlerActivities:
 
     @activity.defn
     def record_handler_outcome(self, input: OutcomeInput) -> None:
-        with self._engine.begin() as connection:
+        with begin_write(self._engine) as connection:
             repo.record_handler_outcome(
                 connection, event_id=input.event_id, handler=input.handler, error=input.error
             )

@@ -18,6 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from integration_hub import metrics
 from integration_hub.orchestration.activities import HandlerInput
 from integration_hub.storage import repo
+from integration_hub.storage.engine import begin_write
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,7 @@ class Dispatcher:
         return [(r.event_id, r.handler, r.workflow_id) for r in rows]
 
     def _mark_started(self, keys: list[tuple[str, str]]) -> None:
-        with self._engine.begin() as connection:
+        with begin_write(self._engine) as connection:
             repo.mark_handlers_started(connection, keys=keys)
 
     async def _start(self, client: Client, event_id: str, handler: str, workflow_id: str) -> None:

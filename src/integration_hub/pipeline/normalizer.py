@@ -13,7 +13,7 @@ from integration_hub import metrics
 from integration_hub.connectors.base import Connector, PartnerEvent
 from integration_hub.events import build_event, validate_event
 from integration_hub.storage import repo
-from integration_hub.storage.engine import is_sqlite
+from integration_hub.storage.engine import begin_write, is_sqlite
 from integration_hub.storage.repo import AnyRow
 
 log = structlog.get_logger(__name__)
@@ -91,7 +91,7 @@ class Normalizer:
 
     def _drain_locked_rows(self) -> tuple[int, Outcomes]:
         # PostgreSQL: the batch stays row-locked while it is normalized; other workers skip it.
-        with self._engine.begin() as connection:
+        with begin_write(self._engine) as connection:
             rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=True)
             outcomes = self._normalize(rows)
             repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
@@ -105,7 +105,7 @@ class Normalizer:
         if not rows:
             return 0, []
         outcomes = self._normalize(rows)
-        with self._engine.begin() as connection:
+        with begin_write(self._engine) as connection:
             waiting = repo.still_received(connection, ids=[r.id for r in rows])
             outcomes = [(p, o) for p, o in outcomes if o.raw_event_id in waiting]
             repo.store_normalization(connection, outcomes=[o for _, o in outcomes])

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from integration_hub import metrics
 from integration_hub.errors import HubError, StorageUnavailable
 from integration_hub.storage import repo
+from integration_hub.storage.engine import begin_write
 
 log = structlog.get_logger(__name__)
 
@@ -87,5 +88,5 @@ class GroupCommitWriter:
         self._on_commit()
 
     def _insert(self, events: list[repo.NewRawEvent]) -> set[tuple[str, str]]:
-        with self._engine.begin() as connection:
+        with begin_write(self._engine) as connection:
             return repo.record_deliveries(connection, events=events)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Row, Table, and_, func, select, update
+import orjson
+from sqlalchemy import Connection, Row, Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -74,13 +76,105 @@ def record_deliveries(
         }
         for e in events
     ]
-    statement = (
-        _insert(connection, raw_events)
-        .on_conflict_do_nothing(index_elements=["partner", "partner_event_id"])
-        .returning(raw_events.c.partner, raw_events.c.partner_event_id)
-    )
-    result = connection.execute(statement, rows)
-    return {(r.partner, r.partner_event_id) for r in result}
+    if connection.dialect.name == "sqlite":
+        return _record_deliveries_sqlite(connection, rows)
+    return _record_deliveries_postgresql(connection, rows)
+
+
+# One short single-row statement, sent for all rows at once by psycopg's pipelined
+# executemany: parsed and prepared once. (A multi-row VALUES statement of a new length is
+# parsed again each time, and text-format arrays escape every 4 KB body with a regex.)
+POSTGRESQL_INSERT_SQL = """
+INSERT INTO raw_events (partner, partner_event_id, event_type, received_at, headers, body,
+                        status, attempts, updated_at)
+VALUES (%s, %s, %s, %s, %s::json, %s, %s, 0, %s)
+ON CONFLICT (partner, partner_event_id) DO NOTHING
+RETURNING partner, partner_event_id
+"""
+
+
+def _record_deliveries_postgresql(
+    connection: Connection, rows: list[dict[str, Any]]
+) -> set[tuple[str, str]]:
+    status = RawStatus.RECEIVED.value
+    parameters = [
+        (
+            r["partner"], r["partner_event_id"], r["event_type"], r["received_at"],
+            orjson.dumps(r["headers"]).decode(), r["body"], status, r["updated_at"],
+        )
+        for r in rows
+    ]  # fmt: skip
+    inserted: set[tuple[str, str]] = set()
+    with connection.connection.driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        cursor.executemany(POSTGRESQL_INSERT_SQL, parameters, returning=True)
+        while True:
+            found = cursor.fetchone()
+            if found is not None:
+                inserted.add((found[0], found[1]))
+            if not cursor.nextset():
+                break
+    return inserted
+
+
+SQLITE_ROWS_PER_STATEMENT = 1000  # 9 parameters a row, under SQLite's 32766 limit
+
+
+@cache
+def _sqlite_insert_sql(rows: int) -> str:
+    columns = ", ".join(RAW_EVENT_COLUMNS)
+    values = ", ".join(["(" + ", ".join("?" * len(RAW_EVENT_COLUMNS)) + ")"] * rows)
+    conflict = "ON CONFLICT (partner, partner_event_id) DO NOTHING"
+    return f"INSERT INTO raw_events ({columns}) VALUES {values} {conflict}"  # noqa: S608 (no input)
+
+
+RAW_EVENT_COLUMNS = (
+    "partner", "partner_event_id", "event_type", "received_at", "headers", "body", "status",
+    "attempts", "updated_at",
+)  # fmt: skip
+
+
+def _record_deliveries_sqlite(
+    connection: Connection, rows: list[dict[str, Any]]
+) -> set[tuple[str, str]]:
+    """One multi-row INSERT per chunk instead of RETURNING, which SQLite's driver steps row by
+    row, giving up and taking back the GIL each time; under load every take-back waits for the
+    event loop thread. The caller holds the write lock, so reading duplicates first is exact."""
+    ids_by_partner: dict[str, set[str]] = {}
+    for row in rows:
+        ids_by_partner.setdefault(row["partner"], set()).add(row["partner_event_id"])
+    existing: set[tuple[str, str]] = set()
+    for partner, id_set in ids_by_partner.items():
+        ids = list(id_set)
+        for start in range(0, len(ids), SQLITE_ROWS_PER_STATEMENT):
+            found = connection.execute(  # served by the unique (partner, partner_event_id) index
+                select(raw_events.c.partner_event_id).where(
+                    raw_events.c.partner == partner,
+                    raw_events.c.partner_event_id.in_(
+                        ids[start : start + SQLITE_ROWS_PER_STATEMENT]
+                    ),
+                )
+            )
+            existing.update((partner, event_id) for event_id in found.scalars())
+    processors = {
+        name: raw_events.c[name].type.bind_processor(connection.dialect)
+        for name in RAW_EVENT_COLUMNS
+    }
+    inserted: set[tuple[str, str]] = set()
+    fresh = []
+    for row in rows:
+        key = (row["partner"], row["partner_event_id"])
+        if key not in existing and key not in inserted:
+            inserted.add(key)
+            fresh.append(row)
+    for start in range(0, len(fresh), SQLITE_ROWS_PER_STATEMENT):
+        chunk = fresh[start : start + SQLITE_ROWS_PER_STATEMENT]
+        parameters = tuple(
+            processor(row[name]) if (processor := processors[name]) else row[name]
+            for row in chunk
+            for name in RAW_EVENT_COLUMNS
+        )
+        connection.exec_driver_sql(_sqlite_insert_sql(len(chunk)), parameters)
+    return inserted
 
 
 # --- normalizer -------------------------------------------------------------------------
@@ -177,16 +271,20 @@ def store_normalization(
             ),
             run_rows,
         )
-    for outcome in outcomes:
+    if outcomes:
         connection.execute(
             update(raw_events)
-            .where(raw_events.c.id == outcome.raw_event_id)
+            .where(raw_events.c.id == bindparam("raw_id"))
             .values(
-                status=outcome.status.value,
+                status=bindparam("new_status"),
                 attempts=raw_events.c.attempts + 1,
-                last_error=outcome.error,
+                last_error=bindparam("error"),
                 updated_at=now,
-            )
+            ),
+            [
+                {"raw_id": o.raw_event_id, "new_status": o.status.value, "error": o.error}
+                for o in outcomes
+            ],
         )
 
 

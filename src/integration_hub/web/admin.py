@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from integration_hub.runtime import Hub
 from integration_hub.storage import repo
+from integration_hub.storage.engine import begin_write
 from integration_hub.storage.repo import AnyRow
 
 T = TypeVar("T")
@@ -144,7 +145,7 @@ def build_admin(hub: Hub) -> FastAPI:
 
     async def write(work: Callable[[Connection], T]) -> T:
         def run() -> T:
-            with hub.engine.begin() as connection:
+            with begin_write(hub.engine) as connection:
                 return work(connection)
 
         return await asyncio.to_thread(run)
