@@ -81,7 +81,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     settings = _settings()
     configure_logging(settings)
-    hub = Hub(settings)
+    hub = Hub(settings, pipeline=False, pipeline_process=True)
     if hub.admin_token_generated:
         typer.echo(f"HUB_ADMIN_TOKEN not set; this run's admin token: {hub.admin_token}", err=True)
     config = uvicorn.Config(
@@ -104,7 +104,7 @@ def worker() -> None:
     configure_logging(settings)
 
     async def main() -> None:
-        hub = Hub(settings)
+        hub = Hub(settings, edge=False)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

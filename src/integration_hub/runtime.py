@@ -1,14 +1,17 @@
 """Assembles the running hub: engine, connectors, writer, normalizer, dispatcher, Temporal.
 
-`hub serve` runs all of it; `hub worker` runs everything but the HTTP edge. Ingest never
-waits on Temporal: the Temporal connection is made in the background, with retries.
+`hub serve` runs the edge and starts the pipeline as a child `hub worker`; `hub worker` runs
+the pipeline only. Ingest never waits on Temporal: the connection is made in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets as token_generator
+import subprocess
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from temporalio.client import Client
 
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors
-from integration_hub.orchestration.devserver import EmbeddedTemporal
+from integration_hub.orchestration.devserver import EmbeddedTemporal, die_with_parent
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.orchestration.worker import build_worker
 from integration_hub.pipeline.dispatch import Dispatcher
@@ -34,13 +37,21 @@ log = structlog.get_logger(__name__)
 
 
 class Hub:
+    """One hub process. `edge` takes deliveries (group commit writer); `pipeline` normalizes,
+    dispatches and runs the Temporal worker here; `pipeline_process` runs the pipeline in a
+    child `hub worker` instead, so normalization never competes with the edge for the GIL."""
+
     def __init__(
         self,
         settings: Settings,
         *,
         secrets: SecretSource | None = None,
-        run_worker: bool = True,
+        edge: bool = True,
+        pipeline: bool = True,
+        pipeline_process: bool = False,
     ) -> None:
+        if pipeline and pipeline_process:
+            raise ValueError("run the pipeline here or in a child process, not both")
         self.settings = settings
         self.engine: Engine = make_engine(settings.resolved_database_url())
         self.connectors: dict[str, Connector] = build_connectors(settings)
@@ -49,7 +60,7 @@ class Hub:
             settings.admin_token.get_secret_value() if settings.admin_token else None
         ) or token_generator.token_urlsafe(32)
         self.admin_token_generated = settings.admin_token is None
-        self.run_worker = run_worker
+        self.edge, self.pipeline, self.pipeline_process = edge, pipeline, pipeline_process
         self.dispatcher = Dispatcher(
             self.engine, task_queue=settings.task_queue, batch_size=settings.dispatch_batch_size
         )
@@ -64,7 +75,10 @@ class Hub:
             self.engine, max_pending=settings.max_pending_writes, on_commit=self.normalizer.wake.set
         )
         self.temporal_client: Client | None = None
+        self._temporal_address: asyncio.Future[str] | None = None
         self._embedded: EmbeddedTemporal | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+        self._writer_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
@@ -72,33 +86,37 @@ class Hub:
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate.upgrade, self.engine)
-        self._spawn(self.writer.run(), "writer")  # first: stop() waits for it by position
-        workers = 1 if is_sqlite(self.engine) else self.settings.normalizer_workers
-        for index in range(workers):
-            self._spawn(
-                self.normalizer.run(poll_interval=self.settings.poll_interval_seconds),
-                f"normalizer-{index}",
-            )
-        self._spawn(
-            self.dispatcher.run(poll_interval=self.settings.poll_interval_seconds), "dispatcher"
-        )
+        self._temporal_address = asyncio.get_running_loop().create_future()
+        if self.edge:
+            self._writer_task = asyncio.create_task(self.writer.run(), name="writer")
+        if self.pipeline:
+            poll = self.settings.poll_interval_seconds
+            workers = 1 if is_sqlite(self.engine) else self.settings.normalizer_workers
+            for index in range(workers):
+                self._spawn(self.normalizer.run(poll_interval=poll), f"normalizer-{index}")
+            self._spawn(self.dispatcher.run(poll_interval=poll), "dispatcher")
         self._spawn(self._run_temporal(), "temporal")
+        if self.pipeline_process:
+            self._spawn(self._supervise_pipeline_process(), "pipeline-process")
 
     async def stop(self) -> None:
         # Commit what is already waiting before the rest goes down: those deliveries get 2xx.
         await self.writer.close()
-        if self._tasks:
+        if self._writer_task is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._tasks[0], timeout=10)  # the writer, spawned first
+                await asyncio.wait_for(self._writer_task, timeout=10)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._child is not None and self._child.poll() is None:
+            self._child.terminate()
+            await asyncio.to_thread(self._child.wait)
         if self._embedded is not None:
             self._embedded.stop()
         self.engine.dispose()
 
-    async def _temporal_address(self) -> str:
+    async def _resolve_temporal_address(self) -> str:
         if self.settings.temporal_address:
             return self.settings.temporal_address
         self._embedded = EmbeddedTemporal(db_file=self.settings.home.resolve() / "temporal.db")
@@ -107,7 +125,9 @@ class Hub:
         return self._embedded.address
 
     async def _run_temporal(self) -> None:
-        address = await self._temporal_address()
+        address = await self._resolve_temporal_address()
+        assert self._temporal_address is not None
+        self._temporal_address.set_result(address)
         delay = 0.5
         while True:
             try:
@@ -115,7 +135,7 @@ class Hub:
                 self.temporal_client = self.dispatcher.client = client
                 self.dispatcher.wake.set()
                 log.info("temporal_connected", address=address)
-                if not self.run_worker:
+                if not self.pipeline:
                     return
                 await build_worker(client, self.settings, self.engine).run()
             except asyncio.CancelledError:
@@ -126,6 +146,26 @@ class Hub:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    async def _supervise_pipeline_process(self) -> None:
+        """Run `hub worker` as a child that dies with us, and restart it if it exits."""
+        assert self._temporal_address is not None
+        env = {
+            **os.environ,
+            "HUB_TEMPORAL_ADDRESS": await self._temporal_address,
+            "HUB_DATABASE_URL": self.settings.resolved_database_url(),
+            "HUB_HOME": str(self.settings.home.resolve()),
+            "HUB_TASK_QUEUE": self.settings.task_queue,
+        }
+        while True:
+            self._child = subprocess.Popen(  # noqa: ASYNC220 (our own entry point)
+                [sys.executable, "-m", "integration_hub", "worker"],
+                env=env,
+                preexec_fn=die_with_parent,
+            )
+            code = await asyncio.to_thread(self._child.wait)
+            log.error("pipeline_process_exited", returncode=code)
+            await asyncio.sleep(1)
 
     async def readiness(self) -> dict[str, bool]:
         def database_ok() -> bool:

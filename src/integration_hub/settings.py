@@ -35,7 +35,12 @@ class Settings(BaseSettings):
     normalizer_batch_size: int = Field(default=500, gt=0)
     normalizer_workers: int = Field(default=2, gt=0, description="PostgreSQL only; SQLite uses 1.")
     dispatch_batch_size: int = Field(default=200, gt=0)
-    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    poll_interval_seconds: float = Field(
+        default=0.1, gt=0, description="How often idle pipeline workers look for new work."
+    )
+    bench_mode: bool = Field(
+        default=False, description="Adds POST /bench/ceiling (read body, 200) for benchmarks."
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
 

@@ -33,9 +33,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    # The dev server holds its database file; if the hub is killed with -9 it must go too,
-    # or the next start would find the file locked.
+def die_with_parent() -> None:
+    """preexec_fn for children of the hub: killed when the hub dies, even by SIGKILL.
+
+    The dev server holds its database file and a pipeline child holds work: neither may
+    outlive a hub killed with -9, or the next start would find them in the way."""
     if sys.platform == "linux":
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -64,7 +66,7 @@ class EmbeddedTemporal:
             args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         await self._wait_listening(startup_seconds)
 

@@ -46,4 +46,27 @@ def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
         else:
             await admin(scope, receive, send)
 
+    if hub.settings.bench_mode:
+        return _with_ceiling(app)
     return app
+
+
+def _with_ceiling(app: ASGIApp) -> ASGIApp:
+    """Benchmark mode: the same server with a route that only reads the body and answers 200."""
+
+    async def bench_app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == CEILING_PATH:
+            more = True
+            while more:
+                message = await receive()
+                more = message.get("more_body", False)
+            await send({"type": "http.response.start", "status": 200, "headers": CEILING_HEADERS})
+            await send({"type": "http.response.body", "body": b"{}"})
+        else:
+            await app(scope, receive, send)
+
+    return bench_app
+
+
+CEILING_PATH = "/bench/ceiling"
+CEILING_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"2")]

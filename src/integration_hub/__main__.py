@@ -1,0 +1,5 @@
+"""`python -m integration_hub` is the `hub` command."""
+
+from integration_hub.cli import app
+
+app()
