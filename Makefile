@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install run test lint typecheck pytest bench bench-quick clean
 
 # Re-installs only when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
@@ -26,14 +26,23 @@ run: install
 test: install lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: install
 	$(BIN)/mypy
 
 pytest: install
 	$(BIN)/pytest
+
+## Benchmarks and the kill -9 durability run (about 15 minutes); writes bench/RESULTS.md.
+bench: install
+	bench/ensure_wrk.sh
+	$(BIN)/python -m bench.run
+
+bench-quick: install
+	bench/ensure_wrk.sh
+	$(BIN)/python -m bench.run --quick --output bench/out/RESULTS-quick.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

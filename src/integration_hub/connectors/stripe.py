@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -154,6 +155,13 @@ _SAMPLE_STATE: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+@cache
+def _sample_objects() -> dict[str, Any]:
+    path = resources.files("integration_hub.connectors").joinpath("samples/stripe.json")
+    objects: dict[str, Any] = orjson.loads(path.read_bytes())
+    return objects
+
+
 class StripeConnector:
     manifest = Manifest(
         name="stripe",
@@ -222,7 +230,7 @@ class StripeConnector:
             .read_bytes()
         )
         object_name, state = _SAMPLE_STATE.get(event_type, (event_type.rsplit(".", 1)[0], {}))
-        obj = {**objects.get(object_name, {"id": f"obj_{secrets.token_hex(8)}"}), **state}
+        obj = {**objects.get(object_name, {"id": f"obj_{secrets.token_hex(8)}"}), **state}  # a copy
         obj["object"] = object_name
         event = {
             "id": f"evt_{secrets.token_hex(12)}",
