@@ -33,6 +33,7 @@ class HandlerActivities:
 
     @activity.defn
     def post_ledger_entry(self, input: HandlerInput) -> str:
+        """Post the entry and mark the handler run completed in one transaction."""
         with begin_write(self._engine) as connection:
             event = repo.get_internal_event(connection, event_id=input.event_id)
             if event is None:
@@ -44,12 +45,17 @@ class HandlerActivities:
             except ledger.LedgerRejected as err:
                 raise ApplicationError(err.detail, type=err.reason, non_retryable=True) from err
             created = repo.post_ledger_entry(connection, entry=entry)
+            repo.record_handler_outcome(
+                connection, event_id=input.event_id, handler=input.handler, error=None
+            )
+        metrics.HANDLER_OUTCOMES.labels(input.handler, "completed").inc()
         return f"{entry['kind']} {entry['amount']} {entry['currency']}" + (
             "" if created else " (already posted)"
         )
 
     @activity.defn
     def record_handler_outcome(self, input: OutcomeInput) -> None:
+        """Record a run's final state (the failure path; success is recorded with its work)."""
         with begin_write(self._engine) as connection:
             repo.record_handler_outcome(
                 connection, event_id=input.event_id, handler=input.handler, error=input.error
