@@ -84,6 +84,7 @@ class HubServer:
 
     def __init__(self, home: Path, db: Database, temporal_address: str, task_queue: str) -> None:
         self.home = home
+        home.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {

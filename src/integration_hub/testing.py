@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors, get_connector
 from integration_hub.settings import Settings
 
 
+@cache
 def connector(partner: str) -> Connector:
+    """The registered connector, with default settings (connectors hold no mutable state)."""
     return get_connector(build_connectors(Settings.model_construct()), partner)
 
 
