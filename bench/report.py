@@ -58,12 +58,12 @@ def write_report(
         f"`POST /bench/ceiling`: read the body, answer 200, nothing else. Same server, same wrk "
         f"settings (`-t{config.threads} -c{config.connections} -d{config.seconds}s`, keep-alive, "
         f"127.0.0.1), {config.rounds} interleaved rounds; figures are medians.",
-        f"- Deliveries are realistic Stripe events (2-3 KB, Stripe's published example objects), "
+        f"- Deliveries are realistic Stripe events (about 4 KB, Stripe's published example objects), "
         f"signed as Stripe signs, fresh ids, {config.duplicate_share:.0%} exact duplicates; types "
         "that normalize but start no workflow, so the edge is not measured against Temporal's "
         "~50 workflows/s (that is measured on its own below).",
-        "- Server CPU: user+system of the hub process (all threads: edge, group commit, normalizer, "
-        "dispatcher) during the round, per 2xx. wrk's own CPU is reported beside it.",
+        "- Server CPU: user+system of the edge process (HTTP and group commit; the pipeline runs "
+        "in its child `hub worker`) during the round, per 2xx. wrk's own CPU is reported beside it.",
         "- Normalizer under load: raw rows that left `received` during the round, over rows stored "
         "during it (read the moment wrk stops). Backlog: one normalizer draining "
         f"{config.backlog} stored events.",
@@ -72,6 +72,11 @@ def write_report(
         f"- Durability: {config.durability_total} deliveries from 32 concurrent senders that retry "
         f"until 2xx, like a partner; the hub is killed with SIGKILL {config.kills} times at random "
         "moments and restarted.",
+        "",
+        "- wrk is closed-loop (64 connections): the p99 of each route is taken at the rate that "
+        "route reaches, not at one common rate.",
+        "",
+        "Where the time goes, what was fixed and what is left: [README.md](README.md).",
         "",
         "## Results",
         "",

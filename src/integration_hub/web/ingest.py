@@ -106,8 +106,12 @@ class IngestApp:
             await _respond(send, 503, {"error": "secret_not_configured", "detail": detail})
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared_length = headers.get("content-length", "0") or "0"
+        if not declared_length.isdigit():
+            await _respond(send, 400, {"error": "bad_request", "detail": "invalid content-length"})
+            return
         try:
-            declared = int(headers.get("content-length", "0") or 0)
+            declared = int(declared_length)
             if declared > self._max_body:
                 raise _BodyTooLarge(f"content-length {declared} exceeds {self._max_body} bytes")
             body = await _read_body(receive, self._max_body)
@@ -127,9 +131,6 @@ class IngestApp:
             await _respond(
                 send, rejection.status, {"error": rejection.reason, "detail": rejection.detail}
             )
-            return
-        except ValueError:
-            await _respond(send, 400, {"error": "bad_request", "detail": "invalid content-length"})
             return
         except ConnectionAbortedError:
             return
