@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import func, select
 
-from bench.common import UNHANDLED_TYPES, Database, HubServer, event_id, signed_delivery
+from bench.common import UNHANDLED_TYPES, Database, event_id, signed_delivery
 from integration_hub.storage.engine import make_engine
 from integration_hub.storage.tables import internal_events, ledger_entries, raw_events
+from integration_hub.testing import HubProcess
 
 HANDLED_SHARE = 0.02  # payment events that start a ledger workflow; the rest only normalize
 
@@ -30,7 +31,7 @@ class DurabilityResult:
 
 
 async def durability_run(
-    server: HubServer, db: Database, *, total: int, kills: int, seed: int = 7
+    server: HubProcess, db: Database, *, total: int, kills: int, seed: int = 7
 ) -> DurabilityResult:
     rng = random.Random(seed)
     deliveries = [

@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import Database, HubServer, write_request_file
+from bench.common import Database, write_request_file
+from integration_hub.testing import HubProcess
 
 LUA = Path(__file__).parent / "wrk_post.lua"
 
@@ -57,7 +58,7 @@ def run_wrk(
 
 def one_round(
     kind: str,
-    server: HubServer,
+    server: HubProcess,
     db: Database,
     requests_file: Path,
     *,
@@ -98,7 +99,7 @@ def one_round(
 
 
 def ingest_rounds(
-    server: HubServer,
+    server: HubProcess,
     db: Database,
     work: Path,
     *,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bench.common import OUT, HubServer, database
+from bench.common import OUT, database, hub_server
 from bench.durability import DurabilityResult, durability_run
 from bench.ingest import Round, ingest_rounds
 from bench.pipeline import handler_workflows, normalizer_drain, trivial_workflows
@@ -65,7 +65,7 @@ async def bench_database(
         flush=True,
     )
     with database(kind, postgres_url, home) as db:
-        server = HubServer(home, db, temporal, f"bench-{uuid.uuid4().hex}")
+        server = hub_server(home, db, temporal, f"bench-{uuid.uuid4().hex}")
         server.start()
         try:
             results.rounds = ingest_rounds(
@@ -102,7 +102,7 @@ async def bench_database(
         flush=True,
     )
     with database(kind, postgres_url, home / "durability") as db:
-        server = HubServer(home / "durability", db, temporal, f"bench-{uuid.uuid4().hex}")
+        server = hub_server(home / "durability", db, temporal, f"bench-{uuid.uuid4().hex}")
         server.start()
         try:
             results.durability = await durability_run(

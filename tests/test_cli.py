@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from integration_hub.orchestration.devserver import free_port
-from tests.helpers import HubProcess, hub_env
+from integration_hub.testing import HubProcess, hub_env
 
 
 def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.storage.engine import make_engine
 from integration_hub.storage.tables import handler_runs, internal_events, ledger_entries, raw_events
-from tests.helpers import ADMIN_TOKEN, STRIPE_SECRET, HubProcess, hub_env, stripe_delivery
+from integration_hub.testing import HubProcess, hub_env
+from tests.helpers import ADMIN_TOKEN, STRIPE_SECRET, stripe_delivery
 
 
 async def _burst(url: str, acknowledged: set[str], stop: asyncio.Event) -> None:

@@ -1,13 +1,27 @@
-"""Helpers shared by the tests, `hub send` and the benchmarks: sign exactly as a partner does."""
+"""Helpers shared by the tests, `hub send` and the benchmarks: sign exactly as a partner does,
+run `hub serve` as a process, make scratch databases."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
+import uuid
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors, get_connector
-from integration_hub.settings import Settings
+from integration_hub.orchestration.devserver import free_port
+from integration_hub.settings import Settings, normalize_database_url
 
 
 @cache
@@ -30,3 +44,87 @@ def sample_delivery(
     """A realistic, freshly identified, correctly signed delivery of `event_type`."""
     body = connector(partner).sample(event_type)
     return body, sign_as(partner, body, secret=secret, timestamp=timestamp)
+
+
+class HubProcess:
+    """`hub serve` as a separate process, the way a user runs it."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], port: int | None = None) -> None:
+        cwd.mkdir(parents=True, exist_ok=True)
+        self.cwd, self.env, self.port = cwd, env, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def hub_command() -> str:
+        return str(Path(sys.executable).parent / "hub")
+
+    def start(self, timeout: float = 60.0) -> None:
+        with (self.cwd / "serve.log").open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 (our own entry point)
+                [self.hub_command(), "serve", "--port", str(self.port)],
+                cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError((self.cwd / "serve.log").read_text()[-3000:])
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError("hub serve did not come up")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the hub process (all its threads) so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def hub_env(home: Path, **extra: str) -> dict[str, str]:
+    """A clean environment for a hub process: nothing leaks in from the developer's shell."""
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+    return {**keep, "HUB_HOME": str(home), "HUB_LOG_JSON": "true", **extra}
+
+
+@contextlib.contextmanager
+def scratch_database(kind: str, directory: Path, postgres_url: str | None = None) -> Iterator[str]:
+    """A fresh database URL: a new SQLite file in `directory`, or a new PostgreSQL schema
+    (dropped afterwards) on the server at `postgres_url`."""
+    if kind == "sqlite":
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"hub-{uuid.uuid4().hex[:8]}.db"
+        yield f"sqlite:///{path}"
+        return
+    if postgres_url is None:
+        raise ValueError("a PostgreSQL scratch database needs the server's URL")
+    base = normalize_database_url(postgres_url)
+    schema = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
