@@ -14,7 +14,7 @@ from integration_hub.orchestration.devserver import temporal_cli_path
 from integration_hub.runtime import Hub
 from integration_hub.settings import Settings
 from integration_hub.testing import scratch_database
-from tests.helpers import RunningHub, make_settings, serve_hub, stripe_secrets
+from tests.helpers import RunningHub, make_settings, partner_secrets, serve_hub
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 DATABASES = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -48,5 +48,5 @@ def hub_settings(tmp_path: Path, database_url: str, temporal_address: str) -> Se
 
 @pytest.fixture
 async def running_hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
-    async with serve_hub(Hub(hub_settings, secrets=stripe_secrets())) as running:
+    async with serve_hub(Hub(hub_settings, secrets=partner_secrets())) as running:
         yield running

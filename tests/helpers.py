@@ -18,6 +18,7 @@ from integration_hub.settings import Settings
 from integration_hub.web.app import create_app
 
 STRIPE_SECRET = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH"
+CLERK_SECRET = "whsec_Y2xlcmstdGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9uLWh1Yg=="
 ADMIN_TOKEN = "test-admin-token-0c1f"
 T = TypeVar("T")
 
@@ -37,8 +38,10 @@ def make_settings(
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def stripe_secrets() -> EnvSecretSource:
-    return EnvSecretSource(environ={"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET})
+def partner_secrets() -> EnvSecretSource:
+    return EnvSecretSource(
+        environ={"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "CLERK_WEBHOOK_SECRET": CLERK_SECRET}
+    )
 
 
 class RunningHub:

@@ -8,7 +8,7 @@ import orjson
 
 from integration_hub.orchestration.devserver import EmbeddedTemporal, free_port
 from integration_hub.runtime import Hub
-from tests.helpers import make_settings, serve_hub, stripe_delivery, stripe_secrets, wait_until
+from tests.helpers import make_settings, partner_secrets, serve_hub, stripe_delivery, wait_until
 
 
 async def test_temporal_outage_delays_handlers_and_loses_nothing(
@@ -16,7 +16,7 @@ async def test_temporal_outage_delays_handlers_and_loses_nothing(
 ) -> None:
     port = free_port()  # nothing listens here yet: Temporal is "down"
     settings = make_settings(tmp_path, database_url, f"127.0.0.1:{port}")
-    async with serve_hub(Hub(settings, secrets=stripe_secrets())) as running:
+    async with serve_hub(Hub(settings, secrets=partner_secrets())) as running:
         ids = []
         for _ in range(5):
             body, headers = stripe_delivery()

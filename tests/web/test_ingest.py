@@ -11,8 +11,9 @@ import pytest
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
-from integration_hub.testing import sign_as
+from integration_hub.testing import connector, sign_as
 from tests.helpers import (
+    CLERK_SECRET,
     STRIPE_SECRET,
     RunningHub,
     serve_hub,
@@ -168,3 +169,19 @@ async def _status(running: RunningHub, body: bytes) -> str:
     event_id = orjson.loads(body)["id"]
     response = await running.admin.get(f"/api/events/stripe/{event_id}")
     return str(response.json()["status"]) if response.status_code == 200 else "absent"
+
+
+async def test_clerk_delivery_is_deduplicated_on_svix_id_and_normalized(
+    running_hub: RunningHub,
+) -> None:
+    body = connector("clerk").sample("user.created")
+    headers = sign_as("clerk", body, secret=CLERK_SECRET)
+    first = await running_hub.http.post("/webhooks/clerk", content=body, headers=headers)
+    again = await running_hub.http.post("/webhooks/clerk", content=body, headers=headers)
+    assert (first.json()["status"], again.json()["status"]) == ("accepted", "duplicate")
+    detail = await wait_until(
+        lambda: running_hub.admin.get(f"/api/events/clerk/{headers['svix-id']}"),
+        lambda r: r.json()["status"] == "processed",
+    )
+    assert [e["event"]["type"] for e in detail.json()["events"]] == ["identity.user_created"]
+    assert table_counts(running_hub.hub)["raw_events"] == 1

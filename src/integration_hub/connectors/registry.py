@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from integration_hub.connectors.base import Connector
+from integration_hub.connectors.clerk import ClerkConnector
 from integration_hub.connectors.stripe import StripeConnector
 from integration_hub.errors import UnknownPartner
 from integration_hub.settings import Settings
@@ -13,6 +14,7 @@ from integration_hub.settings import Settings
 def build_connectors(settings: Settings) -> dict[str, Connector]:
     connectors: list[Connector] = [
         StripeConnector(tolerance_seconds=settings.signature_tolerance_seconds),
+        ClerkConnector(),
     ]
     return {c.manifest.name: c for c in connectors}
 
