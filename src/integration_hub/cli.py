@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import json
 import os
@@ -57,11 +58,13 @@ def _call(response: httpx.Response) -> Any:
 
 @app.command()
 def init(env_file: Path = Path(".env")) -> None:
-    """Write local defaults to .env (admin token, a local Stripe webhook secret); keeps the rest."""
+    """Write local defaults to .env (admin token, local webhook secrets); keeps what is set."""
     existing = env_file.read_text() if env_file.exists() else ""
     defaults = {
         "HUB_ADMIN_TOKEN": secrets.token_urlsafe(32),
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
+        # Svix secrets are base64 after the prefix.
+        "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
     }
     missing = {k: v for k, v in defaults.items() if f"{k}=" not in existing and k not in os.environ}
     if missing:
