@@ -216,11 +216,14 @@ def send(partner: str, event_type: str, url: UrlOption = DEFAULT_URL) -> None:
     body = connector.sample(event_type)
     headers = sign_as(partner, body, secret=versions[0])
     response = httpx.post(f"{url}/webhooks/{partner}", content=body, headers=headers, timeout=30)
-    event_id = json.loads(body).get("id")
+    answer = response.json()
+    # The partner's event id is what `hub events show` takes; for some partners it is in a
+    # header (Clerk's svix-id), so take it from the hub's answer.
+    event_id = (answer.get("events") or [{}])[0].get("id")
     _print(
         {
             "status_code": response.status_code,
-            "response": response.json(),
+            "response": answer,
             "partner_event_id": event_id,
         }
     )
