@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from integration_hub import metrics
-from integration_hub.orchestration import ledger
+from integration_hub.orchestration import identity, ledger
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
 
@@ -52,6 +52,22 @@ class HandlerActivities:
         return f"{entry['kind']} {entry['amount']} {entry['currency']}" + (
             "" if created else " (already posted)"
         )
+
+    @activity.defn
+    def apply_identity_event(self, input: HandlerInput) -> str:
+        """Update the users-and-roles mirror and complete the run in one transaction."""
+        with begin_write(self._engine) as connection:
+            event = repo.get_internal_event(connection, event_id=input.event_id)
+            if event is None:
+                raise ApplicationError(
+                    f"internal event {input.event_id} does not exist", non_retryable=True
+                )
+            detail = identity.apply_event(connection, event)
+            repo.record_handler_outcome(
+                connection, event_id=input.event_id, handler=input.handler, error=None
+            )
+        metrics.HANDLER_OUTCOMES.labels(input.handler, "completed").inc()
+        return detail
 
     @activity.defn
     def record_handler_outcome(self, input: OutcomeInput) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from integration_hub.orchestration.identity import IDENTITY_EVENT_TYPES
 from integration_hub.orchestration.ledger import LEDGER_EVENT_TYPES
-from integration_hub.orchestration.workflows import LedgerWorkflow
+from integration_hub.orchestration.workflows import IdentityWorkflow, LedgerWorkflow
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,10 @@ class Handler:
     event_types: frozenset[str]
 
 
-HANDLERS: tuple[Handler, ...] = (Handler("ledger", LedgerWorkflow, LEDGER_EVENT_TYPES),)
+HANDLERS: tuple[Handler, ...] = (
+    Handler("ledger", LedgerWorkflow, LEDGER_EVENT_TYPES),
+    Handler("identity", IdentityWorkflow, IDENTITY_EVENT_TYPES),
+)
 
 _BY_EVENT_TYPE: dict[str, tuple[str, ...]] = {}
 for _handler in HANDLERS:

@@ -19,7 +19,11 @@ def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
         client,
         task_queue=settings.task_queue,
         workflows=[handler.workflow for handler in HANDLERS],
-        activities=[activities.post_ledger_entry, activities.record_handler_outcome],
+        activities=[
+            activities.post_ledger_entry,
+            activities.apply_identity_event,
+            activities.record_handler_outcome,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity"),
         max_concurrent_activities=16,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -42,28 +43,41 @@ async def _record_failure(input: HandlerInput, error: str) -> None:
     )
 
 
-@workflow.defn(name="ledger")
-class LedgerWorkflow:
-    """Posts one ledger entry for a payment or payout event.
+async def _run_handler_step(
+    step: Callable[[HandlerActivities, HandlerInput], str], input: HandlerInput
+) -> HandlerResult:
+    """Run a handler's one local activity; on a failure retries cannot fix, record it and fail.
 
     A local activity: a short database write gains nothing from a round trip through the
     Temporal server per attempt, and the handler runs near the rate of an empty workflow.
     """
+    try:
+        detail = await workflow.execute_local_activity_method(
+            step, input, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
+        )
+    except (ActivityError, ApplicationError) as err:
+        # A remote activity's failure arrives as ActivityError(cause=...); a local one's
+        # non-retryable ApplicationError can arrive as itself.
+        cause = err.cause if isinstance(err, ActivityError) else err
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        await _record_failure(input, message)
+        raise ApplicationError(message, type="HandlerFailed", non_retryable=True) from err
+    return HandlerResult(event_id=input.event_id, handler=input.handler, detail=detail)
+
+
+@workflow.defn(name="ledger")
+class LedgerWorkflow:
+    """Posts one ledger entry for a payment or payout event."""
 
     @workflow.run
     async def run(self, input: HandlerInput) -> HandlerResult:
-        try:
-            detail = await workflow.execute_local_activity_method(
-                HandlerActivities.post_ledger_entry,
-                input,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-            )
-        except (ActivityError, ApplicationError) as err:
-            # A remote activity's failure arrives as ActivityError(cause=...); a local one's
-            # non-retryable ApplicationError can arrive as itself.
-            cause = err.cause if isinstance(err, ActivityError) else err
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-            await _record_failure(input, message)
-            raise ApplicationError(message, type="HandlerFailed", non_retryable=True) from err
-        return HandlerResult(event_id=input.event_id, handler=input.handler, detail=detail)
+        return await _run_handler_step(HandlerActivities.post_ledger_entry, input)
+
+
+@workflow.defn(name="identity")
+class IdentityWorkflow:
+    """Keeps the users-and-roles mirror in step with the auth provider."""
+
+    @workflow.run
+    async def run(self, input: HandlerInput) -> HandlerResult:
+        return await _run_handler_step(HandlerActivities.apply_identity_event, input)

@@ -472,3 +472,19 @@ def list_ledger(connection: Connection, *, limit: int, before_id: int | None) ->
     if before_id is not None:
         query = query.where(ledger_entries.c.id < before_id)
     return connection.execute(query.order_by(ledger_entries.c.id.desc()).limit(limit)).all()
+
+
+# --- mirrors -------------------------------------------------------------------------------
+
+
+def upsert_newer(connection: Connection, *, table: Table, key: str, row: dict[str, Any]) -> bool:
+    """Insert the row, or overwrite the stored one if this row's `source_time` is not older.
+
+    Returns False when a newer version was already stored (events arrive in any order)."""
+    insert = _insert(connection, table).values(row)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[key],
+        set_={name: insert.excluded[name] for name in row if name != key},
+        where=insert.excluded.source_time >= table.c.source_time,
+    ).returning(table.c[key])
+    return connection.execute(upsert).first() is not None

@@ -7,6 +7,7 @@ from enum import StrEnum
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -106,4 +107,34 @@ ledger_entries = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index(None, "stripe_object_id"),
+)
+
+
+# The users-and-roles mirror of the auth provider, kept by the identity handler. `source_time`
+# is the partner's event time: an older event never overwrites a newer one (no ordering promise).
+identity_users = Table(
+    "identity_users",
+    metadata,
+    Column("user_id", String(255), primary_key=True),
+    Column("partner", String(64), nullable=False),
+    Column("primary_email", String(320)),
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
+    Column("role", String(64)),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("source_time", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+identity_memberships = Table(
+    "identity_memberships",
+    metadata,
+    Column("membership_id", String(255), primary_key=True),
+    Column("partner", String(64), nullable=False),
+    Column("user_id", String(255), index=True),
+    Column("organization_id", String(255)),
+    Column("role", String(64)),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("source_time", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
