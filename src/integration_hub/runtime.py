@@ -24,7 +24,7 @@ from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors
 from integration_hub.orchestration.devserver import EmbeddedTemporal, die_with_parent
 from integration_hub.orchestration.handlers import handler_names_for
-from integration_hub.orchestration.worker import build_worker
+from integration_hub.orchestration.worker import activity_executor, build_worker
 from integration_hub.pipeline.dispatch import Dispatcher
 from integration_hub.pipeline.normalizer import Normalizer
 from integration_hub.pipeline.writer import GroupCommitWriter
@@ -79,6 +79,7 @@ class Hub:
         self._embedded: EmbeddedTemporal | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self._writer_task: asyncio.Task[None] | None = None
+        self._activities = activity_executor()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
@@ -105,10 +106,19 @@ class Hub:
         if self._writer_task is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._writer_task, timeout=10)
+        # Let the pipeline finish the batch it holds: a worker thread cannot be cancelled, and
+        # disposing of the engine under it would orphan its connection.
+        self.normalizer.stopping = self.dispatcher.stopping = True
+        self.normalizer.wake.set()
+        self.dispatcher.wake.set()
+        pipeline = [t for t in self._tasks if t.get_name().startswith(("normalizer", "dispatcher"))]
+        if pipeline:
+            await asyncio.wait(pipeline, timeout=30)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await asyncio.to_thread(self._activities.shutdown, wait=True)
         if self._child is not None and self._child.poll() is None:
             self._child.terminate()
             await asyncio.to_thread(self._child.wait)
@@ -137,7 +147,7 @@ class Hub:
                 log.info("temporal_connected", address=address)
                 if not self.pipeline:
                     return
-                await build_worker(client, self.settings, self.engine).run()
+                await build_worker(client, self.settings, self.engine, self._activities).run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # unreachable or lost: ingest and normalization go on

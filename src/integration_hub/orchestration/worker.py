@@ -13,7 +13,11 @@ from integration_hub.orchestration.handlers import HANDLERS
 from integration_hub.settings import Settings
 
 
-def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
+def build_worker(
+    client: Client, settings: Settings, engine: Engine, executor: ThreadPoolExecutor | None = None
+) -> Worker:
+    """`executor` runs the (synchronous) activities; its owner waits for it before closing
+    the engine they use."""
     activities = HandlerActivities(engine)
     return Worker(
         client,
@@ -24,6 +28,10 @@ def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
             activities.apply_identity_event,
             activities.record_handler_outcome,
         ],
-        activity_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity"),
+        activity_executor=executor or activity_executor(),
         max_concurrent_activities=16,
     )
+
+
+def activity_executor() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity")

@@ -32,6 +32,7 @@ class Dispatcher:
         self._batch_size = batch_size
         self.client: Client | None = None  # set once Temporal is reachable
         self.wake = asyncio.Event()
+        self.stopping = False  # set by the owner; run() returns after the batch in hand
 
     def _pending(self) -> list[tuple[str, str, str]]:
         with self._engine.connect().execution_options(read_only=True) as connection:
@@ -73,7 +74,7 @@ class Dispatcher:
 
     async def run(self, *, poll_interval: float) -> None:
         backoff = poll_interval
-        while True:
+        while not self.stopping:
             self.wake.clear()
             started = 0
             if self.client is not None:
@@ -82,9 +83,10 @@ class Dispatcher:
                     backoff = poll_interval
                 except Exception as exc:  # Temporal or the database is away: retry later
                     log.warning("dispatch_failed", error=f"{type(exc).__name__}: {exc}")
-                    await asyncio.sleep(backoff)
+                    with contextlib.suppress(TimeoutError):  # woken early only to stop
+                        await asyncio.wait_for(self.wake.wait(), timeout=backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                     continue
-            if started < self._batch_size:
+            if started < self._batch_size and not self.stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=poll_interval)

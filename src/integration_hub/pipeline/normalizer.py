@@ -75,6 +75,7 @@ class Normalizer:
         self._batch_size = batch_size
         self._on_stored = on_stored
         self.wake = asyncio.Event()
+        self.stopping = False  # set by the owner; run() returns after the batch in hand
 
     def drain_batch(self) -> int:
         """Normalize one batch; returns how many raw events it took."""
@@ -113,7 +114,7 @@ class Normalizer:
 
     async def run(self, *, poll_interval: float) -> None:
         """Drain until empty, then sleep until woken by a commit or the poll interval passes."""
-        while True:
+        while not self.stopping:
             self.wake.clear()  # before draining, so a commit during the drain is not missed
             try:
                 taken = await asyncio.to_thread(self.drain_batch)
@@ -122,6 +123,6 @@ class Normalizer:
                 taken = 0
             if taken:
                 self._on_stored()
-            if taken < self._batch_size:
+            if taken < self._batch_size and not self.stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=poll_interval)
