@@ -19,6 +19,7 @@ from integration_hub.web.app import create_app
 
 STRIPE_SECRET = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH"
 CLERK_SECRET = "whsec_Y2xlcmstdGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9uLWh1Yg=="
+AUTH0_TOKEN = "auth0-log-stream-test-token-7f3c"
 ADMIN_TOKEN = "test-admin-token-0c1f"
 T = TypeVar("T")
 
@@ -40,7 +41,11 @@ def make_settings(
 
 def partner_secrets() -> EnvSecretSource:
     return EnvSecretSource(
-        environ={"STRIPE_WEBHOOK_SECRET": STRIPE_SECRET, "CLERK_WEBHOOK_SECRET": CLERK_SECRET}
+        environ={
+            "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+            "CLERK_WEBHOOK_SECRET": CLERK_SECRET,
+            "AUTH0_LOG_STREAM_TOKEN": AUTH0_TOKEN,
+        }
     )
 
 

@@ -65,6 +65,7 @@ def init(env_file: Path = Path(".env")) -> None:
         "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(24),
         # Svix secrets are base64 after the prefix.
         "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+        "AUTH0_LOG_STREAM_TOKEN": secrets.token_urlsafe(32),
     }
     missing = {k: v for k, v in defaults.items() if f"{k}=" not in existing and k not in os.environ}
     if missing:

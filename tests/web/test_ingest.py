@@ -13,6 +13,7 @@ from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
 from integration_hub.testing import connector, sign_as
 from tests.helpers import (
+    AUTH0_TOKEN,
     CLERK_SECRET,
     STRIPE_SECRET,
     RunningHub,
@@ -185,3 +186,23 @@ async def test_clerk_delivery_is_deduplicated_on_svix_id_and_normalized(
     )
     assert [e["event"]["type"] for e in detail.json()["events"]] == ["identity.user_created"]
     assert table_counts(running_hub.hub)["raw_events"] == 1
+
+
+async def test_auth0_batch_stores_each_entry_and_a_retry_stores_nothing(
+    running_hub: RunningHub,
+) -> None:
+    entries = [orjson.loads(connector("auth0").sample(t))[0] for t in ("ss", "fp", "sapi")]
+    body = orjson.dumps(entries)
+    headers = {"Authorization": f"Bearer {AUTH0_TOKEN}", "Content-Type": "application/json"}
+    first = await running_hub.http.post("/webhooks/auth0", content=body, headers=headers)
+    retry = await running_hub.http.post("/webhooks/auth0", content=body, headers=headers)
+    assert [e["new"] for e in first.json()["events"]] == [True, True, True]
+    assert retry.json()["status"] == "duplicate"
+    assert table_counts(running_hub.hub)["raw_events"] == 3
+    ignored = await wait_until(
+        lambda: running_hub.admin.get(f"/api/events/auth0/{entries[2]['log_id']}"),
+        lambda r: r.json()["status"] != "received",
+    )
+    assert ignored.json()["status"] == "ignored"
+    stored = (await running_hub.admin.get(f"/api/events/auth0/{entries[0]['log_id']}")).json()
+    assert "authorization" not in stored["headers"]

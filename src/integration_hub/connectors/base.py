@@ -48,6 +48,10 @@ class Manifest:
     api_secrets: tuple[str, ...] = ()  # variables for calls out (not needed to ingest)
     kept_headers: frozenset[str] = frozenset({"content-type", "user-agent"})
     event_map: Mapping[str, str] = field(default_factory=dict)  # partner type -> internal type
+    # What the partner's scheme protects. Without a signed timestamp, only the dedup key stops
+    # a replay; without a signed body, only the transport (TLS) protects the content.
+    signs_body: bool = True
+    signs_timestamp: bool = True
 
 
 class Connector(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from integration_hub.connectors.auth0 import Auth0Connector
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.clerk import ClerkConnector
 from integration_hub.connectors.stripe import StripeConnector
@@ -15,6 +16,7 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
     connectors: list[Connector] = [
         StripeConnector(tolerance_seconds=settings.signature_tolerance_seconds),
         ClerkConnector(),
+        Auth0Connector(),
     ]
     return {c.manifest.name: c for c in connectors}
 
