@@ -52,6 +52,7 @@ class Manifest:
     # a replay; without a signed body, only the transport (TLS) protects the content.
     signs_body: bool = True
     signs_timestamp: bool = True
+    signs_url: bool = False  # only then does the edge build the public URL of the request
 
 
 class Connector(Protocol):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -31,43 +33,31 @@ class HandlerActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @activity.defn
-    def post_ledger_entry(self, input: HandlerInput) -> str:
-        """Post the entry and mark the handler run completed in one transaction."""
+    def _complete(
+        self, input: HandlerInput, work: Callable[[Connection, dict[str, Any]], str]
+    ) -> str:
+        """Do a handler's write and mark its run completed, in one transaction."""
         with begin_write(self._engine) as connection:
             event = repo.get_internal_event(connection, event_id=input.event_id)
             if event is None:
                 raise ApplicationError(
                     f"internal event {input.event_id} does not exist", non_retryable=True
                 )
-            try:
-                entry = ledger.entry_for(connection, event)
-            except ledger.LedgerRejected as err:
-                raise ApplicationError(err.detail, type=err.reason, non_retryable=True) from err
-            created = repo.post_ledger_entry(connection, entry=entry)
-            repo.record_handler_outcome(
-                connection, event_id=input.event_id, handler=input.handler, error=None
-            )
-        metrics.HANDLER_OUTCOMES.labels(input.handler, "completed").inc()
-        return f"{entry['kind']} {entry['amount']} {entry['currency']}" + (
-            "" if created else " (already posted)"
-        )
-
-    @activity.defn
-    def apply_identity_event(self, input: HandlerInput) -> str:
-        """Update the users-and-roles mirror and complete the run in one transaction."""
-        with begin_write(self._engine) as connection:
-            event = repo.get_internal_event(connection, event_id=input.event_id)
-            if event is None:
-                raise ApplicationError(
-                    f"internal event {input.event_id} does not exist", non_retryable=True
-                )
-            detail = identity.apply_event(connection, event)
+            detail = work(connection, event)
             repo.record_handler_outcome(
                 connection, event_id=input.event_id, handler=input.handler, error=None
             )
         metrics.HANDLER_OUTCOMES.labels(input.handler, "completed").inc()
         return detail
+
+    @activity.defn
+    def post_ledger_entry(self, input: HandlerInput) -> str:
+        return self._complete(input, _post_ledger_entry)
+
+    @activity.defn
+    def apply_identity_event(self, input: HandlerInput) -> str:
+        """Update the users-and-roles mirror."""
+        return self._complete(input, identity.apply_event)
 
     @activity.defn
     def record_handler_outcome(self, input: OutcomeInput) -> None:
@@ -78,3 +68,13 @@ class HandlerActivities:
             )
         status = "failed" if input.error else "completed"
         metrics.HANDLER_OUTCOMES.labels(input.handler, status).inc()
+
+
+def _post_ledger_entry(connection: Connection, event: dict[str, Any]) -> str:
+    try:
+        entry = ledger.entry_for(connection, event)
+    except ledger.LedgerRejected as err:
+        raise ApplicationError(err.detail, type=err.reason, non_retryable=True) from err
+    created = repo.post_ledger_entry(connection, entry=entry)
+    posted = f"{entry['kind']} {entry['amount']} {entry['currency']}"
+    return posted if created else f"{posted} (already posted)"

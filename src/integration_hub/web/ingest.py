@@ -116,7 +116,8 @@ class IngestApp:
                 raise _BodyTooLarge(f"content-length {declared} exceeds {self._max_body} bytes")
             body = await _read_body(receive, self._max_body)
             now = self._clock()
-            delivery = Delivery(body, headers, self._url(scope, headers), now)
+            url = self._url(scope, headers) if connector.manifest.signs_url else ""
+            delivery = Delivery(body, headers, url, now)
             connector.verify(delivery, secrets, now=now)
             events = connector.split(delivery)
         except RejectedDelivery as rejection:
