@@ -20,6 +20,11 @@ from integration_hub.web.app import create_app
 STRIPE_SECRET = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH"
 CLERK_SECRET = "whsec_Y2xlcmstdGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9uLWh1Yg=="
 AUTH0_TOKEN = "auth0-log-stream-test-token-7f3c"
+TWILIO_ACCOUNT_SID = "AC5ef8732a3c49700934481addd5ce1659"
+TWILIO_AUTH_TOKEN = "9f2b6a1c3d4e5f60718293a4b5c6d7e8"
+TWILIO_WHATSAPP_NUMBER = "+13055550100"
+GOOGLE_MAPS_API_KEY = "AIzaSyTestKeyForIntegrationHub000000000"
+STRIPE_API_KEY = "sk_test_51TestKeyForIntegrationHub0000000000"
 ADMIN_TOKEN = "test-admin-token-0c1f"
 T = TypeVar("T")
 
@@ -45,6 +50,9 @@ def partner_secrets() -> EnvSecretSource:
             "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
             "CLERK_WEBHOOK_SECRET": CLERK_SECRET,
             "AUTH0_LOG_STREAM_TOKEN": AUTH0_TOKEN,
+            "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+            "TWILIO_WHATSAPP_NUMBER": TWILIO_WHATSAPP_NUMBER,
         }
     )
 

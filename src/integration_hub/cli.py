@@ -215,8 +215,16 @@ def send(partner: str, event_type: str, url: UrlOption = DEFAULT_URL) -> None:
         typer.echo(f"{name} is not set (run `hub init` for a local one)", err=True)
         raise typer.Exit(2)
     body = connector.sample(event_type)
-    headers = sign_as(partner, body, secret=versions[0])
-    response = httpx.post(f"{url}/webhooks/{partner}", content=body, headers=headers, timeout=30)
+    target = f"{url.rstrip('/')}/webhooks/{partner}"
+    # A URL-signing partner (Twilio) signs the public URL it calls, which is what the hub
+    # checks against when HUB_PUBLIC_BASE_URL is set.
+    signed_url = (
+        f"{settings.public_base_url.rstrip('/')}/webhooks/{partner}"
+        if settings.public_base_url
+        else target
+    )
+    headers = sign_as(partner, body, secret=versions[0], url=signed_url)
+    response = httpx.post(target, content=body, headers=headers, timeout=30)
     answer = response.json()
     # The partner's event id is what `hub events show` takes; for some partners it is in a
     # header (Clerk's svix-id), so take it from the hub's answer.

@@ -56,3 +56,16 @@ class StorageUnavailable(HubError):
 
     reason = "storage_unavailable"
     retryable = True
+
+
+class UnsafeConfiguration(HubError):
+    """The hub refuses to start with this configuration (e.g. a live key outside production)."""
+
+    reason = "unsafe_configuration"
+
+
+class CallRefused(HubError):
+    """A call out the hub refuses to make (e.g. a message to an opted-out contact); it never
+    reaches the partner, and retrying will not help."""
+
+    reason = "call_refused"

@@ -26,3 +26,14 @@ COMMIT_BATCH = Histogram(
     "Deliveries per group commit.",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000),
 )
+CALLS_OUT = Counter(
+    "hub_calls_out_total",
+    "Calls out to partners by outcome (ok, retryable, failed, refused, rate_limited).",
+    ["partner", "operation", "outcome"],
+)
+CALL_SECONDS = Histogram(
+    "hub_call_out_seconds",
+    "Latency of calls out to partners.",
+    ["partner", "operation"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

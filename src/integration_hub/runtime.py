@@ -22,6 +22,7 @@ from temporalio.client import Client
 
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors
+from integration_hub.orchestration.calls import partner_calls, preflight
 from integration_hub.orchestration.devserver import EmbeddedTemporal, die_with_parent
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.orchestration.worker import activity_executor, build_worker
@@ -86,6 +87,8 @@ class Hub:
         self._tasks.append(asyncio.create_task(coroutine, name=name))
 
     async def start(self) -> None:
+        # Before anything runs: a live payment key outside production, say, stops the start.
+        preflight(partner_calls(self.settings, self.secrets, self.engine))
         await asyncio.to_thread(migrate.upgrade, self.engine)
         self._temporal_address = asyncio.get_running_loop().create_future()
         if self.edge:
@@ -147,7 +150,9 @@ class Hub:
                 log.info("temporal_connected", address=address)
                 if not self.pipeline:
                     return
-                await build_worker(client, self.settings, self.engine, self._activities).run()
+                await build_worker(
+                    client, self.settings, self.engine, self._activities, secrets=self.secrets
+                ).run()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # unreachable or lost: ingest and normalization go on

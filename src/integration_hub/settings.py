@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -13,6 +14,10 @@ class Settings(BaseSettings):
         env_prefix="HUB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    env: Literal["development", "test", "staging", "production"] = Field(
+        default="development",
+        description="HUB_ENV; live partner keys are refused outside production.",
+    )
     home: Path = Field(default=Path("var"), description="Where embedded state lives.")
     database_url: str | None = Field(
         default=None, description="postgresql://... ; default: a SQLite file under home."
@@ -23,7 +28,16 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "integration-hub"
     admin_token: SecretStr | None = None
-    public_base_url: str | None = None
+    public_base_url: str | None = Field(
+        default=None,
+        description="The URL partners call (e.g. https://hooks.example.com); URL-signing partners "
+        "(Twilio) signed this, not the host the hub sees behind a proxy or tunnel.",
+    )
+    trusted_proxies: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated client addresses whose X-Forwarded-Proto/Host are believed "
+        "when HUB_PUBLIC_BASE_URL is not set.",
+    )
 
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     signature_tolerance_seconds: int = Field(default=300, gt=0)
@@ -43,6 +57,13 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -31,19 +31,33 @@ def connector(partner: str) -> Connector:
 
 
 def sign_as(
-    partner: str, body: bytes, *, secret: str, timestamp: int | None = None
+    partner: str,
+    body: bytes,
+    *,
+    secret: str,
+    timestamp: int | None = None,
+    url: str | None = None,
 ) -> dict[str, str]:
-    """The headers `partner` would send with `body`, signed with `secret`."""
+    """The headers `partner` would send with `body` to `url`, signed with `secret`.
+
+    `url` is the public URL the partner calls; only URL-signing partners (Twilio) use it.
+    """
     stamp = int(time.time()) if timestamp is None else timestamp
-    return connector(partner).sign(body, secret, timestamp=stamp)
+    target = url or f"http://testserver/webhooks/{partner}"
+    return connector(partner).sign(body, secret, timestamp=stamp, url=target)
 
 
 def sample_delivery(
-    partner: str, event_type: str, *, secret: str, timestamp: int | None = None
+    partner: str,
+    event_type: str,
+    *,
+    secret: str,
+    timestamp: int | None = None,
+    url: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """A realistic, freshly identified, correctly signed delivery of `event_type`."""
     body = connector(partner).sample(event_type)
-    return body, sign_as(partner, body, secret=secret, timestamp=timestamp)
+    return body, sign_as(partner, body, secret=secret, timestamp=timestamp, url=url)
 
 
 class HubProcess:

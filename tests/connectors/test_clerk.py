@@ -52,7 +52,7 @@ def test_sdk_signed_delivery_is_accepted() -> None:
 def test_our_signature_is_accepted_by_the_sdk() -> None:
     now = int(time.time())
     body = clerk.sample("session.created")
-    headers = clerk.sign(body, SECRET, timestamp=now)
+    headers = clerk.sign(body, SECRET, timestamp=now, url="")
     assert _sdk_accepts(body, headers, SECRET)
 
 

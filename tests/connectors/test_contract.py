@@ -32,11 +32,12 @@ def sample_body(connector: Connector) -> bytes:
 def signed_delivery(
     connector: Connector, body: bytes, *, secret: str = SECRET, timestamp: int = NOW
 ) -> Delivery:
-    headers = connector.sign(body, secret, timestamp=timestamp)
+    url = f"https://hub.example.com/webhooks/{connector.manifest.name}"
+    headers = connector.sign(body, secret, timestamp=timestamp, url=url)
     return Delivery(
         body=body,
         headers={name.lower(): value for name, value in headers.items()},
-        url=f"http://test/webhooks/{connector.manifest.name}",
+        url=url,
         received_at=NOW,
     )
 

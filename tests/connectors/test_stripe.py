@@ -212,7 +212,7 @@ def test_delivery_signed_with_old_secret_is_accepted_during_rotation(
 def test_sign_produces_a_header_the_sdk_accepts(
     connector: StripeConnector, body: bytes, now: int
 ) -> None:
-    headers = connector.sign(body, SECRET, timestamp=now)
+    headers = connector.sign(body, SECRET, timestamp=now, url="")
 
     assert headers["Stripe-Signature"] == sdk_header(body, SECRET, now)
     assert sdk_accepts(body, headers["Stripe-Signature"], SECRET)

@@ -143,5 +143,5 @@ class Auth0Connector:
         }
         return orjson.dumps([entry])
 
-    def sign(self, body: bytes, secret: str, *, timestamp: int) -> dict[str, str]:
+    def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}

@@ -53,6 +53,9 @@ class Manifest:
     signs_body: bool = True
     signs_timestamp: bool = True
     signs_url: bool = False  # only then does the edge build the public URL of the request
+    # What a 2xx answer carries: (content type, body). None: the edge's JSON summary. Twilio,
+    # for one, reads the answer to an inbound message as TwiML instructions.
+    ack: tuple[str, bytes] | None = None
 
 
 class Connector(Protocol):
@@ -74,6 +77,6 @@ class Connector(Protocol):
         """A realistic payload of this type, for `hub send` and tests."""
         ...
 
-    def sign(self, body: bytes, secret: str, *, timestamp: int) -> dict[str, str]:
-        """Headers that sign `body` exactly as the partner does."""
+    def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
+        """Headers that sign `body`, posted to the public `url`, exactly as the partner does."""
         ...

@@ -169,7 +169,7 @@ class ClerkConnector:
         }
         return orjson.dumps(event)
 
-    def sign(self, body: bytes, secret: str, *, timestamp: int) -> dict[str, str]:
+    def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
         # A retried Svix message keeps its id: derive it from the body, like a redelivery.
         message_id = "msg_" + hashlib.sha256(body).hexdigest()[:27]
         signature = standard_webhooks_signature(

@@ -245,7 +245,7 @@ class StripeConnector:
         }
         return orjson.dumps(event)
 
-    def sign(self, body: bytes, secret: str, *, timestamp: int) -> dict[str, str]:
+    def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
         signature = hmac_sha256_hex(secret.encode(), b"%d." % timestamp + body)
         return {
             "Stripe-Signature": f"t={timestamp},v1={signature}",

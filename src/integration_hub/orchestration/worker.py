@@ -9,24 +9,33 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from integration_hub.orchestration.activities import HandlerActivities
+from integration_hub.orchestration.calls import CALL_WORKFLOWS, partner_calls
 from integration_hub.orchestration.handlers import HANDLERS
+from integration_hub.secrets import EnvSecretSource, SecretSource
 from integration_hub.settings import Settings
 
 
 def build_worker(
-    client: Client, settings: Settings, engine: Engine, executor: ThreadPoolExecutor | None = None
+    client: Client,
+    settings: Settings,
+    engine: Engine,
+    executor: ThreadPoolExecutor | None = None,
+    *,
+    secrets: SecretSource | None = None,
 ) -> Worker:
     """`executor` runs the (synchronous) activities; its owner waits for it before closing
-    the engine they use."""
+    the engine they use. `secrets` feed the partners' calls out."""
     activities = HandlerActivities(engine)
+    calls = partner_calls(settings, secrets or EnvSecretSource(environ={}), engine)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[handler.workflow for handler in HANDLERS],
+        workflows=[*(handler.workflow for handler in HANDLERS), *CALL_WORKFLOWS],
         activities=[
             activities.post_ledger_entry,
             activities.apply_identity_event,
             activities.record_handler_outcome,
+            *(activity for partner in calls for activity in partner.activities()),
         ],
         activity_executor=executor or activity_executor(),
         max_concurrent_activities=16,

@@ -138,3 +138,48 @@ identity_memberships = Table(
     Column("source_time", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+
+# Messaging contacts (Twilio). One row per phone number (E.164); `opted_out` is the current
+# consent state and `contact_consent_events` its append-only history (who, when, which keyword).
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("locale", String(8), nullable=False, default="en"),  # "es" or "en"
+    Column("profile_name", String(255)),
+    Column("opted_out", Boolean, nullable=False, default=False),
+    Column("consent_changed_at", DateTime(timezone=True)),
+    # WhatsApp's 24-hour customer service window opens at the contact's last inbound message.
+    Column("last_whatsapp_inbound_at", DateTime(timezone=True)),
+    Column("last_inbound_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+contact_consent_events = Table(
+    "contact_consent_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),  # the internal event applied
+    Column("phone", String(32), nullable=False, index=True),
+    Column("opted_out", Boolean, nullable=False),
+    Column("channel", String(16), nullable=False),  # sms | whatsapp
+    Column("keyword", String(64)),  # the word the contact sent, or None
+    Column("source", String(64), nullable=False),  # e.g. "keyword", "twilio_opt_out_type"
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+# Google Maps Platform results. The terms allow caching latitude/longitude for at most 30 days
+# and no other content permanently; `place_id` may be kept. `expires_at` is capped in code.
+maps_cache = Table(
+    "maps_cache",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 of api + normalized request
+    Column("api", String(32), nullable=False),  # geocode | directions | distance_matrix
+    Column("result", JSON, nullable=False),
+    Column("place_id", String(255)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)

@@ -19,6 +19,7 @@ def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
         writer=hub.writer,
         max_body_bytes=hub.settings.max_body_bytes,
         public_base_url=hub.settings.public_base_url,
+        trusted_proxies=hub.settings.trusted_proxies,
     )
     admin = build_admin(hub)
     admin.openapi_schema = {**admin.openapi()}

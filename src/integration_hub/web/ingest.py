@@ -42,6 +42,15 @@ async def _respond(
     await send({"type": "http.response.body", "body": payload})
 
 
+async def _acknowledge(send: Send, content_type: str, body: bytes) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -67,6 +76,7 @@ class IngestApp:
         writer: GroupCommitWriter,
         max_body_bytes: int,
         public_base_url: str | None,
+        trusted_proxies: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._connectors = connectors
@@ -74,11 +84,23 @@ class IngestApp:
         self._writer = writer
         self._max_body = max_body_bytes
         self._public_base = public_base_url.rstrip("/") if public_base_url else None
+        self._trusted_proxies = trusted_proxies
         self._clock = clock
 
     def _url(self, scope: Scope, headers: Mapping[str, str]) -> str:
+        """The URL the partner called: the configured public base, else what a trusted proxy
+        forwarded, else what this request says. Anyone can send X-Forwarded-*, so they count
+        only from a proxy we were told to trust."""
         query = scope.get("query_string", b"").decode("latin-1")
-        base = self._public_base or f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+        base = self._public_base
+        if base is None:
+            scheme, host = scope.get("scheme", "http"), headers.get("host", "")
+            client = scope.get("client")
+            if client and client[0] in self._trusted_proxies:
+                # The left-most value is what the first proxy saw from the partner.
+                scheme = headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+                host = headers.get("x-forwarded-host", host).split(",")[0].strip()
+            base = f"{scheme}://{host}"
         return f"{base}{scope['path']}" + (f"?{query}" if query else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -155,6 +177,9 @@ class IngestApp:
             metrics.DELIVERIES.labels(partner, "accepted").inc(accepted)
         if accepted < len(new):
             metrics.DELIVERIES.labels(partner, "duplicate").inc(len(new) - accepted)
+        if connector.manifest.ack is not None:
+            await _acknowledge(send, *connector.manifest.ack)
+            return
         await _respond(
             send,
             200,

@@ -1,0 +1,164 @@
+"""What every call out to a partner shares, whichever SDK makes it.
+
+Calls out run inside Temporal activities, so Temporal owns retries: SDK-level retries are
+turned off, and a failed call becomes an `ApplicationError` that says whether a retry can help
+(429 and 5xx yes, other 4xx no) and, when the partner sent `Retry-After`, how long to wait.
+A client-side limiter keeps each API under its rate limit; when it is full the activity is
+retried after the window frees up rather than blocking a worker thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import structlog
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from integration_hub import metrics
+from integration_hub.errors import CallRefused
+
+log = structlog.get_logger(__name__)
+
+# Activities that call partners: Temporal retries with backoff; a Retry-After overrides the
+# next interval. Bounded so a partner that stays down ends in a recorded failure (dead letter).
+CALL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=10,
+    non_retryable_error_types=[CallRefused.__name__],
+)
+CALL_TIMEOUT = timedelta(seconds=30)
+MAX_RETRY_AFTER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class CallsManifest:
+    """What a partner's calls out need: secret names with the shape a valid value has."""
+
+    partner: str
+    priority: str  # P0, P1, ...
+    secret_formats: Mapping[str, str] = field(default_factory=dict)  # name -> regex
+
+
+class PartnerCalls(Protocol):
+    """A partner's activities, built once per worker with settings, secrets and the engine."""
+
+    manifest: CallsManifest
+
+    def activities(self) -> Sequence[Callable[..., Any]]: ...
+
+    def preflight(self) -> None:
+        """Raise `UnsafeConfiguration` when the configured secrets must not be used here."""
+        ...
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:
+    """Retry-After is delta-seconds or an HTTP date (RFC 9110 §10.2.3); capped, never negative."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        delay = timedelta(seconds=int(value))
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        delay = when - (now or datetime.now(UTC))
+    return max(timedelta(0), min(delay, MAX_RETRY_AFTER))
+
+
+def is_retryable_status(status: int | None) -> bool:
+    """No status (connection failed, timed out), 408, 429 and 5xx can succeed later."""
+    return status is None or status in (408, 429) or status >= 500
+
+
+def call_failed(
+    partner: str,
+    operation: str,
+    *,
+    status: int | None,
+    message: str,
+    code: str | int | None = None,
+    retry_after: str | None = None,
+    retryable: bool | None = None,
+) -> ApplicationError:
+    """The error an activity raises for a failed call; never includes request secrets."""
+    can_retry = is_retryable_status(status) if retryable is None else retryable
+    kind = f"{partner}.{code if code is not None else status or 'unreachable'}"
+    metrics.CALLS_OUT.labels(partner, operation, "retryable" if can_retry else "failed").inc()
+    log.warning(
+        "call_out_failed",
+        partner=partner,
+        operation=operation,
+        status=status,
+        code=code,
+        retryable=can_retry,
+        retry_after=retry_after,
+    )
+    return ApplicationError(
+        f"{partner} {operation} failed ({status or 'no answer'}): {message}",
+        type=kind,
+        non_retryable=not can_retry,
+        next_retry_delay=parse_retry_after(retry_after) if can_retry else None,
+    )
+
+
+def refuse(partner: str, operation: str, message: str) -> ApplicationError:
+    """A call the hub will not make; the activity fails at once and the partner never sees it."""
+    metrics.CALLS_OUT.labels(partner, operation, "refused").inc()
+    log.warning("call_out_refused", partner=partner, operation=operation, detail=message)
+    return ApplicationError(message, type=CallRefused.__name__, non_retryable=True)
+
+
+@contextlib.contextmanager
+def timed_call(partner: str, operation: str) -> Iterator[None]:
+    """Count and time one call; failures are counted by `call_failed` where they are raised."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics.CALL_SECONDS.labels(partner, operation).observe(time.perf_counter() - started)
+    metrics.CALLS_OUT.labels(partner, operation, "ok").inc()
+
+
+class CallLimiter:
+    """A per-API moving-window limit shared by all activities of one worker process."""
+
+    def __init__(self, partner: str, limits_per_minute: Mapping[str, int]) -> None:
+        self._partner = partner
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._items = {api: RateLimitItemPerMinute(n) for api, n in limits_per_minute.items()}
+
+    def acquire(self, api: str) -> None:
+        """Take one slot or raise a retryable error that says when a slot frees up."""
+        item = self._items.get(api)
+        if item is None or self._limiter.hit(item, self._partner, api):
+            return
+        reset_at = self._limiter.get_window_stats(item, self._partner, api).reset_time
+        wait = max(0.05, reset_at - time.time())
+        metrics.CALLS_OUT.labels(self._partner, api, "rate_limited").inc()
+        raise ApplicationError(
+            f"{self._partner} {api}: client-side rate limit reached",
+            type=f"{self._partner}.rate_limited",
+            next_retry_delay=timedelta(seconds=wait),
+        )
+
+
+def idempotency_key(*parts: str) -> str:
+    """A key derived from our own ids: the same logical call always gets the same key, so a
+    retried activity (or a replayed workflow) never charges, pays or sends twice."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return f"hub-{digest}"
