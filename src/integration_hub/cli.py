@@ -87,6 +87,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     settings = _settings()
     configure_logging(settings)
     hub = Hub(settings, pipeline=False, pipeline_process=True)
+    _refuse_unsafe(hub)
     if hub.admin_token_generated:
         typer.echo(f"HUB_ADMIN_TOKEN not set; this run's admin token: {hub.admin_token}", err=True)
     config = uvicorn.Config(
@@ -99,6 +100,18 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     uvicorn.Server(config).run()
+
+
+def _refuse_unsafe(hub: Any) -> None:
+    """Say why the hub will not start (a live key outside production, ...) and exit 2."""
+    from integration_hub.errors import UnsafeConfiguration
+    from integration_hub.orchestration.calls import partner_calls, preflight
+
+    try:
+        preflight(partner_calls(hub.settings, hub.secrets, hub.engine))
+    except UnsafeConfiguration as refusal:
+        typer.echo(f"refusing to start: {refusal.detail}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -115,6 +128,7 @@ def worker() -> None:
 
     async def main() -> None:
         hub = Hub(settings, edge=False)
+        _refuse_unsafe(hub)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -237,4 +251,68 @@ def send(partner: str, event_type: str, url: UrlOption = DEFAULT_URL) -> None:
         }
     )
     if response.is_error:
+        raise typer.Exit(1)
+
+
+@app.command()
+def doctor(
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when a P0 partner is incomplete.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Every partner: its secrets (set? well formed? never values) and its sandbox checklist."""
+    from sqlalchemy.engine import make_url
+
+    from integration_hub.connectors.registry import build_connectors
+    from integration_hub.doctor import diagnose
+    from integration_hub.orchestration.calls import partner_calls
+    from integration_hub.secrets import EnvSecretSource
+    from integration_hub.storage.engine import make_engine
+
+    settings = _settings()
+    source = EnvSecretSource(env_file=Path(".env"))
+    url = settings.resolved_database_url()
+    database = make_url(url).database
+    # Doctor reads; it never creates the embedded database as a side effect.
+    fresh = make_url(url).get_backend_name() == "sqlite" and not Path(database or "").exists()
+    engine = None if fresh else make_engine(url)
+    try:
+        calls = [
+            c.manifest for c in partner_calls(settings, source, engine or make_engine("sqlite://"))
+        ]
+        reports = diagnose(
+            connectors=build_connectors(settings), calls=calls, secrets=source, engine=engine
+        )
+    finally:
+        if engine is not None:
+            engine.dispose()
+    if as_json:
+        _print([r.as_dict() for r in reports])
+    else:
+        for report in reports:
+            mark = "ok" if report.complete else "incomplete"
+            roles = [
+                k
+                for k, v in (
+                    ("webhooks", report.receives_webhooks),
+                    ("calls out", report.calls_out),
+                )
+                if v
+            ]
+            typer.echo(f"{report.partner} [{report.priority}] {mark} ({', '.join(roles)})")
+            for secret in report.secrets:
+                state = f"set ({secret.versions} versions)" if secret.versions > 1 else "set"
+                if secret.versions == 0:
+                    state = "NOT SET"
+                elif secret.well_formed is False:
+                    state += ", MALFORMED"
+                elif secret.well_formed:
+                    state += ", well formed"
+                typer.echo(f"  {secret.name}: {state}")
+            for item in report.checklist:
+                box = {True: "x", False: " ", None: "?"}[item.done]
+                hint = f"  -> {item.how}" if not item.done and item.how else ""
+                typer.echo(f"  [{box}] {item.step}{hint}")
+    if strict and any(r.priority == "P0" and not r.complete for r in reports):
         raise typer.Exit(1)

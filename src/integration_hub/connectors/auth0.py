@@ -81,6 +81,8 @@ class Auth0Connector:
         name="auth0",
         webhook_secret="AUTH0_LOG_STREAM_TOKEN",  # noqa: S106 (a variable name, not a value)
         api_secrets=("AUTH_ISSUER", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET"),
+        # The token is ours to choose (`hub init` makes a 43-character one); long enough to guess.
+        secret_formats={"AUTH0_LOG_STREAM_TOKEN": r"\S{24,}", "AUTH_ISSUER": r"https://\S+/"},
         kept_headers=frozenset({"content-type", "user-agent"}),  # never Authorization
         event_map={code: internal for code, (internal, _) in MAPPING.items()},
         signs_body=False,

@@ -46,6 +46,9 @@ class Manifest:
     name: str
     webhook_secret: str  # the variable that holds the signing secret
     api_secrets: tuple[str, ...] = ()  # variables for calls out (not needed to ingest)
+    # The shape a well-formed value has (regex), for `hub doctor`; values are never shown.
+    secret_formats: Mapping[str, str] = field(default_factory=dict)
+    priority: str = "P0"  # the product's partner priority; `hub doctor --strict` gates on P0
     kept_headers: frozenset[str] = frozenset({"content-type", "user-agent"})
     event_map: Mapping[str, str] = field(default_factory=dict)  # partner type -> internal type
     # What the partner's scheme protects. Without a signed timestamp, only the dedup key stops

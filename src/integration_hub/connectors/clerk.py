@@ -120,6 +120,7 @@ class ClerkConnector:
     manifest = Manifest(
         name="clerk",
         webhook_secret="CLERK_WEBHOOK_SECRET",  # noqa: S106 (a variable name, not a value)
+        secret_formats={"CLERK_WEBHOOK_SECRET": r"whsec_[0-9A-Za-z+/]{16,}={0,2}"},
         kept_headers=frozenset({"content-type", "user-agent", "svix-id", "svix-timestamp"}),
         event_map={partner: internal for partner, (internal, _) in MAPPING.items()},
     )

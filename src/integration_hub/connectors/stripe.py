@@ -167,6 +167,7 @@ class StripeConnector:
         name="stripe",
         webhook_secret="STRIPE_WEBHOOK_SECRET",  # noqa: S106 (a variable name, not a value)
         api_secrets=("STRIPE_SECRET_KEY",),
+        secret_formats={"STRIPE_WEBHOOK_SECRET": r"whsec_[0-9A-Za-z+/=_]{16,}"},
         kept_headers=frozenset({"content-type", "user-agent", SIGNATURE_HEADER}),
         event_map={partner: internal for partner, (internal, _) in MAPPING.items()},
     )

@@ -1,0 +1,157 @@
+"""`hub doctor`: per partner, which secrets are set and well formed (never their values), and
+what remains of its sandbox checklist, read from what the hub has actually stored.
+
+A partner's sandbox checklist: its secrets are set and well formed; for partners that send us
+webhooks, a signed delivery was verified and stored (`hub send` does it), normalized into
+internal events, and its handler workflows completed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, exists, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from integration_hub.connectors.base import Connector
+from integration_hub.connectors.outbound import CallsManifest
+from integration_hub.secrets import SecretSource
+from integration_hub.storage.tables import RawStatus, raw_events
+
+NORMALIZED = (RawStatus.PROCESSING, RawStatus.PROCESSED, RawStatus.IGNORED)
+
+
+@dataclass(frozen=True)
+class SecretCheck:
+    name: str
+    versions: int  # 0 = not set; 2 = a rotation overlap (current and previous)
+    well_formed: bool | None  # None: no known shape to check against
+
+    @property
+    def ok(self) -> bool:
+        return self.versions > 0 and self.well_formed is not False
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    step: str
+    done: bool | None  # None: cannot tell (e.g. database unreachable)
+    how: str
+
+
+@dataclass
+class PartnerReport:
+    partner: str
+    priority: str
+    receives_webhooks: bool
+    calls_out: bool
+    secrets: list[SecretCheck] = field(default_factory=list)
+    checklist: list[ChecklistItem] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return all(item.done for item in self.checklist)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "partner": self.partner,
+            "priority": self.priority,
+            "receives_webhooks": self.receives_webhooks,
+            "calls_out": self.calls_out,
+            "complete": self.complete,
+            "secrets": [
+                {
+                    "name": s.name,
+                    "set": s.versions > 0,
+                    "versions": s.versions,
+                    "well_formed": s.well_formed,
+                }
+                for s in self.secrets
+            ],
+            "remaining": [{"step": i.step, "how": i.how} for i in self.checklist if not i.done],
+        }
+
+
+def check_secret(name: str, secrets: SecretSource, pattern: str | None) -> SecretCheck:
+    values = secrets.versions(name)
+    if not values or pattern is None:
+        return SecretCheck(name, len(values), None)
+    return SecretCheck(name, len(values), all(re.fullmatch(pattern, v) for v in values))
+
+
+def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
+    """Whether the hub stored, normalized and fully handled at least one delivery."""
+    if engine is None:
+        return {"stored": False, "normalized": False, "handled": False}
+    of_partner = raw_events.c.partner == partner
+    try:
+        with engine.connect() as connection:
+
+            def any_row(*conditions: object) -> bool:
+                query = select(exists().where(of_partner, *conditions))  # type: ignore[arg-type]
+                return bool(connection.execute(query).scalar())
+
+            return {
+                "stored": any_row(),
+                "normalized": any_row(raw_events.c.status.in_([s.value for s in NORMALIZED])),
+                "handled": any_row(raw_events.c.status == RawStatus.PROCESSED.value),
+            }
+    except SQLAlchemyError:
+        return {"stored": None, "normalized": None, "handled": None}
+
+
+def diagnose(
+    *,
+    connectors: Mapping[str, Connector],
+    calls: Sequence[CallsManifest],
+    secrets: SecretSource,
+    engine: Engine | None,
+) -> list[PartnerReport]:
+    """One report per partner, P0 first; `engine` None means nothing has been stored yet."""
+    reports: dict[str, PartnerReport] = {}
+    formats: dict[str, dict[str, str]] = {}
+    names: dict[str, list[str]] = {}
+    for connector in connectors.values():
+        m = connector.manifest
+        reports[m.name] = PartnerReport(m.name, m.priority, receives_webhooks=True, calls_out=False)
+        names[m.name] = [m.webhook_secret, *m.api_secrets]
+        formats[m.name] = dict(m.secret_formats)
+    for manifest in calls:
+        report = reports.setdefault(
+            manifest.partner,
+            PartnerReport(
+                manifest.partner, manifest.priority, receives_webhooks=False, calls_out=True
+            ),
+        )
+        report.calls_out = True
+        names.setdefault(manifest.partner, []).extend(manifest.secret_formats)
+        formats.setdefault(manifest.partner, {}).update(manifest.secret_formats)
+    for partner, report in reports.items():
+        report.secrets = [
+            check_secret(name, secrets, formats[partner].get(name))
+            for name in dict.fromkeys(names[partner])  # ordered, without repeats
+        ]
+        missing = [s.name for s in report.secrets if s.versions == 0]
+        malformed = [s.name for s in report.secrets if s.well_formed is False]
+        report.checklist = [
+            ChecklistItem(
+                "secrets set", not missing, "set " + ", ".join(missing) if missing else ""
+            ),
+            ChecklistItem(
+                "secrets well formed",
+                not malformed,
+                "check " + ", ".join(malformed) if malformed else "",
+            ),
+        ]
+        if report.receives_webhooks:
+            evidence = _evidence(engine, partner)
+            example = next(iter(connectors[partner].manifest.event_map), "<event>")
+            send = f"hub send {partner} {example} (with `hub serve` running)"
+            report.checklist += [
+                ChecklistItem("a signed delivery verified and stored", evidence["stored"], send),
+                ChecklistItem("normalized into internal events", evidence["normalized"], send),
+                ChecklistItem("handler workflows completed", evidence["handled"], send),
+            ]
+    return sorted(reports.values(), key=lambda r: (r.priority, r.partner))

@@ -1,0 +1,103 @@
+"""`hub doctor`: secrets set and well formed, never shown; the checklist comes from stored rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from integration_hub.connectors.outbound import CallsManifest
+from integration_hub.connectors.registry import build_connectors
+from integration_hub.doctor import PartnerReport, diagnose
+from integration_hub.secrets import EnvSecretSource
+from integration_hub.settings import Settings
+from integration_hub.storage import migrate, repo
+from integration_hub.storage.engine import begin_write, make_engine
+from integration_hub.storage.tables import RawStatus, raw_events
+
+CONNECTORS = build_connectors(Settings.model_construct())
+MAPS = CallsManifest("google_maps", "P0", {"GOOGLE_MAPS_API_KEY": r"AIza[0-9A-Za-z_-]{35}"})
+CLERK_SECRET = "whsec_Y2xlcmstdGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9uLWh1Yg=="
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _report(reports: list[PartnerReport], partner: str) -> PartnerReport:
+    return next(r for r in reports if r.partner == partner)
+
+
+def _diagnose(environ: dict[str, str], engine: Engine | None = None) -> list[PartnerReport]:
+    source = EnvSecretSource(environ=environ)
+    return diagnose(connectors=CONNECTORS, calls=[MAPS], secrets=source, engine=engine)
+
+
+def test_missing_secret_is_named_in_what_remains() -> None:
+    clerk = _report(_diagnose({}), "clerk")
+
+    assert not clerk.complete
+    assert {"step": "secrets set", "how": "set CLERK_WEBHOOK_SECRET"} in clerk.as_dict()[
+        "remaining"
+    ]  # type: ignore[operator]
+
+
+def test_malformed_secret_is_flagged_without_its_value() -> None:
+    maps = _report(_diagnose({"GOOGLE_MAPS_API_KEY": "not-a-key-value-123"}), "google_maps")
+
+    assert maps.secrets[0].versions == 1
+    assert maps.secrets[0].well_formed is False
+    assert "not-a-key-value-123" not in repr(maps.as_dict())
+
+
+def test_rotation_overlap_counts_two_versions() -> None:
+    environ = {"CLERK_WEBHOOK_SECRET": CLERK_SECRET, "CLERK_WEBHOOK_SECRET_PREVIOUS": CLERK_SECRET}
+
+    clerk = _report(_diagnose(environ), "clerk")
+
+    assert clerk.secrets[0].versions == 2
+    assert clerk.secrets[0].well_formed is True
+
+
+def test_calls_out_only_partner_is_listed_without_webhook_steps() -> None:
+    maps = _report(_diagnose({"GOOGLE_MAPS_API_KEY": "AIza" + "x" * 35}), "google_maps")
+
+    assert maps.calls_out and not maps.receives_webhooks
+    assert maps.complete
+
+
+def test_webhook_steps_are_done_once_a_delivery_was_processed(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    with begin_write(engine) as connection:
+        repo.record_deliveries(
+            connection,
+            events=[repo.NewRawEvent("clerk", "msg_1", "user.created", now, {}, b"{}")],
+        )
+    before = _report(_diagnose({"CLERK_WEBHOOK_SECRET": CLERK_SECRET}, engine), "clerk")
+    with begin_write(engine) as connection:
+        connection.execute(raw_events.update().values(status=RawStatus.PROCESSED.value))
+    after = _report(_diagnose({"CLERK_WEBHOOK_SECRET": CLERK_SECRET}, engine), "clerk")
+
+    assert [i.done for i in before.checklist] == [True, True, True, False, False]
+    assert after.complete
+
+
+def test_doctor_strict_exits_non_zero_when_a_p0_partner_is_incomplete(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from integration_hub.cli import app
+
+    result = CliRunner().invoke(
+        app, ["doctor", "--strict"], env={"HUB_HOME": str(tmp_path / "var")}
+    )
+
+    assert result.exit_code == 1
+    assert "NOT SET" in result.output
+    assert not (tmp_path / "var" / "hub.db").exists()
