@@ -8,6 +8,7 @@ from integration_hub.connectors.auth0 import Auth0Connector
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.clerk import ClerkConnector
 from integration_hub.connectors.stripe import StripeConnector
+from integration_hub.connectors.twilio import TwilioConnector
 from integration_hub.errors import UnknownPartner
 from integration_hub.settings import Settings
 
@@ -17,6 +18,7 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
         StripeConnector(tolerance_seconds=settings.signature_tolerance_seconds),
         ClerkConnector(),
         Auth0Connector(),
+        TwilioConnector(),
     ]
     return {c.manifest.name: c for c in connectors}
 

@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from integration_hub import metrics
-from integration_hub.orchestration import identity, ledger
+from integration_hub.orchestration import contacts, identity, ledger
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
 
@@ -58,6 +58,11 @@ class HandlerActivities:
     def apply_identity_event(self, input: HandlerInput) -> str:
         """Update the users-and-roles mirror."""
         return self._complete(input, identity.apply_event)
+
+    @activity.defn
+    def apply_contact_event(self, input: HandlerInput) -> str:
+        """Update the messaging contacts and their consent history."""
+        return self._complete(input, contacts.apply_event)
 
     @activity.defn
     def record_handler_outcome(self, input: OutcomeInput) -> None:

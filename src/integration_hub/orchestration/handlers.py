@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from integration_hub.orchestration.contacts import CONTACT_EVENT_TYPES
 from integration_hub.orchestration.identity import IDENTITY_EVENT_TYPES
 from integration_hub.orchestration.ledger import LEDGER_EVENT_TYPES
-from integration_hub.orchestration.workflows import IdentityWorkflow, LedgerWorkflow
+from integration_hub.orchestration.workflows import (
+    ContactsWorkflow,
+    IdentityWorkflow,
+    LedgerWorkflow,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class Handler:
 HANDLERS: tuple[Handler, ...] = (
     Handler("ledger", LedgerWorkflow, LEDGER_EVENT_TYPES),
     Handler("identity", IdentityWorkflow, IDENTITY_EVENT_TYPES),
+    Handler("contacts", ContactsWorkflow, CONTACT_EVENT_TYPES),
 )
 
 _BY_EVENT_TYPE: dict[str, tuple[str, ...]] = {}

@@ -34,6 +34,7 @@ def build_worker(
         activities=[
             activities.post_ledger_entry,
             activities.apply_identity_event,
+            activities.apply_contact_event,
             activities.record_handler_outcome,
             *(activity for partner in calls for activity in partner.activities()),
         ],

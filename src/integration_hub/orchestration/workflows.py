@@ -81,3 +81,12 @@ class IdentityWorkflow:
     @workflow.run
     async def run(self, input: HandlerInput) -> HandlerResult:
         return await _run_handler_step(HandlerActivities.apply_identity_event, input)
+
+
+@workflow.defn(name="contacts")
+class ContactsWorkflow:
+    """Keeps messaging contacts (consent, locale, WhatsApp window) in step with their messages."""
+
+    @workflow.run
+    async def run(self, input: HandlerInput) -> HandlerResult:
+        return await _run_handler_step(HandlerActivities.apply_contact_event, input)

@@ -17,9 +17,11 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from integration_hub.storage.tables import (
     HandlerStatus,
     RawStatus,
+    contacts,
     handler_runs,
     internal_events,
     ledger_entries,
+    outbound_messages,
     raw_events,
 )
 
@@ -488,3 +490,57 @@ def upsert_newer(connection: Connection, *, table: Table, key: str, row: dict[st
         where=insert.excluded.source_time >= table.c.source_time,
     ).returning(table.c[key])
     return connection.execute(upsert).first() is not None
+
+
+# --- messaging contacts and outbound messages -----------------------------------------------
+
+
+def insert_for(connection: Connection, table: Table) -> SqliteInsert | PgInsert:
+    """An INSERT with ON CONFLICT support on either database."""
+    return _insert(connection, table)
+
+
+def get_contact(connection: Connection, *, phone: str) -> dict[str, Any] | None:
+    row = connection.execute(select(contacts).where(contacts.c.phone == phone)).first()
+    if row is None:
+        return None
+    contact = dict(row._mapping)
+    for name in ("consent_changed_at", "last_whatsapp_inbound_at", "last_inbound_at"):
+        if contact[name] is not None:
+            contact[name] = as_utc(contact[name])
+    return contact
+
+
+def claim_outbound_message(
+    connection: Connection, *, message_id: str, partner: str, channel: str, to_phone: str
+) -> dict[str, Any]:
+    """The stored record of our message, created as `new` on first sight; locked for update."""
+    now = utcnow()
+    connection.execute(
+        _insert(connection, outbound_messages)
+        .values(
+            message_id=message_id,
+            partner=partner,
+            channel=channel,
+            to_phone=to_phone,
+            state="new",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["message_id"])
+    )
+    query = select(outbound_messages).where(outbound_messages.c.message_id == message_id)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return dict(connection.execute(query).one()._mapping)
+
+
+def update_outbound_message(
+    connection: Connection, *, message_id: str, state: str, **changes: Any
+) -> None:
+    connection.execute(
+        update(outbound_messages)
+        .where(outbound_messages.c.message_id == message_id)
+        .values(state=state, updated_at=utcnow(), **changes)
+    )

@@ -171,6 +171,25 @@ contact_consent_events = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
+# Messages the hub sends (Twilio), one row per our own message id. Twilio takes no idempotency
+# key, so this row is the guard: `sending` is written before the call and `sent` (with the
+# partner's id) after it; a retried attempt that finds `sent` does not call again, and one that
+# finds `sending` or `unknown` (a call whose outcome was lost) refuses rather than send twice.
+outbound_messages = Table(
+    "outbound_messages",
+    metadata,
+    Column("message_id", String(128), primary_key=True),
+    Column("partner", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("to_phone", String(32), nullable=False, index=True),
+    Column("state", String(16), nullable=False),  # sending | sent | failed | unknown
+    Column("partner_message_id", String(64)),  # e.g. Twilio's SM... sid
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # Google Maps Platform results. The terms allow caching latitude/longitude for at most 30 days
 # and no other content permanently; `place_id` may be kept. `expires_at` is capped in code.
 maps_cache = Table(

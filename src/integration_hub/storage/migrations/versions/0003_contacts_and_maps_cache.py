@@ -1,4 +1,4 @@
-"""contacts and maps cache
+"""contacts, outbound messages and maps cache
 
 Revision ID: 0003
 Revises: 0002
@@ -56,6 +56,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("phone", name=op.f("pk_contacts")),
     )
     op.create_table(
+        "outbound_messages",
+        sa.Column("message_id", sa.String(length=128), nullable=False),
+        sa.Column("partner", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("to_phone", sa.String(length=32), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("partner_message_id", sa.String(length=64), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_outbound_messages")),
+    )
+    with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_outbound_messages_to_phone"), ["to_phone"], unique=False
+        )
+
+    op.create_table(
         "maps_cache",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("api", sa.String(length=32), nullable=False),
@@ -77,6 +96,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_maps_cache_expires_at"))
 
     op.drop_table("maps_cache")
+    with op.batch_alter_table("outbound_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbound_messages_to_phone"))
+
+    op.drop_table("outbound_messages")
     op.drop_table("contacts")
     with op.batch_alter_table("contact_consent_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contact_consent_events_phone"))
