@@ -316,3 +316,64 @@ def doctor(
                 typer.echo(f"  [{box}] {item.step}{hint}")
     if strict and any(r.priority == "P0" and not r.complete for r in reports):
         raise typer.Exit(1)
+
+
+maps_app = typer.Typer(
+    help="Google Maps calls out: cached geocoding and the cache purge.", no_args_is_help=True
+)
+app.add_typer(maps_app, name="maps")
+
+
+@maps_app.command("geocode")
+def maps_geocode(
+    address: Annotated[str, typer.Argument(help="A property address; '' with --place-id.")],
+    place_id: Annotated[str | None, typer.Option(help="Geocode a kept place_id.")] = None,
+) -> None:
+    """Geocode through the cache (at most 30 days) and print the result and `from_cache`.
+
+    Calls the geocode activity's own function directly, without Temporal (so no retries).
+    """
+    from dataclasses import asdict
+
+    from temporalio.exceptions import ApplicationError
+
+    from integration_hub.connectors.google_maps.calls import GeocodeInput
+    from integration_hub.connectors.google_maps.local import local_calls
+
+    with local_calls(_settings()) as calls:
+        try:
+            result = calls.geocode(GeocodeInput(address=address or None, place_id=place_id))
+        except ApplicationError as error:
+            typer.echo(f"geocode failed: {error.message}", err=True)
+            raise typer.Exit(1) from None
+    _print(asdict(result))
+
+
+@maps_app.command("purge")
+def maps_purge() -> None:
+    """Delete expired Maps cache rows now (what the daily purge workflow does)."""
+    from integration_hub.connectors.google_maps.calls import PurgeInput
+    from integration_hub.connectors.google_maps.local import local_calls
+
+    with local_calls(_settings()) as calls:
+        _print({"deleted": calls.purge_cache(PurgeInput()).deleted})
+
+
+@maps_app.command("schedule-purge")
+def maps_schedule_purge() -> None:
+    """Create or update the daily Temporal Schedule of the purge (needs HUB_TEMPORAL_ADDRESS)."""
+    from temporalio.client import Client
+
+    from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
+
+    settings = _settings()
+    if not settings.temporal_address:
+        typer.echo("set HUB_TEMPORAL_ADDRESS to the cluster the workers use", err=True)
+        raise typer.Exit(2)
+    address = settings.temporal_address
+
+    async def main() -> str:
+        client = await Client.connect(address, namespace=settings.temporal_namespace)
+        return await ensure_purge_schedule(client, settings.task_queue)
+
+    _print({"schedule_id": asyncio.run(main())})

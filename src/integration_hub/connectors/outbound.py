@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
@@ -41,6 +42,19 @@ CALL_RETRY = RetryPolicy(
 )
 CALL_TIMEOUT = timedelta(seconds=30)
 MAX_RETRY_AFTER = timedelta(hours=1)
+In = TypeVar("In")
+R = TypeVar("R")
+
+
+async def call_activity(method: Callable[[Any, In], R], input: In) -> R:
+    """From a workflow: run one call-out activity under the shared timeout and retry policy."""
+    result: R = await workflow.execute_activity_method(
+        method,
+        input,
+        start_to_close_timeout=CALL_TIMEOUT,
+        retry_policy=CALL_RETRY,
+    )
+    return result
 
 
 @dataclass(frozen=True)
@@ -142,10 +156,11 @@ class CallLimiter:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._items = {api: RateLimitItemPerMinute(n) for api, n in limits_per_minute.items()}
 
-    def acquire(self, api: str) -> None:
-        """Take one slot or raise a retryable error that says when a slot frees up."""
+    def acquire(self, api: str, cost: int = 1) -> None:
+        """Take `cost` slots at once (all or none), or raise a retryable error that says when
+        slots free up. Distance Matrix, say, is limited in elements, not requests."""
         item = self._items.get(api)
-        if item is None or self._limiter.hit(item, self._partner, api):
+        if item is None or self._limiter.hit(item, self._partner, api, cost=cost):
             return
         reset_at = self._limiter.get_window_stats(item, self._partner, api).reset_time
         wait = max(0.05, reset_at - time.time())
