@@ -55,6 +55,37 @@ class Settings(BaseSettings):
     bench_mode: bool = Field(
         default=False, description="Adds POST /bench/ceiling (read body, 200) for benchmarks."
     )
+    # Google Maps Platform calls out (connectors/google_maps). The cache lifetime is capped at
+    # 30 days in code whatever is configured here (the terms allow no longer for lat/lng).
+    maps_cache_days: int = Field(
+        default=30, gt=0, description="Maps cache lifetime in days; capped at 30 in code."
+    )
+    maps_geocode_per_minute: int = Field(
+        default=2_400, gt=0, description="Client-side limit; Google publishes 3,000 QPM."
+    )
+    maps_directions_per_minute: int = Field(
+        default=600, gt=0, description="Client-side limit; Google publishes none for Directions."
+    )
+    maps_distance_matrix_elements_per_minute: int = Field(
+        default=30_000, gt=0, description="Client-side limit; Google publishes 60,000 elements/min."
+    )
+    maps_geocode_daily_warning: int = Field(default=1_000, gt=0, description="Requests per day.")
+    maps_directions_daily_warning: int = Field(default=1_000, gt=0, description="Requests per day.")
+    maps_distance_matrix_daily_warning: int = Field(
+        default=10_000, gt=0, description="Elements (origins x destinations) per day."
+    )
+    maps_api_base_url: str | None = Field(
+        default=None, description="Tests only: point the Maps client at a local server."
+    )
+    # Twilio calls out (connectors/twilio/messaging.py).
+    whatsapp_templates: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='JSON {"template name": {"en": "HX...", "es": "HX..."}}: approved WhatsApp '
+        "Content templates per language, the only way to write outside the 24-hour window.",
+    )
+    twilio_api_base_url: str | None = Field(
+        default=None, description="Tests only: point the Twilio client at a local server."
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
 

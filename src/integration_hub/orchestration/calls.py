@@ -8,15 +8,31 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from integration_hub.connectors.auth0_management import Auth0Management, Auth0UserSnapshotWorkflow
+from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
+from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
 from integration_hub.connectors.outbound import PartnerCalls
+from integration_hub.connectors.stripe_calls import STRIPE_WORKFLOWS, StripeCalls
+from integration_hub.connectors.twilio.messaging import TwilioMessaging
+from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
-CALL_WORKFLOWS: tuple[type, ...] = ()
+CALL_WORKFLOWS: tuple[type, ...] = (
+    *MAPS_WORKFLOWS,
+    *STRIPE_WORKFLOWS,
+    Auth0UserSnapshotWorkflow,
+    *TWILIO_WORKFLOWS,
+)
 
 
 def partner_calls(settings: Settings, secrets: SecretSource, engine: Engine) -> list[PartnerCalls]:
-    return []
+    return [
+        GoogleMapsCalls(settings, secrets, engine),
+        StripeCalls(secrets, env=settings.env),
+        Auth0Management(secrets),
+        TwilioMessaging(settings, secrets, engine),
+    ]
 
 
 def preflight(calls: list[PartnerCalls]) -> None:
