@@ -15,7 +15,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
+from integration_hub.connectors.twilio.messaging import SendMessageInput
+from integration_hub.connectors.twilio.workflows import (
+    SendMessageWorkflow,
+    send_message_workflow_id,
+    start_send_message,
+)
+from integration_hub.errors import CallRefused
 from integration_hub.runtime import Hub
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
@@ -67,6 +76,23 @@ class ReplayRequest(BaseModel):
 
 class ReplayResult(BaseModel):
     requeued: int
+
+
+class MessageRequest(BaseModel):
+    message_id: str = Field(min_length=1, max_length=128, description="Our own id; sent once.")
+    to: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, no channel prefix.")
+    channel: Literal["sms", "whatsapp"]
+    body: str | None = Field(default=None, max_length=1600)
+    template: str | None = Field(default=None, description="A name in HUB_WHATSAPP_TEMPLATES.")
+    variables: dict[str, str] = Field(default_factory=dict)
+    wait: bool = Field(default=True, description="Wait for Twilio's answer (up to 60 s).")
+
+
+class MessageOut(BaseModel):
+    message_id: str
+    workflow_id: str
+    status: str
+    message_sid: str | None = None
 
 
 class LedgerEntryOut(BaseModel):
@@ -271,6 +297,53 @@ def build_admin(hub: Hub) -> FastAPI:
             for r in rows
         ]
         return LedgerPage(items=items, next_cursor=_cursor(rows, limit))
+
+    @api.post("/messages", responses={422: {"description": "Refused: opted out, no template"}})
+    async def send_message(request: MessageRequest) -> MessageOut:
+        """Send an SMS or WhatsApp message through Twilio and wait for the outcome.
+
+        The same `message_id` never sends twice: it is the workflow id and the send guard."""
+        client = hub.temporal_client
+        if client is None:
+            raise HTTPException(
+                503, detail={"error": "temporal_unavailable", "detail": "Temporal is not connected"}
+            )
+        fields = request.model_dump(exclude={"wait"})
+        try:
+            handle = await start_send_message(
+                client, SendMessageInput(**fields), task_queue=hub.settings.task_queue
+            )
+        except WorkflowAlreadyStartedError:
+            # Sent (or sending) already: report that run's outcome, typed like a fresh one.
+            handle = client.get_workflow_handle_for(
+                SendMessageWorkflow.run, send_message_workflow_id(request.message_id)
+            )
+        if not request.wait:
+            return MessageOut(
+                message_id=request.message_id, workflow_id=handle.id, status="started"
+            )
+        try:
+            result = await asyncio.wait_for(handle.result(), timeout=60)
+        except WorkflowFailureError as failure:
+            cause = (
+                failure.cause.cause if isinstance(failure.cause, ActivityError) else failure.cause
+            )
+            kind = cause.type if isinstance(cause, ApplicationError) else None
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            refused = kind == CallRefused.__name__
+            raise HTTPException(
+                422 if refused else 502,
+                detail={
+                    "error": "call_refused" if refused else kind or "send_failed",
+                    "detail": message,
+                },
+            ) from None
+        return MessageOut(
+            message_id=result.message_id,
+            workflow_id=handle.id,
+            status="already_sent" if result.already_sent else result.status,
+            message_sid=result.message_sid,
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
