@@ -22,7 +22,7 @@ from temporalio.client import Client
 
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors
-from integration_hub.orchestration.calls import partner_calls, preflight
+from integration_hub.orchestration.calls import ensure_schedules, partner_calls, preflight
 from integration_hub.orchestration.devserver import EmbeddedTemporal, die_with_parent
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.orchestration.worker import activity_executor, build_worker
@@ -150,6 +150,10 @@ class Hub:
                 log.info("temporal_connected", address=address)
                 if not self.pipeline:
                     return
+                try:
+                    await ensure_schedules(client, self.settings)
+                except Exception as exc:  # upkeep can wait; events must not
+                    log.warning("schedules_not_ensured", error=f"{type(exc).__name__}: {exc}")
                 await build_worker(
                     client, self.settings, self.engine, self._activities, secrets=self.secrets
                 ).run()

@@ -7,14 +7,17 @@ workflows, to `CALL_WORKFLOWS`.
 from __future__ import annotations
 
 from sqlalchemy import Engine
+from temporalio.client import Client
 
 from integration_hub.connectors.auth0_management import Auth0Management, Auth0UserSnapshotWorkflow
 from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
+from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
 from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
 from integration_hub.connectors.outbound import PartnerCalls
 from integration_hub.connectors.stripe_calls import STRIPE_WORKFLOWS, StripeCalls
 from integration_hub.connectors.twilio.messaging import TwilioMessaging
 from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
+from integration_hub.orchestration.maintenance import MAINTENANCE_WORKFLOWS
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
@@ -23,6 +26,7 @@ CALL_WORKFLOWS: tuple[type, ...] = (
     *STRIPE_WORKFLOWS,
     Auth0UserSnapshotWorkflow,
     *TWILIO_WORKFLOWS,
+    *MAINTENANCE_WORKFLOWS,
 )
 
 
@@ -39,3 +43,9 @@ def preflight(calls: list[PartnerCalls]) -> None:
     """Refuse to start on a configuration that must not be used (raises UnsafeConfiguration)."""
     for partner in calls:
         partner.preflight()
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Create or update the Temporal Schedules the partners' upkeep needs (idempotent): today
+    the daily purge of expired Google Maps cache rows."""
+    await ensure_purge_schedule(client, settings.task_queue)
