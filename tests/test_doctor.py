@@ -101,3 +101,18 @@ def test_doctor_strict_exits_non_zero_when_a_p0_partner_is_incomplete(tmp_path: 
     assert result.exit_code == 1
     assert "NOT SET" in result.output
     assert not (tmp_path / "var" / "hub.db").exists()
+
+
+def test_optional_secret_left_unset_does_not_make_a_partner_incomplete() -> None:
+    sms = CallsManifest(
+        "twilio_like", "P0", {"SENDER": r"\+\d+", "TOKEN": r"\w+"}, frozenset({"SENDER"})
+    )
+    source = EnvSecretSource(environ={"TOKEN": "abc"})
+
+    [report] = diagnose(connectors={}, calls=[sms], secrets=source, engine=None)
+
+    assert report.complete
+    assert [(s.name, s.versions, s.required) for s in report.secrets] == [
+        ("SENDER", 0, False),
+        ("TOKEN", 1, True),
+    ]

@@ -28,6 +28,7 @@ class SecretCheck:
     name: str
     versions: int  # 0 = not set; 2 = a rotation overlap (current and previous)
     well_formed: bool | None  # None: no known shape to check against
+    required: bool = True
 
     @property
     def ok(self) -> bool:
@@ -74,11 +75,14 @@ class PartnerReport:
         }
 
 
-def check_secret(name: str, secrets: SecretSource, pattern: str | None) -> SecretCheck:
+def check_secret(
+    name: str, secrets: SecretSource, pattern: str | None, *, required: bool = True
+) -> SecretCheck:
     values = secrets.versions(name)
     if not values or pattern is None:
-        return SecretCheck(name, len(values), None)
-    return SecretCheck(name, len(values), all(re.fullmatch(pattern, v) for v in values))
+        return SecretCheck(name, len(values), None, required)
+    well_formed = all(re.fullmatch(pattern, v) for v in values)
+    return SecretCheck(name, len(values), well_formed, required)
 
 
 def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
@@ -113,6 +117,7 @@ def diagnose(
     reports: dict[str, PartnerReport] = {}
     formats: dict[str, dict[str, str]] = {}
     names: dict[str, list[str]] = {}
+    optional: set[str] = set()
     for connector in connectors.values():
         m = connector.manifest
         reports[m.name] = PartnerReport(m.name, m.priority, receives_webhooks=True, calls_out=False)
@@ -126,14 +131,15 @@ def diagnose(
             ),
         )
         report.calls_out = True
+        optional |= manifest.optional_secrets
         names.setdefault(manifest.partner, []).extend(manifest.secret_formats)
         formats.setdefault(manifest.partner, {}).update(manifest.secret_formats)
     for partner, report in reports.items():
         report.secrets = [
-            check_secret(name, secrets, formats[partner].get(name))
+            check_secret(name, secrets, formats[partner].get(name), required=name not in optional)
             for name in dict.fromkeys(names[partner])  # ordered, without repeats
         ]
-        missing = [s.name for s in report.secrets if s.versions == 0]
+        missing = [s.name for s in report.secrets if s.versions == 0 and s.required]
         malformed = [s.name for s in report.secrets if s.well_formed is False]
         report.checklist = [
             ChecklistItem(

@@ -64,6 +64,7 @@ class CallsManifest:
     partner: str
     priority: str  # P0, P1, ...
     secret_formats: Mapping[str, str] = field(default_factory=dict)  # name -> regex
+    optional_secrets: frozenset[str] = frozenset()  # used when set, e.g. a second sender
 
 
 class PartnerCalls(Protocol):

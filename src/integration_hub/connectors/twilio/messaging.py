@@ -73,6 +73,7 @@ class TwilioMessaging:
             "TWILIO_WHATSAPP_NUMBER": E164.pattern,
             "TWILIO_SMS_FROM": rf"{E164.pattern}|MG[0-9a-f]{{32}}",
         },
+        optional_secrets=frozenset({"TWILIO_SMS_FROM"}),  # SMS falls back to the WhatsApp number
     )
 
     def __init__(
