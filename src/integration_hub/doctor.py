@@ -34,6 +34,15 @@ class SecretCheck:
     def ok(self) -> bool:
         return self.versions > 0 and self.well_formed is not False
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "set": self.versions > 0,
+            "versions": self.versions,
+            "well_formed": self.well_formed,
+            "required": self.required,
+        }
+
 
 @dataclass(frozen=True)
 class ChecklistItem:
@@ -62,15 +71,7 @@ class PartnerReport:
             "receives_webhooks": self.receives_webhooks,
             "calls_out": self.calls_out,
             "complete": self.complete,
-            "secrets": [
-                {
-                    "name": s.name,
-                    "set": s.versions > 0,
-                    "versions": s.versions,
-                    "well_formed": s.well_formed,
-                }
-                for s in self.secrets
-            ],
+            "secrets": [s.as_dict() for s in self.secrets],
             "remaining": [{"step": i.step, "how": i.how} for i in self.checklist if not i.done],
         }
 
