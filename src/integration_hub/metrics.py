@@ -55,3 +55,8 @@ MAPS_DAILY_WARNINGS = Counter(
 MAPS_CACHE = Counter(
     "hub_maps_cache_total", "Google Maps cache lookups by outcome (hit, miss).", ["api", "outcome"]
 )
+SECRET_AGE = Gauge(
+    "hub_secret_age_seconds",
+    "Age of each stored secret's newest version (set by the daily secret-age check).",
+    ["name"],
+)

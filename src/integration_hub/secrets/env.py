@@ -1,4 +1,4 @@
-"""Where partner secrets come from. Connectors name variables; a SecretSource resolves them.
+"""The contract every connector uses (`SecretSource`) and the read-only environment source.
 
 Every lookup returns all currently valid versions, newest first, so verifiers accept the
 previous version during a rotation overlap. The env source reads `NAME` and `NAME_PREVIOUS`.
