@@ -80,6 +80,7 @@ class serve_hub:
         config = uvicorn.Config(
             create_app(hub, manage_lifecycle=False), host="127.0.0.1", port=self.port,
             lifespan="off", log_level="warning", loop="none", http="httptools",
+            proxy_headers=False,  # as `hub serve`: HUB_TRUSTED_PROXIES decides, not uvicorn
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self.running: RunningHub | None = None

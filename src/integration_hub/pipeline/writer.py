@@ -7,6 +7,7 @@ and a burst shares one fsync. A 2xx is only answered after `submit` returns.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 
 import structlog
@@ -39,6 +40,7 @@ class GroupCommitWriter:
         self._waiting_count = 0
         self._wake = asyncio.Event()
         self._closed = False
+        self._failing_since: float | None = None
 
     async def submit(self, events: Sequence[repo.NewRawEvent]) -> list[bool]:
         """Commit `events`; for each, True if new, False if it was a duplicate."""
@@ -71,11 +73,19 @@ class GroupCommitWriter:
         try:
             inserted = await asyncio.to_thread(self._insert, events)
         except Exception as exc:  # any database failure means: not stored, partner must retry
+            # Every later commit tries again on a fresh connection (the pool pings), so the
+            # writer recovers by itself once the database is back.
             log.error("commit_failed", error=type(exc).__name__, deliveries=len(events))
+            if self._failing_since is None:
+                self._failing_since = time.monotonic()
             for _, future in batch:
                 if not future.done():
                     future.set_exception(StorageUnavailable("the database could not commit"))
             return
+        if self._failing_since is not None:
+            down = time.monotonic() - self._failing_since
+            log.warning("commit_recovered", seconds_failing=round(down, 1))
+            self._failing_since = None
         # The first occurrence of a key in this batch is the new one; the rest are duplicates.
         for waiting, future in batch:
             flags = []

@@ -9,7 +9,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from integration_hub.runtime import Hub
 from integration_hub.web.admin import build_admin
-from integration_hub.web.ingest import OPENAPI_PATH, PREFIX, IngestApp
+from integration_hub.web.ingest import PREFIX, IngestApp
+from integration_hub.web.ingest_openapi import OPENAPI_PATH
 
 
 def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
@@ -20,6 +21,10 @@ def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
         max_body_bytes=hub.settings.max_body_bytes,
         public_base_url=hub.settings.public_base_url,
         trusted_proxies=hub.settings.trusted_proxies,
+        rate_limiter=hub.rate_limiter,
+        max_header_count=hub.settings.max_header_count,
+        max_header_bytes=hub.settings.max_header_bytes,
+        body_timeout_seconds=hub.settings.body_timeout_seconds,
     )
     admin = build_admin(hub)
     admin.openapi_schema = {**admin.openapi()}
