@@ -17,8 +17,10 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from integration_hub.storage.tables import (
     HandlerStatus,
     RawStatus,
+    audit_log,
     contacts,
     handler_runs,
+    identity_users,
     internal_events,
     ledger_entries,
     outbound_messages,
@@ -378,9 +380,10 @@ def request_replay(
         conditions.append(raw_events.c.partner_event_id == partner_event_id)
     if status is not None:
         conditions.append(raw_events.c.status == status)
+    conditions.append(raw_events.c.body_purged_at.is_(None))  # nothing left to normalize again
     result = connection.execute(
         update(raw_events)
-        .where(and_(*conditions) if conditions else raw_events.c.id.is_not(None))
+        .where(and_(*conditions))
         .values(status=RawStatus.RECEIVED.value, updated_at=utcnow())
     )
     return int(result.rowcount)
@@ -544,3 +547,65 @@ def update_outbound_message(
         .where(outbound_messages.c.message_id == message_id)
         .values(state=state, updated_at=utcnow(), **changes)
     )
+
+
+# --- audit log (append-only: there is no update or delete here, on purpose) -----------------
+
+
+def record_audit(connection: Connection, *, entry: dict[str, Any]) -> None:
+    """Append one admin action: actor, role, method, route, target, client, status."""
+    connection.execute(audit_log.insert().values(at=utcnow(), **entry))
+
+
+def list_audit(
+    connection: Connection, *, actor: str | None, limit: int, before_id: int | None
+) -> Sequence[AnyRow]:
+    """Newest first; `before_id` is the cursor."""
+    query = select(audit_log)
+    if actor is not None:
+        query = query.where(audit_log.c.actor == actor)
+    if before_id is not None:
+        query = query.where(audit_log.c.id < before_id)
+    return connection.execute(query.order_by(audit_log.c.id.desc()).limit(limit)).all()
+
+
+# --- admin roles from the users-and-roles mirror ----------------------------------------------
+
+
+def mirrored_role(connection: Connection, *, user_id: str) -> str | None:
+    """The user's role as the auth provider last sent it (Clerk: public_metadata.role).
+    Organization membership roles are the customers' own and grant nothing here."""
+    return connection.execute(
+        select(identity_users.c.role).where(
+            identity_users.c.user_id == user_id, identity_users.c.deleted.is_(False)
+        )
+    ).scalar_one_or_none()
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+def purge_raw_bodies(connection: Connection, *, received_before: datetime, limit: int) -> int:
+    """Empty up to `limit` stored bodies received before the cutoff; the rows (dedup keys,
+    status, headers) and their internal events stay. Rows still waiting for the normalizer are
+    left alone. Returns how many were purged."""
+    batch = (
+        select(raw_events.c.id)
+        .where(
+            raw_events.c.received_at < received_before,
+            raw_events.c.body_purged_at.is_(None),
+            raw_events.c.status != RawStatus.RECEIVED.value,
+        )
+        .order_by(raw_events.c.id)
+        .limit(limit)
+    )
+    ids = list(connection.execute(batch).scalars())
+    if not ids:
+        return 0
+    now = utcnow()
+    connection.execute(
+        update(raw_events)
+        .where(raw_events.c.id.in_(ids))
+        .values(body=b"", body_purged_at=now, updated_at=now)
+    )
+    return len(ids)

@@ -63,6 +63,8 @@ raw_events = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Retention (orchestration/retention.py) empties `body` and sets this; the row stays for dedup.
+    Column("body_purged_at", DateTime(timezone=True)),
     UniqueConstraint("partner", "partner_event_id"),
     Index(None, "status", "id"),
     Index(None, "partner", "id"),
@@ -201,4 +203,22 @@ maps_cache = Table(
     Column("place_id", String(255)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+
+# Who did what through the admin API, when, from where, with what outcome. Append-only: no code
+# path updates or deletes a row, and triggers (migration 0004) refuse UPDATE and DELETE.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(255), nullable=False),  # token subject, or "local-admin-token"
+    Column("role", String(16), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("route", String(255), nullable=False),  # the route template, e.g. /api/replay
+    Column("target", Text, nullable=False),  # the path as called, plus the request's filter
+    Column("client", String(64)),
+    Column("status", Integer, nullable=False),
+    Index(None, "actor", "id"),
 )

@@ -1,14 +1,19 @@
-"""The admin API: health, events, replay, ledger. Bearer `HUB_ADMIN_TOKEN`."""
+"""The admin API: health, events, replay, ledger, messages, raw bodies, the audit log.
+
+Bearer tokens (web/auth.py): OIDC access tokens from the auth provider, or `HUB_ADMIN_TOKEN`
+locally. Viewers read; operators also replay and send messages; admins also read raw bodies and
+the audit log. Changes and raw reads are written to the audit log (web/audit.py)."""
 
 # No `from __future__ import annotations` here: FastAPI must evaluate the route signatures,
 # which refer to closures (the bearer scheme) that string annotations cannot reach.
 
 import asyncio
-import hmac
+import base64
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -29,6 +34,22 @@ from integration_hub.runtime import Hub
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.repo import AnyRow
+from integration_hub.web.audit import (
+    PRINCIPAL,
+    AuditMiddleware,
+    add_audit_detail,
+    client_address,
+    mark_audited,
+)
+from integration_hub.web.auth import (
+    Authenticator,
+    AuthError,
+    Principal,
+    Role,
+    TokenVerifier,
+)
+
+log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -112,6 +133,32 @@ class LedgerPage(BaseModel):
     next_cursor: str | None
 
 
+class RawBodyOut(BaseModel):
+    partner: str
+    partner_event_id: str
+    headers: dict[str, str]
+    body: str = Field(description="The stored body; empty once purged by retention.")
+    body_encoding: Literal["utf-8", "base64"]
+    body_purged_at: datetime | None
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    method: str
+    route: str
+    target: str
+    client: str | None
+    status: int
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+
+
 class ConnectorOut(BaseModel):
     name: str
     webhook_secret: str
@@ -145,22 +192,74 @@ def _parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
+def build_authenticator(hub: Hub) -> Authenticator:
+    """OIDC sign-in when an issuer and an audience are configured; the static token unless
+    HUB_ENV=production."""
+    settings = hub.settings
+    issuer = settings.auth_issuer or next(iter(hub.secrets.versions("AUTH_ISSUER")), None)
+    verifier = (
+        TokenVerifier(
+            issuer=issuer,
+            audience=settings.auth_audience,
+            jwks_url=settings.auth_jwks_url,
+            cooldown_seconds=settings.auth_jwks_cooldown_seconds,
+        )
+        if issuer and settings.auth_audience
+        else None
+    )
+
+    def mirror_role(subject: str) -> str | None:
+        with hub.engine.connect().execution_options(read_only=True) as connection:
+            return repo.mirrored_role(connection, user_id=subject)
+
+    return Authenticator(
+        local_token=hub.admin_token,
+        local_token_allowed=settings.env != "production",
+        verifier=verifier,
+        mirror_role=mirror_role,
+    )
+
+
 def build_admin(hub: Hub) -> FastAPI:
     bearer = HTTPBearer(auto_error=False)
+    authenticator = build_authenticator(hub)
 
-    def require_admin(
+    async def signed_in(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
+    ) -> Principal:
         presented = credentials.credentials if credentials else ""
-        if not hmac.compare_digest(presented.encode(), hub.admin_token.encode()):
-            raise HTTPException(
-                401,
-                detail={
-                    "error": "unauthorized",
-                    "detail": "send Authorization: Bearer <HUB_ADMIN_TOKEN>",
-                },
-                headers={"WWW-Authenticate": "Bearer"},
+        try:
+            principal = await asyncio.to_thread(authenticator.authenticate, presented)
+        except AuthError as refused:
+            log.info(
+                "admin_auth_refused",
+                reason=refused.reason,
+                client=client_address(request.scope, hub.settings.trusted_proxies),
+                path=request.url.path,
             )
+            raise HTTPException(
+                refused.status,
+                detail={"error": refused.reason, "detail": refused.detail},
+                headers={"WWW-Authenticate": "Bearer"} if refused.status == 401 else None,
+            ) from None
+        setattr(request.state, PRINCIPAL, principal)
+        return principal
+
+    def require(role: Role) -> Callable[[Principal], Principal]:
+        def check(principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
+            if principal.role is None or principal.role < role:
+                held = principal.role.label if principal.role else "no role"
+                raise HTTPException(
+                    403,
+                    detail={"error": "forbidden", "detail": f"needs {role.label}; you have {held}"},
+                )
+            return principal
+
+        return check
+
+    operator = [Depends(mark_audited), Depends(require(Role.OPERATOR))]
+    admin = [Depends(mark_audited), Depends(require(Role.ADMIN))]
 
     async def read(work: Callable[[Connection], T]) -> T:
         def run() -> T:
@@ -177,7 +276,7 @@ def build_admin(hub: Hub) -> FastAPI:
         return await asyncio.to_thread(run)
 
     app = FastAPI(title="integration-hub", version="0.1.0")
-    api = APIRouter(prefix="/api", dependencies=[Depends(require_admin)])
+    api = APIRouter(prefix="/api", dependencies=[Depends(require(Role.VIEWER))])
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -256,9 +355,41 @@ def build_admin(hub: Hub) -> FastAPI:
             ],
         )
 
+    @api.get(
+        "/events/{partner}/{partner_event_id}/raw",
+        dependencies=admin,
+        responses={404: {"description": "unknown event"}, 403: {"description": "admins only"}},
+    )
+    async def raw_event(partner: str, partner_event_id: str) -> RawBodyOut:
+        """The body and kept headers exactly as received (admins only; audited)."""
+        found = await read(
+            lambda c: repo.get_raw_event(c, partner=partner, partner_event_id=partner_event_id)
+        )
+        if found is None:
+            raise HTTPException(
+                404,
+                detail={"error": "not_found", "detail": f"no {partner} event {partner_event_id!r}"},
+            )
+        raw = found[0]
+        body = bytes(raw.body)
+        encoding: Literal["utf-8", "base64"] = "utf-8"
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(body).decode(), "base64"
+        return RawBodyOut(
+            partner=raw.partner,
+            partner_event_id=raw.partner_event_id,
+            headers=dict(raw.headers),
+            body=text,
+            body_encoding=encoding,
+            body_purged_at=repo.as_utc(raw.body_purged_at) if raw.body_purged_at else None,
+        )
+
     @api.post(
         "/events/{partner}/{partner_event_id}/replay",
-        responses={404: {"description": "unknown event"}},
+        dependencies=operator,
+        responses={404: {"description": "unknown event or purged body"}},
     )
     async def replay_event(partner: str, partner_event_id: str) -> ReplayResult:
         count = await write(
@@ -272,8 +403,9 @@ def build_admin(hub: Hub) -> FastAPI:
         hub.normalizer.wake.set()
         return ReplayResult(requeued=count)
 
-    @api.post("/replay")
-    async def replay(request: ReplayRequest) -> ReplayResult:
+    @api.post("/replay", dependencies=operator)
+    async def replay(request: ReplayRequest, http: Request) -> ReplayResult:
+        add_audit_detail(http, request.model_dump_json(exclude_none=True))
         count = await write(lambda c: repo.request_replay(c, **request.model_dump()))
         hub.normalizer.wake.set()
         return ReplayResult(requeued=count)
@@ -298,11 +430,16 @@ def build_admin(hub: Hub) -> FastAPI:
         ]
         return LedgerPage(items=items, next_cursor=_cursor(rows, limit))
 
-    @api.post("/messages", responses={422: {"description": "Refused: opted out, no template"}})
-    async def send_message(request: MessageRequest) -> MessageOut:
+    @api.post(
+        "/messages",
+        dependencies=operator,
+        responses={422: {"description": "Refused: opted out, no template"}},
+    )
+    async def send_message(request: MessageRequest, http: Request) -> MessageOut:
         """Send an SMS or WhatsApp message through Twilio and wait for the outcome.
 
         The same `message_id` never sends twice: it is the workflow id and the send guard."""
+        add_audit_detail(http, f"message_id={request.message_id} channel={request.channel}")
         client = hub.temporal_client
         if client is None:
             raise HTTPException(
@@ -344,6 +481,25 @@ def build_admin(hub: Hub) -> FastAPI:
             status="already_sent" if result.already_sent else result.status,
             message_sid=result.message_sid,
         )
+
+    @api.get("/audit", dependencies=[Depends(require(Role.ADMIN))])
+    async def audit(
+        actor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: str | None = None,
+    ) -> AuditPage:
+        """Admin actions, newest first (admins only)."""
+        before = _parse_cursor(cursor)
+        rows = await read(lambda c: repo.list_audit(c, actor=actor, limit=limit, before_id=before))
+        items = [AuditEntryOut(**{**r._mapping, "at": repo.as_utc(r.at)}) for r in rows]
+        return AuditPage(items=items, next_cursor=_cursor(rows, limit))
+
+    async def record_audit(entry: dict[str, Any]) -> None:
+        await write(lambda c: repo.record_audit(c, entry=entry))
+
+    app.add_middleware(
+        AuditMiddleware, record=record_audit, trusted_proxies=hub.settings.trusted_proxies
+    )
 
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:

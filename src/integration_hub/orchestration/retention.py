@@ -1,0 +1,123 @@
+"""Raw body retention: bodies are emptied `HUB_RAW_RETENTION_DAYS` (30) days after receipt.
+
+The row stays (partner, partner event id, type, status, kept headers, `body_purged_at`), so a
+redelivery is still recognised as a duplicate, and the normalized internal events stay too. A
+purged event cannot be replayed (there is nothing to normalize). A Temporal Schedule, created
+when a pipeline worker connects (`orchestration/calls.ensure_schedules`), runs the purge daily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    import structlog
+    from sqlalchemy import Engine
+
+    from integration_hub.storage import repo
+    from integration_hub.storage.engine import begin_write
+
+SCHEDULE_ID = "retention.purge_raw_bodies"
+BATCH_SIZE = 1000  # rows per transaction: short locks, even on a large backlog
+PURGE_TIMEOUT = timedelta(minutes=30)
+PURGE_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5), maximum_attempts=5)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PurgeRawBodiesInput:
+    older_than_days: int | None = None  # default: the worker's HUB_RAW_RETENTION_DAYS
+
+
+@dataclass(frozen=True)
+class PurgeRawBodiesResult:
+    purged: int
+    older_than_days: int
+
+
+class RetentionActivities:
+    def __init__(self, engine: Engine, *, retention_days: int) -> None:
+        self._engine = engine
+        self._retention_days = retention_days
+
+    def activities(self) -> Sequence[Callable[..., Any]]:
+        return [self.purge_raw_bodies]
+
+    @activity.defn(name="retention.purge_raw_bodies")
+    def purge_raw_bodies(self, input: PurgeRawBodiesInput) -> PurgeRawBodiesResult:
+        days = input.older_than_days or self._retention_days
+        cutoff = repo.utcnow() - timedelta(days=days)
+        total = 0
+        while True:
+            with begin_write(self._engine) as connection:
+                purged = repo.purge_raw_bodies(connection, received_before=cutoff, limit=BATCH_SIZE)
+            total += purged
+            if purged < BATCH_SIZE:
+                break
+            activity.heartbeat(total)
+        log.info("raw_bodies_purged", purged=total, older_than_days=days)
+        return PurgeRawBodiesResult(purged=total, older_than_days=days)
+
+
+@workflow.defn(name="retention.purge_raw_bodies")
+class PurgeRawBodiesWorkflow:
+    @workflow.run
+    async def run(self, input: PurgeRawBodiesInput) -> PurgeRawBodiesResult:
+        return await workflow.execute_activity_method(
+            RetentionActivities.purge_raw_bodies,
+            input,
+            start_to_close_timeout=PURGE_TIMEOUT,
+            heartbeat_timeout=timedelta(minutes=5),
+            retry_policy=PURGE_RETRY,
+        )
+
+
+RETENTION_WORKFLOWS: tuple[type, ...] = (PurgeRawBodiesWorkflow,)
+
+
+def purge_schedule(task_queue: str, every: timedelta = timedelta(days=1)) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            PurgeRawBodiesWorkflow.run,
+            PurgeRawBodiesInput(),
+            id=SCHEDULE_ID,
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_retention_schedule(
+    client: Client, task_queue: str, every: timedelta = timedelta(days=1)
+) -> str:
+    """Create the daily purge schedule, or bring an existing one up to date; returns its id."""
+    schedule = purge_schedule(task_queue, every)
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(SCHEDULE_ID).update(replace)
+    return SCHEDULE_ID
