@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest bench bench-quick clean
+.PHONY: install run test lint typecheck pytest fuzz bench bench-quick clean
 
 # Re-installs only when pyproject.toml changes.
 $(INSTALLED): pyproject.toml
@@ -34,6 +34,11 @@ typecheck: install
 
 pytest: install
 	$(BIN)/pytest
+
+## Longer, randomized property and fuzz run: FUZZ_EXAMPLES (5000) examples per test instead of CI's 10-200.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	HUB_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/properties tests/fuzz -q -p no:logging
 
 ## Benchmarks and the kill -9 durability run (about 15 minutes); writes bench/RESULTS.md.
 bench: install

@@ -79,7 +79,7 @@ def verify_standard_webhook(
         )
     try:
         timestamp = math.floor(float(stamp))
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan" is a ValueError; "inf" and "1e400" overflow
         raise SignatureError(
             "svix-timestamp is not a number", reason="malformed_signature"
         ) from None

@@ -79,10 +79,15 @@ def verify_twilio(url: str, headers: Mapping[str, str], body: bytes, keys: Seque
             f"X-Twilio-Webhooks-Signature-Settings names an unsupported algorithm {algorithm!r}",
             reason="unsupported_algorithm",
         )
+    try:
+        variants = url_variants(url)
+    except ValueError:  # from the Host header: "hub:abc", "hub:99999" or "[hub" is no URL
+        raise SignatureError("the request URL is not a valid URL", reason="malformed_url") from None
     body_hash = parse_qs(urlsplit(url).query).get("bodySHA256")
     params: Params
     if body_hash:
-        if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), body_hash[0].lower()):
+        presented_hash = body_hash[0].lower().encode("utf-8", "surrogateescape")  # any text
+        if not hmac.compare_digest(hashlib.sha256(body).hexdigest().encode(), presented_hash):
             raise SignatureError(
                 "the body does not match bodySHA256 in the URL", reason="body_hash_mismatch"
             )
@@ -100,9 +105,7 @@ def verify_twilio(url: str, headers: Mapping[str, str], body: bytes, keys: Seque
             reason="not_form_encoded",
         )
     expected = [
-        compute_signature(key, variant, params, algorithm)
-        for key in keys
-        for variant in url_variants(url)
+        compute_signature(key, variant, params, algorithm) for key in keys for variant in variants
     ]
     if not any_signature_matches(expected, [presented]):
         raise SignatureError(

@@ -1,0 +1,295 @@
+"""Random and malformed requests against a real hub over HTTP: no 5xx, no crash, and nothing
+stored without a valid signature. `make fuzz` runs many more examples (HUB_FUZZ_EXAMPLES)."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from integration_hub.testing import sign_as
+from tests.fuzz.conftest import FuzzedHub
+from tests.helpers import AUTH0_TOKEN, CLERK_SECRET, STRIPE_SECRET, TWILIO_AUTH_TOKEN
+from tests.properties.strategies import LONG_RUN, budget
+
+PARTNERS = ["stripe", "clerk", "auth0", "twilio"]
+SECRETS = {
+    "stripe": STRIPE_SECRET,
+    "clerk": CLERK_SECRET,
+    "auth0": AUTH0_TOKEN,
+    "twilio": TWILIO_AUTH_TOKEN,
+}
+fuzz = settings(
+    max_examples=budget(60),
+    deadline=None,
+    derandomize=LONG_RUN is None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+bodies = st.one_of(
+    st.binary(max_size=4096),
+    st.sampled_from(
+        [
+            b"\xff\xfe\xfd",  # not UTF-8
+            b'{"id": "evt_\xc3\x28", "type": "x"}',
+            b"\x00" * 64,
+            b'{"id": "evt_\\u0000", "type": "payment_intent.succeeded", "data": {"object": {}}}',
+            _nested(5000),
+            b"[" * 50_000,
+            b"MessageSid=SM1&Body=%",  # truncated percent escape
+            b"MessageSid=SM1&Bo",
+            b"MessageSid=%FF%FE&Body=hi",
+            b"",
+        ]
+    ),
+    json_values.map(orjson.dumps),
+    st.integers(0, 3000).map(_nested),
+)
+content_types = st.sampled_from(
+    [
+        None,
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=latin-1",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=utf-16",
+        "\xe9\xff",
+    ]
+)
+# Header values the edge decodes as latin-1; names that the connectors read.
+header_text = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=200
+)
+signature_headers = st.dictionaries(
+    st.sampled_from(
+        [
+            "stripe-signature",
+            "svix-id",
+            "svix-timestamp",
+            "svix-signature",
+            "webhook-signature",
+            "authorization",
+            "x-twilio-signature",
+            "x-twilio-webhooks-signature-settings",
+            "host",
+            "x-forwarded-host",
+        ]
+    ),
+    header_text,
+    max_size=6,
+)
+
+
+def _assert_refused(response: httpx.Response) -> None:
+    assert response.status_code < 500, response.text
+    assert response.status_code != 200, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail"}, body
+
+
+def test_unsigned_random_requests_are_refused_and_store_nothing(fuzzed_hub: FuzzedHub) -> None:
+    before = fuzzed_hub.raw_event_count()
+    with httpx.Client(base_url=fuzzed_hub.base_url, timeout=30) as client:
+
+        @fuzz
+        @given(
+            partner=st.sampled_from([*PARTNERS, "nosuch", "stripe/extra", ""]),
+            method=st.sampled_from(["POST", "POST", "POST", "PUT", "GET"]),
+            body=bodies,
+            content_type=content_types,
+            headers=signature_headers,
+            query=st.sampled_from(["", "?bodySHA256=00", "?bodySHA256=%C3%A9", "?a=%ff"]),
+        )
+        def run(
+            partner: str,
+            method: str,
+            body: bytes,
+            content_type: str | None,
+            headers: dict[str, str],
+            query: str,
+        ) -> None:
+            sent = {**headers, **({"content-type": content_type} if content_type else {})}
+            encoded = {k.encode(): v.encode("latin-1") for k, v in sent.items()}
+            response = client.request(
+                method, f"/webhooks/{partner}{query}", content=body, headers=encoded
+            )
+            _assert_refused(response)
+
+        run()
+    assert fuzzed_hub.raw_event_count() == before
+
+
+def test_signed_random_bodies_are_stored_or_refused_never_5xx(fuzzed_hub: FuzzedHub) -> None:
+    """A valid signature on a body that is not the partner's payload: 400, never a 5xx, and
+    rows only for what was acknowledged."""
+    with httpx.Client(base_url=fuzzed_hub.base_url, timeout=30) as client:
+
+        @fuzz
+        @given(partner=st.sampled_from(PARTNERS), body=bodies, content_type=content_types)
+        def run(partner: str, body: bytes, content_type: str | None) -> None:
+            before = fuzzed_hub.raw_event_count()
+            url = f"{fuzzed_hub.base_url}/webhooks/{partner}"
+            signed = (
+                sign_as(partner, body, secret=SECRETS[partner], url=url)
+                if partner != "twilio"
+                else _twilio_headers(body, url)
+            )
+            if content_type is not None:
+                signed["Content-Type"] = content_type
+            encoded = {k.encode(): v.encode("latin-1") for k, v in signed.items()}
+            response = client.post(f"/webhooks/{partner}", content=body, headers=encoded)
+            assert response.status_code in (200, 400), response.text
+            if response.status_code == 400:
+                assert fuzzed_hub.raw_event_count() == before
+
+        run()
+
+
+def _twilio_headers(body: bytes, url: str) -> dict[str, str]:
+    try:
+        return sign_as("twilio", body, secret=TWILIO_AUTH_TOKEN, url=url)
+    except (UnicodeDecodeError, ValueError):  # not a form Twilio could have signed
+        return {"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl", "Content-Type": "text/plain"}
+
+
+def _raw_request(base_url: str, request: bytes, *, half_close: bool = False) -> bytes:
+    """Send bytes as they are, read until the server closes; b"" if it just hung up."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=30) as sock:
+        chunks = []
+        try:
+            sock.sendall(request)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:  # it answered (413) and closed before reading it all
+            pass
+    return b"".join(chunks)
+
+
+def _status(response: bytes) -> int | None:
+    return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else None
+
+
+SIGNED_STRIPE_HEAD = b"POST /webhooks/stripe HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n"
+MALFORMED = {
+    "bad_utf8_header": SIGNED_STRIPE_HEAD
+    + b"Stripe-Signature: t=1,v1=\xff\xfe\r\nContent-Length: 2\r\n\r\n{}",
+    "latin1_authorization": b"POST /webhooks/auth0 HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n"
+    + b"Authorization: Bearer \xe9\xe9\r\nContent-Length: 2\r\n\r\n[]",
+    "nul_in_header": SIGNED_STRIPE_HEAD
+    + b"Stripe-Signature: t=1\x00,v1=00\r\nContent-Length: 0\r\n\r\n",
+    "many_headers": SIGNED_STRIPE_HEAD
+    + b"".join(b"X-Junk-%d: %d\r\n" % (i, i) for i in range(2000))
+    + b"Content-Length: 2\r\n\r\n{}",
+    "huge_header": SIGNED_STRIPE_HEAD
+    + b"Stripe-Signature: "
+    + b"v1=" * 20000
+    + b"\r\nContent-Length: 0\r\n\r\n",
+    "content_length_not_a_number": SIGNED_STRIPE_HEAD + b"Content-Length: 12abc\r\n\r\n{}",
+    "content_length_over_limit": SIGNED_STRIPE_HEAD + b"Content-Length: 99999999999\r\n\r\n{}",
+    "bad_chunk": SIGNED_STRIPE_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    "chunked_over_limit": SIGNED_STRIPE_HEAD
+    + b"Transfer-Encoding: chunked\r\n\r\n"
+    + b"".join(b"8000\r\n" + b"a" * 0x8000 + b"\r\n" for _ in range(4))
+    + b"0\r\n\r\n",
+    "twilio_bad_host_port": b"POST /webhooks/twilio HTTP/1.1\r\nHost: hub:abc\r\nConnection: close\r\n"
+    + b"X-Twilio-Signature: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    + b"Content-Length: 15\r\n\r\nMessageSid=SM1&",
+    "twilio_ipv6_host": b"POST /webhooks/twilio HTTP/1.1\r\nHost: [hub\r\nConnection: close\r\n"
+    + b"X-Twilio-Signature: x\r\nContent-Length: 2\r\n\r\n{}",
+    "twilio_non_ascii_body_hash": b"POST /webhooks/twilio?bodySHA256=%C3%A9 HTTP/1.1\r\nHost: hub\r\n"
+    + b"Connection: close\r\nX-Twilio-Signature: x\r\nContent-Length: 2\r\n\r\n{}",
+    "clerk_infinite_timestamp": b"POST /webhooks/clerk HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n"
+    + b"svix-id: msg_1\r\nsvix-timestamp: inf\r\nsvix-signature: v1,AAAA\r\n"
+    + b"Content-Length: 2\r\n\r\n{}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_request_is_refused_without_a_5xx(fuzzed_hub: FuzzedHub, name: str) -> None:
+    before = fuzzed_hub.raw_event_count()
+
+    response = _raw_request(fuzzed_hub.base_url, MALFORMED[name])
+
+    status = _status(response)
+    assert status is None or 400 <= status < 500, response[:300]
+    assert fuzzed_hub.raw_event_count() == before
+    assert httpx.get(f"{fuzzed_hub.base_url}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("partner", PARTNERS)
+def test_truncated_body_stores_nothing(fuzzed_hub: FuzzedHub, partner: str) -> None:
+    """The client promises more body than it sends, then hangs up: nothing stored, no 5xx."""
+    body = b"MessageSid=SM1&Body=hello" if partner == "twilio" else b'{"id": "evt_1", "type": "x"}'
+    url = f"{fuzzed_hub.base_url}/webhooks/{partner}"
+    signed = (
+        _twilio_headers(body, url)
+        if partner == "twilio"
+        else sign_as(partner, body, secret=SECRETS[partner])
+    )
+    head = "".join(f"{k}: {v}\r\n" for k, v in signed.items()).encode()
+    request = (
+        f"POST /webhooks/{partner} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n".encode()
+        + head
+        + b"Content-Length: %d\r\n\r\n" % (len(body) + 100)
+        + body[: len(body) // 2]
+    )
+    before = fuzzed_hub.raw_event_count()
+
+    response = _raw_request(fuzzed_hub.base_url, request, half_close=True)
+
+    assert _status(response) in (None, 400)
+    assert fuzzed_hub.raw_event_count() == before
+
+
+UNSTORABLE: dict[str, tuple[str, dict[str, object]]] = {
+    "stripe_nul_id": ("stripe", {"id": "evt_\x00", "type": "payment_intent.succeeded"}),
+    "stripe_nul_type": ("stripe", {"id": "evt_nul_type", "type": "payment\x00"}),
+    "stripe_long_id": ("stripe", {"id": "evt_" + "x" * 300, "type": "payment_intent.succeeded"}),
+    "auth0_nul_log_id": ("auth0", {"log_id": "900\x00", "data": {"type": "s"}}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSTORABLE))
+def test_signed_event_with_an_unstorable_key_is_refused_not_503(
+    fuzzed_hub: FuzzedHub, name: str
+) -> None:
+    """Regression: on PostgreSQL a NUL or an id over 255 characters failed the whole group
+    commit (503 for it and every delivery sharing the commit, retried forever); SQLite stored
+    it. Now: 400 on both, nothing stored, and the next delivery goes through."""
+    partner, event = UNSTORABLE[name]
+    body = orjson.dumps(
+        {**event, "data": {"object": {"id": "pi_1"}}} if partner == "stripe" else [event]
+    )
+    before = fuzzed_hub.raw_event_count()
+
+    response = httpx.post(
+        f"{fuzzed_hub.base_url}/webhooks/{partner}",
+        content=body,
+        headers=sign_as(partner, body, secret=SECRETS[partner]),
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "malformed_payload"
+    assert fuzzed_hub.raw_event_count() == before
