@@ -50,3 +50,74 @@ def test_events_list_without_a_token_explains_itself(tmp_path: Path) -> None:
     result = _hub(tmp_path, hub_env(tmp_path), "events", "list")
     assert result.returncode == 2
     assert "HUB_ADMIN_TOKEN" in result.stderr
+
+
+def test_p0_sandbox_checklist_completes_after_hub_send_for_each_partner(tmp_path: Path) -> None:
+    """The issue's flow: set the P0 secrets, `hub doctor`, `hub send` for each P0 partner,
+    and every partner's checklist is done: verified, stored, normalized, handled."""
+    from tests.helpers import (
+        GOOGLE_MAPS_API_KEY,
+        STRIPE_SECRET_KEY,
+        TWILIO_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN,
+        TWILIO_WHATSAPP_NUMBER,
+    )
+
+    env = hub_env(
+        tmp_path / "var",
+        STRIPE_SECRET_KEY=STRIPE_SECRET_KEY,
+        TWILIO_ACCOUNT_SID=TWILIO_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
+        TWILIO_WHATSAPP_NUMBER=TWILIO_WHATSAPP_NUMBER,
+        GOOGLE_MAPS_API_KEY=GOOGLE_MAPS_API_KEY,
+        AUTH_ISSUER="https://cleaning-test.us.auth0.com/",
+        AUTH_CLIENT_ID="k3V9xQ2mP7rT5wZ8aB4cD6eF",
+        AUTH_CLIENT_SECRET="s3cr3t-" + "x" * 40,
+    )
+    assert _hub(tmp_path, env, "init").returncode == 0
+    before = _hub(tmp_path, env, "doctor", "--strict")
+    assert before.returncode == 1
+    assert "NOT SET" not in before.stdout  # every secret is in place; only evidence is missing
+    hub = HubProcess(tmp_path, env, free_port())
+    env["HUB_URL"] = hub.url
+    hub.start()
+    try:
+        for partner, event_type in [
+            ("stripe", "payment_intent.succeeded"),
+            ("clerk", "user.created"),
+            ("auth0", "ss"),
+            ("twilio", "inbound_sms"),
+        ]:
+            sent = _hub(tmp_path, env, "send", partner, event_type)
+            assert sent.returncode == 0, (partner, sent.stdout, sent.stderr)
+        for _ in range(300):
+            after = _hub(tmp_path, env, "doctor", "--strict")
+            if after.returncode == 0:
+                break
+            time.sleep(0.2)
+        assert after.returncode == 0, after.stdout
+        report = json.loads(_hub(tmp_path, env, "doctor", "--json").stdout)
+        assert {r["partner"] for r in report} >= {
+            "stripe",
+            "clerk",
+            "auth0",
+            "twilio",
+            "google_maps",
+        }
+        assert all(r["complete"] for r in report if r["priority"] == "P0")
+    finally:
+        hub.stop()
+
+
+def test_serve_refuses_a_secrets_key_file_others_can_read(tmp_path: Path) -> None:
+    env = hub_env(tmp_path / "var")
+    assert _hub(tmp_path, env, "init").returncode == 0
+    key_file = tmp_path / "var" / "secrets.key"
+    assert key_file.exists()  # init stored the generated partner secrets, encrypted
+    key_file.chmod(0o644)
+
+    result = _hub(tmp_path, env, "serve", "--port", str(free_port()))
+
+    assert result.returncode == 2
+    assert "refusing to start" in result.stderr
+    assert "Traceback" not in result.stderr

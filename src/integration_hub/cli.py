@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,11 +69,15 @@ def init(env_file: Path = Path(".env")) -> None:
         "AUTH0_LOG_STREAM_TOKEN": secrets.token_urlsafe(32),
     }
     missing = {k: v for k, v in defaults.items() if f"{k}=" not in existing and k not in os.environ}
+    stored = _init_store(missing, env_file)  # partner secrets go to the store, if writable
+    missing = {k: v for k, v in missing.items() if k not in stored}
     if missing:
         with env_file.open("a") as f:
             f.writelines(f"{k}={v}\n" for k, v in missing.items())
         env_file.chmod(0o600)
     typer.echo(f"{env_file}: {', '.join(missing) or 'nothing to add'}")
+    if stored:
+        typer.echo(f"secrets store: {', '.join(stored)}")
 
 
 @app.command()
@@ -81,18 +86,26 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     from integration_hub.logs import configure_logging
-    from integration_hub.runtime import Hub
     from integration_hub.web.app import create_app
 
     settings = _settings()
     configure_logging(settings)
-    hub = Hub(settings, pipeline=False, pipeline_process=True)
-    _refuse_unsafe(hub)
+    hub = _checked_hub(settings, pipeline=False, pipeline_process=True)
     if hub.admin_token_generated:
         typer.echo(f"HUB_ADMIN_TOKEN not set; this run's admin token: {hub.admin_token}", err=True)
     config = uvicorn.Config(
         create_app(hub), host=host, port=port, loop="uvloop", http="httptools",
         lifespan="on", access_log=False, log_level="warning",
+        # Slow or greedy clients: idle keep-alive connections close after HUB_KEEP_ALIVE_SECONDS,
+        # past HUB_MAX_CONCURRENCY connections uvicorn answers 503, h11 (if chosen) buffers at
+        # most HUB_MAX_HEADER_BYTES of an unfinished request head. httptools has no head limit
+        # of its own: ingest answers 431 past the header limits, 408 past the body deadline.
+        timeout_keep_alive=int(settings.keep_alive_seconds),
+        limit_concurrency=settings.max_concurrency,
+        h11_max_incomplete_event_size=settings.max_header_bytes,
+        timeout_graceful_shutdown=30,
+        # uvicorn would take X-Forwarded-For from 127.0.0.1 by default; HUB_TRUSTED_PROXIES decides.
+        proxy_headers=False,
     )  # fmt: skip
     # The hot path allocates many short-lived objects and no cycles worth a pause: move what
     # startup built out of the collector's sight and collect the young generation less often.
@@ -102,23 +115,29 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.Server(config).run()
 
 
-def _refuse_unsafe(hub: Any) -> None:
-    """Say why the hub will not start (a live key outside production, ...) and exit 2."""
+def _checked_hub(
+    settings: Settings, *, edge: bool = True, pipeline: bool = True, pipeline_process: bool = False
+) -> Any:
+    """A Hub that may start, or exit 2 saying why not (a live key outside production, a
+    secrets key file others can read, ...), before anything runs."""
     from integration_hub.errors import UnsafeConfiguration
     from integration_hub.orchestration.calls import partner_calls, preflight
+    from integration_hub.runtime import Hub
+    from integration_hub.secrets.store import SecretStoreError
 
     try:
+        hub = Hub(settings, edge=edge, pipeline=pipeline, pipeline_process=pipeline_process)
         preflight(partner_calls(hub.settings, hub.secrets, hub.engine))
-    except UnsafeConfiguration as refusal:
+    except (UnsafeConfiguration, SecretStoreError) as refusal:
         typer.echo(f"refusing to start: {refusal.detail}", err=True)
         raise typer.Exit(2) from None
+    return hub
 
 
 @app.command()
 def worker() -> None:
     """Run more normalizer, dispatcher and Temporal worker capacity (needs HUB_TEMPORAL_ADDRESS)."""
     from integration_hub.logs import configure_logging
-    from integration_hub.runtime import Hub
 
     settings = _settings()
     if not settings.temporal_address:
@@ -127,8 +146,7 @@ def worker() -> None:
     configure_logging(settings)
 
     async def main() -> None:
-        hub = Hub(settings, edge=False)
-        _refuse_unsafe(hub)
+        hub = _checked_hub(settings, edge=False)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -217,14 +235,15 @@ def ledger(url: UrlOption = DEFAULT_URL, limit: int = 20) -> None:
 @app.command()
 def send(partner: str, event_type: str, url: UrlOption = DEFAULT_URL) -> None:
     """Sign a realistic sample event as the partner does, post it to the hub, print the answer."""
+    from integration_hub.connectors.base import Delivery
     from integration_hub.connectors.registry import build_connectors, get_connector
-    from integration_hub.secrets import EnvSecretSource
+    from integration_hub.secrets import open_secret_source
     from integration_hub.testing import sign_as
 
     settings = _settings()
     connector = get_connector(build_connectors(settings), partner)
     name = connector.manifest.webhook_secret
-    versions = EnvSecretSource(env_file=Path(".env")).versions(name)
+    versions = open_secret_source(settings).versions(name)
     if not versions:
         typer.echo(f"{name} is not set (run `hub init` for a local one)", err=True)
         raise typer.Exit(2)
@@ -239,15 +258,17 @@ def send(partner: str, event_type: str, url: UrlOption = DEFAULT_URL) -> None:
     )
     headers = sign_as(partner, body, secret=versions[0], url=signed_url)
     response = httpx.post(target, content=body, headers=headers, timeout=30)
-    answer = response.json()
-    # The partner's event id is what `hub events show` takes; for some partners it is in a
-    # header (Clerk's svix-id), so take it from the hub's answer.
-    event_id = (answer.get("events") or [{}])[0].get("id")
+    is_json = response.headers.get("content-type", "").startswith("application/json")
+    # The partner's event id is what `hub events show` takes. It may live in a header (Clerk's
+    # svix-id) or the answer may be the partner's own format (Twilio's TwiML), so ask the
+    # connector, which is what the edge did.
+    lowered = {k.lower(): v for k, v in headers.items()}
+    events = connector.split(Delivery(body, lowered, signed_url, time.time()))
     _print(
         {
             "status_code": response.status_code,
-            "response": answer,
-            "partner_event_id": event_id,
+            "response": response.json() if is_json else response.text,
+            "partner_event_id": events[0].partner_event_id if events else None,
         }
     )
     if response.is_error:
@@ -267,11 +288,11 @@ def doctor(
     from integration_hub.connectors.registry import build_connectors
     from integration_hub.doctor import diagnose
     from integration_hub.orchestration.calls import partner_calls
-    from integration_hub.secrets import EnvSecretSource
+    from integration_hub.secrets import open_secret_source
     from integration_hub.storage.engine import make_engine
 
     settings = _settings()
-    source = EnvSecretSource(env_file=Path(".env"))
+    source = open_secret_source(settings)
     url = settings.resolved_database_url()
     database = make_url(url).database
     # Doctor reads; it never creates the embedded database as a side effect.
@@ -304,7 +325,7 @@ def doctor(
             for secret in report.secrets:
                 state = f"set ({secret.versions} versions)" if secret.versions > 1 else "set"
                 if secret.versions == 0:
-                    state = "NOT SET"
+                    state = "NOT SET" if secret.required else "not set (optional)"
                 elif secret.well_formed is False:
                     state += ", MALFORMED"
                 elif secret.well_formed:
@@ -377,3 +398,189 @@ def maps_schedule_purge() -> None:
         return await ensure_purge_schedule(client, settings.task_queue)
 
     _print({"schedule_id": asyncio.run(main())})
+
+
+secrets_app = typer.Typer(
+    help="Partner secrets in the store HUB_SECRETS_BACKEND names; values are never shown.",
+    no_args_is_help=True,
+)
+app.add_typer(secrets_app, name="secrets")
+FromFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-file", help="Read the value from this file (default: standard input).",
+        exists=True, dir_okay=False,
+    ),
+]  # fmt: skip
+
+
+def _store() -> Any:
+    """The writable store, or exit 2 saying why (the env backend, an unsafe key file)."""
+    from integration_hub.secrets import SecretStoreError, open_secret_store
+
+    try:
+        store = open_secret_store(_settings())
+    except SecretStoreError as error:
+        typer.echo(f"secrets store: {error.detail}", err=True)
+        raise typer.Exit(2) from None
+    if store is None:
+        typer.echo(
+            "HUB_SECRETS_BACKEND=env is read only: use file or aws to store secrets", err=True
+        )
+        raise typer.Exit(2)
+    return store
+
+
+def _init_store(defaults: dict[str, str], env_file: Path) -> list[str]:
+    """`hub init`: local partner secrets into a writable store (names it lacks); not the
+    admin token, which is a setting read from .env."""
+    from integration_hub.secrets import open_secret_store
+
+    store = open_secret_store(_settings(), env_file=env_file)
+    if store is None:
+        return []
+    stored = []
+    for name, value in defaults.items():
+        if name != "HUB_ADMIN_TOKEN" and not store.holds(name):
+            store.set(name, value)
+            stored.append(name)
+    return stored
+
+
+def _read_value(name: str, from_file: Path | None) -> str:
+    import sys
+
+    if from_file is None and sys.stdin.isatty():
+        typer.echo(f"{name}: type the value, then Enter and Ctrl-D", err=True)
+    raw = from_file.read_text() if from_file is not None else sys.stdin.read()
+    value = raw.rstrip("\r\n")  # the newline `echo` or an editor adds is not part of it
+    if not value:
+        typer.echo(f"{name}: no value read", err=True)
+        raise typer.Exit(2)
+    return value
+
+
+def _duration(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    return f"{days}d{rest // 3600}h" if days else f"{rest // 3600}h{rest % 3600 // 60}m"
+
+
+@secrets_app.command("set")
+def secrets_set(name: str, from_file: FromFile = None) -> None:
+    """Store NAME (read from stdin or --from-file); replaces every version at once."""
+    store = _store()
+    store.set(name, _read_value(name, from_file))
+    typer.echo(f"{name}: set")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(
+    name: str,
+    from_file: FromFile = None,
+    overlap_hours: Annotated[
+        float | None, typer.Option(help="How long the previous version stays valid.")
+    ] = None,
+) -> None:
+    """Make a new value (stdin or --from-file) current; the previous stays valid for the overlap."""
+    from datetime import timedelta
+
+    store = _store()
+    overlap = None if overlap_hours is None else timedelta(hours=overlap_hours)
+    store.rotate(name, _read_value(name, from_file), overlap=overlap)
+    window = overlap or store.policy.overlap_for(name)
+    typer.echo(
+        f"{name}: rotated; the previous version stays valid for {_duration(window.total_seconds())}"
+    )
+
+
+@secrets_app.command("list")
+def secrets_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Stored secrets: versions, age, when the previous version expires, max age. No values."""
+    from datetime import UTC, datetime
+
+    infos = _store().describe()
+    rows = [
+        {
+            "name": i.name,
+            "versions": i.versions,
+            "age_seconds": round(i.age_seconds),
+            "previous_expires_at": None
+            if i.previous_expires_at is None
+            else datetime.fromtimestamp(i.previous_expires_at, UTC).isoformat(timespec="seconds"),
+            "max_age_seconds": round(i.max_age_seconds),
+            "past_max_age": i.past_max_age,
+        }
+        for i in infos
+    ]
+    if as_json:
+        _print(rows)
+        return
+    for row, info in zip(rows, infos, strict=True):
+        expiry = (
+            f", previous valid until {row['previous_expires_at']}"
+            if row["previous_expires_at"]
+            else ""
+        )
+        overdue = " PAST MAX AGE, rotate it" if info.past_max_age else ""
+        typer.echo(
+            f"{info.name}: {info.versions} version(s), age {_duration(info.age_seconds)} "
+            f"(max {_duration(info.max_age_seconds)}){expiry}{overdue}"
+        )
+    if not rows:
+        typer.echo("no secrets stored (names not stored are read from the environment/.env)")
+
+
+@secrets_app.command("import-env")
+def secrets_import_env() -> None:
+    """Copy the partners' secrets (connector and calls manifests) from env/.env into the store."""
+    from integration_hub.orchestration.maintenance import known_secret_names
+
+    store = _store()
+    imported, kept = [], []
+    for name in known_secret_names(_settings()):
+        values = store.fallback.versions(name)
+        if not values:
+            continue
+        if store.holds(name):
+            kept.append(name)
+            continue
+        store.adopt(name, values)
+        imported.append(name)
+    _print({"imported": imported, "already_stored": kept})
+
+
+@secrets_app.command("schedule")
+def secrets_schedule(
+    auth0_log_stream: Annotated[
+        str | None, typer.Option(help="Also rotate this Auth0 log stream's token (lst_...).")
+    ] = None,
+    rotate_every_days: float = 30,
+) -> None:
+    """Create or update the daily secret-age reminder (and the Auth0 token rotation) schedules."""
+    from datetime import timedelta
+
+    from temporalio.client import Client
+
+    from integration_hub.orchestration import maintenance
+
+    settings = _settings()
+    if not settings.temporal_address:
+        typer.echo("set HUB_TEMPORAL_ADDRESS to the cluster the workers use", err=True)
+        raise typer.Exit(2)
+    address = settings.temporal_address
+
+    async def main() -> list[str]:
+        client = await Client.connect(address, namespace=settings.temporal_namespace)
+        ids = [await maintenance.ensure_age_reminder_schedule(client, settings.task_queue)]
+        if auth0_log_stream:
+            every = timedelta(days=rotate_every_days)
+            ids.append(
+                await maintenance.ensure_auth0_rotation_schedule(
+                    client, settings.task_queue, auth0_log_stream, every
+                )
+            )
+        return ids
+
+    _print({"schedule_ids": asyncio.run(main())})

@@ -13,13 +13,13 @@ import secrets as token_generator
 import subprocess
 import sys
 from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine, text
 from temporalio.client import Client
 
+from integration_hub.admission import IngestRateLimiter
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors
 from integration_hub.orchestration.calls import ensure_schedules, partner_calls, preflight
@@ -29,7 +29,7 @@ from integration_hub.orchestration.worker import activity_executor, build_worker
 from integration_hub.pipeline.dispatch import Dispatcher
 from integration_hub.pipeline.normalizer import Normalizer
 from integration_hub.pipeline.writer import GroupCommitWriter
-from integration_hub.secrets import EnvSecretSource, SecretSource
+from integration_hub.secrets import SecretSource, open_secret_source
 from integration_hub.settings import Settings
 from integration_hub.storage import migrate
 from integration_hub.storage.engine import is_sqlite, make_engine
@@ -56,7 +56,7 @@ class Hub:
         self.settings = settings
         self.engine: Engine = make_engine(settings.resolved_database_url())
         self.connectors: dict[str, Connector] = build_connectors(settings)
-        self.secrets = secrets or EnvSecretSource(env_file=Path(".env"))
+        self.secrets = secrets or open_secret_source(settings)
         self.admin_token = (
             settings.admin_token.get_secret_value() if settings.admin_token else None
         ) or token_generator.token_urlsafe(32)
@@ -75,6 +75,8 @@ class Hub:
         self.writer = GroupCommitWriter(
             self.engine, max_pending=settings.max_pending_writes, on_commit=self.normalizer.wake.set
         )
+        # Built here, closed in stop(): a Redis-backed limiter holds a connection pool.
+        self.rate_limiter = IngestRateLimiter.from_settings(settings)
         self.temporal_client: Client | None = None
         self._temporal_address: asyncio.Future[str] | None = None
         self._embedded: EmbeddedTemporal | None = None
@@ -127,6 +129,7 @@ class Hub:
             await asyncio.to_thread(self._child.wait)
         if self._embedded is not None:
             self._embedded.stop()
+        await self.rate_limiter.close()
         self.engine.dispose()
 
     async def _resolve_temporal_address(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -40,6 +40,42 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Admission at the edge (admission.py, web/ingest.py).
+    rate_limit_per_partner: str | None = Field(
+        # Above what one process ingests (about 10,000 a second): a cap against floods, not
+        # a throttle on a partner's burst of retries after an outage.
+        default="20000/second",
+        description='Deliveries per partner, in the `limits` notation ("20000/second", '
+        '"100000/minute"); empty: no limit. Answered with 429 and Retry-After.',
+    )
+    rate_limit_per_client: str | None = Field(
+        default="5000/second",
+        description="Requests to /webhooks per client address (the socket peer, or "
+        "X-Forwarded-For from HUB_TRUSTED_PROXIES); empty: no limit.",
+    )
+    rate_limit_strategy: Literal["sliding-window-counter", "fixed-window", "moving-window"] = Field(
+        default="sliding-window-counter",
+        description="The `limits` strategy; moving-window is exact but keeps one entry a hit.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://... : rate limits shared by every hub process; default in-process.",
+    )
+    max_header_count: int = Field(default=100, gt=0, description="More headers: 431.")
+    max_header_bytes: int = Field(
+        default=16 * 1024, gt=0, description="Names and values together; larger: 431."
+    )
+    body_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Deadline for reading a request body; then 408."
+    )
+    keep_alive_seconds: float = Field(
+        default=5.0, gt=0, description="uvicorn: idle keep-alive connections close after this."
+    )
+    max_concurrency: int | None = Field(
+        default=4096,
+        gt=0,
+        description="uvicorn: connections and tasks at once before it answers 503.",
+    )
     signature_tolerance_seconds: int = Field(default=300, gt=0)
     max_pending_writes: int = Field(
         default=20_000,
@@ -86,8 +122,67 @@ class Settings(BaseSettings):
     twilio_api_base_url: str | None = Field(
         default=None, description="Tests only: point the Twilio client at a local server."
     )
+    # Secrets (secrets/): where partner secrets live, and how rotation overlaps and ages.
+    secrets_backend: Literal["env", "file", "aws"] = Field(
+        default="file",
+        description="env: environment/.env, read only; file: encrypted file in home; aws: AWS "
+        "Secrets Manager. file and aws fall back to environment/.env for names they lack.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None, description="32 bytes, base64; default: a 0600 key file in home."
+    )
+    secret_overlap_hours: float = Field(
+        default=24, ge=0, description="How long a rotated secret's previous version stays valid."
+    )
+    secret_overlap_hours_by_name: dict[str, float] = Field(
+        default_factory=dict, description='JSON {"SECRET_NAME": hours}: per-secret overlaps.'
+    )
+    secret_max_age_days: float = Field(
+        default=90, gt=0, description="Past this age a secret raises the daily reminder."
+    )
+    secret_max_age_days_by_name: dict[str, float] = Field(
+        default_factory=dict, description='JSON {"SECRET_NAME": days}: per-secret maximum ages.'
+    )
+    aws_secrets_prefix: str = "integration-hub/"
+    aws_region: str | None = None
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Tests/LocalStack: a Secrets Manager endpoint other than AWS."
+    )
+    # Admin sign-in (web/auth.py): OpenID Connect access tokens from Clerk or Auth0.
+    auth_issuer: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HUB_AUTH_ISSUER", "AUTH_ISSUER", "auth_issuer"),
+        description="HUB_AUTH_ISSUER (else AUTH_ISSUER, else the secret store's AUTH_ISSUER): "
+        "the token issuer, e.g. https://tenant.auth0.com/ or https://clerk.example.com.",
+    )
+    auth_audience: str | None = Field(
+        default=None, description="The `aud` admin tokens must carry; sign-in is off without it."
+    )
+    auth_jwks_url: str | None = Field(
+        default=None, description="Default: {issuer}/.well-known/jwks.json."
+    )
+    auth_jwks_cooldown_seconds: float = Field(
+        default=10, ge=0, description="Least time between JWKS refetches for an unknown kid."
+    )
+    raw_retention_days: int = Field(
+        default=30, gt=0, description="Raw bodies are emptied this many days after receipt."
+    )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
+
+    @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("rate_limit_per_partner", "rate_limit_per_client")
+    @classmethod
+    def _valid_rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            from limits import parse  # a typo must stop the start, not disable the limit
+
+            parse(value)
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,12 @@ from tests.helpers import RunningHub
 
 PHONE = "+13055550199"
 GUEST = "+34612345678"
+
+
+def _sid(suffix: str) -> str:
+    """A fresh MessageSid per run: internal event ids (and so workflow ids) derive from it,
+    and the session's one Temporal server sees both database runs of a test."""
+    return f"SM{uuid.uuid4().hex[:31]}{suffix}"
 
 
 @pytest.fixture
@@ -44,7 +51,7 @@ def _history(running: RunningHub, phone: str) -> list[dict[str, Any]]:
 
 
 async def test_stop_opts_the_contact_out_and_records_why(twilio_hub: RunningHub) -> None:
-    event = await deliver(twilio_hub, inbound("SM00000000000000000000000000000001", "STOP"))
+    event = await deliver(twilio_hub, inbound(_sid("1"), "STOP"))
 
     assert event["status"] == "processed"
     assert contact(twilio_hub, PHONE)["opted_out"] is True
@@ -58,7 +65,7 @@ async def test_stop_opts_the_contact_out_and_records_why(twilio_hub: RunningHub)
 
 
 async def test_baja_opts_out_and_marks_the_contact_spanish(twilio_hub: RunningHub) -> None:
-    await deliver(twilio_hub, inbound_whatsapp("SM00000000000000000000000000000002", "Baja"))
+    await deliver(twilio_hub, inbound_whatsapp(_sid("2"), "Baja"))
 
     row = contact(twilio_hub, GUEST)
     assert (row["opted_out"], row["locale"]) == (True, "es")
@@ -66,7 +73,7 @@ async def test_baja_opts_out_and_marks_the_contact_spanish(twilio_hub: RunningHu
 
 
 async def test_opt_out_type_opts_the_contact_out(twilio_hub: RunningHub) -> None:
-    params = inbound("SM00000000000000000000000000000003", "NO MORE", OptOutType="STOP")
+    params = inbound(_sid("3"), "NO MORE", OptOutType="STOP")
 
     await deliver(twilio_hub, params)
 
@@ -77,15 +84,15 @@ async def test_opt_out_type_opts_the_contact_out(twilio_hub: RunningHub) -> None
 async def test_start_after_stop_opts_back_in_and_keeps_both_in_history(
     twilio_hub: RunningHub,
 ) -> None:
-    await deliver(twilio_hub, inbound("SM00000000000000000000000000000004", "STOP"))
-    await deliver(twilio_hub, inbound("SM00000000000000000000000000000005", "START"))
+    await deliver(twilio_hub, inbound(_sid("4"), "STOP"))
+    await deliver(twilio_hub, inbound(_sid("5"), "START"))
 
     assert contact(twilio_hub, PHONE)["opted_out"] is False
     assert [e["keyword"] for e in _history(twilio_hub, PHONE)] == ["STOP", "START"]
 
 
 async def test_replayed_opt_out_adds_no_history(twilio_hub: RunningHub) -> None:
-    sid = "SM00000000000000000000000000000006"
+    sid = _sid("6")
     await deliver(twilio_hub, inbound(sid, "STOP"))
 
     replay = await twilio_hub.admin.post(f"/api/events/twilio/{sid}/replay")
@@ -99,7 +106,7 @@ async def test_whatsapp_message_opens_the_window_and_keeps_profile_and_locale(
     twilio_hub: RunningHub,
 ) -> None:
     before = datetime.now(UTC)
-    sid = "SM00000000000000000000000000000007"
+    sid = _sid("7")
     await deliver(twilio_hub, inbound_whatsapp(sid, "Hola, ¿a qué hora llega la limpieza?"))
 
     row = contact(twilio_hub, GUEST)

@@ -18,6 +18,7 @@ from integration_hub.connectors.stripe_calls import STRIPE_WORKFLOWS, StripeCall
 from integration_hub.connectors.twilio.messaging import TwilioMessaging
 from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
 from integration_hub.orchestration.maintenance import MAINTENANCE_WORKFLOWS
+from integration_hub.orchestration.retention import ensure_retention_schedule
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
@@ -47,5 +48,6 @@ def preflight(calls: list[PartnerCalls]) -> None:
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create or update the Temporal Schedules the partners' upkeep needs (idempotent): today
-    the daily purge of expired Google Maps cache rows."""
+    the daily purge of expired Google Maps cache rows and of old raw bodies."""
     await ensure_purge_schedule(client, settings.task_queue)
+    await ensure_retention_schedule(client, settings.task_queue)

@@ -11,6 +11,8 @@ from temporalio.worker import Worker
 from integration_hub.orchestration.activities import HandlerActivities
 from integration_hub.orchestration.calls import CALL_WORKFLOWS, partner_calls
 from integration_hub.orchestration.handlers import HANDLERS
+from integration_hub.orchestration.maintenance import maintenance_activities
+from integration_hub.orchestration.retention import RETENTION_WORKFLOWS, RetentionActivities
 from integration_hub.secrets import EnvSecretSource, SecretSource
 from integration_hub.settings import Settings
 
@@ -30,13 +32,19 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[*(handler.workflow for handler in HANDLERS), *CALL_WORKFLOWS],
+        workflows=[
+            *(handler.workflow for handler in HANDLERS),
+            *CALL_WORKFLOWS,
+            *RETENTION_WORKFLOWS,
+        ],
         activities=[
             activities.post_ledger_entry,
             activities.apply_identity_event,
             activities.apply_contact_event,
             activities.record_handler_outcome,
             *(activity for partner in calls for activity in partner.activities()),
+            *maintenance_activities(secrets),
+            *RetentionActivities(engine, retention_days=settings.raw_retention_days).activities(),
         ],
         activity_executor=executor or activity_executor(),
         max_concurrent_activities=16,
