@@ -1,0 +1,118 @@
+"""No secret value leaves the hub: a hub process with every partner's secret set takes signed,
+forged and replayed deliveries and sends; then its logs, admin API answers, metrics and
+database are scanned for the known values."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import MetaData, create_engine, select
+
+from integration_hub.orchestration.devserver import free_port
+from integration_hub.testing import HubProcess, hub_env
+from tests.helpers import (
+    ADMIN_TOKEN,
+    AUTH0_TOKEN,
+    CLERK_SECRET,
+    GOOGLE_MAPS_API_KEY,
+    STRIPE_SECRET,
+    STRIPE_SECRET_KEY,
+    TWILIO_AUTH_TOKEN,
+)
+
+AUTH_CLIENT_SECRET = "auth0-client-secret-" + "q" * 30
+SECRETS = {
+    "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+    "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+    "CLERK_WEBHOOK_SECRET": CLERK_SECRET,
+    "AUTH0_LOG_STREAM_TOKEN": AUTH0_TOKEN,
+    "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+    "GOOGLE_MAPS_API_KEY": GOOGLE_MAPS_API_KEY,
+    "AUTH_CLIENT_SECRET": AUTH_CLIENT_SECRET,
+}
+
+
+def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HubProcess.hub_command(), *args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+
+
+def _database_dump(url: str) -> str:
+    """Every row of every table as text (raw bodies included: a partner's payload is fine to
+    keep, a secret that signed it is not)."""
+    engine = create_engine(url)
+    metadata = MetaData()
+    metadata.reflect(engine)
+    with engine.connect() as connection:
+        rows = [
+            repr(tuple(row))
+            for table in metadata.sorted_tables
+            for row in connection.execute(select(table))
+        ]
+    engine.dispose()
+    return "\n".join(rows)
+
+
+def test_no_secret_value_reaches_logs_api_metrics_or_database(
+    tmp_path: Path, temporal_address: str
+) -> None:
+    env = hub_env(
+        tmp_path / "var",
+        HUB_ADMIN_TOKEN=ADMIN_TOKEN,
+        HUB_TEMPORAL_ADDRESS=temporal_address,
+        HUB_TASK_QUEUE=f"leaks-{uuid.uuid4().hex}",
+        HUB_LOG_LEVEL="DEBUG",
+        **SECRETS,
+    )
+    hub = HubProcess(tmp_path, env, free_port())
+    env["HUB_URL"] = hub.url
+    hub.start()
+    answers: list[str] = []
+    try:
+        for partner, event_type in [
+            ("stripe", "payment_intent.succeeded"),
+            ("clerk", "user.created"),
+            ("auth0", "ss"),
+            ("twilio", "inbound_sms"),
+        ]:
+            sent = _hub(tmp_path, env, "send", partner, event_type)
+            assert sent.returncode == 0, sent.stderr
+            answers.append(sent.stdout + sent.stderr)
+        forged = httpx.post(
+            f"{hub.url}/webhooks/auth0", content=b"[]", headers={"Authorization": "Bearer nope"}
+        )
+        assert forged.status_code == 400
+        answers.append(forged.text)
+        admin = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+        for _ in range(600):
+            page = admin.get("/api/events", params={"status": "processed"}).json()
+            if len(page["items"]) >= 4:
+                break
+            time.sleep(0.1)
+        assert len(page["items"]) >= 4
+        for path in ["/api/events", "/api/connectors", "/metrics", "/openapi.json"]:
+            answers.append(admin.get(path).text)
+        for item in admin.get("/api/events").json()["items"]:
+            detail = f"/api/events/{item['partner']}/{item['partner_event_id']}"
+            answers.append(admin.get(detail).text)
+            answers.append(admin.post(f"{detail}/replay").text)
+        answers.append(_hub(tmp_path, env, "doctor", "--json").stdout)
+        admin.close()
+    finally:
+        hub.stop()
+    logs = (tmp_path / "serve.log").read_text()
+    database = _database_dump(f"sqlite:///{tmp_path / 'var' / 'hub.db'}")
+
+    assert "delivery_rejected" in logs  # the scan reads real output
+    for name, value in SECRETS.items():
+        assert value not in logs, f"{name} in the hub's logs"
+        assert value not in database, f"{name} in the database"
+        for answer in answers:
+            assert value not in answer, f"{name} in an API answer or CLI output"
