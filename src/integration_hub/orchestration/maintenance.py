@@ -34,6 +34,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from integration_hub.connectors.auth0_management import Auth0Management, LogStreamToken
     from integration_hub.connectors.outbound import call_activity
+    from integration_hub.connectors.twilio.account import TokenRotationStep, TwilioAuthTokens
     from integration_hub.secrets import EnvSecretSource, SecretSource
     from integration_hub.secrets.ages import report_ages
     from integration_hub.secrets.store import RecordStore
@@ -139,7 +140,29 @@ class RotateAuth0LogStreamWorkflow:
         await call_activity(SecretMaintenance.push_log_stream_token, input)
 
 
-MAINTENANCE_WORKFLOWS: tuple[type, ...] = (SecretAgeReminderWorkflow, RotateAuth0LogStreamWorkflow)
+@dataclass(frozen=True)
+class RotateTwilioAuthTokenInput:
+    overlap_hours: float | None = None  # default: the secret's configured overlap
+
+
+@workflow.defn(name="secrets_rotate_twilio_auth_token")
+class RotateTwilioAuthTokenWorkflow:
+    """A secondary Auth Token minted and stored (the primary kept for the overlap), then
+    promoted: Twilio signs with the new token only once the hub already accepts it."""
+
+    @workflow.run
+    async def run(self, input: RotateTwilioAuthTokenInput) -> None:
+        info = workflow.info()
+        step = TokenRotationStep(f"{info.workflow_id}/{info.run_id}", input.overlap_hours)
+        await call_activity(TwilioAuthTokens.create_secondary, step)
+        await call_activity(TwilioAuthTokens.promote_secondary, step)
+
+
+MAINTENANCE_WORKFLOWS: tuple[type, ...] = (
+    SecretAgeReminderWorkflow,
+    RotateAuth0LogStreamWorkflow,
+    RotateTwilioAuthTokenWorkflow,
+)
 
 
 async def _ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> str:
@@ -185,9 +208,16 @@ async def ensure_auth0_rotation_schedule(
     return await _ensure_schedule(client, AUTH0_ROTATION_SCHEDULE_ID, _every(action, every))
 
 
-def maintenance_activities(secrets: SecretSource | None) -> Sequence[Callable[..., Any]]:
+def maintenance_activities(
+    secrets: SecretSource | None, settings: Settings | None = None
+) -> Sequence[Callable[..., Any]]:
     """For `build_worker`: registered always, so a scheduled run never waits for a worker."""
-    return SecretMaintenance(secrets or EnvSecretSource(environ={})).activities()
+    source = secrets or EnvSecretSource(environ={})
+    twilio_base = settings.twilio_api_base_url if settings else None  # tests: a local server
+    return [
+        *SecretMaintenance(source).activities(),
+        *TwilioAuthTokens(source, accounts_base_url=twilio_base).activities(),
+    ]
 
 
 def known_secret_names(settings: Settings) -> list[str]:

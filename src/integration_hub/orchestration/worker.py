@@ -43,7 +43,7 @@ def build_worker(
             activities.apply_contact_event,
             activities.record_handler_outcome,
             *(activity for partner in calls for activity in partner.activities()),
-            *maintenance_activities(secrets),
+            *maintenance_activities(secrets, settings),
             *RetentionActivities(engine, retention_days=settings.raw_retention_days).activities(),
         ],
         activity_executor=executor or activity_executor(),

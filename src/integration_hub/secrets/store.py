@@ -159,6 +159,11 @@ class RecordStore:
     def holds(self, name: str) -> bool:
         return self._record(name) is not None
 
+    def has_rotation(self, name: str, rotation_id: str) -> bool:
+        """Whether a rotation step with this id was stored (so a retried step can skip a call
+        to the partner that would mint yet another value)."""
+        return any(v.rotation_id == rotation_id for v in self._record(name) or ())
+
     def set(self, name: str, value: str) -> None:
         """Replace every version: the old ones stop verifying at once (use `rotate` to overlap)."""
         _check(name, value)
