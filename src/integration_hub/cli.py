@@ -556,9 +556,13 @@ def secrets_schedule(
     auth0_log_stream: Annotated[
         str | None, typer.Option(help="Also rotate this Auth0 log stream's token (lst_...).")
     ] = None,
+    twilio_auth_token: Annotated[
+        bool, typer.Option(help="Also rotate the Twilio Auth Token (secondary, then promote).")
+    ] = False,
     rotate_every_days: float = 30,
 ) -> None:
-    """Create or update the daily secret-age reminder (and the Auth0 token rotation) schedules."""
+    """Create or update the daily secret-age reminder (the worker also does at start) and the
+    token rotation schedules asked for."""
     from datetime import timedelta
 
     from temporalio.client import Client
@@ -574,8 +578,14 @@ def secrets_schedule(
     async def main() -> list[str]:
         client = await Client.connect(address, namespace=settings.temporal_namespace)
         ids = [await maintenance.ensure_age_reminder_schedule(client, settings.task_queue)]
+        every = timedelta(days=rotate_every_days)
+        if twilio_auth_token:
+            ids.append(
+                await maintenance.ensure_twilio_rotation_schedule(
+                    client, settings.task_queue, every
+                )
+            )
         if auth0_log_stream:
-            every = timedelta(days=rotate_every_days)
             ids.append(
                 await maintenance.ensure_auth0_rotation_schedule(
                     client, settings.task_queue, auth0_log_stream, every

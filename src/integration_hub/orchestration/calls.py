@@ -17,7 +17,10 @@ from integration_hub.connectors.outbound import PartnerCalls
 from integration_hub.connectors.stripe_calls import STRIPE_WORKFLOWS, StripeCalls
 from integration_hub.connectors.twilio.messaging import TwilioMessaging
 from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
-from integration_hub.orchestration.maintenance import MAINTENANCE_WORKFLOWS
+from integration_hub.orchestration.maintenance import (
+    MAINTENANCE_WORKFLOWS,
+    ensure_age_reminder_schedule,
+)
 from integration_hub.orchestration.retention import ensure_retention_schedule
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
@@ -47,7 +50,9 @@ def preflight(calls: list[PartnerCalls]) -> None:
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Create or update the Temporal Schedules the partners' upkeep needs (idempotent): today
-    the daily purge of expired Google Maps cache rows and of old raw bodies."""
+    """Create or update the Temporal Schedules the hub's upkeep needs (idempotent): the daily
+    purge of expired Google Maps cache rows and of old raw bodies, and the secret-age reminder.
+    Token rotations are scheduled on request (`hub secrets schedule`): they change partners."""
     await ensure_purge_schedule(client, settings.task_queue)
     await ensure_retention_schedule(client, settings.task_queue)
+    await ensure_age_reminder_schedule(client, settings.task_queue)

@@ -16,20 +16,11 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+
+from integration_hub import schedules
 
 with workflow.unsafe.imports_passed_through():
     from integration_hub.connectors.auth0_management import Auth0Management, LogStreamToken
@@ -43,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
 AUTH0_LOG_STREAM_TOKEN = "AUTH0_LOG_STREAM_TOKEN"  # noqa: S105 (a variable name, not a value)
 AGE_SCHEDULE_ID = "secrets.age_reminder"
 AUTH0_ROTATION_SCHEDULE_ID = "secrets.rotate_auth0_log_stream"
+TWILIO_ROTATION_SCHEDULE_ID = "secrets.rotate_twilio_auth_token"
 STORE_RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=["secrets.read_only"])
 
 
@@ -165,47 +157,46 @@ MAINTENANCE_WORKFLOWS: tuple[type, ...] = (
 )
 
 
-async def _ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> str:
-    try:
-        await client.create_schedule(schedule_id, schedule)
-    except ScheduleAlreadyRunningError:
-
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(schedule_id).update(replace)
-    return schedule_id
-
-
-def _every(action: ScheduleActionStartWorkflow, every: timedelta) -> Schedule:
-    return Schedule(
-        action=action,
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
-
-
 async def ensure_age_reminder_schedule(
     client: Client, task_queue: str, every: timedelta = timedelta(days=1)
 ) -> str:
     """Create (or update) the daily secret-age reminder; returns its id."""
-    action = ScheduleActionStartWorkflow(
-        SecretAgeReminderWorkflow.run, AgeCheckInput(), id=AGE_SCHEDULE_ID, task_queue=task_queue
+    schedule = schedules.every(
+        SecretAgeReminderWorkflow.run,
+        AgeCheckInput(),
+        schedule_id=AGE_SCHEDULE_ID,
+        task_queue=task_queue,
+        interval=every,
     )
-    return await _ensure_schedule(client, AGE_SCHEDULE_ID, _every(action, every))
+    return await schedules.ensure_schedule(client, AGE_SCHEDULE_ID, schedule)
 
 
 async def ensure_auth0_rotation_schedule(
     client: Client, task_queue: str, stream_id: str, every: timedelta = timedelta(days=30)
 ) -> str:
     """Create (or update) the periodic rotation of the Auth0 log-stream token."""
-    action = ScheduleActionStartWorkflow(
+    schedule = schedules.every(
         RotateAuth0LogStreamWorkflow.run,
         RotateLogStreamInput(stream_id),
-        id=AUTH0_ROTATION_SCHEDULE_ID,
+        schedule_id=AUTH0_ROTATION_SCHEDULE_ID,
         task_queue=task_queue,
+        interval=every,
     )
-    return await _ensure_schedule(client, AUTH0_ROTATION_SCHEDULE_ID, _every(action, every))
+    return await schedules.ensure_schedule(client, AUTH0_ROTATION_SCHEDULE_ID, schedule)
+
+
+async def ensure_twilio_rotation_schedule(
+    client: Client, task_queue: str, every: timedelta = timedelta(days=30)
+) -> str:
+    """Create (or update) the periodic rotation of the Twilio Auth Token."""
+    schedule = schedules.every(
+        RotateTwilioAuthTokenWorkflow.run,
+        RotateTwilioAuthTokenInput(),
+        schedule_id=TWILIO_ROTATION_SCHEDULE_ID,
+        task_queue=task_queue,
+        interval=every,
+    )
+    return await schedules.ensure_schedule(client, TWILIO_ROTATION_SCHEDULE_ID, schedule)
 
 
 def maintenance_activities(

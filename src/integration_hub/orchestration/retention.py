@@ -14,24 +14,14 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity, workflow
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     import structlog
     from sqlalchemy import Engine
 
+    from integration_hub.schedules import ensure_schedule, every
     from integration_hub.storage import repo
     from integration_hub.storage.engine import begin_write
 
@@ -94,30 +84,15 @@ class PurgeRawBodiesWorkflow:
 RETENTION_WORKFLOWS: tuple[type, ...] = (PurgeRawBodiesWorkflow,)
 
 
-def purge_schedule(task_queue: str, every: timedelta = timedelta(days=1)) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            PurgeRawBodiesWorkflow.run,
-            PurgeRawBodiesInput(),
-            id=SCHEDULE_ID,
-            task_queue=task_queue,
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
-
-
 async def ensure_retention_schedule(
-    client: Client, task_queue: str, every: timedelta = timedelta(days=1)
+    client: Client, task_queue: str, interval: timedelta = timedelta(days=1)
 ) -> str:
     """Create the daily purge schedule, or bring an existing one up to date; returns its id."""
-    schedule = purge_schedule(task_queue, every)
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(SCHEDULE_ID).update(replace)
-    return SCHEDULE_ID
+    schedule = every(
+        PurgeRawBodiesWorkflow.run,
+        PurgeRawBodiesInput(),
+        schedule_id=SCHEDULE_ID,
+        task_queue=task_queue,
+        interval=interval,
+    )
+    return await ensure_schedule(client, SCHEDULE_ID, schedule)

@@ -79,7 +79,7 @@ async def test_purge_schedule_is_created_once_and_updated_after(
     temporal: WorkflowEnvironment,
 ) -> None:
     await ensure_purge_schedule(temporal.client, "queue-a")
-    await ensure_purge_schedule(temporal.client, "queue-b", every=timedelta(hours=12))
+    await ensure_purge_schedule(temporal.client, "queue-b", interval=timedelta(hours=12))
     handle = temporal.client.get_schedule_handle(SCHEDULE_ID)
     try:
         description = await handle.describe()

@@ -4,7 +4,7 @@
 the shared call-out retry policy (`OVER_QUERY_LIMIT`, 429 and 5xx are retried with backoff or
 after `Retry-After`; `REQUEST_DENIED` and `INVALID_REQUEST` fail at once). Other workflows can
 call the activities the same way. `MapsCachePurgeWorkflow` deletes expired cache rows; a
-Temporal Schedule runs it daily (`purge_schedule`), and `hub maps purge` does the same directly.
+Temporal Schedule runs it daily (`schedule.py`), and `hub maps purge` does the same directly.
 """
 
 from __future__ import annotations
