@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from tests.helpers import RunningHub, stripe_delivery, table_counts, wait_until
@@ -38,7 +40,11 @@ async def test_failed_normalization_does_not_block_the_batch(running_hub: Runnin
     assert (await _settled(running_hub, good))["status"] == "processed"
 
 
-async def test_replay_yields_the_same_events_and_workflow_ids(running_hub: RunningHub) -> None:
+async def test_replay_yields_the_same_events_and_the_next_workflow_generation(
+    running_hub: RunningHub,
+) -> None:
+    """Replayed at once, while the first workflow may not have closed: the new run still
+    starts (its id is the first one's plus `/replay-1`) and completes."""
     event_id = await _post(running_hub, *stripe_delivery())
     first = await _settled(running_hub, event_id)
     replay = await running_hub.admin.post(f"/api/events/stripe/{event_id}/replay")
@@ -51,13 +57,11 @@ async def test_replay_yields_the_same_events_and_workflow_ids(running_hub: Runni
             and r.json()["events"][0]["handlers"][0]["status"] == "completed"
         ),
     )
-    events_before = first["events"]
-    events_after = again.json()["events"]
-    assert [e["event"]["id"] for e in events_after] == [e["event"]["id"] for e in events_before]  # type: ignore[index, union-attr]
-    assert (
-        events_after[0]["handlers"][0]["workflow_id"]
-        == events_before[0]["handlers"][0]["workflow_id"]
-    )  # type: ignore[index]
+    events_before: list[dict[str, Any]] = first["events"]  # type: ignore[assignment]
+    events_after: list[dict[str, Any]] = again.json()["events"]
+    assert [e["event"]["id"] for e in events_after] == [e["event"]["id"] for e in events_before]
+    first_run = events_before[0]["handlers"][0]["workflow_id"]
+    assert events_after[0]["handlers"][0]["workflow_id"] == f"{first_run}/replay-1"
     assert table_counts(running_hub.hub) == {
         "raw_events": 1,
         "internal_events": 1,

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any, TypeAlias
 
 import orjson
-from sqlalchemy import Connection, Row, Table, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Row, String, Table, and_, bindparam, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -268,10 +268,19 @@ def store_normalization(
     ]
     if run_rows:
         upsert = _insert(connection, handler_runs)
+        # A replayed run gets a new workflow id per generation (`.../replay-<starts so far>`):
+        # reusing the old id would collide with a workflow that recorded its outcome but has
+        # not closed yet, and the new run would never start.
+        replay_id = upsert.excluded.workflow_id + "/replay-" + cast(handler_runs.c.attempts, String)
         connection.execute(
             upsert.on_conflict_do_update(
                 index_elements=["event_id", "handler"],
-                set_={"status": HandlerStatus.PENDING.value, "last_error": None, "updated_at": now},
+                set_={
+                    "status": HandlerStatus.PENDING.value,
+                    "last_error": None,
+                    "updated_at": now,
+                    "workflow_id": replay_id,
+                },
             ),
             run_rows,
         )
@@ -335,14 +344,21 @@ def record_handler_outcome(
     """Set one handler run's final state, then derive its raw event's status from all runs."""
     now = utcnow()
     status = HandlerStatus.FAILED if error else HandlerStatus.COMPLETED
+    raw_event_id = connection.execute(
+        select(internal_events.c.raw_event_id).where(internal_events.c.id == event_id)
+    ).scalar_one()
+    # Runs of one raw event finish concurrently (one per internal event and handler): lock the
+    # raw row first, so the last to finish sees every other outcome committed and sets the
+    # final status. Without it, two READ COMMITTED transactions each see the other's run as
+    # still started and the event stays `processing` forever. (SQLite serializes writes.)
+    connection.execute(
+        select(raw_events.c.id).where(raw_events.c.id == raw_event_id).with_for_update()
+    )
     connection.execute(
         update(handler_runs)
         .where(handler_runs.c.event_id == event_id, handler_runs.c.handler == handler)
         .values(status=status.value, last_error=error, updated_at=now)
     )
-    raw_event_id = connection.execute(
-        select(internal_events.c.raw_event_id).where(internal_events.c.id == event_id)
-    ).scalar_one()
     runs = connection.execute(
         select(handler_runs.c.status, handler_runs.c.last_error)
         .join(internal_events, internal_events.c.id == handler_runs.c.event_id)
@@ -609,3 +625,44 @@ def purge_raw_bodies(connection: Connection, *, received_before: datetime, limit
         .values(body=b"", body_purged_at=now, updated_at=now)
     )
     return len(ids)
+
+
+def find_raw_events(
+    connection: Connection,
+    *,
+    partner: str | None = None,
+    status: str | None = None,
+    event_type: str | None = None,
+    partner_event_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int,
+    before_id: int | None = None,
+) -> Sequence[AnyRow]:
+    """`list_raw_events` with the explorer's filters too: type, id and a receipt window
+    (`since` inclusive, `until` exclusive). Newest first; `before_id` is the cursor."""
+    query = select(
+        raw_events.c.id,
+        raw_events.c.partner,
+        raw_events.c.partner_event_id,
+        raw_events.c.event_type,
+        raw_events.c.status,
+        raw_events.c.attempts,
+        raw_events.c.last_error,
+        raw_events.c.received_at,
+    )
+    for column, value in (
+        (raw_events.c.partner, partner),
+        (raw_events.c.status, status),
+        (raw_events.c.event_type, event_type),
+        (raw_events.c.partner_event_id, partner_event_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(raw_events.c.received_at >= since)
+    if until is not None:
+        query = query.where(raw_events.c.received_at < until)
+    if before_id is not None:
+        query = query.where(raw_events.c.id < before_id)
+    return connection.execute(query.order_by(raw_events.c.id.desc()).limit(limit)).all()
