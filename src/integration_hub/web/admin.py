@@ -10,7 +10,7 @@ the audit log. Changes and raw reads are written to the audit log (web/audit.py)
 import asyncio
 import base64
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 import structlog
@@ -29,8 +29,11 @@ from integration_hub.connectors.twilio.workflows import (
     send_message_workflow_id,
     start_send_message,
 )
+from integration_hub.doctor import diagnose
 from integration_hub.errors import CallRefused
+from integration_hub.orchestration.calls import partner_calls
 from integration_hub.runtime import Hub
+from integration_hub.status import partner_statuses
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.repo import AnyRow
@@ -159,6 +162,12 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
 
+class StatusOut(BaseModel):
+    generated_at: datetime
+    hours: list[str] = Field(description="UTC hour of each `hourly` value, oldest first.")
+    partners: list[dict[str, Any]] = Field(description="status.PartnerStatus, one per partner.")
+
+
 class ConnectorOut(BaseModel):
     name: str
     webhook_secret: str
@@ -190,6 +199,12 @@ def _parse_cursor(cursor: str | None) -> int | None:
             400, detail={"error": "bad_cursor", "detail": "cursor is not one we issued"}
         )
     return int(cursor)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def build_authenticator(hub: Hub) -> Authenticator:
@@ -306,17 +321,49 @@ def build_admin(hub: Hub) -> FastAPI:
             for name, c in hub.connectors.items()
         ]
 
+    calls = [c.manifest for c in partner_calls(hub.settings, hub.secrets, hub.engine)]
+
+    @api.get("/status")
+    async def partner_status() -> StatusOut:
+        """Each partner's state and its reasons (rules in status.py), counts, latency, secrets
+        set (never values), what remains of its checklist, and events per hour over 24 h."""
+        now = datetime.now(UTC)
+
+        def work(connection: Connection) -> list[dict[str, Any]]:
+            reports = diagnose(
+                connectors=hub.connectors, calls=calls, secrets=hub.secrets, engine=hub.engine
+            )
+            return [s.as_dict() for s in partner_statuses(connection, reports, now=now)]
+
+        start = (now - timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+        hours = [(start + timedelta(hours=i)).strftime("%Y-%m-%dT%H:00Z") for i in range(24)]
+        return StatusOut(generated_at=now, hours=hours, partners=await read(work))
+
     @api.get("/events")
     async def list_events(
         partner: str | None = None,
         status: Status | None = None,
+        event_type: Annotated[str | None, Query(alias="type")] = None,
+        event_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: str | None = None,
     ) -> EventPage:
+        """Newest first. `since` (inclusive) and `until` (exclusive) bound the receipt time;
+        a time without a zone is taken as UTC."""
         before = _parse_cursor(cursor)
         rows = await read(
-            lambda c: repo.list_raw_events(
-                c, partner=partner, status=status, limit=limit, before_id=before
+            lambda c: repo.find_raw_events(
+                c,
+                partner=partner,
+                status=status,
+                event_type=event_type,
+                partner_event_id=event_id,
+                since=_utc(since),
+                until=_utc(until),
+                limit=limit,
+                before_id=before,
             )
         )
         return EventPage(items=[_summary(r) for r in rows], next_cursor=_cursor(rows, limit))

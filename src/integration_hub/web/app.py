@@ -11,6 +11,7 @@ from integration_hub.runtime import Hub
 from integration_hub.web.admin import build_admin
 from integration_hub.web.ingest import PREFIX, IngestApp
 from integration_hub.web.ingest_openapi import OPENAPI_PATH
+from integration_hub.web.panel import build_panel
 
 
 def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
@@ -27,6 +28,7 @@ def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
         body_timeout_seconds=hub.settings.body_timeout_seconds,
     )
     admin = build_admin(hub)
+    admin.include_router(build_panel(hub, api=admin))
     admin.openapi_schema = {**admin.openapi()}
     admin.openapi_schema["paths"] = {
         f"{PREFIX}{{partner}}": OPENAPI_PATH,

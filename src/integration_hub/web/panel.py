@@ -1,0 +1,289 @@
+"""The status panel: server-rendered HTML over the admin API.
+
+Every page reads the same admin API the CLI uses, called in process with the signed-in token
+as its bearer: the API authenticates, authorizes and audits exactly as for any client, and the
+panel holds no queries of its own. Sign-in keeps the token (`HUB_ADMIN_TOKEN` or an OIDC access
+token) in the `hub_session` cookie: HttpOnly, SameSite=Strict, Secure over https. Scripts may
+send `Authorization: Bearer` instead.
+
+CSRF: every form carries HMAC(server key, session token) (login: HMAC of a random nonce kept in
+the `hub_login` cookie), checked in constant time on POST; SameSite=Strict is the second wall.
+The server key is random per process, so a restart only asks to resubmit a form.
+"""
+
+# No `from __future__ import annotations`: FastAPI evaluates the route signatures.
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.types import ASGIApp
+
+from integration_hub.logs import mask_sensitive
+from integration_hub.runtime import Hub
+from integration_hub.web.admin import build_authenticator
+from integration_hub.web.auth import AuthError, Principal, Role
+
+SESSION_COOKIE = "hub_session"
+LOGIN_COOKIE = "hub_login"
+REFRESH_SECONDS = 15
+STATES = ("healthy", "degraded", "failing", "not_configured", "idle")
+
+
+def _csrf(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def masked(value: dict[str, Any]) -> dict[str, Any]:
+    """The logs' masking, for anything the panel shows of a stored event."""
+    return dict(mask_sensitive(None, "panel", dict(value)))
+
+
+def sparkline(values: list[int], *, width: int = 240, height: int = 48) -> str:
+    """Inline SVG bars of events per hour; numbers only, so nothing needs escaping."""
+    top = max(values, default=0) or 1
+    step = width / max(len(values), 1)
+    bars = "".join(
+        f'<rect x="{i * step:.1f}" y="{height - v / top * (height - 2):.1f}" '
+        f'width="{step - 1:.1f}" height="{v / top * (height - 2):.1f}"><title>{v}</title></rect>'
+        for i, v in enumerate(values)
+    )
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="events per hour, last 24 hours">'
+        f'<line x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}"/>{bars}</svg>'
+    )
+
+
+def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
+    """Routes under /status; `api` is the admin app the pages read from."""
+    authenticator = build_authenticator(hub)
+    key = secrets.token_bytes(32)
+    templates = Environment(
+        loader=PackageLoader("integration_hub.web", "templates"),
+        autoescape=select_autoescape(default=True),
+        enable_async=False,
+    )
+    router = APIRouter(prefix="/status", include_in_schema=False)
+
+    def token_of(request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return header[7:].strip()
+        return request.cookies.get(SESSION_COOKIE, "")
+
+    async def principal_of(token: str) -> Principal | None:
+        if not token:
+            return None
+        try:
+            return await asyncio.to_thread(authenticator.authenticate, token)
+        except AuthError:
+            return None
+
+    def call_api(request: Request, token: str) -> httpx.AsyncClient:
+        client = request.client
+        transport = httpx.ASGITransport(
+            app=api, client=(client.host, client.port) if client else ("127.0.0.1", 0)
+        )
+        return httpx.AsyncClient(
+            transport=transport,
+            base_url="http://panel",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+        html = templates.get_template(name).render(
+            path=request.url.path, states=STATES, sparkline=sparkline, since=since_label, **context
+        )
+        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+    def to_login(request: Request) -> RedirectResponse:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/status/login?next={quote(target)}", status_code=303)
+
+    async def session(request: Request) -> tuple[str, Principal] | None:
+        token = token_of(request)
+        principal = await principal_of(token)
+        return (token, principal) if principal is not None else None
+
+    def page_context(token: str, principal: Principal) -> dict[str, Any]:
+        role = principal.role
+        return {
+            "who": principal.subject,
+            "role": role.label if role else "no role",
+            "can_replay": role is not None and role >= Role.OPERATOR,
+            "is_admin": role is not None and role >= Role.ADMIN,
+            "csrf": _csrf(key, token),
+        }
+
+    def csrf_ok(expected_for: str, presented: str) -> bool:
+        return bool(expected_for) and hmac.compare_digest(_csrf(key, expected_for), presented)
+
+    @router.get("/login")
+    async def login_form(request: Request, next: str = "/status", error: str = "") -> Response:
+        nonce = secrets.token_urlsafe(24)
+        response = render(
+            "login.html", request, next=_safe_next(next), error=error, csrf=_csrf(key, nonce)
+        )
+        response.set_cookie(
+            LOGIN_COOKIE, nonce, max_age=900, path="/status", httponly=True,
+            secure=request.url.scheme == "https", samesite="strict",
+        )  # fmt: skip
+        return response
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        fields = await form(request)
+        token, csrf, next = fields.get("token", ""), fields.get("csrf", ""), fields.get("next", "")
+        if not csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), csrf):
+            return render("login.html", request, 403, next="/status", error="csrf", csrf="")
+        try:
+            await asyncio.to_thread(authenticator.authenticate, token.strip())
+        except AuthError as refused:
+            return RedirectResponse(
+                "/status/login?" + urlencode({"next": _safe_next(next), "error": refused.reason}),
+                status_code=303,
+            )
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE, token.strip(), path="/", httponly=True,
+            secure=request.url.scheme == "https", samesite="strict",
+        )  # fmt: skip
+        response.delete_cookie(LOGIN_COOKIE, path="/status")
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        if not csrf_ok(token_of(request), (await form(request)).get("csrf", "")):
+            return HTMLResponse("CSRF check failed", status_code=403)
+        response = RedirectResponse("/status/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @router.get("")
+    async def overview(request: Request) -> Response:
+        signed = await session(request)
+        if signed is None:
+            return to_login(request)
+        async with call_api(request, signed[0]) as api_client:
+            data = (await api_client.get("/api/status")).raise_for_status().json()
+        return render(
+            "status.html", request, refresh=REFRESH_SECONDS, data=data,
+            **page_context(*signed),
+        )  # fmt: skip
+
+    @router.get("/events")
+    async def explorer(request: Request) -> Response:
+        signed = await session(request)
+        if signed is None:
+            return to_login(request)
+        filters = {
+            k: v
+            for k in ("partner", "type", "status", "event_id", "since", "until", "cursor")
+            if (v := request.query_params.get(k, "").strip())
+        }
+        async with call_api(request, signed[0]) as api_client:
+            answer = await api_client.get("/api/events", params={**filters, "limit": 100})
+            partners = (await api_client.get("/api/connectors")).json()
+        page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None}
+        error = None if answer.status_code == 200 else _error_text(answer)
+        return render(
+            "events.html", request, filters=filters, page=page, error=error,
+            partners=[p["name"] for p in partners], **page_context(*signed),
+        )  # fmt: skip
+
+    @router.get("/events/{partner}/{partner_event_id}")
+    async def event(request: Request, partner: str, partner_event_id: str) -> Response:
+        signed = await session(request)
+        if signed is None:
+            return to_login(request)
+        context = page_context(*signed)
+        path = f"/api/events/{quote(partner, safe='')}/{quote(partner_event_id, safe='')}"
+        async with call_api(request, signed[0]) as api_client:
+            answer = await api_client.get(path)
+            if answer.status_code != 200:
+                return render(
+                    "message.html", request, answer.status_code,
+                    message=_error_text(answer), **context,
+                )  # fmt: skip
+            raw = (await api_client.get(path + "/raw")).json() if context["is_admin"] else None
+        detail = answer.json()
+        shown = masked({"headers": detail["headers"], "events": detail["events"]})
+        return render(
+            "event.html", request, detail=detail, headers=shown["headers"],
+            events=shown["events"], raw_body=mask_text_of(raw), replayed=request.query_params.get("replayed"),
+            **context,
+        )  # fmt: skip
+
+    @router.post("/events/{partner}/{partner_event_id}/replay")
+    async def replay(request: Request, partner: str, partner_event_id: str) -> Response:
+        signed = await session(request)
+        if signed is None:
+            return to_login(request)
+        if not csrf_ok(signed[0], (await form(request)).get("csrf", "")):
+            return HTMLResponse("CSRF check failed", status_code=403)
+        path = f"/api/events/{quote(partner, safe='')}/{quote(partner_event_id, safe='')}"
+        async with call_api(request, signed[0]) as api_client:
+            answer = await api_client.post(path + "/replay")
+        if answer.status_code != 200:
+            return render(
+                "message.html", request, answer.status_code,
+                message=_error_text(answer), **page_context(*signed),
+            )  # fmt: skip
+        requeued = answer.json()["requeued"]
+        return RedirectResponse(
+            f"/status/events/{quote(partner, safe='')}/{quote(partner_event_id, safe='')}"
+            f"?replayed={requeued}",
+            status_code=303,
+        )
+
+    return router
+
+
+def mask_text_of(raw: dict[str, Any] | None) -> str | None:
+    """An admin's view of the body, through the logs' masking (secrets, phones, e-mails)."""
+    if raw is None:
+        return None
+    return str(masked({"body": raw["body"]})["body"])
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The panel's forms are url-encoded and small: parsed here, without python-multipart."""
+    body = await request.body()
+    if len(body) > 64 * 1024:
+        return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def _error_text(answer: httpx.Response) -> str:
+    try:
+        body = answer.json()
+        return f"{answer.status_code} {body.get('error')}: {body.get('detail')}"
+    except ValueError:
+        return f"{answer.status_code}"
+
+
+def _safe_next(target: str) -> str:
+    """Only back into the panel: no open redirect."""
+    if target.startswith("/status") and "//" not in target and "\\" not in target:
+        return target
+    return "/status"
+
+
+def since_label(moment: str | None, now: datetime | None = None) -> str:
+    if not moment:
+        return "never"
+    seconds = int(((now or datetime.now(UTC)) - datetime.fromisoformat(moment)).total_seconds())
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{max(seconds, 0)} s ago"
