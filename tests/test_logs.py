@@ -8,10 +8,20 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
 
+from integration_hub import tracing
 from integration_hub.logs import configure_logging, mask_sensitive
+from integration_hub.runtime import Hub
 from integration_hub.settings import Settings
-from tests.helpers import STRIPE_SECRET, STRIPE_SECRET_KEY
+from tests.helpers import (
+    STRIPE_SECRET,
+    STRIPE_SECRET_KEY,
+    partner_secrets,
+    serve_hub,
+    stripe_delivery,
+    wait_until,
+)
 
 
 def masked(**fields: object) -> dict[str, object]:
@@ -68,3 +78,49 @@ def test_configured_logging_writes_masked_lines(json_lines: io.StringIO) -> None
     )
     line = json.loads(json_lines.getvalue().strip().splitlines()[-1])
     assert (line["sender"], line["header"]) == ("+***42", "Bearer ***")
+
+
+@pytest.fixture
+def traced_json_lines() -> Iterator[io.StringIO]:
+    """JSON lines at debug level, uncached (module loggers must not keep this buffer), with
+    tracing on so lines carry the trace id."""
+    configure_logging(Settings(_env_file=None, log_json=True, log_level="debug"))  # type: ignore[call-arg]
+    buffer = io.StringIO()
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(buffer), cache_logger_on_first_use=False
+    )
+    provider = TracerProvider()
+    tracing.use_provider(provider)
+    yield buffer
+    tracing.use_provider(None)
+    provider.shutdown()
+    structlog.reset_defaults()
+
+
+async def test_lines_about_an_event_carry_its_ids_and_trace(
+    hub_settings: Settings, traced_json_lines: io.StringIO
+) -> None:
+    async with serve_hub(Hub(hub_settings, secrets=partner_secrets())) as running:
+        body, headers = stripe_delivery()
+        response = await running.http.post("/webhooks/stripe", content=body, headers=headers)
+        assert response.status_code == 200
+
+        async def lines() -> dict[str, dict[str, object]]:
+            parsed = (json.loads(line) for line in traced_json_lines.getvalue().splitlines())
+            return {line["event"]: line for line in parsed}
+
+        seen = await wait_until(lines, lambda found: "handler_completed" in found)
+    partner_event_id = json.loads(body)["id"]
+    normalized, started, completed = (
+        seen[name] for name in ("event_normalized", "workflow_started", "handler_completed")
+    )
+    assert isinstance(normalized["event_ids"], list)
+    (event_id,) = normalized["event_ids"]
+    for line in (normalized, started, completed):
+        assert line["partner"] == "stripe"
+        assert line["partner_event_id"] == partner_event_id
+        assert isinstance(line["trace_id"], str) and len(line["trace_id"]) == 32
+    for line in (started, completed):
+        assert line["event_id"] == event_id
+        assert line["workflow_id"] == f"ledger/{event_id}"
+    assert normalized["trace_id"] == started["trace_id"] == completed["trace_id"]

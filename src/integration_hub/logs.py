@@ -1,5 +1,9 @@
 """structlog: JSON lines by default, readable console output on a terminal.
 
+Lines about an event carry its partner, partner event id, internal event id and workflow id,
+bound with `structlog.contextvars.bound_contextvars` where the event is handled (normalizer,
+dispatcher, activities), and the trace id of the current span (`add_trace_context`).
+
 Every line goes through `mask_sensitive` first: values of secret-sounding keys are dropped, and
 phone numbers, e-mail addresses and tokens are masked wherever they appear in a string.
 """
@@ -14,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from integration_hub import tracing
 from integration_hub.settings import Settings
 
 
@@ -26,6 +31,7 @@ def configure_logging(settings: Settings) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -37,6 +43,17 @@ def configure_logging(settings: Settings) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr)
+
+
+def add_trace_context(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor: the current span's trace id, when tracing is on and one is open."""
+    if tracing.enabled() and "trace_id" not in event_dict:
+        trace_id = tracing.trace_id_hex()
+        if trace_id is not None:
+            event_dict["trace_id"] = trace_id
+    return event_dict
 
 
 MASK = "***"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import Counter, Gauge, Histogram
 
 DELIVERIES = Counter(
@@ -60,3 +62,40 @@ SECRET_AGE = Gauge(
     "Age of each stored secret's newest version (set by the daily secret-age check).",
     ["name"],
 )
+RECEIPT_TO_PROCESSED = Histogram(
+    "hub_receipt_to_processed_seconds",
+    "From a raw event's receipt at the edge to its last handler completing (or to normalization"
+    " when no handler runs).",
+    ["partner"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+EVENTS_WAITING = Gauge(
+    "hub_events_waiting",
+    "Raw events not yet processed (received or processing), read from the database.",
+    ["partner"],
+)
+EVENTS_DEAD_LETTERED = Gauge(
+    "hub_events_dead_lettered",
+    "Raw events that failed for good (status failed), read from the database.",
+    ["partner"],
+)
+
+
+def set_backlog(counts: Mapping[tuple[str, str], int]) -> None:
+    """Set the waiting and dead-lettered gauges from (partner, status) -> count; a partner
+    that had a backlog before and has none now reads 0, not its last value."""
+    waiting: dict[str, int] = dict.fromkeys(_labels(EVENTS_WAITING), 0)
+    dead: dict[str, int] = dict.fromkeys(_labels(EVENTS_DEAD_LETTERED), 0)
+    for (partner, status), count in counts.items():
+        if status == "failed":
+            dead[partner] = dead.get(partner, 0) + count
+        else:
+            waiting[partner] = waiting.get(partner, 0) + count
+    for partner, count in waiting.items():
+        EVENTS_WAITING.labels(partner).set(count)
+    for partner, count in dead.items():
+        EVENTS_DEAD_LETTERED.labels(partner).set(count)
+
+
+def _labels(gauge: Gauge) -> list[str]:
+    return [sample.labels["partner"] for metric in gauge.collect() for sample in metric.samples]

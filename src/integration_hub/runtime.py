@@ -19,7 +19,9 @@ import structlog
 from sqlalchemy import Engine, text
 from temporalio.client import Client
 
+from integration_hub import tracing
 from integration_hub.admission import IngestRateLimiter
+from integration_hub.backlog import run_backlog_gauges
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors
 from integration_hub.orchestration.calls import ensure_schedules, partner_calls, preflight
@@ -54,6 +56,7 @@ class Hub:
         if pipeline and pipeline_process:
             raise ValueError("run the pipeline here or in a child process, not both")
         self.settings = settings
+        tracing.configure_from_env()  # OTLP when OTEL_EXPORTER_OTLP_*ENDPOINT is set, else off
         self.engine: Engine = make_engine(settings.resolved_database_url())
         self.connectors: dict[str, Connector] = build_connectors(settings)
         self.secrets = secrets or open_secret_source(settings)
@@ -95,6 +98,8 @@ class Hub:
         self._temporal_address = asyncio.get_running_loop().create_future()
         if self.edge:
             self._writer_task = asyncio.create_task(self.writer.run(), name="writer")
+            interval = self.settings.backlog_refresh_seconds
+            self._spawn(run_backlog_gauges(self.engine, interval=interval), "backlog-gauges")
         if self.pipeline:
             poll = self.settings.poll_interval_seconds
             workers = 1 if is_sqlite(self.engine) else self.settings.normalizer_workers
@@ -131,6 +136,7 @@ class Hub:
             self._embedded.stop()
         await self.rate_limiter.close()
         self.engine.dispose()
+        await asyncio.to_thread(tracing.shutdown)
 
     async def _resolve_temporal_address(self) -> str:
         if self.settings.temporal_address:
@@ -147,7 +153,11 @@ class Hub:
         delay = 0.5
         while True:
             try:
-                client = await Client.connect(address, namespace=self.settings.temporal_namespace)
+                client = await Client.connect(
+                    address,
+                    namespace=self.settings.temporal_namespace,
+                    interceptors=tracing.temporal_interceptors(),  # the worker inherits them
+                )
                 self.temporal_client = self.dispatcher.client = client
                 self.dispatcher.wake.set()
                 log.info("temporal_connected", address=address)

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(
         default=0.1, gt=0, description="How often idle pipeline workers look for new work."
     )
+    backlog_refresh_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the edge reads hub_events_waiting/dead_lettered from the database.",
+    )
     bench_mode: bool = Field(
         default=False, description="Adds POST /bench/ceiling (read body, 200) for benchmarks."
     )

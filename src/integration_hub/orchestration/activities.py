@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from integration_hub import metrics
 from integration_hub.orchestration import contacts, identity, ledger
-from integration_hub.storage import repo
+from integration_hub.storage import observed, repo
 from integration_hub.storage.engine import begin_write
+from integration_hub.storage.tables import RawStatus
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,18 +42,28 @@ class HandlerActivities:
     def _complete(
         self, input: HandlerInput, work: Callable[[Connection, dict[str, Any]], str]
     ) -> str:
-        """Do a handler's write and mark its run completed, in one transaction."""
-        with begin_write(self._engine) as connection:
+        """Do a handler's write and mark its run completed, in one transaction. Every line
+        logged meanwhile carries the event's partner, ids and workflow id."""
+        with (
+            _event_log_context(input.event_id),
+            begin_write(self._engine) as connection,
+        ):
             event = repo.get_internal_event(connection, event_id=input.event_id)
             if event is None:
                 raise ApplicationError(
                     f"internal event {input.event_id} does not exist", non_retryable=True
                 )
-            detail = work(connection, event)
-            repo.record_handler_outcome(
-                connection, event_id=input.event_id, handler=input.handler, error=None
-            )
+            with structlog.contextvars.bound_contextvars(
+                partner=event.get("partner"), partner_event_id=event.get("partnereventid")
+            ):
+                detail = work(connection, event)
+                repo.record_handler_outcome(
+                    connection, event_id=input.event_id, handler=input.handler, error=None
+                )
+                raw = observed.raw_state_of(connection, event_id=input.event_id)
+                log.debug("handler_completed", handler=input.handler, detail=detail)
         metrics.HANDLER_OUTCOMES.labels(input.handler, "completed").inc()
+        _observe_processed(raw)
         return detail
 
     @activity.defn
@@ -67,12 +83,30 @@ class HandlerActivities:
     @activity.defn
     def record_handler_outcome(self, input: OutcomeInput) -> None:
         """Record a run's final state (the failure path; success is recorded with its work)."""
-        with begin_write(self._engine) as connection:
+        with _event_log_context(input.event_id), begin_write(self._engine) as connection:
             repo.record_handler_outcome(
                 connection, event_id=input.event_id, handler=input.handler, error=input.error
             )
+            raw = observed.raw_state_of(connection, event_id=input.event_id)
+            if input.error:
+                log.warning("handler_failed", handler=input.handler, error=input.error)
         status = "failed" if input.error else "completed"
         metrics.HANDLER_OUTCOMES.labels(input.handler, status).inc()
+        _observe_processed(raw)
+
+
+def _event_log_context(event_id: str) -> AbstractContextManager[None]:
+    """Bind the internal event id and, inside an activity, its workflow id (the trace id comes
+    from the current span, see `logs.add_trace_context`)."""
+    workflow_id = activity.info().workflow_id if activity.in_activity() else None
+    return structlog.contextvars.bound_contextvars(event_id=event_id, workflow_id=workflow_id)
+
+
+def _observe_processed(raw: observed.RawState | None) -> None:
+    """Receipt to processed: observed once the run just recorded made its raw event processed."""
+    if raw is not None and raw.status == RawStatus.PROCESSED.value:
+        elapsed = (datetime.now(UTC) - raw.received_at).total_seconds()
+        metrics.RECEIPT_TO_PROCESSED.labels(raw.partner).observe(max(elapsed, 0.0))
 
 
 def _post_ledger_entry(connection: Connection, event: dict[str, Any]) -> str:

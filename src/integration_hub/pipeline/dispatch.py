@@ -9,20 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 
 import structlog
+from opentelemetry import context as otel_context
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from integration_hub import metrics
+from integration_hub import metrics, tracing
 from integration_hub.orchestration.activities import HandlerInput
-from integration_hub.storage import repo
+from integration_hub.storage import observed, repo
 from integration_hub.storage.engine import begin_write
 
 log = structlog.get_logger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRun:
+    event_id: str
+    handler: str
+    workflow_id: str
+    context: observed.EventContext | None  # partner, ids and the normalize span's traceparent
 
 
 class Dispatcher:
@@ -34,26 +44,46 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.stopping = False  # set by the owner; run() returns after the batch in hand
 
-    def _pending(self) -> list[tuple[str, str, str]]:
+    def _pending(self) -> list[PendingRun]:
         with self._engine.connect().execution_options(read_only=True) as connection:
             rows = repo.pending_handler_runs(connection, limit=self._batch_size)
-        return [(r.event_id, r.handler, r.workflow_id) for r in rows]
+            contexts = observed.event_contexts(
+                connection, event_ids=sorted({r.event_id for r in rows})
+            )
+        return [
+            PendingRun(r.event_id, r.handler, r.workflow_id, contexts.get(r.event_id)) for r in rows
+        ]
 
     def _mark_started(self, keys: list[tuple[str, str]]) -> None:
         with begin_write(self._engine) as connection:
             repo.mark_handlers_started(connection, keys=keys)
 
-    async def _start(self, client: Client, event_id: str, handler: str, workflow_id: str) -> None:
-        try:
-            await client.start_workflow(
-                handler,
-                HandlerInput(event_id=event_id, handler=handler),
-                id=workflow_id,
-                task_queue=self._task_queue,
-            )
-            metrics.DISPATCHED.labels(handler, "started").inc()
-        except WorkflowAlreadyStartedError:
-            metrics.DISPATCHED.labels(handler, "already_running").inc()
+    async def _start(self, client: Client, run: PendingRun) -> None:
+        """Start one workflow: its log lines carry the event's ids, and its StartWorkflow span
+        (the client interceptor's) is a child of the event's normalize span."""
+        context = run.context
+        with structlog.contextvars.bound_contextvars(
+            partner=context.partner if context else None,
+            partner_event_id=context.partner_event_id if context else None,
+            event_id=run.event_id,
+            workflow_id=run.workflow_id,
+        ):
+            parent = tracing.context_from(context.traceparent if context else None)
+            token = otel_context.attach(parent) if parent is not None else None
+            try:
+                await client.start_workflow(
+                    run.handler,
+                    HandlerInput(event_id=run.event_id, handler=run.handler),
+                    id=run.workflow_id,
+                    task_queue=self._task_queue,
+                )
+                metrics.DISPATCHED.labels(run.handler, "started").inc()
+                log.debug("workflow_started", handler=run.handler)
+            except WorkflowAlreadyStartedError:
+                metrics.DISPATCHED.labels(run.handler, "already_running").inc()
+            finally:
+                if token is not None:
+                    otel_context.detach(token)
 
     async def dispatch_batch(self, client: Client) -> int:
         """Start the workflows of one batch of pending runs; returns how many were started."""
@@ -61,9 +91,13 @@ class Dispatcher:
         if not pending:
             return 0
         results = await asyncio.gather(
-            *(self._start(client, *run) for run in pending), return_exceptions=True
+            *(self._start(client, run) for run in pending), return_exceptions=True
         )
-        started = [(e, h) for (e, h, _), r in zip(pending, results, strict=True) if r is None]
+        started = [
+            (run.event_id, run.handler)
+            for run, result in zip(pending, results, strict=True)
+            if result is None
+        ]
         if started:
             await asyncio.to_thread(self._mark_started, started)
         errors = [r for r in results if isinstance(r, BaseException)]

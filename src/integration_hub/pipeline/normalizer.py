@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from integration_hub import metrics
+from integration_hub import metrics, tracing
 from integration_hub.connectors.base import Connector, PartnerEvent
 from integration_hub.events import build_event, validate_event
-from integration_hub.storage import repo
+from integration_hub.storage import observed, repo
 from integration_hub.storage.engine import begin_write, is_sqlite
 from integration_hub.storage.repo import AnyRow
+from integration_hub.storage.tables import RawStatus
 
 log = structlog.get_logger(__name__)
 
 HandlerNames = Callable[[str], Sequence[str]]
 Outcomes = list[tuple[str, repo.NormalizationOutcome]]  # (partner, outcome)
+Traces = dict[int, observed.RawTrace]  # raw event id -> ingest traceparent, receipt time
 
 
 def workflow_id(handler: str, event_id: str) -> str:
@@ -42,6 +45,8 @@ def normalize_row(
             event = build_event(
                 partner=row.partner, partner_event_id=row.partner_event_id, index=index, draft=draft
             )
+            if tracing.enabled() and (traceparent := tracing.current_traceparent()):
+                event["traceparent"] = traceparent  # CloudEvents Distributed Tracing extension
             validate_event(event)
             outcome.events.append(event)
             for handler in handler_names(event["type"]):
@@ -50,13 +55,26 @@ def normalize_row(
         outcome.events.clear()
         outcome.handlers.clear()
         outcome.error = f"{type(exc).__name__}: {exc}"
-        log.warning(
-            "normalization_failed",
-            partner=row.partner,
-            partner_event_id=row.partner_event_id,
-            error=outcome.error,
-        )
+        log.warning("normalization_failed", error=outcome.error)  # partner, ids: bound
     return outcome
+
+
+@contextlib.contextmanager
+def _normalize_span(row: AnyRow, trace: observed.RawTrace | None) -> Iterator[None]:
+    """A child of the delivery's ingest span (stored with the row), with the event's log
+    context bound for every line logged while it is normalized."""
+    with structlog.contextvars.bound_contextvars(
+        partner=row.partner, partner_event_id=row.partner_event_id
+    ):
+        if not tracing.enabled():
+            yield
+            return
+        parent = tracing.context_from(trace.traceparent if trace else None)
+        attributes = {"hub.partner": row.partner, "hub.partner_event_id": row.partner_event_id}
+        with tracing.tracer().start_as_current_span(
+            "normalize", context=parent, attributes=attributes
+        ):
+            yield
 
 
 class Normalizer:
@@ -80,37 +98,56 @@ class Normalizer:
     def drain_batch(self) -> int:
         """Normalize one batch; returns how many raw events it took."""
         if is_sqlite(self._engine):
-            taken, stored = self._drain_outside_write_lock()
+            taken, stored, traces = self._drain_outside_write_lock()
         else:
-            taken, stored = self._drain_locked_rows()
+            taken, stored, traces = self._drain_locked_rows()
+        now = datetime.now(UTC)
         for partner, outcome in stored:
-            metrics.NORMALIZED.labels(partner, outcome.status.value).inc()
+            status = outcome.status
+            metrics.NORMALIZED.labels(partner, status.value).inc()
+            trace = traces.get(outcome.raw_event_id)
+            if status is RawStatus.PROCESSED and trace is not None:  # no handler to wait on
+                elapsed = (now - trace.received_at).total_seconds()
+                metrics.RECEIPT_TO_PROCESSED.labels(partner).observe(max(elapsed, 0.0))
         return taken
 
-    def _normalize(self, rows: Sequence[AnyRow]) -> Outcomes:
-        return [(r.partner, normalize_row(r, self._connectors, self._handler_names)) for r in rows]
+    def _traces(self, connection: Connection, rows: Sequence[AnyRow]) -> Traces:
+        ids = [r.id for r in rows]
+        return observed.raw_traces(connection, ids=ids, header=tracing.TRACEPARENT_HEADER)
 
-    def _drain_locked_rows(self) -> tuple[int, Outcomes]:
+    def _normalize(self, rows: Sequence[AnyRow], traces: Traces) -> Outcomes:
+        outcomes: Outcomes = []
+        for row in rows:
+            with _normalize_span(row, traces.get(row.id)):
+                outcome = normalize_row(row, self._connectors, self._handler_names)
+                event_ids = [event["id"] for event in outcome.events]
+                log.debug("event_normalized", status=outcome.status.value, event_ids=event_ids)
+            outcomes.append((row.partner, outcome))
+        return outcomes
+
+    def _drain_locked_rows(self) -> tuple[int, Outcomes, Traces]:
         # PostgreSQL: the batch stays row-locked while it is normalized; other workers skip it.
         with begin_write(self._engine) as connection:
             rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=True)
-            outcomes = self._normalize(rows)
+            traces = self._traces(connection, rows)
+            outcomes = self._normalize(rows, traces)
             repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
-        return len(rows), outcomes
+        return len(rows), outcomes, traces
 
-    def _drain_outside_write_lock(self) -> tuple[int, Outcomes]:
+    def _drain_outside_write_lock(self) -> tuple[int, Outcomes, Traces]:
         # SQLite has one writer at a time: normalize first, so ingest commits never wait on
         # it, then store only rows still waiting (another process may have taken some).
         with self._engine.connect().execution_options(read_only=True) as connection:
             rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=False)
+            traces = self._traces(connection, rows)
         if not rows:
-            return 0, []
-        outcomes = self._normalize(rows)
+            return 0, [], traces
+        outcomes = self._normalize(rows, traces)
         with begin_write(self._engine) as connection:
             waiting = repo.still_received(connection, ids=[r.id for r in rows])
             outcomes = [(p, o) for p, o in outcomes if o.raw_event_id in waiting]
             repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
-        return len(rows), outcomes
+        return len(rows), outcomes, traces
 
     async def run(self, *, poll_interval: float) -> None:
         """Drain until empty, then sleep until woken by a commit or the poll interval passes."""

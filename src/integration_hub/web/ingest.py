@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 
 import orjson
 import structlog
-from starlette.types import Receive, Scope, Send
+from opentelemetry.trace import SpanKind
+from starlette.types import Message, Receive, Scope, Send
 
-from integration_hub import metrics
+from integration_hub import metrics, tracing
 from integration_hub.admission import IngestRateLimiter, client_address, oversized_headers
 from integration_hub.connectors.base import Connector, Delivery, PartnerEvent
 from integration_hub.errors import HubError, MalformedPayload, RejectedDelivery
@@ -166,6 +167,23 @@ class IngestApp:
         return f"{base}{scope['path']}" + (f"?{query}" if query else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not tracing.enabled():  # tracing off costs this one check
+            await self._handle(scope, receive, send)
+            return
+        partner = scope["path"][len(PREFIX) :].rstrip("/")
+        attributes = {"http.request.method": scope["method"], "hub.partner": partner}
+        with tracing.tracer().start_as_current_span(
+            f"{scope['method']} {PREFIX}{{partner}}", kind=SpanKind.SERVER, attributes=attributes
+        ) as span:
+
+            async def traced_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                await send(message)
+
+            await self._handle(scope, receive, traced_send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         partner = scope["path"][len(PREFIX) :].rstrip("/")
         connector = self._connectors.get(partner)
         if connector is None:
@@ -233,6 +251,8 @@ class IngestApp:
             return
         received_at = datetime.fromtimestamp(now, UTC)
         kept = {k: v for k, v in headers.items() if k in connector.manifest.kept_headers}
+        if tracing.enabled() and (traceparent := tracing.current_traceparent()):
+            kept[tracing.TRACEPARENT_HEADER] = traceparent  # the normalize span's parent
         rows = [
             NewRawEvent(partner, e.partner_event_id, e.event_type, received_at, kept, e.body)
             for e in events

@@ -1,0 +1,103 @@
+"""/metrics of a running hub, parsed as Prometheus parses it, after real deliveries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from integration_hub import metrics
+from integration_hub.runtime import Hub
+from tests.helpers import (
+    RunningHub,
+    make_settings,
+    partner_secrets,
+    serve_hub,
+    stripe_delivery,
+    wait_until,
+)
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(running: RunningHub) -> Samples:
+    response = await running.http.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_deliveries_latency_and_backlog_are_scraped_by_partner(
+    tmp_path: Path, database_url: str, temporal_address: str
+) -> None:
+    settings = make_settings(tmp_path, database_url, temporal_address, backlog_refresh_seconds=0.05)
+    async with serve_hub(Hub(settings, secrets=partner_secrets())) as running:
+        before = await scrape(running)
+        body, headers = stripe_delivery()
+        assert (
+            await running.http.post("/webhooks/stripe", content=body, headers=headers)
+        ).is_success
+        assert (
+            await running.http.post("/webhooks/stripe", content=body, headers=headers)
+        ).is_success
+        forged = {
+            k: v[:-4] + "0000" if k.lower() == "stripe-signature" else v for k, v in headers.items()
+        }
+        rejected = await running.http.post("/webhooks/stripe", content=body, headers=forged)
+        reason = rejected.json()["error"]
+        # A payload its schema refuses: dead-lettered at normalization.
+        bad_body, bad_headers = stripe_delivery(currency="dollars")
+        bad = await running.http.post("/webhooks/stripe", content=bad_body, headers=bad_headers)
+        assert bad.is_success
+
+        async def settled() -> Samples:
+            return await scrape(running)
+
+        def done(samples: Samples) -> bool:
+            processed = "hub_receipt_to_processed_seconds_count"
+            return (
+                value(samples, processed, partner="stripe")
+                > value(before, processed, partner="stripe")
+                and value(samples, "hub_events_dead_lettered", partner="stripe") == 1
+                and value(samples, "hub_events_waiting", partner="stripe") == 0
+            )
+
+        after = await wait_until(settled, done)
+        event_id = orjson.loads(body)["id"]
+        detail = (await running.admin.get(f"/api/events/stripe/{event_id}")).json()
+        assert detail["status"] == "processed"
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("hub_deliveries_total", partner="stripe", outcome="accepted") == 2
+    assert grew("hub_deliveries_total", partner="stripe", outcome="duplicate") == 1
+    assert grew("hub_deliveries_total", partner="stripe", outcome="rejected") == 1
+    assert grew("hub_rejections_total", partner="stripe", reason=reason) == 1
+    assert grew("hub_normalized_total", partner="stripe", status="processing") == 1
+    assert grew("hub_normalized_total", partner="stripe", status="failed") == 1
+    assert grew("hub_handler_outcomes_total", handler="ledger", status="completed") == 1
+    assert grew("hub_receipt_to_processed_seconds_count", partner="stripe") == 1
+    assert grew("hub_receipt_to_processed_seconds_bucket", partner="stripe", le="+Inf") == 1
+
+
+def test_a_partner_whose_backlog_clears_reads_zero() -> None:
+    metrics.set_backlog({("clerk", "received"): 2, ("clerk", "processing"): 1})
+    metrics.set_backlog({("auth0", "failed"): 3})
+    assert gauge("hub_events_waiting", "clerk") == 0
+    assert gauge("hub_events_dead_lettered", "auth0") == 3
+    metrics.set_backlog({})
+    assert gauge("hub_events_dead_lettered", "auth0") == 0
+
+
+def gauge(name: str, partner: str) -> float | None:
+    return REGISTRY.get_sample_value(name, {"partner": partner})
