@@ -408,34 +408,6 @@ def request_replay(
 # --- admin reads ------------------------------------------------------------------------
 
 
-def list_raw_events(
-    connection: Connection,
-    *,
-    partner: str | None,
-    status: str | None,
-    limit: int,
-    before_id: int | None,
-) -> Sequence[AnyRow]:
-    """Newest first; `before_id` is the cursor (the id of the last row of the previous page)."""
-    query = select(
-        raw_events.c.id,
-        raw_events.c.partner,
-        raw_events.c.partner_event_id,
-        raw_events.c.event_type,
-        raw_events.c.status,
-        raw_events.c.attempts,
-        raw_events.c.last_error,
-        raw_events.c.received_at,
-    )
-    if partner is not None:
-        query = query.where(raw_events.c.partner == partner)
-    if status is not None:
-        query = query.where(raw_events.c.status == status)
-    if before_id is not None:
-        query = query.where(raw_events.c.id < before_id)
-    return connection.execute(query.order_by(raw_events.c.id.desc()).limit(limit)).all()
-
-
 def get_raw_event(
     connection: Connection, *, partner: str, partner_event_id: str
 ) -> tuple[AnyRow, list[tuple[dict[str, Any], list[AnyRow]]]] | None:
@@ -639,8 +611,9 @@ def find_raw_events(
     limit: int,
     before_id: int | None = None,
 ) -> Sequence[AnyRow]:
-    """`list_raw_events` with the explorer's filters too: type, id and a receipt window
-    (`since` inclusive, `until` exclusive). Newest first; `before_id` is the cursor."""
+    """The admin API's event list: filters on partner, status, type, id and a receipt window
+    (`since` inclusive, `until` exclusive). Newest first; `before_id` is the cursor (the id of
+    the last row of the previous page)."""
     query = select(
         raw_events.c.id,
         raw_events.c.partner,
