@@ -101,3 +101,51 @@ def test_a_partner_whose_backlog_clears_reads_zero() -> None:
 
 def gauge(name: str, partner: str) -> float | None:
     return REGISTRY.get_sample_value(name, {"partner": partner})
+
+
+def test_hub_serve_child_worker_serves_the_pipeline_metrics(
+    tmp_path: Path, temporal_address: str
+) -> None:
+    """Under `hub serve` the pipeline runs in a child `hub worker`: its counters are scraped
+    from HUB_WORKER_METRICS_PORT, a second Prometheus target."""
+    import time
+    import uuid
+
+    import httpx
+
+    from integration_hub.orchestration.devserver import free_port
+    from integration_hub.testing import HubProcess, hub_env
+    from tests.helpers import STRIPE_SECRET
+
+    worker_port = free_port()
+    env = hub_env(
+        tmp_path / "var",
+        HUB_TEMPORAL_ADDRESS=temporal_address,
+        HUB_TASK_QUEUE=f"metrics-{uuid.uuid4().hex}",
+        HUB_WORKER_METRICS_PORT=str(worker_port),
+        STRIPE_WEBHOOK_SECRET=STRIPE_SECRET,
+    )
+    hub = HubProcess(tmp_path, env)
+    hub.start()
+    try:
+        body, headers = stripe_delivery()
+        assert httpx.post(f"{hub.url}/webhooks/stripe", content=body, headers=headers).is_success
+        samples: Samples = {}
+        for _ in range(300):
+            try:  # the child starts after the edge answers
+                page = httpx.get(f"http://127.0.0.1:{worker_port}/metrics", timeout=5)
+            except httpx.ConnectError:
+                time.sleep(0.1)
+                continue
+            samples = {
+                (s.name, frozenset(s.labels.items())): s.value
+                for family in text_string_to_metric_families(page.text)
+                for s in family.samples
+            }
+            if value(samples, "hub_handler_outcomes_total", handler="ledger", status="completed"):
+                break
+            time.sleep(0.1)
+        assert value(samples, "hub_normalized_total", partner="stripe", status="processing") == 1
+        assert value(samples, "hub_handler_outcomes_total", handler="ledger", status="completed")
+    finally:
+        hub.stop()

@@ -147,6 +147,11 @@ def worker() -> None:
 
     async def main() -> None:
         hub = _checked_hub(settings, edge=False)
+        if settings.worker_metrics_port:
+            from prometheus_client import start_http_server
+
+            # The pipeline's own counters live in this process: serve them for a scrape.
+            start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

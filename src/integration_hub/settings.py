@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(
         default=0.1, gt=0, description="How often idle pipeline workers look for new work."
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        gt=0,
+        lt=65536,
+        description="`hub worker` (and the child of `hub serve`) serves its own /metrics here: "
+        "normalization, handler outcomes, receipt-to-processed latency and calls out happen in "
+        "the worker, so Prometheus scrapes it as a second target. Unset: not served.",
+    )
+    worker_metrics_host: str = Field(default="127.0.0.1", description="Where that port listens.")
     backlog_refresh_seconds: float = Field(
         default=5.0,
         gt=0,
