@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from integration_hub import metrics
 from integration_hub.orchestration import contacts, identity, ledger
-from integration_hub.storage import observed, repo
+from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import RawStatus
 
@@ -57,10 +57,9 @@ class HandlerActivities:
                 partner=event.get("partner"), partner_event_id=event.get("partnereventid")
             ):
                 detail = work(connection, event)
-                repo.record_handler_outcome(
+                raw = repo.record_handler_outcome(
                     connection, event_id=input.event_id, handler=input.handler, error=None
                 )
-                raw = observed.raw_state_of(connection, event_id=input.event_id)
                 log.debug("handler_completed", handler=input.handler, detail=detail)
         metrics.HANDLER_OUTCOMES.labels(input.handler, "completed").inc()
         _observe_processed(raw)
@@ -84,10 +83,9 @@ class HandlerActivities:
     def record_handler_outcome(self, input: OutcomeInput) -> None:
         """Record a run's final state (the failure path; success is recorded with its work)."""
         with _event_log_context(input.event_id), begin_write(self._engine) as connection:
-            repo.record_handler_outcome(
+            raw = repo.record_handler_outcome(
                 connection, event_id=input.event_id, handler=input.handler, error=input.error
             )
-            raw = observed.raw_state_of(connection, event_id=input.event_id)
             if input.error:
                 log.warning("handler_failed", handler=input.handler, error=input.error)
         status = "failed" if input.error else "completed"
@@ -102,9 +100,9 @@ def _event_log_context(event_id: str) -> AbstractContextManager[None]:
     return structlog.contextvars.bound_contextvars(event_id=event_id, workflow_id=workflow_id)
 
 
-def _observe_processed(raw: observed.RawState | None) -> None:
+def _observe_processed(raw: repo.RawOutcome) -> None:
     """Receipt to processed: observed once the run just recorded made its raw event processed."""
-    if raw is not None and raw.status == RawStatus.PROCESSED.value:
+    if raw.status is RawStatus.PROCESSED:
         elapsed = (datetime.now(UTC) - raw.received_at).total_seconds()
         metrics.RECEIPT_TO_PROCESSED.labels(raw.partner).observe(max(elapsed, 0.0))
 

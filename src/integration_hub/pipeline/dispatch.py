@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from opentelemetry import context as otel_context
@@ -19,7 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from integration_hub import metrics, tracing
 from integration_hub.orchestration.activities import HandlerInput
-from integration_hub.storage import observed, repo
+from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
 
 log = structlog.get_logger(__name__)
@@ -32,7 +33,7 @@ class PendingRun:
     event_id: str
     handler: str
     workflow_id: str
-    context: observed.EventContext | None  # partner, ids and the normalize span's traceparent
+    envelope: dict[str, Any]  # partner, ids and the normalize span's traceparent
 
 
 class Dispatcher:
@@ -47,12 +48,7 @@ class Dispatcher:
     def _pending(self) -> list[PendingRun]:
         with self._engine.connect().execution_options(read_only=True) as connection:
             rows = repo.pending_handler_runs(connection, limit=self._batch_size)
-            contexts = observed.event_contexts(
-                connection, event_ids=sorted({r.event_id for r in rows})
-            )
-        return [
-            PendingRun(r.event_id, r.handler, r.workflow_id, contexts.get(r.event_id)) for r in rows
-        ]
+        return [PendingRun(r.event_id, r.handler, r.workflow_id, r.envelope) for r in rows]
 
     def _mark_started(self, keys: list[tuple[str, str]]) -> None:
         with begin_write(self._engine) as connection:
@@ -61,14 +57,14 @@ class Dispatcher:
     async def _start(self, client: Client, run: PendingRun) -> None:
         """Start one workflow: its log lines carry the event's ids, and its StartWorkflow span
         (the client interceptor's) is a child of the event's normalize span."""
-        context = run.context
+        envelope = run.envelope
         with structlog.contextvars.bound_contextvars(
-            partner=context.partner if context else None,
-            partner_event_id=context.partner_event_id if context else None,
+            partner=envelope.get("partner"),
+            partner_event_id=envelope.get("partnereventid"),
             event_id=run.event_id,
             workflow_id=run.workflow_id,
         ):
-            parent = tracing.context_from(context.traceparent if context else None)
+            parent = tracing.context_from(envelope.get("traceparent"))
             token = otel_context.attach(parent) if parent is not None else None
             try:
                 await client.start_workflow(

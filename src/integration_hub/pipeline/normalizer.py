@@ -8,21 +8,20 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from integration_hub import metrics, tracing
 from integration_hub.connectors.base import Connector, PartnerEvent
 from integration_hub.events import build_event, validate_event
-from integration_hub.storage import observed, repo
+from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write, is_sqlite
-from integration_hub.storage.repo import AnyRow
+from integration_hub.storage.repo import AnyRow, as_utc
 from integration_hub.storage.tables import RawStatus
 
 log = structlog.get_logger(__name__)
 
 HandlerNames = Callable[[str], Sequence[str]]
 Outcomes = list[tuple[str, repo.NormalizationOutcome]]  # (partner, outcome)
-Traces = dict[int, observed.RawTrace]  # raw event id -> ingest traceparent, receipt time
 
 
 def workflow_id(handler: str, event_id: str) -> str:
@@ -60,7 +59,7 @@ def normalize_row(
 
 
 @contextlib.contextmanager
-def _normalize_span(row: AnyRow, trace: observed.RawTrace | None) -> Iterator[None]:
+def _normalize_span(row: AnyRow) -> Iterator[None]:
     """A child of the delivery's ingest span (stored with the row), with the event's log
     context bound for every line logged while it is normalized."""
     with structlog.contextvars.bound_contextvars(
@@ -69,7 +68,7 @@ def _normalize_span(row: AnyRow, trace: observed.RawTrace | None) -> Iterator[No
         if not tracing.enabled():
             yield
             return
-        parent = tracing.context_from(trace.traceparent if trace else None)
+        parent = tracing.context_from((row.headers or {}).get(tracing.TRACEPARENT_HEADER))
         attributes = {"hub.partner": row.partner, "hub.partner_event_id": row.partner_event_id}
         with tracing.tracer().start_as_current_span(
             "normalize", context=parent, attributes=attributes
@@ -98,56 +97,50 @@ class Normalizer:
     def drain_batch(self) -> int:
         """Normalize one batch; returns how many raw events it took."""
         if is_sqlite(self._engine):
-            taken, stored, traces = self._drain_outside_write_lock()
+            rows, stored = self._drain_outside_write_lock()
         else:
-            taken, stored, traces = self._drain_locked_rows()
+            rows, stored = self._drain_locked_rows()
+        received = {row.id: as_utc(row.received_at) for row in rows}
         now = datetime.now(UTC)
         for partner, outcome in stored:
             status = outcome.status
             metrics.NORMALIZED.labels(partner, status.value).inc()
-            trace = traces.get(outcome.raw_event_id)
-            if status is RawStatus.PROCESSED and trace is not None:  # no handler to wait on
-                elapsed = (now - trace.received_at).total_seconds()
+            if status is RawStatus.PROCESSED:  # no handler to wait on
+                elapsed = (now - received[outcome.raw_event_id]).total_seconds()
                 metrics.RECEIPT_TO_PROCESSED.labels(partner).observe(max(elapsed, 0.0))
-        return taken
+        return len(rows)
 
-    def _traces(self, connection: Connection, rows: Sequence[AnyRow]) -> Traces:
-        ids = [r.id for r in rows]
-        return observed.raw_traces(connection, ids=ids, header=tracing.TRACEPARENT_HEADER)
-
-    def _normalize(self, rows: Sequence[AnyRow], traces: Traces) -> Outcomes:
+    def _normalize(self, rows: Sequence[AnyRow]) -> Outcomes:
         outcomes: Outcomes = []
         for row in rows:
-            with _normalize_span(row, traces.get(row.id)):
+            with _normalize_span(row):
                 outcome = normalize_row(row, self._connectors, self._handler_names)
                 event_ids = [event["id"] for event in outcome.events]
                 log.debug("event_normalized", status=outcome.status.value, event_ids=event_ids)
             outcomes.append((row.partner, outcome))
         return outcomes
 
-    def _drain_locked_rows(self) -> tuple[int, Outcomes, Traces]:
+    def _drain_locked_rows(self) -> tuple[Sequence[AnyRow], Outcomes]:
         # PostgreSQL: the batch stays row-locked while it is normalized; other workers skip it.
         with begin_write(self._engine) as connection:
             rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=True)
-            traces = self._traces(connection, rows)
-            outcomes = self._normalize(rows, traces)
+            outcomes = self._normalize(rows)
             repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
-        return len(rows), outcomes, traces
+        return rows, outcomes
 
-    def _drain_outside_write_lock(self) -> tuple[int, Outcomes, Traces]:
+    def _drain_outside_write_lock(self) -> tuple[Sequence[AnyRow], Outcomes]:
         # SQLite has one writer at a time: normalize first, so ingest commits never wait on
         # it, then store only rows still waiting (another process may have taken some).
         with self._engine.connect().execution_options(read_only=True) as connection:
             rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=False)
-            traces = self._traces(connection, rows)
         if not rows:
-            return 0, [], traces
-        outcomes = self._normalize(rows, traces)
+            return rows, []
+        outcomes = self._normalize(rows)
         with begin_write(self._engine) as connection:
             waiting = repo.still_received(connection, ids=[r.id for r in rows])
             outcomes = [(p, o) for p, o in outcomes if o.raw_event_id in waiting]
             repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
-        return len(rows), outcomes, traces
+        return rows, outcomes
 
     async def run(self, *, poll_interval: float) -> None:
         """Drain until empty, then sleep until woken by a commit or the poll interval passes."""

@@ -192,6 +192,8 @@ def claim_received(connection: Connection, *, limit: int, skip_locked: bool) -> 
             raw_events.c.partner_event_id,
             raw_events.c.event_type,
             raw_events.c.body,
+            raw_events.c.headers,  # holds the ingest span's traceparent
+            raw_events.c.received_at,
         )
         .where(raw_events.c.status == RawStatus.RECEIVED.value)
         .order_by(raw_events.c.id)
@@ -305,8 +307,16 @@ def store_normalization(
 
 
 def pending_handler_runs(connection: Connection, *, limit: int) -> Sequence[AnyRow]:
+    """Runs to start, with their event's envelope (partner, ids and traceparent for the
+    dispatcher's logs and spans)."""
     return connection.execute(
-        select(handler_runs.c.event_id, handler_runs.c.handler, handler_runs.c.workflow_id)
+        select(
+            handler_runs.c.event_id,
+            handler_runs.c.handler,
+            handler_runs.c.workflow_id,
+            internal_events.c.envelope,
+        )
+        .join(internal_events, internal_events.c.id == handler_runs.c.event_id)
         .where(handler_runs.c.status == HandlerStatus.PENDING.value)
         .order_by(handler_runs.c.updated_at)
         .limit(limit)
@@ -338,9 +348,18 @@ def get_internal_event(connection: Connection, *, event_id: str) -> dict[str, An
     return dict(envelope) if envelope is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class RawOutcome:
+    """A raw event's status after a handler run was recorded."""
+
+    partner: str
+    status: RawStatus
+    received_at: datetime
+
+
 def record_handler_outcome(
     connection: Connection, *, event_id: str, handler: str, error: str | None
-) -> None:
+) -> RawOutcome:
     """Set one handler run's final state, then derive its raw event's status from all runs."""
     now = utcnow()
     status = HandlerStatus.FAILED if error else HandlerStatus.COMPLETED
@@ -351,9 +370,11 @@ def record_handler_outcome(
     # raw row first, so the last to finish sees every other outcome committed and sets the
     # final status. Without it, two READ COMMITTED transactions each see the other's run as
     # still started and the event stays `processing` forever. (SQLite serializes writes.)
-    connection.execute(
-        select(raw_events.c.id).where(raw_events.c.id == raw_event_id).with_for_update()
-    )
+    raw = connection.execute(
+        select(raw_events.c.partner, raw_events.c.received_at)
+        .where(raw_events.c.id == raw_event_id)
+        .with_for_update()
+    ).one()
     connection.execute(
         update(handler_runs)
         .where(handler_runs.c.event_id == event_id, handler_runs.c.handler == handler)
@@ -376,6 +397,7 @@ def record_handler_outcome(
         .where(raw_events.c.id == raw_event_id)
         .values(status=raw_status.value, last_error=raw_error, updated_at=now)
     )
+    return RawOutcome(raw.partner, raw_status, as_utc(raw.received_at))
 
 
 # --- replay -----------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from integration_hub.storage.repo import NewRawEvent
 log = structlog.get_logger(__name__)
 
 PREFIX = "/webhooks/"
-JSON_HEADERS = [(b"content-type", b"application/json")]
 CLOSE = (b"connection", b"close")
 
 
@@ -53,13 +52,26 @@ class _RateLimited(RejectedDelivery):
     reason = "rate_limited"
 
 
+async def _send(
+    send: Send,
+    status: int,
+    content_type: bytes,
+    payload: bytes,
+    extra: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(payload)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
 async def _respond(
     send: Send, status: int, body: object, extra: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
-    payload = orjson.dumps(body)
-    headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode()), *extra]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    await _send(send, status, b"application/json", orjson.dumps(body), extra)
 
 
 async def _reject(
@@ -80,15 +92,6 @@ async def _reject(
     )
     body = {"error": rejection.reason, "detail": rejection.detail}
     await _respond(send, rejection.status, body, extra)
-
-
-async def _acknowledge(send: Send, content_type: str, body: bytes) -> None:
-    headers = [
-        (b"content-type", content_type.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -272,7 +275,8 @@ class IngestApp:
         if accepted < len(new):
             metrics.DELIVERIES.labels(partner, "duplicate").inc(len(new) - accepted)
         if connector.manifest.ack is not None:
-            await _acknowledge(send, *connector.manifest.ack)
+            content_type, payload = connector.manifest.ack
+            await _send(send, 200, content_type.encode(), payload)
             return
         await _respond(
             send,
