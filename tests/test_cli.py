@@ -121,3 +121,15 @@ def test_serve_refuses_a_secrets_key_file_others_can_read(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "refusing to start" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_init_twice_keeps_partner_secrets_in_the_store_only(tmp_path: Path) -> None:
+    env = hub_env(tmp_path / "var")
+
+    first = _hub(tmp_path, env, "init")
+    second = _hub(tmp_path, env, "init")
+
+    assert first.returncode == second.returncode == 0
+    assert "TWILIO_AUTH_TOKEN" in first.stdout  # stored, so `hub send twilio` works locally
+    names = [line.split("=")[0] for line in (tmp_path / ".env").read_text().splitlines()]
+    assert names == ["HUB_ADMIN_TOKEN"]

@@ -67,10 +67,12 @@ def init(env_file: Path = Path(".env")) -> None:
         # Svix secrets are base64 after the prefix.
         "CLERK_WEBHOOK_SECRET": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
         "AUTH0_LOG_STREAM_TOKEN": secrets.token_urlsafe(32),
+        # Shaped like a Twilio Auth Token (32 hex), so `hub send twilio ...` works locally.
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
     }
     missing = {k: v for k, v in defaults.items() if f"{k}=" not in existing and k not in os.environ}
-    stored = _init_store(missing, env_file)  # partner secrets go to the store, if writable
-    missing = {k: v for k, v in missing.items() if k not in stored}
+    stored, held = _init_store(missing, env_file)  # partner secrets go to the store, if writable
+    missing = {k: v for k, v in missing.items() if k not in stored and k not in held}
     if missing:
         with env_file.open("a") as f:
             f.writelines(f"{k}={v}\n" for k, v in missing.items())
@@ -436,20 +438,24 @@ def _store() -> Any:
     return store
 
 
-def _init_store(defaults: dict[str, str], env_file: Path) -> list[str]:
+def _init_store(defaults: dict[str, str], env_file: Path) -> tuple[list[str], list[str]]:
     """`hub init`: local partner secrets into a writable store (names it lacks); not the
-    admin token, which is a setting read from .env."""
+    admin token, which is a setting read from .env. Returns (stored now, held already)."""
     from integration_hub.secrets import open_secret_store
 
     store = open_secret_store(_settings(), env_file=env_file)
     if store is None:
-        return []
-    stored = []
+        return [], []
+    stored, held = [], []
     for name, value in defaults.items():
-        if name != "HUB_ADMIN_TOKEN" and not store.holds(name):
+        if name == "HUB_ADMIN_TOKEN":
+            continue
+        if store.holds(name):
+            held.append(name)
+        else:
             store.set(name, value)
             stored.append(name)
-    return stored
+    return stored, held
 
 
 def _read_value(name: str, from_file: Path | None) -> str:
