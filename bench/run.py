@@ -59,7 +59,7 @@ async def bench_database(
 ) -> DatabaseResults:
     results = DatabaseResults(kind)
     home = OUT / kind
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the hub refuses a home others can read
     print(
         f"[{kind}] ingest vs ceiling: {config.rounds} interleaved rounds of {config.seconds}s",
         flush=True,

@@ -8,13 +8,20 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from integration_hub.orchestration.devserver import temporal_cli_path
 from integration_hub.runtime import Hub
 from integration_hub.settings import Settings
+from integration_hub.storage import migrate
+from integration_hub.storage.engine import make_engine
 from integration_hub.testing import scratch_database
 from tests.helpers import RunningHub, make_settings, partner_secrets, serve_hub
+
+# The hub's own rule (home.py): nothing it or its tests create is readable by others, so a
+# test's home made before any Hub sets the umask is as private as one made after.
+os.umask(0o077)
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 DATABASES = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -39,6 +46,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """A fresh database per test: a SQLite file, or a new PostgreSQL schema."""
     with scratch_database(request.param, tmp_path, POSTGRES_URL) as url:
         yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The fresh database of `database_url`, migrated to the latest revision."""
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

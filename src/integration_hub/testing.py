@@ -63,9 +63,13 @@ def sample_delivery(
 class HubProcess:
     """`hub serve` as a separate process, the way a user runs it."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], port: int | None = None) -> None:
-        cwd.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self, cwd: Path, env: dict[str, str], port: int | None = None, *, umask: int = -1
+    ) -> None:
+        # cwd is often HUB_HOME too, which the hub refuses if others can read it (home.py).
+        cwd.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.cwd, self.env, self.port = cwd, env, port or free_port()
+        self.umask = umask  # the child's umask (-1: inherit ours), as a user's shell would set
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -74,10 +78,12 @@ class HubProcess:
         return str(Path(sys.executable).parent / "hub")
 
     def start(self, timeout: float = 60.0) -> None:
-        with (self.cwd / "serve.log").open("ab") as log:
+        # 0600: the log sits in HUB_HOME when cwd is HUB_HOME, where the hub refuses others' files.
+        log_fd = os.open(self.cwd / "serve.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(log_fd, "ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 (our own entry point)
                 [self.hub_command(), "serve", "--port", str(self.port)],
-                cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, umask=self.umask,
             )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -124,7 +130,7 @@ def scratch_database(kind: str, directory: Path, postgres_url: str | None = None
     """A fresh database URL: a new SQLite file in `directory`, or a new PostgreSQL schema
     (dropped afterwards) on the server at `postgres_url`."""
     if kind == "sqlite":
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # often HUB_HOME too
         path = directory / f"hub-{uuid.uuid4().hex[:8]}.db"
         yield f"sqlite:///{path}"
         return

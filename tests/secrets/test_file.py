@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,30 @@ def test_a_key_file_readable_by_group_or_others_is_refused(tmp_path: Path, mode:
     with pytest.raises(SecretStoreError, match="readable by others") as refused:
         file_store(tmp_path)
     assert VALUE not in str(refused.value)
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602])
+def test_a_key_file_writable_by_group_or_others_is_refused(tmp_path: Path, mode: int) -> None:
+    """Whoever may write the key may swap it for one they know, so later writes are theirs."""
+    store = file_store(tmp_path)
+    store.set("STRIPE_WEBHOOK_SECRET", VALUE)
+    store.key_path.chmod(mode)
+    with pytest.raises(SecretStoreError, match="writable by others") as refused:
+        file_store(tmp_path)
+    assert f"`chmod 600 {store.key_path}` or set HUB_MASTER_KEY" in refused.value.detail
+
+
+def test_a_store_in_a_missing_home_creates_it_0700_and_its_files_0600(tmp_path: Path) -> None:
+    home = tmp_path / "fresh" / "var"
+    previous = os.umask(0o022)  # a shell's: `hub secrets set` runs without a hub's umask
+    try:
+        file_store(home).set("STRIPE_WEBHOOK_SECRET", VALUE)
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in home.iterdir()}
+    assert modes == {STORE_NAME: 0o600, "secrets.key": 0o600, "secrets.lock": 0o600}
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE(home.parent.stat().st_mode) == 0o700
 
 
 def test_hub_master_key_is_used_instead_of_a_key_file(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from integration_hub.home import ensure_private_directory, restrict_umask
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -42,6 +44,14 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def private_child() -> None:
+    """preexec_fn for the dev server: it dies with the hub, and what it creates (temporal.db
+    and its WAL, which hold workflow inputs) is 0600 even when started without `hub serve`,
+    whose umask it would otherwise inherit."""
+    die_with_parent()
+    restrict_umask()
+
+
 class EmbeddedTemporal:
     def __init__(self, *, db_file: Path | None, port: int | None = None) -> None:
         self.db_file = db_file
@@ -59,14 +69,14 @@ class EmbeddedTemporal:
             "--log-level", "error", "--namespace", "default",
         ]  # fmt: skip
         if self.db_file is not None:
-            self.db_file.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_directory(self.db_file.parent)
             args += ["--db-filename", str(self.db_file)]
         # Popen, not asyncio's subprocess: it returns at once, and stop() must work without a loop.
         self._process = subprocess.Popen(  # noqa: S603, ASYNC220 (our pinned binary, fixed args)
             args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
+            preexec_fn=private_child,
         )
         await self._wait_listening(startup_seconds)
 

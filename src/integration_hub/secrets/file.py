@@ -1,12 +1,13 @@
 """The embedded store: one AES-256-GCM encrypted file under `HUB_HOME`.
 
 The key is `HUB_MASTER_KEY` (32 bytes, base64) or a key file next to the store, created with
-mode 0600 on the first write; a key file that group or others may read is refused. Each write
-encrypts the whole store with a fresh nonce into a temporary file, fsyncs it, renames it over
-the store and fsyncs the directory, so a kill -9 at any moment leaves the old file or the new
-one, never a torn one; a leftover temporary file is never read. Writers take an exclusive
-lock; readers (every ingest) keep the decrypted store in memory and reload it when the file
-changes, checking at most once per `refresh_seconds`.
+mode 0600 on the first write (in a 0700 directory if it creates one); a key file that group
+or others may read or write is refused, the rule for every file under HUB_HOME (home.py).
+Each write encrypts the whole store with a fresh nonce into a temporary file, fsyncs it,
+renames it over the store and fsyncs the directory, so a kill -9 at any moment leaves the old
+file or the new one, never a torn one; a leftover temporary file is never read. Writers take
+an exclusive lock; readers (every ingest) keep the decrypted store in memory and reload it
+when the file changes, checking at most once per `refresh_seconds`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import fcntl
 import json
 import os
 import secrets as token_generator
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +28,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from integration_hub.home import ensure_private_directory, exposure
 from integration_hub.secrets.store import Record, RecordStore, SecretStoreError, Version
 
 MAGIC = b"HUBSEC1\n"  # format marker, also authenticated as associated data
@@ -73,20 +74,19 @@ class FileSecretStore(RecordStore):
 
     # Key handling.
     def _read_key_file(self) -> bytes | None:
+        # The rule every file under HUB_HOME follows (home.py), checked here too because the
+        # store is also opened without a hub (`hub secrets ...`).
+        problem = exposure(self.key_path, hint=" or set HUB_MASTER_KEY")
+        if problem is not None:
+            raise SecretStoreError(problem)
         try:
-            mode = self.key_path.stat().st_mode
+            return decode_master_key(self.key_path.read_text())
         except FileNotFoundError:
             return None
-        if mode & 0o077:
-            raise SecretStoreError(
-                f"{self.key_path} is readable by others (mode {stat.filemode(mode)}); "
-                f"run `chmod 600 {self.key_path}` or set HUB_MASTER_KEY"
-            )
-        return decode_master_key(self.key_path.read_text())
 
     def _key_for_writing(self) -> bytes:
         if self._key is None:
-            self.key_path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_directory(self.key_path.parent)
             try:
                 fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:  # another process created it first
@@ -147,7 +147,7 @@ class FileSecretStore(RecordStore):
     # Writing.
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_directory(self._lock_path.parent)
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

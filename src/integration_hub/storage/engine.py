@@ -1,8 +1,10 @@
-"""make_engine(settings): a SQLite file (WAL) by default, PostgreSQL when configured."""
+"""make_engine(settings): a SQLite file (WAL, mode 0600) by default, PostgreSQL when configured."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 import threading
 import time
 import weakref
@@ -13,6 +15,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+
+from integration_hub.home import (
+    PRIVATE_FILE_MODE,
+    UnsafeFileMode,
+    ensure_private_directory,
+    exposure,
+)
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -40,9 +49,35 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+# SQLite creates these next to the database, each with the database file's own mode.
+SQLITE_COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def prepare_sqlite_file(database: Path) -> None:
+    """A SQLite database (and its WAL, which holds raw bodies) is private to its owner, in or
+    out of HUB_HOME: created 0600 before SQLite opens it (SQLite gives the WAL and shared
+    memory files the database's mode), in a 0700 directory if it creates one; an existing one
+    open to group or others, or a directory others may write (they could swap or pre-create
+    the files), raises UnsafeFileMode naming the `chmod` that fixes it. A directory others may
+    only list is accepted outside HUB_HOME (its files stay private); HUB_HOME itself is held
+    to the stricter rule by home.prepare_home."""
+    ensure_private_directory(database.parent)
+    problems = [exposure(database.parent, bits=stat.S_IWGRP | stat.S_IWOTH)]
+    problems += [
+        exposure(database.with_name(database.name + suffix))
+        for suffix in ("", *SQLITE_COMPANION_SUFFIXES)
+    ]
+    named = "; ".join(p for p in problems if p is not None)
+    if named:
+        raise UnsafeFileMode(f"the SQLite database must be private to its owner: {named}")
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+
+
 def _sqlite_engine(url: str, database: str | None) -> Engine:
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # ":memory:" and "" are in-memory databases; "file:" URIs are left to whoever wrote them.
+    if database and database != ":memory:" and not database.startswith("file:"):
+        prepare_sqlite_file(Path(database).expanduser().absolute())
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
 
