@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
 from integration_hub.web.app import create_app
+from integration_hub.web.server import build_config
 
 STRIPE_SECRET = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH"
 CLERK_SECRET = "whsec_Y2xlcmstdGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9uLWh1Yg=="
@@ -77,10 +79,10 @@ class serve_hub:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.port = free_port()
-        config = uvicorn.Config(
-            create_app(hub, manage_lifecycle=False), host="127.0.0.1", port=self.port,
-            lifespan="off", log_level="warning", loop="none", http="httptools",
-            proxy_headers=False,  # as `hub serve`: HUB_TRUSTED_PROXIES decides, not uvicorn
+        # The transport `hub serve` runs (receipt deadline, head cap, connection caps).
+        config = build_config(
+            create_app(hub, manage_lifecycle=False), hub.settings, host="127.0.0.1",
+            port=self.port, loop="none", lifespan="off", timeout_graceful_shutdown=None,
         )  # fmt: skip
         self.server = uvicorn.Server(config)
         self.running: RunningHub | None = None
@@ -100,6 +102,16 @@ class serve_hub:
         self.server.should_exit = True
         await self._task
         await self.hub.stop()
+
+
+@asynccontextmanager
+async def hub_with(
+    tmp_path: Path, database_url: str, temporal_address: str, **overrides: Any
+) -> AsyncIterator[RunningHub]:
+    """An edge-only hub (no pipeline) served over HTTP, with settings `overrides`."""
+    settings = make_settings(tmp_path, database_url, temporal_address, **overrides)
+    async with serve_hub(Hub(settings, secrets=partner_secrets(), pipeline=False)) as running:
+        yield running
 
 
 async def wait_until(

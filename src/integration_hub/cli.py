@@ -60,6 +60,13 @@ def _call(response: httpx.Response) -> Any:
 @app.command()
 def init(env_file: Path = Path(".env")) -> None:
     """Write local defaults to .env (admin token, local webhook secrets); keeps what is set."""
+    from integration_hub.home import UnsafeFileMode, exposure, prepare_home
+
+    try:  # HUB_HOME 0700 and the umask before the secrets store writes there
+        prepare_home(_settings().home)
+    except UnsafeFileMode as refusal:
+        typer.echo(f"refusing to initialise: {refusal.detail}", err=True)
+        raise typer.Exit(2) from None
     existing = env_file.read_text() if env_file.exists() else ""
     defaults = {
         "HUB_ADMIN_TOKEN": secrets.token_urlsafe(32),
@@ -73,11 +80,14 @@ def init(env_file: Path = Path(".env")) -> None:
     missing = {k: v for k, v in defaults.items() if f"{k}=" not in existing and k not in os.environ}
     stored, held = _init_store(missing, env_file)  # partner secrets go to the store, if writable
     missing = {k: v for k, v in missing.items() if k not in stored and k not in held}
-    if missing:
-        with env_file.open("a") as f:
+    if missing:  # created 0600: the admin token is never readable by others, not even briefly
+        fd = os.open(env_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a") as f:
             f.writelines(f"{k}={v}\n" for k, v in missing.items())
-        env_file.chmod(0o600)
     typer.echo(f"{env_file}: {', '.join(missing) or 'nothing to add'}")
+    if exposure(env_file) is not None:  # written by hand, or by an older `hub init`
+        env_file.chmod(0o600)
+        typer.echo(f"{env_file}: mode set to 0600 (it holds secrets)")
     if stored:
         typer.echo(f"secrets store: {', '.join(stored)}")
 
@@ -89,26 +99,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     from integration_hub.logs import configure_logging
     from integration_hub.web.app import create_app
+    from integration_hub.web.server import build_config
 
     settings = _settings()
     configure_logging(settings)
     hub = _checked_hub(settings, pipeline=False, pipeline_process=True)
     if hub.admin_token_generated:
         typer.echo(f"HUB_ADMIN_TOKEN not set; this run's admin token: {hub.admin_token}", err=True)
-    config = uvicorn.Config(
-        create_app(hub), host=host, port=port, loop="uvloop", http="httptools",
-        lifespan="on", access_log=False, log_level="warning",
-        # Slow or greedy clients: idle keep-alive connections close after HUB_KEEP_ALIVE_SECONDS,
-        # past HUB_MAX_CONCURRENCY connections uvicorn answers 503, h11 (if chosen) buffers at
-        # most HUB_MAX_HEADER_BYTES of an unfinished request head. httptools has no head limit
-        # of its own: ingest answers 431 past the header limits, 408 past the body deadline.
-        timeout_keep_alive=int(settings.keep_alive_seconds),
-        limit_concurrency=settings.max_concurrency,
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        timeout_graceful_shutdown=30,
-        # uvicorn would take X-Forwarded-For from 127.0.0.1 by default; HUB_TRUSTED_PROXIES decides.
-        proxy_headers=False,
-    )  # fmt: skip
+    # Slow or greedy clients (receipt deadline, head cap, connection caps): web/server.py.
+    config = build_config(create_app(hub), settings, host=host, port=port)
     # The hot path allocates many short-lived objects and no cycles worth a pause: move what
     # startup built out of the collector's sight and collect the young generation less often.
     gc.collect()
@@ -170,11 +169,16 @@ def worker() -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations (serve also applies them at start)."""
+    from integration_hub.errors import UnsafeConfiguration
     from integration_hub.storage import migrate as migrations
     from integration_hub.storage.engine import make_engine
 
     url = _settings().resolved_database_url()
-    migrations.upgrade(make_engine(url))
+    try:
+        migrations.upgrade(make_engine(url))
+    except UnsafeConfiguration as refusal:
+        typer.echo(f"refusing to migrate: {refusal.detail}", err=True)
+        raise typer.Exit(2) from None
     typer.echo("database is at the latest revision")
 
 
@@ -215,8 +219,10 @@ def events_list(
 @events_app.command("show")
 def events_show(partner: str, partner_event_id: str, url: UrlOption = DEFAULT_URL) -> None:
     """One event with its normalized CloudEvents and their handlers."""
+    from integration_hub.web.event_ids import api_event_path  # ids may hold `/`, `?`, `..`
+
     with _api(url) as client:
-        _print(_call(client.get(f"/api/events/{partner}/{partner_event_id}")))
+        _print(_call(client.get(api_event_path(partner, partner_event_id))))
 
 
 @app.command()
@@ -310,7 +316,11 @@ def doctor(
             c.manifest for c in partner_calls(settings, source, engine or make_engine("sqlite://"))
         ]
         reports = diagnose(
-            connectors=build_connectors(settings), calls=calls, secrets=source, engine=engine
+            connectors=build_connectors(settings),
+            calls=calls,
+            secrets=source,
+            engine=engine,
+            public_base_url=settings.public_base_url,
         )
     finally:
         if engine is not None:
@@ -342,6 +352,8 @@ def doctor(
                 box = {True: "x", False: " ", None: "?"}[item.done]
                 hint = f"  -> {item.how}" if not item.done and item.how else ""
                 typer.echo(f"  [{box}] {item.step}{hint}")
+            for warning in report.warnings:
+                typer.echo(f"  ! {warning}")
     if strict and any(r.priority == "P0" and not r.complete for r in reports):
         raise typer.Exit(1)
 

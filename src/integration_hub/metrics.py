@@ -14,6 +14,11 @@ DELIVERIES = Counter(
 REJECTIONS = Counter(
     "hub_rejections_total", "Rejected deliveries by reason code.", ["partner", "reason"]
 )
+DEAD_LETTERED_AT_EDGE = Counter(
+    "hub_malformed_entries_total",
+    "Malformed entries of verified batches, stored dead-lettered at the edge (the rest kept).",
+    ["partner"],
+)
 NORMALIZED = Counter(
     "hub_normalized_total", "Raw events normalized, by resulting status.", ["partner", "status"]
 )
@@ -21,7 +26,26 @@ DISPATCHED = Counter(
     "hub_handler_dispatch_total", "Handler workflow starts by outcome.", ["handler", "outcome"]
 )
 HANDLER_OUTCOMES = Counter(
-    "hub_handler_outcomes_total", "Handler runs finished, by status.", ["handler", "status"]
+    "hub_handler_outcomes_total",
+    "Handler runs finished, by status (completed, skipped, failed).",
+    ["handler", "status"],
+)
+PANEL_SESSIONS = Counter(
+    "hub_panel_sessions_total",
+    "Status panel sessions: created, revoked, or refused (session_expired, session_idle, "
+    "session_revoked, session_unknown, credential_changed).",
+    ["outcome"],
+)
+CONNECTIONS_CUT = Counter(
+    "hub_connections_cut_total",
+    "Connections the edge closed before a whole request arrived (web/server.py): idle_timeout,"
+    " head_timeout, body_timeout, headers_too_large, too_many_connections, idle_evicted.",
+    ["reason"],
+)
+ADMIN_REJECTIONS = Counter(
+    "hub_admin_rejections_total",
+    "Admin API and panel requests refused, by reason code (bad_cursor, not_found, ...).",
+    ["reason"],
 )
 COMMIT_BATCH = Histogram(
     "hub_commit_batch_size",
@@ -78,6 +102,12 @@ EVENTS_DEAD_LETTERED = Gauge(
     "hub_events_dead_lettered",
     "Raw events that failed for good (status failed), read from the database.",
     ["partner"],
+)
+STORE_REFUSED = Counter(
+    "hub_normalization_store_refused_total",
+    "Normalized raw events the database refused to store, dead-lettered alone (also counted"
+    " in hub_normalized_total as failed), by the driver's error class.",
+    ["partner", "error"],
 )
 
 

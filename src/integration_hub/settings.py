@@ -18,7 +18,11 @@ class Settings(BaseSettings):
         default="development",
         description="HUB_ENV; live partner keys are refused outside production.",
     )
-    home: Path = Field(default=Path("var"), description="Where embedded state lives.")
+    home: Path = Field(
+        default=Path("var"),
+        description="Where embedded state lives; created 0700, its files 0600 (home.py): the hub "
+        "refuses to start while anything in it is open to group or others.",
+    )
     database_url: str | None = Field(
         default=None, description="postgresql://... ; default: a SQLite file under home."
     )
@@ -63,7 +67,24 @@ class Settings(BaseSettings):
     )
     max_header_count: int = Field(default=100, gt=0, description="More headers: 431.")
     max_header_bytes: int = Field(
-        default=16 * 1024, gt=0, description="Names and values together; larger: 431."
+        default=16 * 1024,
+        gt=0,
+        description="The request head (request line and header lines) as received: the "
+        "connection is answered 431 and cut as soon as it passes this, on every route; "
+        "/webhooks also answers 431 when names and values together pass it.",
+    )
+    receipt_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Deadline for a whole request (head and body) to arrive, from the "
+        "connection's opening for its first request and from the first byte of each later "
+        "one: then 408 (or a plain close when nothing was sent) and the connection closes.",
+    )
+    max_connections_per_client: int = Field(
+        default=64,
+        gt=0,
+        description="Open connections per client address (socket peer; IPv6 per /64; "
+        "HUB_TRUSTED_PROXIES are not capped); more are answered 503 and closed at once.",
     )
     body_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Deadline for reading a request body; then 408."
@@ -74,7 +95,8 @@ class Settings(BaseSettings):
     max_concurrency: int | None = Field(
         default=4096,
         gt=0,
-        description="uvicorn: connections and tasks at once before it answers 503.",
+        description="uvicorn: connections and tasks at once before it answers 503; at this "
+        "many connections a new one closes the one waiting longest without a whole request head.",
     )
     signature_tolerance_seconds: int = Field(default=300, gt=0)
     max_pending_writes: int = Field(
@@ -177,6 +199,24 @@ class Settings(BaseSettings):
     )
     auth_jwks_cooldown_seconds: float = Field(
         default=10, ge=0, description="Least time between JWKS refetches for an unknown kid."
+    )
+    auth_provider: Literal["clerk", "auth0"] | None = Field(
+        default=None,
+        description="Which provider the issuer is, for roles read from the users-and-roles "
+        "mirror (keyed by provider and user). Default: from the issuer's host (*.auth0.com: "
+        "auth0; clerk.* or *.clerk.accounts.dev: clerk); otherwise the mirror grants no role.",
+    )
+    session_lifetime_hours: float = Field(
+        default=12, gt=0, description="Status panel sessions end this long after sign-in."
+    )
+    session_idle_minutes: float = Field(
+        default=30, gt=0, description="Status panel sessions end after this long unused."
+    )
+    identity_clock_skew_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="Identity events are ordered by the partner's time, but never past their "
+        "receipt time plus this: a future date cannot pin a mirror row.",
     )
     raw_retention_days: int = Field(
         default=30, gt=0, description="Raw bodies are emptied this many days after receipt."

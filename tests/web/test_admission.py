@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
@@ -22,6 +22,7 @@ from integration_hub.runtime import Hub
 from integration_hub.testing import scratch_database
 from tests.helpers import (
     RunningHub,
+    hub_with,
     make_settings,
     partner_secrets,
     serve_hub,
@@ -37,15 +38,6 @@ NO_LIMITS = {"rate_limit_per_partner": None, "rate_limit_per_client": None}
 def database_url(tmp_path: Path) -> Iterator[str]:
     with scratch_database("sqlite", tmp_path) as url:
         yield url
-
-
-@asynccontextmanager
-async def hub_with(
-    tmp_path: Path, database_url: str, temporal_address: str, **overrides: Any
-) -> AsyncIterator[RunningHub]:
-    settings = make_settings(tmp_path, database_url, temporal_address, **overrides)
-    async with serve_hub(Hub(settings, secrets=partner_secrets(), pipeline=False)) as running:
-        yield running
 
 
 async def post_stripe(running: RunningHub, **headers: str) -> Any:
@@ -200,3 +192,62 @@ async def test_openapi_documents_the_admission_answers(running_hub: RunningHub) 
     responses = document["paths"]["/webhooks/{partner}"]["post"]["responses"]
     assert {"408", "429", "431", "503"} <= set(responses)
     assert "Retry-After" in responses["429"]["headers"]
+
+
+def _client_from(running: RunningHub, address: str) -> httpx.AsyncClient:
+    """A client whose sockets come from `address` (any 127.0.0.0/8 address is loopback): the
+    hub sees a different peer, as it would another sender."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=running.base_url, transport=transport, timeout=30)
+
+
+async def test_unsigned_junk_does_not_spend_the_partners_budget(
+    tmp_path: Path, database_url: str, temporal_address: str
+) -> None:
+    """Issue 10 item 6: the partner's budget is charged only after the signature verified. A
+    flood of unsigned junk from one address meets its own client limit; signed deliveries from
+    another address still get their whole partner budget."""
+    limits = {"rate_limit_per_partner": "5/minute", "rate_limit_per_client": "20/minute"}
+    async with (
+        hub_with(tmp_path, database_url, temporal_address, **limits) as running,
+        _client_from(running, "127.0.0.2") as attacker,
+        _client_from(running, "127.0.0.3") as stripe,
+    ):
+        body, signed = stripe_delivery()
+        junk_headers = {**signed, "Stripe-Signature": "t=1,v1=" + "0" * 64}
+        junk = [
+            await attacker.post("/webhooks/stripe", content=body, headers=junk_headers)
+            for _ in range(30)
+        ]
+        before = rejections("rate_limited")
+        deliveries = []
+        for _ in range(6):
+            body, signed = stripe_delivery()
+            deliveries.append(await stripe.post("/webhooks/stripe", content=body, headers=signed))
+
+        # The junk: refused for its signature until its own address ran out, then 429 (client).
+        assert [r.status_code for r in junk] == [400] * 20 + [429] * 10
+        assert {r.json()["error"] for r in junk[:20]} == {"signature_mismatch"}
+        assert all("client" in r.json()["detail"] for r in junk[20:])
+        # The partner: five signed deliveries in its budget, the sixth over it (partner scope).
+        assert [r.status_code for r in deliveries] == [200] * 5 + [429]
+        assert "partner" in deliveries[5].json()["detail"]
+        assert int(deliveries[5].headers["retry-after"]) >= 1
+        assert rejections("rate_limited") == before + 1
+        assert table_counts(running.hub)["raw_events"] == 5
+
+
+async def test_a_signed_delivery_over_the_partner_budget_is_verified_but_not_stored(
+    tmp_path: Path, database_url: str, temporal_address: str
+) -> None:
+    """A forged delivery never reaches the partner's budget, even when it is exhausted: it is
+    refused for its signature (400), not 429, so the budget says nothing to an attacker."""
+    limits = {**NO_LIMITS, "rate_limit_per_partner": "1/minute"}
+    async with hub_with(tmp_path, database_url, temporal_address, **limits) as running:
+        admitted = await post_stripe(running)
+        forged = await post_stripe(running, **{"Stripe-Signature": "t=1,v1=00"})
+        over = await post_stripe(running)
+
+        assert (admitted.status_code, forged.status_code, over.status_code) == (200, 400, 429)
+        assert forged.json()["error"] == "signature_mismatch"
+        assert table_counts(running.hub)["raw_events"] == 1
