@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,21 +13,13 @@ from integration_hub.connectors.registry import build_connectors
 from integration_hub.doctor import PartnerReport, diagnose
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
-from integration_hub.storage import migrate, repo
-from integration_hub.storage.engine import begin_write, make_engine
+from integration_hub.storage import repo
+from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import RawStatus, raw_events
 
 CONNECTORS = build_connectors(Settings.model_construct())
 MAPS = CallsManifest("google_maps", "P0", {"GOOGLE_MAPS_API_KEY": r"AIza[0-9A-Za-z_-]{35}"})
 CLERK_SECRET = "whsec_Y2xlcmstdGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9uLWh1Yg=="
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _report(reports: list[PartnerReport], partner: str) -> PartnerReport:
@@ -116,3 +107,40 @@ def test_optional_secret_left_unset_does_not_make_a_partner_incomplete() -> None
         ("SENDER", 0, False),
         ("TOKEN", 1, True),
     ]
+
+
+TWILIO_TOKEN = "9f2b6a1c3d4e5f60718293a4b5c6d7e8"
+
+
+@pytest.mark.parametrize(
+    ("environ", "public_base_url", "warned"),
+    [
+        ({"TWILIO_AUTH_TOKEN": TWILIO_TOKEN}, None, True),
+        ({"TWILIO_AUTH_TOKEN": TWILIO_TOKEN}, "https://hooks.example.com", False),
+        ({}, None, False),  # Twilio not configured: nothing to sign, nothing to warn about
+    ],
+    ids=["twilio-without-base-url", "twilio-with-base-url", "twilio-not-configured"],
+)
+def test_doctor_warns_when_a_url_signing_partner_has_no_public_base_url(
+    environ: dict[str, str], public_base_url: str | None, warned: bool
+) -> None:
+    source = EnvSecretSource(environ=environ)
+
+    reports = diagnose(
+        connectors=CONNECTORS,
+        calls=[],
+        secrets=source,
+        engine=None,
+        public_base_url=public_base_url,
+    )
+
+    twilio = _report(reports, "twilio")
+    warnings = twilio.as_dict()["warnings"]
+    assert isinstance(warnings, list)
+    assert bool(warnings) is warned
+    if warned:
+        assert "HUB_PUBLIC_BASE_URL" in warnings[0] and "Host" in warnings[0]
+        assert TWILIO_TOKEN not in repr(twilio.as_dict())
+    # A warning, not a missing step: it never makes a partner incomplete by itself.
+    assert "HUB_PUBLIC_BASE_URL" not in repr(twilio.as_dict()["remaining"])
+    assert all(not r.warnings for r in reports if r.partner != "twilio")

@@ -48,8 +48,10 @@ class RateLimited:
 
 
 class IngestRateLimiter:
-    """Two budgets per delivery: its client address first (a flood from one address does not
-    spend the partner's budget), then its partner."""
+    """Two budgets, charged at two moments. A delivery's client address is charged before
+    anything is verified (a flood from one address stays that address's problem); its partner
+    is charged only once the signature verified, so unsigned junk, from however many
+    addresses, never spends the budget of the partner it claims to come from."""
 
     def __init__(
         self,
@@ -93,10 +95,15 @@ class IngestRateLimiter:
             strategy=settings.rate_limit_strategy,
         )
 
-    async def admit(self, partner: str, client: str) -> RateLimited | None:
-        """None when the delivery may proceed; it has then been counted against both budgets."""
+    async def admit_client(self, client: str) -> RateLimited | None:
+        """Before verification: None when `client` is within its budget (and now charged)."""
         if self._per_client is not None and not await self._hit(self._per_client, "c", client):
             return await self._refusal("client", self._per_client, "c", client)
+        return None
+
+    async def admit_partner(self, partner: str) -> RateLimited | None:
+        """After verification, before the commit: None when `partner` is within its budget
+        (and now charged)."""
         if self._per_partner is not None and not await self._hit(self._per_partner, "p", partner):
             return await self._refusal("partner", self._per_partner, "p", partner)
         return None

@@ -4,6 +4,10 @@ what remains of its sandbox checklist, read from what the hub has actually store
 A partner's sandbox checklist: its secrets are set and well formed; for partners that send us
 webhooks, a signed delivery was verified and stored (`hub send` does it), normalized into
 internal events, and its handler workflows completed.
+
+Warnings do not make a partner incomplete: the partner works, but a setting leaves it weaker than
+it should be (today: a partner that signs the URL it called, Twilio, configured without
+`HUB_PUBLIC_BASE_URL`, so the signed URL is rebuilt from the request's own Host header).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from integration_hub.connectors.base import Connector
+from integration_hub.connectors.base import Connector, Manifest
 from integration_hub.connectors.outbound import CallsManifest
 from integration_hub.secrets import SecretSource
 from integration_hub.storage.tables import RawStatus, raw_events
@@ -59,6 +63,7 @@ class PartnerReport:
     calls_out: bool
     secrets: list[SecretCheck] = field(default_factory=list)
     checklist: list[ChecklistItem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -73,7 +78,32 @@ class PartnerReport:
             "complete": self.complete,
             "secrets": [s.as_dict() for s in self.secrets],
             "remaining": [{"step": i.step, "how": i.how} for i in self.checklist if not i.done],
+            "warnings": list(self.warnings),
         }
+
+
+def unpinned_signed_url(manifest: Manifest) -> str:
+    """Why a partner that signs the URL needs `HUB_PUBLIC_BASE_URL` (for `hub doctor` and the
+    warning `hub serve` logs at start)."""
+    return (
+        f"{manifest.webhook_secret} is set but HUB_PUBLIC_BASE_URL is not: {manifest.name} signs "
+        "the URL it called, and without the public base URL the hub rebuilds it from the "
+        "request's Host header (or X-Forwarded-Host from HUB_TRUSTED_PROXIES), which any sender "
+        "chooses; set HUB_PUBLIC_BASE_URL to the URL configured at the partner"
+    )
+
+
+def partners_with_unpinned_url(
+    connectors: Mapping[str, Connector], secrets: SecretSource, public_base_url: str | None
+) -> list[Manifest]:
+    """Configured partners whose signature covers the URL, while no public base URL is set."""
+    if public_base_url:
+        return []
+    return [
+        c.manifest
+        for c in connectors.values()
+        if c.manifest.signs_url and secrets.versions(c.manifest.webhook_secret)
+    ]
 
 
 def check_secret(
@@ -113,8 +143,10 @@ def diagnose(
     calls: Sequence[CallsManifest],
     secrets: SecretSource,
     engine: Engine | None,
+    public_base_url: str | None = None,
 ) -> list[PartnerReport]:
-    """One report per partner, P0 first; `engine` None means nothing has been stored yet."""
+    """One report per partner, P0 first; `engine` None means nothing has been stored yet.
+    `public_base_url` is `HUB_PUBLIC_BASE_URL` (None: not set)."""
     reports: dict[str, PartnerReport] = {}
     formats: dict[str, dict[str, str]] = {}
     names: dict[str, list[str]] = {}
@@ -161,4 +193,6 @@ def diagnose(
                 ChecklistItem("normalized into internal events", evidence["normalized"], send),
                 ChecklistItem("handler workflows completed", evidence["handled"], send),
             ]
+    for signs_url in partners_with_unpinned_url(connectors, secrets, public_base_url):
+        reports[signs_url.name].warnings.append(unpinned_signed_url(signs_url))
     return sorted(reports.values(), key=lambda r: (r.priority, r.partner))

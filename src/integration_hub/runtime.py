@@ -24,6 +24,8 @@ from integration_hub.admission import IngestRateLimiter
 from integration_hub.backlog import run_backlog_gauges
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.registry import build_connectors
+from integration_hub.doctor import partners_with_unpinned_url, unpinned_signed_url
+from integration_hub.home import prepare_home
 from integration_hub.orchestration.calls import ensure_schedules, partner_calls, preflight
 from integration_hub.orchestration.devserver import EmbeddedTemporal, die_with_parent
 from integration_hub.orchestration.handlers import handler_names_for
@@ -56,6 +58,9 @@ class Hub:
         if pipeline and pipeline_process:
             raise ValueError("run the pipeline here or in a child process, not both")
         self.settings = settings
+        # First, before the database, the secrets store or Temporal create a file: the umask
+        # and a HUB_HOME private to us, or UnsafeFileMode naming the chmod that fixes it.
+        prepare_home(settings.home)
         tracing.configure_from_env()  # OTLP when OTEL_EXPORTER_OTLP_*ENDPOINT is set, else off
         self.engine: Engine = make_engine(settings.resolved_database_url())
         self.connectors: dict[str, Connector] = build_connectors(settings)
@@ -94,6 +99,14 @@ class Hub:
     async def start(self) -> None:
         # Before anything runs: a live payment key outside production, say, stops the start.
         preflight(partner_calls(self.settings, self.secrets, self.engine))
+        if self.edge:  # a warning, not a refusal: behind a trusted proxy the hub may be right
+            base = self.settings.public_base_url
+            for manifest in partners_with_unpinned_url(self.connectors, self.secrets, base):
+                log.warning(
+                    "public_base_url_not_set",
+                    partner=manifest.name,
+                    detail=unpinned_signed_url(manifest),
+                )
         await asyncio.to_thread(migrate.upgrade, self.engine)
         self._temporal_address = asyncio.get_running_loop().create_future()
         if self.edge:

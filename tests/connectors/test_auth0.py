@@ -1,11 +1,14 @@
-"""Auth0 log streams: bearer token in constant time, batches split by log_id, type mapping."""
+"""Auth0 log streams: bearer token in constant time, batches split by log_id (a malformed entry
+kept apart, dead-lettered, the rest going on), type mapping."""
 
 from __future__ import annotations
+
+import hashlib
 
 import orjson
 import pytest
 
-from integration_hub.connectors.auth0 import Auth0Connector
+from integration_hub.connectors.auth0 import MAX_BATCH_ENTRIES, Auth0Connector
 from integration_hub.connectors.base import Delivery
 from integration_hub.errors import MalformedPayload, SignatureError
 from integration_hub.events import build_event, validate_event
@@ -20,7 +23,8 @@ def _delivery(body: bytes, authorization: str | None) -> Delivery:
 
 
 def _entry(log_id: str, log_type: str) -> dict[str, object]:
-    return orjson.loads(auth0.sample(log_type))[0] | {"log_id": log_id}
+    entry: dict[str, object] = orjson.loads(auth0.sample(log_type))[0]
+    return entry | {"log_id": log_id}
 
 
 @pytest.mark.parametrize("authorization", [f"Bearer {TOKEN}", TOKEN], ids=["bearer", "verbatim"])
@@ -59,9 +63,54 @@ def test_json_lines_batch_splits_too() -> None:
     assert [e.partner_event_id for e in auth0.split(_delivery(body, TOKEN))] == ["900a", "900b"]
 
 
-def test_entry_without_log_id_is_malformed() -> None:
+def test_malformed_entries_are_kept_apart_and_the_valid_ones_go_on() -> None:
+    bad = [{"data": {"type": "s"}}, {"log_id": "900\x00", "data": {"type": "s"}}, 7, []]
+    body = orjson.dumps([_entry("900a", "s"), *bad, _entry("900b", "fp")])
+
+    events = auth0.split(_delivery(body, TOKEN))
+
+    assert [(e.partner_event_id, e.malformed) for e in events if e.malformed is None] == [
+        ("900a", None),
+        ("900b", None),
+    ]
+    malformed = [e for e in events if e.malformed is not None]
+    assert [e.body for e in malformed] == [orjson.dumps(entry) for entry in bad]
+    for event in malformed:
+        assert event.partner_event_id == "malformed:" + hashlib.sha256(event.body).hexdigest()
+        assert event.malformed
+    assert "log_id" in (malformed[0].malformed or "")
+    assert "NUL" in (malformed[1].malformed or "")
+
+
+def test_a_json_line_that_is_not_json_is_one_malformed_entry_with_its_own_bytes() -> None:
+    good = orjson.dumps(_entry("900a", "ss"))
+    body = good + b"\n{not json\n" + orjson.dumps(_entry("900b", "s"))
+
+    events = auth0.split(_delivery(body, TOKEN))
+
+    assert [e.partner_event_id for e in events][::2] == ["900a", "900b"]
+    assert events[0].body == good  # a JSON line is stored as it came
+    assert events[1].body == b"{not json"
+    assert events[1].malformed == "the entry is not JSON"
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b"not json at all", b'"a string"', b"12"], ids=repr)
+def test_a_body_that_is_no_batch_at_all_is_refused_whole(body: bytes) -> None:
     with pytest.raises(MalformedPayload):
-        auth0.split(_delivery(orjson.dumps([{"data": {"type": "s"}}]), TOKEN))
+        auth0.split(_delivery(body, TOKEN))
+
+
+@pytest.mark.parametrize("lines", [False, True], ids=["array", "json-lines"])
+def test_a_batch_over_the_entry_cap_is_refused_before_its_entries_are_looked_at(
+    lines: bool,
+) -> None:
+    entries = [_entry(f"900{n}", "s") for n in range(MAX_BATCH_ENTRIES + 1)]
+    body = b"\n".join(map(orjson.dumps, entries)) if lines else orjson.dumps(entries)
+
+    with pytest.raises(MalformedPayload) as refused:
+        auth0.split(_delivery(body, TOKEN))
+
+    assert refused.value.reason == "too_many_entries"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from integration_hub.connectors.base import Delivery
-from integration_hub.connectors.stripe import StripeConnector
+from integration_hub.connectors.signing import MAX_PRESENTED_SIGNATURES
+from integration_hub.connectors.stripe import MAX_SIGNATURE_ITEMS, StripeConnector
 from integration_hub.errors import SignatureError
 from tests.properties.strategies import (
     bounded,
@@ -146,3 +147,37 @@ def test_arbitrary_headers_are_refused_as_signature_errors_like_the_sdk(
     assert not _ours_accepts(body.encode(), header, [secret], 0)
     if header.isascii():  # the SDK's own compare raises TypeError on non-ASCII signatures
         assert not _sdk_accepts(body, header, secret)
+
+
+@bounded
+@given(
+    key=secrets,
+    body=st.binary(max_size=512),
+    junk=st.integers(0, MAX_PRESENTED_SIGNATURES - 1),
+    position=st.integers(0, MAX_PRESENTED_SIGNATURES - 1),
+)
+def test_a_valid_v1_among_as_many_as_the_cap_allows_still_verifies(
+    key: str, body: bytes, junk: int, position: int
+) -> None:
+    """The cap on presented signatures never refuses what Stripe sends (one v1 per active
+    secret): up to the cap, the valid value is found wherever it stands."""
+    now = int(time.time())
+    valid = _sign(body, key, now).split(",", 1)[1]
+    values = ["v1=" + "0" * 64] * junk
+    values.insert(min(position, junk), valid)
+    assert _ours_accepts(body, f"t={now}," + ",".join(values), [key], now)
+
+
+@bounded
+@given(key=secrets, extra=st.integers(1, 3000))
+def test_more_items_than_the_cap_are_refused_before_any_comparison(key: str, extra: int) -> None:
+    now = int(time.time())
+    valid = _sign(b"{}", key, now)
+    header = valid + ",v1=00" * (MAX_SIGNATURE_ITEMS - 1 + extra)
+    delivery = Delivery(b"{}", {"stripe-signature": header}, "", now)
+    try:
+        stripe_connector.verify(delivery, [key], now=now)
+    except SignatureError as refused:
+        assert refused.reason == "too_many_signatures"
+    else:
+        raise AssertionError("a header past the cap was verified")

@@ -12,6 +12,7 @@ from svix.webhooks import Webhook, WebhookVerificationError
 
 from integration_hub.connectors.clerk import ClerkConnector
 from integration_hub.connectors.signing import (
+    MAX_PRESENTED_SIGNATURES,
     standard_webhooks_key,
     standard_webhooks_signature,
     verify_standard_webhook,
@@ -169,3 +170,42 @@ def test_arbitrary_headers_are_refused_as_signature_errors(
     """Any header values: a SignatureError, never another exception; never accepted."""
     headers = _headers(message_id, stamp, signature)
     assert not _ours_accepts(headers, b"{}", [_secret(b"k" * 24)], time.time())
+
+
+@bounded
+@given(
+    key=keys,
+    message_id=message_ids,
+    body=text,
+    junk=st.integers(0, MAX_PRESENTED_SIGNATURES - 1),
+    position=st.integers(0, MAX_PRESENTED_SIGNATURES - 1),
+)
+def test_a_valid_signature_among_as_many_as_the_cap_allows_verifies_and_the_sdk_agrees(
+    key: bytes, message_id: str, body: str, junk: int, position: int
+) -> None:
+    """Svix presents one signature per active secret; the cap never refuses that."""
+    now = int(time.time())
+    valid = standard_webhooks_signature(key, message_id, now, body.encode())
+    values = ["v1,AAAAAAAA"] * junk
+    values.insert(min(position, junk), valid)
+    headers = _headers(message_id, now, " ".join(values))
+    assert _ours_accepts(headers, body.encode(), [_secret(key)], now)
+    assert _sdk_accepts(headers, body.encode(), _secret(key))
+
+
+@bounded
+@given(key=keys, message_id=message_ids, extra=st.integers(1, 3000))
+def test_more_signatures_than_the_cap_are_refused_even_with_a_valid_one(
+    key: bytes, message_id: str, extra: int
+) -> None:
+    now = int(time.time())
+    valid = standard_webhooks_signature(key, message_id, now, b"{}")
+    headers = _headers(
+        message_id, now, " ".join([valid] + ["v1,AA"] * (MAX_PRESENTED_SIGNATURES - 1 + extra))
+    )
+    try:
+        verify_standard_webhook(headers, b"{}", [_secret(key)], now=now)
+    except SignatureError as refused:
+        assert refused.reason == "too_many_signatures"
+    else:
+        raise AssertionError("a header past the cap was verified")

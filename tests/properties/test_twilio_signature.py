@@ -14,8 +14,11 @@ from integration_hub.connectors.twilio.signature import (
     FORM_CONTENT_TYPE,
     HMAC_SHA1,
     HMAC_SHA256,
+    MAX_FORM_PARAMETERS,
+    MAX_PARAMETER_NAME_LENGTH,
     SETTINGS_HEADER,
     SIGNATURE_HEADER,
+    OversizedForm,
     compute_signature,
     form_params,
     verify_twilio,
@@ -60,7 +63,7 @@ def _settings(algorithm: str) -> dict[str, str]:
 def _ours_accepts(url: str, headers: dict[str, str], body: bytes, keys: list[str]) -> bool:
     try:
         verify_twilio(url, headers, body, keys)
-    except SignatureError:
+    except (SignatureError, OversizedForm):  # refusals with a reason code; anything else is a bug
         return False
     return True
 
@@ -196,10 +199,12 @@ def test_a_different_token_is_rejected(
 @example(host="[hub", query="", signature="x", settings_value="", body=b"a=b")
 @example(host="hub", query="bodySHA256=%C3%A9", signature="x", settings_value="", body=b"{}")
 @example(host="hub", query="bodySHA256=\xe9", signature="x", settings_value="", body=b"{}")
+@example(host="hub", query="", signature="x", settings_value="", body=b"&" * 200)
 def test_arbitrary_requests_are_refused_as_signature_errors(
     host: str, query: str, signature: str, settings_value: str, body: bytes
 ) -> None:
-    """Any host, query, header values and body: a SignatureError, never another exception."""
+    """Any host, query, header values and body: a refusal with a reason code (SignatureError,
+    or OversizedForm past the parameter caps), never another exception."""
     url = f"https://{host}/webhooks/twilio" + (f"?{query}" if query else "")
     headers = {
         SIGNATURE_HEADER: signature,
@@ -208,3 +213,57 @@ def test_arbitrary_requests_are_refused_as_signature_errors(
     }
     assert not _ours_accepts(url, headers, body, ["token"])
     assert not _ours_accepts(url, {**headers, "content-type": "text/plain"}, body, ["token"])
+
+
+@bounded
+@given(
+    token=tokens,
+    url=urls(),
+    count=st.integers(1, MAX_FORM_PARAMETERS),
+    name_length=st.integers(1, MAX_PARAMETER_NAME_LENGTH),
+    algorithm=st.sampled_from([HMAC_SHA1, HMAC_SHA256]),
+)
+def test_forms_up_to_the_caps_verify_and_match_the_sdk(
+    token: str, url: str, count: int, name_length: int, algorithm: str
+) -> None:
+    """The caps never refuse what Twilio sends: up to 200 parameters (an MMS with 10 media is
+    about 45) and names up to 128 characters verify as the SDK computes them."""
+    params = {("N" * name_length if n == 0 else f"P{n}"): [str(n)] for n in range(count)}
+    body = urlencode(params, doseq=True).encode()
+    theirs = RequestValidator(token).compute_signature(url, MultiDict(params), algorithm)
+
+    assert _ours_accepts(url, _form(theirs, algorithm), body, [token])
+
+
+@bounded
+@given(
+    token=tokens,
+    url=urls(),
+    extra=st.integers(1, 50_000),
+    item=st.sampled_from(["", "a=", "a=1", "MediaUrl0=x"]),
+)
+def test_forms_past_the_parameter_cap_are_refused_before_parsing_even_if_signed(
+    token: str, url: str, extra: int, item: str
+) -> None:
+    body = "&".join([item] * (MAX_FORM_PARAMETERS + extra)).encode()
+    signature = compute_signature(token, url, {})  # whatever it is, it is never looked at
+
+    try:
+        verify_twilio(url, _form(signature), body, [token])
+    except OversizedForm as refused:
+        assert refused.reason == "too_many_parameters"
+        assert refused.status == 413
+    else:
+        raise AssertionError("a form past the cap was verified")
+
+
+@bounded
+@given(token=tokens, url=urls(), name_length=st.integers(MAX_PARAMETER_NAME_LENGTH + 1, 100_000))
+def test_a_parameter_name_past_the_cap_is_refused(token: str, url: str, name_length: int) -> None:
+    body = b"MessageSid=SM1&" + b"N" * name_length + b"=1"
+    try:
+        verify_twilio(url, _form("x"), body, [token])
+    except OversizedForm as refused:
+        assert refused.reason == "parameter_name_too_long"
+    else:
+        raise AssertionError("a name past the cap was verified")

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+from structlog.testing import capture_logs
 
+from integration_hub.connectors.twilio.signature import MAX_FORM_PARAMETERS
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
+from integration_hub.storage.tables import raw_events
 from integration_hub.testing import connector, sign_as
 from tests.helpers import (
     AUTH0_TOKEN,
     CLERK_SECRET,
     STRIPE_SECRET,
+    TWILIO_AUTH_TOKEN,
     RunningHub,
+    partner_secrets,
     serve_hub,
     stripe_delivery,
     table_counts,
@@ -112,7 +123,7 @@ async def test_declared_oversized_body_is_413(running_hub: RunningHub) -> None:
 async def test_streamed_oversized_body_is_413(running_hub: RunningHub) -> None:
     limit = running_hub.hub.settings.max_body_bytes
 
-    async def chunks():  # type: ignore[no-untyped-def]  # no content-length: chunked upload
+    async def chunks() -> AsyncIterator[bytes]:  # no content-length: chunked upload
         for _ in range(limit // 65536 + 2):
             yield b"y" * 65536
 
@@ -206,3 +217,218 @@ async def test_auth0_batch_stores_each_entry_and_a_retry_stores_nothing(
     assert ignored.json()["status"] == "ignored"
     stored = (await running_hub.admin.get(f"/api/events/auth0/{entries[0]['log_id']}")).json()
     assert "authorization" not in stored["headers"]
+
+
+# --- issue 10 item 5: what runs before verification is bounded, for every scheme ------------
+
+
+def _rejections(partner: str, reason: str) -> float:
+    labels = {"partner": partner, "reason": reason}
+    return REGISTRY.get_sample_value("hub_rejections_total", labels) or 0.0
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm9wZQ=="}
+OVERSIZED_BEFORE_VERIFICATION = {
+    # name: (partner, body, headers, status, reason)
+    "twilio_80000_parameters": (
+        "twilio",
+        b"&".join(b"p%d=1" % n for n in range(80_000)),
+        FORM,
+        413,
+        "too_many_parameters",
+    ),
+    "twilio_long_parameter_name": (
+        "twilio",
+        b"MessageSid=SM1&" + b"N" * 4096 + b"=1",
+        FORM,
+        413,
+        "parameter_name_too_long",
+    ),
+    "twilio_query_of_many_parameters": (
+        "twilio",
+        b"{}",
+        {"X-Twilio-Signature": "bm9wZQ==", "Content-Type": "application/json"},
+        413,
+        "too_many_parameters",
+    ),
+    "stripe_thousand_signatures": (
+        "stripe",
+        b"{}",
+        {"Stripe-Signature": "t=1," + ",".join(["v1=" + "0" * 8] * 1000)},
+        400,
+        "too_many_signatures",
+    ),
+    "svix_thousand_signatures": (
+        "clerk",
+        b"{}",
+        {
+            "svix-id": "msg_1",
+            # Stale by the time the test runs, on purpose: the count is refused first.
+            "svix-timestamp": "1",
+            "svix-signature": " ".join(["v1,AAAAAAAA"] * 1000),
+        },
+        400,
+        "too_many_signatures",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OVERSIZED_BEFORE_VERIFICATION))
+async def test_unsigned_request_too_costly_to_verify_is_refused_counted_and_logged(
+    running_hub: RunningHub, name: str
+) -> None:
+    partner, body, headers, status, reason = OVERSIZED_BEFORE_VERIFICATION[name]
+    query = "?" + "&".join(f"q{n}=1" for n in range(1000)) if "query" in name else ""
+    before = _rejections(partner, reason)
+
+    with capture_logs() as logs:
+        response = await running_hub.http.post(
+            f"/webhooks/{partner}{query}", content=body, headers=headers
+        )
+
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == reason
+    assert response.json()["detail"]
+    assert _rejections(partner, reason) == before + 1
+    assert {"event": "delivery_rejected", "partner": partner, "reason": reason} in [
+        {k: entry.get(k) for k in ("event", "partner", "reason")} for entry in logs
+    ]
+    assert table_counts(running_hub.hub)["raw_events"] == 0
+
+
+async def test_a_signed_twilio_form_at_the_parameter_cap_is_still_accepted(
+    running_hub: RunningHub,
+) -> None:
+    params = {"MessageSid": "SM" + "c" * 32, "Body": "hola", "From": "+13055550199"}
+    params |= {f"X{n}": str(n) for n in range(MAX_FORM_PARAMETERS - len(params))}
+    body = urlencode(params).encode()
+    url = f"{running_hub.base_url}/webhooks/twilio"
+
+    response = await running_hub.http.post(
+        "/webhooks/twilio",
+        content=body,
+        headers=sign_as("twilio", body, secret=TWILIO_AUTH_TOKEN, url=url),
+    )
+
+    assert response.status_code == 200, response.text
+    assert table_counts(running_hub.hub)["raw_events"] == 1
+
+
+# --- issue 10 item 7: a batch keeps its valid entries; malformed ones are dead-lettered ------
+
+
+async def test_auth0_batch_keeps_valid_entries_and_dead_letters_malformed_ones(
+    running_hub: RunningHub,
+) -> None:
+    valid = [orjson.loads(connector("auth0").sample(t))[0] for t in ("ss", "s", "fp")]
+    malformed = [{"data": {"type": "s"}}, {"log_id": "900" + "x" * 300, "data": {"type": "s"}}]
+    body = orjson.dumps([valid[0], malformed[0], valid[1], malformed[1], valid[2]])
+    headers = {"Authorization": f"Bearer {AUTH0_TOKEN}", "Content-Type": "application/json"}
+    metric = {"partner": "auth0"}
+    before = REGISTRY.get_sample_value("hub_malformed_entries_total", metric) or 0.0
+
+    first = await running_hub.http.post("/webhooks/auth0", content=body, headers=headers)
+
+    assert first.status_code == 200, first.text
+    events = first.json()["events"]
+    assert [e["new"] for e in events] == [True] * 5
+    bad_ids = ["malformed:" + hashlib.sha256(orjson.dumps(m)).hexdigest() for m in malformed]
+    assert [e["id"] for e in events if e.get("malformed")] == bad_ids
+    assert all(e["reason"] for e in events if e.get("malformed"))
+    assert REGISTRY.get_sample_value("hub_malformed_entries_total", metric) == before + 2
+    assert [await _settled(running_hub, "auth0", entry["log_id"]) for entry in valid] == [
+        "processed"
+    ] * 3
+    with running_hub.hub.engine.connect() as connection:
+        rows = connection.execute(
+            select(raw_events).where(raw_events.c.partner_event_id.in_(bad_ids))
+        ).all()
+    assert sorted((r.partner_event_id, bytes(r.body), r.status) for r in rows) == sorted(
+        (i, orjson.dumps(m), "failed") for i, m in zip(bad_ids, malformed, strict=True)
+    )
+    assert all(r.last_error and r.attempts == 0 for r in rows)
+    assert table_counts(running_hub.hub)["internal_events"] == 3
+    settled = table_counts(running_hub.hub)
+
+    retry = await running_hub.http.post("/webhooks/auth0", content=body, headers=headers)
+
+    assert retry.status_code == 200
+    assert retry.json()["status"] == "duplicate"
+    assert [e["new"] for e in retry.json()["events"]] == [False] * 5
+    await asyncio.sleep(0.3)  # give a (wrong) second processing the chance to show up
+    assert table_counts(running_hub.hub) == settled
+    assert REGISTRY.get_sample_value("hub_malformed_entries_total", metric) == before + 2
+
+
+async def _settled(running: RunningHub, partner: str, event_id: str) -> str:
+    async def status() -> str:
+        response = await running.admin.get(f"/api/events/{partner}/{event_id}")
+        return str(response.json()["status"]) if response.status_code == 200 else "absent"
+
+    return await wait_until(status, lambda s: s in {"processed", "failed", "ignored"})
+
+
+# --- issue 10 item 13: the URL Twilio signed, behind a trusted proxy --------------------------
+
+
+@pytest.fixture
+async def proxied_hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
+    """No HUB_PUBLIC_BASE_URL, and the test client (127.0.0.1) is a trusted proxy."""
+    settings = hub_settings.model_copy(update={"trusted_proxies": frozenset({"127.0.0.1"})})
+    async with serve_hub(Hub(settings, secrets=partner_secrets(), pipeline=False)) as running:
+        yield running
+
+
+def _twilio_form() -> bytes:
+    return urlencode(
+        {"MessageSid": "SM" + uuid.uuid4().hex, "Body": "hi", "From": "+1305"}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "signed_url", "status"),
+    [
+        # The right-most value is the proxy's: it decides, whatever the client put further left.
+        ({"X-Forwarded-Host": "evil.example, hooks.example.com"}, "http://hooks.example.com", 200),
+        ({"X-Forwarded-Host": "evil.example, hooks.example.com"}, "http://evil.example", 400),
+        ({"X-Forwarded-Proto": "http, https"}, "https://{host}", 200),
+        ({"X-Forwarded-Proto": "https, http"}, "https://{host}", 400),
+        # Only http and https are schemes a proxy forwards; anything else is ignored.
+        ({"X-Forwarded-Proto": "javascript"}, "javascript://{host}", 400),
+        ({"X-Forwarded-Proto": "javascript"}, "http://{host}", 200),
+        ({"X-Forwarded-Proto": "HTTPS"}, "https://{host}", 200),
+    ],
+    ids=["host-right-most", "host-left-most-forged", "proto-right-most", "proto-left-most-forged",
+         "proto-javascript-not-believed", "proto-javascript-ignored", "proto-upper-case"],
+)  # fmt: skip
+async def test_forwarded_host_and_proto_count_only_as_the_trusted_proxy_wrote_them(
+    proxied_hub: RunningHub, forwarded: dict[str, str], signed_url: str, status: int
+) -> None:
+    body = _twilio_form()
+    host = proxied_hub.base_url.removeprefix("http://")
+    url = signed_url.format(host=host) + "/webhooks/twilio"
+    headers = sign_as("twilio", body, secret=TWILIO_AUTH_TOKEN, url=url) | forwarded
+
+    response = await proxied_hub.http.post("/webhooks/twilio", content=body, headers=headers)
+
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["error"] == "signature_mismatch"
+    assert table_counts(proxied_hub.hub)["raw_events"] == (1 if status == 200 else 0)
+
+
+async def test_start_warns_when_twilio_is_configured_without_a_public_base_url(
+    hub_settings: Settings,
+) -> None:
+    with capture_logs() as logs:
+        async with serve_hub(Hub(hub_settings, secrets=partner_secrets(), pipeline=False)):
+            pass
+    pinned = hub_settings.model_copy(update={"public_base_url": "https://hooks.example.com"})
+    with capture_logs() as pinned_logs:
+        async with serve_hub(Hub(pinned, secrets=partner_secrets(), pipeline=False)):
+            pass
+
+    warnings = [e for e in logs if e["event"] == "public_base_url_not_set"]
+    assert [(w["partner"], w["log_level"]) for w in warnings] == [("twilio", "warning")]
+    assert "HUB_PUBLIC_BASE_URL" in warnings[0]["detail"]
+    assert not [e for e in pinned_logs if e["event"] == "public_base_url_not_set"]

@@ -15,7 +15,15 @@ from typing import Any
 
 import orjson
 
-from integration_hub.connectors.base import Delivery, InternalEventDraft, Manifest, PartnerEvent
+from integration_hub.connectors.base import (
+    MAX_KEY_LENGTH,
+    Delivery,
+    InternalEventDraft,
+    Manifest,
+    PartnerEvent,
+    malformed_entry,
+    storable_key,
+)
 from integration_hub.connectors.signing import any_signature_matches
 from integration_hub.errors import MalformedPayload, SignatureError
 
@@ -65,15 +73,60 @@ MAPPING: dict[str, tuple[str, Callable[[Obj], dict[str, Any]]]] = {
 }
 
 
-def _entries(body: bytes) -> list[Any]:
+_NOT_JSON = object()
+# Auth0 publishes no batch size; its log streams send batches of tens to a few hundred entries.
+# Ten times that still fits well within the body limit, and bounds the rows one request makes.
+MAX_BATCH_ENTRIES = 1000
+
+
+def _too_many(count: int) -> MalformedPayload:
+    return MalformedPayload(
+        f"the batch holds {count} entries; at most {MAX_BATCH_ENTRIES}", reason="too_many_entries"
+    )
+
+
+def _entries(body: bytes) -> list[tuple[bytes, Any]]:
+    """(bytes, parsed or None) per entry, in the three formats a stream can send: a JSON array
+    (its entries have no bytes of their own, so they are re-serialized), one JSON object, or
+    JSON lines (each line keeps its bytes; a line that is not JSON is one malformed entry). A
+    body that is none of these is malformed as a whole."""
     stripped = body.strip()
     try:
-        if stripped.startswith(b"["):
-            parsed = orjson.loads(stripped)
-            return parsed if isinstance(parsed, list) else [parsed]
-        return [orjson.loads(line) for line in stripped.splitlines() if line.strip()]
+        whole = orjson.loads(stripped)
     except orjson.JSONDecodeError:
-        raise MalformedPayload("body is not JSON, a JSON array or JSON lines") from None
+        whole = _NOT_JSON
+    if isinstance(whole, list):
+        if len(whole) > MAX_BATCH_ENTRIES:
+            raise _too_many(len(whole))
+        return [(orjson.dumps(item), item) for item in whole]
+    if isinstance(whole, dict):
+        return [(stripped, whole)]
+    if whole is not _NOT_JSON:
+        raise MalformedPayload("body is not a log entry, a JSON array or JSON lines")
+    lines = [line.strip() for line in stripped.splitlines() if line.strip()]
+    if len(lines) > MAX_BATCH_ENTRIES:
+        raise _too_many(len(lines))
+    entries: list[tuple[bytes, Any]] = []
+    for line in lines:
+        try:
+            entries.append((line, orjson.loads(line)))
+        except orjson.JSONDecodeError:
+            entries.append((line, None))
+    if all(parsed is None for _, parsed in entries):  # also when there is no line at all
+        raise MalformedPayload("body is not JSON, a JSON array or JSON lines")
+    return entries
+
+
+def _malformed_reason(entry: Any) -> str | None:
+    """Why an entry cannot be stored as a log event, or None."""
+    if not isinstance(entry, dict):
+        return "the entry is not a JSON object"
+    data, log_id = entry.get("data"), entry.get("log_id")
+    if not isinstance(log_id, str) or not log_id or not isinstance(data, dict):
+        return "each log entry needs a string `log_id` and a `data` object"
+    if not storable_key(log_id) or not storable_key(str(data.get("type", ""))):
+        return f"log_id or type is longer than {MAX_KEY_LENGTH} characters or holds NUL"
+    return None
 
 
 class Auth0Connector:
@@ -98,14 +151,14 @@ class Auth0Connector:
             raise SignatureError("Authorization does not match a current log stream token")
 
     def split(self, delivery: Delivery) -> list[PartnerEvent]:
+        """One event per entry; a malformed entry is kept dead-lettered, the others go on."""
         events = []
-        for entry in _entries(delivery.body):
-            data = entry.get("data") if isinstance(entry, dict) else None
-            log_id = entry.get("log_id") if isinstance(entry, dict) else None
-            if not isinstance(log_id, str) or not log_id or not isinstance(data, dict):
-                raise MalformedPayload("each log entry needs a string `log_id` and a `data` object")
-            # An entry of an array has no bytes of its own: store it re-serialized.
-            events.append(PartnerEvent(log_id, str(data.get("type", "")), orjson.dumps(entry)))
+        for raw, entry in _entries(delivery.body):
+            reason = "the entry is not JSON" if entry is None else _malformed_reason(entry)
+            if reason is not None:
+                events.append(malformed_entry(raw, reason))
+                continue
+            events.append(PartnerEvent(entry["log_id"], str(entry["data"].get("type", "")), raw))
         if not events:
             raise MalformedPayload("the batch holds no log entries")
         return events

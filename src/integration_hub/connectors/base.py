@@ -3,10 +3,23 @@
 1. `verify` checks the signature on the exact raw bytes, before anything is parsed.
 2. `split` turns a verified delivery into one or more partner events (id, type, bytes).
 3. `normalize` turns one stored partner event into internal event drafts (no I/O).
+
+Batches (Auth0 today; SendGrid and QuickBooks later) follow one rule: one bad entry never costs
+the others. `split` returns every well-formed entry as usual and each malformed one as
+`malformed_entry(bytes, reason)`: keyed `malformed:<sha256 hex of its bytes>` (a retried batch
+stores it once), stored dead-lettered (`failed`, `last_error` = the reason) so the normalizer
+never picks it up, and the delivery is answered 2xx so the partner does not resend the good
+entries forever. `MalformedPayload` is for a delivery that is not the partner's payload as a
+whole (not JSON at all, no entries, more entries than the partner ever sends).
+
+Everything `verify` does runs for anyone who can reach the endpoint, so its cost must be
+bounded by the body and header limits alone: cap every list it parses (signatures in a header,
+form parameters) before looping over it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,11 +37,32 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class PartnerEvent:
-    """One event as the partner identifies it; `body` is exactly what is stored."""
+    """One event as the partner identifies it; `body` is exactly what is stored.
+
+    `malformed` holds why an entry of a verified batch is not the partner's payload: it is
+    then stored dead-lettered with that reason instead of refusing the whole batch."""
 
     partner_event_id: str
     event_type: str
     body: bytes
+    malformed: str | None = None
+
+
+# raw_events.partner_event_id and event_type are String(255); PostgreSQL text refuses NUL.
+MAX_KEY_LENGTH = 255
+MALFORMED_ID_PREFIX = "malformed:"
+
+
+def storable_key(value: str) -> bool:
+    """Whether `value` fits raw_events' id and type columns on every database."""
+    return len(value) <= MAX_KEY_LENGTH and "\x00" not in value
+
+
+def malformed_entry(body: bytes, reason: str) -> PartnerEvent:
+    """A malformed entry of a verified batch, kept with its bytes under an id derived from
+    them, so the same bytes in a retried batch are a duplicate."""
+    event_id = MALFORMED_ID_PREFIX + hashlib.sha256(body).hexdigest()
+    return PartnerEvent(event_id, "malformed", body, malformed=reason)
 
 
 @dataclass(frozen=True, slots=True)

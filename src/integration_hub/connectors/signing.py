@@ -15,13 +15,29 @@ def hmac_sha256_hex(key: bytes, message: bytes) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+# A partner presents one signature per secret it currently signs with: one, two during a
+# rotation, a few at most (Svix keeps several keys valid). Anything past this is an attempt to
+# make the hub compare thousands of values before it has verified anything.
+MAX_PRESENTED_SIGNATURES = 16
+
+
+def too_many_signatures(count: int, header: str) -> SignatureError:
+    return SignatureError(
+        f"{header} carries {count} signatures; at most {MAX_PRESENTED_SIGNATURES}",
+        reason="too_many_signatures",
+    )
+
+
 def any_signature_matches(expected: Iterable[str], presented: Iterable[str]) -> bool:
     """Constant-time comparison of every expected value against every presented one.
 
     All pairs are compared (no early exit), so timing does not reveal which secret or
-    which presented signature came closest.
+    which presented signature came closest. More than `MAX_PRESENTED_SIGNATURES` presented
+    values are refused (`too_many_signatures`) before any comparison, for every scheme.
     """
     presented = list(presented)
+    if len(presented) > MAX_PRESENTED_SIGNATURES:
+        raise too_many_signatures(len(presented), "the request")
     matched = False
     for candidate in expected:
         for signature in presented:
@@ -77,6 +93,10 @@ def verify_standard_webhook(
             "svix-id, svix-timestamp and svix-signature are all required",
             reason="missing_signature",
         )
+    # The header's shape first, as for Stripe: counted before splitting, since the list is
+    # the attacker's until a signature matches.
+    if (count := signatures.count(" ") + 1) > MAX_PRESENTED_SIGNATURES:
+        raise too_many_signatures(count, "svix-signature")
     try:
         timestamp = math.floor(float(stamp))
     except (ValueError, OverflowError):  # "nan" is a ValueError; "inf" and "1e400" overflow

@@ -23,17 +23,27 @@ from integration_hub.connectors.base import (
     Manifest,
     PartnerEvent,
 )
-from integration_hub.connectors.signing import any_signature_matches, hmac_sha256_hex
+from integration_hub.connectors.signing import (
+    MAX_PRESENTED_SIGNATURES,
+    any_signature_matches,
+    hmac_sha256_hex,
+    too_many_signatures,
+)
 from integration_hub.errors import MalformedPayload, SignatureError
 
 SIGNATURE_HEADER = "stripe-signature"
 SCHEME = "v1"
+MAX_SIGNATURE_ITEMS = MAX_PRESENTED_SIGNATURES + 2  # the v1 values, t= and a test-mode v0=
 
 Obj = Mapping[str, Any]
 
 
 def _parse_signature_header(header: str) -> tuple[int, list[str]]:
-    """Mirror of the SDK's `_get_timestamp_and_signatures`, including its quirks."""
+    """Mirror of the SDK's `_get_timestamp_and_signatures`, including its quirks, except that a
+    header of more items than Stripe ever sends (t, v1 per active secret, v0) is refused before
+    it is split: it is the sender's list until a signature matches."""
+    if (count := header.count(",") + 1) > MAX_SIGNATURE_ITEMS:
+        raise too_many_signatures(count, "Stripe-Signature")
     items = [item.split("=", 2) for item in header.split(",")]
     try:
         timestamp = int(next(item[1] for item in items if item[0] == "t"))

@@ -1,7 +1,9 @@
 """Group commit: deliveries wait for the next commit, which takes everything waiting at once.
 
 No timer: the writer commits as soon as it is free, so a lone delivery is committed at once
-and a burst shares one fsync. A 2xx is only answered after `submit` returns.
+and a burst shares one fsync. A 2xx is only answered after `submit` returns. A row that carries
+`last_error` (a malformed entry of a verified batch) is committed `failed` with it, in the same
+commit and with the same dedup, so the normalizer never claims it.
 """
 
 from __future__ import annotations

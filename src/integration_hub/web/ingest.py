@@ -1,9 +1,11 @@
 """POST /webhooks/{partner}: the hot path. Raw ASGI, no partner-specific branches.
 
-Admit first (header count and size: 431; rate limits per client address and partner: 429 with
+Admit first (header count and size: 431; the client address's rate limit: 429 with
 Retry-After), read the body once (bounded in size, 413, and in time, 408), verify on the exact
-bytes, split into partner events, wait for the group commit, then answer. Nothing is
-acknowledged before it is committed; a commit that fails answers 503.
+bytes, then charge the partner's rate limit (429: only verified deliveries spend it), split into
+partner events, wait for the group commit, then answer. Nothing is acknowledged before it is
+committed; a commit that fails answers 503. Malformed entries of a verified batch are stored
+dead-lettered and listed in the answer (see `connectors.base`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,24 @@ from opentelemetry.trace import SpanKind
 from starlette.types import Message, Receive, Scope, Send
 
 from integration_hub import metrics, tracing
-from integration_hub.admission import IngestRateLimiter, client_address, oversized_headers
-from integration_hub.connectors.base import Connector, Delivery, PartnerEvent
+from integration_hub.admission import (
+    IngestRateLimiter,
+    RateLimited,
+    client_address,
+    oversized_headers,
+)
+from integration_hub.connectors.base import (
+    MAX_KEY_LENGTH,
+    Connector,
+    Delivery,
+    PartnerEvent,
+    storable_key,
+)
 from integration_hub.errors import HubError, MalformedPayload, RejectedDelivery
 from integration_hub.pipeline.writer import GroupCommitWriter
 from integration_hub.secrets import SecretSource
 from integration_hub.storage.repo import NewRawEvent
+from integration_hub.web.forwarded import request_url
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +108,12 @@ async def _reject(
     await _respond(send, rejection.status, body, extra)
 
 
+async def _rate_limited(send: Send, partner: str, limited: RateLimited, client: str) -> None:
+    detail = f"over the {limited.scope} limit of {limited.limit}; retry later"
+    retry_after = (b"retry-after", str(limited.retry_after).encode())
+    await _reject(send, partner, _RateLimited(detail), (retry_after,), client=client)
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -110,18 +130,21 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-# raw_events.partner_event_id and event_type are String(255); PostgreSQL text refuses NUL.
-# Refused here, such an event would fail the whole group commit it shares, for every partner.
-MAX_KEY_LENGTH = 255
-
-
 def _check_storable(events: list[PartnerEvent]) -> None:
+    """Refused here, an unstorable id or type would fail the whole group commit it shares, for
+    every partner. (A batch connector marks such an entry malformed itself, keeping the rest.)"""
     for event in events:
         for name, value in (("id", event.partner_event_id), ("type", event.event_type)):
-            if len(value) > MAX_KEY_LENGTH or "\x00" in value:
+            if not storable_key(value):
                 raise MalformedPayload(
                     f"event {name} is longer than {MAX_KEY_LENGTH} characters or holds NUL"
                 )
+
+
+def _summary(event: PartnerEvent, new: bool) -> dict[str, object]:
+    if event.malformed is None:
+        return {"id": event.partner_event_id, "new": new}
+    return {"id": event.partner_event_id, "new": new, "malformed": True, "reason": event.malformed}
 
 
 class IngestApp:
@@ -152,22 +175,6 @@ class IngestApp:
         self._max_header_bytes = max_header_bytes
         self._body_timeout = body_timeout_seconds
         self._clock = clock
-
-    def _url(self, scope: Scope, headers: Mapping[str, str]) -> str:
-        """The URL the partner called: the configured public base, else what a trusted proxy
-        forwarded, else what this request says. Anyone can send X-Forwarded-*, so they count
-        only from a proxy we were told to trust."""
-        query = scope.get("query_string", b"").decode("latin-1")
-        base = self._public_base
-        if base is None:
-            scheme, host = scope.get("scheme", "http"), headers.get("host", "")
-            client = scope.get("client")
-            if client and client[0] in self._trusted_proxies:
-                # The left-most value is what the first proxy saw from the partner.
-                scheme = headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
-                host = headers.get("x-forwarded-host", host).split(",")[0].strip()
-            base = f"{scheme}://{host}"
-        return f"{base}{scope['path']}" + (f"?{query}" if query else "")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not tracing.enabled():  # tracing off costs this one check
@@ -209,15 +216,14 @@ class IngestApp:
             await _reject(send, partner, _HeadersTooLarge(too_large), (CLOSE,))
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
-        if self._limiter is not None:
-            client = client_address(
-                scope.get("client"), headers.get("x-forwarded-for"), self._trusted_proxies
-            )
-            if limited := await self._limiter.admit(partner, client):
-                detail = f"over the {limited.scope} limit of {limited.limit}; retry later"
-                retry_after = (b"retry-after", str(limited.retry_after).encode())
-                await _reject(send, partner, _RateLimited(detail), (retry_after,), client=client)
-                return
+        client = client_address(
+            scope.get("client"), headers.get("x-forwarded-for"), self._trusted_proxies
+        )
+        # Only the client's budget before verification: the partner's is spent by verified
+        # deliveries alone, below.
+        if self._limiter is not None and (limited := await self._limiter.admit_client(client)):
+            await _rate_limited(send, partner, limited, client)
+            return
         secret_name = connector.manifest.webhook_secret
         secrets = self._secrets.versions(secret_name)
         if not secrets:
@@ -242,9 +248,21 @@ class IngestApp:
                 await _reject(send, partner, _BodyTimeout(detail), (CLOSE,))
                 return
             now = self._clock()
-            url = self._url(scope, headers) if connector.manifest.signs_url else ""
+            url = ""
+            if connector.manifest.signs_url:
+                url = request_url(
+                    scope,
+                    headers,
+                    public_base=self._public_base,
+                    trusted_proxies=self._trusted_proxies,
+                )
             delivery = Delivery(body, headers, url, now)
             connector.verify(delivery, secrets, now=now)
+            if self._limiter is not None and (
+                limited := await self._limiter.admit_partner(partner)
+            ):
+                await _rate_limited(send, partner, limited, client)
+                return
             events = connector.split(delivery)
             _check_storable(events)
         except RejectedDelivery as rejection:
@@ -257,7 +275,10 @@ class IngestApp:
         if tracing.enabled() and (traceparent := tracing.current_traceparent()):
             kept[tracing.TRACEPARENT_HEADER] = traceparent  # the normalize span's parent
         rows = [
-            NewRawEvent(partner, e.partner_event_id, e.event_type, received_at, kept, e.body)
+            # A malformed entry of a batch is stored dead-lettered, with its reason.
+            NewRawEvent(
+                partner, e.partner_event_id, e.event_type, received_at, kept, e.body, e.malformed
+            )
             for e in events
         ]
         try:
@@ -274,6 +295,15 @@ class IngestApp:
             metrics.DELIVERIES.labels(partner, "accepted").inc(accepted)
         if accepted < len(new):
             metrics.DELIVERIES.labels(partner, "duplicate").inc(len(new) - accepted)
+        for event, is_new in zip(events, new, strict=True):
+            if event.malformed is not None and is_new:
+                metrics.DEAD_LETTERED_AT_EDGE.labels(partner).inc()
+                log.warning(
+                    "malformed_entry_dead_lettered",
+                    partner=partner,
+                    partner_event_id=event.partner_event_id,
+                    reason=event.malformed,
+                )
         if connector.manifest.ack is not None:
             content_type, payload = connector.manifest.ack
             await _send(send, 200, content_type.encode(), payload)
@@ -283,8 +313,6 @@ class IngestApp:
             200,
             {
                 "status": "accepted" if accepted else "duplicate",
-                "events": [
-                    {"id": e.partner_event_id, "new": n} for e, n in zip(events, new, strict=True)
-                ],
+                "events": [_summary(e, n) for e, n in zip(events, new, strict=True)],
             },
         )

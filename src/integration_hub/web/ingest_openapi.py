@@ -26,16 +26,27 @@ OPENAPI_PATH: dict[str, Any] = {
         ],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
         "responses": {
-            "200": {"description": "Stored (new) or already stored (duplicate)."},
-            "400": _error("Signature missing, malformed, mismatched or stale; or bad payload."),
+            "200": {
+                "description": "Stored (new) or already stored (duplicate); a batch lists each "
+                "entry, malformed ones (stored dead-lettered) with `malformed: true` and `reason`."
+            },
+            "400": _error(
+                "Signature missing, malformed, mismatched or stale, or more signatures than the "
+                "scheme allows (`too_many_signatures`); or bad payload."
+            ),
             "404": _error("Unknown partner."),
             "405": _error("Not POST."),
             "408": _error("The body did not arrive within HUB_BODY_TIMEOUT_SECONDS."),
-            "413": _error("Body larger than HUB_MAX_BODY_BYTES."),
+            "413": _error(
+                "Body larger than HUB_MAX_BODY_BYTES; or more parameters or entries than the "
+                "partner sends (`too_many_parameters`, `parameter_name_too_long`, "
+                "`too_many_entries`)."
+            ),
             "429": {
                 **_error(
-                    "Over the per-partner or per-client rate limit (`rate_limited`): retry "
-                    "after the number of seconds in Retry-After."
+                    "Over the per-client limit (before verification) or the per-partner limit "
+                    "(verified deliveries only) (`rate_limited`): retry after the number of "
+                    "seconds in Retry-After."
                 ),
                 "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
             },

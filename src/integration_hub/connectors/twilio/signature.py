@@ -6,6 +6,11 @@ SHA-1 unless `X-Twilio-Webhooks-Signature-Settings` says `algorithm=HMAC_SHA256`
 not in the signature: the URL carries `bodySHA256=<hex sha256(body)>`, and the URL is signed.
 Twilio signs the URL with or without the default port depending on the product, so both count.
 There is no timestamp: only the dedup key stops a replay.
+
+The form is parsed before the signature can be checked (the parameters are what is signed), so
+anyone can make the hub parse one: the parameter count and name length are capped before
+parsing, and the form is parsed and sorted once per request, whatever the number of Auth Token
+versions and URL variants.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from integration_hub.connectors.signing import any_signature_matches
-from integration_hub.errors import SignatureError
+from integration_hub.errors import RejectedDelivery, SignatureError
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
@@ -26,6 +31,21 @@ HMAC_SHA1, HMAC_SHA256 = "HMAC_SHA1", "HMAC_SHA256"
 _HASHES = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 
 Params = Mapping[str, Sequence[str]]
+
+# Twilio's own requests carry a few dozen parameters: an inbound SMS about 20, WhatsApp about
+# 25, an MMS with Twilio's maximum of 10 media about 45 (MediaUrlN and MediaContentTypeN each).
+# 200 leaves room for what Twilio adds later and still bounds what an unsigned form can cost
+# (82,000 parameters took ~140 ms of event loop before this cap).
+MAX_FORM_PARAMETERS = 200
+# Twilio's longest parameter names are about 30 characters (e.g. `ApiVersion`, `MessagingServiceSid`).
+MAX_PARAMETER_NAME_LENGTH = 128
+
+
+class OversizedForm(RejectedDelivery):
+    """More form (or query) parameters, or a longer name, than Twilio ever sends."""
+
+    status = 413
+    reason = "too_many_parameters"
 
 
 def algorithm_of(settings_header: str | None) -> str:
@@ -37,12 +57,19 @@ def algorithm_of(settings_header: str | None) -> str:
     return HMAC_SHA1
 
 
-def compute_signature(key: str, url: str, params: Params, algorithm: str = HMAC_SHA1) -> str:
-    signed = url + "".join(
-        name + value for name in sorted(params) for value in sorted(set(params[name]))
-    )
-    digest = hmac.new(key.encode(), signed.encode(), _HASHES[algorithm]).digest()
+def signed_parameters(params: Params) -> str:
+    """What the signature covers after the URL: names sorted, each name's values sorted and
+    de-duplicated (computed once per request, then reused for every key and URL variant)."""
+    return "".join(name + value for name in sorted(params) for value in sorted(set(params[name])))
+
+
+def _sign(key: str, url: str, signed_params: str, algorithm: str) -> str:
+    digest = hmac.new(key.encode(), (url + signed_params).encode(), _HASHES[algorithm]).digest()
     return base64.b64encode(digest).decode()
+
+
+def compute_signature(key: str, url: str, params: Params, algorithm: str = HMAC_SHA1) -> str:
+    return _sign(key, url, signed_parameters(params), algorithm)
 
 
 def url_variants(url: str) -> tuple[str, str]:
@@ -58,9 +85,29 @@ def url_variants(url: str) -> tuple[str, str]:
     )
 
 
+def _bounded_parse(
+    text: str, *, what: str, keep_blank_values: bool, errors: str = "strict"
+) -> dict[str, list[str]]:
+    # Counting separators is cheap; parsing is not. Refuse before parsing.
+    count = text.count("&") + 1 if text else 0
+    if count > MAX_FORM_PARAMETERS:
+        raise OversizedForm(f"the {what} has {count} parameters; at most {MAX_FORM_PARAMETERS}")
+    params = parse_qs(text, keep_blank_values=keep_blank_values, errors=errors)
+    if any(len(name) > MAX_PARAMETER_NAME_LENGTH for name in params):
+        raise OversizedForm(
+            f"a {what} parameter name is longer than {MAX_PARAMETER_NAME_LENGTH} characters",
+            reason="parameter_name_too_long",
+        )
+    return params
+
+
 def form_params(body: bytes) -> dict[str, list[str]]:
-    """POST parameters as Twilio sent them, blank values included (they are signed too)."""
-    return parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    """POST parameters as Twilio sent them, blank values included (they are signed too).
+    Raises `OversizedForm` past the caps, before parsing."""
+    count = body.count(b"&") + 1 if body else 0
+    if count > MAX_FORM_PARAMETERS:  # before decoding too: a megabyte of "&" costs nothing here
+        raise OversizedForm(f"the form has {count} parameters; at most {MAX_FORM_PARAMETERS}")
+    return _bounded_parse(body.decode("utf-8"), what="form", keep_blank_values=True)
 
 
 def is_form(headers: Mapping[str, str]) -> bool:
@@ -83,7 +130,11 @@ def verify_twilio(url: str, headers: Mapping[str, str], body: bytes, keys: Seque
         variants = url_variants(url)
     except ValueError:  # from the Host header: "hub:abc", "hub:99999" or "[hub" is no URL
         raise SignatureError("the request URL is not a valid URL", reason="malformed_url") from None
-    body_hash = parse_qs(urlsplit(url).query).get("bodySHA256")
+    # Any text: a query value that is not UTF-8 just matches nothing.
+    query = _bounded_parse(
+        urlsplit(url).query, what="query", keep_blank_values=False, errors="replace"
+    )
+    body_hash = query.get("bodySHA256")
     params: Params
     if body_hash:
         presented_hash = body_hash[0].lower().encode("utf-8", "surrogateescape")  # any text
@@ -104,8 +155,9 @@ def verify_twilio(url: str, headers: Mapping[str, str], body: bytes, keys: Seque
             "the body is neither form-encoded nor bound by bodySHA256, so nothing signs it",
             reason="not_form_encoded",
         )
+    signed_params = signed_parameters(params)
     expected = [
-        compute_signature(key, variant, params, algorithm) for key in keys for variant in variants
+        _sign(key, variant, signed_params, algorithm) for key in keys for variant in variants
     ]
     if not any_signature_matches(expected, [presented]):
         raise SignatureError(
