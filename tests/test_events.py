@@ -173,3 +173,51 @@ def test_known_event_type_schema_is_a_valid_draft_2020_12_schema(event_type: str
     Draft202012Validator.check_schema(schema)
 
     assert schema["title"] == event_type
+
+
+# --- values every database can store ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("attribute", "limit"), [("subject", 255), ("type", 128), ("id", 64)])
+def test_an_attribute_longer_than_its_column_is_refused_by_name(attribute: str, limit: int) -> None:
+    event = valid_event()
+    event[attribute] = "x" * (limit + 48)
+
+    with pytest.raises(NormalizationError) as refused:
+        events.validate_event(event)
+
+    assert str(refused.value) == f"{attribute} is {limit + 48} characters; at most {limit}"
+    assert refused.value.reason == "value_too_long"
+
+
+def test_an_attribute_as_long_as_its_column_passes_the_column_check() -> None:
+    event = valid_event()
+    event["subject"] = "x" * events.column_limit("subject")
+
+    events.check_storable(event)
+
+
+def test_column_limits_come_from_the_table_definition() -> None:
+    from integration_hub.storage.tables import internal_events
+
+    for attribute in ("id", "type", "subject"):
+        column_type: Any = internal_events.c[attribute].type
+        assert events.column_limit(attribute) == column_type.length
+
+
+def test_a_nul_in_a_column_attribute_is_refused() -> None:
+    event = valid_event()
+    event["subject"] = "pi_\x00"
+
+    with pytest.raises(NormalizationError, match="subject contains a NUL character"):
+        events.validate_event(event)
+
+
+def test_a_lone_surrogate_anywhere_in_the_envelope_is_refused() -> None:
+    event = valid_event()
+    event["data"] = {**event["data"], "metadata": {"note": "\ud800"}}
+
+    with pytest.raises(NormalizationError, match="not storable as JSON") as refused:
+        events.validate_event(event)
+
+    assert "\ud800" not in str(refused.value)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, update
 
 from integration_hub.connectors.outbound import CallsManifest
@@ -14,22 +12,14 @@ from integration_hub.doctor import diagnose
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
 from integration_hub.status import PartnerStatus, partner_statuses
-from integration_hub.storage import migrate, repo
-from integration_hub.storage.engine import begin_write, make_engine
+from integration_hub.storage import repo
+from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import RawStatus, raw_events
 from tests.helpers import CLERK_SECRET
 
 NOW = datetime(2026, 11, 29, 12, 30, tzinfo=UTC)
 CONNECTORS = build_connectors(Settings.model_construct())
 MAPS = CallsManifest("google_maps", "P0", {"GOOGLE_MAPS_API_KEY": r"AIza.{35}"})
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _store(engine: Engine, partner: str, status: RawStatus, *, ago: timedelta, n: int = 1) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine
 
 from integration_hub.orchestration import contacts
-from integration_hub.storage import migrate, repo
-from integration_hub.storage.engine import begin_write, make_engine
+from integration_hub.storage import repo
+from integration_hub.storage.engine import begin_write
 from integration_hub.storage.repo import as_utc
 from tests.connectors.twilio import support
 from tests.connectors.twilio.support import contact, deliver, inbound, inbound_whatsapp
@@ -35,14 +35,6 @@ async def twilio_hub(
 ) -> AsyncIterator[RunningHub]:
     async for running in support.twilio_hub(tmp_path, database_url, temporal_address):
         yield running
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _history(running: RunningHub, phone: str) -> list[dict[str, Any]]:

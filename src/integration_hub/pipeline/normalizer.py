@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from integration_hub import metrics, tracing
 from integration_hub.connectors.base import Connector, PartnerEvent
 from integration_hub.events import build_event, validate_event
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write, is_sqlite
+from integration_hub.storage.refusals import store_isolating_refusals
 from integration_hub.storage.repo import AnyRow, as_utc
 from integration_hub.storage.tables import RawStatus
 
@@ -22,6 +23,7 @@ log = structlog.get_logger(__name__)
 
 HandlerNames = Callable[[str], Sequence[str]]
 Outcomes = list[tuple[str, repo.NormalizationOutcome]]  # (partner, outcome)
+MAX_ERROR_CHARS = 500
 
 
 def workflow_id(handler: str, event_id: str) -> str:
@@ -53,7 +55,8 @@ def normalize_row(
     except Exception as exc:  # a bad payload or a connector bug dead-letters this row only
         outcome.events.clear()
         outcome.handlers.clear()
-        outcome.error = f"{type(exc).__name__}: {exc}"
+        # Bounded: `last_error` and the log line must not grow with what the partner sent.
+        outcome.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         log.warning("normalization_failed", error=outcome.error)  # partner, ids: bound
     return outcome
 
@@ -125,7 +128,7 @@ class Normalizer:
         with begin_write(self._engine) as connection:
             rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=True)
             outcomes = self._normalize(rows)
-            repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
+            self._store(connection, rows, outcomes)
         return rows, outcomes
 
     def _drain_outside_write_lock(self) -> tuple[Sequence[AnyRow], Outcomes]:
@@ -139,8 +142,29 @@ class Normalizer:
         with begin_write(self._engine) as connection:
             waiting = repo.still_received(connection, ids=[r.id for r in rows])
             outcomes = [(p, o) for p, o in outcomes if o.raw_event_id in waiting]
-            repo.store_normalization(connection, outcomes=[o for _, o in outcomes])
+            self._store(connection, rows, outcomes)
         return rows, outcomes
+
+    @staticmethod
+    def _store(connection: Connection, rows: Sequence[AnyRow], outcomes: Outcomes) -> None:
+        """Store the batch; a row the database refuses is dead-lettered alone (its outcome
+        becomes `failed` with the refusal), so it can never hold up the others."""
+        refused = store_isolating_refusals(connection, outcomes=[o for _, o in outcomes])
+        if not refused:
+            return
+        by_id = {row.id: row for row in rows}
+        partners = {o.raw_event_id: partner for partner, o in outcomes}
+        for refusal in refused:
+            raw_event_id = refusal.outcome.raw_event_id
+            partner = partners[raw_event_id]
+            metrics.STORE_REFUSED.labels(partner, refusal.error_class).inc()
+            log.warning(
+                "normalization_store_refused",
+                partner=partner,
+                partner_event_id=by_id[raw_event_id].partner_event_id,
+                raw_event_id=raw_event_id,
+                error=refusal.outcome.error,
+            )
 
     async def run(self, *, poll_interval: float) -> None:
         """Drain until empty, then sleep until woken by a commit or the poll interval passes."""

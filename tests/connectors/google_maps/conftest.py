@@ -19,8 +19,6 @@ from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
 from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
-from integration_hub.storage import migrate
-from integration_hub.storage.engine import make_engine
 from tests.helpers import GOOGLE_MAPS_API_KEY
 from tests.partner_server import PartnerServer, RecordedRequest, Reply, partner_server
 
@@ -99,14 +97,6 @@ class Clock:
 @pytest.fixture
 def maps_server() -> Iterator[PartnerServer]:
     yield from partner_server(google)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

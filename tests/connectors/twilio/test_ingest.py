@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import func, select
 
 from integration_hub.storage.tables import raw_events
@@ -88,3 +90,35 @@ async def test_request_without_message_sid_is_rejected(twilio_hub: RunningHub) -
     assert (response.status_code, response.json()["error"]) == (400, "missing_message_sid")
     with twilio_hub.hub.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(raw_events)).scalar_one() == 0
+
+
+# --- amplification: a count Twilio never sends is refused before anything loops on it ---------
+
+
+async def test_a_media_count_past_twilios_maximum_is_refused_and_nothing_stored(
+    twilio_hub: RunningHub,
+) -> None:
+    response = await post(twilio_hub, inbound(SID, "Hi", NumMedia="99999999"))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "too_many_media"
+    assert "at most 10" in response.json()["detail"]
+    assert _raw_ids(twilio_hub) == []
+
+
+async def test_ten_media_is_a_normal_message(twilio_hub: RunningHub) -> None:
+    media = {
+        f"MediaUrl{i}": f"https://api.twilio.com/2010-04-01/Media/ME{i:032d}" for i in range(10)
+    }
+    media |= {f"MediaContentType{i}": "image/jpeg" for i in range(10)}
+    # A fresh sid: the handler's workflow id derives from it, and other tests' runs of the
+    # same id may still be open on the session's Temporal server.
+    sid = f"SM{secrets.token_hex(16)}"
+    response = await post(twilio_hub, inbound(sid, "Fotos", NumMedia="10", **media))
+    assert response.status_code == 200, response.text
+
+    event = await settled(twilio_hub, sid)
+
+    assert event["status"] == "processed"
+    received = event["events"][0]["event"]["data"]
+    assert received["media_urls"] == [media[f"MediaUrl{i}"] for i in range(10)]

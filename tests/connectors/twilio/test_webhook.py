@@ -13,7 +13,7 @@ from integration_hub import events
 from integration_hub.connectors.base import Delivery, PartnerEvent
 from integration_hub.connectors.twilio import TwilioConnector
 from integration_hub.connectors.twilio.samples import sample_params
-from integration_hub.errors import MalformedPayload, SignatureError
+from integration_hub.errors import MalformedPayload, NormalizationError, SignatureError
 from tests.connectors.twilio.support import (
     FORM,
     PUBLIC_URL,
@@ -343,3 +343,49 @@ def test_sample_of_baja_is_whatsapp_in_spanish() -> None:
 
 def test_unmapped_stored_type_normalizes_to_nothing() -> None:
     assert connector.normalize(PartnerEvent("SM1", "something_else", b"{}")) == []
+
+
+# --- bounded counts and values ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("num_media", "reason"),
+    [
+        ("11", "too_many_media"),
+        ("99999999", "too_many_media"),
+        ("9" * 100_000, "too_many_media"),
+        ("-1", "malformed_num_media"),
+        ("1e9", "malformed_num_media"),
+        ("\u0661\u0660", "malformed_num_media"),  # Arabic-Indic 10 passes str.isdigit()
+    ],
+)
+def test_split_refuses_a_media_count_twilio_never_sends(num_media: str, reason: str) -> None:
+    with pytest.raises(MalformedPayload) as refused:
+        connector.split(delivery(inbound(SID, "Hi", NumMedia=num_media), None))
+
+    assert refused.value.reason == reason
+
+
+def test_a_stored_form_with_a_huge_media_count_fails_normalization_without_looping() -> None:
+    """A row stored before the edge refused such counts: dead-lettered, never expanded."""
+    form = urlencode(inbound(SID, "Hi", NumMedia="99999999"))
+    stored = orjson.dumps({"received_at": "2025-06-15T12:00:00.000Z", "form": form})
+
+    with pytest.raises(NormalizationError) as refused:
+        connector.normalize(PartnerEvent(SID, "inbound_sms", stored))
+
+    assert refused.value.reason == "too_many_media"
+
+
+def test_an_opt_out_type_message_longer_than_a_keyword_keeps_no_keyword() -> None:
+    params = inbound(SID, "please " * 200, OptOutType="STOP")
+
+    [_, consent] = normalized(params)
+
+    assert consent["type"] == "contact.opted_out"
+    assert consent["data"]["keyword"] is None
+
+
+def test_a_body_past_the_schema_bound_fails_validation_by_name() -> None:
+    with pytest.raises(NormalizationError, match="body"):
+        normalized(inbound(SID, "x" * 5000))

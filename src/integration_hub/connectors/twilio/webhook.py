@@ -28,7 +28,7 @@ from integration_hub.connectors.twilio.signature import (
     is_form,
     verify_twilio,
 )
-from integration_hub.errors import MalformedPayload
+from integration_hub.errors import MalformedPayload, NormalizationError
 
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 # Statuses of the message a contact sent us; any other MessageStatus is a status callback.
@@ -41,6 +41,12 @@ EVENT_MAP = {
     "opt_in": "contact.opted_in",
     "status_callback": "message.status_changed",
 }
+
+# Twilio sends at most 10 media with a message (Messaging docs, "NumMedia"); a larger count is
+# no Twilio request, and `MediaUrl{N}` is read once per counted medium.
+MAX_MEDIA = 10
+# The longest word kept as the keyword of an `OptOutType` consent change (its column's size).
+MAX_KEYWORD_CHARS = 64
 
 Params = Mapping[str, Sequence[str]]
 
@@ -58,6 +64,22 @@ def _address(value: str) -> tuple[str, str]:
     return "sms", rest if separator else value
 
 
+def media_count(params: Params) -> int:
+    """`NumMedia` as Twilio sends it (0 when absent), checked before anything loops on it:
+    `MalformedPayload` past `MAX_MEDIA` or when it is no count."""
+    value = _first(params, "NumMedia")
+    if not value:
+        return 0
+    if not (value.isascii() and value.isdigit()):
+        raise MalformedPayload("NumMedia is not a count", reason="malformed_num_media")
+    if len(value) > len(str(MAX_MEDIA)) or int(value) > MAX_MEDIA:  # no int() of 10^6 digits
+        raise MalformedPayload(
+            f"NumMedia is {value[:12]}; Twilio sends at most {MAX_MEDIA} media",
+            reason="too_many_media",
+        )
+    return int(value)
+
+
 def _consent(params: Params) -> tuple[bool, str | None, str, str | None] | None:
     """(opted_out, keyword, source, locale) when the message changes consent."""
     body = _first(params, "Body")
@@ -65,6 +87,8 @@ def _consent(params: Params) -> tuple[bool, str | None, str, str | None] | None:
     opt_out_type = _first(params, "OptOutType").upper()
     if opt_out_type in ("STOP", "START"):
         word = keyword[1] if keyword else (body.strip().upper() or None)
+        if word is not None and len(word) > MAX_KEYWORD_CHARS:
+            word = None  # a whole message, not a keyword: the consent change stands without it
         return opt_out_type == "STOP", word, "opt_out_type", keyword[2] if keyword else None
     if keyword is not None:
         return keyword[0], keyword[1], "keyword", keyword[2]
@@ -83,8 +107,10 @@ def classify(params: Params) -> str:
 
 def _message_received(params: Params, locale: str | None) -> dict[str, Any]:
     channel, sender = _address(_first(params, "From"))
-    num_media = _first(params, "NumMedia")
-    count = int(num_media) if num_media.isdigit() else 0
+    try:
+        count = media_count(params)
+    except MalformedPayload as error:  # stored before the edge refused such counts
+        raise NormalizationError(error.detail, reason=error.reason) from None
     body = _first(params, "Body")
     return {
         "message_sid": _first(params, "MessageSid"),
@@ -148,6 +174,7 @@ class TwilioWebhookConnector:
         message_sid = _first(params, "MessageSid")
         if not message_sid:
             raise MalformedPayload("the request has no MessageSid", reason="missing_message_sid")
+        media_count(params)  # refuses a count no Twilio request carries
         kind = classify(params)
         key = message_sid
         if kind == "status_callback":
