@@ -4,15 +4,18 @@ token or the users-and-roles mirror, and what each role may and may not do."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
+import pytest
 
 from integration_hub.runtime import Hub
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import identity_users
+from integration_hub.web.auth import provider_of_issuer
 from tests.helpers import (
     ADMIN_TOKEN,
     RunningHub,
@@ -21,7 +24,7 @@ from tests.helpers import (
     serve_hub,
     stripe_delivery,
 )
-from tests.web.issuer import Issuer, bearer, issuer, new_key, oidc_hub, twilio_api
+from tests.web.issuer import AUDIENCE, Issuer, bearer, issuer, new_key, oidc_hub, twilio_api
 
 __all__ = ["issuer", "oidc_hub", "twilio_api"]  # fixtures
 
@@ -117,28 +120,82 @@ async def test_signed_in_user_without_a_role_may_read_nothing(
     assert (answer.status_code, answer.json()["error"]) == (403, "forbidden")
 
 
-async def test_role_comes_from_the_mirror_when_the_token_has_none(
-    oidc_hub: RunningHub, issuer: Issuer
-) -> None:
+def _mirror(hub: RunningHub, *, provider: str, user_id: str, role: str) -> None:
     now = datetime.now(UTC)
-    with begin_write(oidc_hub.hub.engine) as connection:
+    with begin_write(hub.hub.engine) as connection:
         repo.upsert_newer(
             connection,
             table=identity_users,
-            key="user_id",
+            key=("partner", "user_id"),
             row={
-                "user_id": "user_mirrored",
-                "partner": "clerk",
-                "role": "operator",
+                "partner": provider,
+                "user_id": user_id,
+                "role": role,
                 "deleted": False,
                 "source_time": now,
                 "updated_at": now,
             },
         )
+
+
+@pytest.fixture
+async def clerk_hub(
+    tmp_path: Path, database_url: str, temporal_address: str, issuer: Issuer
+) -> AsyncIterator[RunningHub]:
+    """A hub whose issuer is Clerk (HUB_AUTH_PROVIDER; a real Clerk issuer host says so)."""
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        temporal_address,
+        auth_issuer=issuer.url,
+        auth_audience=AUDIENCE,
+        auth_provider="clerk",
+    )
+    async with serve_hub(Hub(settings, secrets=partner_secrets())) as running:
+        yield running
+
+
+async def test_role_comes_from_the_mirror_when_the_token_has_none(
+    clerk_hub: RunningHub, issuer: Issuer
+) -> None:
+    _mirror(clerk_hub, provider="clerk", user_id="user_mirrored", role="operator")
     headers = bearer(issuer.token(None, subject="user_mirrored"))
-    replay = await oidc_hub.http.post("/api/replay", json={"partner": "none"}, headers=headers)
-    raw = await oidc_hub.http.get("/api/events/stripe/evt_x/raw", headers=headers)
+    replay = await clerk_hub.http.post("/api/replay", json={"partner": "none"}, headers=headers)
+    raw = await clerk_hub.http.get("/api/events/stripe/evt_x/raw", headers=headers)
     assert (replay.status_code, raw.status_code) == (200, 403)
+
+
+async def test_another_providers_row_for_the_same_id_grants_nothing(
+    clerk_hub: RunningHub, issuer: Issuer
+) -> None:
+    """Auth0 log entries are not signed: a row they wrote under a Clerk user's id must not
+    give that Clerk user (or whoever holds the id) a role."""
+    _mirror(clerk_hub, provider="auth0", user_id="user_target", role="admin")
+    answer = await clerk_hub.http.get(
+        "/api/events", headers=bearer(issuer.token(None, subject="user_target"))
+    )
+    assert (answer.status_code, answer.json()["error"]) == (403, "forbidden")
+
+
+async def test_the_mirror_grants_nothing_when_the_provider_is_unknown(
+    oidc_hub: RunningHub, issuer: Issuer
+) -> None:
+    """The issuer here is a local URL and HUB_AUTH_PROVIDER is unset: no provider, no row."""
+    for provider in ("clerk", "auth0"):
+        _mirror(oidc_hub, provider=provider, user_id="user_unknown", role="admin")
+    answer = await oidc_hub.http.get(
+        "/api/events", headers=bearer(issuer.token(None, subject="user_unknown"))
+    )
+    assert (answer.status_code, answer.json()["error"]) == (403, "forbidden")
+
+
+def test_the_provider_comes_from_the_issuer() -> None:
+    assert provider_of_issuer("https://acme.eu.auth0.com/") == "auth0"
+    assert provider_of_issuer("https://clerk.acme.com") == "clerk"
+    assert provider_of_issuer("https://fancy-owl-12.clerk.accounts.dev") == "clerk"
+    assert provider_of_issuer("https://login.acme.com") is None  # a custom domain: configure it
+    assert provider_of_issuer("https://login.acme.com", "auth0") == "auth0"
+    assert provider_of_issuer("https://evil.example/.auth0.com") is None  # the host, not the path
 
 
 async def test_clerk_metadata_role_claim_is_read(oidc_hub: RunningHub, issuer: Issuer) -> None:

@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, IntegrityError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from integration_hub import metrics
 from integration_hub.orchestration import contacts, identity, ledger
+from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
+from integration_hub.storage.refusals import describe_refusal
 from integration_hub.storage.tables import RawStatus
 
 log = structlog.get_logger(__name__)
@@ -36,32 +40,54 @@ class OutcomeInput:
 
 
 class HandlerActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, identity_clock_skew: timedelta = identity.DEFAULT_CLOCK_SKEW
+    ) -> None:
         self._engine = engine
+        self._identity_clock_skew = identity_clock_skew
 
     def _complete(
-        self, input: HandlerInput, work: Callable[[Connection, dict[str, Any]], str]
+        self, input: HandlerInput, work: Callable[[Connection, dict[str, Any]], HandlerOutcome]
     ) -> str:
-        """Do a handler's write and mark its run completed, in one transaction. Every line
-        logged meanwhile carries the event's partner, ids and workflow id."""
-        with (
-            _event_log_context(input.event_id),
-            begin_write(self._engine) as connection,
-        ):
-            event = repo.get_internal_event(connection, event_id=input.event_id)
-            if event is None:
+        """Do a handler's write and mark its run completed (or skipped), in one transaction.
+        Every line logged meanwhile carries the event's partner, ids and workflow id.
+
+        A write the database refuses for what it holds (a value that does not fit a column, a
+        constraint) fails the same way on every attempt: it is non-retryable, so the run fails
+        at once with the error kept (the dead-letter) instead of retrying until it gives up."""
+        with _event_log_context(input.event_id):
+            try:
+                with begin_write(self._engine) as connection:
+                    event = repo.get_internal_event(connection, event_id=input.event_id)
+                    if event is None:
+                        raise ApplicationError(
+                            f"internal event {input.event_id} does not exist", non_retryable=True
+                        )
+                    with structlog.contextvars.bound_contextvars(
+                        partner=event.get("partner"), partner_event_id=event.get("partnereventid")
+                    ):
+                        outcome = work(connection, event)
+                        skipped = outcome.reason if isinstance(outcome, Skipped) else None
+                        raw = repo.record_handler_outcome(
+                            connection,
+                            event_id=input.event_id,
+                            handler=input.handler,
+                            error=None,
+                            skipped=skipped,
+                        )
+                        if skipped is not None:
+                            log.info("handler_skipped", handler=input.handler, reason=skipped)
+                            detail = f"skipped: {skipped}"
+                        else:
+                            detail = str(outcome)
+                            log.debug("handler_completed", handler=input.handler, detail=detail)
+            except (DataError, IntegrityError) as refused:
+                reason = _refusal_text(refused)
+                log.warning("handler_write_refused", handler=input.handler, error=reason)
                 raise ApplicationError(
-                    f"internal event {input.event_id} does not exist", non_retryable=True
-                )
-            with structlog.contextvars.bound_contextvars(
-                partner=event.get("partner"), partner_event_id=event.get("partnereventid")
-            ):
-                detail = work(connection, event)
-                raw = repo.record_handler_outcome(
-                    connection, event_id=input.event_id, handler=input.handler, error=None
-                )
-                log.debug("handler_completed", handler=input.handler, detail=detail)
-        metrics.HANDLER_OUTCOMES.labels(input.handler, "completed").inc()
+                    reason, type="handler_write_refused", non_retryable=True
+                ) from None
+        metrics.HANDLER_OUTCOMES.labels(input.handler, "skipped" if skipped else "completed").inc()
         _observe_processed(raw)
         return detail
 
@@ -72,7 +98,9 @@ class HandlerActivities:
     @activity.defn
     def apply_identity_event(self, input: HandlerInput) -> str:
         """Update the users-and-roles mirror."""
-        return self._complete(input, identity.apply_event)
+        return self._complete(
+            input, partial(identity.apply_event, clock_skew=self._identity_clock_skew)
+        )
 
     @activity.defn
     def apply_contact_event(self, input: HandlerInput) -> str:
@@ -98,6 +126,13 @@ def _event_log_context(event_id: str) -> AbstractContextManager[None]:
     from the current span, see `logs.add_trace_context`)."""
     workflow_id = activity.info().workflow_id if activity.in_activity() else None
     return structlog.contextvars.bound_contextvars(event_id=event_id, workflow_id=workflow_id)
+
+
+def _refusal_text(refused: DataError | IntegrityError) -> str:
+    """What the database said, never a value: `describe_refusal` blanks the quoted text where
+    drivers echo values ("invalid input syntax ...: \"...\"") and leaves out the statement."""
+    kind = "data_error" if isinstance(refused, DataError) else "integrity_error"
+    return f"the database refused the handler's write ({kind}): {describe_refusal(refused)}"
 
 
 def _observe_processed(raw: repo.RawOutcome) -> None:

@@ -1,14 +1,34 @@
-"""The users-and-roles mirror: applies identity.* events, newest event time wins per row."""
+"""The users-and-roles mirror: applies identity.* events, newest event time wins per row.
+
+Rows are keyed by (provider, id), the provider being the partner whose verified delivery
+carried the event (`partner` of the CloudEvent, set from the webhook route, never from the
+payload): Auth0 entries, which are not signed, cannot touch a Clerk user's row.
+
+Partners' event times order updates, but are believed only up to a small skew past the hub's
+own receipt time (`min(event time, received_at + skew)`), so an event dated in 9999 cannot pin
+a row and make every later genuine update look older. An update older than the stored row is
+kept out and reported as `skipped` (with the reason), not as completed.
+
+An applied change of a user's role, a deletion or a membership change ends that user's status
+panel sessions (storage/sessions.py), so no one keeps a role the provider has taken away.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from integration_hub.storage.repo import upsert_newer, utcnow
-from integration_hub.storage.tables import identity_memberships, identity_users
+from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
+from integration_hub.storage import sessions
+from integration_hub.storage.repo import as_utc, upsert_newer, utcnow
+from integration_hub.storage.tables import (
+    identity_memberships,
+    identity_users,
+    internal_events,
+    raw_events,
+)
 
 IDENTITY_EVENT_TYPES = frozenset(
     {
@@ -18,14 +38,41 @@ IDENTITY_EVENT_TYPES = frozenset(
         "identity.membership_changed",
     }
 )
+DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 
 
-def apply_event(connection: Connection, event: dict[str, Any]) -> str:
-    """Apply one identity event; returns what happened (for the workflow's result)."""
-    data, kind = event["data"], event["type"]
-    when = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
-    base = {"partner": event["partner"], "source_time": when, "updated_at": utcnow()}
+def ordering_time(event_time: datetime, received_at: datetime, skew: timedelta) -> datetime:
+    """The time an update is ordered by: the partner's, but never past receipt + skew."""
+    return min(event_time, received_at + skew)
+
+
+def _received_at(connection: Connection, event_id: str) -> datetime:
+    received = connection.execute(
+        select(raw_events.c.received_at)
+        .join(internal_events, internal_events.c.raw_event_id == raw_events.c.id)
+        .where(internal_events.c.id == event_id)
+    ).scalar_one()
+    return as_utc(received)
+
+
+def _event_time(event: dict[str, Any], received_at: datetime) -> datetime:
+    stated = event.get("time")
+    if not stated:
+        return received_at
+    return as_utc(datetime.fromisoformat(str(stated).replace("Z", "+00:00")))
+
+
+def apply_event(
+    connection: Connection, event: dict[str, Any], *, clock_skew: timedelta = DEFAULT_CLOCK_SKEW
+) -> HandlerOutcome:
+    """Apply one identity event; returns what happened, or Skipped when the row holds a newer
+    update."""
+    data, kind, provider = event["data"], event["type"], event["partner"]
+    received_at = _received_at(connection, event["id"])
+    when = ordering_time(_event_time(event, received_at), received_at, clock_skew)
+    base = {"partner": provider, "source_time": when, "updated_at": utcnow()}
     table: Table
+    role_changed = False
     if kind == "identity.membership_changed":
         table, key = identity_memberships, "membership_id"
         row = {
@@ -36,20 +83,46 @@ def apply_event(connection: Connection, event: dict[str, Any]) -> str:
             "role": data["role"],
             "deleted": data["change"] == "deleted",
         }
-    elif kind == "identity.user_deleted":
-        table, key = identity_users, "user_id"
-        row = {**base, "user_id": data["user_id"], "deleted": True}
+        role_changed = True
     else:
         table, key = identity_users, "user_id"
-        row = {
-            **base,
-            **{k: data[k] for k in ("user_id", "primary_email", "first_name", "last_name", "role")},
-            "deleted": False,
-        }
-    applied = upsert_newer(connection, table=table, key=key, row=row)
-    return f"{table.name} {row[key]}: " + ("applied" if applied else "older than stored, kept")
+        if kind == "identity.user_deleted":
+            row = {**base, "user_id": data["user_id"], "deleted": True}
+        else:
+            fields = ("user_id", "primary_email", "first_name", "last_name", "role")
+            row = {**base, **{k: data.get(k) for k in fields}, "deleted": False}
+        stored = _stored(connection, table, key, provider, row[key])
+        role_changed = stored is not None and (
+            row["deleted"] != stored["deleted"] or row.get("role", stored["role"]) != stored["role"]
+        )
+    name = f"{table.name} {provider}/{row[key]}"
+    if not upsert_newer(connection, table=table, key=("partner", key), row=row):
+        held = _stored(connection, table, key, provider, row[key])
+        held_time = as_utc(held["source_time"]).isoformat() if held else "?"
+        return Skipped(
+            f"stale_update: {name}: update of {when.isoformat()} is older than the stored one "
+            f"of {held_time}; kept the stored one"
+        )
+    detail = f"{name}: applied"
+    if role_changed:
+        ended = sessions.revoke_subject(
+            connection, provider=provider, subject=row["user_id"], reason="role_changed"
+        )
+        detail += f"; {ended} panel session(s) ended" if ended else ""
+    return detail
+
+
+def _stored(
+    connection: Connection, table: Table, key: str, provider: str, value: str
+) -> dict[str, Any] | None:
+    found = connection.execute(
+        select(table).where(table.c.partner == provider, table.c[key] == value)
+    ).first()
+    return dict(found._mapping) if found is not None else None
 
 
 def users(connection: Connection) -> list[dict[str, Any]]:
-    rows = connection.execute(select(identity_users).order_by(identity_users.c.user_id)).all()
+    rows = connection.execute(
+        select(identity_users).order_by(identity_users.c.partner, identity_users.c.user_id)
+    ).all()
     return [dict(r._mapping) for r in rows]

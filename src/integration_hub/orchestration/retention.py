@@ -3,7 +3,8 @@
 The row stays (partner, partner event id, type, status, kept headers, `body_purged_at`), so a
 redelivery is still recognised as a duplicate, and the normalized internal events stay too. A
 purged event cannot be replayed (there is nothing to normalize). A Temporal Schedule, created
-when a pipeline worker connects (`orchestration/calls.ensure_schedules`), runs the purge daily.
+when a pipeline worker connects (`orchestration/calls.ensure_schedules`), runs the purge daily;
+the same run deletes status panel sessions past their expiry (storage/sessions.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from sqlalchemy import Engine
 
     from integration_hub.schedules import ensure_schedule, every
-    from integration_hub.storage import repo
+    from integration_hub.storage import repo, sessions
     from integration_hub.storage.engine import begin_write
 
 SCHEDULE_ID = "retention.purge_raw_bodies"
@@ -50,7 +51,7 @@ class RetentionActivities:
         self._retention_days = retention_days
 
     def activities(self) -> Sequence[Callable[..., Any]]:
-        return [self.purge_raw_bodies]
+        return [self.purge_raw_bodies, self.purge_expired_sessions]
 
     @activity.defn(name="retention.purge_raw_bodies")
     def purge_raw_bodies(self, input: PurgeRawBodiesInput) -> PurgeRawBodiesResult:
@@ -67,18 +68,31 @@ class RetentionActivities:
         log.info("raw_bodies_purged", purged=total, older_than_days=days)
         return PurgeRawBodiesResult(purged=total, older_than_days=days)
 
+    @activity.defn(name="retention.purge_expired_sessions")
+    def purge_expired_sessions(self) -> int:
+        with begin_write(self._engine) as connection:
+            purged = sessions.purge_expired(connection)
+        log.info("panel_sessions_purged", purged=purged)
+        return purged
+
 
 @workflow.defn(name="retention.purge_raw_bodies")
 class PurgeRawBodiesWorkflow:
     @workflow.run
     async def run(self, input: PurgeRawBodiesInput) -> PurgeRawBodiesResult:
-        return await workflow.execute_activity_method(
+        result = await workflow.execute_activity_method(
             RetentionActivities.purge_raw_bodies,
             input,
             start_to_close_timeout=PURGE_TIMEOUT,
             heartbeat_timeout=timedelta(minutes=5),
             retry_policy=PURGE_RETRY,
         )
+        await workflow.execute_activity_method(
+            RetentionActivities.purge_expired_sessions,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=PURGE_RETRY,
+        )
+        return result
 
 
 RETENTION_WORKFLOWS: tuple[type, ...] = (PurgeRawBodiesWorkflow,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -27,7 +28,9 @@ def build_worker(
 ) -> Worker:
     """`executor` runs the (synchronous) activities; its owner waits for it before closing
     the engine they use. `secrets` feed the partners' calls out."""
-    activities = HandlerActivities(engine)
+    activities = HandlerActivities(
+        engine, identity_clock_skew=timedelta(seconds=settings.identity_clock_skew_seconds)
+    )
     calls = partner_calls(settings, secrets or EnvSecretSource(environ={}), engine)
     return Worker(
         client,

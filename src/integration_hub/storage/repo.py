@@ -57,6 +57,9 @@ class NewRawEvent:
     received_at: datetime
     headers: dict[str, str]
     body: bytes
+    # Set for a malformed entry of a verified batch: stored `failed` with this error, so the
+    # normalizer never claims it (connectors/base.py).
+    last_error: str | None = None
 
 
 def record_deliveries(
@@ -74,8 +77,9 @@ def record_deliveries(
             "received_at": e.received_at,
             "headers": e.headers,
             "body": e.body,
-            "status": RawStatus.RECEIVED.value,
+            "status": (RawStatus.RECEIVED if e.last_error is None else RawStatus.FAILED).value,
             "attempts": 0,
+            "last_error": e.last_error,
             "updated_at": now,
         }
         for e in events
@@ -90,8 +94,8 @@ def record_deliveries(
 # parsed again each time, and text-format arrays escape every 4 KB body with a regex.)
 POSTGRESQL_INSERT_SQL = """
 INSERT INTO raw_events (partner, partner_event_id, event_type, received_at, headers, body,
-                        status, attempts, updated_at)
-VALUES (%s, %s, %s, %s, %s::json, %s, %s, 0, %s)
+                        status, attempts, last_error, updated_at)
+VALUES (%s, %s, %s, %s, %s::json, %s, %s, 0, %s, %s)
 ON CONFLICT (partner, partner_event_id) DO NOTHING
 RETURNING partner, partner_event_id
 """
@@ -100,11 +104,11 @@ RETURNING partner, partner_event_id
 def _record_deliveries_postgresql(
     connection: Connection, rows: list[dict[str, Any]]
 ) -> set[tuple[str, str]]:
-    status = RawStatus.RECEIVED.value
     parameters = [
         (
             r["partner"], r["partner_event_id"], r["event_type"], r["received_at"],
-            orjson.dumps(r["headers"]).decode(), r["body"], status, r["updated_at"],
+            orjson.dumps(r["headers"]).decode(), r["body"], r["status"], r["last_error"],
+            r["updated_at"],
         )
         for r in rows
     ]  # fmt: skip
@@ -120,7 +124,7 @@ def _record_deliveries_postgresql(
     return inserted
 
 
-SQLITE_ROWS_PER_STATEMENT = 1000  # 9 parameters a row, under SQLite's 32766 limit
+SQLITE_ROWS_PER_STATEMENT = 1000  # 10 parameters a row, under SQLite's 32766 limit
 
 
 @cache
@@ -133,7 +137,7 @@ def _sqlite_insert_sql(rows: int) -> str:
 
 RAW_EVENT_COLUMNS = (
     "partner", "partner_event_id", "event_type", "received_at", "headers", "body", "status",
-    "attempts", "updated_at",
+    "attempts", "last_error", "updated_at",
 )  # fmt: skip
 
 
@@ -348,6 +352,9 @@ def get_internal_event(connection: Connection, *, event_id: str) -> dict[str, An
     return dict(envelope) if envelope is not None else None
 
 
+FINISHED_RUN_STATUSES = frozenset({HandlerStatus.COMPLETED.value, HandlerStatus.SKIPPED.value})
+
+
 @dataclass(frozen=True, slots=True)
 class RawOutcome:
     """A raw event's status after a handler run was recorded."""
@@ -358,11 +365,24 @@ class RawOutcome:
 
 
 def record_handler_outcome(
-    connection: Connection, *, event_id: str, handler: str, error: str | None
+    connection: Connection,
+    *,
+    event_id: str,
+    handler: str,
+    error: str | None,
+    skipped: str | None = None,
 ) -> RawOutcome:
-    """Set one handler run's final state, then derive its raw event's status from all runs."""
+    """Set one handler run's final state, then derive its raw event's status from all runs.
+
+    `skipped` (the reason, kept in `last_error`) marks a run that was done without effect on
+    purpose; it counts as finished, so its raw event still reaches `processed`."""
     now = utcnow()
-    status = HandlerStatus.FAILED if error else HandlerStatus.COMPLETED
+    if error:
+        status = HandlerStatus.FAILED
+    elif skipped:
+        status, error = HandlerStatus.SKIPPED, skipped
+    else:
+        status = HandlerStatus.COMPLETED
     raw_event_id = connection.execute(
         select(internal_events.c.raw_event_id).where(internal_events.c.id == event_id)
     ).scalar_one()
@@ -388,7 +408,7 @@ def record_handler_outcome(
     failures = [r.last_error for r in runs if r.status == HandlerStatus.FAILED.value]
     if failures:
         raw_status, raw_error = RawStatus.FAILED, failures[0]
-    elif all(r.status == HandlerStatus.COMPLETED.value for r in runs):
+    elif all(r.status in FINISHED_RUN_STATUSES for r in runs):
         raw_status, raw_error = RawStatus.PROCESSED, None
     else:
         raw_status, raw_error = RawStatus.PROCESSING, None
@@ -492,16 +512,19 @@ def list_ledger(connection: Connection, *, limit: int, before_id: int | None) ->
 # --- mirrors -------------------------------------------------------------------------------
 
 
-def upsert_newer(connection: Connection, *, table: Table, key: str, row: dict[str, Any]) -> bool:
-    """Insert the row, or overwrite the stored one if this row's `source_time` is not older.
+def upsert_newer(
+    connection: Connection, *, table: Table, key: Sequence[str], row: dict[str, Any]
+) -> bool:
+    """Insert the row, or overwrite the stored one (same `key` columns, the primary key) if
+    this row's `source_time` is not older.
 
     Returns False when a newer version was already stored (events arrive in any order)."""
     insert = _insert(connection, table).values(row)
     upsert = insert.on_conflict_do_update(
-        index_elements=[key],
-        set_={name: insert.excluded[name] for name in row if name != key},
+        index_elements=list(key),
+        set_={name: insert.excluded[name] for name in row if name not in key},
         where=insert.excluded.source_time >= table.c.source_time,
-    ).returning(table.c[key])
+    ).returning(table.c[key[0]])
     return connection.execute(upsert).first() is not None
 
 
@@ -582,12 +605,15 @@ def list_audit(
 # --- admin roles from the users-and-roles mirror ----------------------------------------------
 
 
-def mirrored_role(connection: Connection, *, user_id: str) -> str | None:
-    """The user's role as the auth provider last sent it (Clerk: public_metadata.role).
+def mirrored_role(connection: Connection, *, provider: str, user_id: str) -> str | None:
+    """The user's role as their auth provider last sent it (Clerk: public_metadata.role);
+    `provider` comes from the signed token's issuer, so another provider's row never counts.
     Organization membership roles are the customers' own and grant nothing here."""
     return connection.execute(
         select(identity_users.c.role).where(
-            identity_users.c.user_id == user_id, identity_users.c.deleted.is_(False)
+            identity_users.c.partner == provider,
+            identity_users.c.user_id == user_id,
+            identity_users.c.deleted.is_(False),
         )
     ).scalar_one_or_none()
 

@@ -46,6 +46,9 @@ class HandlerStatus(StrEnum):
     PENDING = "pending"  # waiting for the dispatcher to start its workflow
     STARTED = "started"
     COMPLETED = "completed"
+    # Done without effect on purpose (e.g. a mirror update older than the stored row): the raw
+    # event still reaches `processed`; `last_error` keeps the reason.
+    SKIPPED = "skipped"
     FAILED = "failed"
 
 
@@ -112,13 +115,16 @@ ledger_entries = Table(
 )
 
 
-# The users-and-roles mirror of the auth provider, kept by the identity handler. `source_time`
-# is the partner's event time: an older event never overwrites a newer one (no ordering promise).
+# The users-and-roles mirror of the auth providers, kept by the identity handler. Keyed by
+# (partner, id): the partner is the provider that sent the event (clerk, auth0), so one provider
+# can never write another's users. `source_time` orders updates (an older one never overwrites
+# a newer one): the partner's event time, but never later than receipt + the allowed clock skew
+# (HUB_IDENTITY_CLOCK_SKEW_SECONDS), so an event dated in the future cannot pin a row.
 identity_users = Table(
     "identity_users",
     metadata,
+    Column("partner", String(64), primary_key=True),
     Column("user_id", String(255), primary_key=True),
-    Column("partner", String(64), nullable=False),
     Column("primary_email", String(320)),
     Column("first_name", String(255)),
     Column("last_name", String(255)),
@@ -131,14 +137,15 @@ identity_users = Table(
 identity_memberships = Table(
     "identity_memberships",
     metadata,
+    Column("partner", String(64), primary_key=True),
     Column("membership_id", String(255), primary_key=True),
-    Column("partner", String(64), nullable=False),
-    Column("user_id", String(255), index=True),
+    Column("user_id", String(255)),
     Column("organization_id", String(255)),
     Column("role", String(64)),
     Column("deleted", Boolean, nullable=False, default=False),
     Column("source_time", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "partner", "user_id"),
 )
 
 
@@ -221,4 +228,25 @@ audit_log = Table(
     Column("client", String(64)),
     Column("status", Integer, nullable=False),
     Index(None, "actor", "id"),
+)
+
+
+# Status panel sessions (storage/sessions.py), honoured by every hub process on this database.
+# The cookie holds a random id; only its SHA-256 is stored, so reading this table signs no one in.
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 hex of the cookie's session id
+    Column("subject", String(255), nullable=False),
+    Column("provider", String(64), nullable=False),  # clerk | auth0 | local | oidc (unknown)
+    Column("role", String(16)),
+    # Which credential signed in (a fingerprint of HUB_ADMIN_TOKEN or of the OIDC issuer and
+    # audience): when that changes, its sessions end.
+    Column("credential", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_reason", String(32)),  # logout | role_changed | ...
+    Index(None, "provider", "subject"),
 )

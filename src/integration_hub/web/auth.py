@@ -7,7 +7,9 @@ Two kinds of bearer token:
   often than every `HUB_AUTH_JWKS_COOLDOWN_SECONDS`, so key rotation works and random kids cannot
   hammer the provider). The role comes from the token (`https://integration-hub/roles`, or
   Clerk's `metadata.role` when the session token carries `{{user.public_metadata}}`), else from
-  the users-and-roles mirror (`identity_users.role`, kept from Clerk's `public_metadata.role`).
+  the users-and-roles mirror (`identity_users.role`, kept from Clerk's `public_metadata.role`),
+  looked up under the provider the token's issuer is (`provider_of_issuer`), never under one
+  the caller names: another provider's row for the same user id never grants anything.
   Organization roles (`org_role`, memberships) are the customers' own and grant nothing.
 - The static `HUB_ADMIN_TOKEN`, for local use: it acts as `admin` with subject
   `local-admin-token`, and is refused when `HUB_ENV=production`.
@@ -17,11 +19,13 @@ Every refusal is an `AuthError` with a reason code; no token or key material is 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from jwt import PyJWKClient
@@ -32,6 +36,10 @@ ROLES_CLAIM = "https://integration-hub/roles"
 LOCAL_SUBJECT = "local-admin-token"
 JWKS_LIFESPAN_SECONDS = 300
 LEEWAY_SECONDS = 30
+# The status panel calls the admin API in process (web/panel.py) for the principal of a stored
+# session, and hands it over under this ASGI scope key instead of any token. Only code in this
+# process can put a key in a scope: a request from the network never carries one.
+PANEL_PRINCIPAL_SCOPE_KEY = "integration_hub.panel_principal"
 
 
 class Role(IntEnum):
@@ -51,6 +59,28 @@ class Principal:
     subject: str
     role: Role | None  # None: signed in, but no role anywhere
     via: str  # "oidc" or "local"
+    provider: str = "local"  # clerk | auth0 (from the token's issuer), "oidc" if unknown, local
+
+
+def provider_of_issuer(issuer: str, configured: str | None = None) -> str | None:
+    """Which auth provider an issuer URL belongs to: the configured one (HUB_AUTH_PROVIDER),
+    else recognised from the host of the provider's own domains; None when it cannot be told
+    (custom domains: set HUB_AUTH_PROVIDER)."""
+    if configured:
+        return configured
+    host = (urlsplit(issuer).hostname or "").lower()
+    if host.endswith(".auth0.com"):
+        return "auth0"
+    if host.startswith("clerk.") or host.endswith((".clerk.accounts.dev", ".clerk.com")):
+        return "clerk"
+    return None
+
+
+def credential_fingerprint(kind: str, *material: str) -> str:
+    """Names the credential a session was made from (never reversible to it): sessions whose
+    fingerprint is no longer current (HUB_ADMIN_TOKEN or the issuer changed) sign no one in."""
+    digest = hashlib.sha256("\0".join(("integration-hub/session", kind, *material)).encode())
+    return f"{kind}:{digest.hexdigest()[:40]}"
 
 
 class AuthError(Exception):
@@ -92,11 +122,16 @@ class TokenVerifier:
         audience: str,
         jwks_url: str | None = None,
         cooldown_seconds: float = 10,
+        provider: str | None = None,
     ) -> None:
         base = issuer.rstrip("/")
         # Auth0 issuers end in "/", Clerk's do not: accept the configured one either way.
         self.issuers = [base, base + "/"]
         self.audience = audience
+        # Tokens verify only against this one issuer, so the provider of a verified token's
+        # `iss` is this: None when it cannot be told, and then the mirror grants nothing.
+        self.provider = provider_of_issuer(base, provider)
+        self.credential = credential_fingerprint("oidc", base, audience)
         self.jwks = PyJWKClient(
             jwks_url or f"{base}/.well-known/jwks.json",
             cache_jwk_set=True,
@@ -158,7 +193,8 @@ _REASONS: dict[type[Exception], tuple[str, str]] = {
 class Authenticator:
     """Turns an `Authorization: Bearer` value into a Principal, or raises AuthError.
 
-    `mirror_role(subject)` looks the role up in the users-and-roles mirror (blocking)."""
+    `mirror_role(provider, subject)` looks the role up in the users-and-roles mirror
+    (blocking)."""
 
     def __init__(
         self,
@@ -166,12 +202,27 @@ class Authenticator:
         local_token: str | None,
         local_token_allowed: bool,
         verifier: TokenVerifier | None,
-        mirror_role: Callable[[str], str | None],
+        mirror_role: Callable[[str, str], str | None],
     ) -> None:
         self.local_token = local_token
         self.local_token_allowed = local_token_allowed
         self.verifier = verifier
         self.mirror_role = mirror_role
+
+    def credential_of(self, principal: Principal) -> str:
+        """The fingerprint of the credential kind that signed `principal` in."""
+        if principal.via == "local":
+            return credential_fingerprint("local", self.local_token or "")
+        return self.verifier.credential if self.verifier is not None else "oidc:off"
+
+    def current_credentials(self) -> frozenset[str]:
+        """Fingerprints a stored session may carry and still sign someone in."""
+        current = set()
+        if self.local_token and self.local_token_allowed:
+            current.add(credential_fingerprint("local", self.local_token))
+        if self.verifier is not None:
+            current.add(self.verifier.credential)
+        return frozenset(current)
 
     def authenticate(self, presented: str) -> Principal:
         if not presented:
@@ -186,5 +237,8 @@ class Authenticator:
             raise AuthError("unauthorized", "the bearer token is not one this hub accepts")
         claims = self.verifier.verify(presented)
         subject = str(claims["sub"])
-        role = role_from_claims(claims) or highest_role([self.mirror_role(subject)])
-        return Principal(subject, role, "oidc")
+        provider = self.verifier.provider
+        role = role_from_claims(claims)
+        if role is None and provider is not None:
+            role = highest_role([self.mirror_role(provider, subject)])
+        return Principal(subject, role, "oidc", provider or "oidc")

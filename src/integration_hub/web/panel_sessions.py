@@ -1,0 +1,129 @@
+"""Sign-in sessions of the status panel: the cookie holds a random id, the database the rest.
+
+Signing in with `HUB_ADMIN_TOKEN` or an OIDC access token checks it once and stores a session
+(storage/sessions.py): who, from which provider, with which role, made from which credential
+kind. The raw token is never kept, in the cookie or anywhere else. Every hub process on the
+same database honours the session until its absolute lifetime (`HUB_SESSION_LIFETIME_HOURS`),
+its idle timeout (`HUB_SESSION_IDLE_MINUTES`), logout, a change of the user's role, or a change
+of the credential it was made from (a new `HUB_ADMIN_TOKEN`, another issuer or audience).
+
+The cookie: HttpOnly, SameSite=Strict, Path=/, Max-Age of the lifetime, and Secure whenever
+`HUB_PUBLIC_BASE_URL` is https (behind a TLS-terminating proxy the hub itself sees http) or the
+request came over https.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+
+from integration_hub import metrics
+from integration_hub.runtime import Hub
+from integration_hub.storage import sessions
+from integration_hub.storage.engine import begin_write
+from integration_hub.storage.repo import utcnow
+from integration_hub.web.auth import Authenticator, Principal, highest_role
+
+SESSION_COOKIE = "hub_session"
+LOCAL_PROVIDER = "local"
+
+log = structlog.get_logger(__name__)
+
+
+class PanelSessions:
+    def __init__(self, hub: Hub, authenticator: Authenticator) -> None:
+        self._engine = hub.engine
+        self._authenticator = authenticator
+        self.lifetime = timedelta(hours=hub.settings.session_lifetime_hours)
+        self.idle_timeout = timedelta(minutes=hub.settings.session_idle_minutes)
+        base = (hub.settings.public_base_url or "").strip().lower()
+        self._public_https = base.startswith("https://")
+
+    def secure(self, request: Request) -> bool:
+        return self._public_https or request.url.scheme == "https"
+
+    async def start(self, principal: Principal) -> str:
+        """Store a session for a principal just authenticated; returns the cookie's id."""
+
+        def store() -> str:
+            with begin_write(self._engine) as connection:
+                return sessions.create(
+                    connection,
+                    subject=principal.subject,
+                    provider=LOCAL_PROVIDER if principal.via == "local" else principal.provider,
+                    role=principal.role.label if principal.role else None,
+                    credential=self._authenticator.credential_of(principal),
+                    lifetime=self.lifetime,
+                )
+
+        session_id = await asyncio.to_thread(store)
+        metrics.PANEL_SESSIONS.labels("created").inc()
+        log.info("panel_session_started", subject=principal.subject, via=principal.via)
+        return session_id
+
+    async def resolve(self, session_id: str) -> Principal | None:
+        """The principal of a live session, or None (logged and counted with the reason)."""
+        if not session_id:
+            return None
+        return await asyncio.to_thread(self._resolve, session_id)
+
+    def _resolve(self, session_id: str) -> Principal | None:
+        now = utcnow()
+        with self._engine.connect().execution_options(read_only=True) as connection:
+            stored = sessions.find(connection, session_id=session_id)
+        if stored is None:
+            reason: str | None = "session_unknown"
+        else:
+            reason = stored.refusal(now=now, idle_timeout=self.idle_timeout)
+            if (
+                reason is None
+                and stored.credential not in self._authenticator.current_credentials()
+            ):
+                reason = "credential_changed"
+        if reason is not None or stored is None:
+            metrics.PANEL_SESSIONS.labels(reason or "session_unknown").inc()
+            log.info("panel_session_refused", reason=reason)
+            return None
+        if stored.needs_touch(now):
+            with begin_write(self._engine) as connection:
+                sessions.touch(connection, session_id=session_id, now=now)
+        local = stored.provider == LOCAL_PROVIDER
+        return Principal(
+            stored.subject,
+            highest_role([stored.role]),
+            "local" if local else "oidc",
+            stored.provider,
+        )
+
+    async def end(self, session_id: str) -> None:
+        """Logout: the session is revoked on the server, whichever process it reaches next."""
+
+        def revoke() -> bool:
+            with begin_write(self._engine) as connection:
+                return sessions.revoke(connection, session_id=session_id, reason="logout")
+
+        if not session_id:
+            return
+        if await asyncio.to_thread(revoke):
+            metrics.PANEL_SESSIONS.labels("revoked").inc()
+            log.info("panel_session_ended", reason="logout")
+
+    def set_cookie(self, response: Response, request: Request, session_id: str) -> None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            session_id,
+            max_age=int(self.lifetime.total_seconds()),
+            path="/",
+            httponly=True,
+            secure=self.secure(request),
+            samesite="strict",
+        )
+
+    def clear_cookie(self, response: Response, request: Request) -> None:
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", httponly=True, secure=self.secure(request), samesite="strict"
+        )
