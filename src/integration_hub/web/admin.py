@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
+from integration_hub.connectors.base import MAX_KEY_LENGTH
 from integration_hub.connectors.twilio.messaging import SendMessageInput
 from integration_hub.connectors.twilio.workflows import (
     SendMessageWorkflow,
@@ -45,11 +46,26 @@ from integration_hub.web.audit import (
     mark_audited,
 )
 from integration_hub.web.auth import (
+    PANEL_PRINCIPAL_SCOPE_KEY,
     Authenticator,
     AuthError,
     Principal,
     Role,
     TokenVerifier,
+)
+from integration_hub.web.event_ids import EventIdPaths
+from integration_hub.web.validation import (
+    PARTNER_PATTERN,
+    Cursor,
+    EventIdSegment,
+    Limit,
+    PartnerFilter,
+    PartnerSegment,
+    StorableText,
+    TextFilter,
+    install_error_handlers,
+    parse_cursor,
+    utc_bound,
 )
 
 log = structlog.get_logger(__name__)
@@ -93,8 +109,10 @@ class EventPage(BaseModel):
 
 
 class ReplayRequest(BaseModel):
-    partner: str | None = None
-    partner_event_id: str | None = None
+    partner: str | None = Field(default=None, pattern=PARTNER_PATTERN)
+    partner_event_id: StorableText | None = Field(
+        default=None, min_length=1, max_length=MAX_KEY_LENGTH
+    )
     status: Status | None = None
 
 
@@ -103,12 +121,16 @@ class ReplayResult(BaseModel):
 
 
 class MessageRequest(BaseModel):
-    message_id: str = Field(min_length=1, max_length=128, description="Our own id; sent once.")
+    message_id: StorableText = Field(
+        min_length=1, max_length=128, description="Our own id; sent once."
+    )
     to: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, no channel prefix.")
     channel: Literal["sms", "whatsapp"]
-    body: str | None = Field(default=None, max_length=1600)
-    template: str | None = Field(default=None, description="A name in HUB_WHATSAPP_TEMPLATES.")
-    variables: dict[str, str] = Field(default_factory=dict)
+    body: StorableText | None = Field(default=None, max_length=1600)
+    template: StorableText | None = Field(
+        default=None, max_length=255, description="A name in HUB_WHATSAPP_TEMPLATES."
+    )
+    variables: dict[StorableText, StorableText] = Field(default_factory=dict)
     wait: bool = Field(default=True, description="Wait for Twilio's answer (up to 60 s).")
 
 
@@ -191,22 +213,6 @@ def _cursor(rows: Any, limit: int) -> str | None:
     return str(rows[-1].id) if len(rows) == limit else None
 
 
-def _parse_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isdigit():
-        raise HTTPException(
-            400, detail={"error": "bad_cursor", "detail": "cursor is not one we issued"}
-        )
-    return int(cursor)
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def build_authenticator(hub: Hub) -> Authenticator:
     """OIDC sign-in when an issuer and an audience are configured; the static token unless
     HUB_ENV=production."""
@@ -218,14 +224,15 @@ def build_authenticator(hub: Hub) -> Authenticator:
             audience=settings.auth_audience,
             jwks_url=settings.auth_jwks_url,
             cooldown_seconds=settings.auth_jwks_cooldown_seconds,
+            provider=settings.auth_provider,
         )
         if issuer and settings.auth_audience
         else None
     )
 
-    def mirror_role(subject: str) -> str | None:
+    def mirror_role(provider: str, subject: str) -> str | None:
         with hub.engine.connect().execution_options(read_only=True) as connection:
-            return repo.mirrored_role(connection, user_id=subject)
+            return repo.mirrored_role(connection, provider=provider, user_id=subject)
 
     return Authenticator(
         local_token=hub.admin_token,
@@ -243,6 +250,10 @@ def build_admin(hub: Hub) -> FastAPI:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
+        on_behalf = request.scope.get(PANEL_PRINCIPAL_SCOPE_KEY)
+        if isinstance(on_behalf, Principal):  # the panel, in process, for a stored session
+            setattr(request.state, PRINCIPAL, on_behalf)
+            return on_behalf
         presented = credentials.credentials if credentials else ""
         try:
             principal = await asyncio.to_thread(authenticator.authenticate, presented)
@@ -341,18 +352,18 @@ def build_admin(hub: Hub) -> FastAPI:
 
     @api.get("/events")
     async def list_events(
-        partner: str | None = None,
+        partner: PartnerFilter = None,
         status: Status | None = None,
-        event_type: Annotated[str | None, Query(alias="type")] = None,
-        event_id: str | None = None,
+        event_type: Annotated[TextFilter, Query(alias="type")] = None,
+        event_id: TextFilter = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: str | None = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> EventPage:
         """Newest first. `since` (inclusive) and `until` (exclusive) bound the receipt time;
         a time without a zone is taken as UTC."""
-        before = _parse_cursor(cursor)
+        before = parse_cursor(cursor)
         rows = await read(
             lambda c: repo.find_raw_events(
                 c,
@@ -360,18 +371,22 @@ def build_admin(hub: Hub) -> FastAPI:
                 status=status,
                 event_type=event_type,
                 partner_event_id=event_id,
-                since=_utc(since),
-                until=_utc(until),
+                since=utc_bound(since),
+                until=utc_bound(until),
                 limit=limit,
                 before_id=before,
             )
         )
         return EventPage(items=[_summary(r) for r in rows], next_cursor=_cursor(rows, limit))
 
+    # `:event_id`: the id is one percent-encoded segment, routed as received (web/event_ids.py).
     @api.get(
-        "/events/{partner}/{partner_event_id}", responses={404: {"description": "unknown event"}}
+        "/events/{partner}/{partner_event_id:event_id}",
+        responses={404: {"description": "unknown event"}},
     )
-    async def show_event(partner: str, partner_event_id: str) -> RawEventDetail:
+    async def show_event(
+        partner: PartnerSegment, partner_event_id: EventIdSegment
+    ) -> RawEventDetail:
         found = await read(
             lambda c: repo.get_raw_event(c, partner=partner, partner_event_id=partner_event_id)
         )
@@ -403,11 +418,11 @@ def build_admin(hub: Hub) -> FastAPI:
         )
 
     @api.get(
-        "/events/{partner}/{partner_event_id}/raw",
+        "/events/{partner}/{partner_event_id:event_id}/raw",
         dependencies=admin,
         responses={404: {"description": "unknown event"}, 403: {"description": "admins only"}},
     )
-    async def raw_event(partner: str, partner_event_id: str) -> RawBodyOut:
+    async def raw_event(partner: PartnerSegment, partner_event_id: EventIdSegment) -> RawBodyOut:
         """The body and kept headers exactly as received (admins only; audited)."""
         found = await read(
             lambda c: repo.get_raw_event(c, partner=partner, partner_event_id=partner_event_id)
@@ -434,11 +449,13 @@ def build_admin(hub: Hub) -> FastAPI:
         )
 
     @api.post(
-        "/events/{partner}/{partner_event_id}/replay",
+        "/events/{partner}/{partner_event_id:event_id}/replay",
         dependencies=operator,
         responses={404: {"description": "unknown event or purged body"}},
     )
-    async def replay_event(partner: str, partner_event_id: str) -> ReplayResult:
+    async def replay_event(
+        partner: PartnerSegment, partner_event_id: EventIdSegment
+    ) -> ReplayResult:
         count = await write(
             lambda c: repo.request_replay(c, partner=partner, partner_event_id=partner_event_id)
         )
@@ -458,10 +475,8 @@ def build_admin(hub: Hub) -> FastAPI:
         return ReplayResult(requeued=count)
 
     @api.get("/ledger")
-    async def ledger(
-        limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None
-    ) -> LedgerPage:
-        before = _parse_cursor(cursor)
+    async def ledger(limit: Limit = 50, cursor: Cursor = None) -> LedgerPage:
+        before = parse_cursor(cursor)
         rows = await read(lambda c: repo.list_ledger(c, limit=limit, before_id=before))
         items = [
             LedgerEntryOut(
@@ -531,12 +546,10 @@ def build_admin(hub: Hub) -> FastAPI:
 
     @api.get("/audit", dependencies=[Depends(require(Role.ADMIN))])
     async def audit(
-        actor: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: str | None = None,
+        actor: TextFilter = None, limit: Limit = 50, cursor: Cursor = None
     ) -> AuditPage:
         """Admin actions, newest first (admins only)."""
-        before = _parse_cursor(cursor)
+        before = parse_cursor(cursor)
         rows = await read(lambda c: repo.list_audit(c, actor=actor, limit=limit, before_id=before))
         items = [AuditEntryOut(**{**r._mapping, "at": repo.as_utc(r.at)}) for r in rows]
         return AuditPage(items=items, next_cursor=_cursor(rows, limit))
@@ -547,15 +560,9 @@ def build_admin(hub: Hub) -> FastAPI:
     app.add_middleware(
         AuditMiddleware, record=record_audit, trusted_proxies=hub.settings.trusted_proxies
     )
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        body = (
-            exc.detail
-            if isinstance(exc.detail, dict)
-            else {"error": "http_error", "detail": exc.detail}
-        )
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    # Outermost, so the audit trail records the path as routed (the id segment still encoded).
+    app.add_middleware(EventIdPaths)
+    install_error_handlers(app)
 
     app.include_router(api)
     return app

@@ -102,7 +102,10 @@ class AuditMiddleware:
             "actor": principal.subject[:255],
             "role": principal.role.label if principal.role else "none",
             "method": scope["method"][:8],
-            "route": str(getattr(route, "path", scope["path"]))[:255],
+            # The route as written, without converters ({id:event_id} -> {id}).
+            "route": str(
+                getattr(route, "path_format", None) or getattr(route, "path", scope["path"])
+            )[:255],
             "target": target,
             "client": client_address(scope, self.trusted_proxies),
             "status": status,

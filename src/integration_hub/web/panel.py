@@ -1,12 +1,13 @@
 """The status panel: server-rendered HTML over the admin API.
 
-Every page reads the same admin API the CLI uses, called in process with the signed-in token
-as its bearer: the API authenticates, authorizes and audits exactly as for any client, and the
-panel holds no queries of its own. Sign-in keeps the token (`HUB_ADMIN_TOKEN` or an OIDC access
-token) in the `hub_session` cookie: HttpOnly, SameSite=Strict, Secure over https. Scripts may
-send `Authorization: Bearer` instead.
+Every page reads the same admin API the CLI uses, called in process for the signed-in
+principal (handed over in the ASGI scope, no token): the API authorizes and audits exactly as
+for any client, and the panel holds no queries of its own. Sign-in checks the token
+(`HUB_ADMIN_TOKEN` or an OIDC access token) once and starts a server-side session
+(web/panel_sessions.py); the `hub_session` cookie holds only the session's random id. Scripts
+may send `Authorization: Bearer` instead, checked on every request.
 
-CSRF: every form carries HMAC(server key, session token) (login: HMAC of a random nonce kept in
+CSRF: every form carries HMAC(server key, session id) (login: HMAC of a random nonce kept in
 the `hub_login` cookie), checked in constant time on POST; SameSite=Strict is the second wall.
 The server key is random per process, so a restart only asks to resubmit a form.
 """
@@ -18,21 +19,22 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from integration_hub.logs import mask_sensitive
 from integration_hub.runtime import Hub
 from integration_hub.web.admin import build_authenticator
-from integration_hub.web.auth import AuthError, Principal, Role
+from integration_hub.web.auth import PANEL_PRINCIPAL_SCOPE_KEY, AuthError, Principal, Role
+from integration_hub.web.event_ids import api_event_path, panel_event_path
+from integration_hub.web.panel_sessions import SESSION_COOKIE, PanelSessions
 
-SESSION_COOKIE = "hub_session"
 LOGIN_COOKIE = "hub_login"
 REFRESH_SECONDS = 15
 STATES = ("healthy", "degraded", "failing", "not_configured", "idle")
@@ -66,12 +68,15 @@ def sparkline(values: list[int], *, width: int = 240, height: int = 48) -> str:
 def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     """Routes under /status; `api` is the admin app the pages read from."""
     authenticator = build_authenticator(hub)
+    panel_sessions = PanelSessions(hub, authenticator)
     key = secrets.token_bytes(32)
     templates = Environment(
         loader=PackageLoader("integration_hub.web", "templates"),
         autoescape=select_autoescape(default=True),
         enable_async=False,
     )
+    # Every link to an event is built here: one encoded segment, never a dot segment.
+    templates.globals["event_href"] = panel_event_path
     router = APIRouter(prefix="/status", include_in_schema=False)
 
     def token_of(request: Request) -> str:
@@ -88,17 +93,17 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
         except AuthError:
             return None
 
-    def call_api(request: Request, token: str) -> httpx.AsyncClient:
+    def call_api(request: Request, principal: Principal) -> httpx.AsyncClient:
+        """The admin API in process, acting for `principal` (no token leaves the panel)."""
+
+        async def as_principal(scope: Scope, receive: Receive, send: Send) -> None:
+            await api({**scope, PANEL_PRINCIPAL_SCOPE_KEY: principal}, receive, send)
+
         client = request.client
         transport = httpx.ASGITransport(
-            app=api, client=(client.host, client.port) if client else ("127.0.0.1", 0)
+            app=as_principal, client=(client.host, client.port) if client else ("127.0.0.1", 0)
         )
-        return httpx.AsyncClient(
-            transport=transport,
-            base_url="http://panel",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
+        return httpx.AsyncClient(transport=transport, base_url="http://panel", timeout=30)
 
     def render(name: str, request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         html = templates.get_template(name).render(
@@ -111,8 +116,14 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
         return RedirectResponse(f"/status/login?next={quote(target)}", status_code=303)
 
     async def session(request: Request) -> tuple[str, Principal] | None:
-        token = token_of(request)
-        principal = await principal_of(token)
+        """(the session id or bearer token, which CSRF tokens are bound to; its principal)."""
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+            principal = await principal_of(token)
+        else:
+            token = request.cookies.get(SESSION_COOKIE, "")
+            principal = await panel_sessions.resolve(token)
         return (token, principal) if principal is not None else None
 
     def page_context(token: str, principal: Principal) -> dict[str, Any]:
@@ -136,7 +147,7 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
         )
         response.set_cookie(
             LOGIN_COOKIE, nonce, max_age=900, path="/status", httponly=True,
-            secure=request.url.scheme == "https", samesite="strict",
+            secure=panel_sessions.secure(request), samesite="strict",
         )  # fmt: skip
         return response
 
@@ -147,17 +158,14 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
         if not csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), csrf):
             return render("login.html", request, 403, next="/status", error="csrf", csrf="")
         try:
-            await asyncio.to_thread(authenticator.authenticate, token.strip())
+            principal = await asyncio.to_thread(authenticator.authenticate, token.strip())
         except AuthError as refused:
             return RedirectResponse(
                 "/status/login?" + urlencode({"next": _safe_next(next), "error": refused.reason}),
                 status_code=303,
             )
         response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE, token.strip(), path="/", httponly=True,
-            secure=request.url.scheme == "https", samesite="strict",
-        )  # fmt: skip
+        panel_sessions.set_cookie(response, request, await panel_sessions.start(principal))
         response.delete_cookie(LOGIN_COOKIE, path="/status")
         return response
 
@@ -165,8 +173,9 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     async def logout(request: Request) -> Response:
         if not csrf_ok(token_of(request), (await form(request)).get("csrf", "")):
             return HTMLResponse("CSRF check failed", status_code=403)
+        await panel_sessions.end(request.cookies.get(SESSION_COOKIE, ""))
         response = RedirectResponse("/status/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        panel_sessions.clear_cookie(response, request)
         return response
 
     @router.get("")
@@ -174,7 +183,7 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
         signed = await session(request)
         if signed is None:
             return to_login(request)
-        async with call_api(request, signed[0]) as api_client:
+        async with call_api(request, signed[1]) as api_client:
             data = (await api_client.get("/api/status")).raise_for_status().json()
         return render(
             "status.html", request, refresh=REFRESH_SECONDS, data=data,
@@ -191,24 +200,36 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
             for k in ("partner", "type", "status", "event_id", "since", "until", "cursor")
             if (v := request.query_params.get(k, "").strip())
         }
-        async with call_api(request, signed[0]) as api_client:
+        async with call_api(request, signed[1]) as api_client:
             answer = await api_client.get("/api/events", params={**filters, "limit": 100})
             partners = (await api_client.get("/api/connectors")).json()
         page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None}
         error = None if answer.status_code == 200 else _error_text(answer)
         return render(
-            "events.html", request, filters=filters, page=page, error=error,
-            partners=[p["name"] for p in partners], **page_context(*signed),
+            "events.html", request, answer.status_code if error else 200, filters=filters,
+            page=page, error=error, partners=[p["name"] for p in partners],
+            **page_context(*signed),
         )  # fmt: skip
 
-    @router.get("/events/{partner}/{partner_event_id}")
+    # `:event_id`: the id is one percent-encoded segment, routed as received
+    # (web/event_ids.py); an id a browser cannot keep in a path (`.`, `..`) comes as `?id=`.
+    @router.get("/events/{partner}/{partner_event_id:event_id}")
     async def event(request: Request, partner: str, partner_event_id: str) -> Response:
+        return await show_event(request, partner, partner_event_id)
+
+    @router.get("/events/{partner}")
+    async def event_by_query(
+        request: Request, partner: str, partner_event_id: Annotated[str, Query(alias="id")]
+    ) -> Response:
+        return await show_event(request, partner, partner_event_id)
+
+    async def show_event(request: Request, partner: str, partner_event_id: str) -> Response:
         signed = await session(request)
         if signed is None:
             return to_login(request)
         context = page_context(*signed)
-        path = f"/api/events/{quote(partner, safe='')}/{quote(partner_event_id, safe='')}"
-        async with call_api(request, signed[0]) as api_client:
+        path = api_event_path(partner, partner_event_id)
+        async with call_api(request, signed[1]) as api_client:
             answer = await api_client.get(path)
             if answer.status_code != 200:
                 return render(
@@ -224,25 +245,32 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
             **context,
         )  # fmt: skip
 
-    @router.post("/events/{partner}/{partner_event_id}/replay")
+    @router.post("/events/{partner}/{partner_event_id:event_id}/replay")
     async def replay(request: Request, partner: str, partner_event_id: str) -> Response:
+        return await replay_event(request, partner, partner_event_id)
+
+    @router.post("/events/{partner}/replay")
+    async def replay_by_query(
+        request: Request, partner: str, partner_event_id: Annotated[str, Query(alias="id")]
+    ) -> Response:
+        return await replay_event(request, partner, partner_event_id)
+
+    async def replay_event(request: Request, partner: str, partner_event_id: str) -> Response:
         signed = await session(request)
         if signed is None:
             return to_login(request)
         if not csrf_ok(signed[0], (await form(request)).get("csrf", "")):
             return HTMLResponse("CSRF check failed", status_code=403)
-        path = f"/api/events/{quote(partner, safe='')}/{quote(partner_event_id, safe='')}"
-        async with call_api(request, signed[0]) as api_client:
-            answer = await api_client.post(path + "/replay")
+        async with call_api(request, signed[1]) as api_client:
+            answer = await api_client.post(api_event_path(partner, partner_event_id, "replay"))
         if answer.status_code != 200:
             return render(
                 "message.html", request, answer.status_code,
                 message=_error_text(answer), **page_context(*signed),
             )  # fmt: skip
-        requeued = answer.json()["requeued"]
+        requeued = str(answer.json()["requeued"])
         return RedirectResponse(
-            f"/status/events/{quote(partner, safe='')}/{quote(partner_event_id, safe='')}"
-            f"?replayed={requeued}",
+            panel_event_path(partner, partner_event_id, query={"replayed": requeued}),
             status_code=303,
         )
 
