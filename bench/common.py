@@ -66,6 +66,9 @@ def hub_server(home: Path, db: Database, temporal_address: str, task_queue: str)
         # limiter's cost stays in the measurement without capping it.
         HUB_RATE_LIMIT_PER_CLIENT="10000000/second",
         HUB_RATE_LIMIT_PER_PARTNER="10000000/second",
+        # wrk's 64 connections would sit exactly at the default per-client cap (64), all from
+        # one address: lift it so no connection is ever refused (the concurrency bounds it).
+        HUB_MAX_CONNECTIONS_PER_CLIENT="100000",
         # The secrets store is the default; the bench passes its secret in the environment.
         HUB_SECRETS_BACKEND="env",
         STRIPE_WEBHOOK_SECRET=SECRET,

@@ -76,12 +76,13 @@ class RunningHub:
 
 
 class serve_hub:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, host: str = "127.0.0.1") -> None:
         self.hub = hub
+        self.host = host
         self.port = free_port()
         # The transport `hub serve` runs (receipt deadline, head cap, connection caps).
         config = build_config(
-            create_app(hub, manage_lifecycle=False), hub.settings, host="127.0.0.1",
+            create_app(hub, manage_lifecycle=False), hub.settings, host=host,
             port=self.port, loop="none", lifespan="off", timeout_graceful_shutdown=None,
         )  # fmt: skip
         self.server = uvicorn.Server(config)
@@ -93,7 +94,8 @@ class serve_hub:
         self._task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             await asyncio.sleep(0.01)
-        self.running = RunningHub(self.hub, f"http://127.0.0.1:{self.port}")
+        netloc = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        self.running = RunningHub(self.hub, f"http://{netloc}:{self.port}")
         return self.running
 
     async def __aexit__(self, *exc: object) -> None:

@@ -133,22 +133,6 @@ class IngestRateLimiter:
             self._storage.timer.cancel()
 
 
-def client_address(
-    peer: tuple[str, int] | None, forwarded_for: str | None, trusted_proxies: frozenset[str]
-) -> str:
-    """The socket peer, unless it is a trusted proxy: then the right-most X-Forwarded-For hop
-    that is not itself a trusted proxy (hops further left were written by the client)."""
-    address = peer[0] if peer else "unknown"
-    if forwarded_for and address in trusted_proxies:
-        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-        for hop in reversed(hops):
-            if hop not in trusted_proxies:
-                return hop
-        if hops:
-            return hops[0]
-    return address
-
-
 def oversized_headers(
     headers: Sequence[tuple[bytes, bytes]], *, max_count: int, max_bytes: int
 ) -> str | None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# One bound for an error's text wherever it is stored (`last_error`) or logged: it must not
+# grow with what a partner sent or what a database echoed.
+MAX_ERROR_CHARS = 500
+
 
 class HubError(Exception):
     """Base of every error the hub raises on purpose."""
@@ -35,6 +39,14 @@ class MalformedPayload(RejectedDelivery):
     reason = "malformed_payload"
 
 
+class TooManyEntries(MalformedPayload):
+    """A batch of more entries than the partner ever sends: refused whole, before its entries
+    are looked at. 413: the delivery is too large, whatever its bytes."""
+
+    status = 413
+    reason = "too_many_entries"
+
+
 class SecretNotConfigured(HubError):
     """A connector needs a secret that is not set; names the variable, never a value."""
 
@@ -49,6 +61,13 @@ class NormalizationError(HubError):
     """A stored payload could not be turned into valid internal events; retrying will not help."""
 
     reason = "normalization_failed"
+
+
+class NotReplayable(HubError):
+    """A replay that cannot help: a malformed entry of a batch has no partner payload to
+    normalize, so requeueing it would only erase its dead-letter and reason."""
+
+    reason = "not_replayable"
 
 
 class StorageUnavailable(HubError):

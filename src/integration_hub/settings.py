@@ -212,6 +212,13 @@ class Settings(BaseSettings):
     session_idle_minutes: float = Field(
         default=30, gt=0, description="Status panel sessions end after this long unused."
     )
+    session_claims_hours: float = Field(
+        default=1,
+        gt=0,
+        description="A panel session whose role came from the OIDC token's claims (not from the "
+        "users-and-roles mirror, whose changes end sessions) ends this long after sign-in, at "
+        "most the session lifetime: a role removed at the provider is noticed by then.",
+    )
     identity_clock_skew_seconds: float = Field(
         default=300,
         ge=0,

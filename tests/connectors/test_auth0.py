@@ -10,7 +10,7 @@ import pytest
 
 from integration_hub.connectors.auth0 import MAX_BATCH_ENTRIES, Auth0Connector
 from integration_hub.connectors.base import Delivery
-from integration_hub.errors import MalformedPayload, SignatureError
+from integration_hub.errors import MalformedPayload, SignatureError, TooManyEntries
 from integration_hub.events import build_event, validate_event
 
 TOKEN = "log-stream-token"
@@ -107,10 +107,36 @@ def test_a_batch_over_the_entry_cap_is_refused_before_its_entries_are_looked_at(
     entries = [_entry(f"900{n}", "s") for n in range(MAX_BATCH_ENTRIES + 1)]
     body = b"\n".join(map(orjson.dumps, entries)) if lines else orjson.dumps(entries)
 
-    with pytest.raises(MalformedPayload) as refused:
+    with pytest.raises(TooManyEntries) as refused:
         auth0.split(_delivery(body, TOKEN))
 
-    assert refused.value.reason == "too_many_entries"
+    assert (refused.value.reason, refused.value.status) == ("too_many_entries", 413)
+
+
+@pytest.mark.parametrize("indent", [False, True], ids=["one-line", "pretty-printed"])
+def test_an_array_with_a_broken_element_is_one_malformed_entry_holding_all_its_bytes(
+    indent: bool,
+) -> None:
+    """Never read as JSON lines: that lost a one-line batch whole (no line parses) and turned a
+    pretty-printed one into junk entries (its lines that happen to parse)."""
+    good = [_entry("900a", "ss"), _entry("900b", "s")]
+    option = orjson.OPT_INDENT_2 if indent else 0
+    text = orjson.dumps(good, option=option)
+    body = b"  " + text[:-1].rstrip() + b",\n  {broken: 1}\n]\n"
+
+    events = auth0.split(_delivery(body, TOKEN))
+
+    assert len(events) == 1
+    assert events[0].body == body.strip()  # every byte kept, for recovery
+    assert events[0].partner_event_id == "malformed:" + hashlib.sha256(body.strip()).hexdigest()
+    assert "JSON array" in (events[0].malformed or "")
+    assert len(events[0].malformed or "") <= 200
+
+
+def test_a_json_lines_body_is_still_split_by_line() -> None:
+    body = b"{broken\n" + orjson.dumps(_entry("900c", "s"))
+    events = auth0.split(_delivery(body, TOKEN))
+    assert [e.partner_event_id for e in events][1:] == ["900c"]
 
 
 @pytest.mark.parametrize(

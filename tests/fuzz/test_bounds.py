@@ -21,10 +21,10 @@ from sqlalchemy import func, select
 
 from integration_hub.connectors.base import Delivery
 from integration_hub.connectors.registry import build_connectors
-from integration_hub.errors import MalformedPayload
+from integration_hub.errors import MAX_ERROR_CHARS, MalformedPayload
 from integration_hub.events import CloudEvent, column_limit
 from integration_hub.orchestration.handlers import handler_names_for
-from integration_hub.pipeline.normalizer import MAX_ERROR_CHARS, normalize_row
+from integration_hub.pipeline.normalizer import normalize_row
 from integration_hub.settings import Settings
 from integration_hub.storage.tables import internal_events, raw_events
 from integration_hub.testing import sign_as

@@ -5,12 +5,14 @@ event's time counts only up to receipt + skew, and a stale update shows as skipp
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import select
 
+from integration_hub.orchestration import identity
 from integration_hub.storage import sessions
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.repo import as_utc
@@ -201,3 +203,50 @@ async def test_a_partner_clock_a_little_ahead_is_believed(running_hub: RunningHu
     ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=3)
     await _deliver(running_hub, "user.created", at_ms=int(ahead.timestamp() * 1000), id="user_F")
     assert as_utc(_user(running_hub, "clerk", "user_F")["source_time"]) == ahead
+
+
+async def test_an_offset_date_is_stored_in_utc(running_hub: RunningHub) -> None:
+    """SQLite keeps a datetime as text without its offset: a `+14:00` date stored as sent read
+    as 14 hours ahead, passed the clamp, and made the next genuine update look stale."""
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    east = moment.astimezone(timezone(timedelta(hours=14))).isoformat()
+    first = await _deliver_auth0(running_hub, "ss", user_id="auth0|tz", date=east)
+    assert _identity_run(first)["status"] == "completed"
+    assert as_utc(_user(running_hub, "auth0", "auth0|tz")["source_time"]) == moment
+
+    later = (moment + timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    update = await _deliver_auth0(
+        running_hub, "ss", user_id="auth0|tz", user_name="new@example.org", date=later
+    )
+    assert _identity_run(update)["status"] == "completed"
+    assert as_utc(_user(running_hub, "auth0", "auth0|tz")["source_time"]) == moment + timedelta(
+        seconds=1
+    )
+
+
+async def test_a_date_past_what_utc_holds_is_applied_not_retried(running_hub: RunningHub) -> None:
+    """Year 1 east of Greenwich overflowed in UTC arithmetic and the activity retried forever:
+    it is taken as the earliest moment, so any real update after it wins."""
+    first = await _deliver_auth0(
+        running_hub, "ss", user_id="auth0|year1", date="0001-01-01T00:00:00+01:00"
+    )
+    assert first["status"] == "processed"
+    assert _identity_run(first)["status"] == "completed"
+    assert as_utc(_user(running_hub, "auth0", "auth0|year1")["source_time"]) == identity.EARLIEST
+    west = await _deliver_auth0(
+        running_hub, "ss", user_id="auth0|year9999", date="9999-12-31T23:59:59-01:00"
+    )
+    receipt = as_utc(datetime.fromisoformat(west["received_at"]))
+    stored = as_utc(_user(running_hub, "auth0", "auth0|year9999")["source_time"])
+    assert _identity_run(west)["status"] == "completed"
+    assert stored <= receipt + timedelta(minutes=5)
+
+
+def test_event_times_are_read_as_rfc_3339_and_a_bad_one_is_rejected() -> None:
+    received = datetime(2026, 1, 1, tzinfo=UTC)
+    read = identity._event_time({"time": "2026-01-01t10:00:00+14:00"}, received)
+    assert read == datetime(2025, 12, 31, 20, tzinfo=UTC) and read.tzinfo is UTC
+    assert identity._event_time({"time": None}, received) == received
+    with pytest.raises(identity.IdentityRejected) as rejected:
+        identity._event_time({"time": "2026-06-30T23:59:60Z"}, received)
+    assert rejected.value.reason == "unusable_time"

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from integration_hub import metrics
+from integration_hub.connectors.base import malformed_entry
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.pipeline.normalizer import Normalizer
 from integration_hub.storage import repo
@@ -104,6 +105,41 @@ async def test_bulk_replay_by_status_requeues_only_that_status(running_hub: Runn
     )
     assert detail.json()["status"] == "failed"
     assert (await running_hub.admin.get(f"/api/events/stripe/{good}")).json()["attempts"] == 1
+
+
+async def test_requeued_malformed_entry_stays_failed_with_its_reason(
+    running_hub: RunningHub,
+) -> None:
+    """Backstop: a malformed batch entry requeued around the replay API (here by SQL) is not
+    turned into `ignored`; it stays dead-lettered with the reason the edge stored."""
+    engine = running_hub.hub.engine
+    entry = malformed_entry(b"{not json", "the entry is not JSON")
+    with begin_write(engine) as connection:
+        repo.record_deliveries(
+            connection,
+            events=[
+                repo.NewRawEvent(
+                    partner="auth0",
+                    partner_event_id=entry.partner_event_id,
+                    event_type=entry.event_type,
+                    received_at=datetime.now(UTC),
+                    headers={},
+                    body=entry.body,
+                    last_error=entry.malformed,
+                )
+            ],
+        )
+        # Requeued around request_replay, which refuses it.
+        connection.execute(raw_events.update().values(status="received"))
+    running_hub.hub.normalizer.wake.set()
+    detail = await wait_until(
+        lambda: running_hub.admin.get(f"/api/events/auth0/{entry.partner_event_id}"),
+        lambda r: r.json()["attempts"] >= 1,
+    )
+    assert (detail.json()["status"], detail.json()["last_error"]) == (
+        "failed",
+        "the entry is not JSON",
+    )
 
 
 # --- a row the database refuses is isolated from its batch ------------------------------------

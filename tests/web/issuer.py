@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from integration_hub.runtime import Hub
+from integration_hub.settings import Settings
 from tests.helpers import RunningHub, make_settings, partner_secrets, serve_hub
 from tests.partner_server import PartnerServer, RecordedRequest, Reply
 
@@ -92,6 +93,21 @@ class Issuer:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def clerk_settings(
+    tmp_path: Path, database_url: str, temporal_address: str, issuer: Issuer, **overrides: Any
+) -> Settings:
+    """Settings whose sign-in issuer is Clerk (HUB_AUTH_PROVIDER; a real Clerk host says so)."""
+    return make_settings(
+        tmp_path,
+        database_url,
+        temporal_address,
+        auth_issuer=issuer.url,
+        auth_audience=AUDIENCE,
+        auth_provider="clerk",
+        **overrides,
+    )
 
 
 @pytest.fixture

@@ -24,7 +24,15 @@ from tests.helpers import (
     serve_hub,
     stripe_delivery,
 )
-from tests.web.issuer import AUDIENCE, Issuer, bearer, issuer, new_key, oidc_hub, twilio_api
+from tests.web.issuer import (
+    Issuer,
+    bearer,
+    clerk_settings,
+    issuer,
+    new_key,
+    oidc_hub,
+    twilio_api,
+)
 
 __all__ = ["issuer", "oidc_hub", "twilio_api"]  # fixtures
 
@@ -143,14 +151,7 @@ async def clerk_hub(
     tmp_path: Path, database_url: str, temporal_address: str, issuer: Issuer
 ) -> AsyncIterator[RunningHub]:
     """A hub whose issuer is Clerk (HUB_AUTH_PROVIDER; a real Clerk issuer host says so)."""
-    settings = make_settings(
-        tmp_path,
-        database_url,
-        temporal_address,
-        auth_issuer=issuer.url,
-        auth_audience=AUDIENCE,
-        auth_provider="clerk",
-    )
+    settings = clerk_settings(tmp_path, database_url, temporal_address, issuer)
     async with serve_hub(Hub(settings, secrets=partner_secrets())) as running:
         yield running
 

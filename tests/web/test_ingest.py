@@ -360,6 +360,61 @@ async def test_auth0_batch_keeps_valid_entries_and_dead_letters_malformed_ones(
     assert REGISTRY.get_sample_value("hub_malformed_entries_total", metric) == before + 2
 
 
+async def test_auth0_array_with_a_broken_element_is_kept_whole_and_answered_2xx(
+    running_hub: RunningHub,
+) -> None:
+    entry = orjson.loads(connector("auth0").sample("s"))[0]
+    body = orjson.dumps([entry])[:-1] + b',{"log_id": "9001", "data": {broken}}]'
+    headers = {"Authorization": f"Bearer {AUTH0_TOKEN}", "Content-Type": "application/json"}
+
+    response = await running_hub.http.post("/webhooks/auth0", content=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    [event] = response.json()["events"]
+    assert event["malformed"] is True and "JSON array" in event["reason"]
+    with running_hub.hub.engine.connect() as connection:
+        row = connection.execute(select(raw_events)).one()
+    assert (row.partner_event_id, bytes(row.body), row.status) == (event["id"], body, "failed")
+
+
+async def test_auth0_batch_over_the_entry_cap_is_413(running_hub: RunningHub) -> None:
+    entry = orjson.loads(connector("auth0").sample("s"))[0]
+    body = orjson.dumps([entry] * 1001)
+    headers = {"Authorization": f"Bearer {AUTH0_TOKEN}", "Content-Type": "application/json"}
+    response = await running_hub.http.post("/webhooks/auth0", content=body, headers=headers)
+    assert (response.status_code, response.json()["error"]) == (413, "too_many_entries")
+    assert table_counts(running_hub.hub)["raw_events"] == 0
+
+
+async def test_malformed_entry_is_not_replayed(running_hub: RunningHub) -> None:
+    """A dead-lettered malformed entry has no payload to normalize: a bulk replay of `failed`
+    leaves it (and its reason) alone, and replaying it by id is a 409."""
+    valid = orjson.loads(connector("auth0").sample("s"))[0]
+    malformed = {"data": {"type": "s"}}  # no log_id
+    body = orjson.dumps([valid, malformed])
+    headers = {"Authorization": f"Bearer {AUTH0_TOKEN}", "Content-Type": "application/json"}
+    response = await running_hub.http.post("/webhooks/auth0", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    bad_id = "malformed:" + hashlib.sha256(orjson.dumps(malformed)).hexdigest()
+    assert await _settled(running_hub, "auth0", valid["log_id"]) == "processed"
+    before = (await running_hub.admin.get(f"/api/events/auth0/{bad_id}")).json()
+    assert before["status"] == "failed" and before["last_error"]
+
+    bulk = await running_hub.admin.post("/api/replay", json={"status": "failed"})
+    single = await running_hub.admin.post(f"/api/events/auth0/{bad_id}/replay")
+    by_id = await running_hub.admin.post("/api/replay", json={"partner_event_id": bad_id})
+
+    assert bulk.json() == {"requeued": 0}
+    assert single.status_code == 409
+    assert single.json()["error"] == "not_replayable"
+    assert by_id.status_code == 409
+    await asyncio.sleep(0.3)  # give a (wrong) normalization the chance to show up
+    after = (await running_hub.admin.get(f"/api/events/auth0/{bad_id}")).json()
+    assert (after["status"], after["last_error"]) == ("failed", before["last_error"])
+    missing = await running_hub.admin.post(f"/api/events/auth0/malformed:{'0' * 64}/replay")
+    assert missing.status_code == 404
+
+
 async def _settled(running: RunningHub, partner: str, event_id: str) -> str:
     async def status() -> str:
         response = await running.admin.get(f"/api/events/{partner}/{event_id}")

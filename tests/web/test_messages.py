@@ -95,3 +95,31 @@ async def test_malformed_phone_number_is_a_validation_error(hub: RunningHub) -> 
     )
 
     assert answer.status_code == 422
+
+
+async def test_template_variables_are_bounded(hub: RunningHub, twilio_api: PartnerServer) -> None:
+    """An unbounded map went into the workflow's input past Temporal's payload limit (a 500):
+    at most 50 variables, names of 1..64 characters, values of up to 1024, else 422 bad_body."""
+    base = {"to": CLEANER, "channel": "whatsapp", "template": "welcome"}
+    for variables in (
+        {str(n): "x" for n in range(51)},
+        {"n" * 65: "x"},
+        {"": "x"},
+        {"1": "v" * 1025},
+        {str(n): "v" * 100_000 for n in range(40)},
+    ):
+        answer = await hub.admin.post(
+            "/api/messages",
+            json={**base, "message_id": f"m-{uuid.uuid4()}", "variables": variables},
+        )
+        assert (answer.status_code, answer.json()["error"]) == (422, "bad_body"), answer.text
+    assert twilio_api.requests == []
+    at_the_bounds = {f"{n:064d}": "v" * 1024 for n in range(50)}
+    answer = await hub.admin.post(
+        "/api/messages",
+        json={**base, "message_id": f"m-{uuid.uuid4()}", "variables": at_the_bounds},
+    )
+    assert answer.status_code < 500 and answer.json().get("error") != "bad_body", answer.text
+    schema = (await hub.http.get("/openapi.json")).json()["components"]["schemas"]
+    variables_schema = schema["MessageRequest"]["properties"]["variables"]
+    assert variables_schema["maxProperties"] == 50

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -19,8 +20,9 @@ from integration_hub.runtime import Hub
 from integration_hub.settings import Settings
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.repo import as_utc
-from integration_hub.storage.tables import admin_sessions
+from integration_hub.storage.tables import admin_sessions, identity_users
 from integration_hub.testing import connector, sign_as
+from integration_hub.web.auth import local_credential
 from integration_hub.web.panel import LOGIN_COOKIE
 from integration_hub.web.panel_sessions import SESSION_COOKIE
 from tests.helpers import (
@@ -33,7 +35,7 @@ from tests.helpers import (
     stripe_delivery,
     wait_until,
 )
-from tests.web.issuer import AUDIENCE, Issuer, issuer, oidc_hub, twilio_api
+from tests.web.issuer import Issuer, clerk_settings, issuer, oidc_hub, twilio_api
 
 __all__ = ["issuer", "oidc_hub", "twilio_api"]  # fixtures
 
@@ -362,14 +364,7 @@ async def test_the_panel_acts_for_the_sessions_principal(
 async def test_a_role_change_in_the_mirror_ends_the_panel_session(
     tmp_path: Path, database_url: str, temporal_address: str, issuer: Issuer
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        database_url,
-        temporal_address,
-        auth_issuer=issuer.url,
-        auth_audience=AUDIENCE,
-        auth_provider="clerk",
-    )
+    settings = clerk_settings(tmp_path, database_url, temporal_address, issuer)
 
     async def clerk_user(running: RunningHub, event_type: str, role: str, at_ms: int) -> None:
         event = orjson.loads(connector("clerk").sample(event_type))
@@ -398,3 +393,95 @@ async def test_a_role_change_in_the_mirror_ends_the_panel_session(
         with running.hub.engine.connect() as connection:
             [reason] = connection.execute(select(admin_sessions.c.revoked_reason)).scalars()
     assert reason == "role_changed"
+
+
+async def test_a_skipped_run_is_shown_as_skipped_not_as_an_error(running_hub: RunningHub) -> None:
+    """A stale identity update is `skipped`, its reason kept in last_error (the API says so):
+    the panel shows the reason as "skipped: …", outside the red error column."""
+    now = int(time.time() * 1000)
+    delivered = []
+    for event_type, at_ms in (("user.updated", now), ("user.created", now - 60_000)):
+        event = orjson.loads(connector("clerk").sample(event_type))
+        event["data"].update(id="user_skipped")
+        event["timestamp"] = at_ms
+        payload = orjson.dumps(event)
+        signed = sign_as("clerk", payload, secret=CLERK_SECRET)
+        answer = await running_hub.http.post("/webhooks/clerk", content=payload, headers=signed)
+        assert answer.is_success
+        path = f"/api/events/clerk/{signed['svix-id']}"
+        await wait_until(
+            partial(running_hub.admin.get, path),
+            lambda r: r.status_code == 200 and r.json()["status"] == "processed",
+        )
+        delivered.append(signed["svix-id"])
+    stale = (await running_hub.admin.get(f"/api/events/clerk/{delivered[1]}")).json()
+    [run] = [h for e in stale["events"] for h in e["handlers"] if h["handler"] == "identity"]
+    assert run["status"] == "skipped" and run["last_error"].startswith("stale_update:")
+
+    page = (await running_hub.admin.get(f"/status/events/clerk/{delivered[1]}")).text
+    cell = re.search(r'<td class="note skipped">skipped: stale_update: ([^<]*)</td>', page)
+    assert cell is not None, page
+    assert '<td class="error">stale_update' not in page
+
+
+async def test_the_admin_token_fingerprint_is_a_slow_kdf_of_it(running_hub: RunningHub) -> None:
+    """A session made with HUB_ADMIN_TOKEN stores scrypt of the token (fixed salt), not a fast
+    hash: a copy of the database costs a scrypt per guess of a weak token."""
+    async with _signed_in(running_hub):
+        pass
+    with running_hub.hub.engine.connect() as connection:
+        [credential] = connection.execute(select(admin_sessions.c.credential)).scalars()
+    derived = hashlib.scrypt(
+        ADMIN_TOKEN.encode(), salt=b"integration-hub/admin-session/v1", n=2**14, r=8, p=1, dklen=32
+    )
+    assert credential == local_credential(ADMIN_TOKEN) == f"local:{derived.hex()[:40]}"
+    fast = hashlib.sha256(
+        "\0".join(("integration-hub/session", "local", ADMIN_TOKEN)).encode()
+    ).hexdigest()
+    assert fast[:40] not in credential
+
+
+async def test_a_role_from_the_tokens_claims_makes_a_shorter_session(
+    tmp_path: Path, database_url: str, temporal_address: str, issuer: Issuer
+) -> None:
+    """Nothing tells the hub when the provider removes a role it put in the token, so such a
+    session lasts HUB_SESSION_CLAIMS_HOURS; a mirror role (revoked by the mirror) and the local
+    token keep the full lifetime."""
+    settings = clerk_settings(
+        tmp_path, database_url, temporal_address, issuer, session_claims_hours=0.5
+    )
+    async with serve_hub(Hub(settings, secrets=partner_secrets())) as running:
+        now = datetime.now(UTC)
+        with begin_write(running.hub.engine) as connection:
+            connection.execute(
+                identity_users.insert().values(
+                    partner="clerk", user_id="user_mirror", role="admin", deleted=False,
+                    source_time=now, updated_at=now,
+                )
+            )  # fmt: skip
+        cookies = {}
+        for name, token in (
+            ("claims", issuer.token("operator", subject="user_claims")),
+            ("mirror", issuer.token(None, subject="user_mirror")),
+            ("local", ADMIN_TOKEN),
+        ):
+            async with httpx.AsyncClient(base_url=running.base_url) as browser:
+                form_page = await browser.get("/status/login")
+                answer = await browser.post(
+                    "/status/login", data={"token": token, "csrf": _csrf(form_page.text)}
+                )
+                assert answer.status_code == 303 and "error" not in answer.headers["location"]
+                cookies[name] = _set_cookie(answer, SESSION_COOKIE)
+                assert await _panel_status(browser) == (200, "")
+        with running.hub.engine.connect() as connection:
+            lasts = {
+                row.subject: as_utc(row.expires_at) - as_utc(row.created_at)
+                for row in connection.execute(select(admin_sessions))
+            }
+    assert lasts == {
+        "user_claims": timedelta(minutes=30),
+        "user_mirror": timedelta(hours=12),
+        "local-admin-token": timedelta(hours=12),
+    }
+    assert "Max-Age=1800" in cookies["claims"]
+    assert "Max-Age=43200" in cookies["mirror"] and "Max-Age=43200" in cookies["local"]

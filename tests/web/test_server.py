@@ -5,6 +5,7 @@ limit, one client holds at most its share of connections, and partners still get
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -14,12 +15,21 @@ import pytest
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
+from integration_hub.runtime import Hub
 from integration_hub.testing import HubProcess, hub_env
-from integration_hub.web.connection_registry import ThrottledLog, client_key
+from integration_hub.web.connection_registry import (
+    ConnectionRegistry,
+    ThrottledLog,
+    TransportLimits,
+    client_key,
+)
 from tests.helpers import (
     STRIPE_SECRET,
     RunningHub,
     hub_with,
+    make_settings,
+    partner_secrets,
+    serve_hub,
     stripe_delivery,
     table_counts,
 )
@@ -334,6 +344,59 @@ async def test_cuts_are_logged_at_most_once_per_interval_with_what_was_not_logge
         assert [line["reason"] for line in lines] == ["too_many_connections"]
         assert lines[0]["client"] == "127.0.0.5"
         assert lines[0]["log_level"] == "warning"
+        # A loopback/private address at its cap is likely a proxy the hub does not trust.
+        assert "HUB_TRUSTED_PROXIES" in lines[0]["hint"]
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this host has no IPv6 loopback (::1)")
+@pytest.mark.parametrize("listed", ["::1", "0:0:0:0:0:0:0:1"])
+async def test_a_trusted_ipv6_proxy_is_not_capped_as_one_client(
+    tmp_path: Path, database_url: str, temporal_address: str, listed: str
+) -> None:
+    """The cap's key for ::1 is its /64; the exemption still matches the proxy's address,
+    however HUB_TRUSTED_PROXIES spells it."""
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        temporal_address,
+        max_connections_per_client=CAP,
+        receipt_timeout_seconds=60.0,  # held sockets must outlive the test, not the deadline
+        trusted_proxies=frozenset({listed}),
+    )
+    async with serve_hub(Hub(settings, secrets=partner_secrets(), pipeline=False), "::1") as hub:
+        refused_before = cuts("too_many_connections")
+        streams = [await asyncio.open_connection("::1", port_of(hub)) for _ in range(CAP + 4)]
+        for _, writer in streams:
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers = [(await read_response(reader))[0] for reader, _ in streams]
+        for _, writer in streams:
+            writer.close()
+        assert answers == [200] * (CAP + 4)
+        assert cuts("too_many_connections") == refused_before
+
+
+def test_a_trusted_proxy_is_matched_as_an_address_not_a_string() -> None:
+    def registry(*trusted: str) -> ConnectionRegistry:
+        limits = TransportLimits(1.0, 1024, CAP, None, frozenset(trusted))
+        return ConnectionRegistry(limits)
+
+    assert registry("::1").key_for(("::1", 5000)) is None
+    assert registry("0::1").key_for(("::1", 5000)) is None
+    assert registry("10.0.0.5").key_for(("::ffff:10.0.0.5", 5000)) is None
+    assert registry("::ffff:10.0.0.5").key_for(("10.0.0.5", 5000)) is None
+    assert registry("fe80::1").key_for(("fe80::1%eth0", 5000)) is None
+    # Not trusted: counted, an IPv6 peer by its /64.
+    assert registry("::1").key_for(("::2", 5000)) == "::/64"
+    assert registry("10.0.0.5").key_for(("10.0.0.6", 5000)) == "10.0.0.6"
 
 
 async def test_hub_serve_runs_this_transport(

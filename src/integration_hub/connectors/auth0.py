@@ -25,7 +25,7 @@ from integration_hub.connectors.base import (
     storable_key,
 )
 from integration_hub.connectors.signing import any_signature_matches
-from integration_hub.errors import MalformedPayload, SignatureError
+from integration_hub.errors import MalformedPayload, SignatureError, TooManyEntries
 
 Obj = Mapping[str, Any]
 
@@ -77,42 +77,54 @@ _NOT_JSON = object()
 # Auth0 publishes no batch size; its log streams send batches of tens to a few hundred entries.
 # Ten times that still fits well within the body limit, and bounds the rows one request makes.
 MAX_BATCH_ENTRIES = 1000
+# The parser's message goes into `last_error` and the answer: bounded, whatever the body.
+MAX_PARSE_ERROR_CHARS = 200
 
 
-def _too_many(count: int) -> MalformedPayload:
-    return MalformedPayload(
-        f"the batch holds {count} entries; at most {MAX_BATCH_ENTRIES}", reason="too_many_entries"
-    )
+def _too_many(count: int) -> TooManyEntries:
+    return TooManyEntries(f"the batch holds {count} entries; at most {MAX_BATCH_ENTRIES}")
 
 
-def _entries(body: bytes) -> list[tuple[bytes, Any]]:
-    """(bytes, parsed or None) per entry, in the three formats a stream can send: a JSON array
-    (its entries have no bytes of their own, so they are re-serialized), one JSON object, or
-    JSON lines (each line keeps its bytes; a line that is not JSON is one malformed entry). A
-    body that is none of these is malformed as a whole."""
+# One entry: its bytes, and either what they parse to or why they are malformed.
+Entry = tuple[bytes, Any, str | None]
+NOT_JSON_REASON = "the entry is not JSON"
+
+
+def _entries(body: bytes) -> list[Entry]:
+    """(bytes, parsed, None) or (bytes, None, why) per entry, in the three formats a stream can
+    send: a JSON array (its entries have no bytes of their own, so they are re-serialized), one
+    JSON object, or JSON lines (each line keeps its bytes; a line that is not JSON is one
+    malformed entry). A body that is none of these is malformed as a whole.
+
+    A body starting with `[` is an array, never JSON lines: a broken array split by lines
+    would lose the whole batch (one line) or become junk entries (pretty-printed). It is
+    one malformed entry, its bytes kept whole for recovery, answered 2xx like any other."""
     stripped = body.strip()
     try:
         whole = orjson.loads(stripped)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as error:
+        if stripped.startswith(b"["):
+            reason = f"the batch is a JSON array that does not parse: {error}"
+            return [(stripped, None, reason[:MAX_PARSE_ERROR_CHARS])]
         whole = _NOT_JSON
     if isinstance(whole, list):
         if len(whole) > MAX_BATCH_ENTRIES:
             raise _too_many(len(whole))
-        return [(orjson.dumps(item), item) for item in whole]
+        return [(orjson.dumps(item), item, None) for item in whole]
     if isinstance(whole, dict):
-        return [(stripped, whole)]
+        return [(stripped, whole, None)]
     if whole is not _NOT_JSON:
         raise MalformedPayload("body is not a log entry, a JSON array or JSON lines")
     lines = [line.strip() for line in stripped.splitlines() if line.strip()]
     if len(lines) > MAX_BATCH_ENTRIES:
         raise _too_many(len(lines))
-    entries: list[tuple[bytes, Any]] = []
+    entries: list[Entry] = []
     for line in lines:
         try:
-            entries.append((line, orjson.loads(line)))
+            entries.append((line, orjson.loads(line), None))
         except orjson.JSONDecodeError:
-            entries.append((line, None))
-    if all(parsed is None for _, parsed in entries):  # also when there is no line at all
+            entries.append((line, None, NOT_JSON_REASON))
+    if all(why is not None for _, _, why in entries):  # also when there is no line at all
         raise MalformedPayload("body is not JSON, a JSON array or JSON lines")
     return entries
 
@@ -153,8 +165,8 @@ class Auth0Connector:
     def split(self, delivery: Delivery) -> list[PartnerEvent]:
         """One event per entry; a malformed entry is kept dead-lettered, the others go on."""
         events = []
-        for raw, entry in _entries(delivery.body):
-            reason = "the entry is not JSON" if entry is None else _malformed_reason(entry)
+        for raw, entry, why in _entries(delivery.body):
+            reason = why if why is not None else _malformed_reason(entry)
             if reason is not None:
                 events.append(malformed_entry(raw, reason))
                 continue

@@ -9,8 +9,10 @@ the others. `split` returns every well-formed entry as usual and each malformed 
 `malformed_entry(bytes, reason)`: keyed `malformed:<sha256 hex of its bytes>` (a retried batch
 stores it once), stored dead-lettered (`failed`, `last_error` = the reason) so the normalizer
 never picks it up, and the delivery is answered 2xx so the partner does not resend the good
-entries forever. `MalformedPayload` is for a delivery that is not the partner's payload as a
-whole (not JSON at all, no entries, more entries than the partner ever sends).
+entries forever. A batch in the partner's format that does not parse (a JSON array with one
+broken element) has no entries to tell apart: it is one malformed entry holding all its bytes.
+`MalformedPayload` is for a delivery that is not the partner's payload as a whole (not JSON at
+all, no entries); `TooManyEntries` (413) for more entries than the partner ever sends.
 
 Everything `verify` does runs for anyone who can reach the endpoint, so its cost must be
 bounded by the body and header limits alone: cap every list it parses (signatures in a header,

@@ -99,7 +99,7 @@ class HandlerActivities:
     def apply_identity_event(self, input: HandlerInput) -> str:
         """Update the users-and-roles mirror."""
         return self._complete(
-            input, partial(identity.apply_event, clock_skew=self._identity_clock_skew)
+            input, partial(_apply_identity_event, clock_skew=self._identity_clock_skew)
         )
 
     @activity.defn
@@ -140,6 +140,15 @@ def _observe_processed(raw: repo.RawOutcome) -> None:
     if raw.status is RawStatus.PROCESSED:
         elapsed = (datetime.now(UTC) - raw.received_at).total_seconds()
         metrics.RECEIPT_TO_PROCESSED.labels(raw.partner).observe(max(elapsed, 0.0))
+
+
+def _apply_identity_event(
+    connection: Connection, event: dict[str, Any], *, clock_skew: timedelta
+) -> HandlerOutcome:
+    try:
+        return identity.apply_event(connection, event, clock_skew=clock_skew)
+    except identity.IdentityRejected as err:
+        raise ApplicationError(err.detail, type=err.reason, non_retryable=True) from err
 
 
 def _post_ledger_entry(connection: Connection, event: dict[str, Any]) -> str:

@@ -9,17 +9,24 @@ own receipt time (`min(event time, received_at + skew)`), so an event dated in 9
 a row and make every later genuine update look older. An update older than the stored row is
 kept out and reported as `skipped` (with the reason), not as completed.
 
+Event times are converted to UTC before they are compared or stored: SQLite keeps a datetime as
+text without its offset, so a `+14:00` date stored as sent would read as up to 14 hours later.
+A date past the last (or before the first) moment UTC can hold, such as year 1 east of
+Greenwich, is taken as that bound (then clamped as any other); one that does not parse fails
+the run at once (IdentityRejected, non-retryable) rather than retrying forever.
+
 An applied change of a user's role, a deletion or a membership change ends that user's status
 panel sessions (storage/sessions.py), so no one keeps a role the provider has taken away.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
+from integration_hub.errors import HubError
 from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
 from integration_hub.storage import sessions
 from integration_hub.storage.repo import as_utc, upsert_newer, utcnow
@@ -39,6 +46,15 @@ IDENTITY_EVENT_TYPES = frozenset(
     }
 )
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+class IdentityRejected(HubError):
+    """The event cannot be applied as sent (e.g. a time that does not parse); retrying cannot
+    help."""
+
+    reason = "identity_rejected"
 
 
 def ordering_time(event_time: datetime, received_at: datetime, skew: timedelta) -> datetime:
@@ -59,7 +75,19 @@ def _event_time(event: dict[str, Any], received_at: datetime) -> datetime:
     stated = event.get("time")
     if not stated:
         return received_at
-    return as_utc(datetime.fromisoformat(str(stated).replace("Z", "+00:00")))
+    try:
+        # RFC 3339 allows a lowercase "t" and "z", which fromisoformat does not.
+        parsed = datetime.fromisoformat(str(stated).upper().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise IdentityRejected(
+            f"unusable_time: the event's time {str(stated)[:64]!r} is not an ISO 8601 date-time",
+            reason="unusable_time",
+        ) from error
+    try:
+        return as_utc(parsed).astimezone(UTC)
+    except OverflowError:
+        # Year 1 east of Greenwich, or year 9999 west of it: past what UTC can hold.
+        return EARLIEST if parsed.year == datetime.min.year else LATEST
 
 
 def apply_event(

@@ -11,7 +11,8 @@ import structlog
 from sqlalchemy import Connection, Engine
 
 from integration_hub import metrics, tracing
-from integration_hub.connectors.base import Connector, PartnerEvent
+from integration_hub.connectors.base import MALFORMED_ID_PREFIX, Connector, PartnerEvent
+from integration_hub.errors import MAX_ERROR_CHARS
 from integration_hub.events import build_event, validate_event
 from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write, is_sqlite
@@ -23,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 HandlerNames = Callable[[str], Sequence[str]]
 Outcomes = list[tuple[str, repo.NormalizationOutcome]]  # (partner, outcome)
-MAX_ERROR_CHARS = 500
+MALFORMED_FALLBACK_ERROR = "malformed entry of a batch; not the partner's payload"
 
 
 def workflow_id(handler: str, event_id: str) -> str:
@@ -35,6 +36,12 @@ def normalize_row(
     row: AnyRow, connectors: Mapping[str, Connector], handler_names: HandlerNames
 ) -> repo.NormalizationOutcome:
     outcome = repo.NormalizationOutcome(raw_event_id=row.id)
+    if row.partner_event_id.startswith(MALFORMED_ID_PREFIX):
+        # Backstop: replay refuses these, but a row requeued another way must not become
+        # `ignored` (no connector maps "malformed"): it stays dead-lettered with its reason.
+        stored = getattr(row, "last_error", None)
+        outcome.error = stored or MALFORMED_FALLBACK_ERROR
+        return outcome
     connector = connectors.get(row.partner)
     try:
         if connector is None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from integration_hub.errors import MAX_ERROR_CHARS
 from integration_hub.storage import repo
 
 # SQLSTATE classes of a database that cannot work right now, not of a value it refuses:
@@ -27,7 +28,6 @@ from integration_hub.storage import repo
 # intervention (shutdown, cancel), 58 system error; 55P03: lock not available.
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 TRANSIENT_SQLSTATES = frozenset({"55P03"})
-MAX_ERROR_CHARS = 300
 
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 _TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)

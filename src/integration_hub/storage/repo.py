@@ -14,6 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
+from integration_hub.connectors.base import MALFORMED_ID_PREFIX
+from integration_hub.errors import NotReplayable
 from integration_hub.storage.tables import (
     HandlerStatus,
     RawStatus,
@@ -198,6 +200,7 @@ def claim_received(connection: Connection, *, limit: int, skip_locked: bool) -> 
             raw_events.c.body,
             raw_events.c.headers,  # holds the ingest span's traceparent
             raw_events.c.received_at,
+            raw_events.c.last_error,  # a malformed entry keeps its reason (normalize_row)
         )
         .where(raw_events.c.status == RawStatus.RECEIVED.value)
         .order_by(raw_events.c.id)
@@ -430,7 +433,11 @@ def request_replay(
     partner_event_id: str | None = None,
     status: str | None = None,
 ) -> int:
-    """Send matching raw events back to the normalizer; returns how many."""
+    """Send matching raw events back to the normalizer; returns how many.
+
+    A malformed entry of a batch is never requeued: it has no partner payload, so the
+    normalizer could only turn its dead-letter (and reason) into `ignored`. Asked for by id,
+    it raises NotReplayable; a bulk replay leaves it out."""
     conditions = []
     if partner is not None:
         conditions.append(raw_events.c.partner == partner)
@@ -439,6 +446,17 @@ def request_replay(
     if status is not None:
         conditions.append(raw_events.c.status == status)
     conditions.append(raw_events.c.body_purged_at.is_(None))  # nothing left to normalize again
+    if partner_event_id is not None and partner_event_id.startswith(MALFORMED_ID_PREFIX):
+        found = connection.execute(select(raw_events.c.id).where(and_(*conditions))).first()
+        if found is not None:
+            raise NotReplayable(
+                f"{partner_event_id!r} is a malformed entry of a batch; its bytes are kept "
+                "for recovery, but there is no partner payload to normalize again"
+            )
+        return 0
+    # substr, not LIKE: SQLite's LIKE ignores case, and the prefix is exact on both databases.
+    prefix = func.substr(raw_events.c.partner_event_id, 1, len(MALFORMED_ID_PREFIX))
+    conditions.append(prefix != MALFORMED_ID_PREFIX)
     result = connection.execute(
         update(raw_events)
         .where(and_(*conditions))

@@ -80,7 +80,10 @@ class HandlerRunOut(BaseModel):
     workflow_id: str
     status: str
     attempts: int
-    last_error: str | None
+    last_error: str | None = Field(
+        description="The error of a failed run; for a `skipped` run, the reason it changed "
+        "nothing (not an error)."
+    )
 
 
 class InternalEventOut(BaseModel):
@@ -120,6 +123,15 @@ class ReplayResult(BaseModel):
     requeued: int
 
 
+# Template variables travel in the workflow's input: bounded so a request cannot exceed Temporal's
+# payload limit (an unbounded map was a 500); Twilio's templates number theirs "1", "2", ...
+MAX_VARIABLES = 50
+MAX_VARIABLE_NAME = 64
+MAX_VARIABLE_VALUE = 1024
+VariableName = Annotated[StorableText, Field(min_length=1, max_length=MAX_VARIABLE_NAME)]
+VariableValue = Annotated[StorableText, Field(max_length=MAX_VARIABLE_VALUE)]
+
+
 class MessageRequest(BaseModel):
     message_id: StorableText = Field(
         min_length=1, max_length=128, description="Our own id; sent once."
@@ -130,7 +142,12 @@ class MessageRequest(BaseModel):
     template: StorableText | None = Field(
         default=None, max_length=255, description="A name in HUB_WHATSAPP_TEMPLATES."
     )
-    variables: dict[StorableText, StorableText] = Field(default_factory=dict)
+    variables: dict[VariableName, VariableValue] = Field(
+        default_factory=dict,
+        max_length=MAX_VARIABLES,
+        description=f"The template's variables: at most {MAX_VARIABLES}, names up to "
+        f"{MAX_VARIABLE_NAME} characters, values up to {MAX_VARIABLE_VALUE}.",
+    )
     wait: bool = Field(default=True, description="Wait for Twilio's answer (up to 60 s).")
 
 

@@ -16,6 +16,7 @@ import structlog
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from integration_hub.web import forwarded
 from integration_hub.web.auth import Principal
 
 log = structlog.get_logger(__name__)
@@ -39,13 +40,13 @@ def add_audit_detail(request: Request, detail: str) -> None:
 
 
 def client_address(scope: Scope, trusted_proxies: Collection[str]) -> str | None:
-    """The socket peer, or the address a trusted proxy says it forwarded for."""
-    peer = scope["client"][0] if scope.get("client") else None
-    if peer is not None and peer in trusted_proxies:
-        for name, value in scope.get("headers", []):
-            if name == b"x-forwarded-for":
-                return str(value.decode("latin-1").split(",")[-1].strip()[:64]) or peer
-    return peer
+    """Who made the request, by the edge's one rule (web/forwarded.py); None without a peer."""
+    peer = scope.get("client")
+    if not peer:
+        return None
+    # Repeated X-Forwarded-For headers are one list, in order (RFC 9110 field combination).
+    values = [v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"x-forwarded-for"]
+    return forwarded.client_address(peer, ", ".join(values) or None, trusted_proxies)
 
 
 class AuditMiddleware:

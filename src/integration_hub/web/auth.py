@@ -24,6 +24,7 @@ import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,6 +61,9 @@ class Principal:
     role: Role | None  # None: signed in, but no role anywhere
     via: str  # "oidc" or "local"
     provider: str = "local"  # clerk | auth0 (from the token's issuer), "oidc" if unknown, local
+    # The role was read from the token's claims: nothing tells the hub when the provider takes
+    # it away (a mirror role is revoked by the mirror), so panel sessions of it are shorter.
+    role_from_token: bool = False
 
 
 def provider_of_issuer(issuer: str, configured: str | None = None) -> str | None:
@@ -74,6 +78,24 @@ def provider_of_issuer(issuer: str, configured: str | None = None) -> str | None
     if host.startswith("clerk.") or host.endswith((".clerk.accounts.dev", ".clerk.com")):
         return "clerk"
     return None
+
+
+# The fingerprint of HUB_ADMIN_TOKEN stored with each session it signed in: scrypt of the token
+# (fixed salt, N=2**14, r=8, p=1: ~50 ms and 16 MiB a guess), so a copy of the database cannot
+# be brute-forced for a weak token at SHA-256 speed. The salt is fixed and public on purpose:
+# every hub process with the same token derives the same fingerprint with no shared secret, and
+# a new token matches no stored session. Computed once per process and token (cached).
+LOCAL_FINGERPRINT_SALT = b"integration-hub/admin-session/v1"
+LOCAL_FINGERPRINT_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@lru_cache(maxsize=4)
+def local_credential(token: str) -> str:
+    """The fingerprint of sessions signed in with the static admin token (see above)."""
+    derived = hashlib.scrypt(
+        token.encode(), salt=LOCAL_FINGERPRINT_SALT, dklen=32, **LOCAL_FINGERPRINT_SCRYPT
+    )
+    return f"local:{derived.hex()[:40]}"
 
 
 def credential_fingerprint(kind: str, *material: str) -> str:
@@ -208,18 +230,20 @@ class Authenticator:
         self.local_token_allowed = local_token_allowed
         self.verifier = verifier
         self.mirror_role = mirror_role
+        # Derived here, at startup: the slow KDF never runs per request.
+        self.local_credential = local_credential(local_token) if local_token else "local:off"
 
     def credential_of(self, principal: Principal) -> str:
         """The fingerprint of the credential kind that signed `principal` in."""
         if principal.via == "local":
-            return credential_fingerprint("local", self.local_token or "")
+            return self.local_credential
         return self.verifier.credential if self.verifier is not None else "oidc:off"
 
     def current_credentials(self) -> frozenset[str]:
         """Fingerprints a stored session may carry and still sign someone in."""
         current = set()
         if self.local_token and self.local_token_allowed:
-            current.add(credential_fingerprint("local", self.local_token))
+            current.add(self.local_credential)
         if self.verifier is not None:
             current.add(self.verifier.credential)
         return frozenset(current)
@@ -239,6 +263,7 @@ class Authenticator:
         subject = str(claims["sub"])
         provider = self.verifier.provider
         role = role_from_claims(claims)
+        from_token = role is not None
         if role is None and provider is not None:
             role = highest_role([self.mirror_role(provider, subject)])
-        return Principal(subject, role, "oidc", provider or "oidc")
+        return Principal(subject, role, "oidc", provider or "oidc", role_from_token=from_token)

@@ -14,6 +14,7 @@ import structlog
 
 from integration_hub import metrics
 from integration_hub.settings import Settings
+from integration_hub.web.forwarded import is_trusted_proxy, parse_address
 
 if TYPE_CHECKING:
     from integration_hub.web.http_protocol import HubHttpProtocol
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 LOG_INTERVAL_SECONDS = 10.0
+# Many partners on one private or loopback address are usually one proxy the hub does not
+# know: the per-client cap then caps them all together.
+UNTRUSTED_PROXY_HINT = (
+    "many connections from one private or loopback address: if it is a reverse proxy or load "
+    "balancer, list it in HUB_TRUSTED_PROXIES, or every client behind it shares this cap"
+)
 
 CutReason = Literal[
     "idle_timeout",  # no byte of a request within the deadline
@@ -53,17 +60,14 @@ class TransportLimits:
 
 
 def client_key(client: tuple[str, int] | None) -> str | None:
-    """The address the per-client cap counts by: IPv4 as is, IPv6 by its /64 (one host usually
-    holds a whole /64), None for a peer without an address (a Unix socket)."""
+    """The address the per-client cap counts by: IPv4 (mapped or not) as is, IPv6 by its /64
+    (one host usually holds a whole /64), None for a peer without an address (a Unix socket)."""
     if client is None or not client[0]:
         return None
-    try:
-        address = ipaddress.ip_address(client[0].split("%", 1)[0])
-    except ValueError:
+    address = parse_address(client[0])
+    if address is None:
         return client[0]
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
 
@@ -96,9 +100,16 @@ class ConnectionRegistry:
         self.waiting: dict[HubHttpProtocol, None] = {}
         self.log = ThrottledLog()
 
+    def key_for(self, client: tuple[str, int] | None) -> str | None:
+        """The per-client cap's key for a socket peer; None when uncapped: no address, or a
+        trusted proxy, matched by its raw address (the key of an IPv6 one is its /64)."""
+        if client is not None and is_trusted_proxy(client[0], self.limits.uncapped_clients):
+            return None
+        return client_key(client)
+
     def admit(self, key: str | None) -> bool:
         cap = self.limits.max_connections_per_client
-        if key is None or key in self.limits.uncapped_clients:
+        if key is None:
             return True
         if self.per_client.get(key, 0) >= cap:
             return False
@@ -127,4 +138,12 @@ class ConnectionRegistry:
 
     def cut(self, reason: CutReason, client: tuple[str, int] | None, detail: str) -> None:
         metrics.CONNECTIONS_CUT.labels(reason).inc()
-        self.log.warning(reason, client=client[0] if client else None, detail=detail)
+        context: dict[str, Any] = {"client": client[0] if client else None, "detail": detail}
+        if reason == "too_many_connections" and client and _looks_like_a_proxy(client[0]):
+            context["hint"] = UNTRUSTED_PROXY_HINT
+        self.log.warning(reason, **context)
+
+
+def _looks_like_a_proxy(peer: str) -> bool:
+    address = parse_address(peer)
+    return address is not None and (address.is_private or address.is_loopback)

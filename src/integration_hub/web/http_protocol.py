@@ -16,7 +16,6 @@ from integration_hub.web.connection_registry import (
     ConnectionRegistry,
     CutReason,
     TransportLimits,
-    client_key,
 )
 
 # After a refusal the client may still be sending (a huge head): keep reading and dropping for
@@ -73,7 +72,7 @@ class HubHttpProtocol(HttpToolsProtocol):
     # Connection life.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._client_key = client_key(self.client)
+        self._client_key = self.registry.key_for(self.client)
         if not self.registry.admit(self._client_key):
             cap = self._limits.max_connections_per_client
             detail = f"more than {cap} connections from {self._client_key}"

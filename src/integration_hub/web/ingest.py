@@ -24,7 +24,6 @@ from integration_hub import metrics, tracing
 from integration_hub.admission import (
     IngestRateLimiter,
     RateLimited,
-    client_address,
     oversized_headers,
 )
 from integration_hub.connectors.base import (
@@ -38,7 +37,7 @@ from integration_hub.errors import HubError, MalformedPayload, RejectedDelivery
 from integration_hub.pipeline.writer import GroupCommitWriter
 from integration_hub.secrets import SecretSource
 from integration_hub.storage.repo import NewRawEvent
-from integration_hub.web.forwarded import request_url
+from integration_hub.web.forwarded import client_address, request_url
 
 log = structlog.get_logger(__name__)
 

@@ -165,7 +165,9 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
                 status_code=303,
             )
         response = RedirectResponse(_safe_next(next), status_code=303)
-        panel_sessions.set_cookie(response, request, await panel_sessions.start(principal))
+        session_id = await panel_sessions.start(principal)
+        lifetime = panel_sessions.lifetime_for(principal)
+        panel_sessions.set_cookie(response, request, session_id, lifetime=lifetime)
         response.delete_cookie(LOGIN_COOKIE, path="/status")
         return response
 

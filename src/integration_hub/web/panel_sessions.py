@@ -7,6 +7,11 @@ same database honours the session until its absolute lifetime (`HUB_SESSION_LIFE
 its idle timeout (`HUB_SESSION_IDLE_MINUTES`), logout, a change of the user's role, or a change
 of the credential it was made from (a new `HUB_ADMIN_TOKEN`, another issuer or audience).
 
+A role read from the OIDC token's claims has no such signal: the provider does not tell the hub
+when it takes the role away, and the token's own expiry is no guide (Clerk's last a minute,
+Auth0's a day). Such a session lasts `HUB_SESSION_CLAIMS_HOURS` (1) at most, so a removed role
+is noticed within that; a mirror role is revoked by the mirror, and keeps the full lifetime.
+
 The cookie: HttpOnly, SameSite=Strict, Path=/, Max-Age of the lifetime, and Secure whenever
 `HUB_PUBLIC_BASE_URL` is https (behind a TLS-terminating proxy the hub itself sees http) or the
 request came over https.
@@ -40,11 +45,18 @@ class PanelSessions:
         self._authenticator = authenticator
         self.lifetime = timedelta(hours=hub.settings.session_lifetime_hours)
         self.idle_timeout = timedelta(minutes=hub.settings.session_idle_minutes)
+        self.claims_lifetime = min(
+            self.lifetime, timedelta(hours=hub.settings.session_claims_hours)
+        )
         base = (hub.settings.public_base_url or "").strip().lower()
         self._public_https = base.startswith("https://")
 
     def secure(self, request: Request) -> bool:
         return self._public_https or request.url.scheme == "https"
+
+    def lifetime_for(self, principal: Principal) -> timedelta:
+        """How long a session of `principal` may last (see the module's docstring)."""
+        return self.claims_lifetime if principal.role_from_token else self.lifetime
 
     async def start(self, principal: Principal) -> str:
         """Store a session for a principal just authenticated; returns the cookie's id."""
@@ -57,7 +69,7 @@ class PanelSessions:
                     provider=LOCAL_PROVIDER if principal.via == "local" else principal.provider,
                     role=principal.role.label if principal.role else None,
                     credential=self._authenticator.credential_of(principal),
-                    lifetime=self.lifetime,
+                    lifetime=self.lifetime_for(principal),
                 )
 
         session_id = await asyncio.to_thread(store)
@@ -112,11 +124,18 @@ class PanelSessions:
             metrics.PANEL_SESSIONS.labels("revoked").inc()
             log.info("panel_session_ended", reason="logout")
 
-    def set_cookie(self, response: Response, request: Request, session_id: str) -> None:
+    def set_cookie(
+        self,
+        response: Response,
+        request: Request,
+        session_id: str,
+        *,
+        lifetime: timedelta | None = None,
+    ) -> None:
         response.set_cookie(
             SESSION_COOKIE,
             session_id,
-            max_age=int(self.lifetime.total_seconds()),
+            max_age=int((lifetime or self.lifetime).total_seconds()),
             path="/",
             httponly=True,
             secure=self.secure(request),

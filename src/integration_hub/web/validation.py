@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from integration_hub import metrics
 from integration_hub.connectors.base import MAX_KEY_LENGTH
+from integration_hub.errors import NotReplayable
 
 log = structlog.get_logger(__name__)
 
@@ -157,6 +158,14 @@ def install_error_handlers(app: FastAPI) -> None:
         body = {"error": reason, "detail": _describe(exc)}
         refuse(request, status, body)
         return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(NotReplayable)
+    async def not_replayable(request: Request, exc: NotReplayable) -> JSONResponse:
+        # Raised by the storage layer, which knows what a row is; 409: the row exists but its
+        # state (a malformed batch entry) forbids the change.
+        body = {"error": exc.reason, "detail": exc.detail}
+        refuse(request, 409, body)
+        return JSONResponse(body, status_code=409)
 
 
 _GENERIC_REASONS = {404: "not_found", 405: "method_not_allowed"}

@@ -389,3 +389,13 @@ def test_an_opt_out_type_message_longer_than_a_keyword_keeps_no_keyword() -> Non
 def test_a_body_past_the_schema_bound_fails_validation_by_name() -> None:
     with pytest.raises(NormalizationError, match="body"):
         normalized(inbound(SID, "x" * 5000))
+
+
+def test_a_long_whatsapp_profile_name_is_cut_not_dead_lettered() -> None:
+    """A display name is cut to its schema bound; an over-long body still fails the schema."""
+    params = sample_params("inbound_whatsapp", "1" * 32) | {"ProfileName": "Lucía " * 100}
+    [event] = normalized(params)
+    assert event["data"]["profile_name"] == ("Lucía " * 100)[:255]
+    too_long_body = params | {"Body": "x" * 100_000}
+    with pytest.raises(NormalizationError):
+        normalized(too_long_body)

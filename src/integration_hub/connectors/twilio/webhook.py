@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +30,7 @@ from integration_hub.connectors.twilio.signature import (
     verify_twilio,
 )
 from integration_hub.errors import MalformedPayload, NormalizationError
+from integration_hub.events import load_schema
 
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 # Statuses of the message a contact sent us; any other MessageStatus is a status callback.
@@ -105,6 +107,18 @@ def classify(params: Params) -> str:
     return f"inbound_{_address(_first(params, 'From'))[0]}"
 
 
+@cache
+def _max_length(field: str) -> int:
+    return int(load_schema("message.received")["properties"][field]["maxLength"])
+
+
+def _display_only(value: str, field: str) -> str:
+    """A field shown to people and never used to find anything (a WhatsApp ProfileName),
+    cut to its schema bound: too long a name must not dead-letter the message it came with.
+    Identifiers and the body are never cut: too long, they fail the schema, as they should."""
+    return value[: _max_length(field)]
+
+
 def _message_received(params: Params, locale: str | None) -> dict[str, Any]:
     channel, sender = _address(_first(params, "From"))
     try:
@@ -120,7 +134,7 @@ def _message_received(params: Params, locale: str | None) -> dict[str, Any]:
         "to": _address(_first(params, "To"))[1],
         "body": body,
         "media_urls": [_first(params, f"MediaUrl{i}") for i in range(count)],
-        "profile_name": _first(params, "ProfileName") or None,
+        "profile_name": _display_only(_first(params, "ProfileName"), "profile_name") or None,
         "locale_hint": locale or guess_locale(body),
     }
 

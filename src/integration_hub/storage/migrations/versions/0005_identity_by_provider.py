@@ -40,7 +40,9 @@ def _mirror_table(name: str, key: str) -> sa.TableClause:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """SQLite hands back naive datetimes (UTC, as the hub writes them); an aware one is
+    converted, so the clamp below is compared and written in UTC on either database."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _clamp_source_times(name: str, key: str) -> None:
