@@ -15,6 +15,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 import schemathesis
+
+# Imported now, at collection, not lazily on the first load: the Temporal worker's sandbox
+# compiles modules in its own thread, and CPython 3.11.7 can fail a compile that runs in two
+# threads at once ("AST constructor recursion depth mismatch", seen once in CI).
+import schemathesis.specs.openapi.schemas
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
