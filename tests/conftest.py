@@ -22,6 +22,11 @@ from tests.helpers import RunningHub, make_settings, partner_secrets, serve_hub
 # The hub's own rule (home.py): nothing it or its tests create is readable by others, so a
 # test's home made before any Hub sets the umask is as private as one made after.
 os.umask(0o077)
+# Temporal's workers fail a workflow task that holds its thread past 2 s ("potential deadlock").
+# On this 2-core machine a loaded test process can stall a trivial activation that long, which
+# is the machine, not the workflow; TEMPORAL_DEBUG lifts that timer for every worker the tests
+# start (in process and in child hubs). Workflows stay sandboxed and replay-checked.
+os.environ.setdefault("TEMPORAL_DEBUG", "1")
 
 POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
 DATABASES = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
