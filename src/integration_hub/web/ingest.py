@@ -215,9 +215,12 @@ class IngestApp:
             await _reject(send, partner, _HeadersTooLarge(too_large), (CLOSE,))
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
-        client = client_address(
-            scope.get("client"), headers.get("x-forwarded-for"), self._trusted_proxies
-        )
+        # The client address is a rate-limit key only: without limits, it is not worked out.
+        client = ""
+        if self._limiter is not None:
+            client = client_address(
+                scope.get("client"), headers.get("x-forwarded-for"), self._trusted_proxies
+            )
         # Only the client's budget before verification: the partner's is spent by verified
         # deliveries alone, below.
         if self._limiter is not None and (limited := await self._limiter.admit_client(client)):
