@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from bench.common import UNHANDLED_TYPES, Database, signed_delivery
 from bench.trivial import TrivialWorkflow
-from integration_hub.connectors.registry import build_connectors
+from integration_hub.connectors.partners import build_connectors
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.orchestration.worker import build_worker
 from integration_hub.pipeline.dispatch import Dispatcher

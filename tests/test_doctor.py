@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from integration_hub.connectors.outbound import CallsManifest
-from integration_hub.connectors.registry import build_connectors
+from integration_hub.connectors.partners import build_connectors
 from integration_hub.doctor import PartnerReport, diagnose
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, update
 
 from integration_hub.connectors.outbound import CallsManifest
-from integration_hub.connectors.registry import build_connectors
+from integration_hub.connectors.partners import build_connectors
 from integration_hub.doctor import diagnose
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings

@@ -185,7 +185,7 @@ def migrate() -> None:
 @app.command()
 def connectors() -> None:
     """List registered connectors and what each needs."""
-    from integration_hub.connectors.registry import build_connectors
+    from integration_hub.connectors.partners import build_connectors
 
     for name, c in build_connectors(_settings()).items():
         manifest = c.manifest
@@ -249,7 +249,7 @@ def ledger(url: UrlOption = DEFAULT_URL, limit: int = 20) -> None:
 def send(partner: str, event_type: str, url: UrlOption = DEFAULT_URL) -> None:
     """Sign a realistic sample event as the partner does, post it to the hub, print the answer."""
     from integration_hub.connectors.base import Delivery
-    from integration_hub.connectors.registry import build_connectors, get_connector
+    from integration_hub.connectors.partners import build_connectors, get_connector
     from integration_hub.secrets import open_secret_source
     from integration_hub.testing import sign_as
 
@@ -298,7 +298,7 @@ def doctor(
     """Every partner: its secrets (set? well formed? never values) and its sandbox checklist."""
     from sqlalchemy.engine import make_url
 
-    from integration_hub.connectors.registry import build_connectors
+    from integration_hub.connectors.partners import build_connectors
     from integration_hub.doctor import diagnose
     from integration_hub.orchestration.calls import partner_calls
     from integration_hub.secrets import open_secret_source

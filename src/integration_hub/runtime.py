@@ -23,7 +23,7 @@ from integration_hub import tracing
 from integration_hub.admission import IngestRateLimiter
 from integration_hub.backlog import run_backlog_gauges
 from integration_hub.connectors.base import Connector
-from integration_hub.connectors.registry import build_connectors
+from integration_hub.connectors.partners import build_connectors
 from integration_hub.doctor import partners_with_unpinned_url, unpinned_signed_url
 from integration_hub.home import prepare_home
 from integration_hub.orchestration.calls import ensure_schedules, partner_calls, preflight

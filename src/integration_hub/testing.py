@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from integration_hub.connectors.base import Connector
-from integration_hub.connectors.registry import build_connectors, get_connector
+from integration_hub.connectors.partners import build_connectors, get_connector
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.settings import Settings, normalize_database_url
 

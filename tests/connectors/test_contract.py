@@ -8,7 +8,7 @@ import pytest
 
 from integration_hub import events
 from integration_hub.connectors.base import Connector, Delivery
-from integration_hub.connectors.registry import build_connectors
+from integration_hub.connectors.partners import build_connectors
 from integration_hub.errors import SignatureError
 from integration_hub.settings import Settings
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from integration_hub.connectors.base import Delivery
-from integration_hub.connectors.registry import build_connectors
+from integration_hub.connectors.partners import build_connectors
 from integration_hub.errors import MAX_ERROR_CHARS, MalformedPayload
 from integration_hub.events import CloudEvent, column_limit
 from integration_hub.orchestration.handlers import handler_names_for

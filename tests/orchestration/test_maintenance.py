@@ -13,7 +13,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from integration_hub.connectors.auth0_management import Auth0Management
+from integration_hub.connectors.auth0.calls import Auth0Management
 from integration_hub.orchestration.maintenance import (
     MAINTENANCE_WORKFLOWS,
     AgeCheckInput,
@@ -24,6 +24,7 @@ from integration_hub.orchestration.maintenance import (
     SecretMaintenance,
     ensure_age_reminder_schedule,
 )
+from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.secrets.file import FileSecretStore
 from tests.partner_server import PartnerServer, RecordedRequest, Reply, partner_server
 from tests.secrets.helpers import Clock, file_store
@@ -71,6 +72,7 @@ async def task_queue(temporal: WorkflowEnvironment, store: FileSecretStore) -> A
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             temporal.client,
+            workflow_runner=workflow_runner(),
             task_queue=queue,
             workflows=list(MAINTENANCE_WORKFLOWS),
             activities=SecretMaintenance(store, auth0=auth0).activities(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration_hub.connectors.auth0 import Auth0Connector
+from integration_hub.connectors.auth0.webhook import Auth0Connector
 from integration_hub.connectors.base import Delivery
 from integration_hub.connectors.signing import any_signature_matches
 from integration_hub.errors import SignatureError

@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from integration_hub.connectors.clerk import ClerkConnector
+from integration_hub.connectors.clerk.webhook import ClerkConnector
 from integration_hub.connectors.signing import (
     MAX_PRESENTED_SIGNATURES,
     standard_webhooks_key,

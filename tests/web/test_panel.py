@@ -76,7 +76,7 @@ async def test_sign_in_sets_a_strict_httponly_cookie(running_hub: RunningHub) ->
 
 
 async def test_session_cookie_flags(running_hub: RunningHub) -> None:
-    async with httpx.AsyncClient(base_url=running_hub.base_url) as browser:
+    async with httpx.AsyncClient(base_url=running_hub.base_url, timeout=30) as browser:
         form = await browser.get("/status/login")
         answer = await browser.post(
             "/status/login", data={"token": ADMIN_TOKEN, "csrf": _csrf(form.text)}
@@ -88,7 +88,7 @@ async def test_session_cookie_flags(running_hub: RunningHub) -> None:
 
 
 async def test_sign_in_refuses_a_wrong_token_and_a_forged_csrf(running_hub: RunningHub) -> None:
-    async with httpx.AsyncClient(base_url=running_hub.base_url) as browser:
+    async with httpx.AsyncClient(base_url=running_hub.base_url, timeout=30) as browser:
         form = await browser.get("/status/login")
         wrong = await browser.post(
             "/status/login", data={"token": "nope", "csrf": _csrf(form.text)}
@@ -235,7 +235,7 @@ async def test_idle_timeout_and_lifetime_follow_the_settings(
             _age_sessions(running, expires_at=timedelta(seconds=1))  # past its absolute lifetime
             assert await _panel_status(browser) == (303, "/status/login?next=/status")
 
-        async with httpx.AsyncClient(base_url=running.base_url) as browser:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=30) as browser:
             answer = await _sign_in(browser)
         cookie = _set_cookie(answer, SESSION_COOKIE)
         assert "Max-Age=7200" in cookie  # the browser forgets it when the server does
@@ -269,7 +269,7 @@ async def test_a_session_is_honoured_by_every_hub_process(hub_settings: Settings
     ):
         cookie = _session_cookie(browser)
         async with httpx.AsyncClient(
-            base_url=second.base_url, cookies={SESSION_COOKIE: cookie}
+            base_url=second.base_url, cookies={SESSION_COOKIE: cookie}, timeout=30
         ) as elsewhere:
             assert await _panel_status(elsewhere) == (200, "")
             page = await elsewhere.get("/status/events")
@@ -291,7 +291,9 @@ async def test_a_new_admin_token_ends_the_sessions_made_from_the_old_one(
     rotated = hub_settings.model_copy(update={"admin_token": SecretStr("a-new-admin-token-9d2e")})
     async with (
         serve_hub(Hub(rotated, secrets=partner_secrets())) as after,
-        httpx.AsyncClient(base_url=after.base_url, cookies={SESSION_COOKIE: cookie}) as browser,
+        httpx.AsyncClient(
+            base_url=after.base_url, cookies={SESSION_COOKIE: cookie}, timeout=30
+        ) as browser,
     ):
         assert await _panel_status(browser) == (303, "/status/login?next=/status")
 
@@ -305,7 +307,7 @@ async def test_the_cookie_is_secure_when_the_public_url_is_https(
     )
     async with (
         serve_hub(Hub(settings, secrets=partner_secrets())) as running,
-        httpx.AsyncClient(base_url=running.base_url) as browser,
+        httpx.AsyncClient(base_url=running.base_url, timeout=30) as browser,
     ):
         form_page = await browser.get("/status/login")
         # A Secure cookie is not sent over http by the client: hand it over as a browser
@@ -348,7 +350,7 @@ async def test_the_panel_acts_for_the_sessions_principal(
     body, headers = stripe_delivery()
     await oidc_hub.http.post("/webhooks/stripe", content=body, headers=headers)
     event_id = orjson.loads(body)["id"]
-    async with httpx.AsyncClient(base_url=oidc_hub.base_url) as browser:
+    async with httpx.AsyncClient(base_url=oidc_hub.base_url, timeout=30) as browser:
         await _oidc_sign_in(browser, issuer.token("operator", subject="user_operator"))
         page = await browser.get(f"/status/events/stripe/{event_id}")
         replay = await browser.post(
@@ -383,7 +385,7 @@ async def test_a_role_change_in_the_mirror_ends_the_panel_session(
     now = int(time.time() * 1000)
     async with (
         serve_hub(Hub(settings, secrets=partner_secrets())) as running,
-        httpx.AsyncClient(base_url=running.base_url) as browser,
+        httpx.AsyncClient(base_url=running.base_url, timeout=30) as browser,
     ):
         await clerk_user(running, "user.created", "admin", now)
         await _oidc_sign_in(browser, issuer.token(None, subject="user_staff"))  # role: mirror
@@ -465,7 +467,7 @@ async def test_a_role_from_the_tokens_claims_makes_a_shorter_session(
             ("mirror", issuer.token(None, subject="user_mirror")),
             ("local", ADMIN_TOKEN),
         ):
-            async with httpx.AsyncClient(base_url=running.base_url) as browser:
+            async with httpx.AsyncClient(base_url=running.base_url, timeout=30) as browser:
                 form_page = await browser.get("/status/login")
                 answer = await browser.post(
                     "/status/login", data={"token": token, "csrf": _csrf(form_page.text)}

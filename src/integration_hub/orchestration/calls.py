@@ -9,12 +9,12 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from integration_hub.connectors.auth0_management import Auth0Management, Auth0UserSnapshotWorkflow
+from integration_hub.connectors.auth0.calls import Auth0Management, Auth0UserSnapshotWorkflow
 from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
 from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
 from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
 from integration_hub.connectors.outbound import PartnerCalls
-from integration_hub.connectors.stripe_calls import STRIPE_WORKFLOWS, StripeCalls
+from integration_hub.connectors.stripe.calls import STRIPE_WORKFLOWS, StripeCalls
 from integration_hub.connectors.twilio.messaging import TwilioMessaging
 from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
 from integration_hub.orchestration.maintenance import (

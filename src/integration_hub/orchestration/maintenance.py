@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from integration_hub import schedules
 
 with workflow.unsafe.imports_passed_through():
-    from integration_hub.connectors.auth0_management import Auth0Management, LogStreamToken
+    from integration_hub.connectors.auth0.calls import Auth0Management, LogStreamToken
     from integration_hub.connectors.outbound import call_activity
     from integration_hub.connectors.twilio.account import TokenRotationStep, TwilioAuthTokens
     from integration_hub.secrets import EnvSecretSource, SecretSource
@@ -215,7 +215,7 @@ def known_secret_names(settings: Settings) -> list[str]:
     """Every secret a partner names: webhook and API secrets, and what its calls out need."""
     from sqlalchemy import create_engine
 
-    from integration_hub.connectors.registry import build_connectors
+    from integration_hub.connectors.partners import build_connectors
     from integration_hub.orchestration.calls import partner_calls
 
     names: dict[str, None] = {}

@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 
 from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
 from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
+from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
 from tests.helpers import GOOGLE_MAPS_API_KEY
@@ -146,6 +147,7 @@ async def maps_worker(client: Client, calls: GoogleMapsCalls) -> AsyncIterator[s
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             client,
+            workflow_runner=workflow_runner(),
             task_queue=task_queue,
             workflows=list(MAPS_WORKFLOWS),
             activities=calls.activities(),

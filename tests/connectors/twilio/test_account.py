@@ -20,6 +20,7 @@ from integration_hub.orchestration.maintenance import (
     RotateTwilioAuthTokenInput,
     RotateTwilioAuthTokenWorkflow,
 )
+from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.secrets.file import FileSecretStore
 from tests.helpers import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 from tests.partner_server import PartnerServer, RecordedRequest, Reply, partner_server
@@ -65,6 +66,7 @@ async def task_queue(
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             temporal.client,
+            workflow_runner=workflow_runner(),
             task_queue=queue,
             workflows=list(MAINTENANCE_WORKFLOWS),
             activities=tokens.activities(),
@@ -132,6 +134,7 @@ async def test_a_refused_promotion_fails_the_rotation_without_retrying(
         tokens = TwilioAuthTokens(store, accounts_base_url=server.url)
         async with Worker(
             temporal.client, task_queue=queue, workflows=list(MAINTENANCE_WORKFLOWS),
+            workflow_runner=workflow_runner(),
             activities=tokens.activities(), activity_executor=executor,
         ):  # fmt: skip
             with pytest.raises(WorkflowFailureError):

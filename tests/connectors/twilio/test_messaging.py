@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from integration_hub.connectors.twilio.messaging import SendMessageInput, TwilioMessaging
 from integration_hub.connectors.twilio.workflows import SendMessageWorkflow, start_send_message
+from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.storage import migrate, repo
 from integration_hub.storage.engine import begin_write, make_engine
 from integration_hub.storage.tables import contacts
@@ -128,6 +129,7 @@ async def sender(
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             temporal.client,
+            workflow_runner=workflow_runner(),
             task_queue=settings.task_queue,
             workflows=[SendMessageWorkflow],
             activities=messaging.activities(),

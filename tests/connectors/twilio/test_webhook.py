@@ -11,8 +11,8 @@ from twilio.request_validator import HMAC_SHA256, RequestValidator
 
 from integration_hub import events
 from integration_hub.connectors.base import Delivery, PartnerEvent
-from integration_hub.connectors.twilio import TwilioConnector
 from integration_hub.connectors.twilio.samples import sample_params
+from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector as TwilioConnector
 from integration_hub.errors import MalformedPayload, NormalizationError, SignatureError
 from tests.connectors.twilio.support import (
     FORM,

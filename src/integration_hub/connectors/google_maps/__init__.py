@@ -4,3 +4,21 @@
 `cache` (at most 30 days, as the terms require), `client` (the official client with its own
 retries off), `quota` (daily usage and its warning), `schedule` (the daily purge).
 """
+
+from __future__ import annotations
+
+from integration_hub.connectors.google_maps.calls import KEY_NAME, GoogleMapsCalls
+from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
+from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
+from integration_hub.connectors.partner import Partner, Secret
+
+PARTNER = Partner(
+    name="google_maps",
+    priority="P0",
+    summary="Routing: cached geocoding, directions and distance matrix out; daily cache purge.",
+    capabilities=frozenset({"routing"}),
+    secrets=(Secret(KEY_NAME, format=r"AIza[0-9A-Za-z_-]{35}"),),
+    calls=lambda context: GoogleMapsCalls(context.settings, context.secrets, context.engine),
+    workflows=MAPS_WORKFLOWS,
+    schedules=(ensure_purge_schedule,),
+)

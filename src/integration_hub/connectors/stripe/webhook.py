@@ -167,7 +167,7 @@ _SAMPLE_STATE: dict[str, tuple[str, dict[str, Any]]] = {
 
 @cache
 def _sample_objects() -> dict[str, Any]:
-    path = resources.files("integration_hub.connectors").joinpath("samples/stripe.json")
+    path = resources.files("integration_hub.connectors.stripe").joinpath("samples.json")
     objects: dict[str, Any] = orjson.loads(path.read_bytes())
     return objects
 
@@ -236,8 +236,8 @@ class StripeConnector:
 
     def sample(self, event_type: str) -> bytes:
         objects = orjson.loads(
-            resources.files("integration_hub.connectors")
-            .joinpath("samples/stripe.json")
+            resources.files("integration_hub.connectors.stripe")
+            .joinpath("samples.json")
             .read_bytes()
         )
         object_name, state = _SAMPLE_STATE.get(event_type, (event_type.rsplit(".", 1)[0], {}))

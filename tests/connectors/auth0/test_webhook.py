@@ -8,7 +8,7 @@ import hashlib
 import orjson
 import pytest
 
-from integration_hub.connectors.auth0 import MAX_BATCH_ENTRIES, Auth0Connector
+from integration_hub.connectors.auth0.webhook import MAX_BATCH_ENTRIES, Auth0Connector
 from integration_hub.connectors.base import Delivery
 from integration_hub.errors import MalformedPayload, SignatureError, TooManyEntries
 from integration_hub.events import build_event, validate_event

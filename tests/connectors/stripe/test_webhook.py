@@ -11,7 +11,7 @@ import stripe
 
 from integration_hub import events
 from integration_hub.connectors.base import Delivery, PartnerEvent
-from integration_hub.connectors.stripe import StripeConnector
+from integration_hub.connectors.stripe.webhook import StripeConnector
 from integration_hub.errors import MalformedPayload, SignatureError
 
 SECRET = "whsec_test_5WbX5kEWLlfzsGNjH64I8lOOqUB6e8FH"

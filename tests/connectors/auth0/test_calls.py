@@ -14,7 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from integration_hub.connectors.auth0_management import (
+from integration_hub.connectors.auth0.calls import (
     Auth0Management,
     Auth0Role,
     Auth0UserSnapshotWorkflow,
@@ -22,6 +22,7 @@ from integration_hub.connectors.auth0_management import (
     UserRef,
     UserSnapshot,
 )
+from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.secrets import EnvSecretSource
 from tests.partner_server import PartnerServer, RecordedRequest, Reply, partner_server
 
@@ -98,6 +99,7 @@ async def task_queue(
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             temporal.client,
+            workflow_runner=workflow_runner(),
             task_queue=queue,
             workflows=[Auth0UserSnapshotWorkflow],
             activities=management.activities(),

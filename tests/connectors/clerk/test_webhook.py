@@ -11,7 +11,7 @@ import pytest
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from integration_hub.connectors.base import Delivery, PartnerEvent
-from integration_hub.connectors.clerk import ClerkConnector
+from integration_hub.connectors.clerk.webhook import ClerkConnector
 from integration_hub.errors import SignatureError
 from integration_hub.events import build_event, validate_event
 

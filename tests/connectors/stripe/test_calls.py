@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from integration_hub.connectors.outbound import idempotency_key
-from integration_hub.connectors.stripe_calls import (
+from integration_hub.connectors.stripe.calls import (
     STRIPE_WORKFLOWS,
     ChargeJobInput,
     InvoiceInput,
@@ -27,6 +27,7 @@ from integration_hub.connectors.stripe_calls import (
     StripeCalls,
 )
 from integration_hub.errors import UnsafeConfiguration
+from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from tests.helpers import STRIPE_SECRET, STRIPE_SECRET_KEY, make_settings, wait_until
@@ -75,6 +76,7 @@ async def task_queue(temporal: WorkflowEnvironment, calls: StripeCalls) -> Async
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             temporal.client,
+            workflow_runner=workflow_runner(),
             task_queue=queue,
             workflows=list(STRIPE_WORKFLOWS),
             activities=calls.activities(),

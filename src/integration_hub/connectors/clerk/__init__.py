@@ -1,0 +1,27 @@
+"""Clerk: users, organization memberships (roles) and sign-ins, delivered through Svix, into
+the users-and-roles mirror. Inbound only."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from integration_hub.connectors.clerk.webhook import ClerkConnector
+from integration_hub.connectors.partner import Partner, Secret
+
+PARTNER = Partner(
+    name="clerk",
+    priority="P0",
+    summary="Auth provider: users, memberships and sessions (Svix webhooks) to the roles mirror.",
+    capabilities=frozenset({"auth"}),
+    secrets=(
+        Secret(
+            "CLERK_WEBHOOK_SECRET",
+            format=r"whsec_[0-9A-Za-z+/]{16,}={0,2}",
+            used_for="webhook",
+            # Svix secrets are base64 after the prefix.
+            local=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+        ),
+    ),
+    webhook=lambda context: ClerkConnector(),
+)

@@ -1,0 +1,129 @@
+"""What a partner is: one static `Partner` declaration that everything else reads.
+
+Each partner package (`connectors/<partner>/__init__.py`) declares `PARTNER = Partner(...)`,
+and `connectors/partners.py` lists them once in `PARTNERS`. `hub init`, doctor, the worker, the
+admin API, the CLI, the status panel and the test suites loop over that list, so no file
+outside a partner's package names it.
+
+A declaration is static: reading it needs no engine, settings or secrets. What does need them
+(the webhook connector, the calls out, the CLI sub-app, the admin routes) is declared as a
+factory the composition root calls with a context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from sqlalchemy import Engine
+    from temporalio.client import Client
+
+    from integration_hub.connectors.base import Connector
+    from integration_hub.connectors.outbound import PartnerCalls
+    from integration_hub.secrets import SecretSource
+    from integration_hub.settings import Settings
+
+Priority = Literal["P0", "P1", "P2", "P3"]
+# What a partner can provide to features that span partners (contacts, identity, the ledger,
+# later jobs and escalation). Where several partners provide one, a setting names the one in
+# use (`HUB_AUTH_PROVIDER`, `HUB_EMAIL_PROVIDER`, `HUB_SUPPORT_PROVIDER`).
+Capability = Literal[
+    "messaging", "payments", "email", "support", "contracts", "routing", "auth", "reservations"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """One secret a partner reads. Its value is never shown: doctor reports set / well formed."""
+
+    name: str
+    # The shape a well-formed value has (a regex matched in full), for `hub doctor`.
+    format: str = r"\S+"
+    # "webhook": verifies deliveries; "calls": authenticates calls out.
+    used_for: Literal["webhook", "calls"] = "calls"
+    # Optional secrets are used when set (a second sender); doctor does not wait for them.
+    required: bool = True
+    # How `hub init` makes a local value (only secrets the hub may choose itself, e.g. the
+    # signing secret a local `hub send` signs with); None: `hub init` leaves it unset.
+    local: Callable[[], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookContext:
+    """What a webhook connector is built with."""
+
+    # HUB_SIGNATURE_TOLERANCE_SECONDS: every timestamped scheme refuses older signatures.
+    tolerance_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class CallsContext:
+    """What a partner's calls out are built with, once per worker (or per CLI command)."""
+
+    settings: Settings
+    secrets: SecretSource
+    engine: Engine
+
+
+@dataclass(frozen=True, slots=True)
+class RoutesContext:
+    """What a partner's admin routes are built with. `start_workflow` and friends reach
+    Temporal through the running hub; routes mount under `/api` behind the admin roles."""
+
+    settings: Settings
+    secrets: SecretSource
+    engine: Engine
+    temporal: Callable[[], Awaitable[Client]]  # the hub's client once connected (or 503)
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """A secret the hub rotates on a Temporal schedule (`hub secrets schedule --<option>`)."""
+
+    secret: str
+    option: str  # the CLI flag, e.g. "twilio-auth-token"
+    help: str
+    # (client, task queue, the option's value or None, every) -> the schedule id (idempotent).
+    schedule: Callable[[Client, str, str | None, timedelta], Awaitable[str]]
+    # Whether the option takes a value (Auth0: the log stream id); else it is a flag.
+    takes_value: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    name: str
+    priority: Priority  # required: `hub doctor --strict` gates on P0
+    summary: str  # one line, shown by `hub connectors` and doctor
+    secrets: tuple[Secret, ...] = ()
+    capabilities: frozenset[Capability] = frozenset()
+    # Inbound: the edge's connector for POST /webhooks/{name}.
+    webhook: Callable[[WebhookContext], Connector] | None = None
+    # Calls out: activities (a class built with its dependencies) and their workflows.
+    calls: Callable[[CallsContext], PartnerCalls] | None = None
+    workflows: tuple[type, ...] = ()
+    # Activities the partner's upkeep needs (rotations), built like calls; registered always.
+    upkeep: Callable[[CallsContext], Sequence[Callable[..., Any]]] | None = None
+    # Temporal Schedules to ensure at start: (client, task queue) -> schedule id, idempotent.
+    schedules: tuple[Callable[[Client, str], Awaitable[str]], ...] = ()
+    rotations: tuple[Rotation, ...] = ()
+    # `hub <cli_name> ...`: a Typer sub-app, built when the CLI is (imports stay lazy).
+    cli_name: str | None = None
+    cli: Callable[[], Any] | None = None  # -> typer.Typer
+    # Admin API routes the partner adds (e.g. message sends), mounted under /api.
+    routes: Callable[[RoutesContext], APIRouter] | None = None
+    # Handlers that belong to this partner alone (features that span partners are core).
+    handlers: tuple[Any, ...] = field(default=())  # orchestration.handlers.Handler
+
+    @property
+    def secret_names(self) -> list[str]:
+        return [secret.name for secret in self.secrets]
+
+    def secret(self, name: str) -> Secret:
+        for secret in self.secrets:
+            if secret.name == name:
+                return secret
+        raise KeyError(name)
