@@ -6,30 +6,25 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, update
 
-from integration_hub.connectors.outbound import CallsManifest
-from integration_hub.connectors.partners import build_connectors
 from integration_hub.doctor import diagnose
 from integration_hub.secrets import EnvSecretSource
-from integration_hub.settings import Settings
 from integration_hub.status import PartnerStatus, partner_statuses
-from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
+from integration_hub.storage.raw_events import NewRawEvent, record_deliveries
 from integration_hub.storage.tables import RawStatus, raw_events
 from tests.helpers import CLERK_SECRET
 
 NOW = datetime(2026, 11, 29, 12, 30, tzinfo=UTC)
-CONNECTORS = build_connectors(Settings.model_construct())
-MAPS = CallsManifest("google_maps", "P0", {"GOOGLE_MAPS_API_KEY": r"AIza.{35}"})
 
 
 def _store(engine: Engine, partner: str, status: RawStatus, *, ago: timedelta, n: int = 1) -> None:
     received = NOW - ago
     rows = [
-        repo.NewRawEvent(partner, f"{status}-{ago}-{i}", "user.created", received, {}, b"{}")
+        NewRawEvent(partner, f"{status}-{ago}-{i}", "user.created", received, {}, b"{}")
         for i in range(n)
     ]
     with begin_write(engine) as connection:
-        repo.record_deliveries(connection, events=rows)
+        record_deliveries(connection, events=rows)
         ids = [r.partner_event_id for r in rows]
         connection.execute(
             update(raw_events)
@@ -40,7 +35,7 @@ def _store(engine: Engine, partner: str, status: RawStatus, *, ago: timedelta, n
 
 def _status(engine: Engine, partner: str, environ: dict[str, str] | None = None) -> PartnerStatus:
     secrets = EnvSecretSource(environ={"CLERK_WEBHOOK_SECRET": CLERK_SECRET, **(environ or {})})
-    reports = diagnose(connectors=CONNECTORS, calls=[MAPS], secrets=secrets, engine=engine)
+    reports = diagnose(secrets=secrets, engine=engine)  # every partner of PARTNERS
     with engine.connect() as connection:
         statuses = partner_statuses(connection, reports, now=NOW)
     return next(s for s in statuses if s.partner == partner)

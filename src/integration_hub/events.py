@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -12,9 +14,19 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from integration_hub.connectors.base import InternalEventDraft
 from integration_hub.errors import NormalizationError
 from integration_hub.storage.tables import internal_events
+
+
+@dataclass(frozen=True, slots=True)
+class InternalEventDraft:
+    """What a connector says happened; `events.build_event` wraps it in a CloudEvent."""
+
+    type: str
+    subject: str
+    time: str  # RFC 3339
+    data: Mapping[str, Any]
+
 
 # Fixed forever: changing it would change every internal event id and break replay dedup.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c0b7e-3a8e-5a43-9d55-6a1f0f6f2b10")

@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import Connection
 
 from integration_hub.doctor import PartnerReport
-from integration_hub.storage.repo import as_utc
-from integration_hub.storage.tables import RawStatus, raw_events
+from integration_hub.storage import observed
+from integration_hub.storage.tables import RawStatus
 
 WINDOW = timedelta(minutes=15)
 FAILING_RATE = 0.5
@@ -53,74 +53,41 @@ class PartnerStatus:
         return asdict(self)
 
 
-def _hour_bucket(connection: Connection) -> ColumnElement[str]:
-    """The hour of receipt as 'YYYY-MM-DDTHH' (UTC), in the database's own dialect."""
-    if connection.dialect.name == "sqlite":
-        return func.strftime("%Y-%m-%dT%H", raw_events.c.received_at)
-    hour = func.date_trunc("hour", func.timezone("UTC", raw_events.c.received_at))
-    return func.to_char(hour, 'YYYY-MM-DD"T"HH24')
-
-
 def _counts(connection: Connection, since: datetime) -> dict[tuple[str, str], int]:
-    rows = connection.execute(
-        select(raw_events.c.partner, raw_events.c.status, func.count())
-        .where(raw_events.c.received_at >= since)
-        .group_by(raw_events.c.partner, raw_events.c.status)
-    )
-    return {(partner, status): count for partner, status, count in rows}
+    groups = observed.by_partner_and_status(connection, since=since)
+    return {key: group.count for key, group in groups.items()}
 
 
 def _hourly(connection: Connection, now: datetime) -> dict[str, list[int]]:
     start = (now - timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
     labels = [(start + timedelta(hours=i)).strftime("%Y-%m-%dT%H") for i in range(24)]
-    bucket = _hour_bucket(connection).label("bucket")
-    rows = connection.execute(
-        select(raw_events.c.partner, bucket, func.count())
-        .where(raw_events.c.received_at >= start)
-        .group_by(raw_events.c.partner, bucket)
-    )
     series: dict[str, list[int]] = {}
-    for partner, label, count in rows:
+    for (partner, label), count in observed.hourly(connection, since=start).items():
         if label in labels:
             series.setdefault(partner, [0] * 24)[labels.index(label)] = count
     return series
 
 
 def _p95_latency(connection: Connection, partner: str) -> float | None:
-    rows = connection.execute(
-        select(raw_events.c.received_at, raw_events.c.updated_at)
-        .where(
-            raw_events.c.partner == partner,
-            raw_events.c.status == RawStatus.PROCESSED.value,
-        )
-        .order_by(raw_events.c.id.desc())
-        .limit(LATENCY_SAMPLE)
-    ).all()
-    if not rows:
+    latencies = sorted(observed.recent_latencies(connection, partner=partner, limit=LATENCY_SAMPLE))
+    if not latencies:
         return None
-    latencies = sorted((as_utc(done) - as_utc(got)).total_seconds() for got, done in rows)
     return round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3)
 
 
 def _partner_totals(connection: Connection) -> dict[str, dict[str, Any]]:
     """Per partner, over all time: last receipt, dead-lettered, waiting, oldest waiting."""
-    rows = connection.execute(
-        select(raw_events.c.partner, raw_events.c.status, func.count(), func.max(raw_events.c.received_at), func.min(raw_events.c.received_at))
-        .group_by(raw_events.c.partner, raw_events.c.status)
-    )  # fmt: skip
     totals: dict[str, dict[str, Any]] = {}
-    for partner, status, count, newest, oldest in rows:
+    for (partner, status), group in observed.by_partner_and_status(connection).items():
         entry = totals.setdefault(
             partner, {"last": None, "failed": 0, "waiting": 0, "oldest_waiting": None}
         )
-        newest = as_utc(newest)
-        entry["last"] = max(filter(None, [entry["last"], newest]))
+        entry["last"] = max(filter(None, [entry["last"], group.newest]))
         if status == RawStatus.FAILED.value:
-            entry["failed"] += count
+            entry["failed"] += group.count
         if status in WAITING:
-            entry["waiting"] += count
-            oldest = as_utc(oldest)
-            entry["oldest_waiting"] = min(filter(None, [entry["oldest_waiting"], oldest]))
+            entry["waiting"] += group.count
+            entry["oldest_waiting"] = min(filter(None, [entry["oldest_waiting"], group.oldest]))
     return totals
 
 

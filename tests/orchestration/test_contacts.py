@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 
 from integration_hub.orchestration import contacts
-from integration_hub.storage import repo
+from integration_hub.storage import contacts as stored
 from integration_hub.storage.engine import begin_write
-from integration_hub.storage.repo import as_utc
+from integration_hub.storage.rows import as_utc
 from tests.connectors.twilio import support
 from tests.connectors.twilio.support import contact, deliver, inbound, inbound_whatsapp
 from tests.helpers import RunningHub
@@ -39,7 +39,7 @@ async def twilio_hub(
 
 def _history(running: RunningHub, phone: str) -> list[dict[str, Any]]:
     with running.hub.engine.connect() as connection:
-        return contacts.consent_history(connection, phone)
+        return stored.consent_history(connection, phone=phone)
 
 
 async def test_stop_opts_the_contact_out_and_records_why(twilio_hub: RunningHub) -> None:
@@ -127,8 +127,8 @@ def test_older_consent_event_does_not_overwrite_a_newer_one(engine: Engine) -> N
         detail = contacts.apply_event(
             connection, _consent_event("a", "contact.opted_out", "2026-01-01T10:00:00.000Z")
         )
-        history = contacts.consent_history(connection, PHONE)
-        row = repo.get_contact(connection, phone=PHONE)
+        history = stored.consent_history(connection, phone=PHONE)
+        row = stored.get_contact(connection, phone=PHONE)
 
     assert detail.endswith("older than stored, kept")
     assert row is not None and row["opted_out"] is False

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from integration_hub.orchestration import identity
 from integration_hub.storage import sessions
 from integration_hub.storage.engine import begin_write
-from integration_hub.storage.repo import as_utc
+from integration_hub.storage.rows import as_utc
 from integration_hub.storage.tables import admin_sessions, identity_memberships, identity_users
 from integration_hub.testing import connector, sign_as
 from tests.helpers import AUTH0_TOKEN, CLERK_SECRET, RunningHub, wait_until

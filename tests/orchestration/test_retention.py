@@ -15,8 +15,8 @@ from integration_hub.orchestration.retention import (
     PurgeRawBodiesResult,
     PurgeRawBodiesWorkflow,
 )
-from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
+from integration_hub.storage.rows import utcnow
 from integration_hub.storage.tables import internal_events, raw_events
 from tests.helpers import RunningHub, stripe_delivery, wait_until
 
@@ -37,7 +37,7 @@ def age(hub: RunningHub, event_id: str, days: int) -> None:
         connection.execute(
             update(raw_events)
             .where(raw_events.c.partner_event_id == event_id)
-            .values(received_at=repo.utcnow() - timedelta(days=days))
+            .values(received_at=utcnow() - timedelta(days=days))
         )
 
 

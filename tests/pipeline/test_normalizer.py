@@ -19,8 +19,8 @@ from integration_hub import metrics
 from integration_hub.connectors.base import malformed_entry
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.pipeline.normalizer import Normalizer
-from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write, is_sqlite
+from integration_hub.storage.raw_events import NewRawEvent, record_deliveries
 from integration_hub.storage.refusals import describe_refusal, is_transient
 from integration_hub.storage.tables import handler_runs, internal_events, raw_events
 from integration_hub.testing import connector
@@ -115,10 +115,10 @@ async def test_requeued_malformed_entry_stays_failed_with_its_reason(
     engine = running_hub.hub.engine
     entry = malformed_entry(b"{not json", "the entry is not JSON")
     with begin_write(engine) as connection:
-        repo.record_deliveries(
+        record_deliveries(
             connection,
             events=[
-                repo.NewRawEvent(
+                NewRawEvent(
                     partner="auth0",
                     partner_event_id=entry.partner_event_id,
                     event_type=entry.event_type,
@@ -155,7 +155,7 @@ def _receive(engine: Engine, object_ids: Sequence[str]) -> list[str]:
         event["data"]["object"]["id"] = object_id
         ids.append(event["id"])
         events.append(
-            repo.NewRawEvent(
+            NewRawEvent(
                 partner="stripe",
                 partner_event_id=event["id"],
                 event_type=event["type"],
@@ -165,7 +165,7 @@ def _receive(engine: Engine, object_ids: Sequence[str]) -> list[str]:
             )
         )
     with begin_write(engine) as connection:
-        repo.record_deliveries(connection, events=events)
+        record_deliveries(connection, events=events)
     return ids
 
 
@@ -272,12 +272,10 @@ def test_a_value_postgresql_will_not_hold_is_refused_by_the_database_alone(
         orjson.loads(stripe.sample(t)) for t in ("payment_intent.succeeded", "account.updated")
     ]
     with begin_write(engine) as connection:
-        repo.record_deliveries(
+        record_deliveries(
             connection,
             events=[
-                repo.NewRawEvent(
-                    "stripe", e["id"], e["type"], datetime.now(UTC), {}, orjson.dumps(e)
-                )
+                NewRawEvent("stripe", e["id"], e["type"], datetime.now(UTC), {}, orjson.dumps(e))
                 for e in events
             ],
         )

@@ -11,7 +11,7 @@ from sqlalchemy import Boolean, Connection, DateTime, String, column, select, ta
 
 from integration_hub.storage import migrate
 from integration_hub.storage.engine import make_engine
-from integration_hub.storage.repo import as_utc
+from integration_hub.storage.rows import as_utc
 from integration_hub.storage.tables import identity_memberships, identity_users, metadata
 
 

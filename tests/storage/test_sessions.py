@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from integration_hub.storage import migrate, sessions
 from integration_hub.storage.engine import begin_write, make_engine
-from integration_hub.storage.repo import utcnow
+from integration_hub.storage.rows import utcnow
 from integration_hub.storage.tables import admin_sessions
 
 

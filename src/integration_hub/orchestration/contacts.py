@@ -12,57 +12,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection
 
-from integration_hub.storage import repo
-from integration_hub.storage.tables import contact_consent_events, contacts
+from integration_hub.storage import contacts as stored
+from integration_hub.storage.rows import utcnow
 
 CONTACT_EVENT_TYPES = frozenset({"message.received", "contact.opted_out", "contact.opted_in"})
 DEFAULT_LOCALE = "en"
 
 
-def _ensure_contact(connection: Connection, phone: str, locale: str | None) -> None:
-    now = repo.utcnow()
-    connection.execute(
-        repo.insert_for(connection, contacts)
-        .values(
-            phone=phone,
-            locale=locale or DEFAULT_LOCALE,
-            opted_out=False,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["phone"])
-    )
-
-
 def _apply_message(connection: Connection, data: dict[str, Any], when: datetime) -> str:
     phone = data["from"]
-    _ensure_contact(connection, phone, data["locale_hint"])
-    changes: dict[str, Any] = {"last_inbound_at": when, "updated_at": repo.utcnow()}
+    stored.ensure_contact(connection, phone=phone, locale=data["locale_hint"] or DEFAULT_LOCALE)
+    changes: dict[str, Any] = {"last_inbound_at": when, "updated_at": utcnow()}
     if data["profile_name"]:
         changes["profile_name"] = data["profile_name"]
     if data["locale_hint"]:
         changes["locale"] = data["locale_hint"]  # a guess, kept until a newer message is clearer
-    newest = connection.execute(
-        update(contacts)
-        .where(
-            contacts.c.phone == phone,
-            or_(contacts.c.last_inbound_at.is_(None), contacts.c.last_inbound_at <= when),
-        )
-        .values(changes)
-    ).rowcount
+    newest = stored.update_unless_newer(
+        connection, phone=phone, clock="last_inbound_at", when=when, changes=changes
+    )
     if data["channel"] == "whatsapp":
-        connection.execute(
-            update(contacts)
-            .where(
-                contacts.c.phone == phone,
-                or_(
-                    contacts.c.last_whatsapp_inbound_at.is_(None),
-                    contacts.c.last_whatsapp_inbound_at < when,
-                ),
-            )
-            .values(last_whatsapp_inbound_at=when)
+        stored.update_unless_newer(
+            connection,
+            phone=phone,
+            clock="last_whatsapp_inbound_at",
+            when=when,
+            changes={"last_whatsapp_inbound_at": when},
         )
     return f"contact {phone}: inbound {data['channel']} " + (
         "recorded" if newest else "older than stored, window kept"
@@ -73,39 +49,29 @@ def _apply_consent(connection: Connection, event: dict[str, Any], when: datetime
     data = event["data"]
     phone, opted_out = data["phone"], bool(data["opted_out"])
     state = "opted out" if opted_out else "opted in"
-    recorded = connection.execute(
-        repo.insert_for(connection, contact_consent_events)
-        .values(
-            event_id=event["id"],
-            phone=phone,
-            opted_out=opted_out,
-            channel=data["channel"],
-            keyword=data["keyword"],
-            source=data["source"],
-            occurred_at=when,
-            recorded_at=repo.utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(contact_consent_events.c.id)
-    ).first()
-    if recorded is None:
+    recorded = stored.record_consent_event(
+        connection,
+        event_id=event["id"],
+        phone=phone,
+        opted_out=opted_out,
+        channel=data["channel"],
+        keyword=data["keyword"],
+        source=data["source"],
+        occurred_at=when,
+    )
+    if not recorded:
         return f"contact {phone}: {state} already recorded"
-    _ensure_contact(connection, phone, data["locale_hint"])
+    stored.ensure_contact(connection, phone=phone, locale=data["locale_hint"] or DEFAULT_LOCALE)
     changes: dict[str, Any] = {
         "opted_out": opted_out,
         "consent_changed_at": when,
-        "updated_at": repo.utcnow(),
+        "updated_at": utcnow(),
     }
     if data["locale_hint"]:
         changes["locale"] = data["locale_hint"]  # the keyword's language is a strong signal
-    applied = connection.execute(
-        update(contacts)
-        .where(
-            contacts.c.phone == phone,
-            or_(contacts.c.consent_changed_at.is_(None), contacts.c.consent_changed_at <= when),
-        )
-        .values(changes)
-    ).rowcount
+    applied = stored.update_unless_newer(
+        connection, phone=phone, clock="consent_changed_at", when=when, changes=changes
+    )
     return f"contact {phone}: {state} " + ("applied" if applied else "older than stored, kept")
 
 
@@ -115,16 +81,3 @@ def apply_event(connection: Connection, event: dict[str, Any]) -> str:
     if event["type"] == "message.received":
         return _apply_message(connection, event["data"], when)
     return _apply_consent(connection, event, when)
-
-
-def consent_history(connection: Connection, phone: str) -> list[dict[str, Any]]:
-    rows = connection.execute(
-        select(contact_consent_events)
-        .where(contact_consent_events.c.phone == phone)
-        .order_by(contact_consent_events.c.occurred_at, contact_consent_events.c.id)
-    ).all()
-    return [dict(r._mapping) for r in rows]
-
-
-def contact_count(connection: Connection) -> int:
-    return int(connection.execute(select(func.count()).select_from(contacts)).scalar_one())

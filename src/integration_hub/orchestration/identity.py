@@ -24,18 +24,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table
 
 from integration_hub.errors import HubError
 from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
-from integration_hub.storage import sessions
-from integration_hub.storage.repo import as_utc, upsert_newer, utcnow
-from integration_hub.storage.tables import (
-    identity_memberships,
-    identity_users,
-    internal_events,
-    raw_events,
-)
+from integration_hub.storage import identity as mirror
+from integration_hub.storage import internal_events, sessions
+from integration_hub.storage.rows import as_utc, utcnow
+from integration_hub.storage.tables import identity_memberships, identity_users
 
 IDENTITY_EVENT_TYPES = frozenset(
     {
@@ -60,15 +56,6 @@ class IdentityRejected(HubError):
 def ordering_time(event_time: datetime, received_at: datetime, skew: timedelta) -> datetime:
     """The time an update is ordered by: the partner's, but never past receipt + skew."""
     return min(event_time, received_at + skew)
-
-
-def _received_at(connection: Connection, event_id: str) -> datetime:
-    received = connection.execute(
-        select(raw_events.c.received_at)
-        .join(internal_events, internal_events.c.raw_event_id == raw_events.c.id)
-        .where(internal_events.c.id == event_id)
-    ).scalar_one()
-    return as_utc(received)
 
 
 def _event_time(event: dict[str, Any], received_at: datetime) -> datetime:
@@ -96,7 +83,7 @@ def apply_event(
     """Apply one identity event; returns what happened, or Skipped when the row holds a newer
     update."""
     data, kind, provider = event["data"], event["type"], event["partner"]
-    received_at = _received_at(connection, event["id"])
+    received_at = internal_events.received_at(connection, event_id=event["id"])
     when = ordering_time(_event_time(event, received_at), received_at, clock_skew)
     base = {"partner": provider, "source_time": when, "updated_at": utcnow()}
     table: Table
@@ -124,7 +111,7 @@ def apply_event(
             row["deleted"] != stored["deleted"] or row.get("role", stored["role"]) != stored["role"]
         )
     name = f"{table.name} {provider}/{row[key]}"
-    if not upsert_newer(connection, table=table, key=("partner", key), row=row):
+    if not mirror.upsert_newer(connection, table=table, key=("partner", key), row=row):
         held = _stored(connection, table, key, provider, row[key])
         held_time = as_utc(held["source_time"]).isoformat() if held else "?"
         return Skipped(
@@ -143,14 +130,4 @@ def apply_event(
 def _stored(
     connection: Connection, table: Table, key: str, provider: str, value: str
 ) -> dict[str, Any] | None:
-    found = connection.execute(
-        select(table).where(table.c.partner == provider, table.c[key] == value)
-    ).first()
-    return dict(found._mapping) if found is not None else None
-
-
-def users(connection: Connection) -> list[dict[str, Any]]:
-    rows = connection.execute(
-        select(identity_users).order_by(identity_users.c.partner, identity_users.c.user_id)
-    ).all()
-    return [dict(r._mapping) for r in rows]
+    return mirror.stored_row(connection, table=table, provider=provider, column=key, value=value)

@@ -23,8 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from sqlalchemy import Engine
 
     from integration_hub.schedules import ensure_schedule, every
-    from integration_hub.storage import repo, sessions
+    from integration_hub.storage import raw_events, sessions
     from integration_hub.storage.engine import begin_write
+    from integration_hub.storage.rows import utcnow
 
 SCHEDULE_ID = "retention.purge_raw_bodies"
 BATCH_SIZE = 1000  # rows per transaction: short locks, even on a large backlog
@@ -56,11 +57,13 @@ class RetentionActivities:
     @activity.defn(name="retention.purge_raw_bodies")
     def purge_raw_bodies(self, input: PurgeRawBodiesInput) -> PurgeRawBodiesResult:
         days = input.older_than_days or self._retention_days
-        cutoff = repo.utcnow() - timedelta(days=days)
+        cutoff = utcnow() - timedelta(days=days)
         total = 0
         while True:
             with begin_write(self._engine) as connection:
-                purged = repo.purge_raw_bodies(connection, received_before=cutoff, limit=BATCH_SIZE)
+                purged = raw_events.purge_raw_bodies(
+                    connection, received_before=cutoff, limit=BATCH_SIZE
+                )
             total += purged
             if purged < BATCH_SIZE:
                 break

@@ -14,16 +14,17 @@ from integration_hub import metrics, tracing
 from integration_hub.connectors.base import MALFORMED_ID_PREFIX, Connector, PartnerEvent
 from integration_hub.errors import MAX_ERROR_CHARS
 from integration_hub.events import build_event, validate_event
-from integration_hub.storage import repo
+from integration_hub.storage import raw_events
 from integration_hub.storage.engine import begin_write, is_sqlite
+from integration_hub.storage.internal_events import NormalizationOutcome
 from integration_hub.storage.refusals import store_isolating_refusals
-from integration_hub.storage.repo import AnyRow, as_utc
+from integration_hub.storage.rows import AnyRow, as_utc
 from integration_hub.storage.tables import RawStatus
 
 log = structlog.get_logger(__name__)
 
 HandlerNames = Callable[[str], Sequence[str]]
-Outcomes = list[tuple[str, repo.NormalizationOutcome]]  # (partner, outcome)
+Outcomes = list[tuple[str, NormalizationOutcome]]  # (partner, outcome)
 MALFORMED_FALLBACK_ERROR = "malformed entry of a batch; not the partner's payload"
 
 
@@ -34,8 +35,8 @@ def workflow_id(handler: str, event_id: str) -> str:
 
 def normalize_row(
     row: AnyRow, connectors: Mapping[str, Connector], handler_names: HandlerNames
-) -> repo.NormalizationOutcome:
-    outcome = repo.NormalizationOutcome(raw_event_id=row.id)
+) -> NormalizationOutcome:
+    outcome = NormalizationOutcome(raw_event_id=row.id)
     if row.partner_event_id.startswith(MALFORMED_ID_PREFIX):
         # Backstop: replay refuses these, but a row requeued another way must not become
         # `ignored` (no connector maps "malformed"): it stays dead-lettered with its reason.
@@ -133,7 +134,7 @@ class Normalizer:
     def _drain_locked_rows(self) -> tuple[Sequence[AnyRow], Outcomes]:
         # PostgreSQL: the batch stays row-locked while it is normalized; other workers skip it.
         with begin_write(self._engine) as connection:
-            rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=True)
+            rows = raw_events.claim_received(connection, limit=self._batch_size, skip_locked=True)
             outcomes = self._normalize(rows)
             self._store(connection, rows, outcomes)
         return rows, outcomes
@@ -142,12 +143,12 @@ class Normalizer:
         # SQLite has one writer at a time: normalize first, so ingest commits never wait on
         # it, then store only rows still waiting (another process may have taken some).
         with self._engine.connect().execution_options(read_only=True) as connection:
-            rows = repo.claim_received(connection, limit=self._batch_size, skip_locked=False)
+            rows = raw_events.claim_received(connection, limit=self._batch_size, skip_locked=False)
         if not rows:
             return rows, []
         outcomes = self._normalize(rows)
         with begin_write(self._engine) as connection:
-            waiting = repo.still_received(connection, ids=[r.id for r in rows])
+            waiting = raw_events.still_received(connection, ids=[r.id for r in rows])
             outcomes = [(p, o) for p, o in outcomes if o.raw_event_id in waiting]
             self._store(connection, rows, outcomes)
         return rows, outcomes

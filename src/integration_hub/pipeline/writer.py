@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 
 from integration_hub import metrics
 from integration_hub.errors import HubError, StorageUnavailable
-from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
+from integration_hub.storage.raw_events import NewRawEvent, record_deliveries
 
 log = structlog.get_logger(__name__)
 
@@ -28,7 +28,7 @@ class Overloaded(HubError):
     retryable = True
 
 
-Waiter = tuple[Sequence[repo.NewRawEvent], "asyncio.Future[list[bool]]"]
+Waiter = tuple[Sequence[NewRawEvent], "asyncio.Future[list[bool]]"]
 
 
 class GroupCommitWriter:
@@ -44,7 +44,7 @@ class GroupCommitWriter:
         self._closed = False
         self._failing_since: float | None = None
 
-    async def submit(self, events: Sequence[repo.NewRawEvent]) -> list[bool]:
+    async def submit(self, events: Sequence[NewRawEvent]) -> list[bool]:
         """Commit `events`; for each, True if new, False if it was a duplicate."""
         if self._closed:
             raise StorageUnavailable("the hub is shutting down")
@@ -99,6 +99,6 @@ class GroupCommitWriter:
                 future.set_result(flags)
         self._on_commit()
 
-    def _insert(self, events: list[repo.NewRawEvent]) -> set[tuple[str, str]]:
+    def _insert(self, events: list[NewRawEvent]) -> set[tuple[str, str]]:
         with begin_write(self._engine) as connection:
-            return repo.record_deliveries(connection, events=events)
+            return record_deliveries(connection, events=events)

@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from integration_hub.errors import MAX_ERROR_CHARS
-from integration_hub.storage import repo
+from integration_hub.storage.internal_events import NormalizationOutcome, store_normalization
 
 # SQLSTATE classes of a database that cannot work right now, not of a value it refuses:
 # 08 connection, 40 serialization/deadlock, 53 insufficient resources, 57 operator
@@ -87,20 +87,20 @@ def error_class(error: BaseException) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    outcome: repo.NormalizationOutcome  # now failed, its `error` the refusal described
+    outcome: NormalizationOutcome  # now failed, its `error` the refusal described
     error_class: str  # for the metric's label: a short, closed-enough set
 
 
 def store_isolating_refusals(
-    connection: Connection, *, outcomes: Sequence[repo.NormalizationOutcome]
+    connection: Connection, *, outcomes: Sequence[NormalizationOutcome]
 ) -> list[Refusal]:
-    """Store `outcomes` (see `repo.store_normalization`); returns the ones the database
+    """Store `outcomes` (see `internal_events.store_normalization`); returns the ones the database
     refused, which were stored as failed with the refusal in their `error` instead."""
     if not outcomes:
         return []
     try:
         with connection.begin_nested():
-            repo.store_normalization(connection, outcomes=outcomes)
+            store_normalization(connection, outcomes=outcomes)
         return []
     except Exception as error:
         if is_transient(error):
@@ -109,7 +109,7 @@ def store_isolating_refusals(
     for outcome in outcomes:
         try:
             with connection.begin_nested():
-                repo.store_normalization(connection, outcomes=[outcome])
+                store_normalization(connection, outcomes=[outcome])
         except Exception as error:
             if is_transient(error):
                 raise
@@ -118,6 +118,6 @@ def store_isolating_refusals(
             outcome.error = f"the database refused to store it: {describe_refusal(error)}"
             # Only the raw row's status and error now; if even this fails, the database is
             # unwell and the whole batch is retried.
-            repo.store_normalization(connection, outcomes=[outcome])
+            store_normalization(connection, outcomes=[outcome])
             refused.append(Refusal(outcome, error_class(error)))
     return refused

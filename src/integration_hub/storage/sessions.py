@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select, update
 
-from integration_hub.storage.repo import as_utc, utcnow
+from integration_hub.storage.rows import as_utc, utcnow
 from integration_hub.storage.tables import admin_sessions
 
 SESSION_ID_BYTES = 32

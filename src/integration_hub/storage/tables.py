@@ -34,6 +34,11 @@ metadata = MetaData(
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# The id prefix of a malformed entry of a verified batch (connectors/base.py): stored
+# dead-lettered, never normalized and never replayed.
+MALFORMED_ID_PREFIX = "malformed:"
+
+
 class RawStatus(StrEnum):
     RECEIVED = "received"  # committed at the edge, waiting for the normalizer
     PROCESSING = "processing"  # normalized; handler workflows still running

@@ -30,7 +30,7 @@ from integration_hub import metrics
 from integration_hub.runtime import Hub
 from integration_hub.storage import sessions
 from integration_hub.storage.engine import begin_write
-from integration_hub.storage.repo import utcnow
+from integration_hub.storage.rows import utcnow
 from integration_hub.web.auth import Authenticator, Principal, highest_role
 
 SESSION_COOKIE = "hub_session"

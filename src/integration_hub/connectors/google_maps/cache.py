@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from integration_hub.storage import dialect
 from integration_hub.storage.tables import maps_cache
 
 MAX_CACHE_DAYS = 30  # Google Maps Platform service terms: lat/lng for at most 30 days
@@ -95,15 +95,13 @@ def put(
         "created_at": now,
         "expires_at": expires_at,
     }
-    insert = (
-        sqlite.insert(maps_cache)
-        if connection.dialect.name == "sqlite"
-        else postgresql.insert(maps_cache)
-    ).values(values)
     connection.execute(
-        insert.on_conflict_do_update(
-            index_elements=[maps_cache.c.key],
-            set_={k: insert.excluded[k] for k in values if k != "key"},
+        dialect.upsert(
+            connection,
+            maps_cache,
+            key=["key"],
+            values=values,
+            changes=lambda new: {k: new[k] for k in values if k != "key"},
         )
     )
     return expires_at
