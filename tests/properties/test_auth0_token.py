@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from integration_hub.connectors.auth0.webhook import Auth0Connector
 from integration_hub.connectors.base import Delivery
-from integration_hub.connectors.signing import any_signature_matches
+from integration_hub.connectors.schemes.common import any_signature_matches
 from integration_hub.errors import SignatureError
 from tests.properties.strategies import bounded, char_changes, header_values
 

@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from integration_hub.connectors.base import Delivery
-from integration_hub.connectors.signing import MAX_PRESENTED_SIGNATURES
+from integration_hub.connectors.schemes.common import MAX_PRESENTED_SIGNATURES
 from integration_hub.connectors.stripe.webhook import MAX_SIGNATURE_ITEMS, StripeConnector
 from integration_hub.errors import SignatureError
 from tests.properties.strategies import (

@@ -1,4 +1,4 @@
-"""Svix / Standard Webhooks (Clerk): properties, cross-checked with the official svix SDK."""
+"""Svix / Standard Webhooks (the shared scheme, and Clerk on it): properties, cross-checked with the official svix SDK."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from integration_hub.connectors.clerk.webhook import ClerkConnector
-from integration_hub.connectors.signing import (
-    MAX_PRESENTED_SIGNATURES,
-    standard_webhooks_key,
-    standard_webhooks_signature,
-    verify_standard_webhook,
+from integration_hub.connectors.schemes.common import MAX_PRESENTED_SIGNATURES
+from integration_hub.connectors.schemes.standard_webhooks import (
+    StandardWebhooks,
+    secret_key,
 )
+from integration_hub.connectors.schemes.standard_webhooks import signature as svix_signature
 from integration_hub.errors import SignatureError
 from tests.properties.strategies import (
     bounded,
@@ -27,6 +27,7 @@ from tests.properties.strategies import (
 )
 
 TOLERANCE = 300
+scheme = StandardWebhooks(tolerance_seconds=TOLERANCE)
 keys = st.binary(min_size=1, max_size=64)
 # Svix message ids: no spaces or commas are needed, but any printable text is signed as is.
 message_ids = st.text(
@@ -45,7 +46,7 @@ def _headers(message_id: str, timestamp: int | str, signature: str) -> dict[str,
 
 def _ours_accepts(headers: dict[str, str], body: bytes, secrets: list[str], now: float) -> bool:
     try:
-        verify_standard_webhook(headers, body, secrets, now=now)
+        scheme.verify(headers, body, secrets, now=now)
     except SignatureError:
         return False
     return True
@@ -66,7 +67,7 @@ def test_sign_then_verify_round_trips_and_the_sdk_agrees(
 ) -> None:
     now = int(time.time())
     secret = _secret(key)
-    ours = standard_webhooks_signature(key, message_id, now + offset, body.encode())
+    ours = svix_signature(key, message_id, now + offset, body.encode())
     theirs = Webhook(secret).sign(message_id, datetime.fromtimestamp(now + offset, UTC), body)
     headers = _headers(message_id, now + offset, ours)
 
@@ -88,7 +89,7 @@ def test_clerk_signs_arbitrary_bytes_verifiably_with_any_current_secret(
     headers = clerk.sign(body, secret, timestamp=now, url="")
     lowered = {k.lower(): v for k, v in headers.items()}
 
-    assert standard_webhooks_key(stored) == key
+    assert secret_key(stored) == key
     assert _ours_accepts(lowered, body, data.draw(st.permutations([stored, _secret(other)])), now)
 
 
@@ -98,7 +99,7 @@ def test_any_single_byte_change_to_the_body_is_rejected(
     key: bytes, message_id: str, body: bytes, data: st.DataObject
 ) -> None:
     now = int(time.time())
-    headers = _headers(message_id, now, standard_webhooks_signature(key, message_id, now, body))
+    headers = _headers(message_id, now, svix_signature(key, message_id, now, body))
     changed = data.draw(byte_changes(body))
 
     assert not _ours_accepts(headers, changed, [_secret(key)], now)
@@ -115,9 +116,7 @@ def test_any_change_to_id_timestamp_or_signature_is_rejected(
     key: bytes, message_id: str, body: str, data: st.DataObject
 ) -> None:
     now = int(time.time())
-    good = _headers(
-        message_id, now, standard_webhooks_signature(key, message_id, now, body.encode())
-    )
+    good = _headers(message_id, now, svix_signature(key, message_id, now, body.encode()))
     name = data.draw(st.sampled_from(sorted(good)))
     alphabet = "0123456789" if name == "svix-timestamp" else None
     changed = {**good, name: data.draw(char_changes(good[name], alphabet))}
@@ -139,8 +138,8 @@ def test_a_timestamp_outside_five_minutes_either_way_is_rejected(
 ) -> None:
     now = int(time.time())
     for stamp in (now - skew, now + skew):
-        signature = standard_webhooks_signature(key, message_id, stamp, body.encode())
-        headers = _headers(message_id, stamp, signature)
+        signed = svix_signature(key, message_id, stamp, body.encode())
+        headers = _headers(message_id, stamp, signed)
 
         assert not _ours_accepts(headers, body.encode(), [_secret(key)], now)
         assert not _sdk_accepts(headers, body.encode(), _secret(key))
@@ -152,9 +151,7 @@ def test_a_different_secret_is_rejected(
     key: bytes, other: bytes, message_id: str, body: str
 ) -> None:
     now = int(time.time())
-    headers = _headers(
-        message_id, now, standard_webhooks_signature(other, message_id, now, body.encode())
-    )
+    headers = _headers(message_id, now, svix_signature(other, message_id, now, body.encode()))
 
     assert _ours_accepts(headers, body.encode(), [_secret(key)], now) == (key == other)
 
@@ -185,7 +182,7 @@ def test_a_valid_signature_among_as_many_as_the_cap_allows_verifies_and_the_sdk_
 ) -> None:
     """Svix presents one signature per active secret; the cap never refuses that."""
     now = int(time.time())
-    valid = standard_webhooks_signature(key, message_id, now, body.encode())
+    valid = svix_signature(key, message_id, now, body.encode())
     values = ["v1,AAAAAAAA"] * junk
     values.insert(min(position, junk), valid)
     headers = _headers(message_id, now, " ".join(values))
@@ -199,12 +196,12 @@ def test_more_signatures_than_the_cap_are_refused_even_with_a_valid_one(
     key: bytes, message_id: str, extra: int
 ) -> None:
     now = int(time.time())
-    valid = standard_webhooks_signature(key, message_id, now, b"{}")
+    valid = svix_signature(key, message_id, now, b"{}")
     headers = _headers(
         message_id, now, " ".join([valid] + ["v1,AA"] * (MAX_PRESENTED_SIGNATURES - 1 + extra))
     )
     try:
-        verify_standard_webhook(headers, b"{}", [_secret(key)], now=now)
+        scheme.verify(headers, b"{}", [_secret(key)], now=now)
     except SignatureError as refused:
         assert refused.reason == "too_many_signatures"
     else:

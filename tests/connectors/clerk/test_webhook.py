@@ -12,8 +12,10 @@ from svix.webhooks import Webhook, WebhookVerificationError
 
 from integration_hub.connectors.base import Delivery, PartnerEvent
 from integration_hub.connectors.clerk.webhook import ClerkConnector
+from integration_hub.connectors.partners import build_connectors
 from integration_hub.errors import SignatureError
 from integration_hub.events import build_event, validate_event
+from integration_hub.settings import Settings
 
 SECRET = "whsec_" + base64.b64encode(b"clerk-test-secret-0123456789abcdef").decode()
 OTHER = "whsec_" + base64.b64encode(b"another-secret-0123456789abcdefgh").decode()
@@ -75,6 +77,35 @@ def test_timestamp_outside_five_minutes_is_rejected_either_way(offset: int) -> N
         clerk.verify(_delivery(body, headers, now), [SECRET], now=now)
     assert rejected.value.reason == "timestamp_out_of_tolerance"
     assert not _sdk_accepts(body, headers, SECRET)
+
+
+def test_the_configured_tolerance_is_the_one_used() -> None:
+    """HUB_SIGNATURE_TOLERANCE_SECONDS reaches Clerk (it was a hard-coded 300 s)."""
+    settings = Settings.model_construct(signature_tolerance_seconds=60)
+    strict = build_connectors(settings)["clerk"]
+    now = time.time()
+    body = clerk.sample("user.created")
+    within = _svix_headers(body, SECRET, at=now - 59)
+    outside = _svix_headers(body, SECRET, at=now - 61)
+
+    strict.verify(_delivery(body, within, now), [SECRET], now=now)
+    with pytest.raises(SignatureError) as rejected:
+        strict.verify(_delivery(body, outside, now), [SECRET], now=now)
+    assert rejected.value.reason == "timestamp_out_of_tolerance"
+    clerk.verify(_delivery(body, outside, now), [SECRET], now=now)  # within the default 300 s
+
+
+def test_webhook_header_family_is_accepted_and_keyed_alike() -> None:
+    now = time.time()
+    body = clerk.sample("user.created")
+    headers = {
+        k.replace("svix-", "webhook-"): v
+        for k, v in _svix_headers(body, SECRET, at=now, message_id="msg_W").items()
+    }
+    delivery = _delivery(body, headers, now)
+
+    clerk.verify(delivery, [SECRET], now=now)
+    assert [e.partner_event_id for e in clerk.split(delivery)] == ["msg_W"]
 
 
 def test_missing_headers_are_rejected() -> None:

@@ -1,9 +1,9 @@
 """Auth0 Log Streams (custom webhook): sign-ups, logins, password changes, deletions.
 
 Auth0 signs nothing: the stream sends the configured Authorization value verbatim, compared
-here in constant time against every valid token (rotation). A delivery is a batch (a JSON array,
-JSON lines, or one object) of `{"log_id", "data"}` entries; each entry is its own partner
-event keyed by `log_id`, so a retried batch stores nothing twice.
+in constant time against every valid token (rotation) by the shared bearer scheme. A delivery
+is a batch (a JSON array, JSON lines, or one object) of `{"log_id", "data"}` entries; each
+entry is its own partner event keyed by `log_id`, so a retried batch stores nothing twice.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from integration_hub.connectors.base import (
     malformed_entry,
     storable_key,
 )
-from integration_hub.connectors.signing import any_signature_matches
-from integration_hub.errors import MalformedPayload, SignatureError, TooManyEntries
+from integration_hub.connectors.schemes.bearer import BearerToken
+from integration_hub.errors import MalformedPayload, TooManyEntries
 
 Obj = Mapping[str, Any]
 
@@ -145,22 +145,17 @@ class Auth0Connector:
     manifest = Manifest(
         name="auth0",
         webhook_secret="AUTH0_LOG_STREAM_TOKEN",  # noqa: S106 (a variable name, not a value)
-        api_secrets=("AUTH_ISSUER", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET"),
-        # The token is ours to choose (`hub init` makes a 43-character one); long enough to guess.
-        secret_formats={"AUTH0_LOG_STREAM_TOKEN": r"\S{24,}", "AUTH_ISSUER": r"https://\S+/"},
         kept_headers=frozenset({"content-type", "user-agent"}),  # never Authorization
         event_map={code: internal for code, (internal, _) in MAPPING.items()},
         signs_body=False,
         signs_timestamp=False,
     )
 
+    # The stream sends the Authorization value as configured: `Bearer <token>` or the token.
+    scheme = BearerToken(allow_bare=True)
+
     def verify(self, delivery: Delivery, secrets: Sequence[str], *, now: float) -> None:
-        presented = delivery.headers.get("authorization")
-        if not presented:
-            raise SignatureError("Authorization header is missing", reason="missing_signature")
-        expected = [form for token in secrets for form in (token, f"Bearer {token}")]
-        if not any_signature_matches(expected, [presented]):
-            raise SignatureError("Authorization does not match a current log stream token")
+        self.scheme.verify(delivery.headers, secrets)
 
     def split(self, delivery: Delivery) -> list[PartnerEvent]:
         """One event per entry; a malformed entry is kept dead-lettered, the others go on."""
@@ -174,6 +169,10 @@ class Auth0Connector:
         if not events:
             raise MalformedPayload("the batch holds no log entries")
         return events
+
+    def respond(self, delivery: Delivery, events: Sequence[PartnerEvent]) -> None:
+        """The edge's JSON summary: the partner reads nothing but the status."""
+        return None
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:
         mapped = MAPPING.get(event.event_type)
@@ -211,4 +210,4 @@ class Auth0Connector:
         return orjson.dumps([entry])
 
     def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+        return {**self.scheme.sign(secret), "Content-Type": "application/json"}

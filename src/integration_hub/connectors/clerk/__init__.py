@@ -23,5 +23,5 @@ PARTNER = Partner(
             local=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
         ),
     ),
-    webhook=lambda context: ClerkConnector(),
+    webhook=lambda context: ClerkConnector(tolerance_seconds=context.tolerance_seconds),
 )

@@ -1,13 +1,12 @@
 """Clerk: users, organization memberships (roles) and sign-ins, delivered through Svix.
 
-Signing is Standard Webhooks (`signing.verify_standard_webhook`); the dedup key is `svix-id`,
-which Svix keeps across retries of one message. Bodies are `{"type", "data", "object": "event",
-"timestamp"}` with millisecond timestamps.
+Signing is Standard Webhooks (`schemes.standard_webhooks`), within the configured tolerance;
+the dedup key is the message id (`svix-id`), which Svix keeps across retries of one message.
+Bodies are `{"type", "data", "object": "event", "timestamp"}` with millisecond timestamps.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,12 +16,7 @@ from typing import Any
 import orjson
 
 from integration_hub.connectors.base import Delivery, InternalEventDraft, Manifest, PartnerEvent
-from integration_hub.connectors.signing import (
-    standard_webhooks_id,
-    standard_webhooks_key,
-    standard_webhooks_signature,
-    verify_standard_webhook,
-)
+from integration_hub.connectors.schemes.standard_webhooks import HEADERS, StandardWebhooks
 from integration_hub.errors import MalformedPayload
 
 Obj = Mapping[str, Any]
@@ -120,13 +114,15 @@ class ClerkConnector:
     manifest = Manifest(
         name="clerk",
         webhook_secret="CLERK_WEBHOOK_SECRET",  # noqa: S106 (a variable name, not a value)
-        secret_formats={"CLERK_WEBHOOK_SECRET": r"whsec_[0-9A-Za-z+/]{16,}={0,2}"},
-        kept_headers=frozenset({"content-type", "user-agent", "svix-id", "svix-timestamp"}),
+        kept_headers=frozenset({"content-type", "user-agent"}) | HEADERS,
         event_map={partner: internal for partner, (internal, _) in MAPPING.items()},
     )
 
+    def __init__(self, *, tolerance_seconds: int = 300) -> None:
+        self.scheme = StandardWebhooks(tolerance_seconds=tolerance_seconds)
+
     def verify(self, delivery: Delivery, secrets: Sequence[str], *, now: float) -> None:
-        verify_standard_webhook(delivery.headers, delivery.body, secrets, now=now)
+        self.scheme.verify(delivery.headers, delivery.body, secrets, now=now)
 
     def split(self, delivery: Delivery) -> list[PartnerEvent]:
         try:
@@ -137,7 +133,12 @@ class ClerkConnector:
             raise MalformedPayload("Clerk event needs a string `type`")
         if not isinstance(event.get("data"), dict):
             raise MalformedPayload("Clerk event needs a `data` object")
-        return [PartnerEvent(standard_webhooks_id(delivery.headers), event["type"], delivery.body)]
+        message_id = self.scheme.message_id(delivery.headers)
+        return [PartnerEvent(message_id, event["type"], delivery.body)]
+
+    def respond(self, delivery: Delivery, events: Sequence[PartnerEvent]) -> None:
+        """The edge's JSON summary: the partner reads nothing but the status."""
+        return None
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:
         mapped = MAPPING.get(event.event_type)
@@ -171,14 +172,7 @@ class ClerkConnector:
         return orjson.dumps(event)
 
     def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
-        # A retried Svix message keeps its id: derive it from the body, like a redelivery.
-        message_id = "msg_" + hashlib.sha256(body).hexdigest()[:27]
-        signature = standard_webhooks_signature(
-            standard_webhooks_key(secret), message_id, timestamp, body
-        )
         return {
-            "svix-id": message_id,
-            "svix-timestamp": str(timestamp),
-            "svix-signature": signature,
+            **self.scheme.sign(body, secret, timestamp=timestamp),
             "Content-Type": "application/json",
         }

@@ -11,7 +11,6 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -23,17 +22,20 @@ from integration_hub.connectors.base import (
     Manifest,
     PartnerEvent,
 )
-from integration_hub.connectors.signing import (
+from integration_hub.connectors.schemes.common import (
     MAX_PRESENTED_SIGNATURES,
     any_signature_matches,
-    hmac_sha256_hex,
     too_many_signatures,
 )
+from integration_hub.connectors.schemes.hmac import HmacScheme
 from integration_hub.errors import MalformedPayload, SignatureError
 
 SIGNATURE_HEADER = "stripe-signature"
 SCHEME = "v1"
 MAX_SIGNATURE_ITEMS = MAX_PRESENTED_SIGNATURES + 2  # the v1 values, t= and a test-mode v0=
+# The HMAC part of the scheme: hex SHA-256 over "{t}.{body}". The `t=,v1=` header that carries
+# both the timestamp and the signatures is Stripe's own, parsed below.
+HMAC = HmacScheme(header=SIGNATURE_HEADER, algorithm="sha256", encoding="hex", separator=b".")
 
 Obj = Mapping[str, Any]
 
@@ -165,19 +167,10 @@ _SAMPLE_STATE: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@cache
-def _sample_objects() -> dict[str, Any]:
-    path = resources.files("integration_hub.connectors.stripe").joinpath("samples.json")
-    objects: dict[str, Any] = orjson.loads(path.read_bytes())
-    return objects
-
-
 class StripeConnector:
     manifest = Manifest(
         name="stripe",
         webhook_secret="STRIPE_WEBHOOK_SECRET",  # noqa: S106 (a variable name, not a value)
-        api_secrets=("STRIPE_SECRET_KEY",),
-        secret_formats={"STRIPE_WEBHOOK_SECRET": r"whsec_[0-9A-Za-z+/=_]{16,}"},
         kept_headers=frozenset({"content-type", "user-agent", SIGNATURE_HEADER}),
         event_map={partner: internal for partner, (internal, _) in MAPPING.items()},
     )
@@ -190,8 +183,8 @@ class StripeConnector:
         if not header:
             raise SignatureError("Stripe-Signature header is missing", reason="missing_signature")
         timestamp, signatures = _parse_signature_header(header)
-        signed = b"%d." % timestamp + delivery.body
-        expected = [hmac_sha256_hex(secret.encode(), signed) for secret in secrets]
+        signed = HMAC.message(delivery.body, str(timestamp))
+        expected = [HMAC.digest(secret, signed) for secret in secrets]
         if not any_signature_matches(expected, signatures):
             raise SignatureError("no v1 signature matches a current webhook secret")
         if timestamp < now - self.tolerance_seconds:
@@ -214,6 +207,10 @@ class StripeConnector:
         if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
             raise MalformedPayload("Stripe event needs `data.object`")
         return [PartnerEvent(event_id, event_type, delivery.body)]
+
+    def respond(self, delivery: Delivery, events: Sequence[PartnerEvent]) -> None:
+        """The edge's JSON summary: the partner reads nothing but the status."""
+        return None
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:
         mapped = MAPPING.get(event.event_type)
@@ -257,7 +254,7 @@ class StripeConnector:
         return orjson.dumps(event)
 
     def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
-        signature = hmac_sha256_hex(secret.encode(), b"%d." % timestamp + body)
+        signature = HMAC.digest(secret, HMAC.message(body, str(timestamp)))
         return {
             "Stripe-Signature": f"t={timestamp},v1={signature}",
             "Content-Type": "application/json",

@@ -15,20 +15,19 @@ versions and URL variants.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from integration_hub.connectors.signing import any_signature_matches
+from integration_hub.connectors.schemes.common import HashName, any_signature_matches, hmac_digest
 from integration_hub.errors import RejectedDelivery, SignatureError
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 HMAC_SHA1, HMAC_SHA256 = "HMAC_SHA1", "HMAC_SHA256"
-_HASHES = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
+_HASHES: dict[str, HashName] = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 
 Params = Mapping[str, Sequence[str]]
 
@@ -64,8 +63,8 @@ def signed_parameters(params: Params) -> str:
 
 
 def _sign(key: str, url: str, signed_params: str, algorithm: str) -> str:
-    digest = hmac.new(key.encode(), (url + signed_params).encode(), _HASHES[algorithm]).digest()
-    return base64.b64encode(digest).decode()
+    message = (url + signed_params).encode()
+    return hmac_digest(key.encode(), message, algorithm=_HASHES[algorithm], encoding="base64")
 
 
 def compute_signature(key: str, url: str, params: Params, algorithm: str = HMAC_SHA1) -> str:

@@ -1,0 +1,12 @@
+"""Signature schemes shared by several partners. A partner on one of them builds the scheme
+in its connector and delegates `verify` and `sign` to it, writing no signature code of its own.
+
+- `standard_webhooks.StandardWebhooks`: Standard Webhooks / Svix (`svix-*` or `webhook-*`).
+- `hmac.HmacScheme`: HMAC over the body, or over timestamp + separator + body, parametrized by
+  hash, encoding, prefix and header (numbered headers too).
+- `bearer.BearerToken`: a shared token in a header, optionally after `Bearer `.
+- `basic.BasicAuth`: HTTP Basic credentials.
+
+`common` holds what every scheme shares: the constant-time comparison of every expected value
+against every presented one, and the cap on how many presented values are looked at.
+"""
