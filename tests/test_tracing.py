@@ -56,13 +56,19 @@ async def test_a_delivery_is_one_trace_from_ingest_to_activity(
     finished = spans.get_finished_spans()
     ingest = _named(finished, "POST /webhooks/")
     normalize = _named(finished, "normalize")
-    start = _named(finished, "StartWorkflow:ledger")
-    run = _named(finished, "RunWorkflow:ledger")
-    schedule = _named(finished, "StartActivity:post_ledger_entry")
-    activity = _named(finished, "RunActivity:post_ledger_entry")
+    start = _named(finished, "StartWorkflow:handler")  # the one handler workflow type
+    run = _named(finished, "RunWorkflow:handler")
+    schedule = _named(finished, "StartActivity:apply_handler")
+    activity = _named(finished, "RunActivity:apply_handler")
+    # The run's workflow id names its handler.
+    assert start.attributes is not None
+    assert str(start.attributes["temporalWorkflowID"]).startswith("ledger/")
 
     assert ingest.parent is None and ingest.kind is SpanKind.SERVER
+    assert ingest.name == "POST /webhooks/{partner}"
     assert ingest.attributes is not None and ingest.attributes["http.response.status_code"] == 200
+    assert ingest.attributes["hub.partner"] == "stripe"
+    assert ingest.attributes["http.route"] == "/webhooks/{partner}"
     assert _parent_of(normalize) == ingest.context.span_id
     assert _parent_of(start) == normalize.context.span_id
     assert _parent_of(run) == start.context.span_id

@@ -47,14 +47,29 @@ class TooManyEntries(MalformedPayload):
     reason = "too_many_entries"
 
 
-class SecretNotConfigured(HubError):
-    """A connector needs a secret that is not set; names the variable, never a value."""
+class SecretNotConfigured(RejectedDelivery):
+    """The partner's verifying secret is not set, so nothing it sends can be verified. 503: the
+    hub's fault, not the sender's, and retrying helps once it is set. Names the variable, never
+    a value."""
 
+    status = 503
     reason = "secret_not_configured"
 
 
-class UnknownPartner(HubError):
+class UnknownPartner(RejectedDelivery):
+    """No partner by that name (the edge answers 404; the CLI and admin API say the same)."""
+
+    status = 404
     reason = "unknown_partner"
+
+
+class UnknownEndpoint(RejectedDelivery):
+    """The partner has no such endpoint under /webhooks/{partner}/: raised by the edge for a
+    name its manifest does not declare, and by a connector's `verify` for a path token that is
+    not its own (404 either way, telling a guesser nothing)."""
+
+    status = 404
+    reason = "unknown_endpoint"
 
 
 class NormalizationError(HubError):

@@ -57,21 +57,64 @@ async def test_signed_delivery_is_stored_before_2xx(running_hub: RunningHub) -> 
     assert "stripe-signature" in row.headers
 
 
-async def test_unknown_partner_is_404(running_hub: RunningHub) -> None:
-    response = await running_hub.http.post("/webhooks/nosuchpartner", content=b"{}")
-    assert response.status_code == 404
-    assert response.json()["error"] == "unknown_partner"
+# (method, path, status, reason, partner label): a sender's path never becomes a label value.
+UNROUTED = {
+    "unknown_partner": ("POST", "/webhooks/nosuchpartner", 404, "unknown_partner", "-"),
+    "unknown_partner_long": ("POST", "/webhooks/" + "n" * 5000, 404, "unknown_partner", "-"),
+    "unknown_endpoint": ("POST", "/webhooks/stripe/voice", 404, "unknown_endpoint", "stripe"),
+    "third_segment": ("POST", "/webhooks/stripe/a/b", 400, "bad_path", "-"),
+    "no_partner": ("POST", "/webhooks/", 400, "bad_path", "-"),
+    "empty_segment": ("POST", "/webhooks//stripe", 400, "bad_path", "-"),
+    "not_post": ("GET", "/webhooks/stripe", 405, "method_not_allowed", "stripe"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNROUTED))
+async def test_a_request_the_edge_cannot_route_is_refused_counted_and_logged(
+    running_hub: RunningHub, name: str
+) -> None:
+    method, path, status, reason, label = UNROUTED[name]
+    before = _rejections(label, reason)
+
+    with capture_logs() as logs:
+        response = await running_hub.http.request(method, path, content=b"{}")
+
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == reason
+    assert response.json()["detail"]
+    assert len(response.json()["detail"]) < 200  # the path is quoted back bounded
+    assert _rejections(label, reason) == before + 1
+    assert {"event": "delivery_rejected", "partner": label, "reason": reason} in [
+        {k: entry.get(k) for k in ("event", "partner", "reason")} for entry in logs
+    ]
+    if status == 405:
+        assert response.headers["allow"] == "POST"
+    assert table_counts(running_hub.hub)["raw_events"] == 0
+
+
+async def test_trailing_slashes_reach_the_bare_endpoint(running_hub: RunningHub) -> None:
+    body, headers = stripe_delivery()
+    response = await running_hub.http.post("/webhooks/stripe//", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    assert table_counts(running_hub.hub)["raw_events"] == 1
 
 
 async def test_missing_secret_is_503_naming_the_variable(hub_settings: Settings) -> None:
     hub = Hub(hub_settings, secrets=EnvSecretSource(environ={}))
     async with serve_hub(hub) as running:
         body, headers = stripe_delivery()
-        response = await running.http.post("/webhooks/stripe", content=body, headers=headers)
+        before = _rejections("stripe", "secret_not_configured")
+        with capture_logs() as logs:
+            response = await running.http.post("/webhooks/stripe", content=body, headers=headers)
         assert response.status_code == 503
         assert response.json()["error"] == "secret_not_configured"
         assert "STRIPE_WEBHOOK_SECRET" in response.json()["detail"]
         assert table_counts(hub)["raw_events"] == 0
+        assert _rejections("stripe", "secret_not_configured") == before + 1
+        # The operator's to fix, not the sender's: an error, naming the variable.
+        [logged] = [e for e in logs if e["event"] == "delivery_rejected"]
+        assert logged["log_level"] == "error"
+        assert "STRIPE_WEBHOOK_SECRET" in logged["detail"]
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
-"""What a connector is: a manifest (name, secrets, kept headers, event map) plus three steps.
+"""What a connector is: a manifest (name, secrets, kept headers, event map) plus four steps.
 
 1. `verify` checks the signature on the exact raw bytes, before anything is parsed.
 2. `split` turns a verified delivery into one or more partner events (id, type, bytes).
-3. `normalize` turns one stored partner event into internal event drafts (no I/O).
+3. `respond` builds the 2xx answer once those are committed (read-only; None: the edge's JSON).
+4. `normalize` turns one stored partner event into internal event drafts (no I/O).
 
 Batches (Auth0 today; SendGrid and QuickBooks later) follow one rule: one bad entry never costs
 the others. `split` returns every well-formed entry as usual and each malformed one as
@@ -24,7 +25,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
+
+from integration_hub.events import InternalEventDraft as InternalEventDraft
+from integration_hub.storage.tables import MALFORMED_ID_PREFIX as MALFORMED_ID_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,9 @@ class Delivery:
     headers: Mapping[str, str]  # lower-case names
     url: str
     received_at: float  # unix seconds
+    # The path segment after /webhooks/{partner}/ ("" for the bare path): which of the
+    # partner's endpoints was called (`Manifest.endpoints`).
+    endpoint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,6 @@ class PartnerEvent:
 
 # raw_events.partner_event_id and event_type are String(255); PostgreSQL text refuses NUL.
 MAX_KEY_LENGTH = 255
-MALFORMED_ID_PREFIX = "malformed:"
 
 
 def storable_key(value: str) -> bool:
@@ -68,23 +74,11 @@ def malformed_entry(body: bytes, reason: str) -> PartnerEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class InternalEventDraft:
-    """What a connector says happened; `events.build_event` wraps it in a CloudEvent."""
-
-    type: str
-    subject: str
-    time: str  # RFC 3339
-    data: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class Manifest:
     name: str
-    webhook_secret: str  # the variable that holds the signing secret
-    api_secrets: tuple[str, ...] = ()  # variables for calls out (not needed to ingest)
-    # The shape a well-formed value has (regex), for `hub doctor`; values are never shown.
-    secret_formats: Mapping[str, str] = field(default_factory=dict)
-    priority: str = "P0"  # the product's partner priority; `hub doctor --strict` gates on P0
+    # The variable that holds the signing secret. Every secret a partner reads, with its shape
+    # and whether it is required, is declared once in its `Partner.secrets`.
+    webhook_secret: str
     kept_headers: frozenset[str] = frozenset({"content-type", "user-agent"})
     event_map: Mapping[str, str] = field(default_factory=dict)  # partner type -> internal type
     # What the partner's scheme protects. Without a signed timestamp, only the dedup key stops
@@ -92,9 +86,11 @@ class Manifest:
     signs_body: bool = True
     signs_timestamp: bool = True
     signs_url: bool = False  # only then does the edge build the public URL of the request
-    # What a 2xx answer carries: (content type, body). None: the edge's JSON summary. Twilio,
-    # for one, reads the answer to an inbound message as TwiML instructions.
-    ack: tuple[str, bytes] | None = None
+    # The endpoints under /webhooks/{name}: "" is the bare path, any other name one more path
+    # segment (/webhooks/{name}/voice); the edge answers 404 `unknown_endpoint` to the rest.
+    # None: every segment reaches `verify`, which checks it against a secret (an unguessable
+    # path token, for a partner that signs nothing) and raises `UnknownEndpoint` for others.
+    endpoints: frozenset[str] | None = frozenset({""})
 
 
 class Connector(Protocol):
@@ -106,6 +102,14 @@ class Connector(Protocol):
 
     def split(self, delivery: Delivery) -> list[PartnerEvent]:
         """Raise `MalformedPayload` unless the body is the partner's payload."""
+        ...
+
+    def respond(
+        self, delivery: Delivery, events: Sequence[PartnerEvent]
+    ) -> tuple[str, bytes] | None:
+        """The 2xx answer to `delivery`, once its `events` are committed: (content type, body),
+        or None for the edge's JSON summary. It runs for duplicates too and must write nothing
+        (a retried delivery gets the same answer): TwiML for an IVR step, a challenge echoed."""
         ...
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from integration_hub.storage.tables import raw_events
 from tests.connectors.twilio.support import (
+    FORM,
     inbound,
     post,
     settled,
@@ -30,6 +31,17 @@ async def test_inbound_message_is_answered_with_empty_twiml(twilio_hub: RunningH
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/xml"
     assert response.content == TWIML
+
+
+async def test_a_refusal_is_answered_in_json_not_twiml(twilio_hub: RunningHub) -> None:
+    response = await twilio_hub.http.post(
+        "/webhooks/twilio/voice", content=b"MessageSid=SM1", headers={"Content-Type": FORM}
+    )
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"] == "unknown_endpoint"
+    assert _raw_ids(twilio_hub) == []
 
 
 async def test_redelivered_inbound_message_is_stored_once(twilio_hub: RunningHub) -> None:

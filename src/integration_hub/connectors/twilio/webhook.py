@@ -161,14 +161,12 @@ class TwilioWebhookConnector:
     manifest = Manifest(
         name="twilio",
         webhook_secret="TWILIO_AUTH_TOKEN",  # noqa: S106 (a variable name, not a value)
-        api_secrets=("TWILIO_ACCOUNT_SID", "TWILIO_WHATSAPP_NUMBER", "TWILIO_SMS_FROM"),
         kept_headers=frozenset(
             {"content-type", "user-agent", "i-twilio-idempotency-token", SETTINGS_HEADER}
         ),
         event_map=EVENT_MAP,
         signs_timestamp=False,
         signs_url=True,
-        ack=("text/xml", EMPTY_TWIML),
     )
 
     def verify(self, delivery: Delivery, secrets: Sequence[str], *, now: float) -> None:
@@ -197,6 +195,10 @@ class TwilioWebhookConnector:
         # normalizes to the same event time (consent "newest wins" depends on it).
         stored = {"received_at": _rfc3339(delivery.received_at), "form": delivery.body.decode()}
         return [PartnerEvent(key, kind, orjson.dumps(stored))]
+
+    def respond(self, delivery: Delivery, events: Sequence[PartnerEvent]) -> tuple[str, bytes]:
+        """Twilio reads the answer as TwiML instructions: empty, it sends no reply."""
+        return "text/xml", EMPTY_TWIML
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:
         if event.event_type not in EVENT_MAP:
