@@ -20,7 +20,7 @@ from integration_hub.orchestration.worker import build_worker
 from integration_hub.pipeline.dispatch import Dispatcher
 from integration_hub.pipeline.normalizer import Normalizer
 from integration_hub.settings import Settings
-from integration_hub.storage import migrate, repo
+from integration_hub.storage import migrate, raw_events
 from integration_hub.storage.engine import make_engine
 from integration_hub.storage.tables import handler_runs
 
@@ -33,10 +33,10 @@ def _store_backlog(db: Database, count: int, event_types: tuple[str, ...]) -> No
     for index in range(count):
         _, body = signed_delivery(event_types[index % len(event_types)])
         event = orjson.loads(body)
-        rows.append(repo.NewRawEvent("stripe", event["id"], event["type"], now, {}, body))
+        rows.append(raw_events.NewRawEvent("stripe", event["id"], event["type"], now, {}, body))
     for start in range(0, count, 1000):
         with engine.begin() as connection:
-            repo.record_deliveries(connection, events=rows[start : start + 1000])
+            raw_events.record_deliveries(connection, events=rows[start : start + 1000])
     engine.dispose()
 
 

@@ -1,12 +1,11 @@
-"""Activities: methods of a class built once with the database engine."""
+"""The handler activities: one class built once with the database engine, the handlers it
+runs and their context. `apply_handler` runs the handler its input names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -16,9 +15,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from integration_hub import metrics
-from integration_hub.orchestration import contacts, identity, ledger
-from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
-from integration_hub.storage import repo
+from integration_hub.errors import HubError
+from integration_hub.orchestration.handlers import Handler, HandlerContext, checked
+from integration_hub.orchestration.outcomes import (
+    HandlerInput,
+    HandlerOutcome,
+    OutcomeInput,
+    Skipped,
+)
+from integration_hub.storage import handler_runs, internal_events
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.refusals import describe_refusal
 from integration_hub.storage.tables import RawStatus
@@ -26,39 +31,34 @@ from integration_hub.storage.tables import RawStatus
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class HandlerInput:
-    event_id: str
-    handler: str
-
-
-@dataclass(frozen=True)
-class OutcomeInput:
-    event_id: str
-    handler: str
-    error: str | None
-
-
 class HandlerActivities:
     def __init__(
-        self, engine: Engine, *, identity_clock_skew: timedelta = identity.DEFAULT_CLOCK_SKEW
+        self, engine: Engine, handlers: Iterable[Handler], context: HandlerContext
     ) -> None:
         self._engine = engine
-        self._identity_clock_skew = identity_clock_skew
+        self._handlers = {handler.name: handler for handler in checked(handlers)}
+        self._context = context
 
-    def _complete(
-        self, input: HandlerInput, work: Callable[[Connection, dict[str, Any]], HandlerOutcome]
-    ) -> str:
-        """Do a handler's write and mark its run completed (or skipped), in one transaction.
-        Every line logged meanwhile carries the event's partner, ids and workflow id.
+    @activity.defn
+    def apply_handler(self, input: HandlerInput) -> str:
+        """Do the named handler's write and mark its run completed (or skipped), in one
+        transaction. Every line logged meanwhile carries the event's partner, ids and workflow id.
 
         A write the database refuses for what it holds (a value that does not fit a column, a
-        constraint) fails the same way on every attempt: it is non-retryable, so the run fails
-        at once with the error kept (the dead-letter) instead of retrying until it gives up."""
+        constraint) fails the same way on every attempt, as does a handler's own refusal (a
+        HubError that is not retryable): non-retryable, so the run fails at once with the error
+        kept (the dead-letter) instead of retrying until it gives up."""
         with _event_log_context(input.event_id):
+            handler = self._handlers.get(input.handler)
+            if handler is None:  # a run left from a handler since removed
+                raise ApplicationError(
+                    f"no handler named {input.handler!r}",
+                    type="unknown_handler",
+                    non_retryable=True,
+                )
             try:
                 with begin_write(self._engine) as connection:
-                    event = repo.get_internal_event(connection, event_id=input.event_id)
+                    event = internal_events.get_internal_event(connection, event_id=input.event_id)
                     if event is None:
                         raise ApplicationError(
                             f"internal event {input.event_id} does not exist", non_retryable=True
@@ -66,9 +66,9 @@ class HandlerActivities:
                     with structlog.contextvars.bound_contextvars(
                         partner=event.get("partner"), partner_event_id=event.get("partnereventid")
                     ):
-                        outcome = work(connection, event)
+                        outcome = _apply(handler, connection, event, self._context)
                         skipped = outcome.reason if isinstance(outcome, Skipped) else None
-                        raw = repo.record_handler_outcome(
+                        raw = handler_runs.record_handler_outcome(
                             connection,
                             event_id=input.event_id,
                             handler=input.handler,
@@ -92,26 +92,10 @@ class HandlerActivities:
         return detail
 
     @activity.defn
-    def post_ledger_entry(self, input: HandlerInput) -> str:
-        return self._complete(input, _post_ledger_entry)
-
-    @activity.defn
-    def apply_identity_event(self, input: HandlerInput) -> str:
-        """Update the users-and-roles mirror."""
-        return self._complete(
-            input, partial(_apply_identity_event, clock_skew=self._identity_clock_skew)
-        )
-
-    @activity.defn
-    def apply_contact_event(self, input: HandlerInput) -> str:
-        """Update the messaging contacts and their consent history."""
-        return self._complete(input, contacts.apply_event)
-
-    @activity.defn
     def record_handler_outcome(self, input: OutcomeInput) -> None:
         """Record a run's final state (the failure path; success is recorded with its work)."""
         with _event_log_context(input.event_id), begin_write(self._engine) as connection:
-            raw = repo.record_handler_outcome(
+            raw = handler_runs.record_handler_outcome(
                 connection, event_id=input.event_id, handler=input.handler, error=input.error
             )
             if input.error:
@@ -119,6 +103,19 @@ class HandlerActivities:
         status = "failed" if input.error else "completed"
         metrics.HANDLER_OUTCOMES.labels(input.handler, status).inc()
         _observe_processed(raw)
+
+
+def _apply(
+    handler: Handler, connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    """The handler's apply; its refusal (a HubError retries cannot fix) fails the run at once
+    with the error's reason as its type."""
+    try:
+        return handler.apply(connection, event, context)
+    except HubError as err:
+        if err.retryable:
+            raise
+        raise ApplicationError(err.detail, type=err.reason, non_retryable=True) from err
 
 
 def _event_log_context(event_id: str) -> AbstractContextManager[None]:
@@ -135,27 +132,8 @@ def _refusal_text(refused: DataError | IntegrityError) -> str:
     return f"the database refused the handler's write ({kind}): {describe_refusal(refused)}"
 
 
-def _observe_processed(raw: repo.RawOutcome) -> None:
+def _observe_processed(raw: handler_runs.RawOutcome) -> None:
     """Receipt to processed: observed once the run just recorded made its raw event processed."""
     if raw.status is RawStatus.PROCESSED:
         elapsed = (datetime.now(UTC) - raw.received_at).total_seconds()
         metrics.RECEIPT_TO_PROCESSED.labels(raw.partner).observe(max(elapsed, 0.0))
-
-
-def _apply_identity_event(
-    connection: Connection, event: dict[str, Any], *, clock_skew: timedelta
-) -> HandlerOutcome:
-    try:
-        return identity.apply_event(connection, event, clock_skew=clock_skew)
-    except identity.IdentityRejected as err:
-        raise ApplicationError(err.detail, type=err.reason, non_retryable=True) from err
-
-
-def _post_ledger_entry(connection: Connection, event: dict[str, Any]) -> str:
-    try:
-        entry = ledger.entry_for(connection, event)
-    except ledger.LedgerRejected as err:
-        raise ApplicationError(err.detail, type=err.reason, non_retryable=True) from err
-    created = repo.post_ledger_entry(connection, entry=entry)
-    posted = f"{entry['kind']} {entry['amount']} {entry['currency']}"
-    return posted if created else f"{posted} (already posted)"

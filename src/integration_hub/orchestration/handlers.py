@@ -1,38 +1,130 @@
-"""The registry of handler workflows per internal event type. Later issues add lines here."""
+"""Handlers: each one `Handler(name, event_types, apply)` declaration.
+
+`apply` does the handler's writes in the open transaction that also completes its run, given
+the internal event (the CloudEvent as a dict) and a `HandlerContext`, and returns a detail
+string or `Skipped`. A refusal no retry can fix is a `HubError` whose `retryable` is False: the
+run fails at once with its detail kept; anything else raised is retried. Handlers know nothing
+of Temporal: one generic workflow (workflows.py) runs any of them by name.
+
+`HANDLERS` lists the core handlers (features that span partners); a handler that belongs to one
+partner alone is declared in its `Partner.handlers`. `registered_handlers()` is both. Adding a
+handler is its module (its logic and `apply`), one declaration here or in its partner's
+declaration, and its tests.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any
 
-from integration_hub.orchestration.contacts import CONTACT_EVENT_TYPES
-from integration_hub.orchestration.identity import IDENTITY_EVENT_TYPES
-from integration_hub.orchestration.ledger import LEDGER_EVENT_TYPES
-from integration_hub.orchestration.workflows import (
-    ContactsWorkflow,
-    IdentityWorkflow,
-    LedgerWorkflow,
-)
+from sqlalchemy import Connection
+
+from integration_hub.orchestration import contacts, identity, ledger
+from integration_hub.orchestration.outcomes import HandlerOutcome
+from integration_hub.settings import Settings
+from integration_hub.storage import ledger as ledger_rows
+
+# Kept in handler_runs.handler (64 characters) and in workflow ids "{name}/{event id}".
+_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class HandlerContext:
+    """What an `apply` may read besides the transaction and the event; built once per worker."""
+
+    settings: Settings
+
+
+Apply = Callable[[Connection, dict[str, Any], HandlerContext], HandlerOutcome]
+
+
+@dataclass(frozen=True, slots=True)
 class Handler:
-    name: str  # also the workflow type name
-    workflow: type
-    event_types: frozenset[str]
+    name: str  # its runs' name: workflow id "{name}/{event id}", the metrics' handler label
+    event_types: frozenset[str]  # internal event types it handles
+    apply: Apply
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(f"handler name {self.name!r} must match {_NAME.pattern}")
+
+
+def _post_ledger_entry(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    entry = ledger.entry_for(connection, event)
+    created = ledger_rows.post_ledger_entry(connection, entry=entry)
+    posted = f"{entry['kind']} {entry['amount']} {entry['currency']}"
+    return posted if created else f"{posted} (already posted)"
+
+
+def _apply_identity_event(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    skew = timedelta(seconds=context.settings.identity_clock_skew_seconds)
+    return identity.apply_event(connection, event, clock_skew=skew)
+
+
+def _apply_contact_event(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    return contacts.apply_event(connection, event)
 
 
 HANDLERS: tuple[Handler, ...] = (
-    Handler("ledger", LedgerWorkflow, LEDGER_EVENT_TYPES),
-    Handler("identity", IdentityWorkflow, IDENTITY_EVENT_TYPES),
-    Handler("contacts", ContactsWorkflow, CONTACT_EVENT_TYPES),
+    # One ledger entry per payment or payout event.
+    Handler("ledger", ledger.LEDGER_EVENT_TYPES, _post_ledger_entry),
+    # The users-and-roles mirror, in step with the auth provider.
+    Handler("identity", identity.IDENTITY_EVENT_TYPES, _apply_identity_event),
+    # Messaging contacts: consent, locale, the WhatsApp window.
+    Handler("contacts", contacts.CONTACT_EVENT_TYPES, _apply_contact_event),
 )
 
-_BY_EVENT_TYPE: dict[str, tuple[str, ...]] = {}
-for _handler in HANDLERS:
-    for _type in _handler.event_types:
-        _BY_EVENT_TYPE[_type] = (*_BY_EVENT_TYPE.get(_type, ()), _handler.name)
+
+def checked(handlers: Iterable[object]) -> tuple[Handler, ...]:
+    """`handlers` as declarations, refusing what is not a Handler or a name used twice (two
+    handlers of one name would share their runs' rows and workflow ids)."""
+    seen: set[str] = set()
+    out: list[Handler] = []
+    for handler in handlers:
+        if not isinstance(handler, Handler):
+            raise TypeError(f"not a Handler declaration: {handler!r}")
+        if handler.name in seen:
+            raise ValueError(f"two handlers are named {handler.name!r}")
+        seen.add(handler.name)
+        out.append(handler)
+    return tuple(out)
+
+
+@cache
+def registered_handlers() -> tuple[Handler, ...]:
+    """The core handlers, then every partner's."""
+    # Imported here, not at the top: a partner package imports `Handler` from this module to
+    # declare its handlers, so importing the partners while this module loads would be a cycle.
+    from integration_hub.connectors.partners import PARTNERS
+
+    return checked([*HANDLERS, *(handler for p in PARTNERS for handler in p.handlers)])
+
+
+def names_by_event_type(handlers: Iterable[Handler]) -> Callable[[str], Sequence[str]]:
+    """The normalizer's lookup: an internal event type -> the names of its handlers."""
+    by_type: dict[str, tuple[str, ...]] = {}
+    for handler in handlers:
+        for event_type in handler.event_types:
+            by_type[event_type] = (*by_type.get(event_type, ()), handler.name)
+    index: Mapping[str, tuple[str, ...]] = by_type
+    return lambda event_type: index.get(event_type, ())
+
+
+@cache
+def _registered_names() -> Callable[[str], Sequence[str]]:
+    return names_by_event_type(registered_handlers())
 
 
 def handler_names_for(event_type: str) -> Sequence[str]:
-    return _BY_EVENT_TYPE.get(event_type, ())
+    """The names of the registered handlers of an internal event type (none: empty)."""
+    return _registered_names()(event_type)

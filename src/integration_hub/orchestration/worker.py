@@ -1,9 +1,10 @@
-"""build_worker(client, settings, engine) with explicit lists of workflows and activities."""
+"""build_worker(client, settings, engine): the handler workflow and activities from the
+registered handlers, the partners' calls and upkeep, the core maintenance and retention."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -12,9 +13,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from integration_hub.orchestration.activities import HandlerActivities
 from integration_hub.orchestration.calls import CALL_WORKFLOWS, partner_calls
-from integration_hub.orchestration.handlers import HANDLERS
+from integration_hub.orchestration.handlers import Handler, HandlerContext, registered_handlers
 from integration_hub.orchestration.maintenance import maintenance_activities
 from integration_hub.orchestration.retention import RETENTION_WORKFLOWS, RetentionActivities
+from integration_hub.orchestration.workflows import HandlerWorkflow
 from integration_hub.secrets import EnvSecretSource, SecretSource
 from integration_hub.settings import Settings
 
@@ -26,26 +28,24 @@ def build_worker(
     executor: ThreadPoolExecutor | None = None,
     *,
     secrets: SecretSource | None = None,
+    handlers: Iterable[Handler] | None = None,
 ) -> Worker:
     """`executor` runs the (synchronous) activities; its owner waits for it before closing
-    the engine they use. `secrets` feed the partners' calls out."""
-    activities = HandlerActivities(
-        engine, identity_clock_skew=timedelta(seconds=settings.identity_clock_skew_seconds)
+    the engine they use. `secrets` feed the partners' calls out. `handlers` are the ones its
+    handler workflow runs: by default the registered ones (core and partners')."""
+    handling = HandlerActivities(
+        engine,
+        registered_handlers() if handlers is None else handlers,
+        HandlerContext(settings=settings),
     )
     calls = partner_calls(settings, secrets or EnvSecretSource(environ={}), engine)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[
-            *(handler.workflow for handler in HANDLERS),
-            *CALL_WORKFLOWS,
-            *RETENTION_WORKFLOWS,
-        ],
+        workflows=[HandlerWorkflow, *CALL_WORKFLOWS, *RETENTION_WORKFLOWS],
         activities=[
-            activities.post_ledger_entry,
-            activities.apply_identity_event,
-            activities.apply_contact_event,
-            activities.record_handler_outcome,
+            handling.apply_handler,
+            handling.record_handler_outcome,
             *(activity for partner in calls for activity in partner.activities()),
             *maintenance_activities(secrets, settings),
             *RetentionActivities(engine, retention_days=settings.raw_retention_days).activities(),

@@ -1,8 +1,8 @@
-"""Handler workflows. Deterministic only: every side effect is an activity."""
+"""The one handler workflow: runs the handler its input names. Deterministic only: every side
+effect is an activity."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,13 +11,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from integration_hub.orchestration.activities import (
-        HandlerActivities,
-        HandlerInput,
-        OutcomeInput,
-    )
+    from integration_hub.orchestration.activities import HandlerActivities
+    from integration_hub.orchestration.outcomes import HANDLER_WORKFLOW, HandlerInput, OutcomeInput
 
-# Ledger writes take milliseconds; a short timeout lets a killed worker's activity retry soon.
+# Handler writes take milliseconds; a short timeout lets a killed worker's activity retry soon.
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -43,50 +40,29 @@ async def _record_failure(input: HandlerInput, error: str) -> None:
     )
 
 
-async def _run_handler_step(
-    step: Callable[[HandlerActivities, HandlerInput], str], input: HandlerInput
-) -> HandlerResult:
-    """Run a handler's one local activity; on a failure retries cannot fix, record it and fail.
-
-    A local activity: a short database write gains nothing from a round trip through the
-    Temporal server per attempt, and the handler runs near the rate of an empty workflow.
-    """
-    try:
-        detail = await workflow.execute_local_activity_method(
-            step, input, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY
-        )
-    except (ActivityError, ApplicationError) as err:
-        # A remote activity's failure arrives as ActivityError(cause=...); a local one's
-        # non-retryable ApplicationError can arrive as itself.
-        cause = err.cause if isinstance(err, ActivityError) else err
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-        await _record_failure(input, message)
-        raise ApplicationError(message, type="HandlerFailed", non_retryable=True) from err
-    return HandlerResult(event_id=input.event_id, handler=input.handler, detail=detail)
-
-
-@workflow.defn(name="ledger")
-class LedgerWorkflow:
-    """Posts one ledger entry for a payment or payout event."""
+@workflow.defn(name=HANDLER_WORKFLOW)
+class HandlerWorkflow:
+    """Runs one handler for one internal event (the input names both)."""
 
     @workflow.run
     async def run(self, input: HandlerInput) -> HandlerResult:
-        return await _run_handler_step(HandlerActivities.post_ledger_entry, input)
+        """The handler's one local activity; on a failure retries cannot fix, record it and fail.
 
-
-@workflow.defn(name="identity")
-class IdentityWorkflow:
-    """Keeps the users-and-roles mirror in step with the auth provider."""
-
-    @workflow.run
-    async def run(self, input: HandlerInput) -> HandlerResult:
-        return await _run_handler_step(HandlerActivities.apply_identity_event, input)
-
-
-@workflow.defn(name="contacts")
-class ContactsWorkflow:
-    """Keeps messaging contacts (consent, locale, WhatsApp window) in step with their messages."""
-
-    @workflow.run
-    async def run(self, input: HandlerInput) -> HandlerResult:
-        return await _run_handler_step(HandlerActivities.apply_contact_event, input)
+        A local activity: a short database write gains nothing from a round trip through the
+        Temporal server per attempt, and the handler runs near the rate of an empty workflow.
+        """
+        try:
+            detail = await workflow.execute_local_activity_method(
+                HandlerActivities.apply_handler,
+                input,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        except (ActivityError, ApplicationError) as err:
+            # A remote activity's failure arrives as ActivityError(cause=...); a local one's
+            # non-retryable ApplicationError can arrive as itself.
+            cause = err.cause if isinstance(err, ActivityError) else err
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            await _record_failure(input, message)
+            raise ApplicationError(message, type="HandlerFailed", non_retryable=True) from err
+        return HandlerResult(event_id=input.event_id, handler=input.handler, detail=detail)

@@ -1,4 +1,4 @@
-"""The dispatch outbox: start a handler workflow for every pending handler run.
+"""The dispatch outbox: start the handler workflow for every pending handler run.
 
 A run stays `pending` until Temporal has accepted its workflow, so an outage only delays
 handling. The workflow id is deterministic; the database, not Temporal's id reuse policy,
@@ -19,8 +19,8 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from integration_hub import metrics, tracing
-from integration_hub.orchestration.activities import HandlerInput
-from integration_hub.storage import repo
+from integration_hub.orchestration.outcomes import HANDLER_WORKFLOW, HandlerInput
+from integration_hub.storage import handler_runs
 from integration_hub.storage.engine import begin_write
 
 log = structlog.get_logger(__name__)
@@ -47,12 +47,12 @@ class Dispatcher:
 
     def _pending(self) -> list[PendingRun]:
         with self._engine.connect().execution_options(read_only=True) as connection:
-            rows = repo.pending_handler_runs(connection, limit=self._batch_size)
+            rows = handler_runs.pending_handler_runs(connection, limit=self._batch_size)
         return [PendingRun(r.event_id, r.handler, r.workflow_id, r.envelope) for r in rows]
 
     def _mark_started(self, keys: list[tuple[str, str]]) -> None:
         with begin_write(self._engine) as connection:
-            repo.mark_handlers_started(connection, keys=keys)
+            handler_runs.mark_handlers_started(connection, keys=keys)
 
     async def _start(self, client: Client, run: PendingRun) -> None:
         """Start one workflow: its log lines carry the event's ids, and its StartWorkflow span
@@ -68,7 +68,7 @@ class Dispatcher:
             token = otel_context.attach(parent) if parent is not None else None
             try:
                 await client.start_workflow(
-                    run.handler,
+                    HANDLER_WORKFLOW,
                     HandlerInput(event_id=run.event_id, handler=run.handler),
                     id=run.workflow_id,
                     task_queue=self._task_queue,
