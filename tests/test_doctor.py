@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from integration_hub.connectors.outbound import CallsManifest
-from integration_hub.connectors.partners import build_connectors
+from integration_hub.connectors.base import Connector, Manifest
+from integration_hub.connectors.partner import Partner, Secret, WebhookContext
+from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.doctor import PartnerReport, diagnose
+from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.secrets import EnvSecretSource
-from integration_hub.settings import Settings
-from integration_hub.storage import repo
 from integration_hub.storage.engine import begin_write
+from integration_hub.storage.raw_events import NewRawEvent, record_deliveries
 from integration_hub.storage.tables import RawStatus, raw_events
 
-CONNECTORS = build_connectors(Settings.model_construct())
-MAPS = CallsManifest("google_maps", "P0", {"GOOGLE_MAPS_API_KEY": r"AIza[0-9A-Za-z_-]{35}"})
 CLERK_SECRET = "whsec_Y2xlcmstdGVzdC1zZWNyZXQtZm9yLWludGVncmF0aW9uLWh1Yg=="
 
 
@@ -28,7 +28,7 @@ def _report(reports: list[PartnerReport], partner: str) -> PartnerReport:
 
 def _diagnose(environ: dict[str, str], engine: Engine | None = None) -> list[PartnerReport]:
     source = EnvSecretSource(environ=environ)
-    return diagnose(connectors=CONNECTORS, calls=[MAPS], secrets=source, engine=engine)
+    return diagnose(secrets=source, engine=engine)
 
 
 def test_missing_secret_is_named_in_what_remains() -> None:
@@ -67,9 +67,9 @@ def test_calls_out_only_partner_is_listed_without_webhook_steps() -> None:
 def test_webhook_steps_are_done_once_a_delivery_was_processed(engine: Engine) -> None:
     now = datetime.now(UTC)
     with begin_write(engine) as connection:
-        repo.record_deliveries(
+        record_deliveries(
             connection,
-            events=[repo.NewRawEvent("clerk", "msg_1", "user.created", now, {}, b"{}")],
+            events=[NewRawEvent("clerk", "msg_1", "user.created", now, {}, b"{}")],
         )
     before = _report(_diagnose({"CLERK_WEBHOOK_SECRET": CLERK_SECRET}, engine), "clerk")
     with begin_write(engine) as connection:
@@ -95,12 +95,15 @@ def test_doctor_strict_exits_non_zero_when_a_p0_partner_is_incomplete(tmp_path: 
 
 
 def test_optional_secret_left_unset_does_not_make_a_partner_incomplete() -> None:
-    sms = CallsManifest(
-        "twilio_like", "P0", {"SENDER": r"\+\d+", "TOKEN": r"\w+"}, frozenset({"SENDER"})
+    sms = Partner(
+        name="twilio_like",
+        priority="P0",
+        summary="test only",
+        secrets=(Secret("SENDER", format=r"\+\d+", required=False), Secret("TOKEN", format=r"\w+")),
     )
     source = EnvSecretSource(environ={"TOKEN": "abc"})
 
-    [report] = diagnose(connectors={}, calls=[sms], secrets=source, engine=None)
+    [report] = diagnose(secrets=source, engine=None, partners=[sms])
 
     assert report.complete
     assert [(s.name, s.versions, s.required) for s in report.secrets] == [
@@ -126,13 +129,7 @@ def test_doctor_warns_when_a_url_signing_partner_has_no_public_base_url(
 ) -> None:
     source = EnvSecretSource(environ=environ)
 
-    reports = diagnose(
-        connectors=CONNECTORS,
-        calls=[],
-        secrets=source,
-        engine=None,
-        public_base_url=public_base_url,
-    )
+    reports = diagnose(secrets=source, engine=None, public_base_url=public_base_url)
 
     twilio = _report(reports, "twilio")
     warnings = twilio.as_dict()["warnings"]
@@ -144,3 +141,65 @@ def test_doctor_warns_when_a_url_signing_partner_has_no_public_base_url(
     # A warning, not a missing step: it never makes a partner incomplete by itself.
     assert "HUB_PUBLIC_BASE_URL" not in repr(twilio.as_dict()["remaining"])
     assert all(not r.warnings for r in reports if r.partner != "twilio")
+
+
+def test_every_declared_partner_is_reported_from_its_declaration() -> None:
+    reports = _diagnose({})
+
+    by_name = {r.partner: r for r in reports}
+    assert set(by_name) == {p.name for p in PARTNERS}
+    for partner in PARTNERS:
+        report = by_name[partner.name]
+        assert report.priority == partner.priority
+        assert report.receives_webhooks is (partner.webhook is not None)
+        assert report.calls_out is (partner.calls is not None)
+        assert [(s.name, s.required) for s in report.secrets] == [
+            (s.name, s.required) for s in partner.secrets
+        ]
+
+
+def _inbound(name: str, event_map: dict[str, str]) -> Partner:
+    """A partner declared here only: any real connector's code under a manifest of its own
+    (doctor reads only the manifest)."""
+    manifest = Manifest(name=name, webhook_secret=f"{name.upper()}_SECRET", event_map=event_map)
+
+    def webhook(context: WebhookContext) -> Connector:
+        connector = copy.copy(next(iter(build_connectors().values())))
+        connector.manifest = manifest
+        return connector
+
+    return Partner(
+        name=name,
+        priority="P1",
+        summary="test only",
+        secrets=(Secret(manifest.webhook_secret, used_for="webhook"),),
+        webhook=webhook,
+    )
+
+
+def test_handler_step_only_for_a_partner_whose_events_have_handlers(engine: Engine) -> None:
+    assert handler_names_for("payment.succeeded")  # the ledger takes it
+    assert not handler_names_for("example.thing_done")
+    quiet = _inbound("quiet", {"thing.done": "example.thing_done"})
+    handled = _inbound("handled", {"charge.done": "payment.succeeded"})
+    now = datetime.now(UTC)
+    with begin_write(engine) as connection:
+        record_deliveries(
+            connection,
+            events=[NewRawEvent("quiet", "q_1", "thing.done", now, {}, b"{}")],
+        )
+        connection.execute(raw_events.update().values(status=RawStatus.PROCESSED.value))
+    source = EnvSecretSource(environ={"QUIET_SECRET": "q", "HANDLED_SECRET": "h"})
+
+    reports = diagnose(secrets=source, engine=engine, partners=[quiet, handled])
+
+    steps = {r.partner: [i.step for i in r.checklist] for r in reports}
+    assert steps["quiet"] == [
+        "secrets set",
+        "secrets well formed",
+        "a signed delivery verified and stored",
+        "normalized into internal events",
+    ]
+    assert steps["handled"][-1] == "handler workflows completed"
+    assert _report(reports, "quiet").complete  # nothing is left waiting for a handler
+    assert not _report(reports, "handled").complete

@@ -90,6 +90,29 @@ async def test_deliveries_latency_and_backlog_are_scraped_by_partner(
     assert grew("hub_receipt_to_processed_seconds_bucket", partner="stripe", le="+Inf") == 1
 
 
+async def test_requests_the_edge_cannot_route_are_scraped_as_rejections(
+    running_hub: RunningHub,
+) -> None:
+    """404 and 400 answers of the edge are refusals like any other; a path a sender made up
+    is counted under the partner "-", never under its own label value."""
+    before = await scrape(running_hub)
+    for path in ("/webhooks/made-up-partner", "/webhooks/stripe/made-up", "/webhooks/a/b/c"):
+        response = await running_hub.http.post(path, content=b"{}")
+        assert response.status_code in (400, 404), response.text
+    after = await scrape(running_hub)
+
+    def grew(**labels: str) -> float:
+        return value(after, "hub_rejections_total", **labels) - value(
+            before, "hub_rejections_total", **labels
+        )
+
+    assert grew(partner="-", reason="unknown_partner") == 1
+    assert grew(partner="stripe", reason="unknown_endpoint") == 1
+    assert grew(partner="-", reason="bad_path") == 1
+    assert value(after, "hub_deliveries_total", partner="-", outcome="rejected") >= 2
+    assert not [labels for name, labels in after if ("partner", "made-up-partner") in labels]
+
+
 def test_a_partner_whose_backlog_clears_reads_zero() -> None:
     metrics.set_backlog({("clerk", "received"): 2, ("clerk", "processing"): 1})
     metrics.set_backlog({("auth0", "failed"): 3})
@@ -149,3 +172,18 @@ def test_hub_serve_child_worker_serves_the_pipeline_metrics(
         assert value(samples, "hub_handler_outcomes_total", handler="ledger", status="completed")
     finally:
         hub.stop()
+
+
+def test_a_partners_own_metrics_are_exposed_with_the_hubs() -> None:
+    """A partner declares its metrics in its package (the Maps quota here); `/metrics` serves
+    the one default registry, so they show beside the hub's, and `metrics.py` names none."""
+    from prometheus_client import generate_latest
+
+    from integration_hub.connectors.partners import PARTNERS
+
+    assert PARTNERS  # importing the registry imports every partner package
+    page = generate_latest(REGISTRY).decode()
+    assert "# TYPE hub_calls_out_total counter" in page
+    assert "# TYPE hub_maps_daily_usage gauge" in page
+    assert "# TYPE hub_maps_cache_total counter" in page
+    assert not [name for name in vars(metrics) if name.startswith("MAPS_")]

@@ -1,12 +1,13 @@
 """`hub doctor`: per partner, which secrets are set and well formed (never their values), and
 what remains of its sandbox checklist, read from what the hub has actually stored.
 
-A partner's sandbox checklist: its secrets are set and well formed; for partners that send us
-webhooks, a signed delivery was verified and stored (`hub send` does it), normalized into
-internal events, and its handler workflows completed.
+Every partner in `PARTNERS` is reported, from its declaration: its secrets (`Partner.secrets`)
+are set and well formed; for partners that send us webhooks, a signed delivery was verified and
+stored (`hub send` does it) and normalized into internal events, and, where a handler takes
+any of its events, its handler workflows completed.
 
 Warnings do not make a partner incomplete: the partner works, but a setting leaves it weaker than
-it should be (today: a partner that signs the URL it called, Twilio, configured without
+it should be (today: a partner whose scheme signs the URL it called, configured without
 `HUB_PUBLIC_BASE_URL`, so the signed URL is rebuilt from the request's own Host header).
 """
 
@@ -20,7 +21,9 @@ from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from integration_hub.connectors.base import Connector, Manifest
-from integration_hub.connectors.outbound import CallsManifest
+from integration_hub.connectors.partner import Partner
+from integration_hub.connectors.partners import PARTNERS, build_connectors
+from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.secrets import SecretSource
 from integration_hub.storage.tables import RawStatus, raw_events
 
@@ -137,41 +140,37 @@ def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
         return {"stored": None, "normalized": None, "handled": None}
 
 
+def _secret_checks(partner: Partner, secrets: SecretSource) -> list[SecretCheck]:
+    return [
+        check_secret(secret.name, secrets, secret.format, required=secret.required)
+        for secret in partner.secrets
+    ]
+
+
+def _has_handlers(connector: Connector) -> bool:
+    """Whether any internal event type the partner's events map to has a handler."""
+    return any(handler_names_for(kind) for kind in connector.manifest.event_map.values())
+
+
 def diagnose(
     *,
-    connectors: Mapping[str, Connector],
-    calls: Sequence[CallsManifest],
     secrets: SecretSource,
     engine: Engine | None,
     public_base_url: str | None = None,
+    partners: Sequence[Partner] = PARTNERS,
 ) -> list[PartnerReport]:
     """One report per partner, P0 first; `engine` None means nothing has been stored yet.
     `public_base_url` is `HUB_PUBLIC_BASE_URL` (None: not set)."""
-    reports: dict[str, PartnerReport] = {}
-    formats: dict[str, dict[str, str]] = {}
-    names: dict[str, list[str]] = {}
-    optional: set[str] = set()
-    for connector in connectors.values():
-        m = connector.manifest
-        reports[m.name] = PartnerReport(m.name, m.priority, receives_webhooks=True, calls_out=False)
-        names[m.name] = [m.webhook_secret, *m.api_secrets]
-        formats[m.name] = dict(m.secret_formats)
-    for manifest in calls:
-        report = reports.setdefault(
-            manifest.partner,
-            PartnerReport(
-                manifest.partner, manifest.priority, receives_webhooks=False, calls_out=True
-            ),
+    connectors = build_connectors(None, partners)  # their manifests only: nothing is verified
+    reports: list[PartnerReport] = []
+    for partner in partners:
+        report = PartnerReport(
+            partner.name,
+            partner.priority,
+            receives_webhooks=partner.webhook is not None,
+            calls_out=partner.calls is not None,
+            secrets=_secret_checks(partner, secrets),
         )
-        report.calls_out = True
-        optional |= manifest.optional_secrets
-        names.setdefault(manifest.partner, []).extend(manifest.secret_formats)
-        formats.setdefault(manifest.partner, {}).update(manifest.secret_formats)
-    for partner, report in reports.items():
-        report.secrets = [
-            check_secret(name, secrets, formats[partner].get(name), required=name not in optional)
-            for name in dict.fromkeys(names[partner])  # ordered, without repeats
-        ]
         missing = [s.name for s in report.secrets if s.versions == 0 and s.required]
         malformed = [s.name for s in report.secrets if s.well_formed is False]
         report.checklist = [
@@ -184,15 +183,23 @@ def diagnose(
                 "check " + ", ".join(malformed) if malformed else "",
             ),
         ]
-        if report.receives_webhooks:
-            evidence = _evidence(engine, partner)
-            example = next(iter(connectors[partner].manifest.event_map), "<event>")
-            send = f"hub send {partner} {example} (with `hub serve` running)"
+        connector = connectors.get(partner.name)
+        if connector is not None:
+            evidence = _evidence(engine, partner.name)
+            example = next(iter(connector.manifest.event_map), "<event>")
+            send = f"hub send {partner.name} {example} (with `hub serve` running)"
             report.checklist += [
                 ChecklistItem("a signed delivery verified and stored", evidence["stored"], send),
                 ChecklistItem("normalized into internal events", evidence["normalized"], send),
-                ChecklistItem("handler workflows completed", evidence["handled"], send),
             ]
+            # Only where a handler runs: a partner whose events no handler takes is done once
+            # they are normalized.
+            if _has_handlers(connector):
+                report.checklist.append(
+                    ChecklistItem("handler workflows completed", evidence["handled"], send)
+                )
+        reports.append(report)
+    by_name = {report.partner: report for report in reports}
     for signs_url in partners_with_unpinned_url(connectors, secrets, public_base_url):
-        reports[signs_url.name].warnings.append(unpinned_signed_url(signs_url))
-    return sorted(reports.values(), key=lambda r: (r.priority, r.partner))
+        by_name[signs_url.name].warnings.append(unpinned_signed_url(signs_url))
+    return sorted(reports, key=lambda r: (r.priority, r.partner))

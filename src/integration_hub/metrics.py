@@ -1,4 +1,6 @@
-"""Prometheus metrics, labelled by partner. Module-level so every component shares one registry."""
+"""Prometheus metrics, labelled by partner. Module-level so every component shares one registry.
+
+A partner's own metrics (say, a daily quota) live in its package, in the same default registry."""
 
 from __future__ import annotations
 
@@ -62,24 +64,6 @@ CALL_SECONDS = Histogram(
     "Latency of calls out to partners.",
     ["partner", "operation"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-MAPS_DAILY_USAGE = Gauge(
-    "hub_maps_daily_usage",
-    "Google Maps units sent today (UTC) by this process: requests, or elements for distance_matrix.",
-    ["api"],
-)
-MAPS_DAILY_WARNING_THRESHOLD = Gauge(
-    "hub_maps_daily_warning_threshold",
-    "The configured daily Google Maps usage past which a warning is logged.",
-    ["api"],
-)
-MAPS_DAILY_WARNINGS = Counter(
-    "hub_maps_daily_warnings_total",
-    "Days on which a Google Maps API crossed its daily warning threshold (per process).",
-    ["api"],
-)
-MAPS_CACHE = Counter(
-    "hub_maps_cache_total", "Google Maps cache lookups by outcome (hit, miss).", ["api", "outcome"]
 )
 SECRET_AGE = Gauge(
     "hub_secret_age_seconds",

@@ -21,13 +21,14 @@ from sqlalchemy.engine import make_url
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.partners import build_connectors, get_connector
 from integration_hub.orchestration.devserver import free_port
-from integration_hub.settings import Settings, normalize_database_url
+from integration_hub.settings import normalize_database_url
 
 
 @cache
 def connector(partner: str) -> Connector:
-    """The registered connector, with default settings (connectors hold no mutable state)."""
-    return get_connector(build_connectors(Settings.model_construct()), partner)
+    """The connector `partner`'s declaration in PARTNERS builds, with default settings
+    (connectors hold no mutable state)."""
+    return get_connector(build_connectors(), partner)
 
 
 def sign_as(
@@ -40,7 +41,7 @@ def sign_as(
 ) -> dict[str, str]:
     """The headers `partner` would send with `body` to `url`, signed with `secret`.
 
-    `url` is the public URL the partner calls; only URL-signing partners (Twilio) use it.
+    `url` is the public URL the partner calls; only partners whose scheme signs the URL use it.
     """
     stamp = int(time.time()) if timestamp is None else timestamp
     target = url or f"http://testserver/webhooks/{partner}"

@@ -1,30 +1,43 @@
-"""Secret upkeep through a real Temporal worker: the age reminder and the Auth0 log-stream
-token rotation, against a local HTTP server standing in for the Auth0 Management API."""
+"""Secret upkeep through a real Temporal worker: the core's age reminder, and the Auth0
+log-stream token rotation (declared by its package) against a local HTTP server standing in for
+the Auth0 Management API. Plus what the worker registers: every partner's upkeep."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from temporalio import activity
+from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from integration_hub.connectors.auth0.calls import Auth0Management
+from integration_hub.connectors.auth0.rotation import (
+    LogStreamRotation,
+    RotateAuth0LogStreamWorkflow,
+    RotateLogStreamInput,
+)
+from integration_hub.connectors.partner import Partner, UpkeepContext
+from integration_hub.connectors.partners import PARTNERS, partner_named
+from integration_hub.orchestration.calls import CALL_WORKFLOWS
 from integration_hub.orchestration.maintenance import (
     MAINTENANCE_WORKFLOWS,
     AgeCheckInput,
     AgeReport,
-    RotateAuth0LogStreamWorkflow,
-    RotateLogStreamInput,
     SecretAgeReminderWorkflow,
     SecretMaintenance,
     ensure_age_reminder_schedule,
+    known_secret_names,
+    maintenance_activities,
 )
 from integration_hub.orchestration.worker import workflow_runner
+from integration_hub.secrets import EnvSecretSource
 from integration_hub.secrets.file import FileSecretStore
 from tests.partner_server import PartnerServer, RecordedRequest, Reply, partner_server
 from tests.secrets.helpers import Clock, file_store
@@ -74,8 +87,11 @@ async def task_queue(temporal: WorkflowEnvironment, store: FileSecretStore) -> A
             temporal.client,
             workflow_runner=workflow_runner(),
             task_queue=queue,
-            workflows=list(MAINTENANCE_WORKFLOWS),
-            activities=SecretMaintenance(store, auth0=auth0).activities(),
+            workflows=[*MAINTENANCE_WORKFLOWS, RotateAuth0LogStreamWorkflow],
+            activities=[
+                *SecretMaintenance(store).activities(),
+                *LogStreamRotation(store, auth0=auth0).activities(),
+            ],
             activity_executor=executor,
         ):
             yield queue
@@ -151,7 +167,6 @@ async def test_age_reminder_workflow_names_the_secrets_past_their_maximum_age(
         AgeCheckInput(),
         id=f"secrets.age_reminder/{uuid.uuid4()}",
         task_queue=task_queue,
-        result_type=AgeReport,
     )
     assert report == AgeReport(checked=2, overdue=["AUTH0_LOG_STREAM_TOKEN"])
 
@@ -165,3 +180,74 @@ async def test_the_age_reminder_schedule_runs_daily(temporal: WorkflowEnvironmen
         assert [i.every for i in described.schedule.spec.intervals] == [timedelta(days=1)]
     finally:
         await handle.delete()
+
+
+async def test_the_auth0_rotation_schedule_is_the_declared_rotation_with_its_stream(
+    temporal: WorkflowEnvironment,
+) -> None:
+    [rotation] = partner_named("auth0").rotations
+    assert (rotation.secret, rotation.option, rotation.takes_value) == (
+        "AUTH0_LOG_STREAM_TOKEN",
+        "auth0-log-stream",
+        True,
+    )
+    queue = f"test-{uuid.uuid4()}"
+    schedule_id = await rotation.schedule(temporal.client, queue, STREAM_ID, timedelta(days=7))
+    handle = temporal.client.get_schedule_handle(schedule_id)
+    try:
+        described = await handle.describe()
+        assert schedule_id == "secrets.rotate_auth0_log_stream"
+        assert [i.every for i in described.schedule.spec.intervals] == [timedelta(days=7)]
+        action = described.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert action.workflow == "secrets_rotate_auth0_log_stream"
+        assert action.task_queue == queue
+    finally:
+        await handle.delete()
+
+
+async def test_the_auth0_rotation_schedule_needs_a_stream_id(
+    temporal: WorkflowEnvironment,
+) -> None:
+    [rotation] = partner_named("auth0").rotations
+    with pytest.raises(ValueError, match="lst_"):
+        await rotation.schedule(temporal.client, "unused", None, timedelta(days=30))
+
+
+def test_every_partners_upkeep_is_registered_beside_the_core_age_check() -> None:
+    names = [a.__name__ for a in maintenance_activities(EnvSecretSource(environ={}))]
+
+    assert names[0] == "check_secret_ages"
+    assert {"store_new_token", "push_token"} <= set(names)  # Auth0's log-stream rotation
+    assert {"create_secondary", "promote_secondary"} <= set(names)  # Twilio's Auth Token
+    # Their workflows reach the worker through the declarations, with the core's.
+    assert {RotateAuth0LogStreamWorkflow, SecretAgeReminderWorkflow} <= set(CALL_WORKFLOWS)
+
+
+def test_a_partner_brings_its_upkeep_without_a_core_change() -> None:
+    @activity.defn(name="example_rotate")
+    def rotate_example(input: AgeCheckInput) -> None:
+        """A stand-in rotation step."""
+
+    seen: list[UpkeepContext] = []
+
+    def upkeep(context: UpkeepContext) -> list[Callable[..., Any]]:
+        seen.append(context)
+        return [rotate_example]
+
+    example = Partner(name="example", priority="P2", summary="test only", upkeep=upkeep)
+    source = EnvSecretSource(environ={})
+
+    activities = maintenance_activities(source, partners=[example])
+
+    assert [a.__name__ for a in activities] == ["check_secret_ages", "rotate_example"]
+    assert seen[0].secrets is source
+
+
+def test_known_secret_names_come_from_the_declarations_alone() -> None:
+    names = known_secret_names()
+
+    declared = [secret.name for partner in PARTNERS for secret in partner.secrets]
+    assert names == list(dict.fromkeys(declared))
+    assert {"AUTH0_LOG_STREAM_TOKEN", "AUTH_CLIENT_SECRET", "TWILIO_SMS_FROM"} <= set(names)
+    assert {"STRIPE_SECRET_KEY", "GOOGLE_MAPS_API_KEY", "CLERK_WEBHOOK_SECRET"} <= set(names)

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
@@ -57,20 +56,9 @@ async def call_activity(method: Callable[[Any, In], R], input: In) -> R:
     return result
 
 
-@dataclass(frozen=True)
-class CallsManifest:
-    """What a partner's calls out need: secret names with the shape a valid value has."""
-
-    partner: str
-    priority: str  # P0, P1, ...
-    secret_formats: Mapping[str, str] = field(default_factory=dict)  # name -> regex
-    optional_secrets: frozenset[str] = frozenset()  # used when set, e.g. a second sender
-
-
 class PartnerCalls(Protocol):
-    """A partner's activities, built once per worker with settings, secrets and the engine."""
-
-    manifest: CallsManifest
+    """A partner's activities, built once per worker with settings, secrets and the engine.
+    What it needs (secret names, their shapes, its priority) is its `Partner` declaration's."""
 
     def activities(self) -> Sequence[Callable[..., Any]]: ...
 

@@ -13,17 +13,20 @@ factory the composition root calls with a context.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
+    import typer
+    from fastapi import APIRouter, params
     from sqlalchemy import Engine
+    from starlette.requests import Request
     from temporalio.client import Client
 
     from integration_hub.connectors.base import Connector
     from integration_hub.connectors.outbound import PartnerCalls
+    from integration_hub.orchestration.handlers import Handler
     from integration_hub.secrets import SecretSource
     from integration_hub.settings import Settings
 
@@ -70,14 +73,35 @@ class CallsContext:
 
 
 @dataclass(frozen=True, slots=True)
+class UpkeepContext:
+    """What a partner's upkeep activities (its rotations) are built with. No engine: upkeep
+    touches the secrets store and the partner, never the database, and every worker
+    registers it, whatever else that worker was built with."""
+
+    settings: Settings
+    secrets: SecretSource
+
+
+@dataclass(frozen=True, slots=True)
 class RoutesContext:
     """What a partner's admin routes are built with. `start_workflow` and friends reach
-    Temporal through the running hub; routes mount under `/api` behind the admin roles."""
+    Temporal through the running hub; routes mount under `/api` behind the admin roles.
+
+    `routes(context)` declares its routes on `context.router()` (paths under `/api`, signed in
+    as a viewer at least) and returns that router."""
 
     settings: Settings
     secrets: SecretSource
     engine: Engine
     temporal: Callable[[], Awaitable[Client]]  # the hub's client once connected (or 503)
+    router: Callable[[], APIRouter]
+    # Every route already needs a viewer; a route that needs more declares
+    # `dependencies=context.operator` (or `.admin`), which also writes it to the audit log.
+    operator: Sequence[params.Depends]
+    admin: Sequence[params.Depends]
+    # (request, what the action was about beyond its path, e.g. a message id): added to the
+    # request's audit entry. Never a secret or message content.
+    audit_detail: Callable[[Request, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +129,18 @@ class Partner:
     # Calls out: activities (a class built with its dependencies) and their workflows.
     calls: Callable[[CallsContext], PartnerCalls] | None = None
     workflows: tuple[type, ...] = ()
-    # Activities the partner's upkeep needs (rotations), built like calls; registered always.
-    upkeep: Callable[[CallsContext], Sequence[Callable[..., Any]]] | None = None
+    # Activities the partner's upkeep needs (its rotations); registered on every worker.
+    upkeep: Callable[[UpkeepContext], Sequence[Callable[..., Any]]] | None = None
     # Temporal Schedules to ensure at start: (client, task queue) -> schedule id, idempotent.
     schedules: tuple[Callable[[Client, str], Awaitable[str]], ...] = ()
     rotations: tuple[Rotation, ...] = ()
     # `hub <cli_name> ...`: a Typer sub-app, built when the CLI is (imports stay lazy).
     cli_name: str | None = None
-    cli: Callable[[], Any] | None = None  # -> typer.Typer
+    cli: Callable[[], typer.Typer] | None = None
     # Admin API routes the partner adds (e.g. message sends), mounted under /api.
     routes: Callable[[RoutesContext], APIRouter] | None = None
     # Handlers that belong to this partner alone (features that span partners are core).
-    handlers: tuple[Any, ...] = field(default=())  # orchestration.handlers.Handler
+    handlers: tuple[Handler, ...] = ()
 
     @property
     def secret_names(self) -> list[str]:

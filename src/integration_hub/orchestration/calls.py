@@ -1,22 +1,19 @@
-"""The explicit list of partners' calls out: activities (and their workflows) per partner.
+"""Partners' calls out, workflows and schedules, read from their declarations (`PARTNERS`).
 
-Adding a partner's calls means adding one line to `partner_calls` and, when it brings
-workflows, to `CALL_WORKFLOWS`.
+Adding a partner's calls means declaring `calls=`, `workflows=` and `schedules=` on its
+`Partner`; nothing here changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from integration_hub.connectors.auth0.calls import Auth0Management, Auth0UserSnapshotWorkflow
-from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
-from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
-from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
 from integration_hub.connectors.outbound import PartnerCalls
-from integration_hub.connectors.stripe.calls import STRIPE_WORKFLOWS, StripeCalls
-from integration_hub.connectors.twilio.messaging import TwilioMessaging
-from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
+from integration_hub.connectors.partner import CallsContext, Partner
+from integration_hub.connectors.partners import PARTNERS
 from integration_hub.orchestration.maintenance import (
     MAINTENANCE_WORKFLOWS,
     ensure_age_reminder_schedule,
@@ -25,34 +22,39 @@ from integration_hub.orchestration.retention import ensure_retention_schedule
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
+# Every partner's workflows (calls out, rotations), then the core's upkeep (secret ages).
 CALL_WORKFLOWS: tuple[type, ...] = (
-    *MAPS_WORKFLOWS,
-    *STRIPE_WORKFLOWS,
-    Auth0UserSnapshotWorkflow,
-    *TWILIO_WORKFLOWS,
+    *(workflow for partner in PARTNERS for workflow in partner.workflows),
     *MAINTENANCE_WORKFLOWS,
 )
 
 
-def partner_calls(settings: Settings, secrets: SecretSource, engine: Engine) -> list[PartnerCalls]:
-    return [
-        GoogleMapsCalls(settings, secrets, engine),
-        StripeCalls(secrets, env=settings.env),
-        Auth0Management(secrets),
-        TwilioMessaging(settings, secrets, engine),
-    ]
+def partner_calls(
+    settings: Settings,
+    secrets: SecretSource,
+    engine: Engine,
+    partners: Sequence[Partner] = PARTNERS,
+) -> list[PartnerCalls]:
+    """Each partner's activities, built once (per worker, or per command) with what they need."""
+    context = CallsContext(settings=settings, secrets=secrets, engine=engine)
+    return [partner.calls(context) for partner in partners if partner.calls is not None]
 
 
-def preflight(calls: list[PartnerCalls]) -> None:
+def preflight(calls: Sequence[PartnerCalls]) -> None:
     """Refuse to start on a configuration that must not be used (raises UnsafeConfiguration)."""
     for partner in calls:
         partner.preflight()
 
 
-async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Create or update the Temporal Schedules the hub's upkeep needs (idempotent): the daily
-    purge of expired Google Maps cache rows and of old raw bodies, and the secret-age reminder.
-    Token rotations are scheduled on request (`hub secrets schedule`): they change partners."""
-    await ensure_purge_schedule(client, settings.task_queue)
+async def ensure_schedules(
+    client: Client, settings: Settings, partners: Sequence[Partner] = PARTNERS
+) -> None:
+    """Create or update the Temporal Schedules the hub's upkeep needs (idempotent): each
+    partner's (e.g. a daily cache purge), the purge of old raw bodies and the secret-age
+    reminder. Token rotations are scheduled on request (`hub secrets schedule`): they change
+    partners."""
+    for partner in partners:
+        for ensure in partner.schedules:
+            await ensure(client, settings.task_queue)
     await ensure_retention_schedule(client, settings.task_queue)
     await ensure_age_reminder_schedule(client, settings.task_queue)

@@ -13,6 +13,8 @@ from integration_hub.connectors.google_maps.calls import (
     GeocodeInput,
     GoogleMapsCalls,
 )
+from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
+from integration_hub.connectors.partners import partner_named
 from integration_hub.orchestration.calls import CALL_WORKFLOWS, partner_calls
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
@@ -219,6 +221,8 @@ def test_google_maps_calls_are_registered_with_their_workflows(engine: object) -
 
     assert isinstance(engine, Engine)
     calls = partner_calls(Settings(_env_file=None), EnvSecretSource(environ={}), engine)  # type: ignore[call-arg]
-    maps = [c for c in calls if c.manifest.partner == "google_maps"]
-    assert [c.manifest.priority for c in maps] == ["P0"]
+    maps = [c for c in calls if isinstance(c, GoogleMapsCalls)]
+    assert len(maps) == 1
+    assert partner_named("google_maps").priority == "P0"
     assert {w.__name__ for w in CALL_WORKFLOWS} >= {"GeocodeWorkflow", "MapsCachePurgeWorkflow"}
+    assert ensure_purge_schedule in partner_named("google_maps").schedules

@@ -18,7 +18,6 @@ from temporalio.worker import Worker
 
 from integration_hub.connectors.outbound import idempotency_key
 from integration_hub.connectors.stripe.calls import (
-    STRIPE_WORKFLOWS,
     ChargeJobInput,
     InvoiceInput,
     InvoiceLine,
@@ -26,6 +25,7 @@ from integration_hub.connectors.stripe.calls import (
     PaymentIntentResult,
     StripeCalls,
 )
+from integration_hub.connectors.stripe.workflows import STRIPE_WORKFLOWS
 from integration_hub.errors import UnsafeConfiguration
 from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.runtime import Hub

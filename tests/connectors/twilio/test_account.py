@@ -7,16 +7,17 @@ import base64
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowFailureError
+from temporalio.client import ScheduleActionStartWorkflow, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from integration_hub.connectors.partners import partner_named
 from integration_hub.connectors.twilio.account import TokenRotationStep, TwilioAuthTokens
-from integration_hub.orchestration.maintenance import (
-    MAINTENANCE_WORKFLOWS,
+from integration_hub.connectors.twilio.rotation import (
     RotateTwilioAuthTokenInput,
     RotateTwilioAuthTokenWorkflow,
 )
@@ -68,7 +69,7 @@ async def task_queue(
             temporal.client,
             workflow_runner=workflow_runner(),
             task_queue=queue,
-            workflows=list(MAINTENANCE_WORKFLOWS),
+            workflows=[RotateTwilioAuthTokenWorkflow],
             activities=tokens.activities(),
             activity_executor=executor,
         ):
@@ -133,7 +134,7 @@ async def test_a_refused_promotion_fails_the_rotation_without_retrying(
         queue = f"test-{uuid.uuid4()}"
         tokens = TwilioAuthTokens(store, accounts_base_url=server.url)
         async with Worker(
-            temporal.client, task_queue=queue, workflows=list(MAINTENANCE_WORKFLOWS),
+            temporal.client, task_queue=queue, workflows=[RotateTwilioAuthTokenWorkflow],
             workflow_runner=workflow_runner(),
             activities=tokens.activities(), activity_executor=executor,
         ):  # fmt: skip
@@ -143,3 +144,26 @@ async def test_a_refused_promotion_fails_the_rotation_without_retrying(
             "/v1/AuthTokens/Secondary",
             "/v1/AuthTokens/Promote",
         ]
+
+
+async def test_the_declared_rotation_schedules_the_auth_token_rotation(
+    temporal: WorkflowEnvironment,
+) -> None:
+    [rotation] = partner_named("twilio").rotations
+    assert (rotation.secret, rotation.option, rotation.takes_value) == (
+        "TWILIO_AUTH_TOKEN",
+        "twilio-auth-token",
+        False,
+    )
+    queue = f"test-{uuid.uuid4()}"
+    schedule_id = await rotation.schedule(temporal.client, queue, None, timedelta(days=30))
+    handle = temporal.client.get_schedule_handle(schedule_id)
+    try:
+        described = await handle.describe()
+        assert schedule_id == "secrets.rotate_twilio_auth_token"
+        assert [i.every for i in described.schedule.spec.intervals] == [timedelta(days=30)]
+        action = described.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        assert action.workflow == "secrets_rotate_twilio_auth_token"
+    finally:
+        await handle.delete()

@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 from integration_hub.connectors.twilio.messaging import SendMessageInput, TwilioMessaging
 from integration_hub.connectors.twilio.workflows import SendMessageWorkflow, start_send_message
 from integration_hub.orchestration.worker import workflow_runner
-from integration_hub.storage import migrate, repo
+from integration_hub.storage import dialect, migrate
 from integration_hub.storage.engine import begin_write, make_engine
 from integration_hub.storage.tables import contacts
 from tests.connectors.twilio.support import PUBLIC_BASE_URL
@@ -89,7 +89,7 @@ class Sender:
         last = now - whatsapp_ago if whatsapp_ago is not None else None
         with begin_write(self.engine) as connection:
             connection.execute(
-                repo.insert_for(connection, contacts).values(
+                dialect.insert(connection, contacts).values(
                     phone=GUEST,
                     locale=locale,
                     opted_out=opted_out,

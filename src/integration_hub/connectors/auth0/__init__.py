@@ -1,10 +1,11 @@
 """Auth0: log streams in (users, roles, sign-ins, bearer-token auth) to the users-and-roles
-mirror; the Management API out (user snapshots, the log stream's token rotation)."""
+mirror; the Management API out (user snapshots; `rotation`: the log stream's token)."""
 
 from __future__ import annotations
 
 import secrets
 
+from integration_hub.connectors.auth0 import rotation
 from integration_hub.connectors.auth0.calls import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -23,7 +24,7 @@ PARTNER = Partner(
     secrets=(
         # The token is ours to choose (`hub init` makes a 43-character one); long enough to guess.
         Secret(
-            "AUTH0_LOG_STREAM_TOKEN",
+            rotation.LOG_STREAM_TOKEN,
             format=r"\S{24,}",
             used_for="webhook",
             local=lambda: secrets.token_urlsafe(32),
@@ -34,5 +35,7 @@ PARTNER = Partner(
     ),
     webhook=lambda context: Auth0Connector(),
     calls=lambda context: Auth0Management(context.secrets),
-    workflows=(Auth0UserSnapshotWorkflow,),
+    workflows=(Auth0UserSnapshotWorkflow, rotation.RotateAuth0LogStreamWorkflow),
+    upkeep=rotation.upkeep,
+    rotations=(rotation.ROTATION,),
 )

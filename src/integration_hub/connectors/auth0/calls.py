@@ -5,7 +5,8 @@ An M2M application's client-credentials token (`POST {AUTH_ISSUER}/oauth/token`,
 `{AUTH_ISSUER}/api/v2/`) is cached until shortly before it expires; a 401 from the API drops it
 and the retry fetches a new one. Each call is a Temporal activity and Temporal owns retries:
 429 (after `Retry-After` or `X-RateLimit-Reset`) and 5xx are retried, other 4xx are not.
-The inbound log stream connector lives in `auth0.py`; the two do not import each other.
+The inbound log stream connector is `webhook.py` (the two do not import each other); the
+token rotation's workflow and schedule are `rotation.py`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
 
     from integration_hub.connectors.outbound import (
         CallLimiter,
-        CallsManifest,
         call_activity,
         call_failed,
         refuse,
@@ -100,17 +100,6 @@ def _error_code(response: httpx.Response) -> str | int:
 class Auth0Management:
     """Auth0's activities; built once per worker with the secrets. `http` and `clock` are for
     tests (a local server, a clock that moves)."""
-
-    manifest = CallsManifest(
-        partner=PARTNER,
-        priority="P0",
-        # AUTH0_LOG_STREAM_TOKEN belongs to the inbound connector's manifest.
-        secret_formats={
-            ISSUER: r"https://\S+",
-            CLIENT_ID: r"[0-9A-Za-z]{16,}",
-            CLIENT_SECRET: r"[0-9A-Za-z_-]{32,}",
-        },
-    )
 
     def __init__(
         self,

@@ -16,11 +16,10 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio import activity
 
-from integration_hub import metrics
-from integration_hub.connectors.google_maps import cache
+from integration_hub.connectors.google_maps import cache, quota
 from integration_hub.connectors.google_maps.client import PARTNER, call, make_client
 from integration_hub.connectors.google_maps.quota import DailyUsage
-from integration_hub.connectors.outbound import CallLimiter, CallsManifest, refuse
+from integration_hub.connectors.outbound import CallLimiter, refuse
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 from integration_hub.storage.engine import begin_write
@@ -102,10 +101,6 @@ def _seconds(element: Mapping[str, Any]) -> int | None:
 
 class GoogleMapsCalls:
     """Built once per worker with settings, secrets and the engine (PartnerCalls)."""
-
-    manifest = CallsManifest(
-        partner=PARTNER, priority="P0", secret_formats={KEY_NAME: r"AIza[0-9A-Za-z_-]{35}"}
-    )
 
     def __init__(
         self,
@@ -262,9 +257,9 @@ class GoogleMapsCalls:
         with self._engine.connect().execution_options(read_only=True) as connection:
             hit = cache.get(connection, key=key, now=self._clock())
         if hit is not None:
-            metrics.MAPS_CACHE.labels(api, "hit").inc()
+            quota.CACHE.labels(api, "hit").inc()
             return hit.result, True
-        metrics.MAPS_CACHE.labels(api, "miss").inc()
+        quota.CACHE.labels(api, "miss").inc()
         client = self._get_client(api)
         self.limiter.acquire(api, cost=units)  # Distance Matrix is limited in elements
         self.usage.record(api, units, now=self._clock())

@@ -1,14 +1,15 @@
 """Stripe: payments in (webhooks through to the payments ledger) and out (customers,
 PaymentIntents, Connect transfers to cleaners, invoices). `webhook` verifies and normalizes,
-`calls` holds the activities and their workflows."""
+`calls` holds the activities, `workflows` the workflows that run them."""
 
 from __future__ import annotations
 
 import secrets
 
 from integration_hub.connectors.partner import Partner, Secret
-from integration_hub.connectors.stripe.calls import API_KEY, STRIPE_WORKFLOWS, StripeCalls
+from integration_hub.connectors.stripe.calls import API_KEY, StripeCalls
 from integration_hub.connectors.stripe.webhook import StripeConnector
+from integration_hub.connectors.stripe.workflows import STRIPE_WORKFLOWS
 
 PARTNER = Partner(
     name="stripe",

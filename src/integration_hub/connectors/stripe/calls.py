@@ -9,10 +9,7 @@ when sent; other 4xx are not, and a card decline (402) is a business failure.
 `Stripe-Should-Retry`, when Stripe sends it, has the last word. A live key (`sk_live_`,
 `rk_live_`) outside `HUB_ENV=production` stops the start (`preflight`) and every call.
 
-Workflows take one dataclass each; start them with `input.workflow_id()`: while one runs, a
-second start of the same job, payout or invoice is refused by Temporal (and with
-`id_reuse_policy=REJECT_DUPLICATE`, after it ended too); a rerun inside Stripe's key window
-gets Stripe's first answers back.
+The workflows that run these activities are in `workflows.py`.
 """
 
 from __future__ import annotations
@@ -21,25 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from temporalio import activity, workflow
+import httpx
+import stripe
+from stripe import APIConnectionError, HTTPClient, StripeClient, StripeError
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-with workflow.unsafe.imports_passed_through():
-    import httpx
-    import stripe
-    from stripe import APIConnectionError, HTTPClient, StripeClient, StripeError
-
-    from integration_hub.connectors.outbound import (
-        CallLimiter,
-        CallsManifest,
-        call_activity,
-        call_failed,
-        idempotency_key,
-        refuse,
-        timed_call,
-    )
-    from integration_hub.errors import UnsafeConfiguration
-    from integration_hub.secrets import SecretSource
+from integration_hub.connectors.outbound import (
+    CallLimiter,
+    call_failed,
+    idempotency_key,
+    refuse,
+    timed_call,
+)
+from integration_hub.errors import UnsafeConfiguration
+from integration_hub.secrets import SecretSource
 
 PARTNER = "stripe"
 API_KEY = "STRIPE_SECRET_KEY"
@@ -209,13 +202,6 @@ def _failed(operation: str, error: StripeError) -> ApplicationError:
 class StripeCalls:
     """Stripe's activities; built once per worker with the secrets and the hub's environment."""
 
-    manifest = CallsManifest(
-        partner=PARTNER,
-        priority="P0",
-        # STRIPE_WEBHOOK_SECRET belongs to the inbound connector's manifest.
-        secret_formats={API_KEY: r"(sk|rk)_(test|live)_[0-9A-Za-z]{10,}"},
-    )
-
     def __init__(
         self, secrets: SecretSource, *, env: str, api_base: str = DEFAULT_API_BASE
     ) -> None:
@@ -376,58 +362,3 @@ class StripeCalls:
             ),
         )
         return InvoiceResult(invoice_id=str(invoice.id), status=str(invoice.status))
-
-
-@workflow.defn(name="stripe_charge_job")
-class StripeChargeJobWorkflow:
-    """Ensure the customer, then create (and, with a saved card, confirm) the job's charge."""
-
-    @workflow.run
-    async def run(self, input: ChargeJobInput) -> PaymentIntentResult:
-        customer_id = input.stripe_customer_id
-        if customer_id is None:
-            customer_id = await call_activity(
-                StripeCalls.ensure_customer,
-                CustomerInput(input.customer_ref, input.customer_email, input.customer_name),
-            )
-        return await call_activity(
-            StripeCalls.create_payment_intent,
-            PaymentIntentInput(
-                job_id=input.job_id,
-                customer_id=customer_id,
-                amount=input.amount,
-                currency=input.currency,
-                payment_method=input.payment_method,
-            ),
-        )
-
-
-@workflow.defn(name="stripe_pay_cleaner")
-class StripePayCleanerWorkflow:
-    @workflow.run
-    async def run(self, input: PayCleanerInput) -> TransferResult:
-        return await call_activity(StripeCalls.create_transfer, input)
-
-
-@workflow.defn(name="stripe_invoice")
-class StripeInvoiceWorkflow:
-    @workflow.run
-    async def run(self, input: InvoiceInput) -> InvoiceResult:
-        invoice_id = await call_activity(StripeCalls.create_invoice, input)
-        for index, line in enumerate(input.lines):
-            await call_activity(
-                StripeCalls.add_invoice_item,
-                InvoiceItemInput(
-                    input.invoice_ref, invoice_id, input.customer_id, input.currency, index, line
-                ),
-            )
-        return await call_activity(
-            StripeCalls.finalize_invoice, InvoiceRef(input.invoice_ref, invoice_id)
-        )
-
-
-STRIPE_WORKFLOWS: tuple[type, ...] = (
-    StripeChargeJobWorkflow,
-    StripePayCleanerWorkflow,
-    StripeInvoiceWorkflow,
-)

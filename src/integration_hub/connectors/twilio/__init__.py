@@ -1,13 +1,22 @@
 """Twilio: SMS and WhatsApp. `webhook` takes inbound messages and status callbacks; `messaging`
 sends messages (Temporal activities over the official SDK); `workflows` runs a send;
-`account` rotates the Auth Token."""
+`account` and `rotation` rotate the Auth Token."""
 
 from __future__ import annotations
 
 import secrets
 
 from integration_hub.connectors.partner import Partner, Secret
-from integration_hub.connectors.twilio.messaging import E164, TwilioMessaging
+from integration_hub.connectors.twilio import rotation
+from integration_hub.connectors.twilio.messaging import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    SECRET_FORMATS,
+    SMS_FROM,
+    WHATSAPP_NUMBER,
+    TwilioMessaging,
+)
+from integration_hub.connectors.twilio.routes import message_routes
 from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector
 from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
 
@@ -18,18 +27,21 @@ PARTNER = Partner(
     capabilities=frozenset({"messaging"}),
     secrets=(
         Secret(
-            "TWILIO_AUTH_TOKEN",
-            format=r"[0-9a-f]{32}",
+            AUTH_TOKEN,
+            format=SECRET_FORMATS[AUTH_TOKEN],
             used_for="webhook",
             # Shaped like a Twilio Auth Token (32 hex), so `hub send twilio ...` works locally.
             local=lambda: secrets.token_hex(16),
         ),
-        Secret("TWILIO_ACCOUNT_SID", format=r"AC[0-9a-f]{32}"),
-        Secret("TWILIO_WHATSAPP_NUMBER", format=E164.pattern),
+        Secret(ACCOUNT_SID, format=SECRET_FORMATS[ACCOUNT_SID]),
+        Secret(WHATSAPP_NUMBER, format=SECRET_FORMATS[WHATSAPP_NUMBER]),
         # SMS falls back to the WhatsApp number.
-        Secret("TWILIO_SMS_FROM", format=rf"{E164.pattern}|MG[0-9a-f]{{32}}", required=False),
+        Secret(SMS_FROM, format=SECRET_FORMATS[SMS_FROM], required=False),
     ),
     webhook=lambda context: TwilioWebhookConnector(),
     calls=lambda context: TwilioMessaging(context.settings, context.secrets, context.engine),
-    workflows=TWILIO_WORKFLOWS,
+    workflows=(*TWILIO_WORKFLOWS, rotation.RotateTwilioAuthTokenWorkflow),
+    upkeep=rotation.upkeep,
+    rotations=(rotation.ROTATION,),
+    routes=message_routes,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,11 +25,11 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError
 
-from integration_hub.connectors.outbound import CallsManifest, call_failed, refuse, timed_call
+from integration_hub.connectors.outbound import call_failed, refuse, timed_call
 from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
-from integration_hub.storage import repo
+from integration_hub.storage import contacts, outbound_messages
 from integration_hub.storage.engine import begin_write
 
 PARTNER, OPERATION = "twilio", "send_message"
@@ -38,6 +38,16 @@ HTTP_TIMEOUT_SECONDS = 15.0  # well inside the activity's start-to-close timeout
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 CONTENT_SID = re.compile(r"HX[0-9a-f]{32}")
 LOCALES = frozenset({"en", "es"})
+ACCOUNT_SID, AUTH_TOKEN = "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"
+WHATSAPP_NUMBER, SMS_FROM = "TWILIO_WHATSAPP_NUMBER", "TWILIO_SMS_FROM"
+# The shape each secret's value has (regex, matched in full): `preflight` refuses to start on a
+# malformed one, and the package's Partner declaration reuses these for `hub doctor`.
+SECRET_FORMATS: Mapping[str, str] = {
+    AUTH_TOKEN: r"[0-9a-f]{32}",
+    ACCOUNT_SID: r"AC[0-9a-f]{32}",
+    WHATSAPP_NUMBER: E164.pattern,
+    SMS_FROM: rf"{E164.pattern}|MG[0-9a-f]{{32}}",  # a number or a Messaging Service
+}
 
 
 @dataclass(frozen=True)
@@ -64,18 +74,6 @@ def _sender(value: str) -> dict[str, str]:
 
 
 class TwilioMessaging:
-    manifest = CallsManifest(
-        partner=PARTNER,
-        priority="P0",
-        secret_formats={
-            "TWILIO_ACCOUNT_SID": r"AC[0-9a-f]{32}",
-            "TWILIO_AUTH_TOKEN": r"[0-9a-f]{32}",
-            "TWILIO_WHATSAPP_NUMBER": E164.pattern,
-            "TWILIO_SMS_FROM": rf"{E164.pattern}|MG[0-9a-f]{{32}}",
-        },
-        optional_secrets=frozenset({"TWILIO_SMS_FROM"}),  # SMS falls back to the WhatsApp number
-    )
-
     def __init__(
         self,
         settings: Settings,
@@ -94,7 +92,7 @@ class TwilioMessaging:
         return versions[0] if versions else None  # calls out use the newest version
 
     def preflight(self) -> None:
-        for name, pattern in self.manifest.secret_formats.items():
+        for name, pattern in SECRET_FORMATS.items():
             value = self._secret(name)
             if value is not None and not re.fullmatch(pattern, value):
                 raise UnsafeConfiguration(f"{name} does not look like a Twilio value ({pattern})")
@@ -140,7 +138,7 @@ class TwilioMessaging:
         if not E164.fullmatch(input.to):
             raise refuse(PARTNER, OPERATION, "`to` must be an E.164 number (+ and digits)")
         with self._engine.connect() as connection:
-            contact = repo.get_contact(connection, phone=input.to)
+            contact = contacts.get_contact(connection, phone=input.to)
         if contact is not None and contact["opted_out"]:
             raise refuse(
                 PARTNER,
@@ -149,13 +147,13 @@ class TwilioMessaging:
                 "nothing is sent until they opt in again",
             )
         request = self._content(input, contact)
-        whatsapp_number = self._secret("TWILIO_WHATSAPP_NUMBER")
+        whatsapp_number = self._secret(WHATSAPP_NUMBER)
         if input.channel == "whatsapp":
             if whatsapp_number is None:
                 raise refuse(PARTNER, OPERATION, "TWILIO_WHATSAPP_NUMBER is not set")
             request |= {"to": f"whatsapp:{input.to}", "from_": f"whatsapp:{whatsapp_number}"}
         else:
-            sms_from = self._secret("TWILIO_SMS_FROM") or whatsapp_number
+            sms_from = self._secret(SMS_FROM) or whatsapp_number
             if sms_from is None:
                 raise refuse(PARTNER, OPERATION, "neither TWILIO_SMS_FROM nor a number is set")
             request |= {"to": input.to, **_sender(sms_from)}
@@ -165,10 +163,7 @@ class TwilioMessaging:
         return request
 
     def _client(self, responses: list[requests.Response]) -> Any:
-        account_sid, auth_token = (
-            self._secret("TWILIO_ACCOUNT_SID"),
-            self._secret("TWILIO_AUTH_TOKEN"),
-        )
+        account_sid, auth_token = self._secret(ACCOUNT_SID), self._secret(AUTH_TOKEN)
         if account_sid is None or auth_token is None:
             raise refuse(PARTNER, OPERATION, "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are needed")
         http = TwilioHttpClient(
@@ -184,13 +179,15 @@ class TwilioMessaging:
 
     def _record(self, message_id: str, state: str, **changes: Any) -> None:
         with begin_write(self._engine) as connection:
-            repo.update_outbound_message(connection, message_id=message_id, state=state, **changes)
+            outbound_messages.update_outbound_message(
+                connection, message_id=message_id, state=state, **changes
+            )
 
     @activity.defn(name="twilio.send_message")
     def send_message(self, input: SendMessageInput) -> SendMessageResult:
         request = self._request(input)
         with begin_write(self._engine) as connection:
-            record = repo.claim_outbound_message(
+            record = outbound_messages.claim_outbound_message(
                 connection,
                 message_id=input.message_id,
                 partner=PARTNER,
@@ -210,7 +207,7 @@ class TwilioMessaging:
                     type="twilio.outcome_unknown",
                     non_retryable=True,
                 )
-            repo.update_outbound_message(
+            outbound_messages.update_outbound_message(
                 connection,
                 message_id=input.message_id,
                 state="sending",
