@@ -1,14 +1,21 @@
 """The audit log: admin actions that change something or read raw bodies leave one append-only
-row each (who, what, when, from where, outcome), readable by admins only."""
+row each (who, what, when, from where, outcome), readable by admins only. Routes a partner
+contributes (its `Partner.routes`) sit behind the same sign-in, role checks and trail."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from sqlalchemy import delete, update
 from sqlalchemy.exc import DatabaseError
 
+from integration_hub.connectors.partner import Partner, RoutesContext
+from integration_hub.connectors.partners import PARTNERS
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import audit_log
+from integration_hub.web.admin import build_admin, routes_context
 from tests.helpers import ADMIN_TOKEN, RunningHub, stripe_delivery
 from tests.web.issuer import Issuer, bearer, issuer, oidc_hub, twilio_api
 
@@ -123,3 +130,68 @@ async def test_audit_rows_cannot_be_changed_or_deleted(oidc_hub: RunningHub) -> 
         connection.execute(delete(audit_log))
 
     assert [e["actor"] for e in await audit_items(oidc_hub)] == ["local-admin-token"]
+
+
+def probe_routes(context: RoutesContext) -> APIRouter:
+    """A partner's contributed route, built only from what the context offers."""
+    router = context.router()
+
+    @router.post("/probe", dependencies=context.operator)
+    async def probe(http: Request) -> dict[str, str]:
+        context.audit_detail(http, "probe_id=p-1")
+        return {"probed": "yes"}
+
+    return router
+
+
+PROBE = Partner(name="probe", priority="P3", summary="Adds one admin route.", routes=probe_routes)
+
+
+async def test_partner_routes_mount_under_api_behind_their_roles_and_audited(
+    oidc_hub: RunningHub, issuer: Issuer
+) -> None:
+    admin = build_admin(oidc_hub.hub, partners=(PROBE,))
+    transport = httpx.ASGITransport(app=admin, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        anonymous = await client.post("/api/probe")
+        viewer = await client.post("/api/probe", headers=bearer(issuer.token("viewer")))
+        operator = await client.post(
+            "/api/probe", headers=bearer(issuer.token("operator", subject="u_o"))
+        )
+        paths = (await client.get("/openapi.json")).json()["paths"]
+
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "unauthorized")
+    assert (viewer.status_code, viewer.json()["error"]) == (403, "forbidden")
+    assert (operator.status_code, operator.json()) == (200, {"probed": "yes"})
+    assert "post" in paths["/api/probe"]
+    allowed, refused = sorted(await audit_items(oidc_hub), key=lambda e: str(e["status"]))
+    assert (allowed["actor"], allowed["route"], allowed["status"]) == ("u_o", "/api/probe", 200)
+    assert allowed["target"] == "/api/probe probe_id=p-1"
+    assert (refused["role"], refused["status"]) == ("viewer", 403)
+
+
+async def test_the_served_api_mounts_every_declared_partners_routes(oidc_hub: RunningHub) -> None:
+    paths = set((await oidc_hub.http.get("/openapi.json")).json()["paths"])
+    context = routes_context(oidc_hub.hub)
+    declared = {
+        route.path
+        for partner in PARTNERS
+        if partner.routes is not None
+        for route in partner.routes(context).routes
+        if isinstance(route, APIRoute)
+    }
+    assert declared, "no partner declares routes: this test checks nothing"
+    assert declared <= paths
+
+
+def test_a_partner_route_outside_its_context_router_is_refused(oidc_hub: RunningHub) -> None:
+    """A route on a router of its own would skip `/api`, the sign-in and the audit trail."""
+
+    def stray_routes(context: RoutesContext) -> APIRouter:
+        router = APIRouter()
+        router.add_api_route("/stray", lambda: {}, methods=["POST"])
+        return router
+
+    stray = Partner(name="stray", priority="P3", summary="Strays.", routes=stray_routes)
+    with pytest.raises(ValueError, match="stray: route /stray is not on the router"):
+        build_admin(oidc_hub.hub, partners=(stray,))

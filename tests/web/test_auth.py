@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from integration_hub.runtime import Hub
-from integration_hub.storage import repo
+from integration_hub.storage import identity
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import identity_users
 from integration_hub.web.auth import provider_of_issuer
@@ -131,7 +131,7 @@ async def test_signed_in_user_without_a_role_may_read_nothing(
 def _mirror(hub: RunningHub, *, provider: str, user_id: str, role: str) -> None:
     now = datetime.now(UTC)
     with begin_write(hub.hub.engine) as connection:
-        repo.upsert_newer(
+        identity.upsert_newer(
             connection,
             table=identity_users,
             key=("partner", "user_id"),

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from integration_hub.runtime import Hub
 from integration_hub.settings import Settings
 from integration_hub.storage.engine import begin_write
-from integration_hub.storage.repo import as_utc
+from integration_hub.storage.rows import as_utc
 from integration_hub.storage.tables import admin_sessions, identity_users
 from integration_hub.testing import connector, sign_as
 from integration_hub.web.auth import local_credential

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from integration_hub.runtime import Hub
 from integration_hub.web.admin import build_admin
 from integration_hub.web.ingest import PREFIX, IngestApp
-from integration_hub.web.ingest_openapi import OPENAPI_PATH
+from integration_hub.web.ingest_openapi import OPENAPI_PATHS
 from integration_hub.web.panel import build_panel
 
 
@@ -31,7 +31,7 @@ def create_app(hub: Hub, *, manage_lifecycle: bool = True) -> ASGIApp:
     admin.include_router(build_panel(hub, api=admin))
     admin.openapi_schema = {**admin.openapi()}
     admin.openapi_schema["paths"] = {
-        f"{PREFIX}{{partner}}": OPENAPI_PATH,
+        **OPENAPI_PATHS,
         **admin.openapi_schema["paths"],
     }
 

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from integration_hub.logs import mask_sensitive
 from integration_hub.runtime import Hub
-from integration_hub.web.admin import build_authenticator
+from integration_hub.web.admin.deps import build_authenticator
 from integration_hub.web.auth import PANEL_PRINCIPAL_SCOPE_KEY, AuthError, Principal, Role
 from integration_hub.web.event_ids import api_event_path, panel_event_path
 from integration_hub.web.panel_sessions import SESSION_COOKIE, PanelSessions

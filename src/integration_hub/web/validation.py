@@ -17,11 +17,13 @@ import structlog
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from integration_hub import metrics
 from integration_hub.connectors.base import MAX_KEY_LENGTH
+
+# Re-exported: defined below the web layer so the routes partners contribute can use it too.
+from integration_hub.connectors.text import StorableText as StorableText
 from integration_hub.errors import NotReplayable
 
 log = structlog.get_logger(__name__)
@@ -37,10 +39,11 @@ NO_NUL_PATTERN = r"^[^\x00]*$"
 
 PartnerFilter = Annotated[
     str | None,
-    Query(pattern=PARTNER_PATTERN, description="A connector name, e.g. `stripe`."),
+    Query(pattern=PARTNER_PATTERN, description="A partner's name, as `hub connectors` lists it."),
 ]
 PartnerSegment = Annotated[
-    str, Path(pattern=PARTNER_PATTERN, description="A connector name, e.g. `stripe`.")
+    str,
+    Path(pattern=PARTNER_PATTERN, description="A partner's name, as `hub connectors` lists it."),
 ]
 EventIdSegment = Annotated[
     str,
@@ -87,20 +90,6 @@ def utc_bound(moment: datetime | None) -> datetime | None:
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00: before any time we can have stored
         edge = datetime.min if moment.year == datetime.min.year else datetime.max
         return edge.replace(tzinfo=UTC)
-
-
-def _storable(value: str) -> str:
-    """Refuse text no database column can hold: NUL (PostgreSQL) and lone surrogates (UTF-8)."""
-    if "\x00" in value:
-        raise ValueError("holds NUL")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("is not valid Unicode (lone surrogate)") from None
-    return value
-
-
-StorableText = Annotated[str, AfterValidator(_storable)]
 
 
 def _reason_for(exc: RequestValidationError) -> tuple[int, str]:
