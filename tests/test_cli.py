@@ -1,4 +1,5 @@
-"""The README's flow on embedded defaults: init, serve, send, events show."""
+"""The README's flow on embedded defaults (init, serve, send, events show), the partner
+listing, and what a command says when the hub or the database is out of reach."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.devserver import free_port
+from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.testing import HubProcess, hub_env
 
 
@@ -22,23 +25,33 @@ def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProc
     )
 
 
+def _handled_sample() -> tuple[str, str, str]:
+    """(partner, partner event type, internal type): the first a handler acts on."""
+    for name, connector in build_connectors().items():
+        for partner_type, internal_type in connector.manifest.event_map.items():
+            if handler_names_for(internal_type):
+                return name, partner_type, internal_type
+    raise AssertionError("no partner event type has a handler")
+
+
 def test_send_then_show_on_embedded_defaults(tmp_path: Path) -> None:
+    partner, partner_type, internal_type = _handled_sample()
     env = hub_env(tmp_path / "var")  # SQLite file and an embedded Temporal dev server
     assert _hub(tmp_path, env, "init").returncode == 0
     hub = HubProcess(tmp_path, env, free_port())
     env["HUB_URL"] = hub.url
     hub.start()
     try:
-        sent = _hub(tmp_path, env, "send", "stripe", "payment_intent.succeeded")
+        sent = _hub(tmp_path, env, "send", partner, partner_type)
         assert sent.returncode == 0, sent.stderr
         event_id = json.loads(sent.stdout)["partner_event_id"]
         for _ in range(300):
-            shown = json.loads(_hub(tmp_path, env, "events", "show", "stripe", event_id).stdout)
+            shown = json.loads(_hub(tmp_path, env, "events", "show", partner, event_id).stdout)
             if shown["status"] == "processed":
                 break
             time.sleep(0.1)
         assert shown["status"] == "processed"
-        assert shown["events"][0]["event"]["type"] == "payment.succeeded"
+        assert shown["events"][0]["event"]["type"] == internal_type
         assert shown["events"][0]["handlers"][0]["status"] == "completed"
         assert (tmp_path / "var" / "hub.db").exists()
         assert (tmp_path / "var" / "temporal.db").exists()
@@ -63,17 +76,26 @@ def test_p0_sandbox_checklist_completes_after_hub_send_for_each_partner(tmp_path
         TWILIO_WHATSAPP_NUMBER,
     )
 
-    env = hub_env(
-        tmp_path / "var",
-        STRIPE_SECRET_KEY=STRIPE_SECRET_KEY,
-        TWILIO_ACCOUNT_SID=TWILIO_ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
-        TWILIO_WHATSAPP_NUMBER=TWILIO_WHATSAPP_NUMBER,
-        GOOGLE_MAPS_API_KEY=GOOGLE_MAPS_API_KEY,
-        AUTH_ISSUER="https://cleaning-test.us.auth0.com/",
-        AUTH_CLIENT_ID="k3V9xQ2mP7rT5wZ8aB4cD6eF",
-        AUTH_CLIENT_SECRET="s3cr3t-" + "x" * 40,
-    )
+    # Well-formed values for the secrets `hub init` cannot make (API credentials).
+    credentials = {
+        "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+        "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+        "TWILIO_WHATSAPP_NUMBER": TWILIO_WHATSAPP_NUMBER,
+        "GOOGLE_MAPS_API_KEY": GOOGLE_MAPS_API_KEY,
+        "AUTH_ISSUER": "https://cleaning-test.us.auth0.com/",
+        "AUTH_CLIENT_ID": "k3V9xQ2mP7rT5wZ8aB4cD6eF",
+        "AUTH_CLIENT_SECRET": "s3cr3t-" + "x" * 40,
+    }
+    unset = [
+        s.name
+        for p in PARTNERS
+        if p.priority == "P0"
+        for s in p.secrets
+        if s.required and s.local is None and s.name not in credentials
+    ]
+    assert not unset, f"give the test a well-formed value for {unset}"
+    env = hub_env(tmp_path / "var", **credentials)
     assert _hub(tmp_path, env, "init").returncode == 0
     before = _hub(tmp_path, env, "doctor", "--strict")
     assert before.returncode == 1
@@ -82,12 +104,8 @@ def test_p0_sandbox_checklist_completes_after_hub_send_for_each_partner(tmp_path
     env["HUB_URL"] = hub.url
     hub.start()
     try:
-        for partner, event_type in [
-            ("stripe", "payment_intent.succeeded"),
-            ("clerk", "user.created"),
-            ("auth0", "ss"),
-            ("twilio", "inbound_sms"),
-        ]:
+        for partner, connector in build_connectors().items():
+            event_type = next(iter(connector.manifest.event_map))
             sent = _hub(tmp_path, env, "send", partner, event_type)
             assert sent.returncode == 0, (partner, sent.stdout, sent.stderr)
         for _ in range(300):
@@ -97,13 +115,7 @@ def test_p0_sandbox_checklist_completes_after_hub_send_for_each_partner(tmp_path
             time.sleep(0.2)
         assert after.returncode == 0, after.stdout
         report = json.loads(_hub(tmp_path, env, "doctor", "--json").stdout)
-        assert {r["partner"] for r in report} >= {
-            "stripe",
-            "clerk",
-            "auth0",
-            "twilio",
-            "google_maps",
-        }
+        assert {r["partner"] for r in report} >= {p.name for p in PARTNERS}
         assert all(r["complete"] for r in report if r["priority"] == "P0")
     finally:
         hub.stop()
@@ -130,6 +142,72 @@ def test_init_twice_keeps_partner_secrets_in_the_store_only(tmp_path: Path) -> N
     second = _hub(tmp_path, env, "init")
 
     assert first.returncode == second.returncode == 0
-    assert "TWILIO_AUTH_TOKEN" in first.stdout  # stored, so `hub send twilio` works locally
+    made = [s.name for p in PARTNERS for s in p.secrets if s.local is not None]
+    assert made  # the partners' webhook secrets at least
+    for name in made:  # stored, so `hub send <partner>` works locally
+        assert name in first.stdout
     names = [line.split("=")[0] for line in (tmp_path / ".env").read_text().splitlines()]
     assert names == ["HUB_ADMIN_TOKEN"]
+
+
+def test_connectors_lists_every_partner_with_what_it_does(tmp_path: Path) -> None:
+    text = _hub(tmp_path, hub_env(tmp_path), "connectors")
+    listed = json.loads(_hub(tmp_path, hub_env(tmp_path), "connectors", "--json").stdout)
+
+    assert text.returncode == 0
+    rows = {line.split()[0]: line.split()[1:4] for line in text.stdout.splitlines()[1:]}
+    assert rows == {
+        p.name: [p.priority, *("yes" if on else "no" for on in (p.webhook, p.calls))]
+        for p in PARTNERS
+    }
+    assert [(p["name"], p["summary"], p["webhook"], p["calls"]) for p in listed] == [
+        (p.name, p.summary, p.webhook is not None, p.calls is not None) for p in PARTNERS
+    ]
+
+
+def _said_once(result: subprocess.CompletedProcess[str], line: str) -> None:
+    """One line on stderr, exit 2: what was tried and how to fix it, no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == line + "\n"
+
+
+def _said_with_traceback(result: subprocess.CompletedProcess[str], line: str) -> None:
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().endswith(line)
+
+
+def test_send_without_a_running_hub_says_so_in_one_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = hub_env(tmp_path / "var", HUB_URL=url)
+    assert _hub(tmp_path, env, "init").returncode == 0
+    partner, connector = next(iter(build_connectors().items()))
+    event_type = next(iter(connector.manifest.event_map))
+    line = f"cannot reach the hub at {url}: is hub serve running? set HUB_URL"
+
+    _said_once(_hub(tmp_path, env, "send", partner, event_type), line)
+    _said_with_traceback(_hub(tmp_path, env, "--debug", "send", partner, event_type), line)
+
+
+def test_events_list_without_a_running_hub_says_so_in_one_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    env = hub_env(tmp_path, HUB_ADMIN_TOKEN="a-token-for-a-hub-that-is-not-there")
+    line = f"cannot reach the hub at {url}: is hub serve running? set HUB_URL"
+
+    _said_once(_hub(tmp_path, env, "events", "list", "--url", url), line)
+    _said_with_traceback(_hub(tmp_path, env, "--debug", "events", "list", "--url", url), line)
+
+
+def test_migrate_with_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
+    env = hub_env(tmp_path, HUB_DATABASE_URL="postgresql://nobody:hunter2@127.0.0.1:1/x")
+    line = (
+        "cannot reach the database at postgresql+psycopg://nobody:***@127.0.0.1:1/x: "
+        "is the database server running, and the URL right? set HUB_DATABASE_URL"
+    )
+
+    result = _hub(tmp_path, env, "migrate")
+    debug = _hub(tmp_path, env, "--debug", "migrate")
+
+    _said_once(result, line)
+    _said_with_traceback(debug, line)
+    assert "hunter2" not in result.stderr + debug.stderr

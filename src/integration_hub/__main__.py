@@ -1,5 +1,5 @@
 """`python -m integration_hub` is the `hub` command."""
 
-from integration_hub.cli import app
+from integration_hub.cli import main
 
-app()
+main()

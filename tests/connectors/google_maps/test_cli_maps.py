@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from integration_hub.cli import app
@@ -73,3 +74,21 @@ def test_purge_deletes_expired_rows_and_prints_how_many(run: Any, database_url: 
     engine.dispose()
     result = run("purge")
     assert (result.exit_code, json.loads(result.stdout)) == (0, {"deleted": 1})
+
+
+def test_a_database_out_of_reach_is_one_line_unless_debugging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sub-app uses the database directly; `hub` still says what it tried."""
+    monkeypatch.chdir(tmp_path)  # no stray .env from the checkout
+    env = {"HUB_HOME": str(tmp_path), "HUB_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"}
+
+    result = CliRunner().invoke(app, ["maps", "purge"], env=env)
+    debug = CliRunner().invoke(app, ["--debug", "maps", "purge"], env=env)
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:1/x: "
+        "is the database server running, and the URL right? set HUB_DATABASE_URL\n"
+    )
+    assert isinstance(debug.exception, OperationalError)  # raised on, for the traceback

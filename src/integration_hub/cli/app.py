@@ -1,0 +1,56 @@
+"""`hub`: the core commands, listed here, and the sub-apps partners declare.
+
+serve | worker | migrate | init | connectors | doctor | events | replay | ledger | send |
+secrets, then one `hub <cli_name>` per partner that declares a CLI (`Partner.cli`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from integration_hub.cli import doctor, events, init, partners, secrets, serve
+from integration_hub.cli.group import HubGroup
+from integration_hub.connectors.partners import PARTNERS
+
+app = typer.Typer(
+    cls=HubGroup,
+    help="integration-hub: verified partner webhooks in, normalized events out.",
+    no_args_is_help=True,
+    # Under --debug a failure is for an engineer: Python's own traceback, without locals
+    # (which could hold secret values).
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def hub(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the traceback when a command fails, not only its one line."
+        ),
+    ] = False,
+) -> None:
+    # HubGroup reads `debug` from the context; the callback only declares the option.
+    del debug
+
+
+app.command()(init.init)
+app.command()(serve.serve)
+app.command()(serve.worker)
+app.command()(serve.migrate)
+app.command()(partners.connectors)
+app.command()(doctor.doctor)
+app.add_typer(events.events_app, name="events")
+app.command()(events.replay)
+app.command()(events.ledger)
+app.command()(events.send)
+app.add_typer(secrets.secrets_app(), name="secrets")
+partners.add_partner_apps(app, PARTNERS)
+
+
+def main() -> None:
+    """The `hub` console script and `python -m integration_hub`."""
+    app(prog_name="hub")

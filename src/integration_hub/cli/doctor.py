@@ -1,0 +1,73 @@
+"""`hub doctor`: every partner's secrets (set? well formed? never values) and its checklist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from integration_hub.cli.common import print_json, settings
+
+if TYPE_CHECKING:
+    from integration_hub.doctor import PartnerReport
+
+
+def doctor(
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when a P0 partner is incomplete.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Every partner: its secrets (set? well formed? never values) and its sandbox checklist."""
+    from sqlalchemy.engine import make_url
+
+    from integration_hub.doctor import diagnose
+    from integration_hub.secrets import open_secret_source
+    from integration_hub.storage.engine import make_engine
+
+    configured = settings()
+    url = configured.resolved_database_url()
+    database = make_url(url).database
+    # Doctor reads; it never creates the embedded database as a side effect.
+    fresh = make_url(url).get_backend_name() == "sqlite" and not Path(database or "").exists()
+    engine = None if fresh else make_engine(url)
+    try:
+        reports = diagnose(
+            secrets=open_secret_source(configured),
+            engine=engine,
+            public_base_url=configured.public_base_url,
+        )
+    finally:
+        if engine is not None:
+            engine.dispose()
+    if as_json:
+        print_json([r.as_dict() for r in reports])
+    else:
+        for report in reports:
+            show(report)
+    if strict and any(r.priority == "P0" and not r.complete for r in reports):
+        raise typer.Exit(1)
+
+
+def show(report: PartnerReport) -> None:
+    mark = "ok" if report.complete else "incomplete"
+    roles = [
+        k for k, v in (("webhooks", report.receives_webhooks), ("calls out", report.calls_out)) if v
+    ]
+    typer.echo(f"{report.partner} [{report.priority}] {mark} ({', '.join(roles)})")
+    for secret in report.secrets:
+        state = f"set ({secret.versions} versions)" if secret.versions > 1 else "set"
+        if secret.versions == 0:
+            state = "NOT SET" if secret.required else "not set (optional)"
+        elif secret.well_formed is False:
+            state += ", MALFORMED"
+        elif secret.well_formed:
+            state += ", well formed"
+        typer.echo(f"  {secret.name}: {state}")
+    for item in report.checklist:
+        box = {True: "x", False: " ", None: "?"}[item.done]
+        hint = f"  -> {item.how}" if not item.done and item.how else ""
+        typer.echo(f"  [{box}] {item.step}{hint}")
+    for warning in report.warnings:
+        typer.echo(f"  ! {warning}")
