@@ -6,12 +6,14 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import uvicorn
 
+from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
@@ -46,17 +48,43 @@ def make_settings(
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+# Values tests sign or assert with by name; every other secret a partner declares with a
+# `local` maker (as `hub init` makes it) gets one made once per test session.
+FIXED_SECRETS = {
+    "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+    "CLERK_WEBHOOK_SECRET": CLERK_SECRET,
+    "AUTH0_LOG_STREAM_TOKEN": AUTH0_TOKEN,
+    "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
+    "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+    "TWILIO_WHATSAPP_NUMBER": TWILIO_WHATSAPP_NUMBER,
+}
+
+
+@cache
+def local_secrets() -> dict[str, str]:
+    """The secrets a test hub holds: the fixed values above, then every partner's secret that
+    `hub init` would make locally (so a new partner's webhook secret is set unasked)."""
+    values = dict(FIXED_SECRETS)
+    for partner in PARTNERS:
+        for secret in partner.secrets:
+            if secret.name not in values and secret.local is not None:
+                values[secret.name] = secret.local()
+    return values
+
+
+def webhook_secret(partner: str) -> str:
+    """The value a test hub verifies `partner`'s deliveries with (sign with it)."""
+    name = build_connectors()[partner].manifest.webhook_secret
+    return local_secrets()[name]
+
+
+def webhook_partners() -> list[str]:
+    """Every partner that receives webhooks, from the registry."""
+    return sorted(build_connectors())
+
+
 def partner_secrets() -> EnvSecretSource:
-    return EnvSecretSource(
-        environ={
-            "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
-            "CLERK_WEBHOOK_SECRET": CLERK_SECRET,
-            "AUTH0_LOG_STREAM_TOKEN": AUTH0_TOKEN,
-            "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
-            "TWILIO_WHATSAPP_NUMBER": TWILIO_WHATSAPP_NUMBER,
-        }
-    )
+    return EnvSecretSource(environ=dict(local_secrets()))
 
 
 class RunningHub:

@@ -1,17 +1,24 @@
-"""No secret value leaves the hub: a hub process with every partner's secret set takes signed,
-forged and replayed deliveries and sends; then its logs, admin API answers, metrics and
-database are scanned for the known values."""
+"""No secret value leaves the hub: a hub process with every secret every partner declares set
+takes signed, forged and replayed deliveries and sends; then its logs, admin API answers,
+metrics and database are scanned for the known values."""
 
 from __future__ import annotations
 
+import re
+import string
 import subprocess
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import httpx
+from hypothesis import strategies as st
+from hypothesis.errors import NonInteractiveExampleWarning
 from sqlalchemy import MetaData, create_engine, select
 
+from integration_hub.connectors.partner import Secret
+from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.testing import HubProcess, hub_env
 from tests.helpers import (
@@ -25,7 +32,9 @@ from tests.helpers import (
 )
 
 AUTH_CLIENT_SECRET = "auth0-client-secret-" + "q" * 30
-SECRETS = {
+# Values tests share; every other declared secret gets the value `hub init` would make, or
+# one drawn from its declared format (a value no sample carries, so a hit is a leak).
+FIXED = {
     "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
     "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
     "CLERK_WEBHOOK_SECRET": CLERK_SECRET,
@@ -34,6 +43,31 @@ SECRETS = {
     "GOOGLE_MAPS_API_KEY": GOOGLE_MAPS_API_KEY,
     "AUTH_CLIENT_SECRET": AUTH_CLIENT_SECRET,
 }
+# Long enough that a chance match in the scanned output is no concern.
+MIN_DRAWN_CHARS = 12
+MIN_DISTINCT_CHARS = 8
+# What a value in an environment variable and a URL holds without quoting.
+ALPHABET = st.sampled_from(string.ascii_letters + string.digits + "+:/._-=")
+
+
+def _value(secret: Secret) -> str:
+    if secret.name in FIXED:
+        return FIXED[secret.name]
+    if secret.local is not None:
+        return secret.local()
+    values = st.from_regex(re.compile(secret.format), fullmatch=True, alphabet=ALPHABET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        while True:
+            value = values.example()
+            # Not "AC000...": a run of one character could match an id or a counter by chance.
+            if len(value) >= MIN_DRAWN_CHARS and len(set(value)) >= MIN_DISTINCT_CHARS:
+                return value
+
+
+SECRETS = {secret.name: _value(secret) for partner in PARTNERS for secret in partner.secrets}
+# One delivery per partner that receives webhooks: its first mapped type.
+SENDS = [(name, next(iter(c.manifest.event_map))) for name, c in sorted(build_connectors().items())]
 
 
 def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -75,28 +109,26 @@ def test_no_secret_value_reaches_logs_api_metrics_or_database(
     hub.start()
     answers: list[str] = []
     try:
-        for partner, event_type in [
-            ("stripe", "payment_intent.succeeded"),
-            ("clerk", "user.created"),
-            ("auth0", "ss"),
-            ("twilio", "inbound_sms"),
-        ]:
+        for partner, event_type in SENDS:
             sent = _hub(tmp_path, env, "send", partner, event_type)
             assert sent.returncode == 0, sent.stderr
             answers.append(sent.stdout + sent.stderr)
-        forged = httpx.post(
-            f"{hub.url}/webhooks/auth0", content=b"[]", headers={"Authorization": "Bearer nope"}
-        )
-        assert forged.status_code == 400
-        answers.append(forged.text)
+        for partner, _ in SENDS:  # a forged delivery to each: refused, the refusal scanned
+            forged = httpx.post(
+                f"{hub.url}/webhooks/{partner}",
+                content=b"[]",
+                headers={"Authorization": "Bearer nope", "Content-Type": "application/json"},
+            )
+            assert forged.status_code == 400
+            answers.append(forged.text)
         admin = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
         for _ in range(600):
             page = admin.get("/api/events", params={"status": "processed"}).json()
-            if len(page["items"]) >= 4:
+            if len(page["items"]) >= len(SENDS):
                 break
             time.sleep(0.1)
-        assert len(page["items"]) >= 4
+        assert len(page["items"]) >= len(SENDS)
         for path in ["/api/events", "/api/connectors", "/metrics", "/openapi.json"]:
             answers.append(admin.get(path).text)
         for item in admin.get("/api/events").json()["items"]:
@@ -111,6 +143,8 @@ def test_no_secret_value_reaches_logs_api_metrics_or_database(
     database = _database_dump(f"sqlite:///{tmp_path / 'var' / 'hub.db'}")
 
     assert "delivery_rejected" in logs  # the scan reads real output
+    declared = {secret.name for partner in PARTNERS for secret in partner.secrets}
+    assert set(SECRETS) == declared and set(FIXED) <= declared  # every partner's secrets
     for name, value in SECRETS.items():
         assert value not in logs, f"{name} in the hub's logs"
         assert value not in database, f"{name} in the database"

@@ -1,16 +1,21 @@
-"""What every connector in the registry must do; a new partner is covered by adding it there."""
+"""What every connector in the registry must do, generated per partner and per (partner, event
+type) from `PARTNERS`: a new partner or a newly mapped type is covered without a line here."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from integration_hub import events
-from integration_hub.connectors.base import Connector, Delivery
-from integration_hub.connectors.partners import build_connectors
-from integration_hub.errors import SignatureError
+from integration_hub.connectors.base import Connector, Delivery, storable_key
+from integration_hub.connectors.partners import PARTNERS, build_connectors
+from integration_hub.errors import MalformedPayload, SignatureError
 from integration_hub.settings import Settings
+from tests.connectors.inflate import unstorable_samples
 
 CONNECTORS = build_connectors(Settings.model_construct())
 NOW = 1_750_000_000
@@ -18,6 +23,15 @@ STALE = NOW - 3600
 # `whsec_` + base64, so it is a well-formed secret for schemes that decode it and those that don't.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 WRONG_SECRET = "whsec_aGVsbG8td3Jvbmctc2VjcmV0LWtleQ=="
+PREVIOUS_SECRET = "whsec_cHJldmlvdXMtc2VjcmV0LXZlcnNpb24tMDE="
+EVERY_SECRET = (SECRET, WRONG_SECRET, PREVIOUS_SECRET)
+# Every (partner, event type) a connector maps.
+PAIRS = sorted((name, t) for name, c in CONNECTORS.items() for t in c.manifest.event_map)
+TIMESTAMPED = sorted(n for n, c in CONNECTORS.items() if c.manifest.signs_timestamp)
+
+
+def _ids(pairs: list[tuple[str, str]]) -> list[str]:
+    return [f"{partner}:{event_type}" for partner, event_type in pairs]
 
 
 @pytest.fixture(params=sorted(CONNECTORS))
@@ -45,6 +59,8 @@ def signed_delivery(
 def test_registry_is_not_empty() -> None:
     assert CONNECTORS
     assert all(name == c.manifest.name for name, c in CONNECTORS.items())
+    assert set(CONNECTORS) == {p.name for p in PARTNERS if p.webhook is not None}
+    assert {partner for partner, _ in PAIRS} == set(CONNECTORS)
 
 
 def test_signed_sample_verifies(connector: Connector) -> None:
@@ -66,15 +82,27 @@ def test_tampered_body_is_rejected(name: str) -> None:
         connector.verify(tampered, [SECRET], now=NOW)
 
 
-@pytest.mark.parametrize(
-    "name", sorted(n for n, c in CONNECTORS.items() if c.manifest.signs_timestamp)
-)
+@pytest.mark.parametrize("name", TIMESTAMPED)
 def test_stale_timestamp_is_rejected(name: str) -> None:
     connector = CONNECTORS[name]
     delivery = signed_delivery(connector, sample_body(connector), timestamp=STALE)
 
     with pytest.raises(SignatureError):
         connector.verify(delivery, [SECRET], now=NOW)
+
+
+@pytest.mark.parametrize("name", TIMESTAMPED)
+def test_the_configured_tolerance_reaches_every_timestamped_scheme(name: str) -> None:
+    """HUB_SIGNATURE_TOLERANCE_SECONDS=60: a delivery signed 61 s ago is refused, 59 s ago
+    accepted (the default five minutes would take both)."""
+    strict = build_connectors(Settings.model_construct(signature_tolerance_seconds=60))[name]
+    body = sample_body(strict)
+
+    strict.verify(signed_delivery(strict, body, timestamp=NOW - 59), [SECRET], now=NOW)
+    with pytest.raises(SignatureError) as refused:
+        strict.verify(signed_delivery(strict, body, timestamp=NOW - 61), [SECRET], now=NOW)
+    assert refused.value.reason == "timestamp_out_of_tolerance"
+    CONNECTORS[name].verify(signed_delivery(strict, body, timestamp=NOW - 61), [SECRET], now=NOW)
 
 
 def test_delivery_without_headers_is_rejected(connector: Connector) -> None:
@@ -92,23 +120,125 @@ def test_wrong_secret_is_rejected(connector: Connector) -> None:
         connector.verify(delivery, [SECRET], now=NOW)
 
 
-def test_split_then_normalize_validates_against_the_schemas(connector: Connector) -> None:
-    delivery = signed_delivery(connector, sample_body(connector))
+@pytest.mark.parametrize("order", ["current-first", "previous-first"])
+def test_any_of_several_secret_versions_verifies(connector: Connector, order: str) -> None:
+    """Rotation: a delivery signed with the previous secret verifies while both are current,
+    whatever their order, and is refused once the previous one is gone."""
+    versions = [SECRET, PREVIOUS_SECRET]
+    delivery = signed_delivery(connector, sample_body(connector), secret=PREVIOUS_SECRET)
+
+    connector.verify(delivery, versions if order == "current-first" else versions[::-1], now=NOW)
+    with pytest.raises(SignatureError):
+        connector.verify(delivery, [SECRET], now=NOW)
+
+
+def _refusals(connector: Connector) -> dict[str, Delivery]:
+    body = sample_body(connector)
+    signed = signed_delivery(connector, body, secret=WRONG_SECRET)
+    refusals: dict[str, Delivery] = {
+        "wrong-secret": signed,
+        "no-headers": Delivery(body, {}, signed.url, NOW),
+    }
+    if connector.manifest.signs_body:
+        good = signed_delivery(connector, body)
+        refusals["tampered"] = Delivery(body + b" ", good.headers, good.url, NOW)
+    if connector.manifest.signs_timestamp:
+        refusals["stale"] = signed_delivery(connector, body, timestamp=STALE)
+    return refusals
+
+
+def test_no_secret_value_in_any_error_or_log_line(
+    connector: Connector, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every refusal, with several secret versions configured: neither the error nor any log
+    line (structlog's or the standard library's) holds a secret or its base64 key text."""
+    secrets = [SECRET, PREVIOUS_SECRET]
+    texts: list[str] = []
+    caplog.set_level(logging.DEBUG)
+    with capture_logs() as logs:
+        for delivery in _refusals(connector).values():
+            with pytest.raises(SignatureError) as refused:
+                connector.verify(delivery, secrets, now=NOW)
+            texts += [str(refused.value), refused.value.detail, refused.value.reason]
+            structlog.get_logger("contract").info("refused", error=str(refused.value))
+    texts += [repr(entry) for entry in logs] + [record.getMessage() for record in caplog.records]
+
+    assert logs  # the capture sees log lines: the scan below reads real output
+    for secret in EVERY_SECRET:
+        for text in texts:
+            assert secret not in text
+            assert secret.removeprefix("whsec_") not in text
+
+
+@pytest.mark.parametrize(("partner", "event_type"), PAIRS, ids=_ids(PAIRS))
+def test_every_mapped_type_normalizes_to_schema_valid_events(partner: str, event_type: str) -> None:
+    connector = CONNECTORS[partner]
+    delivery = signed_delivery(connector, connector.sample(event_type))
+    connector.verify(delivery, [SECRET], now=NOW)
 
     partner_events = connector.split(delivery)
-    assert partner_events
+
+    assert [e.event_type for e in partner_events] == [event_type]
     for partner_event in partner_events:
+        assert storable_key(partner_event.partner_event_id)
+        assert storable_key(partner_event.event_type)
         drafts = connector.normalize(partner_event)
         assert drafts
         for index, draft in enumerate(drafts):
             event = events.build_event(
-                partner=connector.manifest.name,
+                partner=partner,
                 partner_event_id=partner_event.partner_event_id,
                 index=index,
                 draft=draft,
             )
             events.validate_event(event)
             assert event["type"] in connector.manifest.event_map.values()
+        # The type's own internal event is among them (an opt-out is also a message).
+        assert connector.manifest.event_map[event_type] in {d.type for d in drafts}
+
+
+UNSTORABLE = sorted(
+    (partner, event_type, label)
+    for partner, event_type in PAIRS
+    for label in unstorable_samples(CONNECTORS[partner], event_type, SECRET)
+)
+
+
+def test_every_partner_has_an_unstorable_key_case() -> None:
+    """The case below is not vacuous: each partner's samples carry some key in their body."""
+    assert {partner for partner, _, _ in UNSTORABLE} == set(CONNECTORS)
+
+
+@pytest.mark.parametrize(
+    ("partner", "event_type", "label"),
+    UNSTORABLE,
+    ids=[f"{p}:{t}:{label}" for p, t, label in UNSTORABLE],
+)
+def test_an_unstorable_id_or_type_never_reaches_storage_as_a_key(
+    partner: str, event_type: str, label: str
+) -> None:
+    """An id or type past 255 characters or holding NUL, validly signed: the connector refuses
+    the body, keeps the entry apart as malformed, or hands the edge the key unchanged (which
+    the edge then refuses: tests/fuzz/test_malformed.py); never another exception, and never
+    a key quietly altered to fit."""
+    connector = CONNECTORS[partner]
+    body = unstorable_samples(connector, event_type, SECRET)[label]
+    delivery = signed_delivery(connector, body)
+    connector.verify(delivery, [SECRET], now=NOW)
+
+    try:
+        partner_events = connector.split(delivery)
+    except MalformedPayload as refused:
+        assert refused.reason
+        return
+    kept_apart = [e for e in partner_events if e.malformed is not None]
+    left_to_the_edge = [
+        e
+        for e in partner_events
+        if e.malformed is None
+        and not (storable_key(e.partner_event_id) and storable_key(e.event_type))
+    ]
+    assert kept_apart or left_to_the_edge
 
 
 def test_every_mapped_internal_type_ships_a_schema(connector: Connector) -> None:
@@ -117,3 +247,9 @@ def test_every_mapped_internal_type_ships_a_schema(connector: Connector) -> None
 
 def test_webhook_secret_is_an_upper_case_env_var_name(connector: Connector) -> None:
     assert re.fullmatch(r"[A-Z][A-Z0-9_]*", connector.manifest.webhook_secret)
+
+
+def test_the_webhook_secret_is_declared_by_its_partner(connector: Connector) -> None:
+    partner = next(p for p in PARTNERS if p.name == connector.manifest.name)
+    secret = partner.secret(connector.manifest.webhook_secret)
+    assert secret.used_for == "webhook"

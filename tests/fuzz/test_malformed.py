@@ -13,24 +13,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integration_hub.connectors.signing import MAX_PRESENTED_SIGNATURES
+from integration_hub.connectors.schemes.common import MAX_PRESENTED_SIGNATURES
 from integration_hub.connectors.twilio.signature import (
     MAX_FORM_PARAMETERS,
     MAX_PARAMETER_NAME_LENGTH,
-    OversizedForm,
 )
+from integration_hub.errors import RejectedDelivery
 from integration_hub.testing import connector, sign_as
+from tests.connectors.inflate import unstorable_samples
 from tests.fuzz.conftest import FuzzedHub
-from tests.helpers import AUTH0_TOKEN, CLERK_SECRET, STRIPE_SECRET, TWILIO_AUTH_TOKEN
+from tests.helpers import AUTH0_TOKEN, webhook_partners, webhook_secret
 from tests.properties.strategies import LONG_RUN, budget
 
-PARTNERS = ["stripe", "clerk", "auth0", "twilio"]
-SECRETS = {
-    "stripe": STRIPE_SECRET,
-    "clerk": CLERK_SECRET,
-    "auth0": AUTH0_TOKEN,
-    "twilio": TWILIO_AUTH_TOKEN,
-}
+# Every partner that receives webhooks, from the registry: a new one is fuzzed unasked.
+PARTNERS = webhook_partners()
+SECRETS = {partner: webhook_secret(partner) for partner in PARTNERS}
 TWILIO_FORM = {
     "X-Twilio-Signature": "bm9wZQ==",
     "Content-Type": "application/x-www-form-urlencoded",
@@ -173,11 +170,7 @@ def test_signed_random_bodies_are_stored_or_refused_never_5xx(fuzzed_hub: Fuzzed
         def run(partner: str, body: bytes, content_type: str | None) -> None:
             before = fuzzed_hub.raw_event_count()
             url = f"{fuzzed_hub.base_url}/webhooks/{partner}"
-            signed = (
-                sign_as(partner, body, secret=SECRETS[partner], url=url)
-                if partner != "twilio"
-                else _twilio_headers(body, url)
-            )
+            signed = _signed_headers(partner, body, url)
             if content_type is not None:
                 signed["Content-Type"] = content_type
             encoded = {k.encode(): v.encode("latin-1") for k, v in signed.items()}
@@ -189,11 +182,13 @@ def test_signed_random_bodies_are_stored_or_refused_never_5xx(fuzzed_hub: Fuzzed
         run()
 
 
-def _twilio_headers(body: bytes, url: str) -> dict[str, str]:
+def _signed_headers(partner: str, body: bytes, url: str) -> dict[str, str]:
+    """The partner's headers for `body`; for a body its scheme cannot sign (a form scheme given
+    bytes that are no form), headers that sign nothing."""
     try:
-        return sign_as("twilio", body, secret=TWILIO_AUTH_TOKEN, url=url)
-    except (UnicodeDecodeError, ValueError, OversizedForm):  # not a form Twilio could have signed
-        return {"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl", "Content-Type": "text/plain"}
+        return sign_as(partner, body, secret=SECRETS[partner], url=url)
+    except (UnicodeDecodeError, ValueError, RejectedDelivery):  # e.g. more parameters than a form
+        return {"X-Signature": "bm90IGEgc2lnbmF0dXJl", "Content-Type": "text/plain"}
 
 
 def _raw_request(base_url: str, request: bytes, *, half_close: bool = False) -> bytes:
@@ -287,13 +282,9 @@ def test_malformed_request_is_refused_without_a_5xx(fuzzed_hub: FuzzedHub, name:
 @pytest.mark.parametrize("partner", PARTNERS)
 def test_truncated_body_stores_nothing(fuzzed_hub: FuzzedHub, partner: str) -> None:
     """The client promises more body than it sends, then hangs up: nothing stored, no 5xx."""
-    body = b"MessageSid=SM1&Body=hello" if partner == "twilio" else b'{"id": "evt_1", "type": "x"}'
+    body = connector(partner).sample(next(iter(connector(partner).manifest.event_map)))
     url = f"{fuzzed_hub.base_url}/webhooks/{partner}"
-    signed = (
-        _twilio_headers(body, url)
-        if partner == "twilio"
-        else sign_as(partner, body, secret=SECRETS[partner])
-    )
+    signed = _signed_headers(partner, body, url)
     head = "".join(f"{k}: {v}\r\n" for k, v in signed.items()).encode()
     request = (
         f"POST /webhooks/{partner} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n".encode()
@@ -314,6 +305,41 @@ UNSTORABLE: dict[str, tuple[str, dict[str, object]]] = {
     "stripe_nul_type": ("stripe", {"id": "evt_nul_type", "type": "payment\x00"}),
     "stripe_long_id": ("stripe", {"id": "evt_" + "x" * 300, "type": "payment_intent.succeeded"}),
 }
+
+
+# The same for every partner and mapped type whose keys come from the body, from the registry.
+GENERATED_UNSTORABLE = sorted(
+    (partner, event_type, label)
+    for partner in PARTNERS
+    for event_type in connector(partner).manifest.event_map
+    for label in unstorable_samples(connector(partner), event_type, SECRETS[partner])
+)
+
+
+@pytest.mark.parametrize(
+    ("partner", "event_type", "label"),
+    GENERATED_UNSTORABLE,
+    ids=[f"{p}:{t}:{label}" for p, t, label in GENERATED_UNSTORABLE],
+)
+def test_every_partners_unstorable_key_is_refused_or_kept_apart(
+    fuzzed_hub: FuzzedHub, partner: str, event_type: str, label: str
+) -> None:
+    """Refused (400 malformed_payload, nothing stored) or, in a batch, stored dead-lettered as
+    a malformed entry; never a 5xx, never a row keyed by the unstorable value."""
+    body = unstorable_samples(connector(partner), event_type, SECRETS[partner])[label]
+    url = f"{fuzzed_hub.base_url}/webhooks/{partner}"
+    before = fuzzed_hub.raw_event_count()
+
+    response = httpx.post(url, content=body, headers=_signed_headers(partner, body, url))
+
+    if response.status_code == 200:
+        entries = response.json()["events"]
+        assert entries and all(e.get("malformed") for e in entries), response.text
+        assert fuzzed_hub.raw_event_count() == before + len(entries)
+    else:
+        assert response.status_code == 400, response.text
+        assert response.json()["error"] == "malformed_payload"
+        assert fuzzed_hub.raw_event_count() == before
 
 
 @pytest.mark.parametrize("name", sorted(UNSTORABLE))

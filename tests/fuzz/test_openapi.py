@@ -26,7 +26,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 
 from tests.fuzz.conftest import FuzzedHub
-from tests.helpers import ADMIN_TOKEN
+from tests.helpers import ADMIN_TOKEN, webhook_partners
 from tests.properties.strategies import LONG_RUN, budget, text
 
 fuzz = settings(
@@ -37,7 +37,8 @@ fuzz = settings(
     suppress_health_check=list(HealthCheck),
 )
 AUTHORIZATIONS = [f"Bearer {ADMIN_TOKEN}", None, "Bearer wrong", "Basic x", "Bearer"]
-PARTNERS = [None, "stripe", "clerk", "auth0", "twilio"]
+# Every partner that receives webhooks, from the registry (None: schemathesis's own value).
+PARTNERS: list[str | None] = [None, *webhook_partners()]
 # Sends real messages through Twilio and waits up to 60 s for each: not fuzzed here.
 CALLS_OUT = {"POST /api/messages"}
 
@@ -133,7 +134,7 @@ HOSTILE_VALUES = [
 ]  # fmt: skip
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # A value drawn for one parameter, and valid values for the other path parameters.
-VALID_PATH_VALUES = {"partner": "stripe", "partner_event_id": "evt_1"}
+VALID_PATH_VALUES = {"partner": webhook_partners()[0], "partner_event_id": "evt_1"}
 
 
 @dataclass(frozen=True)
