@@ -4,7 +4,8 @@ what remains of its sandbox checklist, read from what the hub has actually store
 Every partner in `PARTNERS` is reported, from its declaration: its secrets (`Partner.secrets`)
 are set and well formed; for partners that send us webhooks, a signed delivery was verified and
 stored (`hub send` does it) and normalized into internal events, and, where a handler takes
-any of its events, its handler workflows completed.
+any of its events, its handler workflows completed; for each source it polls, a page was
+stored, with the source's last success and last error (`poll_cursors`).
 
 Warnings do not make a partner incomplete: the partner works, but a setting leaves it weaker than
 it should be (today: a partner whose scheme signs the URL it called, configured without
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +27,7 @@ from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.secrets import SecretSource
+from integration_hub.storage import poll_cursors
 from integration_hub.storage.tables import RawStatus, raw_events
 
 NORMALIZED = (RawStatus.PROCESSING, RawStatus.PROCESSED, RawStatus.IGNORED)
@@ -58,6 +61,22 @@ class ChecklistItem:
     how: str
 
 
+@dataclass(frozen=True)
+class PollCheck:
+    source: str
+    instance: str
+    last_success_at: datetime | None
+    last_error: str | None  # the latest failed attempt since the last success
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "instance": self.instance,
+            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
+            "last_error": self.last_error,
+        }
+
+
 @dataclass
 class PartnerReport:
     partner: str
@@ -67,6 +86,8 @@ class PartnerReport:
     secrets: list[SecretCheck] = field(default_factory=list)
     checklist: list[ChecklistItem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    polling: bool = False  # the partner declares poll sources
+    polls: list[PollCheck] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -78,10 +99,12 @@ class PartnerReport:
             "priority": self.priority,
             "receives_webhooks": self.receives_webhooks,
             "calls_out": self.calls_out,
+            "polling": self.polling,
             "complete": self.complete,
             "secrets": [s.as_dict() for s in self.secrets],
             "remaining": [{"step": i.step, "how": i.how} for i in self.checklist if not i.done],
             "warnings": list(self.warnings),
+            "polls": [p.as_dict() for p in self.polls],
         }
 
 
@@ -140,6 +163,31 @@ def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
         return {"stored": None, "normalized": None, "handled": None}
 
 
+def _poll_checks(engine: Engine | None, partner: Partner) -> list[PollCheck] | None:
+    """Where each of the partner's poll sources stands; None when the database cannot tell."""
+    if engine is None or not partner.polls:
+        return []
+    try:
+        with engine.connect() as connection:
+            states = poll_cursors.states(connection, partner=partner.name)
+    except SQLAlchemyError:
+        return None
+    return [PollCheck(s.source, s.instance, s.last_success_at, s.last_error) for s in states]
+
+
+def _poll_checklist(partner: Partner, checks: list[PollCheck] | None) -> list[ChecklistItem]:
+    items = []
+    for source in partner.polls:
+        done = (
+            None
+            if checks is None
+            else any(c.source == source.name and c.last_success_at is not None for c in checks)
+        )
+        how = f"hub poll {partner.name} {source.name} (with a worker running)"
+        items.append(ChecklistItem(f"poll source {source.name} stored a page", done, how))
+    return items
+
+
 def _secret_checks(partner: Partner, secrets: SecretSource) -> list[SecretCheck]:
     return [
         check_secret(secret.name, secrets, secret.format, required=secret.required)
@@ -169,6 +217,7 @@ def diagnose(
             partner.priority,
             receives_webhooks=partner.webhook is not None,
             calls_out=partner.calls is not None,
+            polling=bool(partner.polls),
             secrets=_secret_checks(partner, secrets),
         )
         missing = [s.name for s in report.secrets if s.versions == 0 and s.required]
@@ -198,6 +247,9 @@ def diagnose(
                 report.checklist.append(
                     ChecklistItem("handler workflows completed", evidence["handled"], send)
                 )
+        checks = _poll_checks(engine, partner)
+        report.polls = checks or []
+        report.checklist += _poll_checklist(partner, checks)
         reports.append(report)
     by_name = {report.partner: report for report in reports}
     for signs_url in partners_with_unpinned_url(connectors, secrets, public_base_url):

@@ -255,3 +255,22 @@ admin_sessions = Table(
     Column("revoked_reason", String(32)),  # logout | role_changed | ...
     Index(None, "provider", "subject"),
 )
+
+
+# Where each poll source (connectors/partner.py `PollSource`) stands: the cursor it fetches its
+# next page from, advanced in the transaction that stores the page's raw events (so a crash
+# neither loses nor duplicates a page). `last_error` is the latest failed attempt's error since
+# the last success (cleared by a success); doctor shows both.
+MAX_CURSOR_LENGTH = 1024  # a longer cursor is refused before it is stored (orchestration/polls.py)
+
+poll_cursors = Table(
+    "poll_cursors",
+    metadata,
+    Column("partner", String(64), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("instance", String(255), primary_key=True, default=""),  # "" for the only one
+    Column("cursor", String(MAX_CURSOR_LENGTH)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("last_success_at", DateTime(timezone=True)),
+)
