@@ -163,6 +163,35 @@ def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
         return {"stored": None, "normalized": None, "handled": None}
 
 
+def _takes_deliveries(connector: Connector) -> bool:
+    """A connector with no endpoint only normalizes what the partner's poll sources store."""
+    return connector.manifest.endpoints != frozenset()
+
+
+def _events_checklist(
+    partner: Partner, connector: Connector, engine: Engine | None
+) -> list[ChecklistItem]:
+    """Events stored (by a signed delivery, where the partner sends any), normalized and,
+    where a handler takes them, handled."""
+    evidence = _evidence(engine, partner.name)
+    if _takes_deliveries(connector) or not partner.polls:
+        example = next(iter(connector.manifest.event_map), "<event>")
+        how = f"hub send {partner.name} {example} (with `hub serve` running)"
+    else:
+        how = f"hub poll {partner.name} {partner.polls[0].name} (with a worker running)"
+    items = []
+    if _takes_deliveries(connector):
+        items.append(
+            ChecklistItem("a signed delivery verified and stored", evidence["stored"], how)
+        )
+    items.append(ChecklistItem("normalized into internal events", evidence["normalized"], how))
+    # Only where a handler runs: a partner whose events no handler takes is done once they
+    # are normalized.
+    if _has_handlers(connector):
+        items.append(ChecklistItem("handler workflows completed", evidence["handled"], how))
+    return items
+
+
 def _poll_checks(engine: Engine | None, partner: Partner) -> list[PollCheck] | None:
     """Where each of the partner's poll sources stands; None when the database cannot tell."""
     if engine is None or not partner.polls:
@@ -234,19 +263,8 @@ def diagnose(
         ]
         connector = connectors.get(partner.name)
         if connector is not None:
-            evidence = _evidence(engine, partner.name)
-            example = next(iter(connector.manifest.event_map), "<event>")
-            send = f"hub send {partner.name} {example} (with `hub serve` running)"
-            report.checklist += [
-                ChecklistItem("a signed delivery verified and stored", evidence["stored"], send),
-                ChecklistItem("normalized into internal events", evidence["normalized"], send),
-            ]
-            # Only where a handler runs: a partner whose events no handler takes is done once
-            # they are normalized.
-            if _has_handlers(connector):
-                report.checklist.append(
-                    ChecklistItem("handler workflows completed", evidence["handled"], send)
-                )
+            report.receives_webhooks = _takes_deliveries(connector)
+            report.checklist += _events_checklist(partner, connector, engine)
         checks = _poll_checks(engine, partner)
         report.polls = checks or []
         report.checklist += _poll_checklist(partner, checks)
