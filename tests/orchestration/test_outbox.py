@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Connection, Engine, select, update
 from temporalio import workflow
 from temporalio.client import Client
@@ -275,6 +276,11 @@ async def test_unknown_workflow_is_dead_lettered_and_an_outage_only_delays(
             engine, task_queue=probe_queue, batch_size=10, policy=policy, now=lambda: clock[0]
         )
 
+    def dead_lettered() -> float:
+        labels = {"kind": "signal", "outcome": "dead_lettered"}
+        return REGISTRY.get_sample_value("hub_workflow_outbox_total", labels) or 0.0
+
+    dead_before = dead_lettered()
     outbox = Outbox()
     with begin_write(engine) as connection:
         outbox.start(connection, workflow=PROBE, workflow_id=f"{run_id}/d", dedup="e1")
@@ -310,6 +316,7 @@ async def test_unknown_workflow_is_dead_lettered_and_an_outage_only_delays(
             )
         ).scalar_one()
     assert error.startswith("NOT_FOUND")
+    assert dead_lettered() == dead_before + 1
 
     d = client.get_workflow_handle(f"{run_id}/d")
     assert (await d.describe()).task_queue == probe_queue

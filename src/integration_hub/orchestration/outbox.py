@@ -18,7 +18,8 @@ dispatcher (pipeline/outbox.py) then sends each row once:
   name to one workflow from one event need two dedup keys;
 - rows of one workflow id go out in the order they were queued;
 - a signal whose workflow is not found (yet) is retried with backoff up to a bound, then
-  dead-lettered (`status` failed, `last_error` kept); a Temporal outage only delays.
+  dead-lettered (`status` failed, `last_error` kept); a Temporal outage only delays;
+- a row is sent once the dispatcher next polls (HUB_POLL_INTERVAL_SECONDS), not at commit.
 
 Inputs are JSON (a dataclass is sent as its fields); a workflow or signal parameter typed as a
 dataclass receives it as that dataclass. Sizes are bounded: a refusal is a HubError that is

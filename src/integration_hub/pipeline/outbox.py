@@ -13,7 +13,8 @@ concurrently. A Temporal outage (unavailable, timed out, overloaded, or any erro
 answer from Temporal) counts no attempt: the row stays due, what else the batch sent is
 recorded, and the dispatcher backs off. Any other refusal (a signal's workflow not found
 yet, or closed) counts one, waits out an exponential backoff, and after `max_attempts` leaves
-the row dead-lettered with its last error.
+the row dead-lettered (`failed`, its last error kept); a signal-with-start to an id whose run
+has closed is dead-lettered at once. Per-row outcomes: hub_workflow_outbox_total.
 """
 
 from __future__ import annotations
