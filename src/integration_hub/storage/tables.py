@@ -57,6 +57,18 @@ class HandlerStatus(StrEnum):
     FAILED = "failed"
 
 
+class OutboxKind(StrEnum):
+    START = "start"
+    SIGNAL = "signal"
+    SIGNAL_WITH_START = "signal_with_start"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for the dispatcher (or its backoff after a failed attempt)
+    DISPATCHED = "dispatched"  # Temporal accepted it (or already had it)
+    FAILED = "failed"  # refused on every attempt up to the bound: the dead-letter
+
+
 raw_events = Table(
     "raw_events",
     metadata,
@@ -101,6 +113,33 @@ handler_runs = Table(
     Column("last_error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index(None, "status"),
+)
+
+# Workflow starts and signals a handler queued in the transaction of its writes
+# (orchestration/outbox.py); the dispatcher sends them once that transaction has committed
+# (pipeline/outbox.py). The unique key makes queueing idempotent: a handler retried or replayed
+# queues the same (workflow id, kind, signal, dedup) again and nothing is added. `signal` is ""
+# for a start, never NULL: NULLs are distinct in a unique key on both databases.
+workflow_outbox = Table(
+    "workflow_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),  # also the order of sending
+    Column("kind", String(32), nullable=False),  # OutboxKind
+    Column("workflow_type", String(128)),  # None for a signal
+    Column("workflow_id", String(255), nullable=False),  # chosen by the handler, deterministic
+    Column("signal", String(128), nullable=False),
+    Column("dedup", String(255), nullable=False),  # the handler's key, e.g. its event id
+    Column("input", JSON),  # the workflow's argument (start, signal_with_start)
+    Column("signal_input", JSON),  # the signal's argument (signal, signal_with_start)
+    Column("task_queue", String(255)),  # None: the hub's
+    Column("status", String(16), nullable=False),  # OutboxStatus
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("dispatched_at", DateTime(timezone=True)),
+    UniqueConstraint("workflow_id", "kind", "signal", "dedup"),
+    Index(None, "status", "id"),
 )
 
 ledger_entries = Table(
