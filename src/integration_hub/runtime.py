@@ -98,7 +98,7 @@ class Hub:
 
     async def start(self) -> None:
         # Before anything runs: a live payment key outside production, say, stops the start.
-        preflight(partner_calls(self.settings, self.secrets, self.engine))
+        preflight(partner_calls(self.settings, self.secrets, self.engine), self.settings)
         if self.edge:  # a warning, not a refusal: behind a trusted proxy the hub may be right
             base = self.settings.public_base_url
             for manifest in partners_with_unpinned_url(self.connectors, self.secrets, base):

@@ -200,11 +200,24 @@ class Settings(BaseSettings):
     auth_jwks_cooldown_seconds: float = Field(
         default=10, ge=0, description="Least time between JWKS refetches for an unknown kid."
     )
-    auth_provider: Literal["clerk", "auth0"] | None = Field(
+    # Which partner provides a capability several partners offer (connectors/partners.py,
+    # `provider_for`): a name from `hub connectors`, checked against the declarations.
+    auth_provider: str | None = Field(
         default=None,
-        description="Which provider the issuer is, for roles read from the users-and-roles "
-        "mirror (keyed by provider and user). Default: from the issuer's host (*.auth0.com: "
-        "auth0; clerk.* or *.clerk.accounts.dev: clerk); otherwise the mirror grants no role.",
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="The auth partner the issuer is, for roles read from the users-and-roles "
+        "mirror (keyed by provider and user). Default: the auth partner whose own domains the "
+        "issuer's host is (`hub connectors --json`); otherwise the mirror grants no role.",
+    )
+    email_provider: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="The partner that sends email when several provide it.",
+    )
+    support_provider: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,63}$",
+        description="The support inbox partner when several provide it.",
     )
     session_lifetime_hours: float = Field(
         default=12, gt=0, description="Status panel sessions end this long after sign-in."

@@ -25,6 +25,8 @@ def connectors(
                     "name": p.name,
                     "priority": p.priority,
                     "summary": p.summary,
+                    "capabilities": sorted(p.capabilities),
+                    "issuer_hosts": list(p.issuer_hosts),
                     "webhook": p.webhook is not None,
                     "calls": p.calls is not None,
                     "secrets": p.secret_names,

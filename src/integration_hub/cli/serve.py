@@ -58,7 +58,7 @@ def checked_hub(
 
     try:
         hub = Hub(configured, edge=edge, pipeline=pipeline, pipeline_process=pipeline_process)
-        preflight(partner_calls(hub.settings, hub.secrets, hub.engine))
+        preflight(partner_calls(hub.settings, hub.secrets, hub.engine), hub.settings)
     except (UnsafeConfiguration, SecretStoreError) as refusal:
         typer.echo(f"refusing to start: {refusal.detail}", err=True)
         raise typer.Exit(2) from None

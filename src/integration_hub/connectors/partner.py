@@ -203,6 +203,20 @@ class Partner:
     handlers: tuple[Handler, ...] = ()
     # Sources the hub polls; their events are stored and normalized like webhooks.
     polls: tuple[PollSource, ...] = ()
+    # An auth provider (capability "auth"): the issuer hosts that are its own domains, so the
+    # hub tells which provider an OIDC issuer is without HUB_AUTH_PROVIDER (custom domains need
+    # the setting). A host matches a suffix starting with "." or equals an entry without one;
+    # an entry ending in "." matches as a prefix ("clerk." for clerk.example.com).
+    issuer_hosts: tuple[str, ...] = ()
+
+    def issues_for(self, host: str) -> bool:
+        """Whether `host` (an OIDC issuer's, lower case) is one of this provider's domains."""
+        return any(
+            host.endswith(entry) if entry.startswith(".")
+            else host.startswith(entry) if entry.endswith(".")
+            else host == entry
+            for entry in self.issuer_hosts
+        )  # fmt: skip
 
     @property
     def secret_names(self) -> list[str]:

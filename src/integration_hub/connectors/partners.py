@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 
 from integration_hub.connectors import auth0, clerk, google_maps, stripe, twilio
 from integration_hub.connectors.base import Connector
-from integration_hub.connectors.partner import Partner, WebhookContext
-from integration_hub.errors import UnknownPartner
+from integration_hub.connectors.partner import Capability, Partner, WebhookContext
+from integration_hub.errors import UnknownPartner, UnsafeConfiguration
 from integration_hub.settings import Settings
 
 PARTNERS: tuple[Partner, ...] = (
@@ -43,3 +43,52 @@ def get_connector(connectors: Mapping[str, Connector], partner: str) -> Connecto
         return connectors[partner]
     except KeyError:
         raise UnknownPartner(f"no connector named {partner!r}") from None
+
+
+def providers_of(capability: Capability, partners: Sequence[Partner] = PARTNERS) -> list[Partner]:
+    return [p for p in partners if capability in p.capabilities]
+
+
+def provider_for(
+    capability: Capability, configured: str | None, partners: Sequence[Partner] = PARTNERS
+) -> Partner | None:
+    """The partner that provides `capability`: the configured one (`HUB_AUTH_PROVIDER`,
+    `HUB_EMAIL_PROVIDER`, `HUB_SUPPORT_PROVIDER`), else the only partner declaring it; None
+    when several declare it and none is configured. Raises UnknownPartner for a configured
+    name that does not provide it (a typo must not silently pick another provider)."""
+    candidates = providers_of(capability, partners)
+    if configured:
+        for partner in candidates:
+            if partner.name == configured:
+                return partner
+        names = ", ".join(p.name for p in candidates) or "none"
+        raise UnknownPartner(f"{configured!r} does not provide {capability} (providers: {names})")
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def auth_provider_of_issuer(
+    host: str, configured: str | None, partners: Sequence[Partner] = PARTNERS
+) -> str | None:
+    """Which auth provider an OIDC issuer host belongs to: the configured one, else the one
+    whose declared domains match; None when it cannot be told."""
+    if configured:
+        return configured
+    for partner in providers_of("auth", partners):
+        if partner.issues_for(host.lower()):
+            return partner.name
+    return None
+
+
+def check_providers(settings: Settings, partners: Sequence[Partner] = PARTNERS) -> None:
+    """Refuse to start (UnsafeConfiguration) on a HUB_*_PROVIDER that names no partner
+    providing that capability."""
+    configured: tuple[tuple[Capability, str, str | None], ...] = (
+        ("auth", "HUB_AUTH_PROVIDER", settings.auth_provider),
+        ("email", "HUB_EMAIL_PROVIDER", settings.email_provider),
+        ("support", "HUB_SUPPORT_PROVIDER", settings.support_provider),
+    )
+    for capability, variable, name in configured:
+        try:
+            provider_for(capability, name, partners)
+        except UnknownPartner as error:
+            raise UnsafeConfiguration(f"{variable}: {error.detail}") from None

@@ -13,7 +13,7 @@ from temporalio.client import Client
 
 from integration_hub.connectors.outbound import PartnerCalls
 from integration_hub.connectors.partner import CallsContext, Partner
-from integration_hub.connectors.partners import PARTNERS
+from integration_hub.connectors.partners import PARTNERS, check_providers
 from integration_hub.orchestration.maintenance import (
     MAINTENANCE_WORKFLOWS,
     ensure_age_reminder_schedule,
@@ -41,8 +41,10 @@ def partner_calls(
     return [partner.calls(context) for partner in partners if partner.calls is not None]
 
 
-def preflight(calls: Sequence[PartnerCalls]) -> None:
-    """Refuse to start on a configuration that must not be used (raises UnsafeConfiguration)."""
+def preflight(calls: Sequence[PartnerCalls], settings: Settings) -> None:
+    """Refuse to start on a configuration that must not be used (raises UnsafeConfiguration):
+    a provider setting that names no partner providing it, or a partner's own refusal."""
+    check_providers(settings)
     for partner in calls:
         partner.preflight()
 

@@ -32,6 +32,8 @@ import jwt
 from jwt import PyJWKClient
 from jwt.exceptions import PyJWKClientConnectionError, PyJWKClientError, PyJWKSetError
 
+from integration_hub.connectors.partners import auth_provider_of_issuer
+
 ALGORITHMS = ("RS256", "ES256")  # asymmetric only: never `none`, never HS* with a public key
 ROLES_CLAIM = "https://integration-hub/roles"
 LOCAL_SUBJECT = "local-admin-token"
@@ -60,7 +62,7 @@ class Principal:
     subject: str
     role: Role | None  # None: signed in, but no role anywhere
     via: str  # "oidc" or "local"
-    provider: str = "local"  # clerk | auth0 (from the token's issuer), "oidc" if unknown, local
+    provider: str = "local"  # the auth partner (from the token's issuer), "oidc" if unknown
     # The role was read from the token's claims: nothing tells the hub when the provider takes
     # it away (a mirror role is revoked by the mirror), so panel sessions of it are shorter.
     role_from_token: bool = False
@@ -68,16 +70,10 @@ class Principal:
 
 def provider_of_issuer(issuer: str, configured: str | None = None) -> str | None:
     """Which auth provider an issuer URL belongs to: the configured one (HUB_AUTH_PROVIDER),
-    else recognised from the host of the provider's own domains; None when it cannot be told
-    (custom domains: set HUB_AUTH_PROVIDER)."""
-    if configured:
-        return configured
+    else the auth partner whose own domains the host is (`Partner.issuer_hosts`); None when it
+    cannot be told (custom domains: set HUB_AUTH_PROVIDER)."""
     host = (urlsplit(issuer).hostname or "").lower()
-    if host.endswith(".auth0.com"):
-        return "auth0"
-    if host.startswith("clerk.") or host.endswith((".clerk.accounts.dev", ".clerk.com")):
-        return "clerk"
-    return None
+    return auth_provider_of_issuer(host, configured)
 
 
 # The fingerprint of HUB_ADMIN_TOKEN stored with each session it signed in: scrypt of the token

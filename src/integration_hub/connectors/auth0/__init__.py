@@ -21,6 +21,7 @@ PARTNER = Partner(
     priority="P0",
     summary="Auth provider: log streams to the roles mirror; Management API snapshots out.",
     capabilities=frozenset({"auth"}),
+    issuer_hosts=(".auth0.com",),
     secrets=(
         # The token is ours to choose (`hub init` makes a 43-character one); long enough to guess.
         Secret(

@@ -14,6 +14,7 @@ PARTNER = Partner(
     priority="P0",
     summary="Auth provider: users, memberships and sessions (Svix webhooks) to the roles mirror.",
     capabilities=frozenset({"auth"}),
+    issuer_hosts=("clerk.", ".clerk.accounts.dev", ".clerk.com"),
     secrets=(
         Secret(
             "CLERK_WEBHOOK_SECRET",
