@@ -3,6 +3,7 @@ Temporal (each failure to reach one becomes `Unreachable`, printed as one line).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
@@ -99,6 +100,18 @@ async def connect_temporal(configured: Settings) -> Client:
     from temporalio.client import Client
 
     address = temporal_address(configured)
+    # A plain TCP connect first: an address nobody listens on is told in milliseconds, and
+    # the SDK's native runtime is never started for a command that only prints its one line
+    # (a loaded machine once saw that runtime abort the process at exit after a refused
+    # connect, instead of exit 2).
+    host, _, port = address.rpartition(":")
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host.strip("[]"), int(port)), timeout=5
+        )
+    except (OSError, ValueError, TimeoutError) as error:
+        raise temporal_unreachable(address) from error
+    writer.close()
     try:
         return await Client.connect(address, namespace=configured.temporal_namespace)
     except RuntimeError as error:  # what temporalio raises when the connection fails
