@@ -53,6 +53,29 @@ class Secret:
     # How `hub init` makes a local value (only secrets the hub may choose itself, e.g. the
     # signing secret a local `hub send` signs with); None: `hub init` leaves it unset.
     local: Callable[[], str] | None = None
+    # A family keyed per instance (a PMS connection, an accounting realm, a calendar feed):
+    # one secret per instance, `NAME__<INSTANCE>` (secrets/instances.py), read with
+    # `source.versions(secret.for_instance(id))` and listed with `source.instances(name)`.
+    # `required` then means every instance needs its value; a family with no instance yet is
+    # not missing.
+    per_instance: bool = False
+
+    def __post_init__(self) -> None:
+        # Imported here: reading a declaration stays an import of this module alone.
+        from integration_hub.secrets.instances import is_family
+
+        if self.per_instance and not is_family(self.name):
+            raise ValueError(f"{self.name}: a family is upper-case words joined by single _")
+        if self.per_instance and self.local is not None:
+            raise ValueError(f"{self.name}: `hub init` cannot know a family's instances")
+
+    def for_instance(self, instance: str) -> str:
+        """The secret holding `instance`'s value (`InvalidInstance` for an id that is not one)."""
+        if not self.per_instance:
+            raise ValueError(f"{self.name} is not declared per instance")
+        from integration_hub.secrets.instances import instance_secret_name
+
+        return instance_secret_name(self.name, instance)
 
 
 @dataclass(frozen=True, slots=True)
