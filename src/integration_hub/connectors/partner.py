@@ -7,7 +7,9 @@ outside a partner's package names it.
 
 A declaration is static: reading it needs no engine, settings or secrets. What does need them
 (the webhook connector, the calls out, the CLI sub-app, the admin routes) is declared as a
-factory the composition root calls with a context.
+factory the composition root calls with a context. Reading it is also cheap: a partner's
+factories import its modules (and the SDKs they use) inside their bodies, so importing
+`PARTNERS` (every `hub` command, `hub --help` included) loads no partner SDK.
 """
 
 from __future__ import annotations
@@ -61,12 +63,14 @@ class Secret:
     per_instance: bool = False
 
     def __post_init__(self) -> None:
+        if not self.per_instance:
+            return
         # Imported here: reading a declaration stays an import of this module alone.
         from integration_hub.secrets.instances import is_family
 
-        if self.per_instance and not is_family(self.name):
+        if not is_family(self.name):
             raise ValueError(f"{self.name}: a family is upper-case words joined by single _")
-        if self.per_instance and self.local is not None:
+        if self.local is not None:
             raise ValueError(f"{self.name}: `hub init` cannot know a family's instances")
 
     def for_instance(self, instance: str) -> str:
@@ -149,9 +153,11 @@ class Partner:
     capabilities: frozenset[Capability] = frozenset()
     # Inbound: the edge's connector for POST /webhooks/{name}.
     webhook: Callable[[WebhookContext], Connector] | None = None
-    # Calls out: activities (a class built with its dependencies) and their workflows.
+    # Calls out: activities (a class built with its dependencies) and their workflows. The
+    # workflow classes are returned by a function so that reading the declaration does not
+    # import them (nor the SDKs their activities use): the worker calls it once.
     calls: Callable[[CallsContext], PartnerCalls] | None = None
-    workflows: tuple[type, ...] = ()
+    workflows: Callable[[], Sequence[type]] | None = None
     # Activities the partner's upkeep needs (its rotations); registered on every worker.
     upkeep: Callable[[UpkeepContext], Sequence[Callable[..., Any]]] | None = None
     # Temporal Schedules to ensure at start: (client, task queue) -> schedule id, idempotent.
