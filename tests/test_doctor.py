@@ -286,3 +286,54 @@ def test_a_family_is_declared_with_a_name_the_separator_cannot_confuse() -> None
         Secret("PMS_KEY", per_instance=True, local=lambda: "x")
     with pytest.raises(ValueError, match="not declared per instance"):
         Secret("PLAIN_KEY").for_instance("acme")
+
+
+def test_a_poll_sources_last_success_and_error_show_for_its_partner(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from integration_hub.cli.doctor import show
+    from integration_hub.storage import poll_cursors
+    from tests.orchestration.poll_partner import NAME, SOURCE, guest_partner
+
+    partner = guest_partner("http://127.0.0.1:9")  # declared in the test, never fetched here
+    [before] = diagnose(secrets=EnvSecretSource(environ={}), engine=engine, partners=[partner])
+    step = f"poll source {SOURCE} stored a page"
+    assert (before.polling, before.polls) == (True, [])
+    assert {"step": step, "how": f"hub poll {NAME} {SOURCE} (with a worker running)"} in (
+        before.as_dict()["remaining"]
+    )
+
+    with begin_write(engine) as connection:
+        poll_cursors.advance(connection, partner=NAME, source=SOURCE, expected=None, cursor="c1")
+        poll_cursors.record_error(connection, partner=NAME, source=SOURCE, error="503 later")
+    [after] = diagnose(secrets=EnvSecretSource(environ={}), engine=engine, partners=[partner])
+    show(after)
+
+    [poll] = after.polls
+    assert (poll.source, poll.last_error) == (SOURCE, "503 later")
+    assert poll.last_success_at is not None
+    # It only polls: no signed delivery to wait for; normalizing waits for the normalizer.
+    steps = [item.step for item in after.checklist]
+    assert "a signed delivery verified and stored" not in steps
+    assert {
+        "step": "normalized into internal events",
+        "how": f"hub poll {NAME} {SOURCE} (with a worker running)",
+    } in after.as_dict()["remaining"]
+    printed = capsys.readouterr().out
+    assert f"{NAME} [P2] incomplete (polls)" in printed
+    assert f"poll {SOURCE}: last success {poll.last_success_at.isoformat()}" in printed
+    assert "last error: 503 later" in printed
+    assert f"[x] {step}" in printed
+
+
+def test_hub_poll_names_the_declared_sources_when_asked_for_another(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from integration_hub.cli import app
+
+    result = CliRunner().invoke(
+        app, ["poll", "nobody", "feed"], env={"HUB_HOME": str(tmp_path / "var")}
+    )
+
+    assert result.exit_code == 2
+    assert "no poll source 'nobody' 'feed'" in result.output

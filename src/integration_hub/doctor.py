@@ -5,7 +5,8 @@ Every partner in `PARTNERS` is reported, from its declaration: its secrets (`Par
 are set and well formed (a family declared per instance: each instance the secret source
 lists, or "no instance yet", which is not missing); for partners that send us webhooks, a signed delivery was verified and
 stored (`hub send` does it) and normalized into internal events, and, where a handler takes
-any of its events, its handler workflows completed.
+any of its events, its handler workflows completed; for each source it polls, a page was
+stored, with the source's last success and last error (`poll_cursors`).
 
 Warnings do not make a partner incomplete: the partner works, but a setting leaves it weaker than
 it should be (today: a partner whose scheme signs the URL it called, configured without
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +28,7 @@ from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.secrets import SecretSource, TooManyInstances
+from integration_hub.storage import poll_cursors
 from integration_hub.storage.tables import RawStatus, raw_events
 
 NORMALIZED = (RawStatus.PROCESSING, RawStatus.PROCESSED, RawStatus.IGNORED)
@@ -70,6 +73,22 @@ class ChecklistItem:
     how: str
 
 
+@dataclass(frozen=True)
+class PollCheck:
+    source: str
+    instance: str
+    last_success_at: datetime | None
+    last_error: str | None  # the latest failed attempt since the last success
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "instance": self.instance,
+            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
+            "last_error": self.last_error,
+        }
+
+
 @dataclass
 class PartnerReport:
     partner: str
@@ -79,6 +98,8 @@ class PartnerReport:
     secrets: list[SecretCheck] = field(default_factory=list)
     checklist: list[ChecklistItem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    polling: bool = False  # the partner declares poll sources
+    polls: list[PollCheck] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -90,10 +111,12 @@ class PartnerReport:
             "priority": self.priority,
             "receives_webhooks": self.receives_webhooks,
             "calls_out": self.calls_out,
+            "polling": self.polling,
             "complete": self.complete,
             "secrets": [s.as_dict() for s in self.secrets],
             "remaining": [{"step": i.step, "how": i.how} for i in self.checklist if not i.done],
             "warnings": list(self.warnings),
+            "polls": [p.as_dict() for p in self.polls],
         }
 
 
@@ -152,6 +175,60 @@ def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
         return {"stored": None, "normalized": None, "handled": None}
 
 
+def _takes_deliveries(connector: Connector) -> bool:
+    """A connector with no endpoint only normalizes what the partner's poll sources store."""
+    return connector.manifest.endpoints != frozenset()
+
+
+def _events_checklist(
+    partner: Partner, connector: Connector, engine: Engine | None
+) -> list[ChecklistItem]:
+    """Events stored (by a signed delivery, where the partner sends any), normalized and,
+    where a handler takes them, handled."""
+    evidence = _evidence(engine, partner.name)
+    if _takes_deliveries(connector) or not partner.polls:
+        example = next(iter(connector.manifest.event_map), "<event>")
+        how = f"hub send {partner.name} {example} (with `hub serve` running)"
+    else:
+        how = f"hub poll {partner.name} {partner.polls[0].name} (with a worker running)"
+    items = []
+    if _takes_deliveries(connector):
+        items.append(
+            ChecklistItem("a signed delivery verified and stored", evidence["stored"], how)
+        )
+    items.append(ChecklistItem("normalized into internal events", evidence["normalized"], how))
+    # Only where a handler runs: a partner whose events no handler takes is done once they
+    # are normalized.
+    if _has_handlers(connector):
+        items.append(ChecklistItem("handler workflows completed", evidence["handled"], how))
+    return items
+
+
+def _poll_checks(engine: Engine | None, partner: Partner) -> list[PollCheck] | None:
+    """Where each of the partner's poll sources stands; None when the database cannot tell."""
+    if engine is None or not partner.polls:
+        return []
+    try:
+        with engine.connect() as connection:
+            states = poll_cursors.states(connection, partner=partner.name)
+    except SQLAlchemyError:
+        return None
+    return [PollCheck(s.source, s.instance, s.last_success_at, s.last_error) for s in states]
+
+
+def _poll_checklist(partner: Partner, checks: list[PollCheck] | None) -> list[ChecklistItem]:
+    items = []
+    for source in partner.polls:
+        done = (
+            None
+            if checks is None
+            else any(c.source == source.name and c.last_success_at is not None for c in checks)
+        )
+        how = f"hub poll {partner.name} {source.name} (with a worker running)"
+        items.append(ChecklistItem(f"poll source {source.name} stored a page", done, how))
+    return items
+
+
 def _secret_checks(partner: Partner, secrets: SecretSource) -> tuple[list[SecretCheck], list[str]]:
     """One check per plain secret and per listed instance of a family; warnings besides."""
     checks: list[SecretCheck] = []
@@ -193,14 +270,15 @@ def diagnose(
     connectors = build_connectors(None, partners)  # their manifests only: nothing is verified
     reports: list[PartnerReport] = []
     for partner in partners:
-        checks, warnings = _secret_checks(partner, secrets)
+        secret_checks, secret_warnings = _secret_checks(partner, secrets)
         report = PartnerReport(
             partner.name,
             partner.priority,
             receives_webhooks=partner.webhook is not None,
             calls_out=partner.calls is not None,
-            secrets=checks,
-            warnings=warnings,
+            polling=bool(partner.polls),
+            secrets=secret_checks,
+            warnings=secret_warnings,
         )
         missing = [s.name for s in report.secrets if s.missing]
         malformed = [s.name for s in report.secrets if s.well_formed is False]
@@ -216,19 +294,11 @@ def diagnose(
         ]
         connector = connectors.get(partner.name)
         if connector is not None:
-            evidence = _evidence(engine, partner.name)
-            example = next(iter(connector.manifest.event_map), "<event>")
-            send = f"hub send {partner.name} {example} (with `hub serve` running)"
-            report.checklist += [
-                ChecklistItem("a signed delivery verified and stored", evidence["stored"], send),
-                ChecklistItem("normalized into internal events", evidence["normalized"], send),
-            ]
-            # Only where a handler runs: a partner whose events no handler takes is done once
-            # they are normalized.
-            if _has_handlers(connector):
-                report.checklist.append(
-                    ChecklistItem("handler workflows completed", evidence["handled"], send)
-                )
+            report.receives_webhooks = _takes_deliveries(connector)
+            report.checklist += _events_checklist(partner, connector, engine)
+        checks = _poll_checks(engine, partner)
+        report.polls = checks or []
+        report.checklist += _poll_checklist(partner, checks)
         reports.append(report)
     by_name = {report.partner: report for report in reports}
     for signs_url in partners_with_unpinned_url(connectors, secrets, public_base_url):

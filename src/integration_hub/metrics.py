@@ -27,6 +27,12 @@ NORMALIZED = Counter(
 DISPATCHED = Counter(
     "hub_handler_dispatch_total", "Handler workflow starts by outcome.", ["handler", "outcome"]
 )
+OUTBOX_SENT = Counter(
+    "hub_workflow_outbox_total",
+    "Workflow starts and signals handlers queued, sent by outcome (sent, already_started, "
+    "refused, dead_lettered).",
+    ["kind", "outcome"],
+)
 HANDLER_OUTCOMES = Counter(
     "hub_handler_outcomes_total",
     "Handler runs finished, by status (completed, skipped, failed).",

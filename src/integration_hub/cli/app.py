@@ -1,7 +1,7 @@
 """`hub`: the core commands, listed here, and the sub-apps partners declare.
 
 serve | worker | migrate | init | connectors | doctor | events | replay | ledger | send |
-secrets, then one `hub <cli_name>` per partner that declares a CLI (`Partner.cli`).
+poll | secrets, then one `hub <cli_name>` per partner that declares a CLI (`Partner.cli`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from integration_hub.cli import doctor, events, init, partners, secrets, serve
+from integration_hub.cli import doctor, events, init, partners, polls, secrets, serve
 from integration_hub.cli.group import HubGroup
 from integration_hub.connectors.partners import PARTNERS
 
@@ -47,6 +47,7 @@ app.add_typer(events.events_app, name="events")
 app.command()(events.replay)
 app.command()(events.ledger)
 app.command()(events.send)
+app.command()(polls.poll)
 app.add_typer(secrets.secrets_app(), name="secrets")
 partners.add_partner_apps(app, PARTNERS)
 

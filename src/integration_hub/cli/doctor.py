@@ -53,7 +53,13 @@ def doctor(
 def show(report: PartnerReport) -> None:
     mark = "ok" if report.complete else "incomplete"
     roles = [
-        k for k, v in (("webhooks", report.receives_webhooks), ("calls out", report.calls_out)) if v
+        k
+        for k, v in (
+            ("webhooks", report.receives_webhooks),
+            ("calls out", report.calls_out),
+            ("polls", report.polling),
+        )
+        if v
     ]
     typer.echo(f"{report.partner} [{report.priority}] {mark} ({', '.join(roles)})")
     for secret in report.secrets:
@@ -73,5 +79,11 @@ def show(report: PartnerReport) -> None:
         box = {True: "x", False: " ", None: "?"}[item.done]
         hint = f"  -> {item.how}" if not item.done and item.how else ""
         typer.echo(f"  [{box}] {item.step}{hint}")
+    for poll in report.polls:
+        instance = f" [{poll.instance}]" if poll.instance else ""
+        success = poll.last_success_at.isoformat() if poll.last_success_at else "never"
+        typer.echo(f"  poll {poll.source}{instance}: last success {success}")
+        if poll.last_error:
+            typer.echo(f"    last error: {poll.last_error}")
     for warning in report.warnings:
         typer.echo(f"  ! {warning}")

@@ -31,6 +31,7 @@ def connectors(
                     "event_types": list(webhooks[p.name].manifest.event_map)
                     if p.name in webhooks
                     else [],
+                    "polls": [source.name for source in p.polls],
                     "cli": p.cli_name,
                 }
                 for p in PARTNERS

@@ -10,6 +10,14 @@ A declaration is static: reading it needs no engine, settings or secrets. What d
 factory the composition root calls with a context. Reading it is also cheap: a partner's
 factories import its modules (and the SDKs they use) inside their bodies, so importing
 `PARTNERS` (every `hub` command, `hub --help` included) loads no partner SDK.
+
+Poll sources (`Partner.polls`) are for partners that do not push (or not everything): a
+`PollSource` names a source, how often it runs and its `fetch(context, cursor) -> PollPage`.
+The hub keeps the cursor in `poll_cursors` and writes each page's events to `raw_events`
+with the same dedup as the edge, in the transaction that advances the cursor
+(orchestration/polls.py). Stored events are normalized by the partner's connector
+(`Partner.webhook`), exactly as delivered ones; a partner that only polls declares a
+connector with `endpoints=frozenset()`, so the edge answers 404 to every path.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from temporalio.client import Client
 
-    from integration_hub.connectors.base import Connector
+    from integration_hub.connectors.base import Connector, PartnerEvent
     from integration_hub.connectors.outbound import PartnerCalls
     from integration_hub.orchestration.handlers import Handler
     from integration_hub.secrets import SecretSource
@@ -144,6 +152,58 @@ class Rotation:
     takes_value: bool = False
 
 
+# What a poll source may never exceed, whatever it declares: a page is one transaction and one
+# activity attempt, a run one workflow. (A cursor is at most storage MAX_CURSOR_LENGTH long.)
+MAX_EVENTS_PER_PAGE = 1000
+MAX_PAGES_PER_RUN = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PollContext:
+    """What one fetch is made with: the calls context (settings, secrets, engine), which
+    instance of the source (a realm, a feed, a PMS connection; "" for the only one) and how
+    many events the page may hold at most (ask the partner for no more)."""
+
+    calls: CallsContext
+    instance: str = ""
+    max_events: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PollPage:
+    """One fetched page: its events (ids unique within the partner, across its sources and
+    instances: they share raw_events' dedup key with its webhooks), the cursor to fetch the
+    next page from (None: keep the current one) and whether the partner has more now."""
+
+    events: Sequence[PartnerEvent]
+    cursor: str | None
+    more: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollSource:
+    """A source the hub polls on a Temporal schedule (`every` apart) and on `hub poll`.
+
+    `fetch(context, cursor)` runs in an activity (synchronous, under outbound.py's retry
+    policy): it raises `outbound.call_failed(...)` for a failed call (retryable or not) and
+    returns one page from `cursor` (None on the first run). Its error messages are stored in
+    `poll_cursors.last_error` and shown by doctor: never a secret (a feed URL's token)."""
+
+    name: str  # unique within the partner; schedule id `poll.<partner>.<name>`
+    every: timedelta
+    fetch: Callable[[PollContext, str | None], PollPage]
+    max_events_per_page: int = 100  # capped at MAX_EVENTS_PER_PAGE
+    max_pages_per_run: int = 10  # capped at MAX_PAGES_PER_RUN; the next run goes on
+
+    @property
+    def page_limit(self) -> int:
+        return max(1, min(self.max_events_per_page, MAX_EVENTS_PER_PAGE))
+
+    @property
+    def run_limit(self) -> int:
+        return max(1, min(self.max_pages_per_run, MAX_PAGES_PER_RUN))
+
+
 @dataclass(frozen=True, slots=True)
 class Partner:
     name: str
@@ -170,10 +230,18 @@ class Partner:
     routes: Callable[[RoutesContext], APIRouter] | None = None
     # Handlers that belong to this partner alone (features that span partners are core).
     handlers: tuple[Handler, ...] = ()
+    # Sources the hub polls; their events are stored and normalized like webhooks.
+    polls: tuple[PollSource, ...] = ()
 
     @property
     def secret_names(self) -> list[str]:
         return [secret.name for secret in self.secrets]
+
+    def poll(self, name: str) -> PollSource:
+        for source in self.polls:
+            if source.name == name:
+                return source
+        raise KeyError(name)
 
     def secret(self, name: str) -> Secret:
         for secret in self.secrets:

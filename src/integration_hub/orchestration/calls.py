@@ -1,7 +1,7 @@
 """Partners' calls out, workflows and schedules, read from their declarations (`PARTNERS`).
 
-Adding a partner's calls means declaring `calls=`, `workflows=` and `schedules=` on its
-`Partner`; nothing here changes.
+Adding a partner's calls means declaring `calls=`, `workflows=`, `schedules=` and `polls=` on
+its `Partner`; nothing here changes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from integration_hub.orchestration.maintenance import (
     MAINTENANCE_WORKFLOWS,
     ensure_age_reminder_schedule,
 )
+from integration_hub.orchestration.polls import ensure_poll_schedules
 from integration_hub.orchestration.retention import ensure_retention_schedule
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
@@ -50,11 +51,12 @@ async def ensure_schedules(
     client: Client, settings: Settings, partners: Sequence[Partner] = PARTNERS
 ) -> None:
     """Create or update the Temporal Schedules the hub's upkeep needs (idempotent): each
-    partner's (e.g. a daily cache purge), the purge of old raw bodies and the secret-age
-    reminder. Token rotations are scheduled on request (`hub secrets schedule`): they change
+    partner's (e.g. a daily cache purge), one per poll source it declares, the purge of old
+    raw bodies and the secret-age reminder. Token rotations are scheduled on request (`hub secrets schedule`): they change
     partners."""
     for partner in partners:
         for ensure in partner.schedules:
             await ensure(client, settings.task_queue)
+    await ensure_poll_schedules(client, settings.task_queue, partners)
     await ensure_retention_schedule(client, settings.task_queue)
     await ensure_age_reminder_schedule(client, settings.task_queue)

@@ -2,7 +2,9 @@
 
 `apply` does the handler's writes in the open transaction that also completes its run, given
 the internal event (the CloudEvent as a dict) and a `HandlerContext`, and returns a detail
-string or `Skipped`. A refusal no retry can fix is a `HubError` whose `retryable` is False: the
+string or `Skipped`. To start or signal a workflow (a long-running job), `apply` queues it on
+`context.outbox` (outbox.py) with the same connection: it is sent once that transaction has
+committed, exactly once, and never if `apply` raises. A refusal no retry can fix is a `HubError` whose `retryable` is False: the
 run fails at once with its detail kept; anything else raised is retried. Handlers know nothing
 of Temporal: one generic workflow (workflows.py) runs any of them by name.
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from integration_hub.orchestration import contacts, identity, ledger
+from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome
 from integration_hub.settings import Settings
 from integration_hub.storage import ledger as ledger_rows
@@ -34,9 +37,11 @@ _NAME = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
 @dataclass(frozen=True, slots=True)
 class HandlerContext:
-    """What an `apply` may read besides the transaction and the event; built once per worker."""
+    """What an `apply` may use besides the transaction and the event; built once per worker."""
 
     settings: Settings
+    # Workflow starts and signals, queued on the handler's connection (see outbox.py).
+    outbox: Outbox = field(default_factory=Outbox)
 
 
 Apply = Callable[[Connection, dict[str, Any], HandlerContext], HandlerOutcome]

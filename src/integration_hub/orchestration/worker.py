@@ -1,5 +1,6 @@
 """build_worker(client, settings, engine): the handler workflow and activities from the
-registered handlers, the partners' calls and upkeep, the core maintenance and retention."""
+registered handlers, the partners' calls, poll sources and upkeep, the core maintenance and
+retention."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from integration_hub.connectors.partner import CallsContext
+from integration_hub.connectors.partners import PARTNERS
 from integration_hub.orchestration.activities import HandlerActivities
 from integration_hub.orchestration.calls import CALL_WORKFLOWS, partner_calls
 from integration_hub.orchestration.handlers import Handler, HandlerContext, registered_handlers
 from integration_hub.orchestration.maintenance import maintenance_activities
+from integration_hub.orchestration.polls import PollActivities, PollWorkflow
 from integration_hub.orchestration.retention import RETENTION_WORKFLOWS, RetentionActivities
 from integration_hub.orchestration.workflows import HandlerWorkflow
 from integration_hub.secrets import EnvSecretSource, SecretSource
@@ -38,15 +42,19 @@ def build_worker(
         registered_handlers() if handlers is None else handlers,
         HandlerContext(settings=settings),
     )
-    calls = partner_calls(settings, secrets or EnvSecretSource(environ={}), engine)
+    source = secrets or EnvSecretSource(environ={})
+    calls = partner_calls(settings, source, engine)
+    context = CallsContext(settings=settings, secrets=source, engine=engine)
+    polls = PollActivities(context, PARTNERS)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[HandlerWorkflow, *CALL_WORKFLOWS, *RETENTION_WORKFLOWS],
+        workflows=[HandlerWorkflow, PollWorkflow, *CALL_WORKFLOWS, *RETENTION_WORKFLOWS],
         activities=[
             handling.apply_handler,
             handling.record_handler_outcome,
             *(activity for partner in calls for activity in partner.activities()),
+            *polls.activities(),
             *maintenance_activities(secrets, settings),
             *RetentionActivities(engine, retention_days=settings.raw_retention_days).activities(),
         ],

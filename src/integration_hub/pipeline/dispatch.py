@@ -1,8 +1,9 @@
-"""The dispatch outbox: start the handler workflow for every pending handler run.
+"""The dispatch outbox: start the handler workflow for every pending handler run, and send
+the workflow starts and signals handlers queued in `workflow_outbox` (outbox.py).
 
 A run stays `pending` until Temporal has accepted its workflow, so an outage only delays
 handling. The workflow id is deterministic; the database, not Temporal's id reuse policy,
-says what still needs to run.
+says what still needs to run. Both are drained in bounded batches of `batch_size`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from integration_hub import metrics, tracing
 from integration_hub.orchestration.outcomes import HANDLER_WORKFLOW, HandlerInput
+from integration_hub.pipeline.outbox import OutboxPolicy, OutboxSender
 from integration_hub.storage import handler_runs
 from integration_hub.storage.engine import begin_write
 
@@ -37,10 +39,20 @@ class PendingRun:
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine, *, task_queue: str, batch_size: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        task_queue: str,
+        batch_size: int,
+        outbox_policy: OutboxPolicy | None = None,
+    ) -> None:
         self._engine = engine
         self._task_queue = task_queue
         self._batch_size = batch_size
+        self.outbox = OutboxSender(
+            engine, task_queue=task_queue, batch_size=batch_size, policy=outbox_policy
+        )
         self.client: Client | None = None  # set once Temporal is reachable
         self.wake = asyncio.Event()
         self.stopping = False  # set by the owner; run() returns after the batch in hand
@@ -102,6 +114,19 @@ class Dispatcher:
             raise errors[0]
         return len(started)
 
+    async def dispatch_once(self, client: Client) -> int:
+        """One batch of handler runs and one of the workflow outbox; returns the larger count
+        (a full batch: more may be waiting). Either one's failure is raised after both ran."""
+        results = await asyncio.gather(
+            self.dispatch_batch(client), self.outbox.send_batch(client), return_exceptions=True
+        )
+        counts = []
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+            counts.append(result)
+        return max(counts)
+
     async def run(self, *, poll_interval: float) -> None:
         backoff = poll_interval
         while not self.stopping:
@@ -109,7 +134,7 @@ class Dispatcher:
             started = 0
             if self.client is not None:
                 try:
-                    started = await self.dispatch_batch(self.client)
+                    started = await self.dispatch_once(self.client)
                     backoff = poll_interval
                 except Exception as exc:  # Temporal or the database is away: retry later
                     log.warning("dispatch_failed", error=f"{type(exc).__name__}: {exc}")

@@ -57,6 +57,18 @@ class HandlerStatus(StrEnum):
     FAILED = "failed"
 
 
+class OutboxKind(StrEnum):
+    START = "start"
+    SIGNAL = "signal"
+    SIGNAL_WITH_START = "signal_with_start"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for the dispatcher (or its backoff after a failed attempt)
+    DISPATCHED = "dispatched"  # Temporal accepted it (or already had it)
+    FAILED = "failed"  # refused on every attempt up to the bound: the dead-letter
+
+
 raw_events = Table(
     "raw_events",
     metadata,
@@ -101,6 +113,33 @@ handler_runs = Table(
     Column("last_error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index(None, "status"),
+)
+
+# Workflow starts and signals a handler queued in the transaction of its writes
+# (orchestration/outbox.py); the dispatcher sends them once that transaction has committed
+# (pipeline/outbox.py). The unique key makes queueing idempotent: a handler retried or replayed
+# queues the same (workflow id, kind, signal, dedup) again and nothing is added. `signal` is ""
+# for a start, never NULL: NULLs are distinct in a unique key on both databases.
+workflow_outbox = Table(
+    "workflow_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),  # also the order of sending
+    Column("kind", String(32), nullable=False),  # OutboxKind
+    Column("workflow_type", String(128)),  # None for a signal
+    Column("workflow_id", String(255), nullable=False),  # chosen by the handler, deterministic
+    Column("signal", String(128), nullable=False),
+    Column("dedup", String(255), nullable=False),  # the handler's key, e.g. its event id
+    Column("input", JSON),  # the workflow's argument (start, signal_with_start)
+    Column("signal_input", JSON),  # the signal's argument (signal, signal_with_start)
+    Column("task_queue", String(255)),  # None: the hub's
+    Column("status", String(16), nullable=False),  # OutboxStatus
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("dispatched_at", DateTime(timezone=True)),
+    UniqueConstraint("workflow_id", "kind", "signal", "dedup"),
+    Index(None, "status", "id"),
 )
 
 ledger_entries = Table(
@@ -254,4 +293,23 @@ admin_sessions = Table(
     Column("revoked_at", DateTime(timezone=True)),
     Column("revoked_reason", String(32)),  # logout | role_changed | ...
     Index(None, "provider", "subject"),
+)
+
+
+# Where each poll source (connectors/partner.py `PollSource`) stands: the cursor it fetches its
+# next page from, advanced in the transaction that stores the page's raw events (so a crash
+# neither loses nor duplicates a page). `last_error` is the latest failed attempt's error since
+# the last success (cleared by a success); doctor shows both.
+MAX_CURSOR_LENGTH = 1024  # a longer cursor is refused before it is stored (orchestration/polls.py)
+
+poll_cursors = Table(
+    "poll_cursors",
+    metadata,
+    Column("partner", String(64), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("instance", String(255), primary_key=True, default=""),  # "" for the only one
+    Column("cursor", String(MAX_CURSOR_LENGTH)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("last_success_at", DateTime(timezone=True)),
 )

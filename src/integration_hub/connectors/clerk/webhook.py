@@ -1,7 +1,8 @@
 """Clerk: users, organization memberships (roles) and sign-ins, delivered through Svix.
 
-Signing is Standard Webhooks (`schemes.standard_webhooks`), within the configured tolerance;
-the dedup key is the message id (`svix-id`), which Svix keeps across retries of one message.
+Signing, splitting and the dedup key (the message id, `svix-id`, which Svix keeps across retries
+of one message) come from the shared Standard Webhooks scheme (`schemes.signed`), within the
+configured tolerance; this module maps and samples.
 Bodies are `{"type", "data", "object": "event", "timestamp"}` with millisecond timestamps.
 """
 
@@ -9,15 +10,15 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from integration_hub.connectors.base import Delivery, InternalEventDraft, Manifest, PartnerEvent
-from integration_hub.connectors.schemes.standard_webhooks import HEADERS, StandardWebhooks
-from integration_hub.errors import MalformedPayload
+from integration_hub.connectors.base import InternalEventDraft, Manifest, PartnerEvent
+from integration_hub.connectors.schemes.signed import StandardWebhooksSigned
+from integration_hub.connectors.schemes.standard_webhooks import HEADERS
 
 Obj = Mapping[str, Any]
 
@@ -110,35 +111,13 @@ _SAMPLES: dict[str, Obj] = {
 }
 
 
-class ClerkConnector:
+class ClerkConnector(StandardWebhooksSigned):
     manifest = Manifest(
         name="clerk",
         webhook_secret="CLERK_WEBHOOK_SECRET",  # noqa: S106 (a variable name, not a value)
         kept_headers=frozenset({"content-type", "user-agent"}) | HEADERS,
         event_map={partner: internal for partner, (internal, _) in MAPPING.items()},
     )
-
-    def __init__(self, *, tolerance_seconds: int = 300) -> None:
-        self.scheme = StandardWebhooks(tolerance_seconds=tolerance_seconds)
-
-    def verify(self, delivery: Delivery, secrets: Sequence[str], *, now: float) -> None:
-        self.scheme.verify(delivery.headers, delivery.body, secrets, now=now)
-
-    def split(self, delivery: Delivery) -> list[PartnerEvent]:
-        try:
-            event = orjson.loads(delivery.body)
-        except orjson.JSONDecodeError:
-            raise MalformedPayload("body is not JSON") from None
-        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-            raise MalformedPayload("Clerk event needs a string `type`")
-        if not isinstance(event.get("data"), dict):
-            raise MalformedPayload("Clerk event needs a `data` object")
-        message_id = self.scheme.message_id(delivery.headers)
-        return [PartnerEvent(message_id, event["type"], delivery.body)]
-
-    def respond(self, delivery: Delivery, events: Sequence[PartnerEvent]) -> None:
-        """The edge's JSON summary: the partner reads nothing but the status."""
-        return None
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:
         mapped = MAPPING.get(event.event_type)
@@ -170,9 +149,3 @@ class ClerkConnector:
             "instance_id": "ins_2c4Pbp1wLxzXY4bRA6Yw7kGxvxY",
         }
         return orjson.dumps(event)
-
-    def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
-        return {
-            **self.scheme.sign(body, secret, timestamp=timestamp),
-            "Content-Type": "application/json",
-        }

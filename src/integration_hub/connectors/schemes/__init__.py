@@ -1,5 +1,7 @@
-"""Signature schemes shared by several partners. A partner on one of them builds the scheme
-in its connector and delegates `verify` and `sign` to it, writing no signature code of its own.
+"""Signature schemes shared by several partners. A partner on one of them writes no signature
+code of its own: its connector inherits `signed.SchemeSigned` (`verify`, `sign` and `respond`
+delegated to its `scheme`) or, for Standard Webhooks, `signed.StandardWebhooksSigned` (which
+also splits the standard payload, keyed by the message id).
 
 - `standard_webhooks.StandardWebhooks`: Standard Webhooks / Svix (`svix-*` or `webhook-*`).
 - `hmac.HmacScheme`: HMAC over the body, or over timestamp + separator + body, parametrized by
