@@ -205,6 +205,89 @@ def test_handler_step_only_for_a_partner_whose_events_have_handlers(engine: Engi
     assert not _report(reports, "handled").complete
 
 
+PMS_KEY = Secret("PMS_API_KEY", format=r"pk_[0-9a-z]{12,}", per_instance=True)
+PMS_VALUE = "pk_" + "0123456789abcdef"
+
+
+def _pms() -> Partner:
+    """A partner declared here only, with one secret per connection (a family per instance)."""
+    return Partner(name="pms", priority="P1", summary="test only", secrets=(PMS_KEY,))
+
+
+def test_a_family_with_no_instance_yet_is_not_missing() -> None:
+    [report] = diagnose(secrets=EnvSecretSource(environ={}), engine=None, partners=[_pms()])
+
+    [check] = report.secrets
+    assert check.no_instance_yet and not check.missing
+    assert check.as_dict()["family"] == "PMS_API_KEY" and check.as_dict()["instance"] is None
+    assert report.complete  # nothing to set until a connection exists
+
+
+def test_each_instance_is_reported_set_and_well_formed_never_its_value() -> None:
+    environ = {
+        "PMS_API_KEY__ACME-HOMES": PMS_VALUE,
+        "PMS_API_KEY__ACME-HOMES_PREVIOUS": PMS_VALUE,
+        "PMS_API_KEY__BEACH": "not-a-pms-key-value",
+    }
+
+    [report] = diagnose(secrets=EnvSecretSource(environ=environ), engine=None, partners=[_pms()])
+
+    checks = {c.instance: c for c in report.secrets}
+    assert set(checks) == {"acme-homes", "beach"}
+    assert checks["acme-homes"].name == "PMS_API_KEY__ACME-HOMES"
+    assert (checks["acme-homes"].versions, checks["acme-homes"].well_formed) == (2, True)
+    assert checks["beach"].well_formed is False
+    assert {"step": "secrets well formed", "how": "check PMS_API_KEY__BEACH"} in report.as_dict()[
+        "remaining"
+    ]  # type: ignore[operator]
+    shown = repr(report.as_dict())
+    assert PMS_VALUE not in shown and "not-a-pms-key-value" not in shown
+
+
+def test_an_instance_held_by_the_file_store_is_listed_with_its_versions(tmp_path: Path) -> None:
+    from tests.secrets.helpers import Clock, file_store
+
+    clock = Clock()
+    store = file_store(tmp_path, clock=clock)
+    store.set("PMS_API_KEY__ACME", PMS_VALUE)
+    store.rotate("PMS_API_KEY__ACME", "pk_newvalue123456789")
+    [report] = diagnose(secrets=store, engine=None, partners=[_pms()])
+    assert [(c.instance, c.versions, c.missing) for c in report.secrets] == [("acme", 2, False)]
+
+
+def test_doctor_prints_each_instance_and_a_family_with_none(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from integration_hub.cli.doctor import show
+
+    empty = Partner(
+        name="feeds",
+        priority="P2",
+        summary="test only",
+        secrets=(Secret("ICAL_FEED_URL", format=r"https://\S+", per_instance=True),),
+    )
+    environ = {"PMS_API_KEY__ACME-HOMES": PMS_VALUE}
+    reports = diagnose(
+        secrets=EnvSecretSource(environ=environ), engine=None, partners=[_pms(), empty]
+    )
+    for report in reports:
+        show(report)
+
+    out = capsys.readouterr().out
+    assert "PMS_API_KEY__ACME-HOMES (instance acme-homes): set, well formed" in out
+    assert "ICAL_FEED_URL: no instance yet" in out
+    assert "NOT SET" not in out and PMS_VALUE not in out
+
+
+def test_a_family_is_declared_with_a_name_the_separator_cannot_confuse() -> None:
+    with pytest.raises(ValueError, match="family"):
+        Secret("PMS__KEY", per_instance=True)
+    with pytest.raises(ValueError, match="hub init"):
+        Secret("PMS_KEY", per_instance=True, local=lambda: "x")
+    with pytest.raises(ValueError, match="not declared per instance"):
+        Secret("PLAIN_KEY").for_instance("acme")
+
+
 def test_a_poll_sources_last_success_and_error_show_for_its_partner(
     engine: Engine, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import NonInteractiveExampleWarning
 from sqlalchemy import MetaData, create_engine, select
 
-from integration_hub.connectors.partner import Secret
+from integration_hub.connectors.partner import Partner, Secret
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.devserver import free_port
+from integration_hub.orchestration.maintenance import known_secret_names
+from integration_hub.secrets import EnvSecretSource
 from integration_hub.testing import HubProcess, hub_env
 from tests.helpers import (
     ADMIN_TOKEN,
@@ -65,7 +67,23 @@ def _value(secret: Secret) -> str:
                 return value
 
 
-SECRETS = {secret.name: _value(secret) for partner in PARTNERS for secret in partner.secrets}
+# A family declared per instance gets two instances, each its own value (a hub holds one
+# secret per PMS connection, realm or feed: each is scanned for).
+INSTANCES = ("leak-scan-a", "b2")
+
+
+def declared_values(partners: tuple[Partner, ...] | list[Partner]) -> dict[str, str]:
+    """A value for every secret the partners declare, per instance for a family."""
+    values: dict[str, str] = {}
+    for partner in partners:
+        for secret in partner.secrets:
+            names = [secret.for_instance(i) for i in INSTANCES] if secret.per_instance else []
+            for name in names or [secret.name]:
+                values[name] = _value(secret)
+    return values
+
+
+SECRETS = declared_values(PARTNERS)
 # One delivery per partner that receives webhooks: its first mapped type.
 SENDS = [(name, next(iter(c.manifest.event_map))) for name, c in sorted(build_connectors().items())]
 
@@ -143,10 +161,21 @@ def test_no_secret_value_reaches_logs_api_metrics_or_database(
     database = _database_dump(f"sqlite:///{tmp_path / 'var' / 'hub.db'}")
 
     assert "delivery_rejected" in logs  # the scan reads real output
-    declared = {secret.name for partner in PARTNERS for secret in partner.secrets}
+    declared = set(known_secret_names(secrets=EnvSecretSource(environ=SECRETS)))
     assert set(SECRETS) == declared and set(FIXED) <= declared  # every partner's secrets
     for name, value in SECRETS.items():
         assert value not in logs, f"{name} in the hub's logs"
         assert value not in database, f"{name} in the database"
         for answer in answers:
             assert value not in answer, f"{name} in an API answer or CLI output"
+
+
+def test_a_family_declared_per_instance_is_scanned_per_instance() -> None:
+    family = Secret("PMS_API_KEY", format=r"pk_[0-9a-z]{16}", per_instance=True)
+    pms = Partner(name="pms", priority="P1", summary="test only", secrets=(family,))
+
+    values = declared_values([pms])
+
+    assert set(values) == {"PMS_API_KEY__LEAK-SCAN-A", "PMS_API_KEY__B2"}
+    assert len(set(values.values())) == 2  # a leak names the instance it came from
+    assert all(re.fullmatch(family.format, v) for v in values.values())

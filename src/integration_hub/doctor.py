@@ -2,7 +2,8 @@
 what remains of its sandbox checklist, read from what the hub has actually stored.
 
 Every partner in `PARTNERS` is reported, from its declaration: its secrets (`Partner.secrets`)
-are set and well formed; for partners that send us webhooks, a signed delivery was verified and
+are set and well formed (a family declared per instance: each instance the secret source
+lists, or "no instance yet", which is not missing); for partners that send us webhooks, a signed delivery was verified and
 stored (`hub send` does it) and normalized into internal events, and, where a handler takes
 any of its events, its handler workflows completed; for each source it polls, a page was
 stored, with the source's last success and last error (`poll_cursors`).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Engine, exists, select
@@ -26,7 +27,7 @@ from integration_hub.connectors.base import Connector, Manifest
 from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.handlers import handler_names_for
-from integration_hub.secrets import SecretSource
+from integration_hub.secrets import SecretSource, TooManyInstances
 from integration_hub.storage import poll_cursors
 from integration_hub.storage.tables import RawStatus, raw_events
 
@@ -39,10 +40,19 @@ class SecretCheck:
     versions: int  # 0 = not set; 2 = a rotation overlap (current and previous)
     well_formed: bool | None  # None: no known shape to check against
     required: bool = True
+    # A family declared per instance: `family` is its name and `instance` the id this check is
+    # about (`name` is then FAMILY__INSTANCE); no instance listed yet: `instance` None.
+    family: str | None = None
+    instance: str | None = None
 
     @property
-    def ok(self) -> bool:
-        return self.versions > 0 and self.well_formed is not False
+    def no_instance_yet(self) -> bool:
+        return self.family is not None and self.instance is None
+
+    @property
+    def missing(self) -> bool:
+        """Required and not set; a family with no instance yet is not missing."""
+        return self.versions == 0 and self.required and not self.no_instance_yet
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +61,8 @@ class SecretCheck:
             "versions": self.versions,
             "well_formed": self.well_formed,
             "required": self.required,
+            "family": self.family,
+            "instance": self.instance,
         }
 
 
@@ -217,11 +229,28 @@ def _poll_checklist(partner: Partner, checks: list[PollCheck] | None) -> list[Ch
     return items
 
 
-def _secret_checks(partner: Partner, secrets: SecretSource) -> list[SecretCheck]:
-    return [
-        check_secret(secret.name, secrets, secret.format, required=secret.required)
-        for secret in partner.secrets
-    ]
+def _secret_checks(partner: Partner, secrets: SecretSource) -> tuple[list[SecretCheck], list[str]]:
+    """One check per plain secret and per listed instance of a family; warnings besides."""
+    checks: list[SecretCheck] = []
+    warnings: list[str] = []
+    for secret in partner.secrets:
+        if not secret.per_instance:
+            checks.append(
+                check_secret(secret.name, secrets, secret.format, required=secret.required)
+            )
+            continue
+        try:
+            instances = secrets.instances(secret.name)
+        except TooManyInstances as error:
+            warnings.append(f"{error.detail}: none of them is checked")
+            continue
+        if not instances:
+            checks.append(SecretCheck(secret.name, 0, None, secret.required, family=secret.name))
+        for instance in instances:
+            name = secret.for_instance(instance)
+            check = check_secret(name, secrets, secret.format, required=secret.required)
+            checks.append(replace(check, family=secret.name, instance=instance))
+    return checks, warnings
 
 
 def _has_handlers(connector: Connector) -> bool:
@@ -241,15 +270,17 @@ def diagnose(
     connectors = build_connectors(None, partners)  # their manifests only: nothing is verified
     reports: list[PartnerReport] = []
     for partner in partners:
+        secret_checks, secret_warnings = _secret_checks(partner, secrets)
         report = PartnerReport(
             partner.name,
             partner.priority,
             receives_webhooks=partner.webhook is not None,
             calls_out=partner.calls is not None,
             polling=bool(partner.polls),
-            secrets=_secret_checks(partner, secrets),
+            secrets=secret_checks,
+            warnings=secret_warnings,
         )
-        missing = [s.name for s in report.secrets if s.versions == 0 and s.required]
+        missing = [s.name for s in report.secrets if s.missing]
         malformed = [s.name for s in report.secrets if s.well_formed is False]
         report.checklist = [
             ChecklistItem(

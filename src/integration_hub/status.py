@@ -144,7 +144,7 @@ def _state(
     totals: Mapping[str, Any],
     now: datetime,
 ) -> tuple[str, list[str]]:
-    missing = [s.name for s in report.secrets if s.versions == 0 and s.required]
+    missing = [s.name for s in report.secrets if s.missing]
     if missing:
         return "not_configured", [f"{', '.join(missing)} not set"]
     if rate is not None and seen >= MIN_SAMPLE and rate >= FAILING_RATE:

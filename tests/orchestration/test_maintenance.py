@@ -251,3 +251,23 @@ def test_known_secret_names_come_from_the_declarations_alone() -> None:
     assert names == list(dict.fromkeys(declared))
     assert {"AUTH0_LOG_STREAM_TOKEN", "AUTH_CLIENT_SECRET", "TWILIO_SMS_FROM"} <= set(names)
     assert {"STRIPE_SECRET_KEY", "GOOGLE_MAPS_API_KEY", "CLERK_WEBHOOK_SECRET"} <= set(names)
+
+
+def test_known_secret_names_include_each_instance_a_source_lists() -> None:
+    from integration_hub.connectors.partner import Partner, Secret
+    from integration_hub.secrets import EnvSecretSource
+
+    pms = Partner(
+        name="pms",
+        priority="P1",
+        summary="test only",
+        secrets=(Secret("PMS_WEBHOOK_TOKEN"), Secret("PMS_API_KEY", per_instance=True)),
+    )
+    source = EnvSecretSource(environ={"PMS_API_KEY__B": "x", "PMS_API_KEY__A-1": "y"})
+
+    assert known_secret_names(partners=[pms]) == ["PMS_WEBHOOK_TOKEN"]
+    assert known_secret_names(partners=[pms], secrets=source) == [
+        "PMS_WEBHOOK_TOKEN",
+        "PMS_API_KEY__A-1",
+        "PMS_API_KEY__B",
+    ]

@@ -10,7 +10,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from integration_hub.orchestration.devserver import free_port
-from integration_hub.secrets import EnvSecretSource
+from integration_hub.secrets import EnvSecretSource, TooManyInstances, instance_secret_name
+from integration_hub.secrets import aws as aws_module
 from integration_hub.secrets.aws import AwsSecretStore
 from tests.secrets.helpers import Clock
 
@@ -87,3 +88,32 @@ def test_list_describes_the_stored_secrets(endpoint: str, aws_env: None) -> None
     store.set("A_SECRET", "one")
     store.set("B_SECRET", "two")
     assert [i.name for i in store.describe()] == ["A_SECRET", "B_SECRET"]
+
+
+def test_a_familys_instances_are_listed_by_name_from_secrets_manager(
+    endpoint: str, aws_env: None
+) -> None:
+    fallback = EnvSecretSource(environ={"PMS_API_KEY__FROM-ENV": "env-value"})
+    store = aws_store(endpoint, "t7/", fallback=fallback)
+    store.set(instance_secret_name("PMS_API_KEY", "acme-homes"), "stored-value")
+    store.set(instance_secret_name("PMS_API_KEY", "zeta"), "other-value")
+    store.set("PMS_API_KEY_OTHER__X", "another family")
+    client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
+    client.create_secret(Name="t7/PMS_API_KEY__lower", SecretString="not the naming rule")
+    client.create_secret(Name="t8/PMS_API_KEY__ELSEWHERE", SecretString="another prefix")
+
+    reopened = aws_store(endpoint, "t7/", fallback=fallback)
+    assert reopened.instances("PMS_API_KEY") == ("acme-homes", "from-env", "zeta")
+    assert reopened.versions("PMS_API_KEY__ACME-HOMES") == ("stored-value",)
+    assert reopened.versions("PMS_API_KEY__FROM-ENV") == ("env-value",)
+
+
+def test_listing_instances_stops_past_the_bound(
+    endpoint: str, aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(aws_module, "MAX_INSTANCES", 2)
+    store = aws_store(endpoint, "t9/")
+    for instance in ("a", "b", "c"):
+        store.set(instance_secret_name("PMS_API_KEY", instance), "value")
+    with pytest.raises(TooManyInstances):
+        store.instances("PMS_API_KEY")

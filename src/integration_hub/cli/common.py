@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 
 from integration_hub.cli.errors import (
@@ -17,11 +16,14 @@ from integration_hub.cli.errors import (
     hub_unreachable,
     temporal_unreachable,
 )
-from integration_hub.settings import Settings
 
+# httpx and pydantic-settings are imported where a command runs: `hub --help` needs neither.
 if TYPE_CHECKING:
+    import httpx
     from sqlalchemy import Engine
     from temporalio.client import Client
+
+    from integration_hub.settings import Settings
 
 UrlOption = Annotated[str, typer.Option("--url", envvar="HUB_URL", help="Where the hub listens.")]
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -29,6 +31,8 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 
 def settings() -> Settings:
     """Read when a command runs, never at import (`hub --help` needs no configuration)."""
+    from integration_hub.settings import Settings
+
     return Settings()
 
 
@@ -46,6 +50,8 @@ def admin_api(url: str) -> Iterator[httpx.Client]:
             err=True,
         )
         raise typer.Exit(2)
+    import httpx
+
     headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         try:

@@ -64,13 +64,17 @@ def show(report: PartnerReport) -> None:
     typer.echo(f"{report.partner} [{report.priority}] {mark} ({', '.join(roles)})")
     for secret in report.secrets:
         state = f"set ({secret.versions} versions)" if secret.versions > 1 else "set"
+        if secret.no_instance_yet:
+            typer.echo(f"  {secret.name}: no instance yet (one secret per instance, NAME__<ID>)")
+            continue
         if secret.versions == 0:
             state = "NOT SET" if secret.required else "not set (optional)"
         elif secret.well_formed is False:
             state += ", MALFORMED"
         elif secret.well_formed:
             state += ", well formed"
-        typer.echo(f"  {secret.name}: {state}")
+        instance = f" (instance {secret.instance})" if secret.instance is not None else ""
+        typer.echo(f"  {secret.name}{instance}: {state}")
     for item in report.checklist:
         box = {True: "x", False: " ", None: "?"}[item.done]
         hint = f"  -> {item.how}" if not item.done and item.how else ""

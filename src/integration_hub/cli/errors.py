@@ -12,7 +12,10 @@ API refused, a call out failed, doctor found an incomplete P0 partner).
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when a hub is out of reach, not by `hub --help`
+    import httpx
 
 
 class Unreachable(Exception):
@@ -20,6 +23,8 @@ class Unreachable(Exception):
 
 
 def hub_unreachable(url: str, error: httpx.TransportError) -> Unreachable:
+    import httpx
+
     fix = "is hub serve running? set HUB_URL"
     # A refused or timed-out connection is "cannot reach"; a dropped one names what happened.
     if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-import httpx
 import typer
 
 from integration_hub.cli.common import (
@@ -94,6 +93,8 @@ def send(partner: str, event_type: str, url: UrlOption = DEFAULT_URL) -> None:
         else target
     )
     headers = sign_as(partner, body, secret=versions[0], url=signed_url)
+    import httpx  # here, not at import: `hub --help` does not pay for it
+
     try:
         response = httpx.post(target, content=body, headers=headers, timeout=30)
     except httpx.TransportError as error:

@@ -122,13 +122,15 @@ def secrets_list(
 
 
 def secrets_import_env() -> None:
-    """Copy the partners' secrets (every name a partner declares) from env/.env into the store."""
-    from integration_hub.connectors.partners import PARTNERS
+    """Copy the partners' secrets (every name a partner declares, and every instance of a family
+    declared per instance) from env/.env into the store."""
+    from integration_hub.orchestration.maintenance import known_secret_names
 
     store = writable_store()
     imported: list[str] = []
     kept: list[str] = []
-    for name in dict.fromkeys(n for partner in PARTNERS for n in partner.secret_names):
+    # The instances env/.env holds (the store's own are stored already).
+    for name in known_secret_names(secrets=store.fallback):
         values = store.fallback.versions(name)
         if not values:
             continue

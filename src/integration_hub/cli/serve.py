@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import typer
 
 from integration_hub.cli.common import check_database, connect_database, settings
-from integration_hub.settings import Settings
 
 if TYPE_CHECKING:
     from integration_hub.runtime import Hub
+    from integration_hub.settings import Settings
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:

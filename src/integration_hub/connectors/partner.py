@@ -7,7 +7,9 @@ outside a partner's package names it.
 
 A declaration is static: reading it needs no engine, settings or secrets. What does need them
 (the webhook connector, the calls out, the CLI sub-app, the admin routes) is declared as a
-factory the composition root calls with a context.
+factory the composition root calls with a context. Reading it is also cheap: a partner's
+factories import its modules (and the SDKs they use) inside their bodies, so importing
+`PARTNERS` (every `hub` command, `hub --help` included) loads no partner SDK.
 
 Poll sources (`Partner.polls`) are for partners that do not push (or not everything): a
 `PollSource` names a source, how often it runs and its `fetch(context, cursor) -> PollPage`.
@@ -61,6 +63,31 @@ class Secret:
     # How `hub init` makes a local value (only secrets the hub may choose itself, e.g. the
     # signing secret a local `hub send` signs with); None: `hub init` leaves it unset.
     local: Callable[[], str] | None = None
+    # A family keyed per instance (a PMS connection, an accounting realm, a calendar feed):
+    # one secret per instance, `NAME__<INSTANCE>` (secrets/instances.py), read with
+    # `source.versions(secret.for_instance(id))` and listed with `source.instances(name)`.
+    # `required` then means every instance needs its value; a family with no instance yet is
+    # not missing.
+    per_instance: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.per_instance:
+            return
+        # Imported here: reading a declaration stays an import of this module alone.
+        from integration_hub.secrets.instances import is_family
+
+        if not is_family(self.name):
+            raise ValueError(f"{self.name}: a family is upper-case words joined by single _")
+        if self.local is not None:
+            raise ValueError(f"{self.name}: `hub init` cannot know a family's instances")
+
+    def for_instance(self, instance: str) -> str:
+        """The secret holding `instance`'s value (`InvalidInstance` for an id that is not one)."""
+        if not self.per_instance:
+            raise ValueError(f"{self.name} is not declared per instance")
+        from integration_hub.secrets.instances import instance_secret_name
+
+        return instance_secret_name(self.name, instance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +213,11 @@ class Partner:
     capabilities: frozenset[Capability] = frozenset()
     # Inbound: the edge's connector for POST /webhooks/{name}.
     webhook: Callable[[WebhookContext], Connector] | None = None
-    # Calls out: activities (a class built with its dependencies) and their workflows.
+    # Calls out: activities (a class built with its dependencies) and their workflows. The
+    # workflow classes are returned by a function so that reading the declaration does not
+    # import them (nor the SDKs their activities use): the worker calls it once.
     calls: Callable[[CallsContext], PartnerCalls] | None = None
-    workflows: tuple[type, ...] = ()
+    workflows: Callable[[], Sequence[type]] | None = None
     # Activities the partner's upkeep needs (its rotations); registered on every worker.
     upkeep: Callable[[UpkeepContext], Sequence[Callable[..., Any]]] | None = None
     # Temporal Schedules to ensure at start: (client, task queue) -> schedule id, idempotent.

@@ -5,12 +5,15 @@ panel, the test suites) loops over it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from integration_hub.connectors import auth0, clerk, google_maps, stripe, twilio
-from integration_hub.connectors.base import Connector
 from integration_hub.connectors.partner import Capability, Partner, WebhookContext
 from integration_hub.errors import UnknownPartner, UnsafeConfiguration
-from integration_hub.settings import Settings
+
+if TYPE_CHECKING:  # types only: importing the list stays cheap (`hub --help` reads it)
+    from integration_hub.connectors.base import Connector
+    from integration_hub.settings import Settings
 
 PARTNERS: tuple[Partner, ...] = (
     stripe.PARTNER,

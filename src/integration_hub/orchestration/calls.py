@@ -25,7 +25,7 @@ from integration_hub.settings import Settings
 
 # Every partner's workflows (calls out, rotations), then the core's upkeep (secret ages).
 CALL_WORKFLOWS: tuple[type, ...] = (
-    *(workflow for partner in PARTNERS for workflow in partner.workflows),
+    *(w for partner in PARTNERS if partner.workflows is not None for w in partner.workflows()),
     *MAINTENANCE_WORKFLOWS,
 )
 

@@ -106,9 +106,21 @@ def maintenance_activities(
 
 
 def known_secret_names(
-    settings: Settings | None = None, partners: Sequence[Partner] = PARTNERS
+    settings: Settings | None = None,
+    partners: Sequence[Partner] = PARTNERS,
+    *,
+    secrets: SecretSource | None = None,
 ) -> list[str]:
     """Every secret a partner declares (what it verifies deliveries with, what its calls out
-    need), in the partners' order, without repeats. Read from the declarations alone: no
-    engine, no secrets; `settings` changes nothing today (kept for the CLI's call)."""
-    return list(dict.fromkeys(name for partner in partners for name in partner.secret_names))
+    need), in the partners' order, without repeats. A family declared per instance stands for
+    its instances' secrets (`NAME__<INSTANCE>`), listed from `secrets` when it is given (a
+    family's instances exist only in a secret source; without one the declarations alone
+    answer: the plain names). `settings` changes nothing today (kept for the CLI's call)."""
+    names: list[str] = []
+    for partner in partners:
+        for secret in partner.secrets:
+            if not secret.per_instance:
+                names.append(secret.name)
+            elif secrets is not None:
+                names.extend(secret.for_instance(i) for i in secrets.instances(secret.name))
+    return list(dict.fromkeys(names))

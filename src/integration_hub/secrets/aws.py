@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from integration_hub.secrets.instances import MAX_INSTANCES, TooManyInstances
 from integration_hub.secrets.store import Record, RecordStore, SecretStoreError, Version
 
 DEFAULT_PREFIX = "integration-hub/"
@@ -73,18 +74,29 @@ class AwsSecretStore(RecordStore):
             self._cache[name] = (now, record)
         return record
 
-    def _records(self) -> dict[str, Record]:
-        names: list[str] = []
+    def _listed(self, start: str) -> Iterator[str]:
+        """Names (without the prefix) of the AWS secrets under `{prefix}{start}`; AWS's name
+        filter is a case-insensitive prefix match, so the exact prefix is checked here."""
+        whole = self._prefix + start
         paginator = self._client.get_paginator("list_secrets")
-        pages = paginator.paginate(Filters=[{"Key": "name", "Values": [self._prefix]}])
-        for page in pages:
-            names.extend(
-                s["Name"][len(self._prefix) :]
-                for s in page["SecretList"]
-                if s["Name"].startswith(self._prefix)
-            )
-        records = {name: self._fetch(name) for name in names}
+        for page in paginator.paginate(Filters=[{"Key": "name", "Values": [whole]}]):
+            for secret in page["SecretList"]:
+                if secret["Name"].startswith(whole):
+                    yield secret["Name"][len(self._prefix) :]
+
+    def _records(self) -> dict[str, Record]:
+        records = {name: self._fetch(name) for name in self._listed("")}
         return {name: record for name, record in records.items() if record is not None}
+
+    def _names(self, prefix: str) -> list[str]:
+        """Names only: listing a family's instances reads no value. Stops past the bound, so a
+        prefix holding thousands of secrets is not paged through."""
+        names: list[str] = []
+        for name in self._listed(prefix):
+            names.append(name)
+            if len(names) > MAX_INSTANCES:
+                raise TooManyInstances(f"{prefix}: more than {MAX_INSTANCES} instances")
+        return names
 
     def _modify(self, name: str, change: Callable[[Record | None], Record | None]) -> None:
         current = self._fetch(name)

@@ -2,6 +2,7 @@
 
 Every lookup returns all currently valid versions, newest first, so verifiers accept the
 previous version during a rotation overlap. The env source reads `NAME` and `NAME_PREVIOUS`.
+A family of secrets per instance is listed with `instances(family)` (see `instances.py`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ from typing import Protocol
 
 from dotenv import dotenv_values
 
+from integration_hub.secrets.instances import instances_among
+
 PREVIOUS_SUFFIX = "_PREVIOUS"
 
 
 class SecretSource(Protocol):
     def versions(self, name: str) -> tuple[str, ...]:
         """Valid versions of the secret, newest first; empty when it is not configured."""
+        ...
+
+    def instances(self, family: str) -> tuple[str, ...]:
+        """The instance ids of a family declared per instance (`NAME__<INSTANCE>` set), sorted."""
         ...
 
 
@@ -40,3 +47,6 @@ class EnvSecretSource:
             cached = tuple(v for v in found if v)
             self._cache[name] = cached
         return cached
+
+    def instances(self, family: str) -> tuple[str, ...]:
+        return instances_among(family, (name for name, value in self._values.items() if value))

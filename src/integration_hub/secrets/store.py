@@ -9,18 +9,27 @@ its fallback (the environment/.env) for the others.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from integration_hub.errors import HubError
 from integration_hub.secrets.env import SecretSource
+from integration_hub.secrets.instances import (
+    MAX_INSTANCES,
+    SEPARATOR,
+    TooManyInstances,
+    instances_among,
+)
 
 Record = tuple["Version", ...]
 DEFAULT_OVERLAP = timedelta(hours=24)
 DEFAULT_MAX_AGE = timedelta(days=90)
+# A name, or an instance's name in a family (`FAMILY__INSTANCE`, the id upper-cased: instances.py).
+NAME = re.compile(r"[A-Za-z0-9_]{1,128}(?:__[A-Z0-9][A-Z0-9_-]{0,62})?")
 
 
 class SecretStoreError(HubError):
@@ -63,11 +72,14 @@ class SecretPolicy:
     overlap_by_name: Mapping[str, timedelta] = field(default_factory=dict)
     max_age_by_name: Mapping[str, timedelta] = field(default_factory=dict)
 
+    # An instance's secret (`FAMILY__INSTANCE`) takes its own override, else its family's.
     def overlap_for(self, name: str) -> timedelta:
-        return self.overlap_by_name.get(name, self.overlap)
+        family = name.split(SEPARATOR, 1)[0]
+        return self.overlap_by_name.get(name, self.overlap_by_name.get(family, self.overlap))
 
     def max_age_for(self, name: str) -> timedelta:
-        return self.max_age_by_name.get(name, self.max_age)
+        family = name.split(SEPARATOR, 1)[0]
+        return self.max_age_by_name.get(name, self.max_age_by_name.get(family, self.max_age))
 
 
 @dataclass(frozen=True)
@@ -109,6 +121,8 @@ class SecretStore(Protocol):
 
     def holds(self, name: str) -> bool: ...
 
+    def instances(self, family: str) -> tuple[str, ...]: ...
+
     def set(self, name: str, value: str) -> None: ...
 
     def rotate(
@@ -149,6 +163,10 @@ class RecordStore:
     def _modify(self, name: str, change: Callable[[Record | None], Record | None]) -> None:
         raise NotImplementedError
 
+    def _names(self, prefix: str) -> Iterable[str]:
+        """Stored names starting with `prefix` (a backend may list names without values)."""
+        return [name for name in self._records() if name.startswith(prefix)]
+
     # SecretSource: store first, then the fallback.
     def versions(self, name: str) -> tuple[str, ...]:
         record = self._record(name)
@@ -158,6 +176,14 @@ class RecordStore:
 
     def holds(self, name: str) -> bool:
         return self._record(name) is not None
+
+    def instances(self, family: str) -> tuple[str, ...]:
+        """The family's instance ids held here or in the fallback, sorted."""
+        found = {*instances_among(family, self._names(family + SEPARATOR))}
+        found.update(self.fallback.instances(family))
+        if len(found) > MAX_INSTANCES:
+            raise TooManyInstances(f"{family}: more than {MAX_INSTANCES} instances")
+        return tuple(sorted(found))
 
     def has_rotation(self, name: str, rotation_id: str) -> bool:
         """Whether a rotation step with this id was stored (so a retried step can skip a call
@@ -230,7 +256,10 @@ class RecordStore:
 
 
 def _check(name: str, value: str) -> None:
-    if not name or not name.replace("_", "").isalnum():
-        raise SecretStoreError(f"secret names are letters, digits and underscores: {name!r}")
+    if NAME.fullmatch(name) is None:
+        raise SecretStoreError(
+            "secret names are letters, digits and underscores (128 at most), or an instance's "
+            f"FAMILY__INSTANCE: {name[:200]!r}"
+        )
     if not value:
         raise SecretStoreError(f"{name}: an empty value is not a secret")

@@ -13,7 +13,6 @@ from integration_hub.connectors.google_maps.calls import (
     GeocodeInput,
     GoogleMapsCalls,
 )
-from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
 from integration_hub.connectors.partners import partner_named
 from integration_hub.orchestration.calls import CALL_WORKFLOWS, partner_calls
 from integration_hub.secrets import EnvSecretSource
@@ -225,4 +224,7 @@ def test_google_maps_calls_are_registered_with_their_workflows(engine: object) -
     assert len(maps) == 1
     assert partner_named("google_maps").priority == "P0"
     assert {w.__name__ for w in CALL_WORKFLOWS} >= {"GeocodeWorkflow", "MapsCachePurgeWorkflow"}
-    assert ensure_purge_schedule in partner_named("google_maps").schedules
+    # One schedule, the daily purge: a wrapper that imports the schedule module when called
+    # (the worker creating it for real: tests/orchestration/test_schedules.py).
+    [purge] = partner_named("google_maps").schedules
+    assert "purge" in purge.__name__

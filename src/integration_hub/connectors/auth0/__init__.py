@@ -1,20 +1,68 @@
 """Auth0: log streams in (users, roles, sign-ins, bearer-token auth) to the users-and-roles
-mirror; the Management API out (user snapshots; `rotation`: the log stream's token)."""
+mirror; the Management API out (user snapshots; `rotation`: the log stream's token).
+
+The declaration is static and cheap: the factories import the modules that do the work only
+when the composition root calls them (`hub --help` reads every declaration).
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from integration_hub.connectors.auth0 import rotation
-from integration_hub.connectors.auth0.calls import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    ISSUER,
-    Auth0Management,
-    Auth0UserSnapshotWorkflow,
+from integration_hub.connectors.partner import (
+    CallsContext,
+    Partner,
+    Rotation,
+    Secret,
+    UpkeepContext,
+    WebhookContext,
 )
-from integration_hub.connectors.auth0.webhook import Auth0Connector
-from integration_hub.connectors.partner import Partner, Secret
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from integration_hub.connectors.base import Connector
+    from integration_hub.connectors.outbound import PartnerCalls
+
+LOG_STREAM_TOKEN = "AUTH0_LOG_STREAM_TOKEN"  # noqa: S105 (a variable name, not a value)
+ISSUER, CLIENT_ID, CLIENT_SECRET = "AUTH_ISSUER", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET"
+
+
+def _webhook(context: WebhookContext) -> Connector:
+    from integration_hub.connectors.auth0.webhook import Auth0Connector
+
+    return Auth0Connector()
+
+
+def _calls(context: CallsContext) -> PartnerCalls:
+    from integration_hub.connectors.auth0.calls import Auth0Management
+
+    return Auth0Management(context.secrets)
+
+
+def _workflows() -> tuple[type, ...]:
+    from integration_hub.connectors.auth0.calls import Auth0UserSnapshotWorkflow
+    from integration_hub.connectors.auth0.rotation import RotateAuth0LogStreamWorkflow
+
+    return (Auth0UserSnapshotWorkflow, RotateAuth0LogStreamWorkflow)
+
+
+def _upkeep(context: UpkeepContext) -> Sequence[Callable[..., Any]]:
+    from integration_hub.connectors.auth0.rotation import upkeep
+
+    return upkeep(context)
+
+
+async def _rotation_schedule(
+    client: Client, task_queue: str, stream_id: str | None, every: timedelta
+) -> str:
+    from integration_hub.connectors.auth0.rotation import ensure_rotation_schedule
+
+    return await ensure_rotation_schedule(client, task_queue, stream_id, every)
+
 
 PARTNER = Partner(
     name="auth0",
@@ -25,7 +73,7 @@ PARTNER = Partner(
     secrets=(
         # The token is ours to choose (`hub init` makes a 43-character one); long enough to guess.
         Secret(
-            rotation.LOG_STREAM_TOKEN,
+            LOG_STREAM_TOKEN,
             format=r"\S{24,}",
             used_for="webhook",
             local=lambda: secrets.token_urlsafe(32),
@@ -34,9 +82,17 @@ PARTNER = Partner(
         Secret(CLIENT_ID, format=r"[0-9A-Za-z]{16,}"),
         Secret(CLIENT_SECRET, format=r"[0-9A-Za-z_-]{32,}"),
     ),
-    webhook=lambda context: Auth0Connector(),
-    calls=lambda context: Auth0Management(context.secrets),
-    workflows=(Auth0UserSnapshotWorkflow, rotation.RotateAuth0LogStreamWorkflow),
-    upkeep=rotation.upkeep,
-    rotations=(rotation.ROTATION,),
+    webhook=_webhook,
+    calls=_calls,
+    workflows=_workflows,
+    upkeep=_upkeep,
+    rotations=(
+        Rotation(
+            secret=LOG_STREAM_TOKEN,
+            option="auth0-log-stream",
+            help="Also rotate this Auth0 log stream's token (lst_...).",
+            schedule=_rotation_schedule,
+            takes_value=True,
+        ),
+    ),
 )

@@ -24,6 +24,7 @@ from temporalio import activity, workflow
 with workflow.unsafe.imports_passed_through():
     import httpx
 
+    from integration_hub.connectors.auth0 import CLIENT_ID, CLIENT_SECRET, ISSUER
     from integration_hub.connectors.outbound import (
         CallLimiter,
         call_activity,
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
     from integration_hub.secrets import SecretSource
 
 PARTNER = "auth0"
-ISSUER, CLIENT_ID, CLIENT_SECRET = "AUTH_ISSUER", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET"
 HTTP_TIMEOUT_SECONDS = 20.0  # under CALL_TIMEOUT: the call gives up before Temporal does
 TOKEN_REFRESH_MARGIN_SECONDS = 60.0  # fetch a new token this long before the old one expires
 ROLES_PAGE_SIZE = 100  # the largest page Auth0 serves

@@ -22,13 +22,13 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from integration_hub import schedules
+    from integration_hub.connectors.auth0 import LOG_STREAM_TOKEN
     from integration_hub.connectors.auth0.calls import Auth0Management, LogStreamToken
     from integration_hub.connectors.outbound import call_activity
-    from integration_hub.connectors.partner import Rotation, UpkeepContext
+    from integration_hub.connectors.partner import UpkeepContext
     from integration_hub.secrets import SecretSource
     from integration_hub.secrets.store import RecordStore
 
-LOG_STREAM_TOKEN = "AUTH0_LOG_STREAM_TOKEN"  # noqa: S105 (a variable name, not a value)
 SCHEDULE_ID = "secrets.rotate_auth0_log_stream"
 STORE_RETRY = RetryPolicy(maximum_attempts=5, non_retryable_error_types=["secrets.read_only"])
 
@@ -116,12 +116,3 @@ async def ensure_rotation_schedule(
 def upkeep(context: UpkeepContext) -> Sequence[Callable[..., Any]]:
     """For every worker: a scheduled rotation never waits for a worker that has them."""
     return LogStreamRotation(context.secrets).activities()
-
-
-ROTATION = Rotation(
-    secret=LOG_STREAM_TOKEN,
-    option="auth0-log-stream",
-    help="Also rotate this Auth0 log stream's token (lst_...).",
-    schedule=ensure_rotation_schedule,
-    takes_value=True,
-)

@@ -1,13 +1,23 @@
 """Clerk: users, organization memberships (roles) and sign-ins, delivered through Svix, into
-the users-and-roles mirror. Inbound only."""
+the users-and-roles mirror. Inbound only. The connector is imported when the edge builds it."""
 
 from __future__ import annotations
 
 import base64
 import secrets
+from typing import TYPE_CHECKING
 
-from integration_hub.connectors.clerk.webhook import ClerkConnector
-from integration_hub.connectors.partner import Partner, Secret
+from integration_hub.connectors.partner import Partner, Secret, WebhookContext
+
+if TYPE_CHECKING:
+    from integration_hub.connectors.base import Connector
+
+
+def _webhook(context: WebhookContext) -> Connector:
+    from integration_hub.connectors.clerk.webhook import ClerkConnector
+
+    return ClerkConnector(tolerance_seconds=context.tolerance_seconds)
+
 
 PARTNER = Partner(
     name="clerk",
@@ -24,5 +34,5 @@ PARTNER = Partner(
             local=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
         ),
     ),
-    webhook=lambda context: ClerkConnector(tolerance_seconds=context.tolerance_seconds),
+    webhook=_webhook,
 )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from temporalio import activity
 
-from integration_hub.connectors.google_maps import cache, quota
+from integration_hub.connectors.google_maps import KEY_NAME, cache, quota
 from integration_hub.connectors.google_maps.client import PARTNER, call, make_client
 from integration_hub.connectors.google_maps.quota import DailyUsage
 from integration_hub.connectors.outbound import CallLimiter, refuse
@@ -24,7 +24,6 @@ from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 from integration_hub.storage.engine import begin_write
 
-KEY_NAME = "GOOGLE_MAPS_API_KEY"
 GEOCODE, DIRECTIONS, DISTANCE_MATRIX = "geocode", "directions", "distance_matrix"
 # Distance Matrix usage limits: at most 25 origins, 25 destinations, 100 elements a request.
 MAX_SIDE, MAX_ELEMENTS = 25, 100

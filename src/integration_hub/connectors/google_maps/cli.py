@@ -10,8 +10,6 @@ from typing import Annotated
 
 import typer
 
-from integration_hub.settings import Settings
-
 
 def _print(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
@@ -29,6 +27,7 @@ def geocode(
 
     from integration_hub.connectors.google_maps.calls import GeocodeInput
     from integration_hub.connectors.google_maps.local import local_calls
+    from integration_hub.settings import Settings  # when the command runs, not at `--help`
 
     with local_calls(Settings()) as calls:
         try:
@@ -43,6 +42,7 @@ def purge() -> None:
     """Delete expired Maps cache rows now (what the daily purge workflow does)."""
     from integration_hub.connectors.google_maps.calls import PurgeInput
     from integration_hub.connectors.google_maps.local import local_calls
+    from integration_hub.settings import Settings  # when the command runs, not at `--help`
 
     with local_calls(Settings()) as calls:
         _print({"deleted": calls.purge_cache(PurgeInput()).deleted})
@@ -53,6 +53,7 @@ def schedule_purge() -> None:
     from temporalio.client import Client
 
     from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
+    from integration_hub.settings import Settings
 
     settings = Settings()
     address = settings.temporal_address

@@ -6,6 +6,8 @@ also splits the standard payload, keyed by the message id).
 - `standard_webhooks.StandardWebhooks`: Standard Webhooks / Svix (`svix-*` or `webhook-*`).
 - `hmac.HmacScheme`: HMAC over the body, or over timestamp + separator + body, parametrized by
   hash, encoding, prefix and header (numbered headers too).
+- `ecdsa.EcdsaScheme`: ECDSA P-256 over timestamp + body, base64 DER signature, public keys
+  as base64 DER.
 - `bearer.BearerToken`: a shared token in a header, optionally after `Bearer `.
 - `basic.BasicAuth`: HTTP Basic credentials.
 

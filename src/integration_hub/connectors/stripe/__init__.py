@@ -1,15 +1,42 @@
 """Stripe: payments in (webhooks through to the payments ledger) and out (customers,
 PaymentIntents, Connect transfers to cleaners, invoices). `webhook` verifies and normalizes,
-`calls` holds the activities, `workflows` the workflows that run them."""
+`calls` holds the activities, `workflows` the workflows that run them.
+
+The declaration is static and cheap: the factories import the SDK and the modules that use it
+only when the composition root calls them (`hub --help` reads every declaration).
+"""
 
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
-from integration_hub.connectors.partner import Partner, Secret
-from integration_hub.connectors.stripe.calls import API_KEY, StripeCalls
-from integration_hub.connectors.stripe.webhook import StripeConnector
-from integration_hub.connectors.stripe.workflows import STRIPE_WORKFLOWS
+from integration_hub.connectors.partner import CallsContext, Partner, Secret, WebhookContext
+
+if TYPE_CHECKING:
+    from integration_hub.connectors.base import Connector
+    from integration_hub.connectors.outbound import PartnerCalls
+
+API_KEY = "STRIPE_SECRET_KEY"
+
+
+def _webhook(context: WebhookContext) -> Connector:
+    from integration_hub.connectors.stripe.webhook import StripeConnector
+
+    return StripeConnector(tolerance_seconds=context.tolerance_seconds)
+
+
+def _calls(context: CallsContext) -> PartnerCalls:
+    from integration_hub.connectors.stripe.calls import StripeCalls
+
+    return StripeCalls(context.secrets, env=context.settings.env)
+
+
+def _workflows() -> tuple[type, ...]:
+    from integration_hub.connectors.stripe.workflows import STRIPE_WORKFLOWS
+
+    return STRIPE_WORKFLOWS
+
 
 PARTNER = Partner(
     name="stripe",
@@ -25,7 +52,7 @@ PARTNER = Partner(
         ),
         Secret(API_KEY, format=r"(sk|rk)_(test|live)_[0-9A-Za-z]{10,}"),
     ),
-    webhook=lambda context: StripeConnector(tolerance_seconds=context.tolerance_seconds),
-    calls=lambda context: StripeCalls(context.secrets, env=context.settings.env),
-    workflows=STRIPE_WORKFLOWS,
+    webhook=_webhook,
+    calls=_calls,
+    workflows=_workflows,
 )

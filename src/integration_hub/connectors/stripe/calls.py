@@ -31,11 +31,11 @@ from integration_hub.connectors.outbound import (
     refuse,
     timed_call,
 )
+from integration_hub.connectors.stripe import API_KEY  # declared with the partner
 from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 
 PARTNER = "stripe"
-API_KEY = "STRIPE_SECRET_KEY"
 LIVE_PREFIXES = ("sk_live_", "rk_live_")
 DEFAULT_API_BASE = "https://api.stripe.com"
 HTTP_TIMEOUT_SECONDS = 20.0  # under CALL_TIMEOUT: the SDK gives up before Temporal does

@@ -1,24 +1,86 @@
 """Twilio: SMS and WhatsApp. `webhook` takes inbound messages and status callbacks; `messaging`
 sends messages (Temporal activities over the official SDK); `workflows` runs a send;
-`account` and `rotation` rotate the Auth Token."""
+`account` and `rotation` rotate the Auth Token.
+
+The declaration is static and cheap: the factories import the SDK and the modules that use it
+only when the composition root calls them (`hub --help` reads every declaration).
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from integration_hub.connectors.partner import Partner, Secret
-from integration_hub.connectors.twilio import rotation
-from integration_hub.connectors.twilio.messaging import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    SECRET_FORMATS,
-    SMS_FROM,
-    WHATSAPP_NUMBER,
-    TwilioMessaging,
+from integration_hub.connectors.partner import (
+    CallsContext,
+    Partner,
+    Rotation,
+    RoutesContext,
+    Secret,
+    UpkeepContext,
+    WebhookContext,
 )
-from integration_hub.connectors.twilio.routes import message_routes
-from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector
-from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from temporalio.client import Client
+
+    from integration_hub.connectors.base import Connector
+    from integration_hub.connectors.outbound import PartnerCalls
+
+ACCOUNT_SID, AUTH_TOKEN = "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"
+WHATSAPP_NUMBER, SMS_FROM = "TWILIO_WHATSAPP_NUMBER", "TWILIO_SMS_FROM"
+E164_PATTERN = r"\+[1-9][0-9]{6,14}"
+# The shape each secret's value has (regex, matched in full): `preflight` refuses to start on a
+# malformed one, and the declaration below uses these for `hub doctor`.
+SECRET_FORMATS: Mapping[str, str] = {
+    AUTH_TOKEN: r"[0-9a-f]{32}",
+    ACCOUNT_SID: r"AC[0-9a-f]{32}",
+    WHATSAPP_NUMBER: E164_PATTERN,
+    SMS_FROM: rf"{E164_PATTERN}|MG[0-9a-f]{{32}}",  # a number or a Messaging Service
+}
+
+
+def _webhook(context: WebhookContext) -> Connector:
+    from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector
+
+    return TwilioWebhookConnector()
+
+
+def _calls(context: CallsContext) -> PartnerCalls:
+    from integration_hub.connectors.twilio.messaging import TwilioMessaging
+
+    return TwilioMessaging(context.settings, context.secrets, context.engine)
+
+
+def _workflows() -> tuple[type, ...]:
+    from integration_hub.connectors.twilio.rotation import RotateTwilioAuthTokenWorkflow
+    from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
+
+    return (*TWILIO_WORKFLOWS, RotateTwilioAuthTokenWorkflow)
+
+
+def _upkeep(context: UpkeepContext) -> Sequence[Callable[..., Any]]:
+    from integration_hub.connectors.twilio.rotation import upkeep
+
+    return upkeep(context)
+
+
+async def _rotation_schedule(
+    client: Client, task_queue: str, value: str | None, every: timedelta
+) -> str:
+    from integration_hub.connectors.twilio.rotation import ensure_rotation_schedule
+
+    return await ensure_rotation_schedule(client, task_queue, value, every)
+
+
+def _routes(context: RoutesContext) -> APIRouter:
+    from integration_hub.connectors.twilio.routes import message_routes
+
+    return message_routes(context)
+
 
 PARTNER = Partner(
     name="twilio",
@@ -38,10 +100,17 @@ PARTNER = Partner(
         # SMS falls back to the WhatsApp number.
         Secret(SMS_FROM, format=SECRET_FORMATS[SMS_FROM], required=False),
     ),
-    webhook=lambda context: TwilioWebhookConnector(),
-    calls=lambda context: TwilioMessaging(context.settings, context.secrets, context.engine),
-    workflows=(*TWILIO_WORKFLOWS, rotation.RotateTwilioAuthTokenWorkflow),
-    upkeep=rotation.upkeep,
-    rotations=(rotation.ROTATION,),
-    routes=message_routes,
+    webhook=_webhook,
+    calls=_calls,
+    workflows=_workflows,
+    upkeep=_upkeep,
+    rotations=(
+        Rotation(
+            secret=AUTH_TOKEN,
+            option="twilio-auth-token",
+            help="Also rotate the Twilio Auth Token (secondary, then promote).",
+            schedule=_rotation_schedule,
+        ),
+    ),
+    routes=_routes,
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +26,14 @@ from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError
 
 from integration_hub.connectors.outbound import call_failed, refuse, timed_call
+from integration_hub.connectors.twilio import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    E164_PATTERN,
+    SECRET_FORMATS,
+    SMS_FROM,
+    WHATSAPP_NUMBER,
+)
 from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
@@ -35,19 +43,9 @@ from integration_hub.storage.engine import begin_write
 PARTNER, OPERATION = "twilio", "send_message"
 WHATSAPP_WINDOW = timedelta(hours=24)
 HTTP_TIMEOUT_SECONDS = 15.0  # well inside the activity's start-to-close timeout
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+E164 = re.compile(E164_PATTERN)
 CONTENT_SID = re.compile(r"HX[0-9a-f]{32}")
 LOCALES = frozenset({"en", "es"})
-ACCOUNT_SID, AUTH_TOKEN = "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"
-WHATSAPP_NUMBER, SMS_FROM = "TWILIO_WHATSAPP_NUMBER", "TWILIO_SMS_FROM"
-# The shape each secret's value has (regex, matched in full): `preflight` refuses to start on a
-# malformed one, and the package's Partner declaration reuses these for `hub doctor`.
-SECRET_FORMATS: Mapping[str, str] = {
-    AUTH_TOKEN: r"[0-9a-f]{32}",
-    ACCOUNT_SID: r"AC[0-9a-f]{32}",
-    WHATSAPP_NUMBER: E164.pattern,
-    SMS_FROM: rf"{E164.pattern}|MG[0-9a-f]{{32}}",  # a number or a Messaging Service
-}
 
 
 @dataclass(frozen=True)

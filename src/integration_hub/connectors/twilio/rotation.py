@@ -18,9 +18,8 @@ from temporalio.client import Client
 with workflow.unsafe.imports_passed_through():
     from integration_hub import schedules
     from integration_hub.connectors.outbound import call_activity
-    from integration_hub.connectors.partner import Rotation, UpkeepContext
+    from integration_hub.connectors.partner import UpkeepContext
     from integration_hub.connectors.twilio.account import (
-        AUTH_TOKEN,
         TokenRotationStep,
         TwilioAuthTokens,
     )
@@ -68,11 +67,3 @@ def upkeep(context: UpkeepContext) -> Sequence[Callable[..., Any]]:
     `HUB_TWILIO_API_BASE_URL` points the Accounts API at a local server in tests."""
     base = context.settings.twilio_api_base_url
     return TwilioAuthTokens(context.secrets, accounts_base_url=base).activities()
-
-
-ROTATION = Rotation(
-    secret=AUTH_TOKEN,
-    option="twilio-auth-token",
-    help="Also rotate the Twilio Auth Token (secondary, then promote).",
-    schedule=ensure_rotation_schedule,
-)
