@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from integration_hub.connectors.google_maps.calls import KEY_NAME, GoogleMapsCalls
 from integration_hub.connectors.google_maps.schedule import ensure_purge_schedule
+from integration_hub.connectors.google_maps.settings import MapsSettings
 from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
 from integration_hub.connectors.partner import Partner, Secret
 
@@ -32,7 +33,8 @@ PARTNER = Partner(
     summary="Routing: cached geocoding, directions and distance matrix out; daily cache purge.",
     capabilities=frozenset({"routing"}),
     secrets=(Secret(KEY_NAME, format=r"AIza[0-9A-Za-z_-]{35}"),),
-    calls=lambda context: GoogleMapsCalls(context.settings, context.secrets, context.engine),
+    # HUB_MAPS_* are the partner's own settings, read when a worker or command builds the calls.
+    calls=lambda context: GoogleMapsCalls(MapsSettings(), context.secrets, context.engine),
     workflows=MAPS_WORKFLOWS,
     schedules=(ensure_purge_schedule,),
     cli_name="maps",

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from integration_hub.connectors.google_maps.settings import MapsSettings
 from integration_hub.settings import Settings
 
 
@@ -30,7 +31,7 @@ def geocode(
     from integration_hub.connectors.google_maps.calls import GeocodeInput
     from integration_hub.connectors.google_maps.local import local_calls
 
-    with local_calls(Settings()) as calls:
+    with local_calls(Settings(), MapsSettings()) as calls:
         try:
             result = calls.geocode(GeocodeInput(address=address or None, place_id=place_id))
         except ApplicationError as error:
@@ -44,7 +45,7 @@ def purge() -> None:
     from integration_hub.connectors.google_maps.calls import PurgeInput
     from integration_hub.connectors.google_maps.local import local_calls
 
-    with local_calls(Settings()) as calls:
+    with local_calls(Settings(), MapsSettings()) as calls:
         _print({"deleted": calls.purge_cache(PurgeInput()).deleted})
 
 

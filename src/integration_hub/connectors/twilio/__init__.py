@@ -17,6 +17,7 @@ from integration_hub.connectors.twilio.messaging import (
     TwilioMessaging,
 )
 from integration_hub.connectors.twilio.routes import message_routes
+from integration_hub.connectors.twilio.settings import TwilioSettings
 from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector
 from integration_hub.connectors.twilio.workflows import TWILIO_WORKFLOWS
 
@@ -39,7 +40,10 @@ PARTNER = Partner(
         Secret(SMS_FROM, format=SECRET_FORMATS[SMS_FROM], required=False),
     ),
     webhook=lambda context: TwilioWebhookConnector(),
-    calls=lambda context: TwilioMessaging(context.settings, context.secrets, context.engine),
+    # HUB_TWILIO_* are the partner's own settings, read when a worker builds the calls.
+    calls=lambda context: TwilioMessaging(
+        context.settings, context.secrets, context.engine, twilio=TwilioSettings()
+    ),
     workflows=(*TWILIO_WORKFLOWS, rotation.RotateTwilioAuthTokenWorkflow),
     upkeep=rotation.upkeep,
     rotations=(rotation.ROTATION,),
