@@ -26,7 +26,7 @@ def valid_event() -> dict[str, Any]:
         data={
             "amount": 1099,
             "currency": "usd",
-            "stripe_object_id": "pi_123",
+            "object_id": "pi_123",
             "customer": None,
             "account": None,
             "metadata": {"order": "42"},

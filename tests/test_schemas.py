@@ -168,6 +168,8 @@ def test_cloudevent_attributes_fit_the_columns_they_are_stored_in() -> None:
         assert attributes[attribute]["maxLength"] == _column_length(table, column), attribute
         if attribute in COLUMN_ATTRIBUTES:
             assert column_limit(attribute) == _column_length(table, column)
+    # The ledger keeps the partner of the event that made each entry.
+    assert attributes["partner"]["maxLength"] <= _column_length(ledger_entries, "partner")
 
 
 # Data fields that a handler writes to a column of its own (orchestration/*.py).
@@ -203,7 +205,7 @@ HANDLER_COLUMNS: list[tuple[str, str, Table, str]] = [
         (event_type, field, ledger_entries, column)
         for event_type in ("payment.succeeded", "payment.refunded", "payout.paid", "payout.failed")
         for field, column in (
-            ("stripe_object_id", "stripe_object_id"),
+            ("object_id", "object_id"),
             ("currency", "currency"),
             ("account", "account"),
             ("customer", "customer"),

@@ -1,4 +1,9 @@
-"""Settings from the environment (and an optional `.env`). Built in main/cli, never at import."""
+"""Settings from the environment (and an optional `.env`). Built in main/cli, never at import.
+
+The core's settings only: a partner's own (its limits, the local server its tests point it at)
+are a small settings class in its package, `connectors/<partner>/settings.py`, read from the same
+environment and `.env` under its own prefix (`HUB_<PARTNER>_...`) by its factories.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +39,9 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     public_base_url: str | None = Field(
         default=None,
+        # Partners whose scheme signs the URL (Twilio's) signed this one.
         description="The URL partners call (e.g. https://hooks.example.com); URL-signing partners "
-        "(Twilio) signed this, not the host the hub sees behind a proxy or tunnel.",
+        "signed this, not the host the hub sees behind a proxy or tunnel.",
     )
     trusted_proxies: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(),
@@ -127,36 +133,11 @@ class Settings(BaseSettings):
     bench_mode: bool = Field(
         default=False, description="Adds POST /bench/ceiling (read body, 200) for benchmarks."
     )
-    # Google Maps Platform calls out (connectors/google_maps). The cache lifetime is capped at
-    # 30 days in code whatever is configured here (the terms allow no longer for lat/lng).
-    maps_cache_days: int = Field(
-        default=30, gt=0, description="Maps cache lifetime in days; capped at 30 in code."
-    )
-    maps_geocode_per_minute: int = Field(
-        default=2_400, gt=0, description="Client-side limit; Google publishes 3,000 QPM."
-    )
-    maps_directions_per_minute: int = Field(
-        default=600, gt=0, description="Client-side limit; Google publishes none for Directions."
-    )
-    maps_distance_matrix_elements_per_minute: int = Field(
-        default=30_000, gt=0, description="Client-side limit; Google publishes 60,000 elements/min."
-    )
-    maps_geocode_daily_warning: int = Field(default=1_000, gt=0, description="Requests per day.")
-    maps_directions_daily_warning: int = Field(default=1_000, gt=0, description="Requests per day.")
-    maps_distance_matrix_daily_warning: int = Field(
-        default=10_000, gt=0, description="Elements (origins x destinations) per day."
-    )
-    maps_api_base_url: str | None = Field(
-        default=None, description="Tests only: point the Maps client at a local server."
-    )
-    # Twilio calls out (connectors/twilio/messaging.py).
+    # Sends on WhatsApp (the messaging capability).
     whatsapp_templates: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description='JSON {"template name": {"en": "HX...", "es": "HX..."}}: approved WhatsApp '
         "Content templates per language, the only way to write outside the 24-hour window.",
-    )
-    twilio_api_base_url: str | None = Field(
-        default=None, description="Tests only: point the Twilio client at a local server."
     )
     # Secrets (secrets/): where partner secrets live, and how rotation overlaps and ages.
     secrets_backend: Literal["env", "file", "aws"] = Field(
@@ -189,7 +170,9 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("HUB_AUTH_ISSUER", "AUTH_ISSUER", "auth_issuer"),
         description="HUB_AUTH_ISSUER (else AUTH_ISSUER, else the secret store's AUTH_ISSUER): "
-        "the token issuer, e.g. https://tenant.auth0.com/ or https://clerk.example.com.",
+        # The auth partners' issuers look like https://tenant.auth0.com/ and
+        # https://clerk.example.com.
+        "the token issuer, e.g. https://login.example.com/ (as the auth partner shows it).",
     )
     auth_audience: str | None = Field(
         default=None, description="The `aud` admin tokens must carry; sign-in is off without it."

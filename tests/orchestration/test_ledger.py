@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
+from sqlalchemy import Engine
 
+from integration_hub.orchestration.ledger import entry_for
+from integration_hub.storage.engine import begin_write
+from integration_hub.storage.ledger import post_ledger_entry
 from tests.helpers import RunningHub, stripe_delivery, wait_until
 
 
@@ -23,7 +28,7 @@ async def _deliver(running: RunningHub, event_type: str, **changes: Any) -> str:
 
 async def _ledger(running: RunningHub) -> list[tuple[str, int, str]]:
     items = (await running.admin.get("/api/ledger")).json()["items"]
-    return [(i["kind"], i["amount"], i["stripe_object_id"]) for i in reversed(items)]
+    return [(i["kind"], i["amount"], i["object_id"]) for i in reversed(items)]
 
 
 async def test_payment_succeeded_posts_one_credit(running_hub: RunningHub) -> None:
@@ -78,3 +83,35 @@ async def test_events_without_ledger_rule_run_no_handler(running_hub: RunningHub
     assert detail["events"][0]["event"]["type"] == "invoice.paid"
     assert detail["events"][0]["handlers"] == []
     assert await _ledger(running_hub) == []
+
+
+async def test_entries_name_the_partner_whose_event_made_them(running_hub: RunningHub) -> None:
+    await _deliver(running_hub, "payout.paid", id="po_C", amount=300)
+    [entry] = (await running_hub.admin.get("/api/ledger")).json()["items"]
+    assert (entry["partner"], entry["object_id"], entry["kind"]) == ("stripe", "po_C", "payout")
+
+
+def _post(engine: Engine, partner: str, event_type: str, object_id: str, amount: int) -> int:
+    """Book one event of `partner` through the handler's own rules; returns the amount booked."""
+    event = {
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "partner": partner,
+        "time": "2026-12-03T10:00:00Z",
+        "data": {"object_id": object_id, "amount": amount, "currency": "usd"},
+    }
+    with begin_write(engine) as connection:
+        entry = entry_for(connection, event)
+        assert post_ledger_entry(connection, entry=entry)
+    assert (entry["partner"], entry["object_id"]) == (partner, object_id)
+    return int(entry["amount"])
+
+
+def test_object_ids_are_only_compared_within_one_partner(engine: Engine) -> None:
+    # Two payments partners may use the same id for different objects.
+    assert _post(engine, "one", "payout.paid", "po_1", 700) == -700
+    assert _post(engine, "two", "payout.failed", "po_1", 700) == 0  # "two" never paid it
+    assert _post(engine, "one", "payout.failed", "po_1", 700) == 700
+    assert _post(engine, "one", "payment.refunded", "ch_1", 100) == -100
+    assert _post(engine, "two", "payment.refunded", "ch_1", 300) == -300  # not cumulative with one
+    assert _post(engine, "one", "payment.refunded", "ch_1", 300) == -200

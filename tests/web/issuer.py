@@ -129,13 +129,15 @@ async def oidc_hub(
     temporal_address: str,
     issuer: Issuer,
     twilio_api: PartnerServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[RunningHub]:
     """A hub that accepts the issuer's tokens (and, not being production, the local token)."""
+    # The partner's own setting, read from the environment when the hub builds its calls.
+    monkeypatch.setenv("HUB_TWILIO_API_BASE_URL", twilio_api.url)
     settings = make_settings(
         tmp_path,
         database_url,
         temporal_address,
-        twilio_api_base_url=twilio_api.url,
         auth_issuer=issuer.url,
         auth_audience=AUDIENCE,
         auth_jwks_cooldown_seconds=0,

@@ -31,14 +31,16 @@ def twilio_api() -> Iterator[PartnerServer]:
 
 @pytest.fixture
 async def hub(
-    tmp_path: Path, database_url: str, temporal_address: str, twilio_api: PartnerServer
+    tmp_path: Path,
+    database_url: str,
+    temporal_address: str,
+    twilio_api: PartnerServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[RunningHub]:
+    # The partner's own setting, read from the environment when the hub builds its calls.
+    monkeypatch.setenv("HUB_TWILIO_API_BASE_URL", twilio_api.url)
     settings = make_settings(
-        tmp_path,
-        database_url,
-        temporal_address,
-        public_base_url=PUBLIC_BASE_URL,
-        twilio_api_base_url=twilio_api.url,
+        tmp_path, database_url, temporal_address, public_base_url=PUBLIC_BASE_URL
     )
     async with serve_hub(Hub(settings, secrets=partner_secrets())) as running:
         yield running

@@ -126,7 +126,7 @@ async def test_operator_walk_through(hub_on_sqlite: RunningHub, browser: Browser
     with begin_write(running.hub.engine) as connection:
         connection.execute(
             update(ledger_entries)
-            .where(ledger_entries.c.stripe_object_id == "pi_B")
+            .where(ledger_entries.c.object_id == "pi_B")
             .values(currency="eur")
         )
     await page.click("#replay")

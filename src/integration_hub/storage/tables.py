@@ -150,12 +150,15 @@ ledger_entries = Table(
     Column("kind", String(32), nullable=False),
     Column("amount", BigInteger, nullable=False),  # signed effect on balance, minor units
     Column("currency", String(3), nullable=False),
-    Column("stripe_object_id", String(255), nullable=False),
+    # The payments partner whose event made the entry, and that partner's own id of the object
+    # (a payment, refund or payout): ids are unique only within one partner.
+    Column("partner", String(64), nullable=False),
+    Column("object_id", String(255), nullable=False),
     Column("account", String(255)),
     Column("customer", String(255)),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index(None, "stripe_object_id"),
+    Index(None, "partner", "object_id"),
 )
 
 

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +15,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
+from integration_hub.connectors.google_maps.settings import MapsSettings
 from integration_hub.connectors.google_maps.workflows import MAPS_WORKFLOWS
 from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.secrets import EnvSecretSource
-from integration_hub.settings import Settings
 from tests.helpers import GOOGLE_MAPS_API_KEY
 from tests.partner_server import PartnerServer, RecordedRequest, Reply, partner_server
 
@@ -109,20 +108,18 @@ MakeCalls = Callable[..., GoogleMapsCalls]
 
 
 @pytest.fixture
-def make_calls(
-    tmp_path: Path, engine: Engine, maps_server: PartnerServer, clock: Clock
-) -> Iterator[MakeCalls]:
+def make_calls(engine: Engine, maps_server: PartnerServer, clock: Clock) -> Iterator[MakeCalls]:
     made: list[GoogleMapsCalls] = []
 
     def make(*, key: str | None = GOOGLE_MAPS_API_KEY, **settings: Any) -> GoogleMapsCalls:
-        values: dict[str, Any] = {
-            "home": tmp_path,
-            "maps_api_base_url": maps_server.url,
-            **settings,
-        }
+        """`settings`: MapsSettings fields (HUB_MAPS_* without the prefix), over the defaults."""
+        # MapsSettings ignores unknown names (the environment holds every HUB_ setting), so a
+        # misspelt one here would test the default silently.
+        assert set(settings) <= set(MapsSettings.model_fields), set(settings)
+        values: dict[str, Any] = {"api_base_url": maps_server.url, **settings}
         secrets = EnvSecretSource(environ={"GOOGLE_MAPS_API_KEY": key} if key else {})
         calls = GoogleMapsCalls(
-            Settings(_env_file=None, **values),  # type: ignore[call-arg]
+            MapsSettings(_env_file=None, **values),  # type: ignore[call-arg]
             secrets,
             engine,
             clock=clock,

@@ -56,7 +56,7 @@ def test_distance_matrix_is_served_from_the_cache_on_the_second_call(
 def test_lifetime_of_90_configured_days_is_capped_at_30(
     make_calls: MakeCalls, maps_server: PartnerServer, clock: Clock
 ) -> None:
-    calls = make_calls(maps_cache_days=90)
+    calls = make_calls(cache_days=90)
     calls.geocode(GeocodeInput(address=ADDRESS))
     clock.advance(timedelta(days=30) - timedelta(seconds=1))
     assert calls.geocode(GeocodeInput(address=ADDRESS)).from_cache
@@ -68,7 +68,7 @@ def test_lifetime_of_90_configured_days_is_capped_at_30(
 def test_a_shorter_configured_lifetime_is_kept(
     make_calls: MakeCalls, maps_server: PartnerServer, clock: Clock
 ) -> None:
-    calls = make_calls(maps_cache_days=7)
+    calls = make_calls(cache_days=7)
     calls.geocode(GeocodeInput(address=ADDRESS))
     clock.advance(timedelta(days=7))
     assert not calls.geocode(GeocodeInput(address=ADDRESS)).from_cache
@@ -77,7 +77,7 @@ def test_a_shorter_configured_lifetime_is_kept(
 def test_purge_deletes_expired_rows_and_keeps_live_ones(
     make_calls: MakeCalls, engine: Engine, clock: Clock
 ) -> None:
-    calls = make_calls(maps_cache_days=90)
+    calls = make_calls(cache_days=90)
     calls.geocode(GeocodeInput(address=ADDRESS))
     clock.advance(timedelta(days=20))
     calls.geocode(GeocodeInput(address="3250 Grand Ave, Miami, FL 33133"))

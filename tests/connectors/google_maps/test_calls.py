@@ -150,7 +150,7 @@ def test_http_429_keeps_retry_after_as_the_next_retry_delay(
 def test_unreachable_server_is_retryable_and_the_error_never_shows_the_key(
     make_calls: MakeCalls,
 ) -> None:
-    calls = make_calls(maps_api_base_url="http://127.0.0.1:9")  # discard port: refused
+    calls = make_calls(api_base_url="http://127.0.0.1:9")  # discard port: refused
     with pytest.raises(ApplicationError) as error:
         calls.geocode(GeocodeInput(address=ADDRESS))
     assert not error.value.non_retryable
@@ -160,7 +160,7 @@ def test_unreachable_server_is_retryable_and_the_error_never_shows_the_key(
 def test_client_side_rate_limit_refuses_past_the_limit(
     make_calls: MakeCalls, maps_server: PartnerServer
 ) -> None:
-    calls = make_calls(maps_geocode_per_minute=2)
+    calls = make_calls(geocode_per_minute=2)
     calls.geocode(GeocodeInput(address="1 Main St"))
     calls.geocode(GeocodeInput(address="2 Main St"))
     with pytest.raises(ApplicationError) as error:
@@ -173,7 +173,7 @@ def test_client_side_rate_limit_refuses_past_the_limit(
 def test_distance_matrix_takes_one_rate_limit_slot_per_element(
     make_calls: MakeCalls, maps_server: PartnerServer
 ) -> None:
-    calls = make_calls(maps_distance_matrix_elements_per_minute=3)
+    calls = make_calls(distance_matrix_elements_per_minute=3)
     calls.distance_matrix(DistanceMatrixInput(origins=[ADDRESS], destinations=[OTHER, "Nowhere"]))
     with pytest.raises(ApplicationError) as error:
         calls.distance_matrix(DistanceMatrixInput(origins=[OTHER], destinations=[ADDRESS, "X"]))
@@ -196,7 +196,7 @@ def test_daily_usage_is_exported_per_api(make_calls: MakeCalls) -> None:
 def test_daily_warning_is_logged_once_when_the_threshold_is_crossed(
     make_calls: MakeCalls,
 ) -> None:
-    calls = make_calls(maps_geocode_daily_warning=2)
+    calls = make_calls(geocode_daily_warning=2)
     with capture_logs() as logs:
         for n in range(4):
             calls.geocode(GeocodeInput(address=f"{n} Main St"))

@@ -270,7 +270,7 @@ def test_normalize_maps_to_the_internal_type_and_keeps_the_object_id(
     [draft] = connector.normalize(partner_event(body))
 
     assert draft.type == MAPPED[stripe_type][0]
-    assert draft.data["stripe_object_id"] == obj["id"]
+    assert draft.data["object_id"] == obj["id"]
     assert draft.subject == obj["id"]
 
 

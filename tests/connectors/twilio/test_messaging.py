@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from integration_hub.connectors.twilio.messaging import SendMessageInput, TwilioMessaging
+from integration_hub.connectors.twilio.settings import TwilioSettings
 from integration_hub.connectors.twilio.workflows import SendMessageWorkflow, start_send_message
 from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.storage import dialect, migrate
@@ -120,12 +121,12 @@ async def sender(
         database_url,
         temporal_address,
         public_base_url=PUBLIC_BASE_URL,
-        twilio_api_base_url=server.url,
         whatsapp_templates=TEMPLATES,
     )
     engine = make_engine(database_url)
     migrate.upgrade(engine)
-    messaging = TwilioMessaging(settings, partner_secrets(), engine)
+    twilio = TwilioSettings(_env_file=None, api_base_url=server.url)  # type: ignore[call-arg]
+    messaging = TwilioMessaging(settings, partner_secrets(), engine, twilio=twilio)
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             temporal.client,

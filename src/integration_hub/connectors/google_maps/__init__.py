@@ -26,8 +26,10 @@ KEY_NAME = "GOOGLE_MAPS_API_KEY"
 
 def _calls(context: CallsContext) -> PartnerCalls:
     from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
+    from integration_hub.connectors.google_maps.settings import MapsSettings
 
-    return GoogleMapsCalls(context.settings, context.secrets, context.engine)
+    # HUB_MAPS_* are the partner's own settings, read when a worker or command builds the calls.
+    return GoogleMapsCalls(MapsSettings(), context.secrets, context.engine)
 
 
 def _workflows() -> tuple[type, ...]:

@@ -19,9 +19,9 @@ from temporalio import activity
 from integration_hub.connectors.google_maps import KEY_NAME, cache, quota
 from integration_hub.connectors.google_maps.client import PARTNER, call, make_client
 from integration_hub.connectors.google_maps.quota import DailyUsage
+from integration_hub.connectors.google_maps.settings import MapsSettings
 from integration_hub.connectors.outbound import CallLimiter, refuse
 from integration_hub.secrets import SecretSource
-from integration_hub.settings import Settings
 from integration_hub.storage.engine import begin_write
 
 GEOCODE, DIRECTIONS, DISTANCE_MATRIX = "geocode", "directions", "distance_matrix"
@@ -99,11 +99,11 @@ def _seconds(element: Mapping[str, Any]) -> int | None:
 
 
 class GoogleMapsCalls:
-    """Built once per worker with settings, secrets and the engine (PartnerCalls)."""
+    """Built once per worker with the Maps settings, secrets and the engine (PartnerCalls)."""
 
     def __init__(
         self,
-        settings: Settings,
+        settings: MapsSettings,
         secrets: SecretSource,
         engine: Engine,
         *,
@@ -118,16 +118,16 @@ class GoogleMapsCalls:
         self.limiter = CallLimiter(
             PARTNER,
             {
-                GEOCODE: settings.maps_geocode_per_minute,
-                DIRECTIONS: settings.maps_directions_per_minute,
-                DISTANCE_MATRIX: settings.maps_distance_matrix_elements_per_minute,
+                GEOCODE: settings.geocode_per_minute,
+                DIRECTIONS: settings.directions_per_minute,
+                DISTANCE_MATRIX: settings.distance_matrix_elements_per_minute,
             },
         )
         self.usage = DailyUsage(
             {
-                GEOCODE: settings.maps_geocode_daily_warning,
-                DIRECTIONS: settings.maps_directions_daily_warning,
-                DISTANCE_MATRIX: settings.maps_distance_matrix_daily_warning,
+                GEOCODE: settings.geocode_daily_warning,
+                DIRECTIONS: settings.directions_daily_warning,
+                DISTANCE_MATRIX: settings.distance_matrix_daily_warning,
             }
         )
 
@@ -273,7 +273,7 @@ class GoogleMapsCalls:
                     result=result,
                     place_id=place_id,
                     now=self._clock(),
-                    days=self._settings.maps_cache_days,
+                    days=self._settings.cache_days,
                 )
         return result, False
 
@@ -289,5 +289,5 @@ class GoogleMapsCalls:
             raise refuse(PARTNER, api, f"{KEY_NAME} is not set")
         with self._client_lock:
             if self._client is None:
-                self._client = make_client(self._key, base_url=self._settings.maps_api_base_url)
+                self._client = make_client(self._key, base_url=self._settings.api_base_url)
             return self._client

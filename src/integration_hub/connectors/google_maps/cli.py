@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from integration_hub.connectors.google_maps.settings import MapsSettings
+
 
 def _print(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
@@ -29,7 +31,7 @@ def geocode(
     from integration_hub.connectors.google_maps.local import local_calls
     from integration_hub.settings import Settings  # when the command runs, not at `--help`
 
-    with local_calls(Settings()) as calls:
+    with local_calls(Settings(), MapsSettings()) as calls:
         try:
             result = calls.geocode(GeocodeInput(address=address or None, place_id=place_id))
         except ApplicationError as error:
@@ -44,7 +46,7 @@ def purge() -> None:
     from integration_hub.connectors.google_maps.local import local_calls
     from integration_hub.settings import Settings  # when the command runs, not at `--help`
 
-    with local_calls(Settings()) as calls:
+    with local_calls(Settings(), MapsSettings()) as calls:
         _print({"deleted": calls.purge_cache(PurgeInput()).deleted})
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from integration_hub.connectors.google_maps.calls import GoogleMapsCalls
+from integration_hub.connectors.google_maps.settings import MapsSettings
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
 from integration_hub.storage import migrate
@@ -18,12 +19,14 @@ from integration_hub.storage.engine import make_engine
 
 
 @contextlib.contextmanager
-def local_calls(settings: Settings, env_file: Path = Path(".env")) -> Iterator[GoogleMapsCalls]:
+def local_calls(
+    settings: Settings, maps: MapsSettings, env_file: Path = Path(".env")
+) -> Iterator[GoogleMapsCalls]:
     """GoogleMapsCalls on the configured database (migrated first, as `hub serve` does)."""
     engine = make_engine(settings.resolved_database_url())
     try:
         migrate.upgrade(engine)
-        calls = GoogleMapsCalls(settings, EnvSecretSource(env_file=env_file), engine)
+        calls = GoogleMapsCalls(maps, EnvSecretSource(env_file=env_file), engine)
         try:
             yield calls
         finally:

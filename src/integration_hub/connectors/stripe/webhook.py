@@ -69,7 +69,7 @@ def _money(obj: Obj, amount_field: str, account: str | None) -> dict[str, Any]:
     return {
         "amount": obj.get(amount_field),
         "currency": currency.lower() if isinstance(currency, str) else None,
-        "stripe_object_id": obj["id"],
+        "object_id": obj["id"],
         "customer": obj.get("customer"),
         "account": account,
         "metadata": dict(obj.get("metadata") or {}),
@@ -109,7 +109,7 @@ def _invoice_paid(obj: Obj, account: str | None) -> dict[str, Any]:
 
 def _account_updated(obj: Obj, account: str | None) -> dict[str, Any]:
     return {
-        "stripe_object_id": obj["id"],
+        "object_id": obj["id"],
         "account": obj["id"],
         "charges_enabled": bool(obj.get("charges_enabled")),
         "payouts_enabled": bool(obj.get("payouts_enabled")),

@@ -51,8 +51,12 @@ def _webhook(context: WebhookContext) -> Connector:
 
 def _calls(context: CallsContext) -> PartnerCalls:
     from integration_hub.connectors.twilio.messaging import TwilioMessaging
+    from integration_hub.connectors.twilio.settings import TwilioSettings
 
-    return TwilioMessaging(context.settings, context.secrets, context.engine)
+    # HUB_TWILIO_* are the partner's own settings, read when a worker builds the calls.
+    return TwilioMessaging(
+        context.settings, context.secrets, context.engine, twilio=TwilioSettings()
+    )
 
 
 def _workflows() -> tuple[type, ...]:

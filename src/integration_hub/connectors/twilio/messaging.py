@@ -34,6 +34,7 @@ from integration_hub.connectors.twilio import (
     SMS_FROM,
     WHATSAPP_NUMBER,
 )
+from integration_hub.connectors.twilio.settings import TwilioSettings
 from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
@@ -78,9 +79,11 @@ class TwilioMessaging:
         secrets: SecretSource,
         engine: Engine,
         *,
+        twilio: TwilioSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings, self._secrets, self._engine, self._clock = settings, secrets, engine, clock
+        self._api_base_url = twilio.api_base_url
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.send_message]
@@ -171,8 +174,8 @@ class TwilioMessaging:
             request_hooks={"response": [lambda response, *_, **__: responses.append(response)]},
         )
         client = Client(account_sid, auth_token, http_client=http)
-        if self._settings.twilio_api_base_url:  # tests: a local server instead of api.twilio.com
-            client.api.base_url = self._settings.twilio_api_base_url
+        if self._api_base_url:  # tests: a local server instead of api.twilio.com
+            client.api.base_url = self._api_base_url
         return client
 
     def _record(self, message_id: str, state: str, **changes: Any) -> None:

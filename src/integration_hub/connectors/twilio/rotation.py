@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         TokenRotationStep,
         TwilioAuthTokens,
     )
+    from integration_hub.connectors.twilio.settings import TwilioSettings
 
 SCHEDULE_ID = "secrets.rotate_twilio_auth_token"
 
@@ -65,5 +66,5 @@ async def ensure_rotation_schedule(
 def upkeep(context: UpkeepContext) -> Sequence[Callable[..., Any]]:
     """For every worker: a scheduled rotation never waits for a worker that has them.
     `HUB_TWILIO_API_BASE_URL` points the Accounts API at a local server in tests."""
-    base = context.settings.twilio_api_base_url
+    base = TwilioSettings().api_base_url
     return TwilioAuthTokens(context.secrets, accounts_base_url=base).activities()

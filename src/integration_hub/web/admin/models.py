@@ -89,8 +89,8 @@ class LedgerEntryOut(BaseModel):
     kind: str
     amount: int
     currency: str
-    # The ledger table's column, named for the one payments partner it was built for.
-    stripe_object_id: str
+    partner: str  # the payments partner whose event made the entry
+    object_id: str  # that partner's own id of the payment, refund or payout
     account: str | None
     customer: str | None
     occurred_at: datetime
