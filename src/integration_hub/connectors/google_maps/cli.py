@@ -10,8 +10,6 @@ from typing import Annotated
 
 import typer
 
-from integration_hub.connectors.google_maps.settings import MapsSettings
-
 
 def _print(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
@@ -29,6 +27,7 @@ def geocode(
 
     from integration_hub.connectors.google_maps.calls import GeocodeInput
     from integration_hub.connectors.google_maps.local import local_calls
+    from integration_hub.connectors.google_maps.settings import MapsSettings
     from integration_hub.settings import Settings  # when the command runs, not at `--help`
 
     with local_calls(Settings(), MapsSettings()) as calls:
@@ -44,6 +43,7 @@ def purge() -> None:
     """Delete expired Maps cache rows now (what the daily purge workflow does)."""
     from integration_hub.connectors.google_maps.calls import PurgeInput
     from integration_hub.connectors.google_maps.local import local_calls
+    from integration_hub.connectors.google_maps.settings import MapsSettings
     from integration_hub.settings import Settings  # when the command runs, not at `--help`
 
     with local_calls(Settings(), MapsSettings()) as calls:
