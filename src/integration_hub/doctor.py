@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from integration_hub.connectors.base import Connector, Manifest
@@ -28,10 +28,7 @@ from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.secrets import SecretSource, TooManyInstances
-from integration_hub.storage import poll_cursors
-from integration_hub.storage.tables import RawStatus, raw_events
-
-NORMALIZED = (RawStatus.PROCESSING, RawStatus.PROCESSED, RawStatus.IGNORED)
+from integration_hub.storage import observed, poll_cursors
 
 
 @dataclass(frozen=True)
@@ -158,19 +155,9 @@ def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
     """Whether the hub stored, normalized and fully handled at least one delivery."""
     if engine is None:
         return {"stored": False, "normalized": False, "handled": False}
-    of_partner = raw_events.c.partner == partner
     try:
         with engine.connect() as connection:
-
-            def any_row(*conditions: object) -> bool:
-                query = select(exists().where(of_partner, *conditions))  # type: ignore[arg-type]
-                return bool(connection.execute(query).scalar())
-
-            return {
-                "stored": any_row(),
-                "normalized": any_row(raw_events.c.status.in_([s.value for s in NORMALIZED])),
-                "handled": any_row(raw_events.c.status == RawStatus.PROCESSED.value),
-            }
+            return dict(observed.progress(connection, partner=partner))
     except SQLAlchemyError:
         return {"stored": None, "normalized": None, "handled": None}
 

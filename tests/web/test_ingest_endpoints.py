@@ -237,3 +237,16 @@ async def test_a_wrong_path_token_is_an_unknown_endpoint_and_never_logged(
     assert _rejections("vault", "unknown_endpoint") == before + 1
     assert VAULT_TOKEN[:-1] not in response.text + repr(logs)
     assert _stored(engine) == []
+
+
+async def test_a_malformed_path_under_a_token_partner_never_logs_the_token(engine: Engine) -> None:
+    """A path with a segment too many is refused before any partner is looked up: its log line
+    keeps the first segment and a count, never the token a later segment holds."""
+    async with edge(engine) as client:
+        with capture_logs() as logs:
+            response = await client.post(f"/webhooks/vault/{VAULT_TOKEN}/extra", content=b"{}")
+
+    assert (response.status_code, response.json()["error"]) == (400, "bad_path")
+    assert VAULT_TOKEN not in response.text + repr(logs)
+    assert any("/webhooks/vault (+2 segments)" in repr(entry) for entry in logs)
+    assert _stored(engine) == []

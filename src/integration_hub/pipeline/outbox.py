@@ -186,8 +186,17 @@ class OutboxSender:
                 refusal = _Refusal(row, f"{err.status.name}: {err.message}", retry=not closed)
                 metrics.OUTBOX_SENT.labels(row.kind, "refused").inc()
                 return _Sent(sent, refusal, None)
-            except Exception as err:  # a lost connection, say: no answer about this row
+            except (RuntimeError, OSError, TimeoutError) as err:
+                # No answer about this row: a client that cannot connect (temporalio raises
+                # RuntimeError), a lost connection. An outage: nothing is counted.
                 return _Sent(sent, None, err)
+            except Exception as err:
+                # This row cannot be sent as it is (its input does not encode, say): retried
+                # with backoff, then dead-lettered like any refusal, so one bad row never
+                # stalls the dispatcher and every handler run behind it.
+                error = f"{type(err).__name__}: {err}"[:500]
+                metrics.OUTBOX_SENT.labels(row.kind, "refused").inc()
+                return _Sent(sent, _Refusal(row, error, retry=True), None)
             metrics.OUTBOX_SENT.labels(row.kind, outcome).inc()
             sent.append(row.id)
         return _Sent(sent, None, None)

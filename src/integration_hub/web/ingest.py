@@ -86,6 +86,13 @@ def _shown(segment: str) -> str:
     return repr(segment[:SHOWN_CHARS])
 
 
+def _path_shape(path: str) -> str:
+    """A refused path for the log line: its first segment and how many follow, never the rest
+    (for a partner on a path token, a later segment is its secret)."""
+    segments = path.removeprefix(PREFIX).split("/") if path.startswith(PREFIX) else [path]
+    return f"{PREFIX}{segments[0][:SHOWN_CHARS]} (+{len(segments) - 1} segments)"
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -186,7 +193,7 @@ class IngestApp:
     ) -> None:
         if found is None:
             detail = f"expected {PREFIX}{{partner}} or {PREFIX}{{partner}}/{{endpoint}}"
-            await reject(send, NO_PARTNER, BadPath(detail), path=scope["path"][:SHOWN_CHARS])
+            await reject(send, NO_PARTNER, BadPath(detail), path=_path_shape(scope["path"]))
             return
         partner, endpoint = found
         connector = self._connectors.get(partner)

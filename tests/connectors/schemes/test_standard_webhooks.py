@@ -14,7 +14,7 @@ from svix.webhooks import Webhook as SvixWebhook
 
 from integration_hub.connectors.schemes.common import MAX_PRESENTED_SIGNATURES
 from integration_hub.connectors.schemes.standard_webhooks import StandardWebhooks
-from integration_hub.errors import SignatureError
+from integration_hub.errors import SecretNotConfigured, SignatureError
 
 KEY = b"standard-webhooks-test-key-0123456789"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
@@ -158,3 +158,31 @@ def test_no_error_names_a_secret_or_the_expected_signature() -> None:
     expected = _independent(KEY, "msg_1", NOW, BODY)
     for text in (str(refused.value), refused.value.detail):
         assert SECRET not in text and expected[3:] not in text
+
+
+def test_a_secret_that_is_not_base64_is_the_configurations_fault_not_a_500() -> None:
+    broken = "whsec_" + "A" * 17  # 17 base64 characters: no padding makes it decode
+    headers = _headers()
+    # Another version that decodes still verifies: one mistyped version does not stop ingest.
+    scheme.verify(headers, BODY, [broken, SECRET], now=NOW)
+    with pytest.raises(SecretNotConfigured) as refused:
+        scheme.verify(headers, BODY, [broken], now=NOW)
+    assert refused.value.status == 503 and broken not in str(refused.value)
+
+
+def test_the_declared_svix_format_accepts_only_values_that_decode() -> None:
+    import re
+
+    from integration_hub.connectors.partners import PARTNERS, build_connectors
+
+    connectors = build_connectors()
+    svix_secrets = [
+        p.secret(connectors[p.name].manifest.webhook_secret)
+        for p in PARTNERS
+        if p.name in connectors
+        and isinstance(getattr(connectors[p.name], "scheme", None), StandardWebhooks)
+    ]
+    assert svix_secrets  # the registry has a Standard Webhooks partner
+    for secret in svix_secrets:
+        assert re.fullmatch(secret.format, SECRET) and re.fullmatch(secret.format, OTHER)
+        assert not re.fullmatch(secret.format, "whsec_" + "A" * 17)

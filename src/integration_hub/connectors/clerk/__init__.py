@@ -28,7 +28,7 @@ PARTNER = Partner(
     secrets=(
         Secret(
             "CLERK_WEBHOOK_SECRET",
-            format=r"whsec_[0-9A-Za-z+/]{16,}={0,2}",
+            format=r"whsec_(?:[0-9A-Za-z+/]{4}){4,}(?:[0-9A-Za-z+/]{2}==|[0-9A-Za-z+/]{3}=|[0-9A-Za-z+/]{2,3})?",
             used_for="webhook",
             # Svix secrets are base64 after the prefix.
             local=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),

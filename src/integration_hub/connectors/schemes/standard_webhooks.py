@@ -22,7 +22,7 @@ from integration_hub.connectors.schemes.common import (
     hmac_digest,
     too_many_signatures,
 )
-from integration_hub.errors import SignatureError
+from integration_hub.errors import SecretNotConfigured, SignatureError
 
 DEFAULT_TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
@@ -34,8 +34,23 @@ HEADERS = frozenset(f"{family}-{name}" for family in FAMILIES for name in ("id",
 
 
 def secret_key(secret: str) -> bytes:
-    """The HMAC key a `whsec_<base64>` secret stands for (unpadded secrets too, as the SDKs)."""
+    """The HMAC key a `whsec_<base64>` secret stands for (unpadded secrets too, as the SDKs).
+    Raises ValueError (binascii.Error) for a value that is not base64."""
     return base64.b64decode(secret.removeprefix(SECRET_PREFIX) + "==")
+
+
+def _usable_keys(secrets: Sequence[str]) -> list[bytes]:
+    """The keys of the configured secrets that decode; none: the configuration is at fault (503
+    naming no value), not the sender, and every delivery would fail the same way."""
+    keys = []
+    for secret in secrets:
+        try:
+            keys.append(secret_key(secret))
+        except ValueError:  # binascii.Error: a value pasted wrong; another version may work
+            continue
+    if not keys:
+        raise SecretNotConfigured("no configured webhook secret is a whsec_<base64> value")
+    return keys
 
 
 def signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
@@ -99,7 +114,9 @@ class StandardWebhooks:
                 "the signature header has no v1 signature", reason="malformed_signature"
             )
         prefix = len(VERSION) + 1
-        expected = [signature(secret_key(s), message_id, timestamp, body)[prefix:] for s in secrets]
+        expected = [
+            signature(key, message_id, timestamp, body)[prefix:] for key in _usable_keys(secrets)
+        ]
         if not any_signature_matches(expected, presented):
             raise SignatureError("no v1 signature matches a current webhook secret")
 
