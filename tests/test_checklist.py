@@ -181,6 +181,20 @@ def test_a_declaration_becomes_its_section() -> None:
     assert "\n## beta\n\n**P0**: Test only: beta.\n\n### Secrets to create\n\nNone.\n" in text
 
 
+def test_declared_text_cannot_open_an_html_tag() -> None:
+    partner = Partner(
+        name="acme",
+        priority="P2",
+        summary="Test only: <b>bold</b>.",
+        secrets=(Secret("ACME_URL", source="Acme > Settings > https://<tenant>.acme.test"),),
+    )
+
+    text = markdown([partner])
+
+    assert "**P2**: Test only: \\<b>bold\\</b>." in text
+    assert "  - From: Acme > Settings > https://\\<tenant>.acme.test\n" in text
+
+
 @pytest.mark.parametrize(
     ("text", "span"),
     [("plain", "`plain`"), ("a`b", "``a`b``"), ("`x`", "`` `x` ``")],

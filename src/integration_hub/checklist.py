@@ -100,6 +100,12 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def prose(text: str) -> str:
+    """Declared free text (a summary, a source, a rotation's help) as Markdown: a `<` would
+    open an HTML tag and hide what follows it."""
+    return text.replace("<", "\\<")
+
+
 def _every(interval: timedelta) -> str:
     seconds = int(interval.total_seconds())
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
@@ -123,7 +129,7 @@ def _rotation(secret: Secret, rotations: Sequence[Rotation]) -> str:
         return "; ".join(
             "scheduled by the hub, "
             + code(f"hub secrets schedule --{r.option}" + (" <value>" if r.takes_value else ""))
-            + f": {r.help}"
+            + f": {prose(r.help)}"
             for r in declared
         )
     name = f"{secret.name}__<INSTANCE>" if secret.per_instance else secret.name
@@ -138,7 +144,7 @@ def _secret_lines(partner: Partner, secret: Secret) -> list[str]:
     used = "webhooks (verifies deliveries)" if secret.used_for == "webhook" else "calls out"
     lines = [
         f"- {code(name)}: {needed}; used for {used}; format {code(secret.format)}",
-        f"  - From: {secret.source or 'not declared'}",
+        f"  - From: {prose(secret.source) or 'not declared'}",
         f"  - Rotation: {_rotation(secret, partner.rotations)}",
     ]
     if secret.local is not None:
@@ -147,7 +153,7 @@ def _secret_lines(partner: Partner, secret: Secret) -> list[str]:
 
 
 def _section(partner: Partner, connector: Connector | None) -> list[str]:
-    lines = ["", f"## {partner.name}", "", f"**{partner.priority}**: {partner.summary}"]
+    lines = ["", f"## {partner.name}", "", f"**{partner.priority}**: {prose(partner.summary)}"]
     roles = []
     if connector is not None and takes_deliveries(connector):
         roles.append(
@@ -172,7 +178,7 @@ def _section(partner: Partner, connector: Connector | None) -> list[str]:
     if connector is not None and takes_deliveries(connector):
         urls = ", ".join(code("<HUB_PUBLIC_BASE_URL>" + e) for e in _endpoints(partner, connector))
         steps[0] = (SECRETS_SET, steps[0][1] + f"; point the partner's webhooks at {urls}")
-    steps += [(step.step, step.how) for step in evidence_steps(partner, connector)]
+    steps += [(step.step, prose(step.how)) for step in evidence_steps(partner, connector)]
     lines += [f"{n}. {step}: {how}" for n, (step, how) in enumerate(steps, start=1)]
     last = steps[-1][0]
     lines += [
@@ -189,7 +195,7 @@ def markdown(partners: Sequence[Partner] = PARTNERS) -> str:
     connectors = build_connectors(None, partners)  # manifests only: endpoints and event types
     lines = [HEADER.rstrip("\n"), "", "## Partners", ""]
     ordered = sorted(partners, key=lambda p: (p.priority, p.name))
-    lines += [f"- [{p.name}](#{p.name}) ({p.priority}): {p.summary}" for p in ordered]
+    lines += [f"- [{p.name}](#{p.name}) ({p.priority}): {prose(p.summary)}" for p in ordered]
     for partner in ordered:
         lines += _section(partner, connectors.get(partner.name))
     return "\n".join(lines) + "\n"

@@ -86,7 +86,7 @@ PARTNER = Partner(
             ISSUER,
             format=r"https://\S+",
             source="Auth0 Dashboard > Applications > your application > Settings > Domain, "
-            "as https://<domain>/",
+            "prefixed with https://",
         ),
         Secret(
             CLIENT_ID,
