@@ -16,17 +16,22 @@ it should be (today: a partner whose scheme signs the URL it called, configured 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from integration_hub.checklist import (
+    SECRETS_SET,
+    SECRETS_WELL_FORMED,
+    evidence_steps,
+    takes_deliveries,
+)
 from integration_hub.connectors.base import Connector, Manifest
 from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, build_connectors
-from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.secrets import SecretSource, TooManyInstances
 from integration_hub.storage import observed, poll_cursors
 
@@ -41,6 +46,9 @@ class SecretCheck:
     # about (`name` is then FAMILY__INSTANCE); no instance listed yet: `instance` None.
     family: str | None = None
     instance: str | None = None
+    # The declared description of another accepted form a value was given in (the secret's
+    # `normalize`): a note, not a failure. Never the value.
+    normalized: str | None = None
 
     @property
     def no_instance_yet(self) -> bool:
@@ -60,6 +68,7 @@ class SecretCheck:
             "required": self.required,
             "family": self.family,
             "instance": self.instance,
+            "normalized": self.normalized,
         }
 
 
@@ -102,6 +111,11 @@ class PartnerReport:
     def complete(self) -> bool:
         return all(item.done for item in self.checklist)
 
+    @property
+    def notes(self) -> list[str]:
+        """What doctor read differently from how it was given: informs, never fails."""
+        return [f"{s.name} given as {s.normalized}" for s in self.secrets if s.normalized]
+
     def as_dict(self) -> dict[str, object]:
         return {
             "partner": self.partner,
@@ -113,6 +127,7 @@ class PartnerReport:
             "secrets": [s.as_dict() for s in self.secrets],
             "remaining": [{"step": i.step, "how": i.how} for i in self.checklist if not i.done],
             "warnings": list(self.warnings),
+            "notes": self.notes,
             "polls": [p.as_dict() for p in self.polls],
         }
 
@@ -142,13 +157,20 @@ def partners_with_unpinned_url(
 
 
 def check_secret(
-    name: str, secrets: SecretSource, pattern: str | None, *, required: bool = True
+    name: str,
+    secrets: SecretSource,
+    pattern: str | None,
+    *,
+    required: bool = True,
+    normalize: Callable[[str], tuple[str, str | None]] | None = None,
 ) -> SecretCheck:
     values = secrets.versions(name)
+    forms = [normalize(v) for v in values] if normalize is not None else [(v, None) for v in values]
+    normalized = next((form for _, form in forms if form is not None), None)
     if not values or pattern is None:
-        return SecretCheck(name, len(values), None, required)
-    well_formed = all(re.fullmatch(pattern, v) for v in values)
-    return SecretCheck(name, len(values), well_formed, required)
+        return SecretCheck(name, len(values), None, required, normalized=normalized)
+    well_formed = all(re.fullmatch(pattern, value) for value, _ in forms)
+    return SecretCheck(name, len(values), well_formed, required, normalized=normalized)
 
 
 def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
@@ -160,35 +182,6 @@ def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
             return dict(observed.progress(connection, partner=partner))
     except SQLAlchemyError:
         return {"stored": None, "normalized": None, "handled": None}
-
-
-def _takes_deliveries(connector: Connector) -> bool:
-    """A connector with no endpoint only normalizes what the partner's poll sources store."""
-    return connector.manifest.endpoints != frozenset()
-
-
-def _events_checklist(
-    partner: Partner, connector: Connector, engine: Engine | None
-) -> list[ChecklistItem]:
-    """Events stored (by a signed delivery, where the partner sends any), normalized and,
-    where a handler takes them, handled."""
-    evidence = _evidence(engine, partner.name)
-    if _takes_deliveries(connector) or not partner.polls:
-        example = next(iter(connector.manifest.event_map), "<event>")
-        how = f"hub send {partner.name} {example} (with `hub serve` running)"
-    else:
-        how = f"hub poll {partner.name} {partner.polls[0].name} (with a worker running)"
-    items = []
-    if _takes_deliveries(connector):
-        items.append(
-            ChecklistItem("a signed delivery verified and stored", evidence["stored"], how)
-        )
-    items.append(ChecklistItem("normalized into internal events", evidence["normalized"], how))
-    # Only where a handler runs: a partner whose events no handler takes is done once they
-    # are normalized.
-    if _has_handlers(connector):
-        items.append(ChecklistItem("handler workflows completed", evidence["handled"], how))
-    return items
 
 
 def _poll_checks(engine: Engine | None, partner: Partner) -> list[PollCheck] | None:
@@ -203,17 +196,22 @@ def _poll_checks(engine: Engine | None, partner: Partner) -> list[PollCheck] | N
     return [PollCheck(s.source, s.instance, s.last_success_at, s.last_error) for s in states]
 
 
-def _poll_checklist(partner: Partner, checks: list[PollCheck] | None) -> list[ChecklistItem]:
+def _evidence_checklist(
+    partner: Partner, connector: Connector | None, engine: Engine | None
+) -> tuple[list[ChecklistItem], list[PollCheck]]:
+    """The evidence steps, each marked with what the hub has stored; the poll sources' state."""
+    evidence = _evidence(engine, partner.name) if connector is not None else {}
+    checks = _poll_checks(engine, partner)
     items = []
-    for source in partner.polls:
-        done = (
-            None
-            if checks is None
-            else any(c.source == source.name and c.last_success_at is not None for c in checks)
-        )
-        how = f"hub poll {partner.name} {source.name} (with a worker running)"
-        items.append(ChecklistItem(f"poll source {source.name} stored a page", done, how))
-    return items
+    for step in evidence_steps(partner, connector):
+        if not step.poll:
+            done = evidence[step.evidence]
+        elif checks is None:
+            done = None
+        else:
+            done = any(c.source == step.evidence and c.last_success_at for c in checks)
+        items.append(ChecklistItem(step.step, done, step.how))
+    return items, checks or []
 
 
 def _secret_checks(partner: Partner, secrets: SecretSource) -> tuple[list[SecretCheck], list[str]]:
@@ -223,7 +221,13 @@ def _secret_checks(partner: Partner, secrets: SecretSource) -> tuple[list[Secret
     for secret in partner.secrets:
         if not secret.per_instance:
             checks.append(
-                check_secret(secret.name, secrets, secret.format, required=secret.required)
+                check_secret(
+                    secret.name,
+                    secrets,
+                    secret.format,
+                    required=secret.required,
+                    normalize=secret.normalize,
+                )
             )
             continue
         try:
@@ -235,14 +239,11 @@ def _secret_checks(partner: Partner, secrets: SecretSource) -> tuple[list[Secret
             checks.append(SecretCheck(secret.name, 0, None, secret.required, family=secret.name))
         for instance in instances:
             name = secret.for_instance(instance)
-            check = check_secret(name, secrets, secret.format, required=secret.required)
+            check = check_secret(
+                name, secrets, secret.format, required=secret.required, normalize=secret.normalize
+            )
             checks.append(replace(check, family=secret.name, instance=instance))
     return checks, warnings
-
-
-def _has_handlers(connector: Connector) -> bool:
-    """Whether any internal event type the partner's events map to has a handler."""
-    return any(handler_names_for(kind) for kind in connector.manifest.event_map.values())
 
 
 def diagnose(
@@ -270,22 +271,18 @@ def diagnose(
         missing = [s.name for s in report.secrets if s.missing]
         malformed = [s.name for s in report.secrets if s.well_formed is False]
         report.checklist = [
+            ChecklistItem(SECRETS_SET, not missing, "set " + ", ".join(missing) if missing else ""),
             ChecklistItem(
-                "secrets set", not missing, "set " + ", ".join(missing) if missing else ""
-            ),
-            ChecklistItem(
-                "secrets well formed",
+                SECRETS_WELL_FORMED,
                 not malformed,
                 "check " + ", ".join(malformed) if malformed else "",
             ),
         ]
         connector = connectors.get(partner.name)
         if connector is not None:
-            report.receives_webhooks = _takes_deliveries(connector)
-            report.checklist += _events_checklist(partner, connector, engine)
-        checks = _poll_checks(engine, partner)
-        report.polls = checks or []
-        report.checklist += _poll_checklist(partner, checks)
+            report.receives_webhooks = takes_deliveries(connector)
+        evidence, report.polls = _evidence_checklist(partner, connector, engine)
+        report.checklist += evidence
         reports.append(report)
     by_name = {report.partner: report for report in reports}
     for signs_url in partners_with_unpinned_url(connectors, secrets, public_base_url):

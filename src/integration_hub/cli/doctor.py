@@ -18,8 +18,25 @@ def doctor(
         bool, typer.Option("--strict", help="Exit 1 when a P0 partner is incomplete.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown",
+            help="Print the checklist the declarations make (infra/secrets/README.md), "
+            "reading nothing from this machine.",
+        ),
+    ] = False,
 ) -> None:
     """Every partner: its secrets (set? well formed? never values) and its sandbox checklist."""
+    if markdown:
+        if strict or as_json:
+            typer.echo("--markdown prints the declared checklist: no --strict or --json", err=True)
+            raise typer.Exit(2)
+        from integration_hub.checklist import markdown as checklist
+
+        # Not typer.echo's newline: the output is the committed file, byte for byte.
+        typer.echo(checklist(), nl=False)
+        return
     from sqlalchemy.engine import make_url
 
     from integration_hub.doctor import diagnose
@@ -87,3 +104,5 @@ def show(report: PartnerReport) -> None:
             typer.echo(f"    last error: {poll.last_error}")
     for warning in report.warnings:
         typer.echo(f"  ! {warning}")
+    for note in report.notes:
+        typer.echo(f"  note: {note}")

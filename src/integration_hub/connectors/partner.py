@@ -69,6 +69,17 @@ class Secret:
     # `required` then means every instance needs its value; a family with no instance yet is
     # not missing.
     per_instance: bool = False
+    # Where the value comes from at the partner, for the generated checklist
+    # (infra/secrets/README.md), e.g. "Stripe Dashboard > Developers > Webhooks > Signing secret".
+    source: str = ""
+    # Other forms users paste for the same value (Twilio's console shows `whatsapp:+1...`):
+    # returns the value in its canonical form and, when the pasted form differed, a short
+    # description of it (never the value), which doctor shows as a note. Doctor checks `format`
+    # against the canonical form; the partner's code reads the value through `canonical`.
+    normalize: Callable[[str], tuple[str, str | None]] | None = None
+
+    def canonical(self, value: str) -> str:
+        return self.normalize(value)[0] if self.normalize is not None else value
 
     def __post_init__(self) -> None:
         if not self.per_instance:

@@ -19,10 +19,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from integration_hub.connectors.twilio import WHATSAPP_NUMBER
 from integration_hub.connectors.twilio.messaging import SendMessageInput, TwilioMessaging
 from integration_hub.connectors.twilio.settings import TwilioSettings
 from integration_hub.connectors.twilio.workflows import SendMessageWorkflow, start_send_message
 from integration_hub.orchestration.worker import workflow_runner
+from integration_hub.secrets import EnvSecretSource
 from integration_hub.storage import dialect, migrate
 from integration_hub.storage.engine import begin_write, make_engine
 from integration_hub.storage.tables import contacts
@@ -31,6 +33,7 @@ from tests.helpers import (
     TWILIO_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN,
     TWILIO_WHATSAPP_NUMBER,
+    local_secrets,
     make_settings,
     partner_secrets,
 )
@@ -109,7 +112,14 @@ def server() -> Iterator[PartnerServer]:
 
 
 @pytest.fixture
+def twilio_secrets() -> EnvSecretSource:
+    """The hub's secrets (a test overrides them by parametrizing this name)."""
+    return partner_secrets()
+
+
+@pytest.fixture
 async def sender(
+    twilio_secrets: EnvSecretSource,
     temporal: WorkflowEnvironment,
     server: PartnerServer,
     tmp_path: Path,
@@ -126,7 +136,7 @@ async def sender(
     engine = make_engine(database_url)
     migrate.upgrade(engine)
     twilio = TwilioSettings(_env_file=None, api_base_url=server.url)  # type: ignore[call-arg]
-    messaging = TwilioMessaging(settings, partner_secrets(), engine, twilio=twilio)
+    messaging = TwilioMessaging(settings, twilio_secrets, engine, twilio=twilio)
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(
             temporal.client,
@@ -179,6 +189,29 @@ async def test_whatsapp_inside_the_window_sends_free_text(
         f"whatsapp:{TWILIO_WHATSAPP_NUMBER}",
         "¡Hola! Llegamos a las 15:00",
     )
+
+
+@pytest.mark.parametrize(
+    "twilio_secrets",
+    [
+        EnvSecretSource(
+            environ={**local_secrets(), WHATSAPP_NUMBER: f"whatsapp:{TWILIO_WHATSAPP_NUMBER}"}
+        )
+    ],
+    ids=["number-pasted-with-prefix"],
+)
+async def test_a_number_pasted_with_its_whatsapp_prefix_sends_from_it_once_prefixed(
+    sender: Sender, server: PartnerServer
+) -> None:
+    sender.contact(whatsapp_ago=timedelta(hours=2))
+
+    await sender.send(channel="whatsapp", body="Hola")
+    await sender.send(channel="sms", body="Hola")  # SMS falls back to the same number
+
+    assert [form(request)["From"] for request in server.requests] == [
+        f"whatsapp:{TWILIO_WHATSAPP_NUMBER}",
+        TWILIO_WHATSAPP_NUMBER,
+    ]
 
 
 async def test_whatsapp_outside_the_window_uses_the_template_in_the_contacts_language(

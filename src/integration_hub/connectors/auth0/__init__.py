@@ -77,10 +77,30 @@ PARTNER = Partner(
             format=r"\S{24,}",
             used_for="webhook",
             local=lambda: secrets.token_urlsafe(32),
+            source=(
+                "chosen by you (`hub init` makes one locally), then entered at Auth0 Dashboard "
+                "> Monitoring > Streams > your Custom Webhook stream > Authorization Token"
+            ),
         ),
-        Secret(ISSUER, format=r"https://\S+"),
-        Secret(CLIENT_ID, format=r"[0-9A-Za-z]{16,}"),
-        Secret(CLIENT_SECRET, format=r"[0-9A-Za-z_-]{32,}"),
+        Secret(
+            ISSUER,
+            format=r"https://\S+",
+            source="Auth0 Dashboard > Applications > your application > Settings > Domain, "
+            "prefixed with https://",
+        ),
+        Secret(
+            CLIENT_ID,
+            format=r"[0-9A-Za-z]{16,}",
+            source=(
+                "Auth0 Dashboard > Applications > a Machine to Machine application authorized "
+                "for the Management API > Settings > Client ID"
+            ),
+        ),
+        Secret(
+            CLIENT_SECRET,
+            format=r"[0-9A-Za-z_-]{32,}",
+            source="the same application > Settings > Client Secret",
+        ),
     ),
     webhook=_webhook,
     calls=_calls,

@@ -32,6 +32,7 @@ PARTNER = Partner(
             used_for="webhook",
             # Svix secrets are base64 after the prefix.
             local=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+            source="Clerk Dashboard > Configure > Webhooks > your endpoint > Signing Secret",
         ),
     ),
     webhook=_webhook,

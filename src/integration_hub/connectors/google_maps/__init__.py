@@ -56,7 +56,16 @@ PARTNER = Partner(
     priority="P0",
     summary="Routing: cached geocoding, directions and distance matrix out; daily cache purge.",
     capabilities=frozenset({"routing"}),
-    secrets=(Secret(KEY_NAME, format=r"AIza[0-9A-Za-z_-]{35}"),),
+    secrets=(
+        Secret(
+            KEY_NAME,
+            format=r"AIza[0-9A-Za-z_-]{35}",
+            source=(
+                "Google Cloud Console > APIs & Services > Credentials > Create credentials > "
+                "API key; enable and restrict it to Geocoding, Directions and Distance Matrix"
+            ),
+        ),
+    ),
     calls=_calls,
     workflows=_workflows,
     schedules=(_purge_schedule,),

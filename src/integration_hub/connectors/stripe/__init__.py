@@ -49,8 +49,19 @@ PARTNER = Partner(
             format=r"whsec_[0-9A-Za-z+/=_]{16,}",
             used_for="webhook",
             local=lambda: "whsec_" + secrets.token_hex(24),
+            source=(
+                "Stripe Dashboard (test mode for the sandbox) > Developers > Webhooks > "
+                "your endpoint > Signing secret; `stripe listen` prints one when forwarding"
+            ),
         ),
-        Secret(API_KEY, format=r"(sk|rk)_(test|live)_[0-9A-Za-z]{10,}"),
+        Secret(
+            API_KEY,
+            format=r"(sk|rk)_(test|live)_[0-9A-Za-z]{10,}",
+            source=(
+                "Stripe Dashboard (test mode for the sandbox) > Developers > API keys > "
+                "Secret key, or a restricted key (rk_) with only the permissions used"
+            ),
+        ),
     ),
     webhook=_webhook,
     calls=_calls,

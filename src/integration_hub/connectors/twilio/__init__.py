@@ -43,6 +43,18 @@ SECRET_FORMATS: Mapping[str, str] = {
 }
 
 
+WHATSAPP_PREFIX = "whatsapp:"
+
+
+def whatsapp_number(value: str) -> tuple[str, str | None]:
+    """TWILIO_WHATSAPP_NUMBER as +E.164. Twilio's console shows a WhatsApp sender as
+    `whatsapp:+13055550100` and that is what users paste; the hub adds the channel prefix
+    itself when it sends, so the prefix is dropped here (and the rest still has to be E.164)."""
+    if value[: len(WHATSAPP_PREFIX)].lower() == WHATSAPP_PREFIX:
+        return value[len(WHATSAPP_PREFIX) :], "whatsapp:+E.164 (read as +E.164)"
+    return value, None
+
+
 def _webhook(context: WebhookContext) -> Connector:
     from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector
 
@@ -98,11 +110,32 @@ PARTNER = Partner(
             used_for="webhook",
             # Shaped like a Twilio Auth Token (32 hex), so `hub send twilio ...` works locally.
             local=lambda: secrets.token_hex(16),
+            source="Twilio Console > Account Dashboard > Account Info > Auth Token",
         ),
-        Secret(ACCOUNT_SID, format=SECRET_FORMATS[ACCOUNT_SID]),
-        Secret(WHATSAPP_NUMBER, format=SECRET_FORMATS[WHATSAPP_NUMBER]),
+        Secret(
+            ACCOUNT_SID,
+            format=SECRET_FORMATS[ACCOUNT_SID],
+            source="Twilio Console > Account Dashboard > Account Info > Account SID",
+        ),
+        Secret(
+            WHATSAPP_NUMBER,
+            format=SECRET_FORMATS[WHATSAPP_NUMBER],
+            source=(
+                "Twilio Console > Messaging > Try it out > Send a WhatsApp message (the sandbox "
+                "number), or Messaging > Senders > WhatsApp senders; +E.164 or whatsapp:+E.164"
+            ),
+            normalize=whatsapp_number,
+        ),
         # SMS falls back to the WhatsApp number.
-        Secret(SMS_FROM, format=SECRET_FORMATS[SMS_FROM], required=False),
+        Secret(
+            SMS_FROM,
+            format=SECRET_FORMATS[SMS_FROM],
+            required=False,
+            source=(
+                "Twilio Console > Phone Numbers > Manage > Active numbers (+E.164), or "
+                "Messaging > Services (an MG... Messaging Service SID)"
+            ),
+        ),
     ),
     webhook=_webhook,
     calls=_calls,

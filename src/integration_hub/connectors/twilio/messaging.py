@@ -34,6 +34,7 @@ from integration_hub.connectors.twilio import (
     SMS_FROM,
     WHATSAPP_NUMBER,
 )
+from integration_hub.connectors.twilio import PARTNER as DECLARATION
 from integration_hub.connectors.twilio.settings import TwilioSettings
 from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
@@ -90,7 +91,9 @@ class TwilioMessaging:
 
     def _secret(self, name: str) -> str | None:
         versions = self._secrets.versions(name)
-        return versions[0] if versions else None  # calls out use the newest version
+        # Calls out use the newest version, in its canonical form (a pasted
+        # `whatsapp:+1...` number is read as `+1...`: the prefix is added per channel below).
+        return DECLARATION.secret(name).canonical(versions[0]) if versions else None
 
     def preflight(self) -> None:
         for name, pattern in SECRET_FORMATS.items():
