@@ -1,7 +1,8 @@
 """Stripe: payments in (webhooks through to the payments ledger) and out (customers,
 PaymentIntents, Connect transfers to cleaners, invoices). `webhook` verifies and normalizes,
 `calls` holds the activities, `workflows` the workflows that run them; `connect` and `routes`
-onboard cleaners to Connect (`POST /api/cleaners/{id}/stripe-account`).
+onboard cleaners to Connect (`POST /api/cleaners/{id}/stripe-account`); `catalog` and `cli`
+reconcile the services' products and prices (`hub stripe sync-catalog`).
 
 The declaration is static and cheap: the factories import the SDK and the modules that use it
 only when the composition root calls them (`hub --help` reads every declaration).
@@ -21,6 +22,7 @@ from integration_hub.connectors.partner import (
 )
 
 if TYPE_CHECKING:
+    import typer
     from fastapi import APIRouter
 
     from integration_hub.connectors.base import Connector
@@ -61,6 +63,12 @@ def _routes(context: RoutesContext) -> APIRouter:
     return connect_routes(context)
 
 
+def _cli() -> typer.Typer:
+    from integration_hub.connectors.stripe.cli import stripe_app
+
+    return stripe_app()
+
+
 PARTNER = Partner(
     name="stripe",
     priority="P0",
@@ -79,4 +87,6 @@ PARTNER = Partner(
     calls=_calls,
     workflows=_workflows,
     routes=_routes,
+    cli_name="stripe",
+    cli=_cli,
 )
