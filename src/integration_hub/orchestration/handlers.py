@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from integration_hub.orchestration import contacts, identity, ledger
+from integration_hub.orchestration import cleaners, contacts, identity, ledger
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome
 from integration_hub.settings import Settings
@@ -80,6 +80,12 @@ def _apply_contact_event(
     return contacts.apply_event(connection, event)
 
 
+def _apply_cleaner_event(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    return cleaners.apply_event(connection, event)
+
+
 HANDLERS: tuple[Handler, ...] = (
     # One ledger entry per payment or payout event.
     Handler("ledger", ledger.LEDGER_EVENT_TYPES, _post_ledger_entry),
@@ -87,6 +93,8 @@ HANDLERS: tuple[Handler, ...] = (
     Handler("identity", identity.IDENTITY_EVENT_TYPES, _apply_identity_event),
     # Messaging contacts: consent, locale, the WhatsApp window.
     Handler("contacts", contacts.CONTACT_EVENT_TYPES, _apply_contact_event),
+    # Cleaners' payout readiness, from their payout accounts' events.
+    Handler("cleaners", cleaners.CLEANER_EVENT_TYPES, _apply_cleaner_event),
 )
 
 

@@ -213,6 +213,31 @@ contacts = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Cleaners (a core registry; the turnover work extends it). The phone is the cleaner's
+# messaging contact (`contacts.phone`); the payout account is a payments partner's connected
+# account, and its readiness is kept current by the cleaners handler from that partner's
+# account events. `readiness_at` is the partner's time of the event that set it, so an older
+# event arriving late never overwrites a newer state.
+MAX_REQUIREMENTS = 100  # requirements_due is capped at this many entries
+cleaners = Table(
+    "cleaners",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("phone", String(32), nullable=False, unique=True),
+    Column("language", String(8), nullable=False),  # "es" or "en"
+    Column("payout_partner", String(64)),
+    Column("payout_account_id", String(255)),
+    Column("charges_enabled", Boolean, nullable=False, default=False),
+    Column("payouts_enabled", Boolean, nullable=False, default=False),
+    Column("disabled_reason", String(255)),
+    Column("requirements_due", JSON, nullable=False),  # at most MAX_REQUIREMENTS names
+    Column("readiness_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("payout_partner", "payout_account_id"),
+)
+
 contact_consent_events = Table(
     "contact_consent_events",
     metadata,

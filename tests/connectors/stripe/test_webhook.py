@@ -332,3 +332,42 @@ def test_upper_case_currency_is_lower_cased(connector: StripeConnector) -> None:
     [draft] = connector.normalize(partner_event(body))
 
     assert draft.data["currency"] == "usd"
+
+
+def test_account_update_carries_why_it_is_restricted_and_what_is_due(
+    connector: StripeConnector,
+) -> None:
+    requirements = {
+        "disabled_reason": "requirements.past_due",
+        "past_due": ["external_account"],
+        "currently_due": ["external_account", "tos_acceptance.date", 7, ""],
+    }
+    body = with_changes(connector.sample("account.updated"), requirements=requirements)
+
+    [draft] = connector.normalize(partner_event(body))
+
+    assert draft.data["disabled_reason"] == "requirements.past_due"
+    assert draft.data["requirements_due"] == ["external_account", "tos_acceptance.date"]
+
+
+def test_account_requirements_are_bounded(connector: StripeConnector) -> None:
+    due = [f"person_{n}.{'x' * 300}" for n in range(500)]
+    body = with_changes(
+        connector.sample("account.updated"),
+        requirements={"currently_due": due, "disabled_reason": "r" * 1000},
+    )
+
+    [draft] = connector.normalize(partner_event(body))
+    cloud_event = events.build_event(
+        partner="stripe", partner_event_id="evt_1", index=0, draft=draft
+    )
+
+    events.validate_event(cloud_event)  # within the schema's bounds
+    assert len(draft.data["requirements_due"]) == 100
+    assert len(draft.data["disabled_reason"]) == 255
+
+
+def test_an_enabled_account_is_not_restricted(connector: StripeConnector) -> None:
+    [draft] = connector.normalize(partner_event(connector.sample("account.updated")))
+
+    assert (draft.data["disabled_reason"], draft.data["requirements_due"]) == (None, [])

@@ -1,6 +1,8 @@
 """Stripe: payments in (webhooks through to the payments ledger) and out (customers,
 PaymentIntents, Connect transfers to cleaners, invoices). `webhook` verifies and normalizes,
-`calls` holds the activities, `workflows` the workflows that run them.
+`calls` holds the activities, `workflows` the workflows that run them; `connect` and `routes`
+onboard cleaners to Connect (`POST /api/cleaners/{id}/stripe-account`); `catalog` and `cli`
+reconcile the services' products and prices (`hub stripe sync-catalog`).
 
 The declaration is static and cheap: the factories import the SDK and the modules that use it
 only when the composition root calls them (`hub --help` reads every declaration).
@@ -11,9 +13,18 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
-from integration_hub.connectors.partner import CallsContext, Partner, Secret, WebhookContext
+from integration_hub.connectors.partner import (
+    CallsContext,
+    Partner,
+    RoutesContext,
+    Secret,
+    WebhookContext,
+)
 
 if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+
     from integration_hub.connectors.base import Connector
     from integration_hub.connectors.outbound import PartnerCalls
 
@@ -27,15 +38,35 @@ def _webhook(context: WebhookContext) -> Connector:
 
 
 def _calls(context: CallsContext) -> PartnerCalls:
-    from integration_hub.connectors.stripe.calls import StripeCalls
+    from integration_hub.connectors.stripe.calls import DEFAULT_API_BASE
+    from integration_hub.connectors.stripe.connect import StripeConnectCalls
+    from integration_hub.connectors.stripe.settings import StripeSettings
 
-    return StripeCalls(context.secrets, env=context.settings.env)
+    # HUB_STRIPE_* are the partner's own settings, read when a worker builds the calls.
+    return StripeConnectCalls(
+        context.secrets,
+        env=context.settings.env,
+        engine=context.engine,
+        api_base=StripeSettings().api_base_url or DEFAULT_API_BASE,
+    )
 
 
 def _workflows() -> tuple[type, ...]:
     from integration_hub.connectors.stripe.workflows import STRIPE_WORKFLOWS
 
     return STRIPE_WORKFLOWS
+
+
+def _routes(context: RoutesContext) -> APIRouter:
+    from integration_hub.connectors.stripe.routes import connect_routes
+
+    return connect_routes(context)
+
+
+def _cli() -> typer.Typer:
+    from integration_hub.connectors.stripe.cli import stripe_app
+
+    return stripe_app()
 
 
 PARTNER = Partner(
@@ -66,4 +97,7 @@ PARTNER = Partner(
     webhook=_webhook,
     calls=_calls,
     workflows=_workflows,
+    routes=_routes,
+    cli_name="stripe",
+    cli=_cli,
 )

@@ -154,7 +154,10 @@ class HttpxClient(HTTPClient):
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
-        self._http = httpx.Client(timeout=timeout)
+        # No pooled connections: the worker builds these calls once and never closes them
+        # (partner calls have no shutdown hook yet), so a kept-alive socket would outlive it.
+        # A few calls per job make a new connection each cheap enough.
+        self._http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0))
 
     def request(
         self,

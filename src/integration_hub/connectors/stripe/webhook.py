@@ -37,6 +37,9 @@ MAX_SIGNATURE_ITEMS = MAX_PRESENTED_SIGNATURES + 2  # the v1 values, t= and a te
 # both the timestamp and the signatures is Stripe's own, parsed below.
 HMAC = HmacScheme(header=SIGNATURE_HEADER, algorithm="sha256", encoding="hex", separator=b".")
 
+# An account's requirements as the internal event carries them (its schema's bounds).
+MAX_REQUIREMENTS, MAX_REQUIREMENT_LENGTH = 100, 255
+
 Obj = Mapping[str, Any]
 
 
@@ -107,13 +110,33 @@ def _invoice_paid(obj: Obj, account: str | None) -> dict[str, Any]:
     return _money(obj, "amount_paid", account)
 
 
+def account_requirements(obj: Obj) -> tuple[str | None, list[str]]:
+    """An account's `requirements`: why it is restricted (None: it is not) and what is due
+    (currently and past due, in Stripe's order, without repeats), both bounded."""
+    requirements = obj.get("requirements")
+    if not isinstance(requirements, dict):
+        return None, []
+    reason = requirements.get("disabled_reason")
+    due: list[str] = []
+    for key in ("past_due", "currently_due"):
+        listed = requirements.get(key)
+        # Capped before the loop: a list of any length arrives in a verified body.
+        for item in listed[:MAX_REQUIREMENTS] if isinstance(listed, list) else []:
+            if isinstance(item, str) and item and item not in due and len(due) < MAX_REQUIREMENTS:
+                due.append(item[:MAX_REQUIREMENT_LENGTH])
+    return (reason[:MAX_REQUIREMENT_LENGTH] if isinstance(reason, str) and reason else None), due
+
+
 def _account_updated(obj: Obj, account: str | None) -> dict[str, Any]:
+    disabled_reason, requirements_due = account_requirements(obj)
     return {
         "object_id": obj["id"],
         "account": obj["id"],
         "charges_enabled": bool(obj.get("charges_enabled")),
         "payouts_enabled": bool(obj.get("payouts_enabled")),
         "details_submitted": bool(obj.get("details_submitted")),
+        "disabled_reason": disabled_reason,
+        "requirements_due": requirements_due,
         "metadata": dict(obj.get("metadata") or {}),
     }
 
@@ -159,7 +182,14 @@ _SAMPLE_STATE: dict[str, tuple[str, dict[str, Any]]] = {
         {"status": "failed", "failure_code": "account_closed", "failure_message": "Bank closed"},
     ),
     "invoice.paid": ("invoice", {"status": "paid", "amount_paid": 1000, "paid": True}),
-    "account.updated": ("account", {"charges_enabled": True, "payouts_enabled": True}),
+    "account.updated": (
+        "account",
+        {
+            "charges_enabled": True,
+            "payouts_enabled": True,
+            "requirements": {"disabled_reason": None, "currently_due": [], "past_due": []},
+        },
+    ),
     "checkout.session.completed": (
         "checkout.session",
         {"status": "complete", "payment_status": "paid", "amount_total": 1099, "currency": "usd"},

@@ -25,6 +25,14 @@ with workflow.unsafe.imports_passed_through():
         StripeCalls,
         TransferResult,
     )
+    from integration_hub.connectors.stripe.connect import (
+        AccountLinkInput,
+        ConnectedAccountInput,
+        OnboardCleanerInput,
+        OnboardingResult,
+        RecordAccountInput,
+        StripeConnectCalls,
+    )
 
 
 @workflow.defn(name="stripe_charge_job")
@@ -75,8 +83,38 @@ class StripeInvoiceWorkflow:
         )
 
 
+@workflow.defn(name="stripe_onboard_cleaner")
+class StripeOnboardCleanerWorkflow:
+    """A cleaner's Express account (made once, stored on the cleaner), then a fresh link."""
+
+    @workflow.run
+    async def run(self, input: OnboardCleanerInput) -> OnboardingResult:
+        account_id = input.account_id
+        if account_id is None:
+            account = await call_activity(
+                StripeConnectCalls.create_connected_account,
+                ConnectedAccountInput(input.cleaner_id, input.country, input.phone),
+            )
+            await call_activity(
+                StripeConnectCalls.record_payout_account,
+                RecordAccountInput(input.cleaner_id, account),
+            )
+            account_id = account.account_id
+        return await call_activity(
+            StripeConnectCalls.create_account_link,
+            AccountLinkInput(
+                input.cleaner_id,
+                account_id,
+                input.refresh_url,
+                input.return_url,
+                workflow.info().run_id,
+            ),
+        )
+
+
 STRIPE_WORKFLOWS: tuple[type, ...] = (
     StripeChargeJobWorkflow,
     StripePayCleanerWorkflow,
     StripeInvoiceWorkflow,
+    StripeOnboardCleanerWorkflow,
 )

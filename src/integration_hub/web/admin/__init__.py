@@ -23,7 +23,7 @@ from integration_hub.connectors.partner import Partner, RoutesContext
 from integration_hub.connectors.partners import PARTNERS
 from integration_hub.runtime import Hub
 from integration_hub.storage import audit as audit_rows
-from integration_hub.web.admin import audit, events, health, ledger, replay, status
+from integration_hub.web.admin import audit, cleaners, events, health, ledger, replay, status
 from integration_hub.web.admin.deps import (
     ADMIN,
     API_PREFIX,
@@ -42,7 +42,14 @@ from integration_hub.web.validation import install_error_handlers
 
 __all__ = ["build_admin", "build_authenticator", "routes_context"]
 
-CORE_ROUTERS = (status.router, events.router, replay.router, ledger.router, audit.router)
+CORE_ROUTERS = (
+    status.router,
+    events.router,
+    replay.router,
+    ledger.router,
+    audit.router,
+    cleaners.router,
+)
 
 
 def routes_context(hub: Hub) -> RoutesContext:
