@@ -259,10 +259,11 @@ def diagnose(
     reports: list[PartnerReport] = []
     for partner in partners:
         secret_checks, secret_warnings = _secret_checks(partner, secrets)
+        connector = connectors.get(partner.name)
         report = PartnerReport(
             partner.name,
             partner.priority,
-            receives_webhooks=partner.webhook is not None,
+            receives_webhooks=connector is not None and takes_deliveries(connector),
             calls_out=partner.calls is not None,
             polling=bool(partner.polls),
             secrets=secret_checks,
@@ -278,9 +279,6 @@ def diagnose(
                 "check " + ", ".join(malformed) if malformed else "",
             ),
         ]
-        connector = connectors.get(partner.name)
-        if connector is not None:
-            report.receives_webhooks = takes_deliveries(connector)
         evidence, report.polls = _evidence_checklist(partner, connector, engine)
         report.checklist += evidence
         reports.append(report)

@@ -74,10 +74,27 @@ def test_a_cursor_too_long_to_store_is_refused(hub_settings: Settings, engine: E
     assert refusal(hub_settings, engine, page).type == "poll_cursor_too_long"
 
 
-def test_an_event_over_the_body_limit_is_refused(hub_settings: Settings, engine: Engine) -> None:
+def test_an_event_over_the_body_limit_is_dead_lettered_alone_and_the_cursor_moves(
+    hub_settings: Settings, engine: Engine
+) -> None:
     settings = hub_settings.model_copy(update={"max_body_bytes": 16})
-    page = PollPage([event(1, body=b"x" * 17)], cursor="c1")
-    assert refusal(settings, engine, page).type == "poll_event_too_large"
+    page = PollPage([event(1, body=b"x" * 17), event(2, body=b"{}")], cursor="c1")
+    poller = activities(settings, engine, lambda _, __: page)
+
+    result = poller.poll_page(FIRST)
+
+    assert (result.stored, result.duplicates) == (2, 0)
+    [big, good] = sorted(rows(engine), key=lambda row: row[0] == "item_2")
+    assert big[0].startswith("malformed:") and big[1] == RawStatus.FAILED.value
+    assert "exceeds HUB_MAX_BODY_BYTES" in big[2]
+    assert good == ("item_2", RawStatus.RECEIVED.value, None)
+    with engine.connect() as connection:  # the oversized bytes are not kept
+        assert (
+            connection.execute(
+                select(raw_events.c.body).where(raw_events.c.partner_event_id == big[0])
+            ).scalar_one()
+            == b""
+        )
 
 
 def test_an_id_that_does_not_fit_is_kept_dead_lettered_and_the_cursor_moves(

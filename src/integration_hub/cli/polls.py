@@ -34,6 +34,14 @@ def poll(
         known = ", ".join(f"{p} {s}" for p, s in sorted(declared)) or "none"
         typer.echo(f"no poll source {partner!r} {source!r} (declared: {known})", err=True)
         raise typer.Exit(2)
+    if instance:  # it names a workflow id, a header and a column: the same rule as secrets
+        from integration_hub.secrets.instances import InvalidInstance, check_instance
+
+        try:
+            check_instance(instance)
+        except InvalidInstance as refusal:
+            typer.echo(f"--instance: {refusal.detail}", err=True)
+            raise typer.Exit(2) from None
     configured = settings()
     temporal_address(configured)  # exit 2 before connecting when it is not set
 

@@ -49,7 +49,9 @@ class RotationSchedule:
                 EVERY,
                 inspect.Parameter.KEYWORD_ONLY,
                 default=30.0,
-                annotation=Annotated[float, typer.Option(help="Days between two rotations.")],
+                annotation=Annotated[
+                    float, typer.Option(min=1.0, max=3650.0, help="Days between two rotations.")
+                ],
             )
         )
         self.__signature__ = inspect.Signature(parameters)

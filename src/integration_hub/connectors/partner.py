@@ -148,6 +148,9 @@ class RoutesContext:
     # (request, what the action was about beyond its path, e.g. a message id): added to the
     # request's audit entry. Never a secret or message content.
     audit_detail: Callable[[Request, str], None]
+    # (workflow handle, seconds, failed=error code) -> its result; failures become the admin
+    # API's answers (422 call_refused, 502 with the error type, 504 still running).
+    result: Callable[..., Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)

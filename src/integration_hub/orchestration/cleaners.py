@@ -50,6 +50,12 @@ def apply_event(connection: Connection, event: dict[str, Any]) -> HandlerOutcome
     )
     if not changed:
         return Skipped(f"{partner} account {account}: a newer state is kept")
-    ready = bool(data["payouts_enabled"]) and not reason
+    ready = payable(
+        {
+            "payout_account_id": account,
+            "payouts_enabled": data["payouts_enabled"],
+            "disabled_reason": reason,
+        }
+    )
     state = "payable" if ready else f"not payable ({reason or 'payouts disabled'}, {len(due)} due)"
     return f"{partner} account {account}: {state}"

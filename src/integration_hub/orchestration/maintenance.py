@@ -106,7 +106,6 @@ def maintenance_activities(
 
 
 def known_secret_names(
-    settings: Settings | None = None,
     partners: Sequence[Partner] = PARTNERS,
     *,
     secrets: SecretSource | None = None,
@@ -115,7 +114,7 @@ def known_secret_names(
     need), in the partners' order, without repeats. A family declared per instance stands for
     its instances' secrets (`NAME__<INSTANCE>`), listed from `secrets` when it is given (a
     family's instances exist only in a secret source; without one the declarations alone
-    answer: the plain names). `settings` changes nothing today (kept for the CLI's call)."""
+    answer: the plain names)."""
     names: list[str] = []
     for partner in partners:
         for secret in partner.secrets:

@@ -167,13 +167,16 @@ class PollActivities:
         now = utcnow()
         rows = []
         for event in events:
-            if len(event.body) > max_body:
-                raise refused(
-                    f"an event of {len(event.body)} bytes exceeds HUB_MAX_BODY_BYTES",
-                    "poll_event_too_large",
-                )
             stored = event
-            if not (storable_key(event.partner_event_id) and storable_key(event.event_type)):
+            if len(event.body) > max_body:
+                # Kept dead-lettered alone, as an oversized webhook entry would be refused alone:
+                # refusing the page would refetch it forever and stop the source. Its id still
+                # comes from all its bytes (a refetch is a duplicate); the bytes are not kept.
+                bad = malformed_entry(
+                    event.body, f"an event of {len(event.body)} bytes exceeds HUB_MAX_BODY_BYTES"
+                )
+                stored = PartnerEvent(bad.partner_event_id, bad.event_type, b"", bad.malformed)
+            elif not (storable_key(event.partner_event_id) and storable_key(event.event_type)):
                 stored = malformed_entry(event.body, "event id or type too long, or holds NUL")
             rows.append(
                 raw_events.NewRawEvent(

@@ -40,6 +40,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from integration_hub import metrics
+from integration_hub.errors import MAX_ERROR_CHARS
 from integration_hub.storage import workflow_outbox
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.rows import AnyRow, utcnow
@@ -194,7 +195,7 @@ class OutboxSender:
                 # This row cannot be sent as it is (its input does not encode, say): retried
                 # with backoff, then dead-lettered like any refusal, so one bad row never
                 # stalls the dispatcher and every handler run behind it.
-                error = f"{type(err).__name__}: {err}"[:500]
+                error = f"{type(err).__name__}: {err}"[:MAX_ERROR_CHARS]
                 metrics.OUTBOX_SENT.labels(row.kind, "refused").inc()
                 return _Sent(sent, _Refusal(row, error, retry=True), None)
             metrics.OUTBOX_SENT.labels(row.kind, outcome).inc()

@@ -10,7 +10,7 @@ serializes writers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any, TypeAlias
 
@@ -159,7 +159,7 @@ def _insert_new_postgresql(
     return inserted
 
 
-@cache
+@lru_cache(maxsize=64)  # one per batch size seen; batches of many sizes must not pile up
 def _sqlite_sql(table: Table, key: tuple[str, str], columns: tuple[str, ...], rows: int) -> str:
     values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * rows)
     conflict = f"ON CONFLICT ({', '.join(key)}) DO NOTHING"

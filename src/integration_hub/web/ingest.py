@@ -287,7 +287,12 @@ class IngestApp:
             await not_stored(send, partner, error)
             return
         _count_stored(partner, events, new)
-        answer = connector.respond(delivery, events)  # read-only: the commit is done
+        try:  # read-only, after the commit: a bug here must not turn a stored delivery into a
+            # 500 the partner retries forever (each retry a duplicate that fails the same way)
+            answer = connector.respond(delivery, events)
+        except Exception:
+            log.exception("respond_failed", partner=partner)
+            answer = None
         if answer is None:
             await send_json(send, 200, summary(events, new))
         else:

@@ -86,6 +86,8 @@ async def reject(
         detail=rejection.detail,
         **context,
     )
+    if rejection.status == 503:  # the hub's to fix (a secret not set): the partner comes back
+        extra = (*extra, (b"retry-after", b"60"))
     body = {"error": rejection.reason, "detail": rejection.detail}
     await send_json(send, rejection.status, body, extra)
 

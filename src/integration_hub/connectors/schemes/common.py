@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Literal
 
 from integration_hub.errors import SignatureError
@@ -45,26 +45,13 @@ def any_signature_matches(expected: Iterable[str], presented: Iterable[str]) -> 
     return matched
 
 
+# Every timestamped scheme's window unless HUB_SIGNATURE_TOLERANCE_SECONDS says otherwise.
+DEFAULT_TOLERANCE_SECONDS = 300
+
+
 def hmac_digest(key: bytes, message: bytes, *, algorithm: HashName, encoding: Encoding) -> str:
     """HMAC of `message` under `key`, as text in `encoding`."""
     digest = hmac.new(key, message, algorithm)
     if encoding == "hex":
         return digest.hexdigest()
     return base64.b64encode(digest.digest()).decode()
-
-
-def hmac_sha256_hex(key: bytes, message: bytes) -> str:
-    return hmac_digest(key, message, algorithm="sha256", encoding="hex")
-
-
-def missing(headers: Iterable[str]) -> SignatureError:
-    names = ", ".join(headers)
-    return SignatureError(f"missing signature header(s): {names}", reason="missing_signature")
-
-
-def first_header(headers: Mapping[str, str], names: Iterable[str]) -> str:
-    """The first of `names` (lower case) present and non-empty, else ""."""
-    for name in names:
-        if value := headers.get(name):
-            return value
-    return ""

@@ -20,10 +20,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from integration_hub.connectors.schemes.common import MAX_PRESENTED_SIGNATURES
+from integration_hub.connectors.schemes.common import (
+    DEFAULT_TOLERANCE_SECONDS,
+    MAX_PRESENTED_SIGNATURES,
+)
 from integration_hub.errors import SecretNotConfigured, SignatureError
 
-DEFAULT_TOLERANCE_SECONDS = 300
 # A DER ECDSA P-256 signature is at most 72 bytes (96 base64 characters); a little slack for
 # padding variants, nothing that makes the hub decode kilobytes for an unverified request.
 MAX_SIGNATURE_CHARS = 128

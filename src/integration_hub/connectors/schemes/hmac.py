@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from integration_hub.connectors.schemes.common import (
+    DEFAULT_TOLERANCE_SECONDS,
     MAX_PRESENTED_SIGNATURES,
     Encoding,
     HashName,
@@ -22,7 +23,6 @@ from integration_hub.connectors.schemes.common import (
 )
 from integration_hub.errors import SignatureError
 
-DEFAULT_TOLERANCE_SECONDS = 300
 # A unix time in milliseconds has 13 digits; anything much longer is not a time.
 MAX_TIMESTAMP_DIGITS = 16
 

@@ -19,10 +19,8 @@ from typing import ClassVar, Protocol
 import orjson
 
 from integration_hub.connectors.base import Delivery, PartnerEvent
-from integration_hub.connectors.schemes.standard_webhooks import (
-    DEFAULT_TOLERANCE_SECONDS,
-    StandardWebhooks,
-)
+from integration_hub.connectors.schemes.common import DEFAULT_TOLERANCE_SECONDS
+from integration_hub.connectors.schemes.standard_webhooks import StandardWebhooks
 from integration_hub.errors import MalformedPayload
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from integration_hub.connectors.schemes.common import (
+    DEFAULT_TOLERANCE_SECONDS,
     MAX_PRESENTED_SIGNATURES,
     any_signature_matches,
     hmac_digest,
@@ -24,7 +25,6 @@ from integration_hub.connectors.schemes.common import (
 )
 from integration_hub.errors import SecretNotConfigured, SignatureError
 
-DEFAULT_TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 VERSION = "v1"
 # Both header families carry the same three values; Svix sends `svix-*`, others `webhook-*`.

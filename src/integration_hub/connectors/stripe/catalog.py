@@ -129,7 +129,10 @@ def _price(calls: StripeCalls, item: CatalogItem, currency: str, product: str) -
         "transfer_lookup_key": True,
         "metadata": {"hub_catalog_key": item.key},
     }
-    key = idempotency_key(PARTNER, "price", item.key, product, currency, str(item.amount))
+    # The price it replaces is in the key: 120 -> 150 -> 120 within Stripe's 24 h key window
+    # must create a third price, not replay the first (inactive, without the lookup key).
+    replaces = str(old["id"]) if old else ""
+    key = idempotency_key(PARTNER, "price", item.key, product, currency, str(item.amount), replaces)
     price = calls._call(
         "prices.create",
         lambda c: c.v1.prices.create(params=params, options={"idempotency_key": key}),

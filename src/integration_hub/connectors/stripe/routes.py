@@ -12,9 +12,8 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel
-from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from integration_hub.connectors.partner import RoutesContext
 from integration_hub.connectors.stripe.calls import PARTNER
@@ -98,13 +97,9 @@ def connect_routes(context: RoutesContext) -> "APIRouter":
             handle = client.get_workflow_handle_for(
                 StripeOnboardCleanerWorkflow.run, input.workflow_id()
             )
-        try:
-            result: OnboardingResult = await asyncio.wait_for(handle.result(), WAIT_SECONDS)
-        except WorkflowFailureError as failure:
-            cause = failure.cause.cause if isinstance(failure.cause, ActivityError) else None
-            kind = cause.type if isinstance(cause, ApplicationError) else None
-            message = cause.message if isinstance(cause, ApplicationError) else str(failure)
-            raise refused(502, kind or "onboarding_failed", message) from None
+        result: OnboardingResult = await context.result(
+            handle, seconds=WAIT_SECONDS, failed="onboarding_failed"
+        )
         return StripeAccountOut(
             cleaner_id=cleaner_id,
             account_id=result.account_id,

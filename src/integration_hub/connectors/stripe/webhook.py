@@ -29,6 +29,7 @@ from integration_hub.connectors.schemes.common import (
 )
 from integration_hub.connectors.schemes.hmac import HmacScheme
 from integration_hub.errors import MalformedPayload, SignatureError
+from integration_hub.storage.tables import MAX_REQUIREMENTS
 
 SIGNATURE_HEADER = "stripe-signature"
 SCHEME = "v1"
@@ -38,7 +39,7 @@ MAX_SIGNATURE_ITEMS = MAX_PRESENTED_SIGNATURES + 2  # the v1 values, t= and a te
 HMAC = HmacScheme(header=SIGNATURE_HEADER, algorithm="sha256", encoding="hex", separator=b".")
 
 # An account's requirements as the internal event carries them (its schema's bounds).
-MAX_REQUIREMENTS, MAX_REQUIREMENT_LENGTH = 100, 255
+MAX_REQUIREMENT_LENGTH = 255
 
 Obj = Mapping[str, Any]
 

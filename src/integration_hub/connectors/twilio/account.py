@@ -24,11 +24,11 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from integration_hub.connectors.outbound import call_failed, timed_call
+from integration_hub.connectors.twilio import ACCOUNT_SID, AUTH_TOKEN
 from integration_hub.secrets import SecretSource
 from integration_hub.secrets.store import RecordStore
 
 PARTNER = "twilio"
-AUTH_TOKEN = "TWILIO_AUTH_TOKEN"  # noqa: S105 (a variable name, not a value)
 HTTP_TIMEOUT_SECONDS = 20.0
 
 
@@ -56,7 +56,7 @@ class TwilioAuthTokens:
         return self._secrets
 
     def _client(self, responses: list[requests.Response]) -> Client:
-        sid = next(iter(self._secrets.versions("TWILIO_ACCOUNT_SID")), None)
+        sid = next(iter(self._secrets.versions(ACCOUNT_SID)), None)
         token = next(iter(self._secrets.versions(AUTH_TOKEN)), None)
         if sid is None or token is None:
             raise ApplicationError(

@@ -6,22 +6,19 @@ and its audit trail."""
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures at runtime.
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from integration_hub.connectors.partner import RoutesContext
 from integration_hub.connectors.text import StorableText
-from integration_hub.connectors.twilio.messaging import SendMessageInput
+from integration_hub.connectors.twilio.messaging import SendMessageInput, SendMessageResult
 from integration_hub.connectors.twilio.workflows import (
     SendMessageWorkflow,
     send_message_workflow_id,
     start_send_message,
 )
-from integration_hub.errors import CallRefused
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -66,7 +63,7 @@ class MessageOut(BaseModel):
 def message_routes(context: RoutesContext) -> "APIRouter":
     # FastAPI is imported only when the hub builds its web app: reading the declaration (the
     # worker, the CLI) does not pay for it.
-    from fastapi import HTTPException, Request
+    from fastapi import Request
 
     router = context.router()
 
@@ -95,22 +92,9 @@ def message_routes(context: RoutesContext) -> "APIRouter":
             return MessageOut(
                 message_id=request.message_id, workflow_id=handle.id, status="started"
             )
-        try:
-            result = await asyncio.wait_for(handle.result(), timeout=WAIT_SECONDS)
-        except WorkflowFailureError as failure:
-            cause = (
-                failure.cause.cause if isinstance(failure.cause, ActivityError) else failure.cause
-            )
-            kind = cause.type if isinstance(cause, ApplicationError) else None
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            refused = kind == CallRefused.__name__
-            raise HTTPException(
-                422 if refused else 502,
-                detail={
-                    "error": "call_refused" if refused else kind or "send_failed",
-                    "detail": message,
-                },
-            ) from None
+        result: SendMessageResult = await context.result(
+            handle, seconds=WAIT_SECONDS, failed="send_failed"
+        )
         return MessageOut(
             message_id=result.message_id,
             workflow_id=handle.id,

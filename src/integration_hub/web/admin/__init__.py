@@ -32,6 +32,7 @@ from integration_hub.web.admin.deps import (
     Database,
     api_router,
     build_authenticator,
+    call_result,
     connected_client,
     require,
 )
@@ -63,6 +64,7 @@ def routes_context(hub: Hub) -> RoutesContext:
         operator=OPERATOR,
         admin=ADMIN,
         audit_detail=add_audit_detail,
+        result=call_result,
     )
 
 

@@ -19,8 +19,10 @@ import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, params
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ActivityError, ApplicationError
 
+from integration_hub.errors import CallRefused
 from integration_hub.runtime import Hub
 from integration_hub.storage import identity
 from integration_hub.storage.engine import begin_write
@@ -190,3 +192,24 @@ async def connected_client(hub: Hub) -> Client:
 def next_cursor(rows: Sequence[AnyRow], limit: int) -> str | None:
     """The cursor of the page after `rows`: the last row's id when the page is full."""
     return str(rows[-1].id) if len(rows) == limit else None
+
+
+async def call_result(handle: WorkflowHandle[object, T], *, seconds: float, failed: str) -> T:
+    """A call-out workflow's answer for an admin route (partners' routes get it through
+    `RoutesContext.result`): a refusal the hub made itself (`CallRefused`) is 422
+    `call_refused`, any other failure 502 with its error type (else `failed`), and an answer not
+    in within `seconds` is 504 naming the workflow, which goes on running."""
+    try:
+        return await asyncio.wait_for(handle.result(), timeout=seconds)
+    except TimeoutError:
+        raise HTTPException(
+            504,
+            detail={"error": "still_running", "detail": f"workflow {handle.id} is still running"},
+        ) from None
+    except WorkflowFailureError as failure:
+        cause = failure.cause.cause if isinstance(failure.cause, ActivityError) else failure.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else None
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        if kind == CallRefused.__name__:
+            raise HTTPException(422, detail={"error": "call_refused", "detail": message}) from None
+        raise HTTPException(502, detail={"error": kind or failed, "detail": message}) from None
