@@ -242,6 +242,10 @@ class Partner:
     cli: Callable[[], typer.Typer] | None = None
     # Admin API routes the partner adds (e.g. message sends), mounted under /api.
     routes: Callable[[RoutesContext], APIRouter] | None = None
+    # Public pages a person reaches from the partner's own flow (where Stripe sends a cleaner
+    # back from onboarding): no sign-in, so each page checks a token of its own. Every path
+    # must start with /{name}/ (checked at start); not in the OpenAPI document.
+    pages: Callable[[RoutesContext], APIRouter] | None = None
     # Handlers that belong to this partner alone (features that span partners are core).
     handlers: tuple[Handler, ...] = ()
     # Sources the hub polls; their events are stored and normalized like webhooks.

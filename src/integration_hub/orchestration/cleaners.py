@@ -9,7 +9,6 @@ once: a state is taken only from an event at least as new as the one that set th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,17 +16,9 @@ from sqlalchemy import Connection
 
 from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
 from integration_hub.storage import cleaners as stored
+from integration_hub.storage.cleaners import payable as payable
 
 CLEANER_EVENT_TYPES = frozenset({"connected_account.updated"})
-
-
-def payable(cleaner: Mapping[str, Any]) -> bool:
-    """Whether payouts may be planned to this cleaner now."""
-    return bool(
-        cleaner["payout_account_id"]
-        and cleaner["payouts_enabled"]
-        and not cleaner["disabled_reason"]
-    )
 
 
 def apply_event(connection: Connection, event: dict[str, Any]) -> HandlerOutcome:

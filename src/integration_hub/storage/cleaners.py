@@ -4,9 +4,11 @@ The rules (which event wins, what `payable` means) are the cleaners handler's
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, or_, select, update
@@ -24,12 +26,25 @@ class CleanerExists(HubError):
     retryable = False
 
 
+# Never shown: the onboarding pages' token is checked by `onboarding_cleaner` alone.
+_PRIVATE = ("onboarding_token_sha256", "onboarding_expires_at")
+
+
 def _out(row: Any) -> dict[str, Any]:
-    cleaner = dict(row._mapping)
+    cleaner = {k: v for k, v in row._mapping.items() if k not in _PRIVATE}
     for name in ("readiness_at", "created_at", "updated_at"):
         if cleaner[name] is not None:
             cleaner[name] = as_utc(cleaner[name])
     return cleaner
+
+
+def payable(cleaner: Mapping[str, Any]) -> bool:
+    """Whether payouts may be planned to this cleaner now (the rule: orchestration/cleaners.py)."""
+    return bool(
+        cleaner["payout_account_id"]
+        and cleaner["payouts_enabled"]
+        and not cleaner["disabled_reason"]
+    )
 
 
 def add_cleaner(connection: Connection, *, name: str, phone: str, language: str) -> dict[str, Any]:
@@ -128,3 +143,37 @@ def has_payout_account(connection: Connection, *, partner: str, account_id: str)
         )
     ).first()
     return row is not None
+
+
+def _token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def set_onboarding_token(
+    connection: Connection, *, cleaner_id: str, token: str, lifetime: timedelta
+) -> None:
+    """Make `token` the one that opens the cleaner's onboarding pages until `lifetime` from
+    now (a new token replaces the previous one: only the newest link works)."""
+    connection.execute(
+        update(cleaners)
+        .where(cleaners.c.id == cleaner_id)
+        .values(
+            onboarding_token_sha256=_token_sha256(token),
+            onboarding_expires_at=utcnow() + lifetime,
+            updated_at=utcnow(),
+        )
+    )
+
+
+def onboarding_cleaner(
+    connection: Connection, *, cleaner_id: str, token: str
+) -> dict[str, Any] | None:
+    """The cleaner whose current, unexpired onboarding token `token` is; None otherwise."""
+    row = connection.execute(select(cleaners).where(cleaners.c.id == cleaner_id)).first()
+    if row is None or row.onboarding_token_sha256 is None or row.onboarding_expires_at is None:
+        return None
+    if not hmac.compare_digest(row.onboarding_token_sha256, _token_sha256(token)):
+        return None
+    if as_utc(row.onboarding_expires_at) <= utcnow():
+        return None
+    return _out(row)

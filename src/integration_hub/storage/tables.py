@@ -235,6 +235,10 @@ cleaners = Table(
     Column("readiness_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The payout onboarding pages' token (where the partner sends the cleaner back): only its
+    # SHA-256 is kept, so a copy of the database opens no cleaner's onboarding.
+    Column("onboarding_token_sha256", String(64)),
+    Column("onboarding_expires_at", DateTime(timezone=True)),
     UniqueConstraint("payout_partner", "payout_account_id"),
 )
 

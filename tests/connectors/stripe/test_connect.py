@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
@@ -79,12 +80,19 @@ async def hub(
         yield running
 
 
-async def _cleaner(running: RunningHub) -> str:
+async def _cleaner(running: RunningHub, phone: str = "+13055550142") -> str:
     answer = await running.admin.post(
-        "/api/cleaners", json={"name": "Ana", "phone": "+13055550142", "language": "es"}
+        "/api/cleaners", json={"name": "Ana", "phone": phone, "language": "es"}
     )
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
+
+
+def _token_of(link: RecordedRequest) -> str:
+    """The onboarding pages' token Stripe was given in the link's refresh URL."""
+    query = parse_qs(urlsplit(link.form()["refresh_url"][0]).query)
+    (token,) = query["token"]
+    return token
 
 
 async def _shown(running: RunningHub, cleaner_id: str) -> dict[str, Any]:
@@ -118,12 +126,15 @@ async def test_onboarding_creates_the_express_account_once_and_links_to_it(
         "stripe", "connected_account", cleaner_id
     )
     assert (link.method, link.path) == ("POST", "/v1/account_links")
+    token = _token_of(link)
+    pages = f"{PUBLIC}/stripe/onboarding/{cleaner_id}"
     assert link.form() == {
         "account": ["acct_1Ana"],
-        "refresh_url": [f"{PUBLIC}/cleaners/{cleaner_id}/stripe/refresh"],
-        "return_url": [f"{PUBLIC}/cleaners/{cleaner_id}/stripe/return"],
+        "refresh_url": [f"{pages}/refresh?token={token}"],
+        "return_url": [f"{pages}/return?token={token}"],
         "type": ["account_onboarding"],
     }
+    assert "onboarding_token_sha256" not in answer.text  # the admin API never shows it
     shown = await _shown(hub, cleaner_id)
     assert (shown["payout_partner"], shown["payout_account_id"]) == ("stripe", "acct_1Ana")
     assert shown["payable"] is False

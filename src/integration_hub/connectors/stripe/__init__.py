@@ -63,6 +63,12 @@ def _routes(context: RoutesContext) -> APIRouter:
     return connect_routes(context)
 
 
+def _pages(context: RoutesContext) -> APIRouter:
+    from integration_hub.connectors.stripe.pages import onboarding_pages
+
+    return onboarding_pages(context)
+
+
 def _cli() -> typer.Typer:
     from integration_hub.connectors.stripe.cli import stripe_app
 
@@ -98,6 +104,7 @@ PARTNER = Partner(
     calls=_calls,
     workflows=_workflows,
     routes=_routes,
+    pages=_pages,
     cli_name="stripe",
     cli=_cli,
 )

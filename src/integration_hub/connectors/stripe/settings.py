@@ -21,3 +21,12 @@ class StripeSettings(BaseSettings):
         pattern=r"^[A-Z]{2}$",
         description="The country of the cleaners' connected accounts (ISO 3166-1 alpha-2).",
     )
+    onboarding_link_days: int = Field(
+        default=7,
+        ge=1,
+        le=30,
+        description=(
+            "How long a cleaner's onboarding pages (refresh and return, under "
+            "HUB_PUBLIC_BASE_URL) stay open after the operator made the link."
+        ),
+    )

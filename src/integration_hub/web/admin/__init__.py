@@ -80,6 +80,8 @@ def build_admin(hub: Hub, partners: Sequence[Partner] = PARTNERS) -> FastAPI:
     for partner in partners:
         if partner.routes is not None:
             app.include_router(_under_api(partner, partner.routes(context)))
+        if partner.pages is not None:
+            app.include_router(_own_pages(partner, partner.pages(context)))
 
     async def record_audit(entry: dict[str, Any]) -> None:
         await database.write(lambda c: audit_rows.record_audit(c, entry=entry))
@@ -105,4 +107,15 @@ def _under_api(partner: Partner, router: APIRouter) -> APIRouter:
         ):
             path = getattr(route, "path", route)
             raise ValueError(f"{partner.name}: route {path} is not on the router its context made")
+    return router
+
+
+def _own_pages(partner: Partner, router: APIRouter) -> APIRouter:
+    """A partner's public pages, refused unless every path is under /{partner}/: a page
+    elsewhere could shadow the admin API, the panel or another partner's pages."""
+    prefix = f"/{partner.name}/"
+    for route in router.routes:
+        path = getattr(route, "path", "")
+        if not (isinstance(route, APIRoute) and path.startswith(prefix)):
+            raise ValueError(f"{partner.name}: page {path or route} is not under {prefix}")
     return router
