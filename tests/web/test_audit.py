@@ -4,6 +4,8 @@ contributes (its `Partner.routes`) sit behind the same sign-in, role checks and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 from fastapi import APIRouter, Request
@@ -195,3 +197,25 @@ def test_a_partner_route_outside_its_context_router_is_refused(oidc_hub: Running
     stray = Partner(name="stray", priority="P3", summary="Strays.", routes=stray_routes)
     with pytest.raises(ValueError, match="stray: route /stray is not on the router"):
         build_admin(oidc_hub.hub, partners=(stray,))
+
+
+async def test_a_partner_page_outside_its_own_prefix_is_refused(oidc_hub: RunningHub) -> None:
+    """A public page elsewhere could shadow the admin API, the panel or another partner."""
+
+    def pages(path: str) -> Callable[[RoutesContext], APIRouter]:
+        def build(context: RoutesContext) -> APIRouter:
+            router = APIRouter()
+            router.add_api_route(path, lambda: {"page": "yes"}, methods=["GET"])
+            return router
+
+        return build
+
+    for path in ("/api/cleaners", "/status/login", "/strayer/page"):
+        stray = Partner(name="stray", priority="P3", summary="Strays.", pages=pages(path))
+        with pytest.raises(ValueError, match=f"stray: page {path} is not under /stray/"):
+            build_admin(oidc_hub.hub, partners=(stray,))
+    own = Partner(name="stray", priority="P3", summary="Own.", pages=pages("/stray/back"))
+    transport = httpx.ASGITransport(app=build_admin(oidc_hub.hub, partners=(own,)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        answer = await client.get("/stray/back")  # public: no sign-in
+    assert (answer.status_code, answer.json()) == (200, {"page": "yes"})
