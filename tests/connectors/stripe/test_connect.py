@@ -95,6 +95,21 @@ def _token_of(link: RecordedRequest) -> str:
     return token
 
 
+async def enable_payouts(hub: RunningHub) -> None:
+    """Stripe's signed `account.updated` enabling the account, through the edge to the
+    cleaners handler."""
+    body, headers = stripe_delivery(
+        "account.updated", id="acct_1Ana", charges_enabled=True, payouts_enabled=True,
+        requirements={"disabled_reason": None, "currently_due": [], "past_due": []},
+    )  # fmt: skip
+    assert (await hub.http.post("/webhooks/stripe", content=body, headers=headers)).is_success
+    event_id = orjson.loads(body)["id"]
+    await wait_until(
+        lambda: hub.admin.get(f"/api/events/stripe/{event_id}"),
+        lambda r: r.json()["status"] in {"processed", "failed"},
+    )
+
+
 async def _shown(running: RunningHub, cleaner_id: str) -> dict[str, Any]:
     shown: dict[str, Any] = (await running.admin.get(f"/api/cleaners/{cleaner_id}")).json()
     return shown
@@ -156,16 +171,7 @@ async def test_the_accounts_events_make_the_cleaner_payable(
     cleaner_id = await _cleaner(hub)
     assert (await hub.admin.post(f"/api/cleaners/{cleaner_id}/stripe-account")).is_success
 
-    body, headers = stripe_delivery(
-        "account.updated", id="acct_1Ana", charges_enabled=True, payouts_enabled=True,
-        requirements={"disabled_reason": None, "currently_due": [], "past_due": []},
-    )  # fmt: skip
-    assert (await hub.http.post("/webhooks/stripe", content=body, headers=headers)).is_success
-    event_id = orjson.loads(body)["id"]
-    await wait_until(
-        lambda: hub.admin.get(f"/api/events/stripe/{event_id}"),
-        lambda r: r.json()["status"] in {"processed", "failed"},
-    )
+    await enable_payouts(hub)
 
     shown = await _shown(hub, cleaner_id)
     assert (shown["payable"], shown["disabled_reason"], shown["requirements_due"]) == (

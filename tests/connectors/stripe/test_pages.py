@@ -6,17 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import orjson
 import pytest
 from sqlalchemy import update
 
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.rows import utcnow
 from integration_hub.storage.tables import cleaners
-from tests.connectors.stripe.test_connect import PUBLIC, _cleaner, _token_of
+from tests.connectors.stripe.test_connect import PUBLIC, _cleaner, _token_of, enable_payouts
 from tests.connectors.stripe.test_connect import hub as hub  # a fixture
 from tests.connectors.stripe.test_connect import stripe_api as stripe_api  # a fixture
-from tests.helpers import RunningHub, stripe_delivery, wait_until
+from tests.helpers import RunningHub
 from tests.partner_server import PartnerServer
 
 
@@ -66,16 +65,7 @@ async def test_return_page_speaks_the_cleaners_language_and_follows_the_account(
     continue_url = f"{PUBLIC}{_pages(cleaner_id)}/refresh?token={token}"
     assert f'href="{continue_url}"' in reviewing.text
 
-    body, headers = stripe_delivery(
-        "account.updated", id="acct_1Ana", charges_enabled=True, payouts_enabled=True,
-        requirements={"disabled_reason": None, "currently_due": [], "past_due": []},
-    )  # fmt: skip
-    assert (await hub.http.post("/webhooks/stripe", content=body, headers=headers)).is_success
-    event_id = orjson.loads(body)["id"]
-    await wait_until(
-        lambda: hub.admin.get(f"/api/events/stripe/{event_id}"),
-        lambda r: r.json()["status"] in {"processed", "failed"},
-    )
+    await enable_payouts(hub)
 
     ready = await hub.http.get(f"{_pages(cleaner_id)}/return", params={"token": token})
 
