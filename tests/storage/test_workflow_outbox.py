@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from alembic import command
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select
 
 from integration_hub.storage import migrate, workflow_outbox
 from integration_hub.storage.engine import begin_write, make_engine
-from integration_hub.storage.rows import as_utc, utcnow
+from integration_hub.storage.rows import AnyRow, as_utc, utcnow
 from integration_hub.storage.tables import OutboxKind
 from integration_hub.storage.tables import workflow_outbox as table
 
@@ -114,6 +114,46 @@ def test_a_stored_error_is_bounded(engine: Engine) -> None:
         [row] = workflow_outbox.workflow_messages(connection, workflow_id="job/c")
     assert row.status == "pending" and row.attempts == 1
     assert len(row.last_error) == 500 and row.last_error.startswith("NOT_FOUND: x")
+
+
+def test_old_dispatched_inputs_are_emptied_and_the_rows_still_dedup(engine: Engine) -> None:
+    start = {"workflow_type": "invite", "input": {"email": "ana@example.com"}}
+    for workflow_id in ("old", "recent", "failed", "pending"):
+        _queue(engine, OutboxKind.START, workflow_id, "e1", **start)
+    _queue(engine, OutboxKind.SIGNAL, "old", "e1", signal="s", signal_input={"a": 1})
+    now = utcnow()
+    with begin_write(engine) as connection:
+        rows = {(r.workflow_id, r.kind): r for r in _all(connection)}
+        old_ids = [rows["old", "start"].id, rows["old", "signal"].id]
+        workflow_outbox.mark_workflow_messages_dispatched(
+            connection, ids=old_ids, now=now - timedelta(days=31)
+        )
+        workflow_outbox.mark_workflow_messages_dispatched(
+            connection, ids=[rows["recent", "start"].id], now=now - timedelta(days=1)
+        )
+        workflow_outbox.record_workflow_message_failure(
+            connection, id=rows["failed", "start"].id, error="gone", retry_at=None
+        )
+        purged = workflow_outbox.purge_dispatched_inputs(
+            connection, dispatched_before=now - timedelta(days=30), limit=1
+        )  # one batch of one
+        purged += workflow_outbox.purge_dispatched_inputs(
+            connection, dispatched_before=now - timedelta(days=30), limit=10
+        )
+        again = workflow_outbox.purge_dispatched_inputs(
+            connection, dispatched_before=now - timedelta(days=30), limit=10
+        )
+        rows = {(r.workflow_id, r.kind): r for r in _all(connection)}
+
+    assert (purged, again) == (2, 0)
+    assert (rows["old", "start"].input, rows["old", "signal"].signal_input) == (None, None)
+    for workflow_id in ("recent", "failed", "pending"):
+        assert rows[workflow_id, "start"].input == {"email": "ana@example.com"}
+    assert not _queue(engine, OutboxKind.START, "old", "e1", **start)  # still a duplicate
+
+
+def _all(connection: Connection) -> list[AnyRow]:
+    return list(connection.execute(select(table).order_by(table.c.id)).all())
 
 
 def test_0007_downgrades_to_0006(database_url: str) -> None:

@@ -4,7 +4,9 @@ The row stays (partner, partner event id, type, status, kept headers, `body_purg
 redelivery is still recognised as a duplicate, and the normalized internal events stay too. A
 purged event cannot be replayed (there is nothing to normalize). A Temporal Schedule, created
 when a pipeline worker connects (`orchestration/calls.ensure_schedules`), runs the purge daily;
-the same run deletes status panel sessions past their expiry (storage/sessions.py).
+the same run deletes status panel sessions past their expiry (storage/sessions.py) and empties
+the arguments of workflow starts the handlers' outbox dispatched before the same cutoff (they
+may carry what the bodies did; the rows stay as dedup keys: storage/workflow_outbox.py).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     import structlog
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from integration_hub.schedules import ensure_schedule, every
-    from integration_hub.storage import raw_events, sessions
+    from integration_hub.storage import raw_events, sessions, workflow_outbox
     from integration_hub.storage.engine import begin_write
     from integration_hub.storage.rows import utcnow
 
@@ -44,6 +46,7 @@ class PurgeRawBodiesInput:
 class PurgeRawBodiesResult:
     purged: int
     older_than_days: int
+    outbox_inputs_purged: int = 0
 
 
 class RetentionActivities:
@@ -58,18 +61,27 @@ class RetentionActivities:
     def purge_raw_bodies(self, input: PurgeRawBodiesInput) -> PurgeRawBodiesResult:
         days = input.older_than_days or self._retention_days
         cutoff = utcnow() - timedelta(days=days)
+        purged = self._in_batches(
+            lambda c: raw_events.purge_raw_bodies(c, received_before=cutoff, limit=BATCH_SIZE)
+        )
+        outbox = self._in_batches(
+            lambda c: workflow_outbox.purge_dispatched_inputs(
+                c, dispatched_before=cutoff, limit=BATCH_SIZE
+            )
+        )
+        log.info("raw_bodies_purged", purged=purged, outbox_inputs=outbox, older_than_days=days)
+        return PurgeRawBodiesResult(purged, days, outbox)
+
+    def _in_batches(self, purge_batch: Callable[[Connection], int]) -> int:
+        """Run `purge_batch` one transaction at a time until a batch is short."""
         total = 0
         while True:
             with begin_write(self._engine) as connection:
-                purged = raw_events.purge_raw_bodies(
-                    connection, received_before=cutoff, limit=BATCH_SIZE
-                )
+                purged = purge_batch(connection)
             total += purged
             if purged < BATCH_SIZE:
-                break
+                return total
             activity.heartbeat(total)
-        log.info("raw_bodies_purged", purged=total, older_than_days=days)
-        return PurgeRawBodiesResult(purged=total, older_than_days=days)
 
     @activity.defn(name="retention.purge_expired_sessions")
     def purge_expired_sessions(self) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, select, update
+from sqlalchemy import Connection, exists, null, or_, select, update
 
 from integration_hub.errors import MAX_ERROR_CHARS
 from integration_hub.storage import dialect
@@ -99,6 +99,34 @@ def mark_workflow_messages_dispatched(
             last_error=None,
         )
     )
+
+
+def purge_dispatched_inputs(
+    connection: Connection, *, dispatched_before: datetime, limit: int
+) -> int:
+    """Empty the arguments (`input`, `signal_input`) of up to `limit` rows dispatched before
+    the cutoff: Temporal has had them since, and they may hold what raw bodies hold (the
+    retention period applies to both). The row stays as the dedup key, so a replayed handler
+    still queues nothing twice; failed rows keep theirs for the operator. Returns how many."""
+    batch = (
+        select(workflow_outbox.c.id)
+        .where(
+            workflow_outbox.c.status == OutboxStatus.DISPATCHED.value,
+            workflow_outbox.c.dispatched_at < dispatched_before,
+            or_(workflow_outbox.c.input.is_not(None), workflow_outbox.c.signal_input.is_not(None)),
+        )
+        .order_by(workflow_outbox.c.id)
+        .limit(limit)
+    )
+    ids = list(connection.execute(batch).scalars())
+    if ids:
+        connection.execute(
+            update(workflow_outbox)
+            .where(workflow_outbox.c.id.in_(ids))
+            # SQL NULL, not JSON null: the row is not picked again.
+            .values(input=null(), signal_input=null())
+        )
+    return len(ids)
 
 
 def record_workflow_message_failure(
