@@ -145,3 +145,53 @@ async def test_an_account_no_cleaner_has_changes_nothing(running_hub: RunningHub
     assert "acct_1Stranger" in run["last_error"]
     shown = (await running_hub.admin.get(f"/api/cleaners/{cleaner['id']}")).json()
     assert shown["payable"] is False
+
+
+async def test_an_account_announced_before_onboarding_stored_it_is_applied_once_stored(
+    running_hub: RunningHub,
+) -> None:
+    """Stripe's `account.updated` for a new account can outrun the onboarding workflow's next
+    activity: the handler retries until the account is on the cleaner, then applies it."""
+    cleaner = await _add(running_hub)
+    body, headers = stripe_delivery(
+        "account.updated", id="acct_1Early", payouts_enabled=True,
+        metadata={"cleaner_id": cleaner["id"]},
+    )  # fmt: skip
+    assert (
+        await running_hub.http.post("/webhooks/stripe", content=body, headers=headers)
+    ).is_success
+    event_id = orjson.loads(body)["id"]
+    detail = await wait_until(
+        lambda: running_hub.admin.get(f"/api/events/stripe/{event_id}"),
+        lambda r: bool(r.json()["events"] and r.json()["events"][0]["handlers"]),
+    )
+    await asyncio.sleep(3)  # time for the handler's first attempts, before the account is stored
+    [run] = (await running_hub.admin.get(f"/api/events/stripe/{event_id}")).json()["events"][0][
+        "handlers"
+    ]
+    assert run["status"] == "started", run  # retried, not skipped
+
+    _link(running_hub, cleaner["id"], "acct_1Early")  # the onboarding workflow records it
+
+    detail = await wait_until(
+        lambda: running_hub.admin.get(f"/api/events/stripe/{event_id}"),
+        lambda r: r.json()["status"] in {"processed", "failed"},
+    )
+    [run] = detail.json()["events"][0]["handlers"]
+    assert run["status"] == "completed", run
+    shown = (await running_hub.admin.get(f"/api/cleaners/{cleaner['id']}")).json()
+    assert (shown["payout_account_id"], shown["payable"]) == ("acct_1Early", True)
+
+
+async def test_another_cleaners_or_unclaimed_account_metadata_is_skipped(
+    running_hub: RunningHub,
+) -> None:
+    cleaner = await _add(running_hub)
+    _link(running_hub, cleaner["id"], "acct_1Ana")  # already holds an account
+
+    run = await _deliver_account(
+        running_hub, id="acct_1Other", payouts_enabled=True,
+        metadata={"cleaner_id": cleaner["id"]},
+    )  # fmt: skip
+
+    assert run["status"] == "skipped", run
