@@ -201,6 +201,17 @@ def problems(flow: Flow) -> list[str]:
     return found
 
 
+KINDS = frozenset({"language", "menu", "record", "dial", "say"})
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """pydantic's error location, without the step kind it adds (steps.menu.menu.prompt)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 2 and parts[0] == "steps" and parts[2] in KINDS:
+        del parts[2]
+    return ".".join(parts) or "(top)"
+
+
 def parse_flow(text: bytes, source: str) -> Flow:
     """The flow in `text` (JSON), or FlowError naming `source` and every problem."""
     if len(text) > MAX_FLOW_BYTES:
@@ -211,8 +222,7 @@ def parse_flow(text: bytes, source: str) -> Flow:
         raise FlowError(f"{source}: not JSON ({error.msg}, line {error.lineno})") from None
     except ValidationError as error:
         details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}"
-            for e in error.errors(include_url=False)[:10]
+            f"{_where(e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)[:10]
         )
         raise FlowError(f"{source}: {details}") from None
     if found := problems(flow):

@@ -148,8 +148,9 @@ class VoiceCallbacks:
             return None
         try:
             language = self._contact_language(caller)
-        except Exception:  # the caller still gets a prompt; the phone number is not logged
-            log.warning("contact_language_lookup_failed", exc_info=True)
+        except Exception as error:  # the caller still gets a prompt. Only the error's type is
+            # logged: a database error's text carries its parameters, the phone number here.
+            log.warning("contact_language_lookup_failed", error=type(error).__name__)
             return None
         return language if language in self.flow.languages else None
 
