@@ -123,7 +123,13 @@ PARTNER = Partner(
             used_for="webhook",
             # Shaped like a Twilio Auth Token (32 hex), so `hub send twilio ...` works locally.
             local=lambda: secrets.token_hex(16),
-            source="Twilio Console > Account Dashboard > Account Info > Auth Token",
+            source=(
+                "Twilio Console > Account Dashboard > Account Info > Auth Token. It signs every "
+                "webhook, the voice IVR's too: Phone Numbers > Manage > Active numbers > your "
+                "number > Voice Configuration > A call comes in: Webhook, HTTP POST, "
+                "HUB_PUBLIC_BASE_URL + /webhooks/twilio/voice; Call status changes: HTTP POST, "
+                "HUB_PUBLIC_BASE_URL + /webhooks/twilio/voice?step=status"
+            ),
         ),
         Secret(
             ACCOUNT_SID,
