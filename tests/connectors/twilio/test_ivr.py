@@ -176,3 +176,32 @@ def test_a_broken_flow_file_stops_the_connector_from_being_built(
 
     with pytest.raises(FlowError, match=f"HUB_TWILIO_IVR_FILE {custom}: goodbye: no prompt in es"):
         PARTNER.webhook(WebhookContext())
+
+
+def test_doctor_names_a_broken_flow_file_instead_of_failing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from integration_hub.cli import app
+
+    broken = tmp_path / "flow.json"
+    broken.write_text(json.dumps({**shipped(), "start": "main"}))
+    env = {"HUB_HOME": str(tmp_path / "var"), "HUB_TWILIO_IVR_FILE": str(broken)}
+
+    result = CliRunner().invoke(app, ["doctor"], env=env)
+
+    assert result.exit_code == 2
+    assert f"HUB_TWILIO_IVR_FILE {broken}: start: names unknown step 'main'" in result.output
+
+
+def test_a_malformed_operator_number_is_named_not_echoed(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from integration_hub.cli import app
+
+    env = {"HUB_HOME": str(tmp_path / "var"), "HUB_TWILIO_OPERATOR_NUMBER": "305-555-0177"}
+
+    result = CliRunner().invoke(app, ["doctor"], env=env)
+
+    assert result.exit_code == 2
+    assert "HUB_TWILIO_OPERATOR_NUMBER: String should match pattern" in result.output
+    assert "305-555-0177" not in result.output

@@ -58,13 +58,13 @@ def whatsapp_number(value: str) -> tuple[str, str | None]:
 
 def _webhook(context: WebhookContext) -> Connector:
     from integration_hub.connectors.twilio.ivr import load_flow
-    from integration_hub.connectors.twilio.settings import TwilioSettings
+    from integration_hub.connectors.twilio.settings import load_twilio_settings
     from integration_hub.connectors.twilio.voice import VoiceCallbacks
     from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector
 
     # The IVR flow is loaded and checked here, when the hub builds its connectors: a flow file
     # that does not hold together stops the start (FlowError names the problem).
-    twilio = TwilioSettings()
+    twilio = load_twilio_settings()
     voice = VoiceCallbacks(
         load_flow(twilio.ivr_file),
         operator=twilio.operator_number,

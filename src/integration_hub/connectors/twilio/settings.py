@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integration_hub.connectors.twilio import E164_PATTERN
+from integration_hub.errors import UnsafeConfiguration
 
 
 class TwilioSettings(BaseSettings):
@@ -35,3 +36,16 @@ class TwilioSettings(BaseSettings):
         description="+E.164 number the IVR's 'reach the operator' option dials; unset: the "
         "caller hears the flow's fallback message.",
     )
+
+
+def load_twilio_settings() -> TwilioSettings:
+    """TwilioSettings, or UnsafeConfiguration naming each bad variable (never its value: the
+    message reaches logs and the terminal)."""
+    try:
+        return TwilioSettings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"HUB_TWILIO_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors(include_url=False, include_input=False)
+        )
+        raise UnsafeConfiguration(problems) from None
