@@ -3,6 +3,8 @@ over the public URL with its query string, each answer parsed as TwiML."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,8 +30,15 @@ from tests.connectors.twilio.voice_support import (
     recording_callback,
     says,
     twiml,
+    twiml_of,
 )
-from tests.helpers import RunningHub, make_settings, partner_secrets, serve_hub
+from tests.helpers import (
+    TWILIO_AUTH_TOKEN,
+    RunningHub,
+    make_settings,
+    partner_secrets,
+    serve_hub,
+)
 
 OPERATOR = "+13055550177"
 SPANISH, ENGLISH = ("Polly.Lupe", "es-US"), ("Polly.Joanna", "en-US")
@@ -261,3 +270,34 @@ async def test_without_an_operator_number_the_caller_hears_the_fallback_and_the_
     ]
     action = only(verbs, "Gather").attributes["action"]
     assert action_query(action) == {"step": "menu", "seq": "3", "lang": "es"}
+
+
+async def test_hub_send_posts_an_incoming_call_and_a_digit_press(
+    voice_hub: RunningHub, tmp_path: Path
+) -> None:
+    """`hub send twilio incoming_call`, then `call_digits_es` (1 at the first prompt, posted
+    to a URL without state as Twilio's default Gather action does), signed as Twilio would."""
+    from typer.testing import CliRunner
+
+    from integration_hub.cli import app
+
+    env = {
+        "HUB_HOME": str(tmp_path / "cli"),
+        "HUB_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+    }
+    answers = []
+    for sample in ("incoming_call", "call_digits_es"):
+        command = ["send", "twilio", sample, "--url", voice_hub.base_url]
+        result = await asyncio.to_thread(CliRunner().invoke, app, command, env=env)
+        assert result.exit_code == 0, result.output
+        # The hub under test logs to the same stdout in this process: the answer is the JSON.
+        answers.append(json.loads(result.output[result.output.rindex('{\n  "status_code"') :]))
+
+    entry, pressed = (twiml_of(answer["response"].encode()) for answer in answers)
+    assert action_query(only(entry, "Gather").attributes["action"])["step"] == "language"
+    assert action_query(only(pressed, "Gather").attributes["action"]) == {
+        "step": "menu", "seq": "2", "lang": "es",
+    }  # fmt: skip
+    assert [a["partner_event_id"].rsplit(":", 1)[1] for a in answers] == ["0", "1"]
+    assert sorted(_raw_ids(voice_hub)) == sorted(a["partner_event_id"] for a in answers)

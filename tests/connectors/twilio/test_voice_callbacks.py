@@ -3,7 +3,7 @@ the SDK's RequestValidator both ways, the dedup keys, the mapping, and each refu
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import orjson
 import pytest
@@ -13,8 +13,9 @@ from twilio.request_validator import RequestValidator
 from integration_hub import events
 from integration_hub.connectors.base import Delivery, PartnerEvent
 from integration_hub.connectors.twilio.ivr import load_flow
+from integration_hub.connectors.twilio.samples import VOICE_SAMPLES
 from integration_hub.connectors.twilio.voice import VoiceCallbacks
-from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector
+from integration_hub.connectors.twilio.webhook import VOICE_TYPES, TwilioWebhookConnector
 from integration_hub.errors import MalformedPayload, SignatureError
 from tests.connectors.twilio.support import FORM, inbound, sdk_signature
 from tests.connectors.twilio.voice_support import (
@@ -213,3 +214,18 @@ def test_a_language_the_flow_does_not_speak_is_no_known_language() -> None:
 
     assert voice.entry_language(CALLER) is None
     assert voice.entry_language("anonymous") is None
+
+
+def test_every_voice_sample_is_a_voice_callback_with_a_fresh_call() -> None:
+    for sample in VOICE_SAMPLES:
+        first, second = (split_one(voice_params_of(sample)) for _ in range(2))
+        assert first.event_type in VOICE_TYPES
+        assert first.partner_event_id != second.partner_event_id
+
+    with pytest.raises(ValueError, match="call_digits_es"):
+        connector.sample("call_digits_fr")
+
+
+def voice_params_of(sample: str) -> dict[str, str]:
+    body = connector.sample(sample)
+    return {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}

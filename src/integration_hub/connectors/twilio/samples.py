@@ -70,7 +70,8 @@ def sample_params(event_type: str, token: str) -> dict[str, str]:
     if build is None and (voice := voice_params(event_type, token)) is not None:
         return voice
     if build is None:
-        raise ValueError(f"no Twilio sample of type {event_type!r}; known: {sorted(builders)}")
+        known = sorted([*builders, *VOICE_SAMPLES])
+        raise ValueError(f"no Twilio sample of type {event_type!r}; known: {known}")
     return build()
 
 
@@ -105,6 +106,12 @@ COMPLETED = {
     "CallDuration": "42", "Duration": "1", "CallbackSource": "call-progress-events",
     "SequenceNumber": "0", "Timestamp": "Tue, 01 Dec 2026 20:41:30 +0000",
 }  # fmt: skip
+
+
+VOICE_SAMPLES = (
+    "incoming_call", "menu_selected", "call_digits_es", "call_digits_en", "recording_ready",
+    "call_recording", "call_completed", "call_status_completed",
+)  # fmt: skip
 
 
 def voice_params(event_type: str, token: str) -> dict[str, str] | None:
