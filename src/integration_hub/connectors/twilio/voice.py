@@ -155,6 +155,8 @@ class VoiceCallbacks:
         return language if language in self.flow.languages else None
 
     def split(self, delivery: Delivery, params: Params, stored: dict[str, Any]) -> PartnerEvent:
+        """The callback as one partner event, refused (400, a reason code) when its state or
+        parameters are not what one of our answers leads Twilio to send."""
         call_sid = _checked(params, "CallSid", CALL_SID, "malformed_call_sid")
         for name in ("From", "To", "Direction", "AccountSid"):
             if len(first(params, name)) > MAX_FIELD_CHARS:
@@ -164,30 +166,14 @@ class VoiceCallbacks:
         if step is None:  # a URL set in the Console (or a document's own): the body says which
             step = _console_callback(params)
         if step == "status":
-            status = first(params, "CallStatus")
-            if status not in CALL_STATUSES:
-                raise BadVoiceCallback(
-                    "CallStatus is not a call status", reason="malformed_call_status"
-                )
-            _optional_count(params, "CallDuration")
-            kind = "call_completed" if status in FINAL_STATUSES else "call_status"
-            return self._event(f"{call_sid}:status:{status}", kind, stored)
+            return self._status(call_sid, params, stored)
         if step == "recording":
-            recording = _checked(params, "RecordingSid", RECORDING_SID, "malformed_recording_sid")
-            _optional_count(params, "RecordingDuration")
-            if len(first(params, "RecordingUrl")) > MAX_URL_CHARS:
-                raise BadVoiceCallback("RecordingUrl is too long", reason="malformed_recording_url")
-            language = query.get("lang")
-            stored["language"] = language if language in self.flow.languages else None
-            ready = first(params, "RecordingStatus") in ("completed", "")
-            kind = "recording_ready" if ready else "recording_status"
-            return self._event(f"{call_sid}:recording:{recording}", kind, stored)
+            return self._recording(call_sid, params, query.get("lang"), stored)
         if step is None and "Digits" not in params:
-            language = self.entry_language(first(params, "From"))
-            stored["language"] = language
+            stored["language"] = self.entry_language(first(params, "From"))
             return self._event(f"{call_sid}:0", "incoming_call", stored)
         if step is None:  # Twilio's default Gather action is the document's own URL: the answer
-            # to the incoming call's prompt (seq 1), whatever it was
+            # to the incoming call's prompt (seq 1), whichever it was
             language = self.entry_language(first(params, "From"))
             entry = self.flow.start if language is not None else self.flow.language_step
             state = State(entry, 1, language)
@@ -201,6 +187,28 @@ class VoiceCallbacks:
         stored["outcome"] = asdict(outcome)
         kind = "menu_selected" if outcome.choice is not None else "menu_no_choice"
         return self._event(f"{call_sid}:{state.seq}", kind, stored)
+
+    def _status(self, call_sid: str, params: Params, stored: dict[str, Any]) -> PartnerEvent:
+        status = first(params, "CallStatus")
+        if status not in CALL_STATUSES:
+            raise BadVoiceCallback(
+                "CallStatus is not a call status", reason="malformed_call_status"
+            )
+        _optional_count(params, "CallDuration")
+        kind = "call_completed" if status in FINAL_STATUSES else "call_status"
+        return self._event(f"{call_sid}:status:{status}", kind, stored)
+
+    def _recording(
+        self, call_sid: str, params: Params, language: str | None, stored: dict[str, Any]
+    ) -> PartnerEvent:
+        recording = _checked(params, "RecordingSid", RECORDING_SID, "malformed_recording_sid")
+        _optional_count(params, "RecordingDuration")
+        if len(first(params, "RecordingUrl")) > MAX_URL_CHARS:
+            raise BadVoiceCallback("RecordingUrl is too long", reason="malformed_recording_url")
+        stored["language"] = language if language in self.flow.languages else None
+        ready = first(params, "RecordingStatus") in ("completed", "")
+        kind = "recording_ready" if ready else "recording_status"
+        return self._event(f"{call_sid}:recording:{recording}", kind, stored)
 
     @staticmethod
     def _event(key: str, kind: str, stored: dict[str, Any]) -> PartnerEvent:
