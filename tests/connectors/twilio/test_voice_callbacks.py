@@ -13,6 +13,7 @@ from twilio.request_validator import RequestValidator
 from integration_hub import events
 from integration_hub.connectors.base import Delivery, PartnerEvent
 from integration_hub.connectors.twilio.ivr import load_flow
+from integration_hub.connectors.twilio.ivr_machine import MAX_SEQ
 from integration_hub.connectors.twilio.samples import VOICE_SAMPLES
 from integration_hub.connectors.twilio.voice import VoiceCallbacks
 from integration_hub.connectors.twilio.webhook import VOICE_TYPES, TwilioWebhookConnector
@@ -26,6 +27,7 @@ from tests.connectors.twilio.voice_support import (
     digits,
     public_url,
     recording_callback,
+    twiml_of,
 )
 
 TOKEN = "9f2b6a1c3d4e5f60718293a4b5c6d7e8"
@@ -229,3 +231,15 @@ def test_every_voice_sample_is_a_voice_callback_with_a_fresh_call() -> None:
 def voice_params_of(sample: str) -> dict[str, str]:
     body = connector.sample(sample)
     return {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+
+
+def test_the_last_numbered_callback_says_goodbye_instead_of_an_unusable_action() -> None:
+    params = digits("1")
+    last = delivery(params, f"step=menu&seq={MAX_SEQ}&lang=en")
+    events = connector.split(last)
+
+    answer = connector.respond(last, events)
+
+    verbs = twiml_of(answer[1])
+    assert [verb.tag for verb in verbs] == ["Say", "Hangup"]
+    assert verbs[0].text == "We did not get your selection. Goodbye."

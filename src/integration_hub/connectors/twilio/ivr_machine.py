@@ -94,7 +94,9 @@ class Renderer:
     def answer(self, state: State, outcome: Outcome) -> VoiceResponse:
         response = VoiceResponse()
         language = outcome.language
-        if outcome.next is None:  # too many attempts: goodbye in the call's language(s)
+        # Too many attempts, or a call past the callbacks its URLs may number: goodbye in the
+        # call's language(s), rather than an action URL the hub would refuse.
+        if outcome.next is None or state.seq >= MAX_SEQ:
             self._goodbye(response, language)
             return response
         if outcome.retry:
@@ -108,7 +110,9 @@ class Renderer:
     def after_recording(self, state: State) -> VoiceResponse:
         response = VoiceResponse()
         step = self._flow.step(state.step)
-        if isinstance(step, RecordStep):
+        if state.seq >= MAX_SEQ:
+            self._goodbye(response, state.language)
+        elif isinstance(step, RecordStep):
             self.step(response, step.next, seq=state.seq + 1, language=state.language)
         return response
 
