@@ -63,7 +63,7 @@ class Hub:
         prepare_home(settings.home)
         tracing.configure_from_env()  # OTLP when OTEL_EXPORTER_OTLP_*ENDPOINT is set, else off
         self.engine: Engine = make_engine(settings.resolved_database_url())
-        self.connectors: dict[str, Connector] = build_connectors(settings)
+        self.connectors: dict[str, Connector] = build_connectors(settings, engine=self.engine)
         self.secrets = secrets or open_secret_source(settings)
         self.admin_token = (
             settings.admin_token.get_secret_value() if settings.admin_token else None

@@ -40,6 +40,7 @@ def doctor(
     from sqlalchemy.engine import make_url
 
     from integration_hub.doctor import diagnose
+    from integration_hub.errors import UnsafeConfiguration
     from integration_hub.secrets import open_secret_source
     from integration_hub.storage.engine import make_engine
 
@@ -55,6 +56,9 @@ def doctor(
             engine=engine,
             public_base_url=configured.public_base_url,
         )
+    except UnsafeConfiguration as refusal:  # a partner's configuration (an IVR flow file)
+        typer.echo(f"the hub would refuse to start: {refusal.detail}", err=True)
+        raise typer.Exit(2) from None
     finally:
         if engine is not None:
             engine.dispose()

@@ -107,6 +107,11 @@ class WebhookContext:
 
     # HUB_SIGNATURE_TOLERANCE_SECONDS: every timestamped scheme refuses older signatures.
     tolerance_seconds: int = 300
+    # A known contact's language ("es", "en") by phone number (+E.164), or None: a read-only
+    # point read of the contacts table, for an answer that must speak the caller's language
+    # at once (the Twilio IVR's first prompt). None when the hub has no database (samples,
+    # signing, doctor).
+    contact_language: Callable[[str], str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

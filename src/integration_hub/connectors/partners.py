@@ -4,7 +4,7 @@ panel, the test suites) loops over it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from integration_hub.connectors import auth0, clerk, google_maps, stripe, twilio
@@ -12,6 +12,8 @@ from integration_hub.connectors.partner import Capability, Partner, WebhookConte
 from integration_hub.errors import UnknownPartner, UnsafeConfiguration
 
 if TYPE_CHECKING:  # types only: importing the list stays cheap (`hub --help` reads it)
+    from sqlalchemy import Engine
+
     from integration_hub.connectors.base import Connector
     from integration_hub.settings import Settings
 
@@ -32,13 +34,30 @@ def partner_named(name: str, partners: Sequence[Partner] = PARTNERS) -> Partner:
 
 
 def build_connectors(
-    settings: Settings | None = None, partners: Sequence[Partner] = PARTNERS
+    settings: Settings | None = None,
+    partners: Sequence[Partner] = PARTNERS,
+    *,
+    engine: Engine | None = None,
 ) -> dict[str, Connector]:
     """The edge's connectors by name: every partner that receives webhooks. Without
-    `settings`, the defaults (for samples and signing, as `hub send` and tests use them)."""
+    `settings`, the defaults (for samples and signing, as `hub send` and tests use them);
+    with `engine`, connectors may read a known contact's language (`WebhookContext`)."""
     tolerance = settings.signature_tolerance_seconds if settings else 300
-    context = WebhookContext(tolerance_seconds=tolerance)
+    lookup = _contact_language(engine) if engine is not None else None
+    context = WebhookContext(tolerance_seconds=tolerance, contact_language=lookup)
     return {p.name: p.webhook(context) for p in partners if p.webhook is not None}
+
+
+def _contact_language(engine: Engine) -> Callable[[str], str | None]:
+    from integration_hub.storage.contacts import get_contact  # here: `hub --help` skips it
+
+    def contact_language(phone: str) -> str | None:
+        # One row by primary key; read-only (the edge answers after its commit with this).
+        with engine.connect() as connection:
+            contact = get_contact(connection, phone=phone)
+        return str(contact["locale"]) if contact is not None else None
+
+    return contact_language
 
 
 def get_connector(connectors: Mapping[str, Connector], partner: str) -> Connector:

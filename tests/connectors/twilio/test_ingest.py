@@ -35,7 +35,7 @@ async def test_inbound_message_is_answered_with_empty_twiml(twilio_hub: RunningH
 
 async def test_a_refusal_is_answered_in_json_not_twiml(twilio_hub: RunningHub) -> None:
     response = await twilio_hub.http.post(
-        "/webhooks/twilio/voice", content=b"MessageSid=SM1", headers={"Content-Type": FORM}
+        "/webhooks/twilio/fax", content=b"MessageSid=SM1", headers={"Content-Type": FORM}
     )
 
     assert response.status_code == 404

@@ -1,4 +1,5 @@
-"""Twilio: SMS and WhatsApp. `webhook` takes inbound messages and status callbacks; `messaging`
+"""Twilio: SMS, WhatsApp and the voice IVR. `webhook` takes inbound messages and status
+callbacks, and answers calls with the IVR flow (`voice`, `ivr`, `ivr_machine`); `messaging`
 sends messages (Temporal activities over the official SDK); `workflows` runs a send;
 `account` and `rotation` rotate the Auth Token.
 
@@ -56,9 +57,20 @@ def whatsapp_number(value: str) -> tuple[str, str | None]:
 
 
 def _webhook(context: WebhookContext) -> Connector:
+    from integration_hub.connectors.twilio.ivr import load_flow
+    from integration_hub.connectors.twilio.settings import load_twilio_settings
+    from integration_hub.connectors.twilio.voice import VoiceCallbacks
     from integration_hub.connectors.twilio.webhook import TwilioWebhookConnector
 
-    return TwilioWebhookConnector()
+    # The IVR flow is loaded and checked here, when the hub builds its connectors: a flow file
+    # that does not hold together stops the start (FlowError names the problem).
+    twilio = load_twilio_settings()
+    voice = VoiceCallbacks(
+        load_flow(twilio.ivr_file),
+        operator=twilio.operator_number,
+        contact_language=context.contact_language,
+    )
+    return TwilioWebhookConnector(voice)
 
 
 def _calls(context: CallsContext) -> PartnerCalls:
@@ -101,7 +113,8 @@ def _routes(context: RoutesContext) -> APIRouter:
 PARTNER = Partner(
     name="twilio",
     priority="P0",
-    summary="Messaging: SMS and WhatsApp in (messages, status, opt-outs) and out (sends).",
+    summary="Messaging: SMS and WhatsApp in (messages, status, opt-outs) and out (sends); a "
+    "voice IVR (Spanish and English).",
     capabilities=frozenset({"messaging"}),
     secrets=(
         Secret(
@@ -110,7 +123,13 @@ PARTNER = Partner(
             used_for="webhook",
             # Shaped like a Twilio Auth Token (32 hex), so `hub send twilio ...` works locally.
             local=lambda: secrets.token_hex(16),
-            source="Twilio Console > Account Dashboard > Account Info > Auth Token",
+            source=(
+                "Twilio Console > Account Dashboard > Account Info > Auth Token. It signs every "
+                "webhook, the voice IVR's too: Phone Numbers > Manage > Active numbers > your "
+                "number > Voice Configuration > A call comes in: Webhook, HTTP POST, "
+                "HUB_PUBLIC_BASE_URL + /webhooks/twilio/voice; Call status changes: HTTP POST, "
+                "HUB_PUBLIC_BASE_URL + /webhooks/twilio/voice?step=status"
+            ),
         ),
         Secret(
             ACCOUNT_SID,

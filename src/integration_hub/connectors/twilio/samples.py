@@ -1,4 +1,4 @@
-"""Realistic Twilio Messaging webhook parameters, as Twilio posts them (for `hub send`, tests)."""
+"""Realistic Twilio Messaging and Voice webhook parameters, as Twilio posts them (for `hub send`, tests)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,72 @@ def sample_params(event_type: str, token: str) -> dict[str, str]:
         "status_callback_failed": lambda: _status_callback(sid, "undelivered"),
     }
     build = builders.get(event_type)
+    if build is None and (voice := voice_params(event_type, token)) is not None:
+        return voice
     if build is None:
-        raise ValueError(f"no Twilio sample of type {event_type!r}; known: {sorted(builders)}")
+        known = sorted([*builders, *VOICE_SAMPLES])
+        raise ValueError(f"no Twilio sample of type {event_type!r}; known: {known}")
     return build()
+
+
+CALLER = "+13055550142"
+HUB_VOICE_NUMBER = "+13055550123"
+
+
+def _call(sid: str, status: str, **extra: str) -> dict[str, str]:
+    """A Voice webhook request (twilio.com/docs/voice/twiml#request-parameters)."""
+    return {
+        "AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": sid,
+        "CallStatus": status, "Called": HUB_VOICE_NUMBER, "CalledCity": "MIAMI",
+        "CalledCountry": "US", "CalledState": "FL", "Caller": CALLER, "CallerCountry": "US",
+        "CallerState": "FL", "Direction": "inbound", "From": CALLER, "FromCountry": "US",
+        "FromState": "FL", "To": HUB_VOICE_NUMBER, "ToCountry": "US", "ToState": "FL", **extra,
+    }  # fmt: skip
+
+
+def _recording(sid: str, token: str) -> dict[str, str]:
+    recording = f"RE{token[::-1][:32]}"
+    return {
+        "AccountSid": ACCOUNT_SID, "CallSid": sid, "RecordingSid": recording,
+        "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}"
+        f"/Recordings/{recording}",
+        "RecordingStatus": "completed", "RecordingDuration": "14", "RecordingChannels": "1",
+        "RecordingStartTime": "Tue, 01 Dec 2026 20:41:07 +0000", "RecordingSource": "RecordVerb",
+        "ErrorCode": "0",
+    }  # fmt: skip
+
+
+COMPLETED = {
+    "CallDuration": "42", "Duration": "1", "CallbackSource": "call-progress-events",
+    "SequenceNumber": "0", "Timestamp": "Tue, 01 Dec 2026 20:41:30 +0000",
+}  # fmt: skip
+
+
+VOICE_SAMPLES = (
+    "incoming_call", "menu_selected", "call_digits_es", "call_digits_en", "recording_ready",
+    "call_recording", "call_completed", "call_status_completed",
+)  # fmt: skip
+
+
+def voice_params(event_type: str, token: str) -> dict[str, str] | None:
+    """A voice callback's parameters, or None for a type that is not one.
+
+    Types: incoming_call (an unknown caller: the bilingual prompt), call_digits_es /
+    call_digits_en / menu_selected (1 / 2 / 1 pressed at the language prompt), call_recording /
+    recording_ready (the voicemail's recording status callback), call_status_completed /
+    call_completed (the call's final status callback). Posted to a URL without the IVR's
+    state, as Twilio posts to the Console's URLs; a digit press there answers the first prompt.
+    """
+    sid = f"CA{token[:32]}"
+    builders = {
+        "incoming_call": lambda: _call(sid, "ringing"),
+        "menu_selected": lambda: _call(sid, "in-progress", Digits="1", FinishedOnKey=""),
+        "call_digits_es": lambda: _call(sid, "in-progress", Digits="1", FinishedOnKey=""),
+        "call_digits_en": lambda: _call(sid, "in-progress", Digits="2", FinishedOnKey=""),
+        "recording_ready": lambda: _recording(sid, token),
+        "call_recording": lambda: _recording(sid, token),
+        "call_completed": lambda: _call(sid, "completed", **COMPLETED),
+    }
+    builders["call_status_completed"] = builders["call_completed"]
+    build = builders.get(event_type)
+    return build() if build is not None else None

@@ -1,4 +1,7 @@
-"""Twilio Messaging webhooks: inbound SMS and WhatsApp messages, and status callbacks.
+"""Twilio webhooks: inbound SMS and WhatsApp messages and their status callbacks, and the voice
+IVR's callbacks (`voice.py`: a request with a CallSid and no MessageSid, posted to
+`/webhooks/twilio/voice`; the bare path takes them too, so `hub send` and the contract suite
+reach them).
 
 Form-encoded POSTs signed over the public URL plus the sorted parameters (`signature.py`).
 Dedup keys: `MessageSid` for an inbound message, `MessageSid:MessageStatus` for a status
@@ -19,6 +22,7 @@ from urllib.parse import urlencode
 import orjson
 
 from integration_hub.connectors.base import Delivery, InternalEventDraft, Manifest, PartnerEvent
+from integration_hub.connectors.twilio.ivr import load_flow
 from integration_hub.connectors.twilio.keywords import consent_keyword, guess_locale
 from integration_hub.connectors.twilio.samples import sample_params
 from integration_hub.connectors.twilio.signature import (
@@ -29,10 +33,17 @@ from integration_hub.connectors.twilio.signature import (
     is_form,
     verify_twilio,
 )
+from integration_hub.connectors.twilio.voice import VOICE_EVENT_MAP, VoiceCallbacks, is_voice
+from integration_hub.connectors.twilio.voice_events import normalize_voice
 from integration_hub.errors import MalformedPayload, NormalizationError
 from integration_hub.events import load_schema
 
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# Every kind `voice.split` stores, mapped or not (a re-prompt, the Record action, a status
+# that is not final): the voice half answers and normalizes them.
+VOICE_TYPES = frozenset(
+    {*VOICE_EVENT_MAP, "menu_no_choice", "recording_done", "recording_status", "call_status"}
+)
 # Statuses of the message a contact sent us; any other MessageStatus is a status callback.
 INBOUND_STATUSES = frozenset({"received", "receiving"})
 
@@ -42,7 +53,9 @@ EVENT_MAP = {
     "opt_out": "contact.opted_out",
     "opt_in": "contact.opted_in",
     "status_callback": "message.status_changed",
+    **VOICE_EVENT_MAP,
 }
+VOICE_ENDPOINT = "voice"
 
 # Twilio sends at most 10 media with a message (Messaging docs, "NumMedia"); a larger count is
 # no Twilio request, and `MediaUrl{N}` is read once per counted medium.
@@ -167,7 +180,12 @@ class TwilioWebhookConnector:
         event_map=EVENT_MAP,
         signs_timestamp=False,
         signs_url=True,
+        endpoints=frozenset({"", VOICE_ENDPOINT}),
     )
+
+    def __init__(self, voice: VoiceCallbacks | None = None) -> None:
+        # Without one: the shipped flow, no operator, no contact lookup (samples, signing).
+        self.voice = voice or VoiceCallbacks(load_flow(), operator=None, contact_language=None)
 
     def verify(self, delivery: Delivery, secrets: Sequence[str], *, now: float) -> None:
         verify_twilio(delivery.url, delivery.headers, delivery.body, secrets)
@@ -183,6 +201,13 @@ class TwilioWebhookConnector:
             raise MalformedPayload(
                 "the form body is not UTF-8", reason="not_form_encoded"
             ) from None
+        # Twilio's request carries no time: keep the receipt time with the form, so a replay
+        # normalizes to the same event time (consent "newest wins" depends on it).
+        stored = {"received_at": _rfc3339(delivery.received_at), "form": delivery.body.decode()}
+        if is_voice(params):
+            return [self.voice.split(delivery, params, stored)]
+        if delivery.endpoint == VOICE_ENDPOINT:
+            raise MalformedPayload("a voice callback has a CallSid", reason="missing_call_sid")
         message_sid = _first(params, "MessageSid")
         if not message_sid:
             raise MalformedPayload("the request has no MessageSid", reason="missing_message_sid")
@@ -191,16 +216,20 @@ class TwilioWebhookConnector:
         key = message_sid
         if kind == "status_callback":
             key = f"{message_sid}:{_first(params, 'MessageStatus').lower()}"
-        # Twilio's request carries no time: keep the receipt time with the form, so a replay
-        # normalizes to the same event time (consent "newest wins" depends on it).
-        stored = {"received_at": _rfc3339(delivery.received_at), "form": delivery.body.decode()}
         return [PartnerEvent(key, kind, orjson.dumps(stored))]
 
     def respond(self, delivery: Delivery, events: Sequence[PartnerEvent]) -> tuple[str, bytes]:
-        """Twilio reads the answer as TwiML instructions: empty, it sends no reply."""
+        """Twilio reads the answer as TwiML instructions: the IVR's next step for a voice
+        callback, else empty (no reply to a message; a status callback's answer is ignored)."""
+        if len(events) == 1 and events[0].event_type in VOICE_TYPES:
+            twiml = self.voice.respond(delivery, events[0])
+            if twiml is not None:
+                return "text/xml", twiml
         return "text/xml", EMPTY_TWIML
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:
+        if event.event_type in VOICE_TYPES:
+            return normalize_voice(event)
         if event.event_type not in EVENT_MAP:
             return []
         stored = orjson.loads(event.body)

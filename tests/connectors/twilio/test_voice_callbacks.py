@@ -1,0 +1,245 @@
+"""Voice callbacks in the connector: signatures over URLs with query strings cross-checked with
+the SDK's RequestValidator both ways, the dedup keys, the mapping, and each refusal."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode
+
+import orjson
+import pytest
+from structlog.testing import capture_logs
+from twilio.request_validator import RequestValidator
+
+from integration_hub import events
+from integration_hub.connectors.base import Delivery, PartnerEvent
+from integration_hub.connectors.twilio.ivr import load_flow
+from integration_hub.connectors.twilio.ivr_machine import MAX_SEQ
+from integration_hub.connectors.twilio.samples import VOICE_SAMPLES
+from integration_hub.connectors.twilio.voice import VoiceCallbacks
+from integration_hub.connectors.twilio.webhook import VOICE_TYPES, TwilioWebhookConnector
+from integration_hub.errors import MalformedPayload, SignatureError
+from tests.connectors.twilio.support import FORM, inbound, sdk_signature
+from tests.connectors.twilio.voice_support import (
+    CALL_SID,
+    CALLER,
+    RECORDING_SID,
+    call_params,
+    digits,
+    public_url,
+    recording_callback,
+    twiml_of,
+)
+
+TOKEN = "9f2b6a1c3d4e5f60718293a4b5c6d7e8"
+NOW = 1_750_000_000.0
+connector = TwilioWebhookConnector()
+
+
+def delivery(params: dict[str, str], query: str = "", *, endpoint: str = "voice") -> Delivery:
+    body = urlencode(params).encode()
+    return Delivery(body, {"content-type": FORM}, public_url(query), NOW, endpoint)
+
+
+def split_one(params: dict[str, str], query: str = "") -> PartnerEvent:
+    [event] = connector.split(delivery(params, query))
+    return event
+
+
+def refusal(params: dict[str, str], query: str = "") -> str:
+    with pytest.raises(MalformedPayload) as caught:
+        connector.split(delivery(params, query))
+    assert caught.value.status == 400
+    return caught.value.reason
+
+
+def normalized(event: PartnerEvent) -> list[events.CloudEvent]:
+    built = [
+        events.build_event(
+            partner="twilio", partner_event_id=event.partner_event_id, index=i, draft=draft
+        )
+        for i, draft in enumerate(connector.normalize(event))
+    ]
+    for cloud_event in built:
+        events.validate_event(cloud_event)
+    return built
+
+
+def test_a_callback_signed_by_the_sdk_over_its_query_string_verifies() -> None:
+    params = digits("1")
+    url = public_url("step=menu&seq=2&lang=es")
+    signed = delivery(params, "step=menu&seq=2&lang=es")
+    headers = {**signed.headers, "x-twilio-signature": sdk_signature(params, url=url, token=TOKEN)}
+
+    connector.verify(Delivery(signed.body, headers, url, NOW, "voice"), [TOKEN], now=NOW)
+
+
+def test_the_connectors_signature_over_a_query_string_validates_with_the_sdk() -> None:
+    params = digits("2")
+    url = public_url("step=menu&seq=2&lang=en")
+
+    headers = connector.sign(urlencode(params).encode(), TOKEN, timestamp=0, url=url)
+
+    assert RequestValidator(TOKEN).validate(url, params, headers["X-Twilio-Signature"])
+    assert not RequestValidator(TOKEN).validate(public_url(), params, headers["X-Twilio-Signature"])
+
+
+def test_a_signature_over_another_step_does_not_verify() -> None:
+    params = digits("2")
+    signature = sdk_signature(params, url=public_url("step=menu&seq=2&lang=en"), token=TOKEN)
+    swapped = public_url("step=menu&seq=2&lang=es")
+    body = urlencode(params).encode()
+    headers = {"content-type": FORM, "x-twilio-signature": signature}
+
+    with pytest.raises(SignatureError):
+        connector.verify(Delivery(body, headers, swapped, NOW, "voice"), [TOKEN], now=NOW)
+
+
+def test_dedup_keys_and_types_of_each_callback() -> None:
+    assert (split_one(call_params()).partner_event_id, split_one(call_params()).event_type) == (
+        f"{CALL_SID}:0",
+        "incoming_call",
+    )
+    keyed = {
+        (e.partner_event_id, e.event_type)
+        for e in (
+            split_one(digits("1"), "step=language&seq=1"),
+            split_one(digits("7"), "step=menu&seq=2&lang=es"),
+            split_one(call_params("in-progress", RecordingUrl="x"), "step=report&seq=3&lang=es"),
+            split_one(recording_callback(), "step=recording&seq=3&lang=es"),
+            split_one(recording_callback(status="absent"), "step=recording&seq=3"),
+            split_one(call_params("completed", CallDuration="42"), "step=status"),
+            split_one(call_params("in-progress"), "step=status"),
+        )
+    }
+    assert keyed == {
+        (f"{CALL_SID}:1", "menu_selected"),
+        (f"{CALL_SID}:2", "menu_no_choice"),
+        (f"{CALL_SID}:3", "recording_done"),
+        (f"{CALL_SID}:recording:{RECORDING_SID}", "recording_ready"),
+        (f"{CALL_SID}:recording:{RECORDING_SID}", "recording_status"),
+        (f"{CALL_SID}:status:completed", "call_completed"),
+        (f"{CALL_SID}:status:in-progress", "call_status"),
+    }
+
+
+def test_console_urls_without_state_are_told_apart_by_their_parameters() -> None:
+    """The Console's status URL may be set without `?step=status`; Twilio's default Gather
+    action is the document's own URL (the answer to the first prompt, seq 1)."""
+    assert split_one(call_params("completed")).event_type == "call_completed"
+    assert split_one(recording_callback()).event_type == "recording_ready"
+    pressed = split_one(digits("2"))
+    assert (pressed.partner_event_id, pressed.event_type) == (f"{CALL_SID}:1", "menu_selected")
+    [selected] = normalized(pressed)
+    assert selected["data"]["step"] == "language"
+    assert selected["data"]["choice"] == "en"
+
+
+def test_mapped_callbacks_normalize_to_their_schemas() -> None:
+    [received] = normalized(split_one(call_params()))
+    assert (received["type"], received["subject"]) == ("call.received", CALL_SID)
+    assert received["data"]["from"] == CALLER
+
+    [selected] = normalized(split_one(digits("1"), "step=menu&seq=2&lang=en"))
+    assert selected["data"] == {
+        "call_sid": CALL_SID, "step": "menu", "seq": 2, "digit": "1",
+        "choice": "report_problem", "language": "en",
+    }  # fmt: skip
+
+    [ready] = normalized(split_one(recording_callback(), "step=recording&seq=3&lang=en"))
+    assert ready["data"]["url"].startswith("https://api.twilio.com/2010-04-01/Accounts/")
+    assert ready["data"]["language"] == "en"
+
+    [completed] = normalized(split_one(call_params("no-answer", CallDuration="0"), "step=status"))
+    assert completed["data"] == {"call_sid": CALL_SID, "status": "no-answer", "duration_seconds": 0}
+
+    assert connector.normalize(split_one(digits("9"), "step=menu&seq=2&lang=en")) == []
+
+
+def test_a_sip_caller_is_no_contact_reference() -> None:
+    [received] = normalized(split_one(call_params(From="sip:guest@example.com")))
+
+    assert received["data"]["from"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "query", "reason"),
+    [
+        (call_params(sid="CA123"), "", "malformed_call_sid"),
+        (call_params(From="+1" * 40), "", "malformed_call_field"),
+        (digits("1#a"), "step=menu&seq=2&lang=es", "malformed_digits"),
+        (call_params("ringing-ish"), "step=status", "malformed_call_status"),
+        (call_params("completed", CallDuration="9" * 12), "step=status", "malformed_duration"),
+        (
+            {**recording_callback(), "RecordingSid": "RE1"},
+            "step=recording",
+            "malformed_recording_sid",
+        ),
+        (
+            {**recording_callback(), "RecordingUrl": "x" * 3000},
+            "step=recording",
+            "malformed_recording_url",
+        ),
+        (digits("1"), "&".join(f"p{n}=1" for n in range(20)), "bad_ivr_query"),
+    ],
+)
+def test_unbounded_or_malformed_parameters_are_refused(
+    params: dict[str, str], query: str, reason: str
+) -> None:
+    assert refusal(params, query) == reason
+
+
+def test_a_message_posted_to_the_voice_endpoint_is_refused() -> None:
+    sid = "SM0123456789abcdef0123456789abcdef"
+
+    assert refusal(inbound(sid, "Hi")) == "missing_call_sid"
+
+
+def test_a_failing_contact_lookup_falls_back_to_the_bilingual_prompt_and_logs_no_phone() -> None:
+    def broken(phone: str) -> str | None:
+        raise RuntimeError(f"database down [parameters: ({phone!r},)]")
+
+    voice = TwilioWebhookConnector(
+        VoiceCallbacks(load_flow(), operator=None, contact_language=broken)
+    )
+    with capture_logs() as logs:
+        [event] = voice.split(delivery(call_params()))
+
+    assert orjson.loads(event.body)["language"] is None
+    assert [(entry["event"], entry["error"]) for entry in logs] == [
+        ("contact_language_lookup_failed", "RuntimeError")
+    ]
+    assert CALLER not in repr(logs)
+
+
+def test_a_language_the_flow_does_not_speak_is_no_known_language() -> None:
+    voice = VoiceCallbacks(load_flow(), operator=None, contact_language=lambda phone: "pt")
+
+    assert voice.entry_language(CALLER) is None
+    assert voice.entry_language("anonymous") is None
+
+
+def test_every_voice_sample_is_a_voice_callback_with_a_fresh_call() -> None:
+    for sample in VOICE_SAMPLES:
+        first, second = (split_one(voice_params_of(sample)) for _ in range(2))
+        assert first.event_type in VOICE_TYPES
+        assert first.partner_event_id != second.partner_event_id
+
+    with pytest.raises(ValueError, match="call_digits_es"):
+        connector.sample("call_digits_fr")
+
+
+def voice_params_of(sample: str) -> dict[str, str]:
+    body = connector.sample(sample)
+    return {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+
+
+def test_the_last_numbered_callback_says_goodbye_instead_of_an_unusable_action() -> None:
+    params = digits("1")
+    last = delivery(params, f"step=menu&seq={MAX_SEQ}&lang=en")
+    events = connector.split(last)
+
+    answer = connector.respond(last, events)
+
+    verbs = twiml_of(answer[1])
+    assert [verb.tag for verb in verbs] == ["Say", "Hangup"]
+    assert verbs[0].text == "We did not get your selection. Goodbye."
