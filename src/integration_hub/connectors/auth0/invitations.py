@@ -21,7 +21,7 @@ import httpx
 from temporalio import activity
 
 from integration_hub.connectors.auth0 import ORGANIZATION_ID
-from integration_hub.connectors.auth0.calls import Auth0Management
+from integration_hub.connectors.auth0.calls import HTTP_TIMEOUT_SECONDS, Auth0Management
 from integration_hub.connectors.identity_provider import (
     InvitationRequest,
     ProviderInvitation,
@@ -35,12 +35,16 @@ from integration_hub.settings import Settings
 PARTNER = "auth0"
 MAX_ROLES_MATCHED = 50  # a name filter returns few; never loop over an unbounded answer
 MAX_CONNECTIONS = 50
+NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
 
 
 class Auth0Invitations(Auth0Management):
     """Auth0's activities plus organization invitations."""
 
     def __init__(self, secrets: SecretSource, **kwargs: Any) -> None:
+        # The worker keeps its calls classes until the process ends: no pooled connection
+        # is left open between (rare) calls.
+        kwargs.setdefault("http", httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, limits=NO_KEEPALIVE))
         super().__init__(secrets, **kwargs)
         self._organization = next(iter(secrets.versions(ORGANIZATION_ID)), "")
 

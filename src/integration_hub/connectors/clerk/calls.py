@@ -34,6 +34,9 @@ HTTP_TIMEOUT_SECONDS = 20.0  # under CALL_TIMEOUT: the call gives up before Temp
 # Clerk limits invitation creation to 100 per hour per instance; keep well under it per minute.
 DEFAULT_PER_MINUTE = 20
 SECONDS_PER_DAY = 86400
+# Invitations are rare, and the worker keeps its calls classes until the process ends: no
+# pooled connection is left open between calls.
+NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
 # Attributes of `user_settings.attributes` that can be a second factor.
 SECOND_FACTORS = ("totp", "backup_code", "phone_number")
 
@@ -61,7 +64,7 @@ class ClerkBackend:
     ) -> None:
         self._key = next(iter(secrets.versions(SECRET_KEY)), "")
         self._api_base = api_base.rstrip("/")
-        self._http = http or httpx.Client(timeout=HTTP_TIMEOUT_SECONDS)
+        self._http = http or httpx.Client(timeout=HTTP_TIMEOUT_SECONDS, limits=NO_KEEPALIVE)
         self._limiter = CallLimiter(PARTNER, {"invitations": per_minute})
 
     def activities(self) -> Sequence[Callable[..., Any]]:
@@ -69,6 +72,9 @@ class ClerkBackend:
 
     def preflight(self) -> None:
         """Nothing unsafe to start with; a missing key fails the invitation, not the hub."""
+
+    def close(self) -> None:
+        self._http.close()
 
     def _raise(self, operation: str, response: httpx.Response) -> NoReturn:
         raise call_failed(
@@ -127,7 +133,8 @@ def sign_in_policy(settings: Settings, secrets: SecretSource, timeout: float) ->
     issuer = settings.auth_issuer or next(iter(secrets.versions(FRONTEND_ISSUER)), "")
     if not issuer:
         return SignInPolicy(None, None, reason=f"{FRONTEND_ISSUER} not set")
-    response = httpx.get(f"{issuer.rstrip('/')}/v1/environment", timeout=timeout)
+    with httpx.Client(timeout=timeout) as http:
+        response = http.get(f"{issuer.rstrip('/')}/v1/environment")
     if not response.is_success:
         return SignInPolicy(None, None, reason=f"environment answered {response.status_code}")
     attributes = (response.json().get("user_settings") or {}).get("attributes") or {}
