@@ -108,15 +108,35 @@ def test_a_429_is_retryable_after_retry_after_then_the_retry_succeeds(
     assert [r.path for r in clerk_api.requests] == ["/v1/invitations", "/v1/invitations"]
 
 
-def test_a_duplicate_is_refused_without_retry(
+DUPLICATE = Reply(400, {"errors": [{"code": "duplicate_record", "message": "dup"}]})
+
+
+def test_a_retry_after_a_lost_answer_adopts_the_pending_invitation(
     clerk_api: PartnerServer, backends: list[ClerkBackend]
 ) -> None:
-    clerk_api.reply(Reply(400, {"errors": [{"code": "duplicate_record", "message": "dup"}]}))
+    other_role = {**CREATED, "id": "inv_other", "public_metadata": {"role": "admin"}}
+    clerk_api.reply(DUPLICATE, Reply(body=[other_role, CREATED]))
+
+    made = _backend(clerk_api, backends).create_invitation(REQUEST)
+
+    assert made.provider_invitation_id == CREATED["id"]
+    create, listing = clerk_api.requests
+    assert (create.method, create.path) == ("POST", "/v1/invitations")
+    assert (listing.method, listing.path) == ("GET", "/v1/invitations")
+    assert listing.query == {"status": ["pending"], "query": [REQUEST.email], "limit": ["10"]}
+    assert listing.headers["authorization"] == f"Bearer {CLERK_KEY}"
+
+
+def test_a_duplicate_with_no_matching_pending_invitation_is_refused(
+    clerk_api: PartnerServer, backends: list[ClerkBackend]
+) -> None:
+    clerk_api.reply(DUPLICATE, Reply(body={"data": [], "total_count": 0}))
 
     with pytest.raises(ApplicationError) as raised:
         _backend(clerk_api, backends).create_invitation(REQUEST)
     assert raised.value.non_retryable
     assert raised.value.type == "clerk.duplicate_record"
+    assert [r.method for r in clerk_api.requests] == ["POST", "GET"]
 
 
 def test_without_the_secret_key_nothing_is_sent(

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.clerk import FRONTEND_ISSUER, SECRET_KEY
 from integration_hub.connectors.identity_provider import (
@@ -34,6 +35,7 @@ HTTP_TIMEOUT_SECONDS = 20.0  # under CALL_TIMEOUT: the call gives up before Temp
 # Clerk limits invitation creation to 100 per hour per instance; keep well under it per minute.
 DEFAULT_PER_MINUTE = 20
 SECONDS_PER_DAY = 86400
+DUPLICATE = f"{PARTNER}.duplicate_record"  # Clerk's code for an e-mail invited already
 # Invitations are rare, and the worker keeps its calls classes until the process ends: no
 # pooled connection is left open between calls.
 NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
@@ -49,6 +51,14 @@ def _error_code(response: httpx.Response) -> str | int:
     errors = body.get("errors") if isinstance(body, dict) else None
     code = errors[0].get("code") if isinstance(errors, list) and errors else None
     return code if isinstance(code, str) else response.status_code
+
+
+def _invitation(made: dict[str, Any]) -> ProviderInvitation:
+    expires_ms = made.get("expires_at")
+    return ProviderInvitation(
+        provider_invitation_id=str(made["id"]),
+        expires_at=int(expires_ms) // 1000 if isinstance(expires_ms, int) else None,
+    )
 
 
 class ClerkBackend:
@@ -86,14 +96,26 @@ class ClerkBackend:
             retry_after=response.headers.get("retry-after"),
         )
 
-    def _api(self, operation: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _api(
+        self,
+        operation: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: dict[str, str | int] | None = None,
+    ) -> Any:
+        """POST `body` to `path` (GET with `params` when there is no body)."""
         if not self._key:
             raise refuse(PARTNER, operation, f"{SECRET_KEY} not set")
         self._limiter.acquire("invitations")
         headers = {"Authorization": f"Bearer {self._key}"}
+        url = f"{self._api_base}/{path}"
         try:
             with timed_call(PARTNER, operation):
-                response = self._http.post(f"{self._api_base}/{path}", json=body, headers=headers)
+                if body is None and params is not None:
+                    response = self._http.get(url, params=params, headers=headers)
+                else:
+                    response = self._http.post(url, json=body, headers=headers)
                 if not response.is_success:
                     self._raise(operation, response)
         except httpx.HTTPError as error:  # no answer: connection refused, reset, timed out
@@ -114,12 +136,29 @@ class ClerkBackend:
             # invited twice: the hub holds one open invitation per e-mail itself.
             "ignore_existing": False,
         }
-        made = self._api("invitations.create", "invitations", body)
-        expires_ms = made.get("expires_at")
-        return ProviderInvitation(
-            provider_invitation_id=str(made["id"]),
-            expires_at=int(expires_ms) // 1000 if isinstance(expires_ms, int) else None,
-        )
+        try:
+            made = self._api("invitations.create", "invitations", body)
+        except ApplicationError as error:
+            # Clerk takes no idempotency key: a retry after an answer that was lost finds
+            # the invitation the first attempt made. The same e-mail and role pending is it.
+            held = self._pending(input) if error.type == DUPLICATE else None
+            if held is None:
+                raise
+            made = held
+        return _invitation(made)
+
+    def _pending(self, input: InvitationRequest) -> dict[str, Any] | None:
+        """A pending invitation of this e-mail with this role, if Clerk holds one."""
+        params: dict[str, str | int] = {"status": "pending", "query": input.email, "limit": 10}
+        found = self._api("invitations.list", "invitations", params=params)
+        listed = found.get("data") if isinstance(found, dict) else found
+        for invitation in (listed or [])[:10]:
+            if (
+                str(invitation.get("email_address", "")).lower() == input.email
+                and (invitation.get("public_metadata") or {}).get("role") == input.role
+            ):
+                return dict(invitation)
+        return None
 
     @activity.defn(name="clerk_revoke_invitation")
     def revoke_invitation(self, input: RevokeRequest) -> None:
