@@ -224,7 +224,7 @@ class Settings(BaseSettings):
     invitation_ttl_seconds: int = Field(
         default=7 * 86400,
         ge=1,
-        le=30 * 86400,  # Auth0's maximum (MAX_INVITATION_TTL_SECONDS)
+        le=30 * 86400,  # Auth0's maximum for an organization invitation
         description="An invitation expires this long after it is made (at the provider too).",
     )
     raw_retention_days: int = Field(

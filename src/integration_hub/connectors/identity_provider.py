@@ -17,12 +17,6 @@ if TYPE_CHECKING:
     from integration_hub.secrets import SecretSource
     from integration_hub.settings import Settings
 
-# The hub's roles, as an invitation sets them at the provider (Clerk `public_metadata.role`,
-# Auth0 roles of these names), and as the users-and-roles mirror reads them back.
-INVITABLE_ROLES = ("viewer", "operator", "admin")
-# The least both providers allow (Auth0: 30 days at most; Clerk counts whole days).
-MAX_INVITATION_TTL_SECONDS = 30 * 86400
-
 
 def invitation_activity(provider: str, action: Literal["create", "revoke"]) -> str:
     """The activity name a provider's calls class registers for an invitation action."""
@@ -31,11 +25,13 @@ def invitation_activity(provider: str, action: Literal["create", "revoke"]) -> s
 
 @dataclass(frozen=True)
 class InvitationRequest:
-    invitation_id: str  # the hub's (inv_...): the provider's idempotency and metadata key
+    invitation_id: str  # the hub's (inv_...)
     email: str  # lower-cased, validated
-    role: str  # one of INVITABLE_ROLES
+    # The hub role (viewer, operator, admin), set at the provider (Clerk `public_metadata.role`,
+    # the Auth0 role of that name), where the users-and-roles mirror reads it back.
+    role: str
     redirect_url: str  # where the invitation link lands: the panel's sign-in
-    ttl_seconds: int  # at most MAX_INVITATION_TTL_SECONDS
+    ttl_seconds: int  # at most 30 days (Auth0's limit; HUB_INVITATION_TTL_SECONDS)
     inviter: str  # a display name for the invitation e-mail (Auth0's inviter.name)
 
 

@@ -3,6 +3,7 @@ stand-in for the tenant that checks the exact documented requests."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from integration_hub.connectors.auth0.invitations import Auth0Invitations
 from integration_hub.connectors.identity_provider import InvitationRequest, RevokeRequest
@@ -39,6 +41,8 @@ def tenant(request: RecordedRequest) -> Reply:
         return Reply(body=[r for r in roles if r["name"].startswith(name)])
     if request.method == "POST" and request.path == INVITATIONS:
         return Reply(201, {"id": "uinv_0000000000000001", "expires_at": "2026-12-08T20:00:00.000Z"})
+    if request.method == "GET" and request.path == INVITATIONS:
+        return Reply(body=HELD)
     if request.method == "DELETE" and request.path.startswith(INVITATIONS + "/"):
         return Reply(204, b"")
     if request.path == "/api/v2/guardian/factors":
@@ -49,6 +53,11 @@ def tenant(request: RecordedRequest) -> Reply:
 
 
 FACTORS: list[dict[str, Any]] = []
+HELD = [
+    {"id": "uinv_other_role", "invitee": {"email": "ana@example.org"}, "roles": ["rol_admin"]},
+    {"id": "uinv_first_attempt", "invitee": {"email": "Ana@example.org"}, "roles": ["rol_op"],
+     "expires_at": "2026-12-08T20:00:00.000Z"},
+]  # fmt: skip
 CONNECTIONS: list[dict[str, Any]] = []
 
 
@@ -102,6 +111,36 @@ def test_create_looks_up_the_role_and_invites_to_the_organization(
         "ttl_sec": 86400,
         "send_invitation_email": True,
     }
+
+
+def test_a_retried_attempt_adopts_the_invitation_an_earlier_attempt_made(
+    auth0_api: PartnerServer, opened: list[Auth0Invitations]
+) -> None:
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2)
+
+    made = retry.run(_calls(auth0_api, opened).create_invitation, REQUEST)
+
+    assert (made.provider_invitation_id, made.expires_at) == ("uinv_first_attempt", 1_796_760_000)
+    listing = auth0_api.requests[-1]
+    assert (listing.method, listing.path) == ("GET", INVITATIONS)
+    assert listing.query == {"page": ["0"], "per_page": ["50"], "sort": ["created_at:-1"]}
+    assert not any(r.method == "POST" and r.path == INVITATIONS for r in auth0_api.requests)
+
+
+def test_a_retry_that_finds_none_invites(
+    auth0_api: PartnerServer, opened: list[Auth0Invitations]
+) -> None:
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=3)
+
+    made = retry.run(
+        _calls(auth0_api, opened).create_invitation,
+        dataclasses.replace(REQUEST, email="new@example.org"),
+    )
+
+    assert made.provider_invitation_id == "uinv_0000000000000001"
+    assert [r.method for r in auth0_api.requests if r.path == INVITATIONS] == ["GET", "POST"]
 
 
 def test_an_unknown_role_is_refused_before_inviting(

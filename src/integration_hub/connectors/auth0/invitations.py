@@ -35,7 +35,20 @@ from integration_hub.settings import Settings
 PARTNER = "auth0"
 MAX_ROLES_MATCHED = 50  # a name filter returns few; never loop over an unbounded answer
 MAX_CONNECTIONS = 50
+MAX_HELD = 50  # the newest invitations a retry looks through for its own
 NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
+
+
+def _invitation(made: dict[str, Any]) -> ProviderInvitation:
+    expires = made.get("expires_at")
+    return ProviderInvitation(
+        provider_invitation_id=str(made["id"]),
+        expires_at=(
+            int(datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp())
+            if isinstance(expires, str)
+            else None
+        ),
+    )
 
 
 class Auth0Invitations(Auth0Management):
@@ -66,24 +79,32 @@ class Auth0Invitations(Auth0Management):
     @activity.defn(name="auth0_create_invitation")
     def create_invitation(self, input: InvitationRequest) -> ProviderInvitation:
         path = self._org_path("invitations.create")
+        role_id = self._role_id(input.role)
+        # Auth0 takes no idempotency key: a retry (an earlier attempt's answer may have been
+        # lost) first looks for the invitation that attempt made, same e-mail and role.
+        retried = activity.in_activity() and activity.info().attempt > 1
+        held = self._held(path, input.email, role_id) if retried else None
+        if held is not None:
+            return _invitation(held)
         body = {
             "inviter": {"name": input.inviter},
             "invitee": {"email": input.email},
             "client_id": self._client_id,
-            "roles": [self._role_id(input.role)],
+            "roles": [role_id],
             "ttl_sec": input.ttl_seconds,
             "send_invitation_email": True,
         }
-        made = self._api("invitations.create", "POST", path, json=body)
-        expires = made.get("expires_at")
-        return ProviderInvitation(
-            provider_invitation_id=str(made["id"]),
-            expires_at=(
-                int(datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp())
-                if isinstance(expires, str)
-                else None
-            ),
-        )
+        return _invitation(self._api("invitations.create", "POST", path, json=body))
+
+    def _held(self, path: str, email: str, role_id: str) -> dict[str, Any] | None:
+        """The organization's newest invitations: one of this e-mail with this role."""
+        params = {"page": 0, "per_page": MAX_HELD, "sort": "created_at:-1"}
+        listed = self._api("invitations.list", "GET", path, params=params) or []
+        for invitation in listed[:MAX_HELD]:
+            invitee = str((invitation.get("invitee") or {}).get("email", "")).lower()
+            if invitee == email and invitation.get("roles") == [role_id]:
+                return dict(invitation)
+        return None
 
     @activity.defn(name="auth0_revoke_invitation")
     def revoke_invitation(self, input: RevokeRequest) -> None:
