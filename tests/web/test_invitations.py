@@ -259,6 +259,14 @@ async def test_refusals(hub: RunningHub, issuer: Issuer) -> None:
     assert (answer.status_code, answer.json()["error"]) == (403, "forbidden")
     assert (await hub.http.post("/api/invitations", json={})).status_code == 401
     assert (await hub.admin.get("/api/invitations")).json()["items"] == []
+    for path, params, error in (
+        ("/api/invitations", {"status": "bogus"}, "bad_status"),
+        ("/api/invitations", {"limit": 501}, "bad_limit"),
+        ("/api/invitations", {"cursor": "inv_x"}, "bad_cursor"),
+        ("/api/invitations/not-an-id", {}, "bad_invitation_id"),
+    ):
+        answer = await hub.admin.get(path, params=params)
+        assert (answer.status_code, answer.json()["error"]) == (400, error), (path, params)
 
 
 @pytest.mark.parametrize(
