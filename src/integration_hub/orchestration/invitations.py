@@ -136,12 +136,15 @@ class InvitationWorkflow:
     def state(self) -> dict[str, str | None]:
         return {"accepted": self._accepted, "revoke": self._revoke}
 
-    async def _close(self, start: InvitationStart, status: str, reason: str) -> None:
-        await workflow.execute_activity_method(
+    async def _close(self, start: InvitationStart, status: str, reason: str) -> str:
+        """`status` when this closed the row; "closed_already" when an acceptance (the
+        handler) closed it first."""
+        closed = await workflow.execute_activity_method(
             InvitationActivities.record_closed,
             CloseRecord(start.invitation_id, status, reason),
             start_to_close_timeout=RECORD_TIMEOUT,
         )
+        return status if closed else "closed_already"
 
     @workflow.run
     async def run(self, start: InvitationStart) -> str:
@@ -162,8 +165,7 @@ class InvitationWorkflow:
                 retry_policy=CALL_RETRY,
             )
         except ActivityError as error:
-            await self._close(start, "failed", _failure(error))
-            return "failed"
+            return await self._close(start, "failed", _failure(error))
         await workflow.execute_activity_method(
             InvitationActivities.record_sent,
             SentRecord(start.invitation_id, made.provider_invitation_id, made.expires_at),
@@ -175,8 +177,7 @@ class InvitationWorkflow:
                 timeout=timedelta(seconds=start.ttl_seconds),
             )
         except TimeoutError:
-            await self._close(start, "expired", "the invitation's time ran out")
-            return "expired"
+            return await self._close(start, "expired", "the invitation's time ran out")
         if self._accepted:
             return "accepted"  # the handler closed the row with the event that proved it
         revoke = RevokeRequest(start.invitation_id, made.provider_invitation_id)
@@ -190,10 +191,9 @@ class InvitationWorkflow:
         except ActivityError as error:
             # Closed here anyway: the hub no longer honours it, and the provider's own expiry
             # ends it there; the reason keeps what the provider said.
-            await self._close(start, "revoked", f"not revoked at the provider: {_failure(error)}")
-            return "revoked"
-        await self._close(start, "revoked", self._revoke or "revoked")
-        return "revoked"
+            reason = f"not revoked at the provider: {_failure(error)}"
+            return await self._close(start, "revoked", reason)
+        return await self._close(start, "revoked", self._revoke or "revoked")
 
 
 def apply_event(connection: Connection, event: dict[str, Any], outbox: Outbox) -> HandlerOutcome:
