@@ -217,6 +217,22 @@ async def test_revoke_reaches_the_provider_and_closes(
     assert missing.status_code == 404
 
 
+async def test_a_refused_invitation_fails_with_the_reason(
+    hub: RunningHub, clerk_api: PartnerServer
+) -> None:
+    refusal = {"errors": [{"code": "form_identifier_exists", "message": "taken"}]}
+    clerk_api.reply(Reply(422, refusal))
+    invitation = await _invite(hub, "taken@example.org")
+
+    failed = await _status(hub, invitation["id"], "failed")
+
+    assert failed["reason"].startswith("clerk.form_identifier_exists: ")
+    assert "taken@" not in failed["reason"]
+    assert await _workflow_result(hub, invitation["workflow_id"]) == "failed"
+    assert len(_creates(clerk_api, "/v1/invitations")) == 1  # a 4xx is not retried
+    assert (await _invite(hub, "taken@example.org"))["status"] == "pending"  # closed: again
+
+
 async def test_an_invitation_expires(
     tmp_path: Path,
     database_url: str,
