@@ -33,6 +33,8 @@ from integration_hub.connectors.base import Connector, Manifest
 from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.secrets import SecretSource, TooManyInstances
+from integration_hub.settings import Settings
+from integration_hub.sign_in import SignInReport, active_provider, check_sign_in
 from integration_hub.storage import observed, poll_cursors
 
 
@@ -106,6 +108,7 @@ class PartnerReport:
     warnings: list[str] = field(default_factory=list)
     polling: bool = False  # the partner declares poll sources
     polls: list[PollCheck] = field(default_factory=list)
+    sign_in: SignInReport | None = None  # the active auth provider's passkeys and MFA
 
     @property
     def complete(self) -> bool:
@@ -129,6 +132,7 @@ class PartnerReport:
             "warnings": list(self.warnings),
             "notes": self.notes,
             "polls": [p.as_dict() for p in self.polls],
+            "sign_in": self.sign_in.as_dict() if self.sign_in else None,
         }
 
 
@@ -252,9 +256,11 @@ def diagnose(
     engine: Engine | None,
     public_base_url: str | None = None,
     partners: Sequence[Partner] = PARTNERS,
+    settings: Settings | None = None,
 ) -> list[PartnerReport]:
     """One report per partner, P0 first; `engine` None means nothing has been stored yet.
-    `public_base_url` is `HUB_PUBLIC_BASE_URL` (None: not set)."""
+    `public_base_url` is `HUB_PUBLIC_BASE_URL` (None: not set). With `settings`, the active
+    auth provider's sign-in policy is read live (sign_in.py)."""
     connectors = build_connectors(None, partners)  # their manifests only: nothing is verified
     reports: list[PartnerReport] = []
     for partner in partners:
@@ -285,4 +291,7 @@ def diagnose(
     by_name = {report.partner: report for report in reports}
     for signs_url in partners_with_unpinned_url(connectors, secrets, public_base_url):
         by_name[signs_url.name].warnings.append(unpinned_signed_url(signs_url))
+    provider = active_provider(settings, partners) if settings is not None else None
+    if settings is not None and provider is not None:
+        by_name[provider.name].sign_in = check_sign_in(settings, secrets, provider)
     return sorted(reports, key=lambda r: (r.priority, r.partner))

@@ -221,6 +221,12 @@ class Settings(BaseSettings):
         description="Identity events are ordered by the partner's time, but never past their "
         "receipt time plus this: a future date cannot pin a mirror row.",
     )
+    invitation_ttl_seconds: int = Field(
+        default=7 * 86400,
+        ge=1,
+        le=30 * 86400,  # Auth0's maximum for an organization invitation
+        description="An invitation expires this long after it is made (at the provider too).",
+    )
     raw_retention_days: int = Field(
         default=30, gt=0, description="Raw bodies are emptied this many days after receipt."
     )

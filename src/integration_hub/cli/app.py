@@ -1,7 +1,7 @@
 """`hub`: the core commands, listed here, and the sub-apps partners declare.
 
 serve | worker | migrate | init | connectors | doctor | events | replay | ledger | send |
-poll | secrets | cleaners, then one `hub <cli_name>` per partner that declares a CLI (`Partner.cli`).
+poll | secrets | cleaners | users, then one `hub <cli_name>` per partner that declares a CLI (`Partner.cli`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from integration_hub.cli import cleaners, doctor, events, init, partners, polls, secrets, serve
+from integration_hub.cli import (
+    cleaners,
+    doctor,
+    events,
+    init,
+    partners,
+    polls,
+    secrets,
+    serve,
+    users,
+)
 from integration_hub.cli.group import HubGroup
 from integration_hub.connectors.partners import PARTNERS
 
@@ -50,6 +60,7 @@ app.command()(events.send)
 app.command()(polls.poll)
 app.add_typer(secrets.secrets_app(), name="secrets")
 app.add_typer(cleaners.cleaners_app, name="cleaners")
+app.add_typer(users.users_app, name="users")
 partners.add_partner_apps(app, PARTNERS)
 
 

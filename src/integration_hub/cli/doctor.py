@@ -55,6 +55,7 @@ def doctor(
             secrets=open_secret_source(configured),
             engine=engine,
             public_base_url=configured.public_base_url,
+            settings=configured,
         )
     except UnsafeConfiguration as refusal:  # a partner's configuration (an IVR flow file)
         typer.echo(f"the hub would refuse to start: {refusal.detail}", err=True)
@@ -106,6 +107,10 @@ def show(report: PartnerReport) -> None:
         typer.echo(f"  poll {poll.source}{instance}: last success {success}")
         if poll.last_error:
             typer.echo(f"    last error: {poll.last_error}")
+    if report.sign_in is not None:
+        typer.echo(f"  passkeys: {report.sign_in.passkeys}")
+        typer.echo(f"  MFA: {report.sign_in.mfa}")
+        typer.echo(f"  sign-in to try: {report.sign_in.url}")
     for warning in report.warnings:
         typer.echo(f"  ! {warning}")
     for note in report.notes:

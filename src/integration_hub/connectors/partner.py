@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
     from integration_hub.connectors.base import Connector, PartnerEvent
+    from integration_hub.connectors.identity_provider import IdentityProvider
     from integration_hub.connectors.outbound import PartnerCalls
     from integration_hub.orchestration.handlers import Handler
     from integration_hub.secrets import SecretSource
@@ -260,6 +261,8 @@ class Partner:
     # the setting). A host matches a suffix starting with "." or equals an entry without one;
     # an entry ending in "." matches as a prefix ("clerk." for clerk.example.com).
     issuer_hosts: tuple[str, ...] = ()
+    # An auth provider's invitations and sign-in policy check (connectors/identity_provider.py).
+    identity: IdentityProvider | None = None
 
     def issues_for(self, host: str) -> bool:
         """Whether `host` (an OIDC issuer's, lower case) is one of this provider's domains."""

@@ -17,6 +17,7 @@ from integration_hub.connectors.partners import PARTNERS
 from integration_hub.orchestration.activities import HandlerActivities
 from integration_hub.orchestration.calls import CALL_WORKFLOWS, partner_calls
 from integration_hub.orchestration.handlers import Handler, HandlerContext, registered_handlers
+from integration_hub.orchestration.invitations import InvitationActivities, InvitationWorkflow
 from integration_hub.orchestration.maintenance import maintenance_activities
 from integration_hub.orchestration.polls import PollActivities, PollWorkflow
 from integration_hub.orchestration.retention import RETENTION_WORKFLOWS, RetentionActivities
@@ -49,12 +50,19 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[HandlerWorkflow, PollWorkflow, *CALL_WORKFLOWS, *RETENTION_WORKFLOWS],
+        workflows=[
+            HandlerWorkflow,
+            PollWorkflow,
+            InvitationWorkflow,
+            *CALL_WORKFLOWS,
+            *RETENTION_WORKFLOWS,
+        ],
         activities=[
             handling.apply_handler,
             handling.record_handler_outcome,
             *(activity for partner in calls for activity in partner.activities()),
             *polls.activities(),
+            *InvitationActivities(engine).activities(),
             *maintenance_activities(secrets, settings),
             *RetentionActivities(engine, retention_days=settings.raw_retention_days).activities(),
         ],

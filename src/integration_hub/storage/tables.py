@@ -242,6 +242,27 @@ cleaners = Table(
     UniqueConstraint("payout_partner", "payout_account_id"),
 )
 
+# Invitations sent through the auth provider (orchestration/invitations.py). `open_key` is
+# "{provider}/{email}" while the invitation is open and NULL once closed: the unique index on it
+# holds one open invitation per (provider, email) on SQLite and PostgreSQL alike.
+MAX_EMAIL = 254  # RFC 5321's path limit less the angle brackets
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", String(64), primary_key=True),  # inv_<32 hex>
+    Column("provider", String(64), nullable=False),
+    Column("email", String(MAX_EMAIL), nullable=False, index=True),  # lower-cased
+    Column("role", String(16), nullable=False),  # viewer | operator | admin
+    Column("status", String(16), nullable=False),  # InvitationStatus
+    Column("open_key", String(MAX_EMAIL + 65), unique=True),
+    Column("provider_invitation_id", String(255), index=True),
+    Column("invited_by", String(255), nullable=False),  # the principal's subject
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("reason", String(255)),
+)
+
 contact_consent_events = Table(
     "contact_consent_events",
     metadata,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from integration_hub.connectors.identity_provider import IdentityProvider, SignInPolicy
 from integration_hub.connectors.partner import (
     CallsContext,
     Partner,
@@ -26,9 +27,12 @@ if TYPE_CHECKING:
 
     from integration_hub.connectors.base import Connector
     from integration_hub.connectors.outbound import PartnerCalls
+    from integration_hub.secrets import SecretSource
+    from integration_hub.settings import Settings
 
 LOG_STREAM_TOKEN = "AUTH0_LOG_STREAM_TOKEN"  # noqa: S105 (a variable name, not a value)
 ISSUER, CLIENT_ID, CLIENT_SECRET = "AUTH_ISSUER", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET"
+ORGANIZATION_ID = "AUTH0_ORGANIZATION_ID"  # invitations go to this organization
 
 
 def _webhook(context: WebhookContext) -> Connector:
@@ -38,9 +42,15 @@ def _webhook(context: WebhookContext) -> Connector:
 
 
 def _calls(context: CallsContext) -> PartnerCalls:
-    from integration_hub.connectors.auth0.calls import Auth0Management
+    from integration_hub.connectors.auth0.invitations import Auth0Invitations
 
-    return Auth0Management(context.secrets)
+    return Auth0Invitations(context.secrets)
+
+
+def _sign_in_policy(settings: Settings, secrets: SecretSource, timeout: float) -> SignInPolicy:
+    from integration_hub.connectors.auth0.invitations import sign_in_policy
+
+    return sign_in_policy(settings, secrets, timeout)
 
 
 def _workflows() -> tuple[type, ...]:
@@ -101,6 +111,16 @@ PARTNER = Partner(
             format=r"[0-9A-Za-z_-]{32,}",
             source="the same application > Settings > Client Secret",
         ),
+        Secret(
+            ORGANIZATION_ID,
+            format=r"org_[0-9A-Za-z]+",
+            required=False,  # only inviting users needs it
+            source="Auth0 Dashboard > Organizations > your organization > Organization ID",
+        ),
+    ),
+    identity=IdentityProvider(
+        invitation_secrets=(ISSUER, CLIENT_ID, CLIENT_SECRET, ORGANIZATION_ID),
+        sign_in_check=_sign_in_policy,
     ),
     webhook=_webhook,
     calls=_calls,

@@ -1,5 +1,6 @@
 """Clerk: users, organization memberships (roles) and sign-ins, delivered through Svix, into
-the users-and-roles mirror. Inbound only. The connector is imported when the edge builds it."""
+the users-and-roles mirror; out, invitations (Backend API) and doctor's sign-in check
+(Frontend API). The modules doing the work are imported when a factory is called."""
 
 from __future__ import annotations
 
@@ -7,16 +8,36 @@ import base64
 import secrets
 from typing import TYPE_CHECKING
 
-from integration_hub.connectors.partner import Partner, Secret, WebhookContext
+from integration_hub.connectors.identity_provider import IdentityProvider, SignInPolicy
+from integration_hub.connectors.partner import CallsContext, Partner, Secret, WebhookContext
 
 if TYPE_CHECKING:
     from integration_hub.connectors.base import Connector
+    from integration_hub.connectors.outbound import PartnerCalls
+    from integration_hub.secrets import SecretSource
+    from integration_hub.settings import Settings
+
+SECRET_KEY = "CLERK_SECRET_KEY"  # noqa: S105 (a variable name, not a value)
+FRONTEND_ISSUER = "AUTH_ISSUER"  # the instance's Frontend API is its OIDC issuer
 
 
 def _webhook(context: WebhookContext) -> Connector:
     from integration_hub.connectors.clerk.webhook import ClerkConnector
 
     return ClerkConnector(tolerance_seconds=context.tolerance_seconds)
+
+
+def _calls(context: CallsContext) -> PartnerCalls:
+    from integration_hub.connectors.clerk.calls import ClerkBackend
+    from integration_hub.connectors.clerk.settings import ClerkSettings
+
+    return ClerkBackend(context.secrets, api_base=ClerkSettings().api_base_url)
+
+
+def _sign_in_policy(settings: Settings, secrets: SecretSource, timeout: float) -> SignInPolicy:
+    from integration_hub.connectors.clerk.calls import sign_in_policy
+
+    return sign_in_policy(settings, secrets, timeout)
 
 
 PARTNER = Partner(
@@ -34,6 +55,14 @@ PARTNER = Partner(
             local=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
             source="Clerk Dashboard > Configure > Webhooks > your endpoint > Signing Secret",
         ),
+        Secret(
+            SECRET_KEY,
+            format=r"sk_(?:test|live)_[0-9A-Za-z]{16,}",
+            required=False,  # only inviting users needs it
+            source="Clerk Dashboard > Configure > API keys > Secret keys",
+        ),
     ),
     webhook=_webhook,
+    calls=_calls,
+    identity=IdentityProvider(invitation_secrets=(SECRET_KEY,), sign_in_check=_sign_in_policy),
 )

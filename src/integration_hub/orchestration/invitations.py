@@ -1,0 +1,227 @@
+"""Invitations through the auth provider: one `invitation` workflow per invitation id, the
+activities that write its statuses, and the handler that closes it when the invited user
+appears.
+
+The workflow (`invitation/{id}`, started once through the outbox with the row that made the
+invitation) asks the provider to create it (the provider's activity, by the agreed name:
+connectors/identity_provider.py), records it `sent`, then waits for one of: the `accepted`
+signal (the handler below closed the row already), a `revoke` signal (revoke at the provider,
+then `revoked`), or its expiry (`expired`; both providers expire their invitation themselves).
+A creation the provider refused, or that ran out of retries, is `failed` with the reason.
+Statuses are written by activities, each a compare-and-set from an open status.
+
+Matching a created user to an invitation: the provider's `identity.user_created` event carries
+the user's primary e-mail; lower-cased, it is looked up among the open invitations of the
+provider that delivered the event (never another's). E-mails are neither logged nor put in a
+handler's detail: the detail names the invitation id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from temporalio import activity, workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from integration_hub.connectors.identity_provider import (
+        InvitationRequest,
+        ProviderInvitation,
+        RevokeRequest,
+        invitation_activity,
+    )
+    from integration_hub.connectors.outbound import CALL_RETRY, CALL_TIMEOUT
+    from integration_hub.orchestration.outbox import Outbox
+    from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
+    from integration_hub.storage import invitations as rows
+    from integration_hub.storage.engine import begin_write
+
+INVITATION_EVENT_TYPES = frozenset({"identity.user_created", "identity.invitation_accepted"})
+WORKFLOW = "invitation"
+RECORD_TIMEOUT = timedelta(seconds=30)
+
+
+def workflow_id(invitation_id: str) -> str:
+    return f"{WORKFLOW}/{invitation_id}"
+
+
+@dataclass(frozen=True)
+class InvitationStart:
+    invitation_id: str
+    provider: str
+    email: str
+    role: str
+    redirect_url: str
+    ttl_seconds: int
+    inviter: str
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A signal's reason (why it was accepted, who revoked it)."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    invitation_id: str
+    provider_invitation_id: str
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class CloseRecord:
+    invitation_id: str
+    status: str  # a closed InvitationStatus
+    reason: str
+
+
+class InvitationActivities:
+    """The invitation workflow's writes; built once per worker with the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def activities(self) -> list[Any]:
+        return [self.record_sent, self.record_closed]
+
+    @activity.defn(name="invitation_record_sent")
+    def record_sent(self, input: SentRecord) -> bool:
+        expires = datetime.fromtimestamp(input.expires_at, UTC) if input.expires_at else None
+        with begin_write(self._engine) as connection:
+            return rows.mark_sent(
+                connection,
+                invitation_id=input.invitation_id,
+                provider_invitation_id=input.provider_invitation_id,
+                expires_at=expires,
+            )
+
+    @activity.defn(name="invitation_record_closed")
+    def record_closed(self, input: CloseRecord) -> bool:
+        with begin_write(self._engine) as connection:
+            return rows.close_invitation(
+                connection,
+                invitation_id=input.invitation_id,
+                status=rows.InvitationStatus(input.status),
+                reason=input.reason,
+            )
+
+
+def _failure(error: ActivityError) -> str:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'error'}: {cause.message}"
+    return str(cause or error)
+
+
+@workflow.defn(name=WORKFLOW)
+class InvitationWorkflow:
+    def __init__(self) -> None:
+        self._accepted: str | None = None
+        self._revoke: str | None = None
+
+    @workflow.signal(name="accepted")
+    def accepted(self, closure: Closure) -> None:
+        self._accepted = closure.reason or "accepted"
+
+    @workflow.signal(name="revoke")
+    def revoke(self, closure: Closure) -> None:
+        self._revoke = closure.reason or "revoked"
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, str | None]:
+        return {"accepted": self._accepted, "revoke": self._revoke}
+
+    async def _close(self, start: InvitationStart, status: str, reason: str) -> str:
+        """`status` when this closed the row; "closed_already" when an acceptance (the
+        handler) closed it first."""
+        closed = await workflow.execute_activity_method(
+            InvitationActivities.record_closed,
+            CloseRecord(start.invitation_id, status, reason),
+            start_to_close_timeout=RECORD_TIMEOUT,
+        )
+        return status if closed else "closed_already"
+
+    @workflow.run
+    async def run(self, start: InvitationStart) -> str:
+        request = InvitationRequest(
+            invitation_id=start.invitation_id,
+            email=start.email,
+            role=start.role,
+            redirect_url=start.redirect_url,
+            ttl_seconds=start.ttl_seconds,
+            inviter=start.inviter,
+        )
+        try:
+            made: ProviderInvitation = await workflow.execute_activity(
+                invitation_activity(start.provider, "create"),
+                request,
+                result_type=ProviderInvitation,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=CALL_RETRY,
+            )
+        except ActivityError as error:
+            return await self._close(start, "failed", _failure(error))
+        await workflow.execute_activity_method(
+            InvitationActivities.record_sent,
+            SentRecord(start.invitation_id, made.provider_invitation_id, made.expires_at),
+            start_to_close_timeout=RECORD_TIMEOUT,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: bool(self._accepted or self._revoke),
+                timeout=timedelta(seconds=start.ttl_seconds),
+            )
+        except TimeoutError:
+            return await self._close(start, "expired", "the invitation's time ran out")
+        if self._accepted:
+            return "accepted"  # the handler closed the row with the event that proved it
+        revoke = RevokeRequest(start.invitation_id, made.provider_invitation_id)
+        try:
+            await workflow.execute_activity(
+                invitation_activity(start.provider, "revoke"),
+                revoke,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=CALL_RETRY,
+            )
+        except ActivityError as error:
+            # Closed here anyway: the hub no longer honours it, and the provider's own expiry
+            # ends it there; the reason keeps what the provider said.
+            reason = f"not revoked at the provider: {_failure(error)}"
+            return await self._close(start, "revoked", reason)
+        return await self._close(start, "revoked", self._revoke or "revoked")
+
+
+def apply_event(connection: Connection, event: dict[str, Any], outbox: Outbox) -> HandlerOutcome:
+    """Close the open invitation the event proves accepted, and tell its workflow."""
+    data, provider = event["data"], event["partner"]
+    if event["type"] == "identity.invitation_accepted":
+        found = rows.open_by_provider_id(
+            connection, provider=provider, provider_invitation_id=data["provider_invitation_id"]
+        )
+        how = "invitation_accepted"
+    else:
+        email = data.get("primary_email")
+        if not email:
+            return Skipped("no_email: the created user has no primary e-mail")
+        found = rows.open_invitation(connection, provider=provider, email=str(email).lower())
+        how = "user_created"
+    if found is None:
+        return Skipped(f"no_open_invitation: no open {provider} invitation matches")
+    reason = f"{how} ({data.get('user_id') or data.get('provider_invitation_id')})"
+    if not rows.close_invitation(
+        connection, invitation_id=found["id"], status=rows.InvitationStatus.ACCEPTED, reason=reason
+    ):
+        return Skipped(f"closed_already: invitation {found['id']}")
+    outbox.signal(
+        connection,
+        workflow_id=workflow_id(found["id"]),
+        signal="accepted",
+        dedup=event["id"],
+        input=Closure(reason=how),
+    )
+    return f"invitation {found['id']} accepted ({how})"

@@ -1,0 +1,111 @@
+"""The invitations handler: which event closes which invitation (the provider that delivered
+it, the lower-cased e-mail, or the provider's invitation id), once, with one `accepted` signal
+queued on the outbox in the same transaction (SQLite file, PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, select
+
+from integration_hub.orchestration.invitations import apply_event, workflow_id
+from integration_hub.orchestration.outbox import Outbox
+from integration_hub.orchestration.outcomes import Skipped
+from integration_hub.storage import invitations as rows
+from integration_hub.storage.engine import begin_write
+from integration_hub.storage.tables import workflow_outbox
+from integration_hub.testing import connector
+
+LATER = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def _sent(engine: Engine, provider: str, email: str, provider_id: str) -> str:
+    with begin_write(engine) as connection:
+        made = rows.create_invitation(
+            connection, provider=provider, email=email, role="viewer", invited_by="local",
+            expires_at=LATER,
+        )  # fmt: skip
+        assert rows.mark_sent(
+            connection, invitation_id=made["id"], provider_invitation_id=provider_id,
+            expires_at=None,
+        )  # fmt: skip
+    return str(made["id"])
+
+
+def _event(event_id: str, partner: str, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": event_id, "partner": partner, "type": kind, "data": data}
+
+
+def _user_created(event_id: str, partner: str, email: str | None) -> dict[str, Any]:
+    data = {"user_id": "user_1", "primary_email": email, "first_name": None,
+            "last_name": None, "role": "viewer"}  # fmt: skip
+    return _event(event_id, partner, "identity.user_created", data)
+
+
+def _apply(engine: Engine, event: dict[str, Any]) -> str | Skipped:
+    with begin_write(engine) as connection:
+        return apply_event(connection, event, Outbox())
+
+
+def _signals(engine: Engine) -> list[tuple[str, str, str, Any]]:
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(workflow_outbox.c.workflow_id, workflow_outbox.c.signal,
+                   workflow_outbox.c.dedup, workflow_outbox.c.signal_input)
+        ).all()  # fmt: skip
+    return [tuple(r) for r in found]  # type: ignore[misc]
+
+
+def test_a_created_user_closes_the_open_invitation_of_their_email_once(engine: Engine) -> None:
+    invitation = _sent(engine, "clerk", "ana@example.org", "inv_clerk1")
+
+    outcome = _apply(engine, _user_created("ev-1", "clerk", "Ana@Example.org"))
+    again = _apply(engine, _user_created("ev-2", "clerk", "ana@example.org"))
+
+    assert outcome == f"invitation {invitation} accepted (user_created)"
+    assert isinstance(again, Skipped) and "no_open_invitation" in again.reason
+    assert "@" not in again.reason
+    with engine.connect() as connection:
+        stored = rows.get_invitation(connection, invitation_id=invitation)
+    assert stored is not None and stored["status"] == "accepted"
+    assert _signals(engine) == [
+        (workflow_id(invitation), "accepted", "ev-1", {"reason": "user_created"})
+    ]
+
+
+def test_another_providers_user_or_no_email_closes_nothing(engine: Engine) -> None:
+    invitation = _sent(engine, "clerk", "ana@example.org", "inv_clerk1")
+
+    other = _apply(engine, _user_created("ev-1", "auth0", "ana@example.org"))
+    none = _apply(engine, _user_created("ev-2", "clerk", None))
+
+    assert isinstance(other, Skipped) and isinstance(none, Skipped)
+    assert none.reason.startswith("no_email")
+    with engine.connect() as connection:
+        stored = rows.get_invitation(connection, invitation_id=invitation)
+    assert stored is not None and stored["status"] == "sent"
+    assert _signals(engine) == []
+
+
+def test_clerk_organization_invitation_accepted_closes_by_the_providers_id(
+    engine: Engine,
+) -> None:
+    invitation = _sent(engine, "clerk", "bob@example.org", "orginv_29wBhNJEj0wXZEzDfu0HJjO9rFu")
+    # The connector's own mapping of Clerk's event, as the normalizer would store it.
+    [draft] = connector("clerk").normalize(_partner_event("organizationInvitation.accepted"))
+    assert draft.type == "identity.invitation_accepted"
+
+    outcome = _apply(engine, _event("ev-9", "clerk", draft.type, draft.data))
+
+    assert outcome == f"invitation {invitation} accepted (invitation_accepted)"
+    assert _signals(engine)[0][:3] == (workflow_id(invitation), "accepted", "ev-9")
+
+
+def _partner_event(event_type: str) -> Any:
+    from integration_hub.connectors.base import PartnerEvent
+
+    body = connector("clerk").sample(event_type)
+    data_id = orjson.loads(body)["data"]["id"]
+    return PartnerEvent(partner_event_id=data_id, event_type=event_type, body=body)

@@ -1,0 +1,87 @@
+"""invitations: one open per (provider, e-mail), closes are compare-and-set from an open
+status (SQLite file, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from integration_hub.storage import invitations as rows
+from integration_hub.storage.engine import begin_write
+from integration_hub.storage.invitations import InvitationStatus
+
+LATER = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def _invite(engine: Engine, email: str = "ana@example.org", provider: str = "clerk") -> str:
+    with begin_write(engine) as connection:
+        made = rows.create_invitation(
+            connection, provider=provider, email=email, role="operator",
+            invited_by="local", expires_at=LATER,
+        )  # fmt: skip
+    assert made["status"] == "pending"
+    assert made["expires_at"] == LATER
+    return str(made["id"])
+
+
+def test_one_open_invitation_per_provider_and_email(engine: Engine) -> None:
+    first = _invite(engine)
+
+    with pytest.raises(rows.InvitationOpen) as held, begin_write(engine) as connection:
+        rows.create_invitation(
+            connection, provider="clerk", email="ana@example.org", role="admin",
+            invited_by="local", expires_at=LATER,
+        )  # fmt: skip
+    assert held.value.invitation_id == first
+    other_provider = _invite(engine, provider="auth0")
+    assert other_provider != first
+
+    with begin_write(engine) as connection:
+        assert rows.close_invitation(
+            connection, invitation_id=first, status=InvitationStatus.REVOKED, reason="test"
+        )
+    again = _invite(engine)  # closed: the e-mail may be invited anew
+    with engine.connect() as connection:
+        listed = rows.list_invitations(connection, limit=10)
+        open_only = rows.list_invitations(connection, limit=10, statuses=rows.OPEN)
+    assert {i["id"] for i in listed} == {first, other_provider, again}
+    assert {i["id"] for i in open_only} == {other_provider, again}
+
+
+def test_closes_happen_once_and_sent_only_from_pending(engine: Engine) -> None:
+    invitation = _invite(engine)
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+
+    with begin_write(engine) as connection:
+        assert rows.mark_sent(
+            connection, invitation_id=invitation, provider_invitation_id="inv_p1",
+            expires_at=expires,
+        )  # fmt: skip
+        assert not rows.mark_sent(
+            connection, invitation_id=invitation, provider_invitation_id="inv_p2",
+            expires_at=None,
+        )  # fmt: skip
+        found = rows.open_by_provider_id(
+            connection, provider="clerk", provider_invitation_id="inv_p1"
+        )
+        assert found is not None and found["expires_at"] == expires
+        assert rows.close_invitation(
+            connection, invitation_id=invitation, status=InvitationStatus.ACCEPTED, reason="a"
+        )
+        assert not rows.close_invitation(
+            connection, invitation_id=invitation, status=InvitationStatus.EXPIRED, reason="b"
+        )
+        with pytest.raises(ValueError, match="not a closed status"):
+            rows.close_invitation(
+                connection, invitation_id=invitation, status=InvitationStatus.SENT, reason="c"
+            )
+        stored = rows.get_invitation(connection, invitation_id=invitation)
+    assert stored is not None
+    assert (stored["status"], stored["reason"], stored["provider_invitation_id"]) == (
+        "accepted",
+        "a",
+        "inv_p1",
+    )
+    assert stored["closed_at"] is not None
