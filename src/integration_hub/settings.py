@@ -192,6 +192,12 @@ class Settings(BaseSettings):
         "mirror (keyed by provider and user). Default: the auth partner whose own domains the "
         "issuer's host is (`hub connectors --json`); otherwise the mirror grants no role.",
     )
+    oidc_scopes: str = Field(
+        default="openid profile email",
+        pattern=r"^openid( [\x21-\x7e]{1,64}){0,15}$",
+        description="Panel sign-in through the provider (web/oidc.py, on when AUTH_ISSUER, "
+        "AUTH_CLIENT_ID and AUTH_CLIENT_SECRET are set): the scopes asked for, `openid` first.",
+    )
     email_provider: str | None = Field(
         default=None,
         pattern=r"^[a-z][a-z0-9_]{0,63}$",

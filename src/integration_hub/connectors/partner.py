@@ -251,6 +251,9 @@ class Partner:
     # the setting). A host matches a suffix starting with "." or equals an entry without one;
     # an entry ending in "." matches as a prefix ("clerk." for clerk.example.com).
     issuer_hosts: tuple[str, ...] = ()
+    # An auth provider whose discovery has no `end_session_endpoint`: the URL that ends the
+    # provider's session, from (issuer, client_id, return_to), for the panel's sign-out.
+    logout_url: Callable[[str, str, str], str] | None = None
 
     def issues_for(self, host: str) -> bool:
         """Whether `host` (an OIDC issuer's, lower case) is one of this provider's domains."""

@@ -30,9 +30,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from integration_hub.logs import mask_sensitive
 from integration_hub.runtime import Hub
+from integration_hub.web import oidc_signin
 from integration_hub.web.admin.deps import build_authenticator
 from integration_hub.web.auth import PANEL_PRINCIPAL_SCOPE_KEY, AuthError, Principal, Role
 from integration_hub.web.event_ids import api_event_path, panel_event_path
+from integration_hub.web.oidc_signin import build_signin
 from integration_hub.web.panel_sessions import SESSION_COOKIE, PanelSessions
 
 LOGIN_COOKIE = "hub_login"
@@ -68,7 +70,10 @@ def sparkline(values: list[int], *, width: int = 240, height: int = 48) -> str:
 def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     """Routes under /status; `api` is the admin app the pages read from."""
     authenticator = build_authenticator(hub)
-    panel_sessions = PanelSessions(hub, authenticator)
+    signin = build_signin(hub, authenticator)
+    panel_sessions = PanelSessions(
+        hub, authenticator, signin_credential=signin.credential if signin else None
+    )
     key = secrets.token_bytes(32)
     templates = Environment(
         loader=PackageLoader("integration_hub.web", "templates"),
@@ -139,17 +144,51 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     def csrf_ok(expected_for: str, presented: str) -> bool:
         return bool(expected_for) and hmac.compare_digest(_csrf(key, expected_for), presented)
 
-    @router.get("/login")
-    async def login_form(request: Request, next: str = "/status", error: str = "") -> Response:
+    def login_page(
+        request: Request,
+        status: int = 200,
+        *,
+        next: str = "/status",
+        error: str = "",
+        message: str = "",
+    ) -> Response:
         nonce = secrets.token_urlsafe(24)
         response = render(
-            "login.html", request, next=_safe_next(next), error=error, csrf=_csrf(key, nonce)
+            "login.html",
+            request,
+            status,
+            next=_safe_next(next),
+            error=error,
+            message=message,
+            csrf=_csrf(key, nonce),
+            signin_label=signin.label if signin else None,
         )
         response.set_cookie(
-            LOGIN_COOKIE, nonce, max_age=900, path="/status", httponly=True,
-            secure=panel_sessions.secure(request), samesite="strict",
-        )  # fmt: skip
-        return response
+            LOGIN_COOKIE,
+            nonce,
+            max_age=900,
+            path="/status",
+            httponly=True,
+            secure=panel_sessions.secure(request),
+            samesite="strict",
+        )
+        return response  # fmt: skip
+
+    @router.get("/login")
+    async def login_form(request: Request, next: str = "/status", error: str = "") -> Response:
+        return login_page(request, next=next, error=error[:64])
+
+    @router.get("/login/oidc")
+    async def login_with_provider(request: Request, next: str = "/status") -> Response:
+        if signin is None:
+            return login_page(request, 404, next=next, error="signin_not_configured")
+        return await oidc_signin.start(signin, request, _safe_next(next), login_page)
+
+    @router.get("/login/callback")
+    async def login_callback(request: Request) -> Response:
+        if signin is None:
+            return login_page(request, 404, error="signin_not_configured")
+        return await oidc_signin.callback(signin, panel_sessions, request, login_page)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
@@ -175,8 +214,12 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     async def logout(request: Request) -> Response:
         if not csrf_ok(token_of(request), (await form(request)).get("csrf", "")):
             return HTMLResponse("CSRF check failed", status_code=403)
-        await panel_sessions.end(request.cookies.get(SESSION_COOKIE, ""))
-        response = RedirectResponse("/status/login", status_code=303)
+        ended = await panel_sessions.end(request.cookies.get(SESSION_COOKIE, ""))
+        target = "/status/login"
+        if signin is not None and ended == signin.credential:
+            # The provider's session too: else "Sign in" would pass straight through it.
+            target = await oidc_signin.provider_logout(signin, request) or target
+        response = RedirectResponse(target, status_code=303)
         panel_sessions.clear_cookie(response, request)
         return response
 
@@ -304,7 +347,13 @@ def _error_text(answer: httpx.Response) -> str:
 
 def _safe_next(target: str) -> str:
     """Only back into the panel: no open redirect."""
-    if target.startswith("/status") and "//" not in target and "\\" not in target:
+    if (
+        len(target) <= 512
+        and target.startswith("/status")
+        and "//" not in target
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return "/status"
 
