@@ -48,7 +48,7 @@ def test_upgrade_twice_is_a_no_op(database_url: str) -> None:
     with engine.connect() as connection:
         version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
     engine.dispose()
-    assert version == "0010"
+    assert version == "0011"
 
 
 def _insert_0004_mirror_rows(connection: Connection, now: datetime) -> None:

@@ -102,8 +102,8 @@ PARTNER = Partner(
             format=r"[0-9A-Za-z]{16,}",
             source=(
                 "Auth0 Dashboard > Applications > a Regular Web Application (Allowed Callback "
-                "URLs: <HUB_PUBLIC_BASE_URL>/status/login/callback; Allowed Logout URLs: "
-                "<HUB_PUBLIC_BASE_URL>/status/login), also authorized for the Management API "
+                "URLs: HUB_PUBLIC_BASE_URL/status/login/callback; Allowed Logout URLs: "
+                "HUB_PUBLIC_BASE_URL/status/login), also authorized for the Management API "
                 "(APIs > Auth0 Management API > Machine to Machine Applications) > Settings > "
                 "Client ID"
             ),
