@@ -53,6 +53,9 @@ class Grant:
 class OidcProvider:
     auth_method: str = "client_secret_basic"
     end_session: bool = True
+    # The host the browser reaches the provider's pages at: "localhost" makes the provider
+    # another site than the hub at 127.0.0.1, so its redirect back is cross-site, as in life.
+    browser_host: str = "127.0.0.1"
     subject: str = "user_oidc_1"
     # Claims added to (or replacing) the ID token's; roles by default.
     claims: dict[str, Any] = field(default_factory=lambda: {ROLES_CLAIM: ["admin"]})
@@ -70,6 +73,7 @@ class OidcProvider:
         self._codes: dict[str, Grant] = {}
         self.server = PartnerServer(self._answer)
         self.url = self.server.url
+        self.front_url = self.url.replace("127.0.0.1", self.browser_host)
 
     # --- what tests use ---------------------------------------------------------------------
 
@@ -133,7 +137,7 @@ class OidcProvider:
     def _discovery(self, _: RecordedRequest) -> Reply:
         document = {
             "issuer": self.url,
-            "authorization_endpoint": f"{self.url}/authorize",
+            "authorization_endpoint": f"{self.front_url}/authorize",
             "token_endpoint": f"{self.url}/token",
             "jwks_uri": f"{self.url}{JWKS_PATH}",
             "response_types_supported": ["code"],
@@ -142,7 +146,7 @@ class OidcProvider:
             "id_token_signing_alg_values_supported": ["RS256"],
         }
         if self.end_session:
-            document["end_session_endpoint"] = f"{self.url}/logout"
+            document["end_session_endpoint"] = f"{self.front_url}/logout"
         return Reply(200, document)
 
     def _authorize(self, request: RecordedRequest) -> Reply:
@@ -173,7 +177,7 @@ class OidcProvider:
         self._tickets[ticket] = grant
         page = (
             "<!doctype html><title>Local provider</title><h1>Sign in to the hub?</h1>"
-            f'<form method="get" action="{self.url}/approve">'
+            f'<form method="get" action="{self.front_url}/approve">'
             f'<input type="hidden" name="ticket" value="{html.escape(ticket)}">'
             '<button id="continue" type="submit">Continue</button> '
             '<button id="deny" type="submit" name="deny" value="1">Deny</button></form>'

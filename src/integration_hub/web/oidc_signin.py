@@ -178,9 +178,14 @@ async def start(
 
 
 async def callback(
-    signin: OidcSignIn, sessions: PanelSessions, request: Request, login_page: LoginPage
+    signin: OidcSignIn,
+    sessions: PanelSessions,
+    request: Request,
+    login_page: LoginPage,
+    page: Callable[..., Response],
 ) -> Response:
-    """The provider's redirect back: every check, then a panel session."""
+    """The provider's redirect back: every check, then a panel session. `page(template,
+    request, **context)` renders a panel page."""
     params = request.query_params
     state = params.get("state", "")
     if not state or len(state) > MAX_STATE:
@@ -220,7 +225,11 @@ async def callback(
     session_id = await sessions.start(principal, credential=signin.credential)
     metrics.OIDC_SIGNINS.labels("signed_in").inc()
     log.info("oidc_signed_in", subject=principal.subject, provider=principal.provider)
-    response = RedirectResponse(found.next_url, status_code=303)
+    # A page that moves on by itself, not a redirect: the provider's redirect back is a
+    # cross-site navigation, and a browser sends no SameSite=Strict cookie anywhere along its
+    # redirect chain; the page's own navigation is same-site, so the new session cookie goes.
+    response = page("signed_in.html", request, next=found.next_url)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the callback URL holds the code
     lifetime = sessions.lifetime_for(principal)
     sessions.set_cookie(response, request, session_id, lifetime=lifetime)
     response.delete_cookie(SIGNIN_COOKIE, path=LOGIN_PATH, httponly=True, samesite="lax")

@@ -188,7 +188,7 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     async def login_callback(request: Request) -> Response:
         if signin is None:
             return login_page(request, 404, error="signin_not_configured")
-        return await oidc_signin.callback(signin, panel_sessions, request, login_page)
+        return await oidc_signin.callback(signin, panel_sessions, request, login_page, render)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
