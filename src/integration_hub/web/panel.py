@@ -2,8 +2,9 @@
 
 Every page reads the same admin API the CLI uses, called in process for the signed-in
 principal (handed over in the ASGI scope, no token): the API authorizes and audits exactly as
-for any client, and the panel holds no queries of its own. Sign-in checks the token
-(`HUB_ADMIN_TOKEN` or an OIDC access token) once and starts a server-side session
+for any client, and the panel holds no queries of its own. Sign-in goes through the provider
+(web/oidc_signin.py) or checks a pasted token (`HUB_ADMIN_TOKEN` or an OIDC access token) once,
+and starts a server-side session
 (web/panel_sessions.py); the `hub_session` cookie holds only the session's random id. Scripts
 may send `Authorization: Bearer` instead, checked on every request.
 

@@ -1,11 +1,13 @@
 """Sign-in sessions of the status panel: the cookie holds a random id, the database the rest.
 
-Signing in with `HUB_ADMIN_TOKEN` or an OIDC access token checks it once and stores a session
+Signing in with `HUB_ADMIN_TOKEN`, an OIDC access token or through the provider
+(web/oidc_signin.py, credential kind "signin") checks it once and stores a session
 (storage/sessions.py): who, from which provider, with which role, made from which credential
 kind. The raw token is never kept, in the cookie or anywhere else. Every hub process on the
 same database honours the session until its absolute lifetime (`HUB_SESSION_LIFETIME_HOURS`),
 its idle timeout (`HUB_SESSION_IDLE_MINUTES`), logout, a change of the user's role, or a change
-of the credential it was made from (a new `HUB_ADMIN_TOKEN`, another issuer or audience).
+of the credential it was made from (a new `HUB_ADMIN_TOKEN`, another issuer, audience or client
+id).
 
 A role read from the OIDC token's claims has no such signal: the provider does not tell the hub
 when it takes the role away, and the token's own expiry is no guide (Clerk's last a minute,
