@@ -46,7 +46,8 @@ PANEL_SESSIONS = Counter(
 )
 OIDC_SIGNINS = Counter(
     "hub_oidc_signins_total",
-    "Panel sign-ins through the provider by outcome: signed_in, or the refusal (state_unknown, "
+    "Panel sign-ins through the provider by outcome: started, signed_in, or the refusal "
+    "(state_unknown, "
     "state_expired, cookie_mismatch, provider_error, token_exchange_failed, id_token_invalid, "
     "nonce_mismatch, no_role, discovery_unavailable, too_many_pending, ...).",
     ["outcome"],

@@ -68,12 +68,16 @@ class Discovery:
         if str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
             raise SignInError("discovery_invalid", "discovery names another issuer", status=502)
         urls = {}
+        # An https issuer's endpoints are https too (a plain-http issuer is a local test one).
+        schemes = ("https://",) if issuer.startswith("https://") else ("https://", "http://")
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             value = document.get(name)
-            if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            if not isinstance(value, str) or not value.startswith(schemes):
                 raise SignInError("discovery_invalid", f"discovery lacks {name}", status=502)
             urls[name] = value
         end_session = document.get("end_session_endpoint")
+        if isinstance(end_session, str) and not end_session.startswith(schemes):
+            end_session = None
         methods = document.get("token_endpoint_auth_methods_supported")
         return cls(
             **urls,
