@@ -22,6 +22,7 @@ from structlog.testing import capture_logs
 from integration_hub.connectors.partners import auth_logout_url
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
+from integration_hub.storage import sessions
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import admin_sessions, identity_users, pending_authorizations
 from integration_hub.web.oidc_signin import SIGNIN_COOKIE
@@ -400,3 +401,58 @@ def test_auth0_without_rp_logout_uses_its_own_logout_url() -> None:
         "&returnTo=https%3A%2F%2Fhub.example%2Fstatus%2Flogin"
     )
     assert auth_logout_url("https://login.example/", CLIENT_ID, "https://h/", None) is None
+
+
+async def test_the_session_holds_across_processes_until_the_client_changes(
+    tmp_path: Path, database_url: str, temporal_address: str, oidc_provider: OidcProvider
+) -> None:
+    def settings(home: str) -> Any:
+        return make_settings(
+            tmp_path / home, database_url, temporal_address, auth_issuer=oidc_provider.url,
+            auth_audience=AUDIENCE, auth_provider="clerk",
+        )  # fmt: skip
+
+    first = Hub(settings("a"), secrets=signin_secrets(), pipeline=False)
+    async with serve_hub(first) as running, _sign_in(running, oidc_provider) as (browser, _):
+        cookie = browser.cookies[SESSION_COOKIE]
+    other_client = EnvSecretSource(
+        environ={
+            **local_secrets(),
+            "AUTH_CLIENT_ID": "anotherClient0001",
+            "AUTH_CLIENT_SECRET": CLIENT_SECRET,
+        }
+    )
+    pages = {}
+    for name, secrets in (("same", signin_secrets()), ("other_client", other_client)):
+        hub = Hub(settings(name), secrets=secrets, pipeline=False)
+        async with (
+            serve_hub(hub) as running,
+            httpx.AsyncClient(base_url=running.base_url, cookies={SESSION_COOKIE: cookie}) as b,
+        ):
+            pages[name] = await b.get("/status")
+    assert pages["same"].status_code == 200 and "user_oidc_1 (admin)" in pages["same"].text
+    assert pages["other_client"].status_code == 303  # credential_changed: sign in again
+
+
+async def test_a_role_change_in_the_mirror_ends_the_session(
+    hub: RunningHub, oidc_provider: OidcProvider
+) -> None:
+    oidc_provider.claims = {}
+    now = datetime.now(UTC)
+    with begin_write(hub.hub.engine) as connection:
+        connection.execute(
+            identity_users.insert().values(
+                partner="clerk", user_id="user_oidc_1", role="viewer", deleted=False,
+                source_time=now, updated_at=now,
+            )
+        )  # fmt: skip
+    async with _sign_in(hub, oidc_provider) as (browser, _):
+        before = await browser.get("/status")
+        # What the identity handler does when the mirror changes the user's role.
+        with begin_write(hub.hub.engine) as connection:
+            sessions.revoke_subject(
+                connection, provider="clerk", subject="user_oidc_1", reason="role_changed"
+            )
+        after = await browser.get("/status")
+    assert before.status_code == 200 and "user_oidc_1 (viewer)" in before.text
+    assert after.status_code == 303
