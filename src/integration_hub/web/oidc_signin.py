@@ -99,6 +99,10 @@ def build_signin(hub: Hub, authenticator: Authenticator) -> OidcSignIn | None:
     client_secret = first_secret(hub, "AUTH_CLIENT_SECRET")
     if not (issuer and client_id and client_secret):
         return None
+    if not settings.public_base_url:
+        # The redirect URI then comes from each request's Host: fine locally, and the provider
+        # refuses one it does not know, but behind a proxy it is the proxy's inner address.
+        log.warning("oidc_signin_without_public_base_url", detail="set HUB_PUBLIC_BASE_URL")
     config = ClientConfig(
         issuer=issuer,
         client_id=client_id,

@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -29,13 +28,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from integration_hub.logs import mask_sensitive
 from integration_hub.runtime import Hub
 from integration_hub.web import oidc_signin
 from integration_hub.web.admin.deps import build_authenticator
 from integration_hub.web.auth import PANEL_PRINCIPAL_SCOPE_KEY, AuthError, Principal, Role
 from integration_hub.web.event_ids import api_event_path, panel_event_path
 from integration_hub.web.oidc_signin import build_signin
+from integration_hub.web.panel_format import mask_text_of, masked, since_label, sparkline
 from integration_hub.web.panel_sessions import SESSION_COOKIE, PanelSessions
 
 LOGIN_COOKIE = "hub_login"
@@ -45,27 +44,6 @@ STATES = ("healthy", "degraded", "failing", "not_configured", "idle")
 
 def _csrf(key: bytes, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
-
-
-def masked(value: dict[str, Any]) -> dict[str, Any]:
-    """The logs' masking, for anything the panel shows of a stored event."""
-    return dict(mask_sensitive(None, "panel", dict(value)))
-
-
-def sparkline(values: list[int], *, width: int = 240, height: int = 48) -> str:
-    """Inline SVG bars of events per hour; numbers only, so nothing needs escaping."""
-    top = max(values, default=0) or 1
-    step = width / max(len(values), 1)
-    bars = "".join(
-        f'<rect x="{i * step:.1f}" y="{height - v / top * (height - 2):.1f}" '
-        f'width="{step - 1:.1f}" height="{v / top * (height - 2):.1f}"><title>{v}</title></rect>'
-        for i, v in enumerate(values)
-    )
-    return (
-        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="events per hour, last 24 hours">'
-        f'<line x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}"/>{bars}</svg>'
-    )
 
 
 def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
@@ -323,13 +301,6 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     return router
 
 
-def mask_text_of(raw: dict[str, Any] | None) -> str | None:
-    """An admin's view of the body, through the logs' masking (secrets, phones, e-mails)."""
-    if raw is None:
-        return None
-    return str(masked({"body": raw["body"]})["body"])
-
-
 async def form(request: Request) -> dict[str, str]:
     """The panel's forms are url-encoded and small: parsed here, without python-multipart."""
     body = await request.body()
@@ -357,13 +328,3 @@ def _safe_next(target: str) -> str:
     ):
         return target
     return "/status"
-
-
-def since_label(moment: str | None, now: datetime | None = None) -> str:
-    if not moment:
-        return "never"
-    seconds = int(((now or datetime.now(UTC)) - datetime.fromisoformat(moment)).total_seconds())
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{max(seconds, 0)} s ago"
