@@ -19,8 +19,10 @@ import hashlib
 import hmac
 import json
 import secrets
+import ssl
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -292,12 +294,19 @@ async def _get_json(url: str) -> Any:
     return body
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every call: building one loads the CA bundle (~200 ms here), which
+    a new httpx client per call would otherwise do on every sign-in."""
+    return ssl.create_default_context()
+
+
 async def _request(method: str, url: str, **options: Any) -> tuple[int, Any]:
     """(status, parsed JSON or None); reads at most MAX_DOCUMENT_BYTES (ValueError past it)."""
     chunks: list[bytes] = []
     size = 0
     async with (
-        httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client,
+        httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, verify=_tls()) as client,
         client.stream(method, url, headers={"Accept": "application/json"}, **options) as answer,
     ):
         async for chunk in answer.aiter_bytes():
