@@ -456,3 +456,27 @@ async def test_a_role_change_in_the_mirror_ends_the_session(
         after = await browser.get("/status")
     assert before.status_code == 200 and "user_oidc_1 (viewer)" in before.text
     assert after.status_code == 303
+
+
+async def test_without_a_client_the_login_page_offers_the_token_only(
+    running_hub: RunningHub,
+) -> None:
+    login = await running_hub.http.get("/status/login")
+    start = await running_hub.http.get("/status/login/oidc")
+    callback = await running_hub.http.get("/status/login/callback", params={"state": "x" * 43})
+    assert login.status_code == 200 and "signin-with-provider" not in login.text
+    assert start.status_code == 404 and "signin_not_configured" in start.text
+    assert callback.status_code == 404
+
+
+async def test_an_unreachable_provider_is_a_clear_503(
+    tmp_path: Path, database_url: str, temporal_address: str
+) -> None:
+    with OidcProvider() as gone:
+        issuer = gone.url  # a port nothing listens on once the provider stops
+    settings = make_settings(tmp_path, database_url, temporal_address, auth_issuer=issuer)
+    hub = Hub(settings, secrets=signin_secrets(), pipeline=False)
+    async with serve_hub(hub) as running:
+        answer = await running.http.get("/status/login/oidc")
+        assert _count(running, pending_authorizations) == 0
+    assert answer.status_code == 503 and "(discovery_unavailable)" in answer.text
