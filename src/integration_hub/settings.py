@@ -198,6 +198,12 @@ class Settings(BaseSettings):
         description="Panel sign-in through the provider (web/oidc.py, on when AUTH_ISSUER, "
         "AUTH_CLIENT_ID and AUTH_CLIENT_SECRET are set): the scopes asked for, `openid` first.",
     )
+    oidc_token_auth: Literal["auto", "client_secret_basic", "client_secret_post"] = Field(
+        default="auto",
+        description="How the sign-in authenticates at the token endpoint: auto is Basic when "
+        "discovery lists it, else POST; set it to what the provider's application is set to "
+        "(Auth0: Application > Credentials > Authentication Method).",
+    )
     email_provider: str | None = Field(
         default=None,
         pattern=r"^[a-z][a-z0-9_]{0,63}$",

@@ -480,3 +480,18 @@ async def test_an_unreachable_provider_is_a_clear_503(
         answer = await running.http.get("/status/login/oidc")
         assert _count(running, pending_authorizations) == 0
     assert answer.status_code == 503 and "(discovery_unavailable)" in answer.text
+
+
+async def test_the_token_auth_method_can_be_set(
+    tmp_path: Path, database_url: str, temporal_address: str, oidc_provider: OidcProvider
+) -> None:
+    # HUB_OIDC_TOKEN_AUTH wins over discovery: this provider takes Basic only, so POST fails.
+    settings = make_settings(
+        tmp_path, database_url, temporal_address, auth_issuer=oidc_provider.url,
+        oidc_token_auth="client_secret_post",
+    )  # fmt: skip
+    async with serve_hub(Hub(settings, secrets=signin_secrets(), pipeline=False)) as running:
+        answer = await _callback_answer(running, oidc_provider)
+    [request] = oidc_provider.token_requests
+    assert answer.status_code == 502 and "(token_exchange_failed)" in answer.text
+    assert request.form()["client_id"] == [CLIENT_ID] and "authorization" not in request.headers

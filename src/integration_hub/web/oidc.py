@@ -38,6 +38,9 @@ MAX_DOCUMENT_BYTES = 64 * 1024  # discovery and token answers: a few KiB in prac
 TIMEOUT = httpx.Timeout(10.0)
 
 
+_SECRET_METHODS = ("client_secret_basic", "client_secret_post")  # in order of preference
+
+
 class SignInError(Exception):
     def __init__(self, reason: str, detail: str, *, status: int = 400) -> None:
         super().__init__(detail)
@@ -98,6 +101,8 @@ class ClientConfig:
     client_secret: str
     scopes: str
     audience: str | None  # Auth0 issues an API access token only when asked for an audience
+    # client_secret_basic | client_secret_post | auto (by discovery)
+    token_auth: str = "auto"  # noqa: S105 (a method's name, not a secret)
 
 
 class OidcClient:
@@ -152,17 +157,23 @@ class OidcClient:
             "code_verifier": verifier,
         }
         auth: httpx.BasicAuth | None = None
-        if "client_secret_basic" in found.token_auth_methods:
+        method = self.config.token_auth
+        if method == "auto":
+            offered = [m for m in _SECRET_METHODS if m in found.token_auth_methods]
+            if not offered:
+                raise SignInError(
+                    "token_exchange_failed",
+                    "the provider offers no client_secret method",
+                    status=502,
+                )
+            method = offered[0]
+        if method == "client_secret_basic":
             # RFC 6749 section 2.3.1: both parts form-urlencoded before Basic.
             auth = httpx.BasicAuth(
-                _form_encode(self.config.client_id), _form_encode(self.config.client_secret)
+                quote_plus(self.config.client_id), quote_plus(self.config.client_secret)
             )
-        elif "client_secret_post" in found.token_auth_methods:
-            form |= {"client_id": self.config.client_id, "client_secret": self.config.client_secret}
         else:
-            raise SignInError(
-                "token_exchange_failed", "the provider offers no client_secret method", status=502
-            )
+            form |= {"client_id": self.config.client_id, "client_secret": self.config.client_secret}
         try:
             status, body = await _request("POST", found.token_endpoint, data=form, auth=auth)
         except (httpx.HTTPError, ValueError):
@@ -276,10 +287,6 @@ def _why(error: jwt.InvalidTokenError) -> str:
     if isinstance(error, jwt.MissingRequiredClaimError):
         return "the ID token lacks exp, iat, iss, aud or sub"
     return "the ID token is not valid"
-
-
-def _form_encode(value: str) -> str:
-    return quote_plus(value)
 
 
 async def _get_json(url: str) -> Any:

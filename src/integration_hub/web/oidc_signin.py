@@ -66,6 +66,9 @@ MESSAGES = {
     "no_role": "You are signed in at the provider, but your account has no role in the hub "
     "(viewer, operator or admin). Ask an admin to grant one.",
     "too_many_pending": "Too many sign-ins are in progress: try again in a few minutes.",
+    "discovery_unavailable": "The provider cannot be reached: try again, or paste a token.",
+    "discovery_invalid": "The provider's configuration does not fit the issuer (AUTH_ISSUER).",
+    "jwks_unavailable": "The provider's keys cannot be fetched: try again, or paste a token.",
 }
 
 
@@ -109,6 +112,7 @@ def build_signin(hub: Hub, authenticator: Authenticator) -> OidcSignIn | None:
         client_secret=client_secret,
         scopes=settings.oidc_scopes,
         audience=settings.auth_audience,
+        token_auth=settings.oidc_token_auth,
     )
     verifier = authenticator.verifier
     client = OidcClient(
