@@ -337,3 +337,16 @@ def test_hub_poll_names_the_declared_sources_when_asked_for_another(tmp_path: Pa
 
     assert result.exit_code == 2
     assert "no poll source 'nobody' 'feed'" in result.output
+
+
+def test_doctor_names_the_panel_sign_in_url() -> None:
+    from integration_hub.cli.doctor import signin_hint
+
+    configured = EnvSecretSource(
+        environ={"AUTH_CLIENT_ID": "a" * 16, "AUTH_CLIENT_SECRET": "b" * 32}
+    )
+    on = signin_hint("https://hub.example/", "https://t.auth0.com/", configured)
+    assert on.startswith("panel sign-in: try https://hub.example/status/login ")
+    assert "https://hub.example/status/login/callback" in on
+    off = signin_hint(None, None, EnvSecretSource(environ={}))
+    assert "<HUB_PUBLIC_BASE_URL>/status/login, pasted token only" in off

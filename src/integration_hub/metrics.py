@@ -44,6 +44,14 @@ PANEL_SESSIONS = Counter(
     "session_revoked, session_unknown, credential_changed).",
     ["outcome"],
 )
+OIDC_SIGNINS = Counter(
+    "hub_oidc_signins_total",
+    "Panel sign-ins through the provider by outcome: started, signed_in, or the refusal "
+    "(state_unknown, "
+    "state_expired, cookie_mismatch, provider_error, token_exchange_failed, id_token_invalid, "
+    "nonce_mismatch, no_role, discovery_unavailable, too_many_pending, ...).",
+    ["outcome"],
+)
 CONNECTIONS_CUT = Counter(
     "hub_connections_cut_total",
     "Connections the edge closed before a whole request arrived (web/server.py): idle_timeout,"

@@ -192,6 +192,18 @@ class Settings(BaseSettings):
         "mirror (keyed by provider and user). Default: the auth partner whose own domains the "
         "issuer's host is (`hub connectors --json`); otherwise the mirror grants no role.",
     )
+    oidc_scopes: str = Field(
+        default="openid profile email",
+        pattern=r"^openid( [\x21-\x7e]{1,64}){0,15}$",
+        description="Panel sign-in through the provider (web/oidc.py, on when AUTH_ISSUER, "
+        "AUTH_CLIENT_ID and AUTH_CLIENT_SECRET are set): the scopes asked for, `openid` first.",
+    )
+    oidc_token_auth: Literal["auto", "client_secret_basic", "client_secret_post"] = Field(
+        default="auto",
+        description="How the sign-in authenticates at the token endpoint: auto is Basic when "
+        "discovery lists it, else POST; set it to what the provider's application is set to "
+        "(Auth0: Application > Credentials > Authentication Method).",
+    )
     email_provider: str | None = Field(
         default=None,
         pattern=r"^[a-z][a-z0-9_]{0,63}$",

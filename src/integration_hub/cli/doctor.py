@@ -11,6 +11,7 @@ from integration_hub.cli.common import print_json, settings
 
 if TYPE_CHECKING:
     from integration_hub.doctor import PartnerReport
+    from integration_hub.secrets import SecretSource
 
 
 def doctor(
@@ -50,9 +51,10 @@ def doctor(
     # Doctor reads; it never creates the embedded database as a side effect.
     fresh = make_url(url).get_backend_name() == "sqlite" and not Path(database or "").exists()
     engine = None if fresh else make_engine(url)
+    source = open_secret_source(configured)
     try:
         reports = diagnose(
-            secrets=open_secret_source(configured),
+            secrets=source,
             engine=engine,
             public_base_url=configured.public_base_url,
             settings=configured,
@@ -68,8 +70,18 @@ def doctor(
     else:
         for report in reports:
             show(report)
+        typer.echo(signin_hint(configured.public_base_url, configured.auth_issuer, source))
     if strict and any(r.priority == "P0" and not r.complete for r in reports):
         raise typer.Exit(1)
+
+
+def signin_hint(public_base_url: str | None, issuer: str | None, source: SecretSource) -> str:
+    """The panel's sign-in URL to try, and whether the provider's sign-in is on."""
+    base = (public_base_url or "<HUB_PUBLIC_BASE_URL>").rstrip("/")
+    names = ("AUTH_ISSUER", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET")
+    if all((name == "AUTH_ISSUER" and issuer) or source.versions(name) for name in names):
+        return f"panel sign-in: try {base}/status/login (provider callback {base}/status/login/callback)"
+    return f"panel sign-in: {base}/status/login, pasted token only (set {', '.join(names)})"
 
 
 def show(report: PartnerReport) -> None:

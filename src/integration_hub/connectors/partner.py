@@ -263,6 +263,9 @@ class Partner:
     issuer_hosts: tuple[str, ...] = ()
     # An auth provider's invitations and sign-in policy check (connectors/identity_provider.py).
     identity: IdentityProvider | None = None
+    # An auth provider whose discovery has no `end_session_endpoint`: the URL that ends the
+    # provider's session, from (issuer, client_id, return_to), for the panel's sign-out.
+    logout_url: Callable[[str, str, str], str] | None = None
 
     def issues_for(self, host: str) -> bool:
         """Whether `host` (an OIDC issuer's, lower case) is one of this provider's domains."""

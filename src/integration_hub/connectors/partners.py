@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from integration_hub.connectors import auth0, clerk, google_maps, stripe, twilio
 from integration_hub.connectors.partner import Capability, Partner, WebhookContext
@@ -98,6 +99,23 @@ def auth_provider_of_issuer(
     for partner in providers_of("auth", partners):
         if partner.issues_for(host.lower()):
             return partner.name
+    return None
+
+
+def auth_logout_url(
+    issuer: str,
+    client_id: str,
+    return_to: str,
+    configured: str | None,
+    partners: Sequence[Partner] = PARTNERS,
+) -> str | None:
+    """The auth provider's own sign-out URL for an issuer whose discovery names none (None when
+    the provider declares no `logout_url` or cannot be told)."""
+    host = (urlsplit(issuer).hostname or "").lower()
+    name = auth_provider_of_issuer(host, configured, partners)
+    for partner in partners:
+        if partner.name == name and partner.logout_url is not None:
+            return partner.logout_url(issuer, client_id, return_to)
     return None
 
 

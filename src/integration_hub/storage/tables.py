@@ -349,6 +349,23 @@ admin_sessions = Table(
 )
 
 
+# Sign-ins (and later OAuth connections) waiting for the provider's redirect back
+# (storage/pending_authorizations.py): keyed by the SHA-256 of `state`, bound to the browser by
+# the SHA-256 of its short-lived cookie, consumed (deleted) exactly once, gone after 10 minutes.
+pending_authorizations = Table(
+    "pending_authorizations",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("browser_hash", String(64), nullable=False, index=True),
+    Column("purpose", String(32), nullable=False),  # signin | connect
+    Column("nonce", String(128), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("next_url", String(512), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+
 # Where each poll source (connectors/partner.py `PollSource`) stands: the cursor it fetches its
 # next page from, advanced in the transaction that stores the page's raw events (so a crash
 # neither loses nor duplicates a page). `last_error` is the latest failed attempt's error since

@@ -2,8 +2,9 @@
 
 Every page reads the same admin API the CLI uses, called in process for the signed-in
 principal (handed over in the ASGI scope, no token): the API authorizes and audits exactly as
-for any client, and the panel holds no queries of its own. Sign-in checks the token
-(`HUB_ADMIN_TOKEN` or an OIDC access token) once and starts a server-side session
+for any client, and the panel holds no queries of its own. Sign-in goes through the provider
+(web/oidc_signin.py) or checks a pasted token (`HUB_ADMIN_TOKEN` or an OIDC access token) once,
+and starts a server-side session
 (web/panel_sessions.py); the `hub_session` cookie holds only the session's random id. Scripts
 may send `Authorization: Bearer` instead, checked on every request.
 
@@ -18,7 +19,6 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -28,11 +28,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from integration_hub.logs import mask_sensitive
 from integration_hub.runtime import Hub
+from integration_hub.web import oidc_signin
 from integration_hub.web.admin.deps import build_authenticator
 from integration_hub.web.auth import PANEL_PRINCIPAL_SCOPE_KEY, AuthError, Principal, Role
 from integration_hub.web.event_ids import api_event_path, panel_event_path
+from integration_hub.web.oidc_signin import build_signin
+from integration_hub.web.panel_format import mask_text_of, masked, since_label, sparkline
 from integration_hub.web.panel_sessions import SESSION_COOKIE, PanelSessions
 
 LOGIN_COOKIE = "hub_login"
@@ -44,31 +46,13 @@ def _csrf(key: bytes, value: str) -> str:
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def masked(value: dict[str, Any]) -> dict[str, Any]:
-    """The logs' masking, for anything the panel shows of a stored event."""
-    return dict(mask_sensitive(None, "panel", dict(value)))
-
-
-def sparkline(values: list[int], *, width: int = 240, height: int = 48) -> str:
-    """Inline SVG bars of events per hour; numbers only, so nothing needs escaping."""
-    top = max(values, default=0) or 1
-    step = width / max(len(values), 1)
-    bars = "".join(
-        f'<rect x="{i * step:.1f}" y="{height - v / top * (height - 2):.1f}" '
-        f'width="{step - 1:.1f}" height="{v / top * (height - 2):.1f}"><title>{v}</title></rect>'
-        for i, v in enumerate(values)
-    )
-    return (
-        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="events per hour, last 24 hours">'
-        f'<line x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}"/>{bars}</svg>'
-    )
-
-
 def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     """Routes under /status; `api` is the admin app the pages read from."""
     authenticator = build_authenticator(hub)
-    panel_sessions = PanelSessions(hub, authenticator)
+    signin = build_signin(hub, authenticator)
+    panel_sessions = PanelSessions(
+        hub, authenticator, signin_credential=signin.credential if signin else None
+    )
     key = secrets.token_bytes(32)
     templates = Environment(
         loader=PackageLoader("integration_hub.web", "templates"),
@@ -139,17 +123,51 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     def csrf_ok(expected_for: str, presented: str) -> bool:
         return bool(expected_for) and hmac.compare_digest(_csrf(key, expected_for), presented)
 
-    @router.get("/login")
-    async def login_form(request: Request, next: str = "/status", error: str = "") -> Response:
+    def login_page(
+        request: Request,
+        status: int = 200,
+        *,
+        next: str = "/status",
+        error: str = "",
+        message: str = "",
+    ) -> Response:
         nonce = secrets.token_urlsafe(24)
         response = render(
-            "login.html", request, next=_safe_next(next), error=error, csrf=_csrf(key, nonce)
+            "login.html",
+            request,
+            status,
+            next=_safe_next(next),
+            error=error,
+            message=message,
+            csrf=_csrf(key, nonce),
+            signin_label=signin.label if signin else None,
         )
         response.set_cookie(
-            LOGIN_COOKIE, nonce, max_age=900, path="/status", httponly=True,
-            secure=panel_sessions.secure(request), samesite="strict",
-        )  # fmt: skip
-        return response
+            LOGIN_COOKIE,
+            nonce,
+            max_age=900,
+            path="/status",
+            httponly=True,
+            secure=panel_sessions.secure(request),
+            samesite="strict",
+        )
+        return response  # fmt: skip
+
+    @router.get("/login")
+    async def login_form(request: Request, next: str = "/status", error: str = "") -> Response:
+        return login_page(request, next=next, error=error[:64])
+
+    @router.get("/login/oidc")
+    async def login_with_provider(request: Request, next: str = "/status") -> Response:
+        if signin is None:
+            return login_page(request, 404, next=next, error="signin_not_configured")
+        return await oidc_signin.start(signin, request, _safe_next(next), login_page)
+
+    @router.get("/login/callback")
+    async def login_callback(request: Request) -> Response:
+        if signin is None:
+            return login_page(request, 404, error="signin_not_configured")
+        return await oidc_signin.callback(signin, panel_sessions, request, login_page, render)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
@@ -175,8 +193,12 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     async def logout(request: Request) -> Response:
         if not csrf_ok(token_of(request), (await form(request)).get("csrf", "")):
             return HTMLResponse("CSRF check failed", status_code=403)
-        await panel_sessions.end(request.cookies.get(SESSION_COOKIE, ""))
-        response = RedirectResponse("/status/login", status_code=303)
+        ended = await panel_sessions.end(request.cookies.get(SESSION_COOKIE, ""))
+        target = "/status/login"
+        if signin is not None and ended == signin.credential:
+            # The provider's session too: else "Sign in" would pass straight through it.
+            target = await oidc_signin.provider_logout(signin, request) or target
+        response = RedirectResponse(target, status_code=303)
         panel_sessions.clear_cookie(response, request)
         return response
 
@@ -279,13 +301,6 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
     return router
 
 
-def mask_text_of(raw: dict[str, Any] | None) -> str | None:
-    """An admin's view of the body, through the logs' masking (secrets, phones, e-mails)."""
-    if raw is None:
-        return None
-    return str(masked({"body": raw["body"]})["body"])
-
-
 async def form(request: Request) -> dict[str, str]:
     """The panel's forms are url-encoded and small: parsed here, without python-multipart."""
     body = await request.body()
@@ -304,16 +319,12 @@ def _error_text(answer: httpx.Response) -> str:
 
 def _safe_next(target: str) -> str:
     """Only back into the panel: no open redirect."""
-    if target.startswith("/status") and "//" not in target and "\\" not in target:
+    if (
+        len(target) <= 512
+        and target.startswith("/status")
+        and "//" not in target
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return "/status"
-
-
-def since_label(moment: str | None, now: datetime | None = None) -> str:
-    if not moment:
-        return "never"
-    seconds = int(((now or datetime.now(UTC)) - datetime.fromisoformat(moment)).total_seconds())
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return f"{max(seconds, 0)} s ago"

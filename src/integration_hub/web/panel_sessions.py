@@ -1,11 +1,13 @@
 """Sign-in sessions of the status panel: the cookie holds a random id, the database the rest.
 
-Signing in with `HUB_ADMIN_TOKEN` or an OIDC access token checks it once and stores a session
+Signing in with `HUB_ADMIN_TOKEN`, an OIDC access token or through the provider
+(web/oidc_signin.py, credential kind "signin") checks it once and stores a session
 (storage/sessions.py): who, from which provider, with which role, made from which credential
 kind. The raw token is never kept, in the cookie or anywhere else. Every hub process on the
 same database honours the session until its absolute lifetime (`HUB_SESSION_LIFETIME_HOURS`),
 its idle timeout (`HUB_SESSION_IDLE_MINUTES`), logout, a change of the user's role, or a change
-of the credential it was made from (a new `HUB_ADMIN_TOKEN`, another issuer or audience).
+of the credential it was made from (a new `HUB_ADMIN_TOKEN`, another issuer, audience or client
+id).
 
 A role read from the OIDC token's claims has no such signal: the provider does not tell the hub
 when it takes the role away, and the token's own expiry is no guide (Clerk's last a minute,
@@ -40,9 +42,14 @@ log = structlog.get_logger(__name__)
 
 
 class PanelSessions:
-    def __init__(self, hub: Hub, authenticator: Authenticator) -> None:
+    def __init__(
+        self, hub: Hub, authenticator: Authenticator, *, signin_credential: str | None = None
+    ) -> None:
         self._engine = hub.engine
         self._authenticator = authenticator
+        # Sessions made by the provider sign-in (web/oidc_signin.py): a fingerprint of the
+        # issuer and client id, current while both stay configured.
+        self.signin_credential = signin_credential
         self.lifetime = timedelta(hours=hub.settings.session_lifetime_hours)
         self.idle_timeout = timedelta(minutes=hub.settings.session_idle_minutes)
         self.claims_lifetime = min(
@@ -58,8 +65,13 @@ class PanelSessions:
         """How long a session of `principal` may last (see the module's docstring)."""
         return self.claims_lifetime if principal.role_from_token else self.lifetime
 
-    async def start(self, principal: Principal) -> str:
-        """Store a session for a principal just authenticated; returns the cookie's id."""
+    def current_credentials(self) -> frozenset[str]:
+        current = self._authenticator.current_credentials()
+        return current | {self.signin_credential} if self.signin_credential else current
+
+    async def start(self, principal: Principal, *, credential: str | None = None) -> str:
+        """Store a session for a principal just authenticated (by the credential kind
+        `credential`, else the Authenticator's); returns the cookie's id."""
 
         def store() -> str:
             with begin_write(self._engine) as connection:
@@ -68,7 +80,7 @@ class PanelSessions:
                     subject=principal.subject,
                     provider=LOCAL_PROVIDER if principal.via == "local" else principal.provider,
                     role=principal.role.label if principal.role else None,
-                    credential=self._authenticator.credential_of(principal),
+                    credential=credential or self._authenticator.credential_of(principal),
                     lifetime=self.lifetime_for(principal),
                 )
 
@@ -91,10 +103,7 @@ class PanelSessions:
             reason: str | None = "session_unknown"
         else:
             reason = stored.refusal(now=now, idle_timeout=self.idle_timeout)
-            if (
-                reason is None
-                and stored.credential not in self._authenticator.current_credentials()
-            ):
+            if reason is None and stored.credential not in self.current_credentials():
                 reason = "credential_changed"
         if reason is not None or stored is None:
             metrics.PANEL_SESSIONS.labels(reason or "session_unknown").inc()
@@ -111,18 +120,25 @@ class PanelSessions:
             stored.provider,
         )
 
-    async def end(self, session_id: str) -> None:
-        """Logout: the session is revoked on the server, whichever process it reaches next."""
+    async def end(self, session_id: str) -> str | None:
+        """Logout: the session is revoked on the server, whichever process it reaches next.
+        Returns the credential kind the ended session was made from (None: no live session)."""
 
-        def revoke() -> bool:
+        def revoke() -> str | None:
             with begin_write(self._engine) as connection:
-                return sessions.revoke(connection, session_id=session_id, reason="logout")
+                stored = sessions.find(connection, session_id=session_id)
+                if stored is None:
+                    return None
+                revoked = sessions.revoke(connection, session_id=session_id, reason="logout")
+                return stored.credential if revoked else None
 
         if not session_id:
-            return
-        if await asyncio.to_thread(revoke):
+            return None
+        credential = await asyncio.to_thread(revoke)
+        if credential is not None:
             metrics.PANEL_SESSIONS.labels("revoked").inc()
             log.info("panel_session_ended", reason="logout")
+        return credential
 
     def set_cookie(
         self,

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from integration_hub.connectors.identity_provider import IdentityProvider, SignInPolicy
 from integration_hub.connectors.partner import (
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 LOG_STREAM_TOKEN = "AUTH0_LOG_STREAM_TOKEN"  # noqa: S105 (a variable name, not a value)
 ISSUER, CLIENT_ID, CLIENT_SECRET = "AUTH_ISSUER", "AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET"
 ORGANIZATION_ID = "AUTH0_ORGANIZATION_ID"  # invitations go to this organization
+
+
+def _logout_url(issuer: str, client_id: str, return_to: str) -> str:
+    # Auth0 tenants without RP-Initiated Logout enabled end the session at /v2/logout; the
+    # return URL must be listed under the application's Allowed Logout URLs.
+    query = urlencode({"client_id": client_id, "returnTo": return_to})
+    return f"{issuer.rstrip('/')}/v2/logout?{query}"
 
 
 def _webhook(context: WebhookContext) -> Connector:
@@ -80,6 +88,7 @@ PARTNER = Partner(
     summary="Auth provider: log streams to the roles mirror; Management API snapshots out.",
     capabilities=frozenset({"auth"}),
     issuer_hosts=(".auth0.com",),
+    logout_url=_logout_url,
     secrets=(
         # The token is ours to choose (`hub init` makes a 43-character one); long enough to guess.
         Secret(
@@ -102,8 +111,11 @@ PARTNER = Partner(
             CLIENT_ID,
             format=r"[0-9A-Za-z]{16,}",
             source=(
-                "Auth0 Dashboard > Applications > a Machine to Machine application authorized "
-                "for the Management API > Settings > Client ID"
+                "Auth0 Dashboard > Applications > a Regular Web Application (Allowed Callback "
+                "URLs: HUB_PUBLIC_BASE_URL/status/login/callback; Allowed Logout URLs: "
+                "HUB_PUBLIC_BASE_URL/status/login), also authorized for the Management API "
+                "(APIs > Auth0 Management API > Machine to Machine Applications) > Settings > "
+                "Client ID"
             ),
         ),
         Secret(

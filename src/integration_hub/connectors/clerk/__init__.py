@@ -61,6 +61,22 @@ PARTNER = Partner(
             required=False,  # only inviting users needs it
             source="Clerk Dashboard > Configure > API keys > Secret keys",
         ),
+        # Panel sign-in with Clerk as the OpenID provider (web/oidc_signin.py); optional: the
+        # panel also takes a pasted token. The issuer (HUB_AUTH_ISSUER) is the Frontend API URL.
+        Secret(
+            "AUTH_CLIENT_ID",
+            format=r"[0-9A-Za-z]{16,}",
+            required=False,
+            source="Clerk Dashboard > Configure > OAuth applications > Add (redirect URI "
+            "HUB_PUBLIC_BASE_URL/status/login/callback; scopes openid profile email) > "
+            "Client ID",
+        ),
+        Secret(
+            "AUTH_CLIENT_SECRET",
+            format=r"[0-9A-Za-z_-]{32,}",
+            required=False,
+            source="the same OAuth application > Client Secret (shown once)",
+        ),
     ),
     webhook=_webhook,
     calls=_calls,
