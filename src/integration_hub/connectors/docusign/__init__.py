@@ -15,13 +15,18 @@ import secrets
 from typing import TYPE_CHECKING
 
 from integration_hub.connectors.partner import (
+    CallsContext,
     Partner,
+    RoutesContext,
     Secret,
     WebhookContext,
 )
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from integration_hub.connectors.base import Connector
+    from integration_hub.connectors.outbound import PartnerCalls
 
 CLIENT_ID = "DOCUSIGN_CLIENT_ID"
 CLIENT_SECRET = "DOCUSIGN_CLIENT_SECRET"  # noqa: S105 (a variable name, not a value)
@@ -60,6 +65,26 @@ def _webhook(context: WebhookContext) -> Connector:
     from integration_hub.connectors.docusign.webhook import DocuSignConnector
 
     return DocuSignConnector()
+
+
+def _calls(context: CallsContext) -> PartnerCalls:
+    from integration_hub.connectors.docusign.calls import DocuSignCalls
+    from integration_hub.connectors.docusign.settings import DocuSignSettings
+
+    # HUB_DOCUSIGN_* are the partner's own settings, read when a worker builds the calls.
+    return DocuSignCalls(context.secrets, DocuSignSettings(), engine=context.engine)
+
+
+def _workflows() -> tuple[type, ...]:
+    from integration_hub.connectors.docusign.workflows import DOCUSIGN_WORKFLOWS
+
+    return DOCUSIGN_WORKFLOWS
+
+
+def _routes(context: RoutesContext) -> APIRouter:
+    from integration_hub.connectors.docusign.routes import contract_routes
+
+    return contract_routes(context)
 
 
 PARTNER = Partner(
@@ -124,4 +149,7 @@ PARTNER = Partner(
         ),
     ),
     webhook=_webhook,
+    calls=_calls,
+    workflows=_workflows,
+    routes=_routes,
 )
