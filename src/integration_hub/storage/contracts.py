@@ -19,6 +19,11 @@ STATUSES = ("created", "sent", "delivered", "completed", "declined", "voided")
 _TIMES = ("sent_at", "completed_at", "expires_at", "status_at", "created_at", "updated_at")
 
 
+def cleaner_ref(cleaner_id: str) -> str:
+    """The subject_ref of a cleaner's contracts."""
+    return f"cleaner:{cleaner_id}"
+
+
 def _out(row: Any) -> dict[str, Any]:
     contract = dict(row._mapping)
     for name in _TIMES:

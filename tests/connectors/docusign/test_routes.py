@@ -63,8 +63,8 @@ async def hub(
         yield running
 
 
-async def _listed(hub: RunningHub) -> list[dict[str, Any]]:
-    answer = await hub.admin.get("/api/contracts", params={"subject_ref": SUBJECT})
+async def _listed(hub: RunningHub, subject: str = SUBJECT) -> list[dict[str, Any]]:
+    answer = await hub.admin.get("/api/contracts", params={"subject_ref": subject})
     assert answer.status_code == 200, answer.text
     listed: list[dict[str, Any]] = answer.json()
     return listed
@@ -73,7 +73,13 @@ async def _listed(hub: RunningHub) -> list[dict[str, Any]]:
 async def test_a_contract_is_sent_once_and_completes_from_connect(
     hub: RunningHub, docusign: FakeDocuSign
 ) -> None:
-    answer = await hub.admin.post("/api/contracts", json=REQUEST)
+    added = await hub.admin.post("/api/cleaners", json={"name": "Ana", "phone": "+13055550177"})
+    cleaner_id = added.json()["id"]
+    shown = await hub.admin.get(f"/api/cleaners/{cleaner_id}")
+    assert shown.json()["contract_signed"] is False
+    answer = await hub.admin.post(
+        "/api/contracts", json={**REQUEST, "subject_ref": f"cleaner:{cleaner_id}"}
+    )
 
     assert answer.status_code == 201, answer.text
     out = answer.json()
@@ -96,11 +102,14 @@ async def test_a_contract_is_sent_once_and_completes_from_connect(
     headers = sign_as("docusign", body, secret=webhook_secret("docusign"))
     assert (await hub.http.post("/webhooks/docusign", content=body, headers=headers)).is_success
 
-    listed = await wait_until(lambda: _listed(hub), lambda c: c[0]["status"] == "completed")
+    listed = await wait_until(
+        lambda: _listed(hub, f"cleaner:{cleaner_id}"), lambda c: c[0]["status"] == "completed"
+    )
     assert listed[0]["id"] == contract_id
     assert (listed[0]["completed_at"], listed[0]["expires_at"]) == (
         "2026-12-01T12:00:00.250000Z", "2027-12-01T12:00:00.250000Z",
     )  # fmt: skip
+    assert (await hub.admin.get(f"/api/cleaners/{cleaner_id}")).json()["contract_signed"] is True
 
 
 async def test_a_lost_answer_is_found_on_retry_and_not_sent_twice(

@@ -11,7 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from integration_hub.connectors.docusign import PARTNER, PEM, PRIVATE_KEY, normalize_private_key
+from integration_hub.connectors.docusign.calls import DocuSignCalls
 from integration_hub.connectors.docusign.settings import DocuSignSettings
+from integration_hub.errors import UnsafeConfiguration
+from integration_hub.secrets import EnvSecretSource
 from tests.connectors.docusign.support import PRIVATE_KEY_PEM, TEMPLATE_EN, TEMPLATE_ES, TEMPLATES
 
 
@@ -88,3 +91,13 @@ def test_a_pasted_private_key_becomes_pem(pasted: str, form: str | None) -> None
     assert re.fullmatch(PEM, canonical)
     assert canonical.splitlines()[1:-1] == PRIVATE_KEY_PEM.strip().splitlines()[1:-1]
     assert PARTNER.secret(PRIVATE_KEY).canonical(pasted) == canonical
+
+
+def test_the_production_environment_needs_a_production_hub() -> None:
+    production = _settings(environment="production")
+    secrets = EnvSecretSource(environ={})
+
+    with pytest.raises(UnsafeConfiguration, match="needs HUB_ENV=production"):
+        DocuSignCalls(secrets, production, env="development").preflight()
+    DocuSignCalls(secrets, production, env="production").preflight()
+    DocuSignCalls(secrets, _settings(), env="development").preflight()

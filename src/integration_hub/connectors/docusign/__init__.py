@@ -72,7 +72,9 @@ def _calls(context: CallsContext) -> PartnerCalls:
     from integration_hub.connectors.docusign.settings import DocuSignSettings
 
     # HUB_DOCUSIGN_* are the partner's own settings, read when a worker builds the calls.
-    return DocuSignCalls(context.secrets, DocuSignSettings(), engine=context.engine)
+    return DocuSignCalls(
+        context.secrets, DocuSignSettings(), engine=context.engine, env=context.settings.env
+    )
 
 
 def _workflows() -> tuple[type, ...]:

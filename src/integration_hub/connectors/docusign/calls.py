@@ -35,6 +35,7 @@ from integration_hub.connectors.docusign.auth import (
 from integration_hub.connectors.docusign.settings import DocuSignSettings
 from integration_hub.connectors.docusign.webhook import CONTRACT_FIELD, rfc3339
 from integration_hub.connectors.outbound import CallLimiter, call_failed, refuse
+from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 from integration_hub.storage import contracts
 from integration_hub.storage.engine import begin_write
@@ -126,11 +127,13 @@ class DocuSignCalls:
         settings: DocuSignSettings,
         *,
         engine: Engine | None = None,
+        env: str = "development",
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._engine = engine
+        self._env = env
         self._clock = clock
         # No keep-alive: the worker never closes its partners' calls, so no socket may be left
         # open between calls (a send is a few calls a minute at most).
@@ -145,7 +148,12 @@ class DocuSignCalls:
         return [self.send_envelope, self.record_envelope]
 
     def preflight(self) -> None:
-        """Nothing here is unsafe to start with; a missing secret fails the calls, not the hub."""
+        """Real contracts go out only from a production hub: DocuSign's production environment
+        with any other HUB_ENV stops the worker. A missing secret fails the calls, not the hub."""
+        if self._settings.environment == "production" and self._env != "production":
+            raise UnsafeConfiguration(
+                f"HUB_DOCUSIGN_ENVIRONMENT=production needs HUB_ENV=production (HUB_ENV={self._env})"
+            )
 
     def close(self) -> None:
         self._http.close()
