@@ -292,3 +292,25 @@ def test_a_401_drops_the_token_and_is_retried(
 
     assert not error.value.non_retryable
     assert docusign.tokens_issued == 2
+
+
+def test_answers_the_hub_cannot_use_are_failures_not_crashes(
+    server: PartnerServer, docusign: FakeDocuSign, engine: Engine
+) -> None:
+    no_id = Reply(201, {"envelopeId": "e" * 65, "status": "sent"})
+    docusign.api_reply = lambda r: no_id if r.method == "POST" else None
+
+    with pytest.raises(ApplicationError) as error:
+        _calls(server, engine).send_envelope(SendContractInput(_contract(engine)))
+
+    assert "no envelope id we can store" in _refused(error)
+
+
+def test_a_token_answer_without_a_token_is_retried(server: PartnerServer, engine: Engine) -> None:
+    server.reply(Reply(200, {"token_type": "Bearer", "expires_in": "soon"}))
+
+    with pytest.raises(ApplicationError) as error:
+        _calls(server, engine).send_envelope(SendContractInput(_contract(engine)))
+
+    assert error.value.type == "docusign.bad_answer"
+    assert not error.value.non_retryable

@@ -31,7 +31,11 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_SECONDS = 3600  # DocuSign's longest assertion lifetime
 TOKEN_REFRESH_MARGIN_SECONDS = 300.0
 HTTP_TIMEOUT_SECONDS = 20.0  # under CALL_TIMEOUT: the call gives up before Temporal does
-MAX_ACCOUNTS = 100  # a userinfo answer lists the user's accounts: capped before looping
+MAX_ACCOUNTS = 100
+MAX_TOKEN_LENGTH = 16 * 1024  # DocuSign's tokens are a few KB
+MAX_TOKEN_SECONDS = (
+    8 * 3600
+)  # the longest lifetime DocuSign gives a token  # a userinfo answer lists the user's accounts: capped before looping
 
 
 def error_code(response: httpx.Response) -> str | int:
@@ -42,6 +46,20 @@ def error_code(response: httpx.Response) -> str | int:
         return response.status_code
     code = (body.get("errorCode") or body.get("error")) if isinstance(body, dict) else None
     return code[:100] if isinstance(code, str) and code else response.status_code
+
+
+def _token_of(response: httpx.Response) -> tuple[str | None, float]:
+    """(access token, lifetime in seconds, at most MAX_TOKEN_SECONDS) from a token answer."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, 0.0
+    token = body.get("access_token") if isinstance(body, dict) else None
+    lifetime = body.get("expires_in") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return None, 0.0
+    seconds = float(lifetime) if isinstance(lifetime, int | float) else 0.0
+    return token, max(0.0, min(seconds, MAX_TOKEN_SECONDS))
 
 
 class DocuSignAuth:
@@ -131,13 +149,13 @@ class DocuSignAuth:
                 raise call_failed(PARTNER, "oauth.token", status=response.status_code,
                                   message=response.reason_phrase, code=code,
                                   retry_after=response.headers.get("retry-after"))  # fmt: skip
-            body = response.json()
-            lifetime = float(body.get("expires_in") or 0)
-            self._token = (
-                str(body["access_token"]),
-                self._clock() + lifetime - TOKEN_REFRESH_MARGIN_SECONDS,
-            )
-            return self._token[0]
+            token, lifetime = _token_of(response)
+            if token is None:
+                raise call_failed(PARTNER, "oauth.token", status=response.status_code,
+                                  message="the answer holds no access token", code="bad_answer",
+                                  retryable=True)  # fmt: skip
+            self._token = (token, self._clock() + lifetime - TOKEN_REFRESH_MARGIN_SECONDS)
+            return token
 
     def base_uri(self, operation: str) -> str:
         """The account's API base (`https://demo.docusign.net`), from userinfo once."""

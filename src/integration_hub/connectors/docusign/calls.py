@@ -33,9 +33,9 @@ from integration_hub.connectors.docusign.auth import (
     error_code,
 )
 from integration_hub.connectors.docusign.settings import DocuSignSettings
-from integration_hub.connectors.docusign.webhook import CONTRACT_FIELD, rfc3339
+from integration_hub.connectors.docusign.webhook import CONTRACT_FIELD, MAX_ENVELOPE_ID, rfc3339
 from integration_hub.connectors.outbound import CallLimiter, call_failed, refuse
-from integration_hub.errors import UnsafeConfiguration
+from integration_hub.errors import MalformedPayload, UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 from integration_hub.storage import contracts
 from integration_hub.storage.engine import begin_write
@@ -202,11 +202,17 @@ class DocuSignCalls:
         })  # fmt: skip
         envelopes = found.get("envelopes") if isinstance(found, dict) else None
         for envelope in envelopes[:10] if isinstance(envelopes, list) else []:
-            if isinstance(envelope, dict) and isinstance(envelope.get("envelopeId"), str):
+            if isinstance(envelope, dict) and _is_envelope_id(envelope.get("envelopeId")):
                 stamp = envelope.get("sentDateTime") or envelope.get("statusChangedDateTime")
-                when = rfc3339(stamp) if isinstance(stamp, str) else _now_rfc3339(self._clock())
-                return EnvelopeSent(contract["id"], envelope["envelopeId"], when)
+                return EnvelopeSent(contract["id"], envelope["envelopeId"], self._time(stamp))
         return None
+
+    def _time(self, stamp: object) -> str:
+        """DocuSign's time of an answer as RFC 3339; now when it sent none we can read."""
+        try:
+            return rfc3339(stamp) if isinstance(stamp, str) else _now_rfc3339(self._clock())
+        except MalformedPayload:
+            return _now_rfc3339(self._clock())
 
     @activity.defn(name="docusign_send_envelope")
     def send_envelope(self, input: SendContractInput) -> EnvelopeSent:
@@ -225,9 +231,11 @@ class DocuSignCalls:
         body = envelope_definition(contract, template.template_id(contract["language"]),
                                    template.role_name, input.fields)  # fmt: skip
         created = self._api(operation, "POST", "envelopes", json=body)
-        stamp = created.get("statusDateTime")
-        when = rfc3339(stamp) if isinstance(stamp, str) else _now_rfc3339(self._clock())
-        return EnvelopeSent(contract["id"], str(created["envelopeId"]), when)
+        envelope_id = created.get("envelopeId") if isinstance(created, dict) else None
+        if not _is_envelope_id(envelope_id):  # the contract's column holds 64 characters
+            raise refuse(PARTNER, operation, "DocuSign's answer has no envelope id we can store")
+        assert isinstance(envelope_id, str)  # checked above
+        return EnvelopeSent(contract["id"], envelope_id, self._time(created.get("statusDateTime")))
 
     @activity.defn(name="docusign_record_envelope")
     def record_envelope(self, input: EnvelopeSent) -> None:
@@ -243,6 +251,10 @@ class DocuSignCalls:
             contract = contracts.get_contract(connection, contract_id=input.contract_id)
         if contract is None or contract["envelope_id"] != input.envelope_id:
             raise refuse(PARTNER, operation, f"contract {input.contract_id} holds another envelope")
+
+
+def _is_envelope_id(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ENVELOPE_ID
 
 
 def _rfc3339(value: datetime) -> str:
