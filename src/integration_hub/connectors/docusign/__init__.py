@@ -120,7 +120,10 @@ PARTNER = Partner(
         Secret(
             ACCOUNT_ID,
             format=GUID,
-            source="DocuSign eSignature Admin > Apps and Keys > My Account Information > API Account ID",
+            source=(
+                "DocuSign eSignature Admin > Apps and Keys > My Account Information > "
+                "API Account ID"
+            ),
         ),
         Secret(
             USER_ID,

@@ -31,11 +31,9 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_SECONDS = 3600  # DocuSign's longest assertion lifetime
 TOKEN_REFRESH_MARGIN_SECONDS = 300.0
 HTTP_TIMEOUT_SECONDS = 20.0  # under CALL_TIMEOUT: the call gives up before Temporal does
-MAX_ACCOUNTS = 100
+MAX_ACCOUNTS = 100  # a userinfo answer lists the user's accounts: capped before looping
 MAX_TOKEN_LENGTH = 16 * 1024  # DocuSign's tokens are a few KB
-MAX_TOKEN_SECONDS = (
-    8 * 3600
-)  # the longest lifetime DocuSign gives a token  # a userinfo answer lists the user's accounts: capped before looping
+MAX_TOKEN_SECONDS = 8 * 3600  # the longest lifetime DocuSign gives a token
 
 
 def error_code(response: httpx.Response) -> str | int:
@@ -135,9 +133,11 @@ class DocuSignAuth:
             if self._token and self._clock() < self._token[1]:
                 return self._token[0]
             response = self.send(
-                "oauth.token", "POST", f"{self._settings.oauth_url}/oauth/token",
+                "oauth.token",
+                "POST",
+                f"{self._settings.oauth_url}/oauth/token",
                 data={"grant_type": JWT_GRANT, "assertion": self.assertion(operation)},
-            )  # fmt: skip
+            )
             if not response.is_success:
                 code = error_code(response)
                 if code == "consent_required":
@@ -146,14 +146,24 @@ class DocuSignAuth:
                         operation,
                         f"consent_required: grant consent once at {self.consent_url()}",
                     )
-                raise call_failed(PARTNER, "oauth.token", status=response.status_code,
-                                  message=response.reason_phrase, code=code,
-                                  retry_after=response.headers.get("retry-after"))  # fmt: skip
+                raise call_failed(
+                    PARTNER,
+                    "oauth.token",
+                    status=response.status_code,
+                    message=response.reason_phrase,
+                    code=code,
+                    retry_after=response.headers.get("retry-after"),
+                )
             token, lifetime = _token_of(response)
             if token is None:
-                raise call_failed(PARTNER, "oauth.token", status=response.status_code,
-                                  message="the answer holds no access token", code="bad_answer",
-                                  retryable=True)  # fmt: skip
+                raise call_failed(
+                    PARTNER,
+                    "oauth.token",
+                    status=response.status_code,
+                    message="the answer holds no access token",
+                    code="bad_answer",
+                    retryable=True,
+                )
             self._token = (token, self._clock() + lifetime - TOKEN_REFRESH_MARGIN_SECONDS)
             return token
 
@@ -163,11 +173,20 @@ class DocuSignAuth:
             if self._base_uri is not None:
                 return self._base_uri
         token = self.access_token(operation)
-        response = self.send("oauth.userinfo", "GET", f"{self._settings.oauth_url}/oauth/userinfo",
-                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        response = self.send(
+            "oauth.userinfo",
+            "GET",
+            f"{self._settings.oauth_url}/oauth/userinfo",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         if not response.is_success:
-            raise call_failed(PARTNER, "oauth.userinfo", status=response.status_code,
-                              message=response.reason_phrase, code=error_code(response))  # fmt: skip
+            raise call_failed(
+                PARTNER,
+                "oauth.userinfo",
+                status=response.status_code,
+                message=response.reason_phrase,
+                code=error_code(response),
+            )
         accounts = response.json().get("accounts")
         for account in accounts[:MAX_ACCOUNTS] if isinstance(accounts, list) else []:
             if isinstance(account, dict) and account.get("account_id") == self.account_id:

@@ -90,8 +90,9 @@ class RateGate:
             self._open_at = max(self._open_at, min(until, now + 3600))
 
 
-def envelope_definition(contract: dict[str, Any], template_id: str, role_name: str,
-                        fields: dict[str, str]) -> dict[str, Any]:  # fmt: skip
+def envelope_definition(
+    contract: dict[str, Any], template_id: str, role_name: str, fields: dict[str, str]
+) -> dict[str, Any]:
     """The createEnvelope body: the template, its one signer role with the prefilled text tabs,
     sent at once, carrying the contract id for Connect to send back."""
     role: dict[str, Any] = {
@@ -152,7 +153,8 @@ class DocuSignCalls:
         with any other HUB_ENV stops the worker. A missing secret fails the calls, not the hub."""
         if self._settings.environment == "production" and self._env != "production":
             raise UnsafeConfiguration(
-                f"HUB_DOCUSIGN_ENVIRONMENT=production needs HUB_ENV=production (HUB_ENV={self._env})"
+                "HUB_DOCUSIGN_ENVIRONMENT=production needs HUB_ENV=production "
+                f"(HUB_ENV={self._env})"
             )
 
     def close(self) -> None:
@@ -166,9 +168,15 @@ class DocuSignCalls:
         reset = response.headers.get("x-ratelimit-reset", "")
         if retry_after is None and response.status_code == 429 and reset.isdigit():
             retry_after = str(max(0, math.ceil(int(reset) - self._clock())))
-        raise call_failed(PARTNER, operation, status=response.status_code,
-                          message=response.reason_phrase, code=error_code(response),
-                          retry_after=retry_after, retryable=True if rejected else None)  # fmt: skip
+        raise call_failed(
+            PARTNER,
+            operation,
+            status=response.status_code,
+            message=response.reason_phrase,
+            code=error_code(response),
+            retry_after=retry_after,
+            retryable=True if rejected else None,
+        )
 
     def _api(self, operation: str, method: str, path: str, **kwargs: Any) -> Any:
         """One eSignature call under the account's limits; `path` below the account."""
@@ -177,8 +185,9 @@ class DocuSignCalls:
         base = self.auth.base_uri(operation)
         self._limiter.acquire("esignature")
         url = f"{base}/restapi/v2.1/accounts/{self.auth.account_id}/{path}"
-        response = self.auth.send(operation, method, url,
-                                  headers={"Authorization": f"Bearer {token}"}, **kwargs)  # fmt: skip
+        response = self.auth.send(
+            operation, method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs
+        )
         self._gate.observe(response.headers)
         if not response.is_success:
             self._raise(operation, response)
@@ -197,9 +206,15 @@ class DocuSignCalls:
         """An envelope a lost first attempt made for this contract (listStatusChanges by the
         custom field), so a retry never sends a second one."""
         since = contract["created_at"] - timedelta(days=LOOKUP_DAYS)
-        found = self._api("envelopes.list", "GET", "envelopes", params={
-            "from_date": since.isoformat(), "custom_field": f"{CONTRACT_FIELD}={contract['id']}",
-        })  # fmt: skip
+        found = self._api(
+            "envelopes.list",
+            "GET",
+            "envelopes",
+            params={
+                "from_date": since.isoformat(),
+                "custom_field": f"{CONTRACT_FIELD}={contract['id']}",
+            },
+        )
         envelopes = found.get("envelopes") if isinstance(found, dict) else None
         for envelope in envelopes[:10] if isinstance(envelopes, list) else []:
             if isinstance(envelope, dict) and _is_envelope_id(envelope.get("envelopeId")):
@@ -228,8 +243,9 @@ class DocuSignCalls:
             earlier = self._sent_before(contract)
             if earlier is not None:
                 return earlier
-        body = envelope_definition(contract, template.template_id(contract["language"]),
-                                   template.role_name, input.fields)  # fmt: skip
+        body = envelope_definition(
+            contract, template.template_id(contract["language"]), template.role_name, input.fields
+        )
         created = self._api(operation, "POST", "envelopes", json=body)
         envelope_id = created.get("envelopeId") if isinstance(created, dict) else None
         if not _is_envelope_id(envelope_id):  # the contract's column holds 64 characters
@@ -246,8 +262,13 @@ class DocuSignCalls:
             raise refuse(PARTNER, operation, "no database to record the envelope")
         when = datetime.fromisoformat(input.sent_at.replace("Z", "+00:00"))
         with begin_write(self._engine) as connection:
-            contracts.set_status(connection, contract_id=input.contract_id,
-                                 envelope_id=input.envelope_id, status="sent", when=when)  # fmt: skip
+            contracts.set_status(
+                connection,
+                contract_id=input.contract_id,
+                envelope_id=input.envelope_id,
+                status="sent",
+                when=when,
+            )
             contract = contracts.get_contract(connection, contract_id=input.contract_id)
         if contract is None or contract["envelope_id"] != input.envelope_id:
             raise refuse(PARTNER, operation, f"contract {input.contract_id} holds another envelope")

@@ -96,10 +96,15 @@ def contract_routes(context: RoutesContext) -> "APIRouter":
     def create(request: ContractRequest, valid_days: int | None) -> dict[str, Any]:
         with begin_write(context.engine) as connection:
             return contracts.create_contract(
-                connection, subject_ref=request.subject_ref, template=request.template,
-                language=request.language, signer_name=request.signer.name,
-                signer_email=request.signer.email, provider=PARTNER, valid_days=valid_days,
-            )  # fmt: skip
+                connection,
+                subject_ref=request.subject_ref,
+                template=request.template,
+                language=request.language,
+                signer_name=request.signer.name,
+                signer_email=request.signer.email,
+                provider=PARTNER,
+                valid_days=valid_days,
+            )
 
     def read(contract_id: str) -> dict[str, Any]:
         with context.engine.connect() as connection:

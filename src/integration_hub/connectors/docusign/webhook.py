@@ -205,10 +205,19 @@ def connect_payload(
     }
     if event_type == "envelope-declined":
         signer["declinedReason"] = "No estoy de acuerdo con la cláusula 4"
-    fields = [] if contract_id is None else [
-        {"fieldId": "10723", "name": CONTRACT_FIELD, "show": "false", "required": "false",
-         "value": contract_id}
-    ]  # fmt: skip
+    fields = (
+        []
+        if contract_id is None
+        else [
+            {
+                "fieldId": "10723",
+                "name": CONTRACT_FIELD,
+                "show": "false",
+                "required": "false",
+                "value": contract_id,
+            }
+        ]
+    )
     summary: dict[str, Any] = {
         "envelopeId": envelope_id,
         "status": status,
