@@ -65,6 +65,11 @@ def test_bad_templates_are_refused(templates: dict[str, object]) -> None:
         _settings(templates=templates)
 
 
+def test_a_missing_templates_file_is_a_setting_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="templates file unreadable"):
+        _settings(templates_file=tmp_path / "absent.json")
+
+
 def test_an_oversized_templates_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "templates.json"
     path.write_text(" " * (64 * 1024 + 1))

@@ -77,7 +77,11 @@ class DocuSignSettings(BaseSettings):
     @model_validator(mode="after")
     def _load_templates_file(self) -> DocuSignSettings:
         if self.templates_file is not None:
-            raw = self.templates_file.read_bytes()[: MAX_TEMPLATES_FILE_BYTES + 1]
+            try:
+                with self.templates_file.open("rb") as file:
+                    raw = file.read(MAX_TEMPLATES_FILE_BYTES + 1)
+            except OSError as error:  # a clear setting error, not a traceback at start
+                raise ValueError(f"templates file unreadable: {error.strerror}") from None
             if len(raw) > MAX_TEMPLATES_FILE_BYTES:
                 raise ValueError(f"templates file is over {MAX_TEMPLATES_FILE_BYTES} bytes")
             loaded = _TEMPLATES.validate_json(raw)
