@@ -23,6 +23,7 @@ from integration_hub.orchestration.devserver import free_port
 from integration_hub.orchestration.maintenance import known_secret_names
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.testing import HubProcess, hub_env
+from tests.connectors.docusign.support import docusign_secrets
 from tests.helpers import (
     ADMIN_TOKEN,
     AUTH0_TOKEN,
@@ -44,6 +45,9 @@ FIXED = {
     "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
     "GOOGLE_MAPS_API_KEY": GOOGLE_MAPS_API_KEY,
     "AUTH_CLIENT_SECRET": AUTH_CLIENT_SECRET,
+    # A PEM key holds spaces and line breaks, outside the drawing alphabet: a real key, as a
+    # `.env` line holds it (with \n escapes).
+    "DOCUSIGN_PRIVATE_KEY": docusign_secrets()["DOCUSIGN_PRIVATE_KEY"],
 }
 # Long enough that a chance match in the scanned output is no concern.
 MIN_DRAWN_CHARS = 12

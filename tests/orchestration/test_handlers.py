@@ -141,6 +141,7 @@ def test_handler_declarations_are_checked() -> None:
         "contacts",
         "cleaners",
         "invitations",
+        "contracts",
     ]
     assert registered_handlers()[: len(HANDLERS)] == HANDLERS
     with pytest.raises(ValueError, match="two handlers are named 'ledger'"):

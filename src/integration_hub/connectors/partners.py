@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from integration_hub.connectors import auth0, clerk, google_maps, stripe, twilio
+from integration_hub.connectors import auth0, clerk, docusign, google_maps, stripe, twilio
 from integration_hub.connectors.partner import Capability, Partner, WebhookContext
 from integration_hub.errors import UnknownPartner, UnsafeConfiguration
 
@@ -24,6 +24,7 @@ PARTNERS: tuple[Partner, ...] = (
     google_maps.PARTNER,
     clerk.PARTNER,
     auth0.PARTNER,
+    docusign.PARTNER,
 )
 
 

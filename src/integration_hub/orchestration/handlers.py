@@ -25,7 +25,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from integration_hub.orchestration import cleaners, contacts, identity, invitations, ledger
+from integration_hub.orchestration import (
+    cleaners,
+    contacts,
+    contracts,
+    identity,
+    invitations,
+    ledger,
+)
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome
 from integration_hub.settings import Settings
@@ -92,6 +99,12 @@ def _apply_invitation_event(
     return invitations.apply_event(connection, event, context.outbox)
 
 
+def _apply_contract_event(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    return contracts.apply_event(connection, event)
+
+
 HANDLERS: tuple[Handler, ...] = (
     # One ledger entry per payment or payout event.
     Handler("ledger", ledger.LEDGER_EVENT_TYPES, _post_ledger_entry),
@@ -103,6 +116,8 @@ HANDLERS: tuple[Handler, ...] = (
     Handler("cleaners", cleaners.CLEANER_EVENT_TYPES, _apply_cleaner_event),
     # Invitations close when the invited user appears at their provider.
     Handler("invitations", invitations.INVITATION_EVENT_TYPES, _apply_invitation_event),
+    # B2B contracts' status, from the contracts partner's envelope events.
+    Handler("contracts", contracts.CONTRACT_EVENT_TYPES, _apply_contract_event),
 )
 
 

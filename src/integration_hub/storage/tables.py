@@ -383,3 +383,34 @@ poll_cursors = Table(
     Column("last_error", Text),
     Column("last_success_at", DateTime(timezone=True)),
 )
+
+
+# B2B contracts (a contracts partner's envelopes, DocuSign today). A row is made by
+# `POST /api/contracts` (status created), gets its envelope when the send workflow ran (sent),
+# and follows the partner's events through the contracts handler. `status_at` is the partner's
+# time of the event that set the status, so an older event arriving late never overwrites a
+# newer one. `subject_ref` says whom it binds (`cleaner:cln_...`); a completed contract holds
+# until `expires_at` (completed_at + `valid_days` of its template; None: no end).
+# The signer's name and email are personal data: stored for the send, never logged.
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", String(64), primary_key=True),  # ctr_<32 hex>
+    Column("subject_ref", String(128), nullable=False),
+    Column("template", String(64), nullable=False),  # the hub's template key
+    Column("language", String(8), nullable=False),  # "es" or "en"
+    Column("signer_name", String(255), nullable=False),
+    Column("signer_email", String(320), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("envelope_id", String(64), unique=True),
+    Column("status", String(16), nullable=False),
+    Column("valid_days", Integer),
+    Column("reason", String(500)),  # why declined or voided
+    Column("sent_at", DateTime(timezone=True)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("status_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "subject_ref", "status"),
+)

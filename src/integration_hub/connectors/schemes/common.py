@@ -19,23 +19,28 @@ Encoding = Literal["hex", "base64"]
 MAX_PRESENTED_SIGNATURES = 16
 
 
-def too_many_signatures(count: int, header: str) -> SignatureError:
+def too_many_signatures(
+    count: int, header: str, limit: int = MAX_PRESENTED_SIGNATURES
+) -> SignatureError:
     return SignatureError(
-        f"{header} carries {count} signatures; at most {MAX_PRESENTED_SIGNATURES}",
+        f"{header} carries {count} signatures; at most {limit}",
         reason="too_many_signatures",
     )
 
 
-def any_signature_matches(expected: Iterable[str], presented: Iterable[str]) -> bool:
+def any_signature_matches(
+    expected: Iterable[str], presented: Iterable[str], *, limit: int = MAX_PRESENTED_SIGNATURES
+) -> bool:
     """Constant-time comparison of every expected value against every presented one.
 
     All pairs are compared (no early exit), so timing does not reveal which secret or
     which presented signature came closest. More than `MAX_PRESENTED_SIGNATURES` presented
-    values are refused (`too_many_signatures`) before any comparison, for every scheme.
+    values are refused (`too_many_signatures`) before any comparison, for every scheme; a
+    scheme whose sender documents more keys (DocuSign Connect: up to 100) passes its `limit`.
     """
     presented = list(presented)
-    if len(presented) > MAX_PRESENTED_SIGNATURES:
-        raise too_many_signatures(len(presented), "the request")
+    if len(presented) > limit:
+        raise too_many_signatures(len(presented), "the request", limit)
     matched = False
     for candidate in expected:
         for signature in presented:

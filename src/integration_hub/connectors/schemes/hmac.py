@@ -42,6 +42,9 @@ class HmacScheme:
     separator: bytes = b"."
     timestamp_unit: Literal["s", "ms"] = "s"
     tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS
+    # How many numbered headers a sender may present (one per active key): DocuSign Connect
+    # documents up to 100 HMAC keys; past this the delivery is refused before any comparison.
+    max_presented: int = MAX_PRESENTED_SIGNATURES
 
     @property
     def signs_timestamp(self) -> bool:
@@ -66,8 +69,8 @@ class HmacScheme:
             for name in headers
             if name.startswith(self.header) and name[len(self.header) :].isdecimal()
         ]
-        if len(names) > MAX_PRESENTED_SIGNATURES:
-            raise too_many_signatures(len(names), f"{self.header}N")
+        if len(names) > self.max_presented:
+            raise too_many_signatures(len(names), f"{self.header}N", self.max_presented)
         return [headers[name] for name in names if headers[name]]
 
     def _stamp(self, headers: Mapping[str, str], now: float) -> str | None:
@@ -100,7 +103,7 @@ class HmacScheme:
             raise SignatureError(f"{name} header is missing", reason="missing_signature")
         message = self.message(body, self._stamp(headers, now))
         expected = [self.digest(secret, message) for secret in secrets]
-        if not any_signature_matches(expected, presented):
+        if not any_signature_matches(expected, presented, limit=self.max_presented):
             raise SignatureError("no signature matches a current webhook secret")
 
     def sign(self, body: bytes, secret: str, *, timestamp: int) -> dict[str, str]:

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 from integration_hub.orchestration.cleaners import payable
 from integration_hub.storage import cleaners as cleaner_rows
+from integration_hub.storage import contracts
+from integration_hub.storage.rows import utcnow
 from integration_hub.web.admin.deps import OPERATOR, DatabaseDep, api_router
 from integration_hub.web.audit import add_audit_detail
 from integration_hub.web.validation import Limit, StorableText
@@ -44,6 +46,11 @@ class CleanerOut(BaseModel):
     disabled_reason: str | None = Field(description="Why the payout account is restricted.")
     requirements_due: list[str] = Field(description="What the cleaner must still provide.")
     payable: bool = Field(description="Payouts may be planned to this cleaner now.")
+    contract_signed: bool | None = Field(
+        default=None,
+        description="Whether the cleaner holds a signed, unexpired contract (subject "
+        "`cleaner:<id>`); shown by GET /api/cleaners/{id} only, null in lists.",
+    )
     readiness_at: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -54,8 +61,8 @@ class CleanerPage(BaseModel):
     next_cursor: str | None
 
 
-def cleaner_out(cleaner: dict[str, Any]) -> CleanerOut:
-    return CleanerOut(**cleaner, payable=payable(cleaner))
+def cleaner_out(cleaner: dict[str, Any], contract_signed: bool | None = None) -> CleanerOut:
+    return CleanerOut(**cleaner, payable=payable(cleaner), contract_signed=contract_signed)
 
 
 @router.post("/cleaners", status_code=201, dependencies=OPERATOR)
@@ -72,7 +79,8 @@ async def add_cleaner(body: CleanerIn, database: DatabaseDep, http: Request) -> 
             409, detail={"error": "cleaner_exists", "detail": exists.detail}
         ) from None
     add_audit_detail(http, f"cleaner_id={cleaner['id']}")
-    return cleaner_out(cleaner)
+    # A new id: no contract names it yet (GET answers the same).
+    return cleaner_out(cleaner, contract_signed=False)
 
 
 @router.get("/cleaners")
@@ -92,7 +100,12 @@ async def list_cleaners(
 
 @router.get("/cleaners/{cleaner_id}")
 async def get_cleaner(cleaner_id: CleanerId, database: DatabaseDep) -> CleanerOut:
-    cleaner = await database.read(lambda c: cleaner_rows.get_cleaner(c, cleaner_id=cleaner_id))
+    def read(c: Any) -> tuple[dict[str, Any] | None, bool]:
+        subject = contracts.cleaner_ref(cleaner_id)
+        signed = contracts.signed_contract(c, subject_ref=subject, now=utcnow())
+        return cleaner_rows.get_cleaner(c, cleaner_id=cleaner_id), signed is not None
+
+    cleaner, signed = await database.read(read)
     if cleaner is None:
         raise HTTPException(404, detail={"error": "not_found", "detail": "no such cleaner"})
-    return cleaner_out(cleaner)
+    return cleaner_out(cleaner, contract_signed=signed)
