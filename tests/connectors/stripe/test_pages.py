@@ -71,6 +71,13 @@ async def test_return_page_speaks_the_cleaners_language_and_follows_the_account(
 
     assert "¡Listo! Tu cuenta de pagos está activa." in ready.text
     assert "refresh?token=" not in ready.text  # nothing left to continue
+    calls = len(stripe_api.requests)
+
+    # Once payable, a link seen before cannot reopen the form (it takes the bank details).
+    again = await hub.http.get(f"{_pages(cleaner_id)}/refresh", params={"token": token})
+
+    assert again.status_code == 200 and "¡Listo!" in again.text
+    assert len(stripe_api.requests) == calls  # no new Account Link
 
 
 async def _refused(hub: RunningHub, path: str, token: str) -> tuple[int, str]:

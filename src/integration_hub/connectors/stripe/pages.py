@@ -10,7 +10,9 @@ in their URLs (routes.py makes it; only its SHA-256 is stored, with an expiry):
   keep that state current (the cleaners handler), so the page reads the registry only.
 
 A person who is not the cleaner must not reach the onboarding form (it takes bank details): the
-cleaner id alone is shown to every viewer of the admin API, so it opens nothing. A wrong,
+cleaner id alone is shown to every viewer of the admin API, so it opens nothing, and once the
+cleaner is payable `refresh` makes no new link (it shows the status page), so a link seen later
+cannot reopen the form to change the bank account. A wrong,
 replaced or expired token is a 404 `onboarding_link_invalid`, counted and logged like every
 refusal, and the operator makes a new link.
 """
@@ -84,19 +86,24 @@ def onboarding_pages(context: RoutesContext) -> "APIRouter":
             raise refused(404, "onboarding_link_invalid", detail)
         return cleaner
 
-    @router.get("/{cleaner_id}/refresh")
-    async def refresh(cleaner_id: CleanerId, token: Token) -> RedirectResponse:
+    def status_page(cleaner_id: str, token: str, cleaner: dict[str, object]) -> HTMLResponse:
+        ready = cleaners.payable(cleaner) and cleaner["payout_partner"] == PARTNER
+        refresh_url, _ = onboarding_urls(context.settings.public_base_url or "", cleaner_id, token)
+        page = return_page(str(cleaner["language"]), ready, refresh_url)
+        return HTMLResponse(page, headers={"cache-control": "no-store"})
+
+    @router.get("/{cleaner_id}/refresh", response_model=None)
+    async def refresh(cleaner_id: CleanerId, token: Token) -> RedirectResponse | HTMLResponse:
         cleaner = await cleaner_of(cleaner_id, token)
+        if cleaner["payout_partner"] == PARTNER and cleaners.payable(cleaner):
+            # Onboarded: the form (bank details) is not reopened by a link seen before; a
+            # change goes through the operator, who makes a new link.
+            return status_page(cleaner_id, token, cleaner)
         _, result = await onboard(context, cleaner, token)
         return RedirectResponse(result.url, status_code=303, headers={"cache-control": "no-store"})
 
     @router.get("/{cleaner_id}/return")
     async def back(cleaner_id: CleanerId, token: Token) -> HTMLResponse:
-        cleaner = await cleaner_of(cleaner_id, token)
-        ready = cleaners.payable(cleaner) and cleaner["payout_partner"] == PARTNER
-        base = context.settings.public_base_url or ""
-        refresh_url, _ = onboarding_urls(base, cleaner_id, token)
-        page = return_page(str(cleaner["language"]), ready, refresh_url)
-        return HTMLResponse(page, headers={"cache-control": "no-store"})
+        return status_page(cleaner_id, token, await cleaner_of(cleaner_id, token))
 
     return router

@@ -22,7 +22,7 @@ class StripeSettings(BaseSettings):
         description="The country of the cleaners' connected accounts (ISO 3166-1 alpha-2).",
     )
     onboarding_link_days: int = Field(
-        default=7,
+        default=3,
         ge=1,
         le=30,
         description=(
