@@ -102,6 +102,17 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True)
+class DomainRecord:
+    """A DNS record a sending domain needs for a partner (an email provider's SPF and DKIM):
+    doctor looks `name` up and reports whether a `kind` answer contains `contains`."""
+
+    purpose: str  # "SPF", "DKIM": what doctor calls the check
+    name: str  # the full name to look up, e.g. "s1._domainkey.example.com"
+    kind: Literal["TXT", "CNAME"]
+    contains: str  # lower case; e.g. "include:sendgrid.net"
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookContext:
     """What a webhook connector is built with."""
 
@@ -255,6 +266,9 @@ class Partner:
     # the setting). A host matches a suffix starting with "." or equals an entry without one;
     # an entry ending in "." matches as a prefix ("clerk." for clerk.example.com).
     issuer_hosts: tuple[str, ...] = ()
+    # An email provider: the DNS records its sending domain (HUB_EMAIL_FROM's) needs, which
+    # doctor checks when it can reach DNS. Called with the domain; no I/O.
+    domain_records: Callable[[str], Sequence[DomainRecord]] | None = None
 
     def issues_for(self, host: str) -> bool:
         """Whether `host` (an OIDC issuer's, lower case) is one of this provider's domains."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from integration_hub.connectors import auth0, clerk, google_maps, stripe, twilio
+from integration_hub.connectors import auth0, clerk, google_maps, resend, sendgrid, stripe, twilio
 from integration_hub.connectors.partner import Capability, Partner, WebhookContext
 from integration_hub.errors import UnknownPartner, UnsafeConfiguration
 
@@ -21,6 +21,8 @@ PARTNERS: tuple[Partner, ...] = (
     google_maps.PARTNER,
     clerk.PARTNER,
     auth0.PARTNER,
+    sendgrid.PARTNER,
+    resend.PARTNER,
 )
 
 
