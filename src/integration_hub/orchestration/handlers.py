@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from integration_hub.orchestration import cleaners, contacts, identity, ledger
+from integration_hub.orchestration import cleaners, contacts, email_suppression, identity, ledger
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome
 from integration_hub.settings import Settings
@@ -86,6 +86,13 @@ def _apply_cleaner_event(
     return cleaners.apply_event(connection, event)
 
 
+def _apply_email_event(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    limit = context.settings.email_soft_bounce_limit
+    return email_suppression.apply_event(connection, event, soft_bounce_limit=limit)
+
+
 HANDLERS: tuple[Handler, ...] = (
     # One ledger entry per payment or payout event.
     Handler("ledger", ledger.LEDGER_EVENT_TYPES, _post_ledger_entry),
@@ -95,6 +102,12 @@ HANDLERS: tuple[Handler, ...] = (
     Handler("contacts", contacts.CONTACT_EVENT_TYPES, _apply_contact_event),
     # Cleaners' payout readiness, from their payout accounts' events.
     Handler("cleaners", cleaners.CLEANER_EVENT_TYPES, _apply_cleaner_event),
+    # The e-mail suppression list: bounces, complaints, unsubscribes.
+    Handler(
+        "email-suppression",
+        email_suppression.EMAIL_SUPPRESSION_EVENT_TYPES,
+        _apply_email_event,
+    ),
 )
 
 
