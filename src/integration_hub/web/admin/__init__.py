@@ -23,7 +23,16 @@ from integration_hub.connectors.partner import Partner, RoutesContext
 from integration_hub.connectors.partners import PARTNERS
 from integration_hub.runtime import Hub
 from integration_hub.storage import audit as audit_rows
-from integration_hub.web.admin import audit, cleaners, events, health, ledger, replay, status
+from integration_hub.web.admin import (
+    audit,
+    cleaners,
+    emails,
+    events,
+    health,
+    ledger,
+    replay,
+    status,
+)
 from integration_hub.web.admin.deps import (
     ADMIN,
     API_PREFIX,
@@ -50,6 +59,7 @@ CORE_ROUTERS = (
     ledger.router,
     audit.router,
     cleaners.router,
+    emails.router,
 )
 
 
