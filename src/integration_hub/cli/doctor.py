@@ -41,6 +41,7 @@ def doctor(
 
     from integration_hub.doctor import diagnose
     from integration_hub.secrets import open_secret_source
+    from integration_hub.sending_domain import domain_checks
     from integration_hub.storage.engine import make_engine
 
     configured = settings()
@@ -54,6 +55,7 @@ def doctor(
             secrets=open_secret_source(configured),
             engine=engine,
             public_base_url=configured.public_base_url,
+            domain_checks=domain_checks(configured),
         )
     finally:
         if engine is not None:
@@ -102,6 +104,9 @@ def show(report: PartnerReport) -> None:
         typer.echo(f"  poll {poll.source}{instance}: last success {success}")
         if poll.last_error:
             typer.echo(f"    last error: {poll.last_error}")
+    for check in report.domain:
+        state = {True: "found", False: "MISSING", None: "could not check"}[check.found]
+        typer.echo(f"  {check.purpose} {check.kind} {check.name}: {state}")
     for warning in report.warnings:
         typer.echo(f"  ! {warning}")
     for note in report.notes:
