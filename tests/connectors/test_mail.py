@@ -92,7 +92,12 @@ def _state(engine: Engine, message_id: str) -> str:
 
 
 def test_without_an_idempotency_key_a_lost_outcome_is_never_sent_again(engine: Engine) -> None:
-    input, calls = _input(), []
+    input, calls = _input(), list[int]()
+
+    def counted() -> str:
+        calls.append(1)
+        return "x"
+
     with pytest.raises(ApplicationError):
         send_once(engine, input, partner="sendgrid", idempotent=False, deliver=_lost)
     assert _state(engine, input.message_id) == "unknown"
@@ -103,7 +108,7 @@ def test_without_an_idempotency_key_a_lost_outcome_is_never_sent_again(engine: E
             input,
             partner="sendgrid",
             idempotent=False,
-            deliver=lambda: calls.append(1) or "x",
+            deliver=counted,
         )
     assert refused.value.type == "sendgrid.outcome_unknown" and refused.value.non_retryable
     assert calls == []

@@ -1,13 +1,13 @@
 """POST /api/emails through each provider (SendGrid, Resend) with the session's Temporal dev
 server and a worker: the exact documented request reaches a local server standing in for the
 provider; refusals (suppressed by a real signed webhook, bad address, unknown template, a
-missing variable, no provider) answer 4xx/503 before any request leaves; rate limits honoured."""
+missing variable, no provider) answer 422 before any request leaves; rate limits honoured."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,7 @@ async def test_an_email_is_sent_once_with_the_documented_request(
     assert result["provider_message_id"] in {
         "W0rdMsgIdAbCdEfGh12345",
         ACCEPTED["resend"].body["id"],
-    }  # type: ignore[index]
+    }
     [request] = api.requests
     CHECKS[provider](request, email["message_id"])
 
@@ -174,7 +174,7 @@ async def test_an_email_is_sent_once_with_the_documented_request(
 
 async def _suppress_by_webhook(hub: RunningHub, provider: str) -> None:
     """The provider reports a complaint through the edge, signed as it signs."""
-    connector_sample = {
+    connector_sample: dict[str, Callable[[], object]] = {
         "sendgrid": lambda: [
             {"email": TO.upper(), "timestamp": int(time.time()), "event": "spamreport",
              "sg_event_id": uuid.uuid4().hex, "sg_message_id": "m.filter"}
@@ -267,7 +267,7 @@ async def test_no_provider_configured_is_refused(
     """Both providers are declared; without HUB_EMAIL_PROVIDER the hub cannot pick one."""
     async with serve_hub(_hub(tmp_path, database_url, temporal_address)) as running:
         answer = await running.admin.post("/api/emails", json=_email())
-    assert answer.status_code == 503, answer.text
+    assert answer.status_code == 422, answer.text
     assert answer.json()["error"] == "email_not_configured"
 
 

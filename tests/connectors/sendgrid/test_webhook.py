@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from sendgrid.helpers.eventwebhook import EventWebhook
-from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
+from sendgrid.helpers.eventwebhook import EventWebhook  # type: ignore[import-untyped]
+from sendgrid.helpers.eventwebhook.eventwebhook_header import (  # type: ignore[import-untyped]
+    EventWebhookHeader,
+)
 
 from integration_hub.connectors.base import Delivery, PartnerEvent
 from integration_hub.connectors.partners import build_connectors
@@ -210,7 +213,7 @@ def test_more_events_than_a_batch_holds_are_refused_whole() -> None:
         _split([_entry("open", sg_event_id=str(i)) for i in range(1001)])
 
 
-def _data(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _data(entry: dict[str, Any]) -> tuple[str, Mapping[str, Any]]:
     event = PartnerEvent(entry["sg_event_id"], entry["event"], orjson.dumps(entry))
     [draft] = sendgrid.normalize(event)
     validate_event(build_event(partner="sendgrid", partner_event_id="e", index=0, draft=draft))

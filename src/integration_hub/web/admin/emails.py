@@ -83,8 +83,11 @@ def _refused(status: int, provider: str, reason: str, detail: str) -> HTTPExcept
     status_code=202,
     dependencies=OPERATOR,
     responses={
-        422: {"description": "Refused: suppressed, bad address, unknown template"},
-        503: {"description": "No e-mail provider or sender configured"},
+        422: {
+            "description": "Refused: suppressed, bad address, unknown template, a missing "
+            "variable, no e-mail provider or sender configured (like the other sends, a refusal "
+            "the hub makes itself is a 422 with its reason)"
+        },
     },
 )
 async def send_email(
@@ -97,7 +100,7 @@ async def send_email(
     provider = provider_for("email", hub.settings.email_provider)
     if provider is None:
         raise _refused(
-            503,
+            422,
             NO_PROVIDER,
             "email_not_configured",
             "set HUB_EMAIL_PROVIDER (several provide email)",
@@ -106,8 +109,7 @@ async def send_email(
     try:
         compose(hub.settings, input)
     except Unsendable as unsendable:
-        code = 503 if unsendable.reason == "email_not_configured" else 422
-        raise _refused(code, provider.name, unsendable.reason, unsendable.detail) from None
+        raise _refused(422, provider.name, unsendable.reason, unsendable.detail) from None
     row = await database.read(lambda c: email_suppressions.get_suppression(c, address=body.to))
     if row is not None and row["suppressed"]:
         raise _refused(
