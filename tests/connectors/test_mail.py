@@ -135,3 +135,52 @@ def test_a_message_id_used_for_another_address_is_refused(engine: Engine) -> Non
     with pytest.raises(ApplicationError) as refused:
         send_once(engine, other, partner="resend", idempotent=True, deliver=lambda: "re-2")
     assert refused.value.type == CallRefused.__name__
+
+
+def test_an_address_suppressed_after_the_route_accepted_is_refused_by_the_send(
+    engine: Engine,
+) -> None:
+    """The route checks the list, and so does the activity: a complaint can land in between."""
+    from datetime import UTC, datetime
+
+    from structlog.testing import capture_logs
+
+    from integration_hub.storage.email_suppressions import suppress
+    from integration_hub.storage.engine import begin_write
+
+    with begin_write(engine) as connection:
+        suppress(connection, address="ANA@example.org", reason="complaint", since=datetime.now(UTC))
+    calls: list[int] = []
+
+    def counted() -> str:
+        calls.append(1)
+        return "x"
+
+    with capture_logs() as logs, pytest.raises(ApplicationError) as refused:
+        send_once(engine, _input(), partner="sendgrid", idempotent=False, deliver=counted)
+
+    assert refused.value.type == CallRefused.__name__
+    assert "complaint" in str(refused.value)
+    assert calls == []
+    assert logs and all("ana@example.org" not in repr(entry).lower() for entry in logs)
+
+
+@pytest.mark.parametrize(
+    ("partner", "name", "bad"),
+    [("sendgrid", "SENDGRID_API_KEY", "sk_live_123"), ("resend", "RESEND_API_KEY", "SG.x.y")],
+)
+def test_a_key_of_the_wrong_form_stops_the_worker_at_start(
+    engine: Engine, partner: str, name: str, bad: str
+) -> None:
+    from integration_hub.connectors.partner import CallsContext
+    from integration_hub.connectors.partners import partner_named
+    from integration_hub.errors import UnsafeConfiguration
+    from integration_hub.secrets.env import EnvSecretSource
+
+    declared = partner_named(partner)
+    assert declared.calls is not None
+    context = CallsContext(SETTINGS, EnvSecretSource(environ={name: bad}), engine)
+    with pytest.raises(UnsafeConfiguration) as refused:
+        declared.calls(context).preflight()
+    assert bad not in str(refused.value)
+    declared.calls(CallsContext(SETTINGS, EnvSecretSource(environ={}), engine)).preflight()
