@@ -165,6 +165,10 @@ async def test_an_email_is_sent_once_with_the_documented_request(
     }
     [request] = api.requests
     CHECKS[provider](request, email["message_id"])
+    state = (await hub.admin.get(f"/api/emails/{email['message_id']}")).json()
+    assert (state["provider"], state["state"], state["attempts"]) == (provider, "sent", 1)
+    assert state["provider_message_id"] == result["provider_message_id"]
+    assert TO not in str(state)
 
     again = await hub.admin.post("/api/emails", json=email)
     assert again.status_code == 202
@@ -220,6 +224,7 @@ async def test_a_suppressed_address_is_refused_before_any_request(
     ("changes", "status", "reason"),
     [
         ({"to": "not-an-address"}, 422, "bad_address"),
+        ({"message_id": "job.17"}, 422, "bad_body"),
         ({"to": "a b@example.org"}, 422, "bad_address"),
         ({"template": "no_such_template"}, 422, "unknown_template"),
         ({"variables": {"name": "Ana"}}, 422, "missing_variable"),
@@ -227,7 +232,16 @@ async def test_a_suppressed_address_is_refused_before_any_request(
         ({"variables": {f"v{i}": "x" for i in range(31)}}, 422, "bad_body"),
         ({"variables": {"name": "x" * 1025}}, 422, "bad_body"),
     ],
-    ids=["no-at", "space", "template", "variable", "language", "too-many", "too-long"],
+    ids=[
+        "no-at",
+        "message-id",
+        "space",
+        "template",
+        "variable",
+        "language",
+        "too-many",
+        "too-long",
+    ],
 )
 async def test_bad_requests_are_refused_before_any_request(
     hub: RunningHub, api: PartnerServer, changes: dict[str, Any], status: int, reason: str
@@ -274,3 +288,9 @@ async def test_no_provider_configured_is_refused(
 async def test_a_viewer_cannot_send(hub: RunningHub) -> None:
     answer = await hub.http.post("/api/emails", json=_email())
     assert answer.status_code == 401
+
+
+async def test_the_state_of_an_unknown_email_is_404(hub: RunningHub) -> None:
+    answer = await hub.admin.get(f"/api/emails/{uuid.uuid4().hex}")
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "not_found"

@@ -102,6 +102,7 @@ def _environment() -> jinja2.Environment:
     )
 
 
+@cache
 def templates() -> frozenset[str]:
     """The names of the hub's templates (each has every language)."""
     return frozenset(p.name.split(".", 1)[0] for p in TEMPLATE_DIR.glob("*.html"))

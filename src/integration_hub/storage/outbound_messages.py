@@ -41,3 +41,9 @@ def update_outbound_message(
         .where(outbound_messages.c.message_id == message_id)
         .values(state=state, updated_at=utcnow(), **changes)
     )
+
+
+def get_outbound_message(connection: Connection, *, message_id: str) -> dict[str, Any] | None:
+    query = select(outbound_messages).where(outbound_messages.c.message_id == message_id)
+    row = connection.execute(query).first()
+    return dict(row._mapping) if row is not None else None

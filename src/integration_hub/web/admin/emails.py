@@ -10,9 +10,10 @@ The address is personal data: neither the audit entry nor a log line carries it.
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -29,7 +30,8 @@ from integration_hub.connectors.mail import (
 )
 from integration_hub.connectors.outbound import refuse
 from integration_hub.connectors.partners import provider_for
-from integration_hub.storage import email_suppressions
+from integration_hub.storage import email_suppressions, outbound_messages
+from integration_hub.storage.rows import as_utc
 from integration_hub.web.admin.deps import (
     OPERATOR,
     DatabaseDep,
@@ -50,10 +52,12 @@ NO_PROVIDER = "email"
 
 
 class EmailRequest(BaseModel):
-    message_id: StorableText = Field(
+    # Letters, digits, _ and -: what every provider carries back in its events (a Resend tag
+    # value allows no more), so each delivery event names the message it is about.
+    message_id: str = Field(
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
+        pattern=r"^[A-Za-z0-9_-]+$",
         description="Our own id; sent once.",
     )
     to: StorableText = Field(min_length=3, max_length=MAX_ADDRESS)
@@ -71,6 +75,20 @@ class EmailOut(BaseModel):
     workflow_id: str
     provider: str
     status: Literal["started", "already_started"]
+
+
+class EmailState(BaseModel):
+    """What the hub knows of a send (never the address): `new`, `sending`, `sent`, `failed`,
+    or `unknown` (an attempt's outcome was lost)."""
+
+    message_id: str
+    provider: str
+    state: str
+    provider_message_id: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
 
 
 def _refused(status: int, provider: str, reason: str, detail: str) -> HTTPException:
@@ -134,4 +152,26 @@ async def send_email(
         outcome = "already_started"
     return EmailOut(
         message_id=body.message_id, workflow_id=workflow_id, provider=provider.name, status=outcome
+    )
+
+
+@router.get("/emails/{message_id}", responses={404: {"description": "No such e-mail"}})
+async def email_state(
+    message_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$")], database: DatabaseDep
+) -> EmailState:
+    """Where a send stands: the outbound record of the message id."""
+    row = await database.read(
+        lambda c: outbound_messages.get_outbound_message(c, message_id=message_id)
+    )
+    if row is None or row["channel"] != "email":
+        raise HTTPException(404, detail={"error": "not_found", "detail": "no such e-mail"})
+    return EmailState(
+        message_id=row["message_id"],
+        provider=row["partner"],
+        state=row["state"],
+        provider_message_id=row["partner_message_id"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
     )
