@@ -135,7 +135,13 @@ def _now() -> datetime:
 
 
 def test_handler_declarations_are_checked() -> None:
-    assert [handler.name for handler in HANDLERS] == ["ledger", "identity", "contacts", "cleaners"]
+    assert [handler.name for handler in HANDLERS] == [
+        "ledger",
+        "identity",
+        "contacts",
+        "cleaners",
+        "email-suppression",
+    ]
     assert registered_handlers()[: len(HANDLERS)] == HANDLERS
     with pytest.raises(ValueError, match="two handlers are named 'ledger'"):
         checked([*HANDLERS, replace(HANDLERS[0], event_types=frozenset({"x.y"}))])
