@@ -104,9 +104,15 @@ def test_declared_formats_take_a_real_public_key_and_the_local_seed() -> None:
     assert not re.fullmatch(PUBLIC_KEY_FORMAT, seed)
 
 
-def test_signing_with_the_public_key_says_only_sendgrid_can() -> None:
+@pytest.mark.parametrize("form", ["base64", "pem"])
+def test_signing_with_the_public_key_says_only_sendgrid_can(form: str) -> None:
+    value = (
+        PUBLIC
+        if form == "base64"
+        else f"-----BEGIN PUBLIC KEY-----\n{PUBLIC}\n-----END PUBLIC KEY-----"
+    )
     with pytest.raises(SecretNotConfigured) as refused:
-        sendgrid.sign(b"[]", PUBLIC, timestamp=1, url="")
+        sendgrid.sign(b"[]", value, timestamp=1, url="")
     assert PUBLIC not in str(refused.value)
 
 
@@ -271,3 +277,17 @@ def test_an_unmapped_type_or_an_event_without_address_normalizes_to_nothing() ->
     assert sendgrid.normalize(PartnerEvent("e", "deferred", orjson.dumps(deferred))) == []
     anonymous = {k: v for k, v in _entry("delivered").items() if k != "email"}
     assert sendgrid.normalize(PartnerEvent("e", "delivered", orjson.dumps(anonymous))) == []
+
+
+def test_a_key_pasted_as_pem_verifies_and_doctor_notes_the_form() -> None:
+    """SendGrid's SDK wraps the console's base64 in PEM lines; users paste either."""
+    now = int(time.time())
+    body = sendgrid.sample("delivered")
+    headers = _signed(body, KEY, at=now)
+    pem = f"-----BEGIN PUBLIC KEY-----\n{PUBLIC[:64]}\n{PUBLIC[64:]}\n-----END PUBLIC KEY-----\n"
+
+    sendgrid.verify(_delivery(body, headers, now), [pem], now=now)
+    secret = PARTNER.secret("SENDGRID_WEBHOOK_PUBLIC_KEY")
+    assert secret.normalize is not None
+    assert secret.normalize(pem) == (PUBLIC, "PEM (read as base64 DER)")
+    assert secret.canonical(PUBLIC) == PUBLIC

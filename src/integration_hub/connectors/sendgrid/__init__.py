@@ -31,7 +31,16 @@ LOCAL_SEED_PREFIX = "sglocal_"
 LOCAL_SEED_FORMAT = rf"{LOCAL_SEED_PREFIX}[A-Za-z0-9_-]{{43}}"
 
 
-def _seed_note(value: str) -> tuple[str, str | None]:
+PEM_HEADER, PEM_FOOTER = "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----"
+
+
+def public_key_value(value: str) -> tuple[str, str | None]:
+    """The key as base64 DER. SendGrid's console shows exactly that, but its SDK (and users)
+    wrap it in PEM lines: the wrapping is dropped. A local seed is noted (never shown)."""
+    stripped = value.strip()
+    if stripped.startswith(PEM_HEADER) and stripped.endswith(PEM_FOOTER):
+        body = stripped[len(PEM_HEADER) : -len(PEM_FOOTER)]
+        return "".join(body.split()), "PEM (read as base64 DER)"
     if value.startswith(LOCAL_SEED_PREFIX):
         return value, "a local signing seed (hub send only; SendGrid's events need its key)"
     return value, None
@@ -82,7 +91,7 @@ PARTNER = Partner(
                 "SendGrid > Settings > Mail Settings > Event Webhook > your webhook > "
                 "Signature Verification (enable) > Verification Key"
             ),
-            normalize=_seed_note,
+            normalize=public_key_value,
         ),
     ),
     webhook=_webhook,

@@ -42,7 +42,7 @@ from integration_hub.connectors.schemes.ecdsa import (
     EcdsaScheme,
     public_key_text,
 )
-from integration_hub.connectors.sendgrid import WEBHOOK_PUBLIC_KEY
+from integration_hub.connectors.sendgrid import WEBHOOK_PUBLIC_KEY, public_key_value
 from integration_hub.errors import MalformedPayload, SecretNotConfigured, TooManyEntries
 
 Obj = Mapping[str, Any]
@@ -72,8 +72,11 @@ def _is_public_key(value: str) -> bool:
 
 
 def verifying_key(value: str) -> str | None:
-    """The public key (base64 DER) a configured value verifies with: SendGrid's key as is, a
-    seed's derived key, None for a value too short to be either."""
+    """The public key (base64 DER) a configured value verifies with: SendGrid's key (PEM lines
+    dropped), a seed's derived key, None for a value too short to be either."""
+    if len(value) > MAX_PUBLIC_KEY_CHARS:
+        return None
+    value = public_key_value(value)[0]
     if _is_public_key(value):
         return value
     if len(value) < MIN_SEED_CHARS or len(value) > MAX_PUBLIC_KEY_CHARS:
@@ -154,7 +157,7 @@ class SendGridConnector:
         )
 
     def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
-        if _is_public_key(secret) or len(secret) < MIN_SEED_CHARS:
+        if _is_public_key(public_key_value(secret)[0]) or len(secret) < MIN_SEED_CHARS:
             raise SecretNotConfigured(
                 f"{WEBHOOK_PUBLIC_KEY} holds SendGrid's public key: only SendGrid signs for it; "
                 "a local `hub send` needs the seed `hub init` makes"
