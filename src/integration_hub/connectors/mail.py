@@ -89,7 +89,9 @@ def valid_address(address: str) -> bool:
 def sender_domain(settings: Settings) -> str | None:
     """The domain of HUB_EMAIL_FROM (what SPF and DKIM are checked for), or None."""
     address = parseaddr(settings.email_from or "")[1]
-    return address.rpartition("@")[2].lower() or None if "@" in address else None
+    if not valid_address(address):
+        return None
+    return address.rpartition("@")[2].lower()
 
 
 @cache
