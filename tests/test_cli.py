@@ -86,6 +86,9 @@ def test_p0_sandbox_checklist_completes_after_hub_send_for_each_partner(tmp_path
         "AUTH_ISSUER": "https://cleaning-test.us.auth0.com/",
         "AUTH_CLIENT_ID": "k3V9xQ2mP7rT5wZ8aB4cD6eF",
         "AUTH_CLIENT_SECRET": "s3cr3t-" + "x" * 40,
+        # P1 partners' API keys: set so that "NOT SET" below means a P0 secret is missing.
+        "SENDGRID_API_KEY": "SG.abcdefghijABCDEFGHIJ12.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ",
+        "RESEND_API_KEY": "re_123456789_abcdefghijklmnop",
     }
     unset = [
         s.name

@@ -33,6 +33,8 @@ from integration_hub.connectors.base import Connector, Manifest
 from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.secrets import SecretSource, TooManyInstances
+from integration_hub.sending_domain import DomainCheck
+from integration_hub.sending_domain import describe as describe_domain
 from integration_hub.settings import Settings
 from integration_hub.sign_in import SignInReport, active_provider, check_sign_in
 from integration_hub.storage import observed, poll_cursors
@@ -109,6 +111,9 @@ class PartnerReport:
     polling: bool = False  # the partner declares poll sources
     polls: list[PollCheck] = field(default_factory=list)
     sign_in: SignInReport | None = None  # the active auth provider's passkeys and MFA
+    # An e-mail provider's sending-domain records (sending_domain.py): informational.
+    domain: list[DomainCheck] = field(default_factory=list)
+    domain_notes: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -117,7 +122,8 @@ class PartnerReport:
     @property
     def notes(self) -> list[str]:
         """What doctor read differently from how it was given: informs, never fails."""
-        return [f"{s.name} given as {s.normalized}" for s in self.secrets if s.normalized]
+        given = [f"{s.name} given as {s.normalized}" for s in self.secrets if s.normalized]
+        return given + self.domain_notes
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -133,6 +139,7 @@ class PartnerReport:
             "notes": self.notes,
             "polls": [p.as_dict() for p in self.polls],
             "sign_in": self.sign_in.as_dict() if self.sign_in else None,
+            "domain": [d.as_dict() for d in self.domain],
         }
 
 
@@ -257,10 +264,12 @@ def diagnose(
     public_base_url: str | None = None,
     partners: Sequence[Partner] = PARTNERS,
     settings: Settings | None = None,
+    domain_checks: Callable[[Partner], list[DomainCheck]] | None = None,
 ) -> list[PartnerReport]:
     """One report per partner, P0 first; `engine` None means nothing has been stored yet.
     `public_base_url` is `HUB_PUBLIC_BASE_URL` (None: not set). With `settings`, the active
-    auth provider's sign-in policy is read live (sign_in.py)."""
+    auth provider's sign-in policy is read live (sign_in.py). `domain_checks`: an e-mail
+    provider's sending-domain records (`sending_domain.domain_checks`; None: not looked up)."""
     connectors = build_connectors(None, partners)  # their manifests only: nothing is verified
     reports: list[PartnerReport] = []
     for partner in partners:
@@ -287,6 +296,10 @@ def diagnose(
         ]
         evidence, report.polls = _evidence_checklist(partner, connector, engine)
         report.checklist += evidence
+        if domain_checks is not None:
+            report.domain = domain_checks(partner)
+            domain_warnings, report.domain_notes = describe_domain(report.domain)
+            report.warnings += domain_warnings
         reports.append(report)
     by_name = {report.partner: report for report in reports}
     for signs_url in partners_with_unpinned_url(connectors, secrets, public_base_url):

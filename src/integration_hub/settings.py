@@ -209,6 +209,25 @@ class Settings(BaseSettings):
         pattern=r"^[a-z][a-z0-9_]{0,63}$",
         description="The partner that sends email when several provide it.",
     )
+    email_from: str | None = Field(
+        default=None,
+        max_length=320,
+        description="The sender of the hub's e-mail, `Name <address>` or an address; its domain "
+        "is the one doctor checks SPF and DKIM for.",
+    )
+    email_soft_bounce_limit: int = Field(
+        default=3, ge=1, le=100, description="Soft bounces after which an address is suppressed."
+    )
+    email_unsubscribe_url: str | None = Field(
+        default=None,
+        pattern=r"^https://\S{1,2000}$",
+        description="List-Unsubscribe one-click URL (https) in every e-mail the hub sends.",
+    )
+    email_unsubscribe_mailto: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s<>,]{1,64}@[^@\s<>,]{1,255}$",
+        description="List-Unsubscribe address in every e-mail the hub sends.",
+    )
     support_provider: str | None = Field(
         default=None,
         pattern=r"^[a-z][a-z0-9_]{0,63}$",

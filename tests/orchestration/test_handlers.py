@@ -142,6 +142,7 @@ def test_handler_declarations_are_checked() -> None:
         "cleaners",
         "invitations",
         "contracts",
+        "email-suppression",
     ]
     assert registered_handlers()[: len(HANDLERS)] == HANDLERS
     with pytest.raises(ValueError, match="two handlers are named 'ledger'"):

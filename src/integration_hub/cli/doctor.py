@@ -43,6 +43,7 @@ def doctor(
     from integration_hub.doctor import diagnose
     from integration_hub.errors import UnsafeConfiguration
     from integration_hub.secrets import open_secret_source
+    from integration_hub.sending_domain import domain_checks
     from integration_hub.storage.engine import make_engine
 
     configured = settings()
@@ -58,6 +59,7 @@ def doctor(
             engine=engine,
             public_base_url=configured.public_base_url,
             settings=configured,
+            domain_checks=domain_checks(configured),
         )
     except UnsafeConfiguration as refusal:  # a partner's configuration (an IVR flow file)
         typer.echo(f"the hub would refuse to start: {refusal.detail}", err=True)
@@ -123,6 +125,9 @@ def show(report: PartnerReport) -> None:
         typer.echo(f"  passkeys: {report.sign_in.passkeys}")
         typer.echo(f"  MFA: {report.sign_in.mfa}")
         typer.echo(f"  sign-in to try: {report.sign_in.url}")
+    for check in report.domain:
+        state = {True: "found", False: "MISSING", None: "could not check"}[check.found]
+        typer.echo(f"  {check.purpose} {check.kind} {check.name}: {state}")
     for warning in report.warnings:
         typer.echo(f"  ! {warning}")
     for note in report.notes:

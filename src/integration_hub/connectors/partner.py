@@ -103,6 +103,17 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True)
+class DomainRecord:
+    """A DNS record a sending domain needs for a partner (an email provider's SPF and DKIM):
+    doctor looks `name` up and reports whether a `kind` answer contains `contains`."""
+
+    purpose: str  # "SPF", "DKIM": what doctor calls the check
+    name: str  # the full name to look up, e.g. "s1._domainkey.example.com"
+    kind: Literal["TXT", "CNAME"]
+    contains: str  # lower case; e.g. "include:sendgrid.net"
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookContext:
     """What a webhook connector is built with."""
 
@@ -266,6 +277,9 @@ class Partner:
     # An auth provider whose discovery has no `end_session_endpoint`: the URL that ends the
     # provider's session, from (issuer, client_id, return_to), for the panel's sign-out.
     logout_url: Callable[[str, str, str], str] | None = None
+    # An email provider: the DNS records its sending domain (HUB_EMAIL_FROM's) needs, which
+    # doctor checks when it can reach DNS. Called with the domain; no I/O.
+    domain_records: Callable[[str], Sequence[DomainRecord]] | None = None
 
     def issues_for(self, host: str) -> bool:
         """Whether `host` (an OIDC issuer's, lower case) is one of this provider's domains."""

@@ -8,7 +8,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from integration_hub.connectors import auth0, clerk, docusign, google_maps, stripe, twilio
+from integration_hub.connectors import (
+    auth0,
+    clerk,
+    docusign,
+    google_maps,
+    resend,
+    sendgrid,
+    stripe,
+    twilio,
+)
 from integration_hub.connectors.partner import Capability, Partner, WebhookContext
 from integration_hub.errors import UnknownPartner, UnsafeConfiguration
 
@@ -25,6 +34,8 @@ PARTNERS: tuple[Partner, ...] = (
     clerk.PARTNER,
     auth0.PARTNER,
     docusign.PARTNER,
+    sendgrid.PARTNER,
+    resend.PARTNER,
 )
 
 

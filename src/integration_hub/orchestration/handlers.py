@@ -29,6 +29,7 @@ from integration_hub.orchestration import (
     cleaners,
     contacts,
     contracts,
+    email_suppression,
     identity,
     invitations,
     ledger,
@@ -105,6 +106,13 @@ def _apply_contract_event(
     return contracts.apply_event(connection, event)
 
 
+def _apply_email_event(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    limit = context.settings.email_soft_bounce_limit
+    return email_suppression.apply_event(connection, event, soft_bounce_limit=limit)
+
+
 HANDLERS: tuple[Handler, ...] = (
     # One ledger entry per payment or payout event.
     Handler("ledger", ledger.LEDGER_EVENT_TYPES, _post_ledger_entry),
@@ -118,6 +126,12 @@ HANDLERS: tuple[Handler, ...] = (
     Handler("invitations", invitations.INVITATION_EVENT_TYPES, _apply_invitation_event),
     # B2B contracts' status, from the contracts partner's envelope events.
     Handler("contracts", contracts.CONTRACT_EVENT_TYPES, _apply_contract_event),
+    # The e-mail suppression list: bounces, complaints, unsubscribes.
+    Handler(
+        "email-suppression",
+        email_suppression.EMAIL_SUPPRESSION_EVENT_TYPES,
+        _apply_email_event,
+    ),
 )
 
 

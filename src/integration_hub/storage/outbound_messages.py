@@ -12,7 +12,7 @@ from integration_hub.storage.tables import outbound_messages
 
 
 def claim_outbound_message(
-    connection: Connection, *, message_id: str, partner: str, channel: str, to_phone: str
+    connection: Connection, *, message_id: str, partner: str, channel: str, to_address: str
 ) -> dict[str, Any]:
     """The stored record of our message, created as `new` on first sight; locked for update."""
     now = utcnow()
@@ -20,7 +20,7 @@ def claim_outbound_message(
         "message_id": message_id,
         "partner": partner,
         "channel": channel,
-        "to_phone": to_phone,
+        "to_address": to_address,
         "state": "new",
         "attempts": 0,
         "created_at": now,
@@ -41,3 +41,9 @@ def update_outbound_message(
         .where(outbound_messages.c.message_id == message_id)
         .values(state=state, updated_at=utcnow(), **changes)
     )
+
+
+def get_outbound_message(connection: Connection, *, message_id: str) -> dict[str, Any] | None:
+    query = select(outbound_messages).where(outbound_messages.c.message_id == message_id)
+    row = connection.execute(query).first()
+    return dict(row._mapping) if row is not None else None

@@ -281,13 +281,16 @@ contact_consent_events = Table(
 # key, so this row is the guard: `sending` is written before the call and `sent` (with the
 # partner's id) after it; a retried attempt that finds `sent` does not call again, and one that
 # finds `sending` or `unknown` (a call whose outcome was lost) refuses rather than send twice.
+MAX_ADDRESS_LENGTH = 320
+
 outbound_messages = Table(
     "outbound_messages",
     metadata,
     Column("message_id", String(128), primary_key=True),
     Column("partner", String(64), nullable=False),
     Column("channel", String(16), nullable=False),
-    Column("to_phone", String(32), nullable=False, index=True),
+    # A phone number (E.164) or an e-mail address (RFC 5321: at most 320 characters).
+    Column("to_address", String(MAX_ADDRESS_LENGTH), nullable=False, index=True),
     Column("state", String(16), nullable=False),  # sending | sent | failed | unknown
     Column("partner_message_id", String(64)),  # e.g. Twilio's SM... sid
     Column("attempts", Integer, nullable=False, default=0),
@@ -413,4 +416,31 @@ contracts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index(None, "subject_ref", "status"),
+)
+
+# E-mail addresses nothing more is sent to (orchestration/email_suppression.py): a hard bounce,
+# a spam complaint, an unsubscribe or the provider's own suppression at once, soft bounces once
+# HUB_EMAIL_SOFT_BOUNCE_LIMIT of them came. `address` is lower-cased; `since` is when the first
+# suppressing event happened. Sends to a suppressed address are refused before any request.
+email_suppressions = Table(
+    "email_suppressions",
+    metadata,
+    Column("address", String(MAX_ADDRESS_LENGTH), primary_key=True),
+    Column("suppressed", Boolean, nullable=False, default=False),
+    Column("reason", String(32)),  # hard_bounce | complaint | unsubscribe | provider | soft_bounces
+    Column("since", DateTime(timezone=True)),
+    Column("soft_bounces", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The e-mail events applied to `email_suppressions`, once each (a replayed event counts no
+# second soft bounce): the history of why an address is suppressed.
+email_suppression_events = Table(
+    "email_suppression_events",
+    metadata,
+    Column("event_id", String(255), primary_key=True),  # the internal event's id
+    Column("address", String(MAX_ADDRESS_LENGTH), nullable=False, index=True),
+    Column("event_type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

@@ -196,7 +196,7 @@ class TwilioMessaging:
                 message_id=input.message_id,
                 partner=PARTNER,
                 channel=input.channel,
-                to_phone=input.to,
+                to_address=input.to,
             )
             if record["state"] == "sent":
                 return SendMessageResult(

@@ -26,6 +26,7 @@ from integration_hub.storage import audit as audit_rows
 from integration_hub.web.admin import (
     audit,
     cleaners,
+    emails,
     events,
     health,
     invitations,
@@ -60,6 +61,7 @@ CORE_ROUTERS = (
     audit.router,
     cleaners.router,
     invitations.router,
+    emails.router,
 )
 
 

@@ -1,0 +1,152 @@
+"""Sending e-mail through Resend (`POST /emails`, Bearer API key; 200 with the email's `id`).
+httpx, no SDK: one documented request.
+
+Resend takes an `Idempotency-Key` (kept 24 hours): derived from our message id, so a retry
+after an attempt whose outcome was lost is safe and Resend answers it with the first send's
+result. The `outbound_messages` row still guards the message for good (connectors/mail.py).
+Our message id travels as a tag, so Resend's events carry it. A 429 is retried after its
+`retry-after`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from temporalio import activity
+
+from integration_hub.connectors.mail import (
+    OPERATION,
+    OutgoingEmail,
+    SendEmailInput,
+    SendEmailResult,
+    Undelivered,
+    compose,
+    send_once,
+)
+from integration_hub.connectors.outbound import (
+    CallLimiter,
+    call_failed,
+    idempotency_key,
+    refuse,
+    timed_call,
+)
+from integration_hub.connectors.resend import API_KEY, API_KEY_FORMAT
+from integration_hub.connectors.resend.settings import ResendSettings
+from integration_hub.errors import UnsafeConfiguration
+from integration_hub.secrets import SecretSource
+from integration_hub.settings import Settings
+
+PARTNER = "resend"
+HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+MAX_MESSAGE_ID = 64  # outbound_messages.partner_message_id
+TAG_VALUE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Resend accepts in a tag
+
+
+def emails_body(email: OutgoingEmail, input: SendEmailInput) -> dict[str, Any]:
+    sender = f"{email.sender_name} <{email.sender}>" if email.sender_name else email.sender
+    body: dict[str, Any] = {
+        "from": sender,
+        "to": [email.to],
+        "subject": email.subject,
+        "html": email.html,
+        "text": email.text,
+        "tags": [{"name": "template", "value": input.template}],
+    }
+    if TAG_VALUE.fullmatch(input.message_id):
+        body["tags"].append({"name": "hub_message_id", "value": input.message_id})
+    if email.headers:
+        body["headers"] = dict(email.headers)
+    return body
+
+
+class ResendEmail:
+    def __init__(
+        self, settings: Settings, secrets: SecretSource, engine: Engine, resend: ResendSettings
+    ) -> None:
+        self._settings, self._secrets, self._engine = settings, secrets, engine
+        self._base_url = resend.api_base_url.rstrip("/")
+        self._limiter = CallLimiter(PARTNER, {OPERATION: resend.requests_per_minute})
+
+    def activities(self) -> Sequence[Callable[..., Any]]:
+        return [self.send_email]
+
+    def _key(self) -> str | None:
+        versions = self._secrets.versions(API_KEY)
+        return versions[0] if versions else None
+
+    def preflight(self) -> None:
+        key = self._key()
+        if key is not None and not re.fullmatch(API_KEY_FORMAT, key):
+            raise UnsafeConfiguration(f"{API_KEY} does not look like a Resend key (re_...)")
+
+    def _deliver(self, email: OutgoingEmail, input: SendEmailInput, key: str) -> str | None:
+        self._limiter.acquire(OPERATION)
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "Idempotency-Key": idempotency_key(PARTNER, OPERATION, input.message_id),
+        }
+        try:
+            with timed_call(PARTNER, OPERATION), httpx.Client(timeout=HTTP_TIMEOUT) as client:
+                response = client.post(
+                    f"{self._base_url}/emails", headers=headers, json=emails_body(email, input)
+                )
+        except httpx.ConnectError:
+            error = call_failed(PARTNER, OPERATION, status=None, message="could not connect")
+            raise Undelivered(error, state="failed", note="not connected") from None
+        except httpx.TransportError:
+            # The outcome was lost, but the same Idempotency-Key makes the retry safe.
+            error = call_failed(PARTNER, OPERATION, status=None, message="no answer")
+            raise Undelivered(error, state="unknown", note="no answer") from None
+        if response.status_code != 200:
+            error = call_failed(
+                PARTNER,
+                OPERATION,
+                status=response.status_code,
+                message=_error_message(response),
+                code=_error_name(response),
+                retry_after=response.headers.get("retry-after"),
+            )
+            raise Undelivered(error, state="failed", note=f"{response.status_code}")
+        try:
+            sent_id = response.json().get("id")
+        except (ValueError, AttributeError):
+            sent_id = None
+        return sent_id[:MAX_MESSAGE_ID] if isinstance(sent_id, str) else None
+
+    @activity.defn(name="resend.send_email")
+    def send_email(self, input: SendEmailInput) -> SendEmailResult:
+        try:
+            email = compose(self._settings, input)
+        except ValueError as error:
+            raise refuse(PARTNER, OPERATION, str(error)) from None
+        key = self._key()
+        if key is None:
+            raise refuse(PARTNER, OPERATION, f"{API_KEY} is not set")
+        return send_once(
+            self._engine,
+            input,
+            partner=PARTNER,
+            idempotent=True,
+            deliver=lambda: self._deliver(email, input, key),
+        )
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error_message(response: httpx.Response) -> str:
+    return str(_json(response).get("message") or response.reason_phrase)[:200]
+
+
+def _error_name(response: httpx.Response) -> str | None:
+    name = _json(response).get("name")
+    return name[:64] if isinstance(name, str) and re.fullmatch(r"[a-z_]{1,64}", name) else None
