@@ -9,6 +9,7 @@ import pytest
 from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import (
     PARTNERS,
+    auth_display_name,
     auth_provider_of_issuer,
     check_providers,
     provider_for,
@@ -73,3 +74,17 @@ def test_an_issuer_is_told_by_the_declared_domains_of_its_host() -> None:
     assert auth_provider_of_issuer("anything", "idp", partners) == "idp"  # configured wins
     # The registry's auth partners declare their own domains.
     assert all(p.issuer_hosts for p in providers_of("auth"))
+
+
+def test_an_auth_providers_shown_name_comes_from_its_declaration() -> None:
+    # Core code names no partner: the sign-in button's label is the declaration's.
+    branded = Partner(
+        name="idp_x", display_name="IdP X", priority="P0", summary="test",
+        capabilities=frozenset({"auth"}),
+    )  # fmt: skip
+    assert auth_display_name("idp_x", (branded, IDP, MAILER_A)) == "IdP X"
+    assert auth_display_name("idp", (branded, IDP, MAILER_A)) == "Idp"  # the name capitalized
+    assert auth_display_name("mailer_a", (branded, IDP, MAILER_A)) is None  # not an auth one
+    assert auth_display_name(None, (branded, IDP)) is None
+    shown = {p.name: p.shown_name for p in providers_of("auth", PARTNERS)}
+    assert shown == {"clerk": "Clerk", "auth0": "Auth0"}

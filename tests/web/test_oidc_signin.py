@@ -22,10 +22,11 @@ from structlog.testing import capture_logs
 from integration_hub.connectors.partners import auth_logout_url
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
+from integration_hub.storage import pending_authorizations as pending
 from integration_hub.storage import sessions
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import admin_sessions, identity_users, pending_authorizations
-from integration_hub.web.oidc_signin import SIGNIN_COOKIE
+from integration_hub.web.oidc_signin import SECURE_SIGNIN_COOKIE, SIGNIN_COOKIE
 from integration_hub.web.panel_sessions import SESSION_COOKIE
 from tests.helpers import ADMIN_TOKEN, RunningHub, local_secrets, make_settings, serve_hub
 from tests.web.issuer import new_key
@@ -495,3 +496,143 @@ async def test_the_token_auth_method_can_be_set(
     [request] = oidc_provider.token_requests
     assert answer.status_code == 502 and "(token_exchange_failed)" in answer.text
     assert request.form()["client_id"] == [CLIENT_ID] and "authorization" not in request.headers
+
+
+@pytest.fixture
+async def proxied_hub(
+    tmp_path: Path, database_url: str, temporal_address: str, oidc_provider: OidcProvider
+) -> AsyncIterator[RunningHub]:
+    """The hub behind a trusted proxy (the test client): X-Forwarded-For tells the client."""
+    settings = make_settings(
+        tmp_path, database_url, temporal_address, auth_issuer=oidc_provider.url,
+        auth_audience=AUDIENCE, auth_provider="clerk", trusted_proxies="127.0.0.1",
+    )  # fmt: skip
+    async with serve_hub(Hub(settings, secrets=signin_secrets(), pipeline=False)) as running:
+        yield running
+
+
+def _rows_of(running: RunningHub, client: str) -> int:
+    with running.hub.engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count())
+                .select_from(pending_authorizations)
+                .where(pending_authorizations.c.client_hash == pending.digest(client))
+            ).scalar_one()
+        )
+
+
+async def test_one_address_flooding_starts_does_not_lock_out_another(
+    proxied_hub: RunningHub, oidc_provider: OidcProvider
+) -> None:
+    limited_before = _metric("too_many_signins")
+    flood = {"X-Forwarded-For": "203.0.113.7"}
+    async with httpx.AsyncClient(base_url=proxied_hub.base_url, timeout=30, headers=flood) as bot:
+        answers = [await bot.get("/status/login/oidc") for _ in range(12)]
+    assert [a.status_code for a in answers] == [302] * 10 + [429] * 2
+    refused = answers[-1]
+    assert "(too_many_signins)" in refused.text and int(refused.headers["retry-after"]) >= 1
+    assert _metric("too_many_signins") == limited_before + 2
+    assert _rows_of(proxied_hub, "203.0.113.7") == 10
+    # Another address is not charged for the flood and signs in.
+    real = {"X-Forwarded-For": "198.51.100.9"}
+    async with httpx.AsyncClient(base_url=proxied_hub.base_url, timeout=30, headers=real) as ana:
+        callback = await _to_provider(ana, oidc_provider)
+        assert _moves_on_to(await ana.get(callback)) == "/status"
+    # An IPv6 client is its /64: a second address in it shares the budget.
+    async with httpx.AsyncClient(base_url=proxied_hub.base_url, timeout=30) as v6:
+        for i in range(10):
+            hop = {"X-Forwarded-For": f"2001:db8:1:2::{i + 1:x}"}
+            assert (await v6.get("/status/login/oidc", headers=hop)).status_code == 302
+        hop = {"X-Forwarded-For": "2001:db8:1:2:ffff::1"}
+        assert (await v6.get("/status/login/oidc", headers=hop)).status_code == 429
+
+
+async def test_a_presented_cookie_is_never_adopted(hub: RunningHub) -> None:
+    # A cookie tossed in by a sibling domain (login CSRF): the start mints its own value.
+    tossed = "t" * 43
+    cookies = {SIGNIN_COOKIE: tossed}
+    async with httpx.AsyncClient(base_url=hub.base_url, timeout=30, cookies=cookies) as browser:
+        start = await browser.get("/status/login/oidc")
+    assert start.status_code == 302
+    [set_cookie] = [c for c in start.headers.get_list("set-cookie") if c.startswith(SIGNIN_COOKIE)]
+    assert not set_cookie.startswith(f"{SIGNIN_COOKIE}={tossed}")
+    with hub.hub.engine.connect() as connection:
+        [row] = connection.execute(select(pending_authorizations)).all()
+    assert row.browser_hash != pending.digest(tossed)
+
+
+async def test_on_https_the_sign_in_cookie_is_host_prefixed(
+    tmp_path: Path, database_url: str, temporal_address: str, oidc_provider: OidcProvider
+) -> None:
+    settings = make_settings(
+        tmp_path, database_url, temporal_address, auth_issuer=oidc_provider.url,
+        auth_audience=AUDIENCE, auth_provider="clerk", public_base_url="https://hub.example",
+    )  # fmt: skip
+    async with serve_hub(Hub(settings, secrets=signin_secrets(), pipeline=False)) as running:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=30) as browser:
+            start = await browser.get("/status/login/oidc")
+            [set_cookie] = start.headers.get_list("set-cookie")
+            name, value = set_cookie.split(";", 1)[0].split("=", 1)
+            assert name == SECURE_SIGNIN_COOKIE == "__Host-hub_signin"
+            assert "Secure" in set_cookie and "Path=/;" in set_cookie + ";"
+            assert "Domain" not in set_cookie
+            async with httpx.AsyncClient(timeout=30) as outside:
+                page = await outside.get(start.headers["location"])
+                approved = await outside.get(
+                    f"{oidc_provider.url}/approve",
+                    params={"ticket": oidc_provider.ticket_of(page.text)},
+                )
+            query = urlsplit(approved.headers["location"]).query
+            # The plain name is not the sign-in cookie on https; the __Host- one is.
+            plain = await browser.get(
+                f"/status/login/callback?{query}", headers={"cookie": f"{SIGNIN_COOKIE}={value}"}
+            )
+            assert plain.status_code == 400 and "(cookie_mismatch)" in plain.text
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=30) as browser:
+            start = await browser.get("/status/login/oidc")
+            value = start.headers["set-cookie"].split(";", 1)[0].split("=", 1)[1]
+            async with httpx.AsyncClient(timeout=30) as outside:
+                page = await outside.get(start.headers["location"])
+                approved = await outside.get(
+                    f"{oidc_provider.url}/approve",
+                    params={"ticket": oidc_provider.ticket_of(page.text)},
+                )
+            query = urlsplit(approved.headers["location"]).query
+            done = await browser.get(
+                f"/status/login/callback?{query}",
+                headers={"cookie": f"{SECURE_SIGNIN_COOKIE}={value}"},
+            )
+    assert _moves_on_to(done) == "/status"
+    cleared = next(c for c in done.headers.get_list("set-cookie") if "__Host-" in c)
+    assert "Path=/;" in cleared + ";" and "Secure" in cleared
+
+
+async def test_an_invitation_link_goes_on_to_the_provider(hub: RunningHub) -> None:
+    params = {"invitation": "Ab_9-xYz", "organization": "org_AbC123", "next": "/status"}
+    start = await hub.http.get("/status/login/oidc", params=params)
+    assert start.status_code == 302
+    query = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["location"]).query).items()}
+    assert (query["invitation"], query["organization"]) == ("Ab_9-xYz", "org_AbC123")
+    plain = await hub.http.get("/status/login/oidc")
+    assert "invitation" not in plain.headers["location"]
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"invitation": "a b"}, "invitation_invalid"),
+        ({"invitation": "x" * 65}, "invitation_invalid"),
+        ({"invitation": ""}, "invitation_invalid"),
+        ({"organization": "AbC123"}, "organization_invalid"),
+        ({"organization": "org_a-b"}, "organization_invalid"),
+        ({"invitation": "ok", "organization": "org_" + "a" * 65}, "organization_invalid"),
+    ],
+)
+async def test_a_malformed_invitation_link_is_refused(
+    hub: RunningHub, params: dict[str, str], reason: str
+) -> None:
+    before = _metric(reason)
+    answer = await hub.http.get("/status/login/oidc", params=params)
+    assert answer.status_code == 400 and f"({reason})" in answer.text
+    assert _metric(reason) == before + 1 and _count(hub, pending_authorizations) == 0

@@ -240,6 +240,8 @@ class Partner:
     name: str
     priority: Priority  # required: `hub doctor --strict` gates on P0
     summary: str  # one line, shown by `hub connectors` and doctor
+    # How people see the name ("Sign in with Auth0"); None: the name capitalized.
+    display_name: str | None = None
     secrets: tuple[Secret, ...] = ()
     capabilities: frozenset[Capability] = frozenset()
     # Inbound: the edge's connector for POST /webhooks/{name}.
@@ -289,6 +291,10 @@ class Partner:
             else host == entry
             for entry in self.issuer_hosts
         )  # fmt: skip
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.name.capitalize()
 
     @property
     def secret_names(self) -> list[str]:

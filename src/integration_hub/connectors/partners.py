@@ -114,6 +114,14 @@ def auth_provider_of_issuer(
     return None
 
 
+def auth_display_name(name: str | None, partners: Sequence[Partner] = PARTNERS) -> str | None:
+    """How the auth provider `name` is shown (None: no such provider)."""
+    for partner in providers_of("auth", partners):
+        if partner.name == name:
+            return partner.shown_name
+    return None
+
+
 def auth_logout_url(
     issuer: str,
     client_id: str,

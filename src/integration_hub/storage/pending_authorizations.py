@@ -5,9 +5,11 @@ The row holds what the callback needs and the browser must not: the nonce, the P
 `code_verifier` and where to go next. It is keyed by the SHA-256 of `state` and bound to the
 browser by the SHA-256 of its short-lived cookie, so neither a copy of the table nor a leaked
 callback URL completes a sign-in. `consume` deletes the row in the transaction that reads it:
-a replayed callback finds nothing. The table is bounded: expired rows are purged on every
-`create`, one browser keeps its `MAX_PER_BROWSER` newest, and past `MAX_TOTAL` live rows new
-sign-ins are refused (`TooManyPending`) until some expire.
+a replayed callback finds nothing. The table is bounded without letting one client starve the
+others: expired rows are purged on every `create`, one browser keeps its `MAX_PER_BROWSER`
+newest, one client address (the caller's key: an IPv6 address's /64) its `MAX_PER_CLIENT`
+newest, and at `MAX_TOTAL` live rows the heaviest client's oldest make room. `TooManyPending`
+is left for a table that is full all the same (a `max_total` below what one create needs).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import ColumnElement, Connection, delete, func, select
 
 from integration_hub.storage.rows import as_utc, utcnow
 from integration_hub.storage.tables import pending_authorizations as table
 
 LIFETIME = timedelta(minutes=10)
 MAX_PER_BROWSER = 5
+MAX_PER_CLIENT = 20
 MAX_TOTAL = 1000
 
 
@@ -57,34 +60,47 @@ def create(
     nonce: str,
     code_verifier: str,
     next_url: str,
+    client: str,
     now: datetime | None = None,
     lifetime: timedelta = LIFETIME,
+    max_per_client: int = MAX_PER_CLIENT,
     max_total: int = MAX_TOTAL,
 ) -> None:
-    """Store one pending authorization (raises TooManyPending when the table is full)."""
+    """Store one pending authorization for `client` (its address), making room as the module
+    says; raises TooManyPending only when no room can be made."""
     moment = now or utcnow()
     connection.execute(delete(table).where(table.c.expires_at <= moment))
-    browser_hash = digest(browser)
-    # The browser's oldest beyond MAX_PER_BROWSER - 1 make room for this one.
-    kept = (
-        select(table.c.state_hash)
-        .where(table.c.browser_hash == browser_hash)
-        .order_by(table.c.created_at.desc())
-        .limit(MAX_PER_BROWSER - 1)
-    )
-    connection.execute(
-        delete(table).where(
-            table.c.browser_hash == browser_hash,
-            table.c.state_hash.not_in(kept.scalar_subquery()),
-        )
-    )
+    browser_hash, client_hash = digest(browser), digest(client)
+    # The browser's and the client's oldest beyond their caps make room for this one.
+    _keep_newest(connection, table.c.browser_hash == browser_hash, MAX_PER_BROWSER - 1)
+    _keep_newest(connection, table.c.client_hash == client_hash, max_per_client - 1)
     live = connection.execute(select(func.count()).select_from(table)).scalar_one()
     if live >= max_total:
-        raise TooManyPending(f"{live} sign-ins are pending")
+        # Full: the client holding the most rows gives up its oldest, not everyone else.
+        heaviest = connection.execute(
+            select(table.c.client_hash)
+            .group_by(table.c.client_hash)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if heaviest is not None:
+            oldest = (
+                select(table.c.state_hash)
+                .where(table.c.client_hash == heaviest)
+                .order_by(table.c.created_at)
+                .limit(live - max_total + 1)
+            )
+            connection.execute(
+                delete(table).where(table.c.state_hash.in_(oldest.scalar_subquery()))
+            )
+        live = connection.execute(select(func.count()).select_from(table)).scalar_one()
+        if live >= max_total:
+            raise TooManyPending(f"{live} sign-ins are pending")
     connection.execute(
         table.insert().values(
             state_hash=digest(state),
             browser_hash=browser_hash,
+            client_hash=client_hash,
             purpose=purpose,
             nonce=nonce,
             code_verifier=code_verifier,
@@ -92,6 +108,14 @@ def create(
             created_at=moment,
             expires_at=moment + lifetime,
         )
+    )
+
+
+def _keep_newest(connection: Connection, owner: ColumnElement[bool], keep: int) -> None:
+    """Delete the rows of `owner` beyond its `keep` newest."""
+    kept = select(table.c.state_hash).where(owner).order_by(table.c.created_at.desc()).limit(keep)
+    connection.execute(
+        delete(table).where(owner, table.c.state_hash.not_in(kept.scalar_subquery()))
     )
 
 

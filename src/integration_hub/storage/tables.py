@@ -360,6 +360,8 @@ pending_authorizations = Table(
     metadata,
     Column("state_hash", String(64), primary_key=True),
     Column("browser_hash", String(64), nullable=False, index=True),
+    # The SHA-256 of the client address (an IPv6 one's /64) that started it: a cap per client.
+    Column("client_hash", String(64), nullable=False, index=True, server_default=""),
     Column("purpose", String(32), nullable=False),  # signin | connect
     Column("nonce", String(128), nullable=False),
     Column("code_verifier", String(128), nullable=False),

@@ -21,6 +21,7 @@ import json
 import secrets
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -130,8 +131,16 @@ class OidcClient:
             return found
 
     async def authorization_url(
-        self, *, redirect_uri: str, state: str, nonce: str, verifier: str
+        self,
+        *,
+        redirect_uri: str,
+        state: str,
+        nonce: str,
+        verifier: str,
+        extra: Mapping[str, str] | None = None,
     ) -> str:
+        """The provider's /authorize URL; `extra` adds parameters (an invitation's), never
+        over the flow's own."""
         endpoint = (await self.discovery()).authorization_endpoint
         query = {
             "response_type": "code",
@@ -145,6 +154,7 @@ class OidcClient:
         }
         if self.config.audience:
             query["audience"] = self.config.audience
+        query = {**(extra or {}), **query}
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(query)}"
 
     async def exchange(self, *, code: str, redirect_uri: str, verifier: str) -> str:

@@ -1,10 +1,15 @@
 """Panel sign-in through the auth provider: OpenID Connect authorization code flow with PKCE.
 
 `GET /status/login/oidc?next=` stores a pending sign-in (state, nonce, PKCE verifier, next;
-storage/pending_authorizations.py) and redirects to the provider. The browser gets only the
-`hub_signin` cookie (random, HttpOnly, SameSite=Lax: the provider's redirect back is a
-cross-site navigation, on which the Strict session cookie is not sent), whose hash the row
-holds. `GET /status/login/callback` consumes the row (once), requires the same cookie, exchanges
+storage/pending_authorizations.py) and redirects to the provider. Starts are rate-limited per
+client address (`SIGNIN_STARTS_PER_CLIENT`, the admission limiter, the address as
+web/forwarded.py tells it; 429 with Retry-After), and the table caps rows per address, so one
+address cannot fill it for everyone. An invitation link's `invitation` and `organization`
+(validated) go on to the provider's /authorize. The browser gets only the sign-in cookie
+(freshly random at every start, never a value the browser presented: no login CSRF by a tossed
+cookie; `__Host-hub_signin` on https, `hub_signin` on plain-http local runs; HttpOnly,
+SameSite=Lax: the provider's redirect back is a cross-site navigation, on which the Strict
+session cookie is not sent), whose hash the row holds. `GET /status/login/callback` consumes the row (once), requires the same cookie, exchanges
 the code with the verifier and the client secret, validates the ID token (web/oidc.py), reads
 the role like the Authenticator does (the token's claims, else the users-and-roles mirror under
 the issuer's provider) and starts a panel session (credential kind "signin": it ends when the
@@ -19,6 +24,8 @@ state or e-mail is logged.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,11 +36,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from integration_hub import metrics
-from integration_hub.connectors.partners import auth_logout_url
+from integration_hub.admission import IngestRateLimiter
+from integration_hub.connectors.partners import auth_display_name, auth_logout_url
 from integration_hub.runtime import Hub
 from integration_hub.storage import pending_authorizations as pending
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.rows import utcnow
+from integration_hub.web.audit import client_address
 from integration_hub.web.auth import (
     Authenticator,
     Principal,
@@ -42,10 +51,17 @@ from integration_hub.web.auth import (
     provider_of_issuer,
     role_from_claims,
 )
+from integration_hub.web.forwarded import parse_address
 from integration_hub.web.oidc import ClientConfig, OidcClient, SignInError, new_verifier
 from integration_hub.web.panel_sessions import PanelSessions
 
-SIGNIN_COOKIE = "hub_signin"
+SIGNIN_COOKIE = "hub_signin"  # plain http (local runs): a __Host- cookie needs Secure
+SECURE_SIGNIN_COOKIE = f"__Host-{SIGNIN_COOKIE}"  # https: no subdomain can set or shadow it
+# Sign-in starts per client address (an IPv6 address's /64), in each hub process.
+SIGNIN_STARTS_PER_CLIENT = "10/minute"
+# An Auth0 invitation link's parameters, passed on to /authorize.
+INVITATION = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ORGANIZATION = re.compile(r"org_[A-Za-z0-9]{1,64}")
 CALLBACK_PATH = "/status/login/callback"
 LOGIN_PATH = "/status/login"
 MAX_STATE = 128
@@ -66,6 +82,10 @@ MESSAGES = {
     "no_role": "You are signed in at the provider, but your account has no role in the hub "
     "(viewer, operator or admin). Ask an admin to grant one.",
     "too_many_pending": "Too many sign-ins are in progress: try again in a few minutes.",
+    "too_many_signins": "Too many sign-ins were started from your address: try again in a minute.",
+    "invitation_invalid": "The invitation link is malformed: open it again from the e-mail.",
+    "organization_invalid": "The invitation link's organization is malformed: open it again "
+    "from the e-mail.",
     "discovery_unavailable": "The provider cannot be reached: try again, or paste a token.",
     "discovery_invalid": "The provider's configuration does not fit the issuer (AUTH_ISSUER).",
     "jwks_unavailable": "The provider's keys cannot be fetched: try again, or paste a token.",
@@ -83,10 +103,19 @@ class OidcSignIn:
     client: OidcClient
     provider: str | None  # the auth partner the issuer is (None: cannot be told)
     credential: str
+    # Sign-in starts per client address (in process: one budget per hub process).
+    limiter: IngestRateLimiter
 
     @property
     def label(self) -> str:
-        return {"auth0": "Auth0", "clerk": "Clerk"}.get(self.provider or "", "your provider")
+        return auth_display_name(self.provider) or "your provider"
+
+    def secure(self, request: Request) -> bool:
+        return request.url.scheme == "https" or self.base_url(request).startswith("https://")
+
+    def cookie(self, request: Request) -> tuple[str, str]:
+        """The sign-in cookie's name and path: `__Host-` (Secure, Path=/) on https."""
+        return (SECURE_SIGNIN_COOKIE, "/") if self.secure(request) else (SIGNIN_COOKIE, LOGIN_PATH)
 
     def base_url(self, request: Request) -> str:
         configured = self.hub.settings.public_base_url
@@ -126,7 +155,24 @@ def build_signin(hub: Hub, authenticator: Authenticator) -> OidcSignIn | None:
         client=client,
         provider=provider_of_issuer(issuer, settings.auth_provider),
         credential=credential_fingerprint("signin", issuer.rstrip("/"), client_id),
+        # In process, not on HUB_REDIS_URL: nothing closes it but the process's end.
+        limiter=IngestRateLimiter(
+            per_partner=None,
+            per_client=SIGNIN_STARTS_PER_CLIENT,
+            strategy=settings.rate_limit_strategy,
+            key_prefix="hub-signin",
+        ),
     )
+
+
+def client_key(request: Request, trusted_proxies: frozenset[str]) -> str:
+    """The client address (web/forwarded.py's rule); an IPv6 address as its /64, which one
+    client holds whole."""
+    address = client_address(request.scope, trusted_proxies) or "unknown"
+    parsed = parse_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return address
 
 
 LoginPage = Callable[..., Response]
@@ -145,9 +191,22 @@ async def start(
     signin: OidcSignIn, request: Request, next_url: str, login_page: LoginPage
 ) -> Response:
     """Store the pending sign-in and send the browser to the provider."""
-    browser = request.cookies.get(SIGNIN_COOKIE, "")
-    if not (43 <= len(browser) <= 64):  # reuse the cookie: sign-ins started in two tabs work
-        browser = secrets.token_urlsafe(32)
+    client = client_key(request, signin.hub.settings.trusted_proxies)
+    if limited := await signin.limiter.admit_client(client):
+        response = refused(login_page, request, "too_many_signins", status=429)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
+    extra: dict[str, str] = {}
+    for name, pattern in (("invitation", INVITATION), ("organization", ORGANIZATION)):
+        value = request.query_params.get(name)
+        if value is not None:
+            if not pattern.fullmatch(value):
+                return refused(login_page, request, f"{name}_invalid")
+            extra[name] = value
+    # Always a fresh value, never one the browser presented: a cookie tossed in by a sibling
+    # domain must not bind the attacker's sign-in to the victim's browser. (A second tab's
+    # start replaces the first's cookie: the first tab then starts again.)
+    browser = secrets.token_urlsafe(32)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), new_verifier()
     try:
         target = await signin.client.authorization_url(
@@ -155,6 +214,7 @@ async def start(
             state=state,
             nonce=nonce,
             verifier=verifier,
+            extra=extra,
         )
     except SignInError as error:
         return refused(login_page, request, error.reason, status=error.status)
@@ -165,6 +225,7 @@ async def start(
                 connection,
                 state=state,
                 browser=browser,
+                client=client,
                 purpose="signin",
                 nonce=nonce,
                 code_verifier=verifier,
@@ -177,10 +238,10 @@ async def start(
         return refused(login_page, request, "too_many_pending", status=503)
     metrics.OIDC_SIGNINS.labels("started").inc()
     response = RedirectResponse(target, status_code=302)
+    name, path = signin.cookie(request)
     response.set_cookie(
-        SIGNIN_COOKIE, browser, max_age=int(pending.LIFETIME.total_seconds()), path=LOGIN_PATH,
-        httponly=True, secure=request.url.scheme == "https"
-        or signin.base_url(request).startswith("https://"), samesite="lax",
+        name, browser, max_age=int(pending.LIFETIME.total_seconds()), path=path, httponly=True,
+        secure=signin.secure(request), samesite="lax",
     )  # fmt: skip
     return response
 
@@ -208,7 +269,8 @@ async def callback(
         return refused(login_page, request, "state_unknown")
     if utcnow() >= found.expires_at:
         return refused(login_page, request, "state_expired")
-    if not found.browser_matches(request.cookies.get(SIGNIN_COOKIE, "")):
+    cookie_name, cookie_path = signin.cookie(request)
+    if not found.browser_matches(request.cookies.get(cookie_name, "")):
         return refused(login_page, request, "cookie_mismatch")
     error = params.get("error")
     if error is not None:
@@ -240,7 +302,13 @@ async def callback(
     response.headers["Referrer-Policy"] = "no-referrer"  # the callback URL holds the code
     lifetime = sessions.lifetime_for(principal)
     sessions.set_cookie(response, request, session_id, lifetime=lifetime)
-    response.delete_cookie(SIGNIN_COOKIE, path=LOGIN_PATH, httponly=True, samesite="lax")
+    response.delete_cookie(
+        cookie_name,
+        path=cookie_path,
+        secure=signin.secure(request),
+        httponly=True,
+        samesite="lax",
+    )
     return response
 
 

@@ -84,6 +84,7 @@ async def _rotation_schedule(
 
 PARTNER = Partner(
     name="auth0",
+    display_name="Auth0",
     priority="P0",
     summary="Auth provider: log streams to the roles mirror; Management API snapshots out.",
     capabilities=frozenset({"auth"}),

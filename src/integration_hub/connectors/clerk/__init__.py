@@ -42,6 +42,7 @@ def _sign_in_policy(settings: Settings, secrets: SecretSource, timeout: float) -
 
 PARTNER = Partner(
     name="clerk",
+    display_name="Clerk",
     priority="P0",
     summary="Auth provider: users, memberships and sessions (Svix webhooks) to the roles mirror.",
     capabilities=frozenset({"auth"}),
