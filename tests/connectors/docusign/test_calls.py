@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -314,3 +314,28 @@ def test_a_token_answer_without_a_token_is_retried(server: PartnerServer, engine
 
     assert error.value.type == "docusign.bad_answer"
     assert not error.value.non_retryable
+
+
+def test_a_completion_applied_before_the_send_is_recorded_stays_completed(
+    server: PartnerServer, docusign: FakeDocuSign, engine: Engine
+) -> None:
+    calls = _calls(server, engine)
+    contract_id = _contract(engine)
+    sent = calls.send_envelope(SendContractInput(contract_id))
+    completed_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    with begin_write(engine) as connection:  # Connect's completion came first
+        assert contracts.set_status(connection, contract_id=contract_id,
+                                    envelope_id=sent.envelope_id, status="completed",
+                                    when=completed_at)  # fmt: skip
+
+    again = calls.send_envelope(SendContractInput(contract_id))  # the retried send
+    assert again.sent_at == "2026-12-01T10:00:00Z"  # the completion's time: a tie
+    calls.record_envelope(again)
+
+    with engine.connect() as connection:
+        row = contracts.get_contract(connection, contract_id=contract_id)
+        signed = contracts.signed_contract(
+            connection, subject_ref=row["subject_ref"] if row else "", now=completed_at
+        )
+    assert row is not None and row["status"] == "completed"
+    assert signed is not None and signed["id"] == contract_id
