@@ -339,3 +339,23 @@ def test_a_completion_applied_before_the_send_is_recorded_stays_completed(
         )
     assert row is not None and row["status"] == "completed"
     assert signed is not None and signed["id"] == contract_id
+
+
+def test_an_impossible_time_in_the_answer_is_read_as_now(
+    server: PartnerServer, docusign: FakeDocuSign, engine: Engine
+) -> None:
+    clock = Clock()
+    clock.now = float(int(clock.now))  # a whole second: its RFC 3339 form has no fraction
+    made = Reply(201, {"envelopeId": "0e0e0e0e-0000-4000-8000-000000000042",
+                       "statusDateTime": "2026-13-45T10:00:00+25:00", "status": "sent"})  # fmt: skip
+    docusign.api_reply = lambda r: made if r.method == "POST" else None
+    calls = _calls(server, engine, clock)
+    contract_id = _contract(engine)
+
+    sent = calls.send_envelope(SendContractInput(contract_id))
+    calls.record_envelope(sent)
+
+    assert sent.sent_at == datetime.fromtimestamp(clock.now, UTC).isoformat().replace("+00:00", "Z")
+    with engine.connect() as connection:
+        row = contracts.get_contract(connection, contract_id=contract_id)
+    assert row is not None and (row["status"], row["envelope_id"]) == ("sent", sent.envelope_id)

@@ -109,3 +109,16 @@ async def test_a_connect_post_signed_by_100_keys_is_taken(running_hub: RunningHu
     assert answer.status_code == 200, answer.text
     event_id = quote(f"{ENVELOPE}:envelope-sent:{generated}", safe="")
     assert (await running_hub.admin.get(f"/api/events/docusign/{event_id}")).status_code == 200
+
+
+async def test_an_impossible_time_is_a_400_with_its_reason(running_hub: RunningHub) -> None:
+    body = connect_payload("envelope-completed", envelope_id=ENVELOPE, contract_id=None,
+                           generated="2024-13-45T10:00:00Z")  # fmt: skip
+    headers = sign_as("docusign", body, secret=webhook_secret("docusign"))
+
+    answer = await running_hub.http.post("/webhooks/docusign", content=body, headers=headers)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "malformed_time"
+    event_id = quote(f"{ENVELOPE}:envelope-completed:2024-13-45T10:00:00Z", safe="")
+    assert (await running_hub.admin.get(f"/api/events/docusign/{event_id}")).status_code == 404
