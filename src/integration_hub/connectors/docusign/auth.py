@@ -11,6 +11,7 @@ that is a refusal no retry fixes, and its detail is the consent URL to open once
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -60,10 +61,14 @@ def _token_of(response: httpx.Response) -> tuple[str, float] | str:
     lifetime = body.get("expires_in") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         return "the answer holds no access token"
-    usable = isinstance(lifetime, int | float) and not isinstance(lifetime, bool)
-    if not usable or not lifetime > TOKEN_REFRESH_MARGIN_SECONDS:  # NaN is unusable too
+    seconds = (
+        float(lifetime)
+        if isinstance(lifetime, int | float) and not isinstance(lifetime, bool)
+        else math.nan
+    )
+    if not seconds > TOKEN_REFRESH_MARGIN_SECONDS:  # NaN (missing, not a number) included
         return f"the token's expires_in is missing or {TOKEN_REFRESH_MARGIN_SECONDS:.0f} s at most"
-    return token, min(float(lifetime), MAX_TOKEN_SECONDS)
+    return token, min(seconds, MAX_TOKEN_SECONDS)
 
 
 class DocuSignAuth:
