@@ -71,7 +71,12 @@ class Settings(BaseSettings):
         default=None,
         description="redis://... : rate limits shared by every hub process; default in-process.",
     )
-    max_header_count: int = Field(default=100, gt=0, description="More headers: 431.")
+    max_header_count: int = Field(
+        default=128,
+        gt=0,
+        description="More headers: 431. Room for DocuSign Connect's up to 100 signature "
+        "headers (one per key) and a client's own.",
+    )
     max_header_bytes: int = Field(
         default=16 * 1024,
         gt=0,

@@ -102,3 +102,35 @@ def test_a_declined_contract_keeps_the_reason_and_is_not_signed(engine: Engine) 
 def test_an_envelope_the_hub_did_not_send_is_skipped(engine: Engine) -> None:
     outcome = _apply(engine, _event("envelope-completed", "2026-12-01T12:00:00Z", None))
     assert isinstance(outcome, Skipped) and ENVELOPE in str(outcome)
+
+
+def test_an_event_that_outruns_the_send_is_applied_by_the_carried_contract_id(
+    engine: Engine,
+) -> None:
+    """Connect may report an envelope before the send workflow recorded it: the contract id
+    the envelope carries finds the (still created) contract, so the event is applied, not
+    skipped, and the send's own record afterwards neither refuses nor moves it back."""
+    contract_id = _contract(engine)
+
+    done = _apply(engine, _event("envelope-completed", "2026-12-01T12:00:00Z", contract_id))
+
+    assert done == f"contract {contract_id}: completed until 2027-12-01"
+    completed = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    with begin_write(engine) as connection:
+        assert stored.record_envelope(
+            connection, contract_id=contract_id, envelope_id=ENVELOPE, sent_at=completed
+        )
+        row = stored.get_contract(connection, contract_id=contract_id)
+    assert row is not None and (row["status"], row["envelope_id"]) == ("completed", ENVELOPE)
+
+
+def test_an_equal_time_event_never_moves_a_contract_back(engine: Engine) -> None:
+    contract_id = _contract(engine)
+    _apply(engine, _event("envelope-delivered", "2026-12-01T12:00:00Z", contract_id))
+
+    tie = _apply(engine, _event("envelope-sent", "2026-12-01T12:00:00Z", contract_id))
+
+    assert isinstance(tie, Skipped)
+    with engine.connect() as connection:
+        row = stored.get_contract(connection, contract_id=contract_id)
+    assert row is not None and row["status"] == "delivered"

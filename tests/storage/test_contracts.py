@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from integration_hub.storage import contracts
 from integration_hub.storage.engine import begin_write
+from integration_hub.storage.tables import contracts as contract_rows
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ENVELOPE = "93be49ab-3e3b-4c8f-9b1c-2b0a1f2e3d4c"
@@ -143,3 +144,70 @@ def test_signed_contract_is_a_completed_unexpired_one(engine: Engine) -> None:
         listed = contracts.list_contracts(connection, subject_ref=subject, limit=2)
     assert later is not None and later["id"] == current
     assert len(listed) == 2
+
+
+def test_a_final_status_is_never_overwritten(engine: Engine) -> None:
+    for final in ("completed", "declined", "voided"):
+        contract_id, envelope = _create(engine), f"e-{final}"
+        assert _status(engine, contract_id, final, T0, envelope)
+
+        assert not _status(engine, contract_id, "sent", T0, envelope)  # same time
+        assert not _status(engine, contract_id, "delivered", T0 + timedelta(hours=1), envelope)
+        other = "voided" if final != "voided" else "completed"
+        assert not _status(engine, contract_id, other, T0 + timedelta(hours=2), envelope)
+
+        contract = _get(engine, contract_id)
+        assert (contract["status"], contract["status_at"]) == (final, T0)
+
+
+def test_a_tie_never_moves_a_contract_back(engine: Engine) -> None:
+    contract_id = _create(engine)
+    assert _status(engine, contract_id, "delivered", T0)
+
+    assert not _status(engine, contract_id, "sent", T0)
+    assert _get(engine, contract_id)["status"] == "delivered"
+    assert _status(engine, contract_id, "completed", T0)  # a tie may move it on
+    assert _get(engine, contract_id)["status"] == "completed"
+
+
+def test_recording_the_envelope_moves_only_a_created_contract(engine: Engine) -> None:
+    fresh, completed = _create(engine), _create(engine)
+    assert _status(engine, completed, "completed", T0, expires_at=T0 + timedelta(days=365))
+
+    with begin_write(engine) as connection:
+        assert contracts.record_envelope(
+            connection, contract_id=fresh, envelope_id="e-fresh", sent_at=T0
+        )
+        # The retried send answers with the sent time the completion event left: a tie.
+        assert contracts.record_envelope(
+            connection, contract_id=completed, envelope_id=ENVELOPE, sent_at=T0
+        )
+        assert not contracts.record_envelope(
+            connection, contract_id=completed, envelope_id="another", sent_at=T0
+        )
+
+    assert (_get(engine, fresh)["status"], _get(engine, fresh)["status_at"]) == ("sent", T0)
+    contract = _get(engine, completed)
+    assert (contract["status"], contract["envelope_id"]) == ("completed", ENVELOPE)
+    with engine.connect() as connection:
+        signed = contracts.signed_contract(connection, subject_ref="cleaner:cln_1", now=T0)
+    assert signed is not None and signed["id"] == completed
+
+
+def test_recording_the_envelope_adds_it_to_a_contract_an_event_moved_on(engine: Engine) -> None:
+    contract_id = _create(engine)
+    with begin_write(engine) as connection:  # as an event carrying the contract id would
+        contracts.set_status(connection, contract_id=contract_id, envelope_id=ENVELOPE,
+                             status="delivered", when=T0 + timedelta(minutes=5))  # fmt: skip
+        connection.execute(
+            contract_rows.update()
+            .where(contract_rows.c.id == contract_id)
+            .values(envelope_id=None, sent_at=None)
+        )
+        assert contracts.record_envelope(
+            connection, contract_id=contract_id, envelope_id=ENVELOPE, sent_at=T0
+        )
+
+    contract = _get(engine, contract_id)
+    assert (contract["status"], contract["status_at"]) == ("delivered", T0 + timedelta(minutes=5))
+    assert (contract["envelope_id"], contract["sent_at"]) == (ENVELOPE, T0)

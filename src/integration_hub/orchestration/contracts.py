@@ -2,8 +2,9 @@
 
 An event finds its contract by the envelope id, or by the hub's contract id the envelope
 carries (Connect may report `sent` before the send workflow recorded the envelope). Partners
-deliver events in any order and more than once: a status is taken only from an event at least
-as new as the one that set the stored status. A completed contract holds for its template's
+deliver events in any order and more than once: a status is taken only from an event newer
+than the one that set the stored status (of the same time: only one further on), and never
+over completed, declined or voided, which are final. A completed contract holds for its template's
 `valid_days` from completion (stored on the row when it was made); `signed_contract` answers
 whether a subject (a cleaner) holds one now. A recipient's signature changes no status: the
 envelope completes when every signer has signed.

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, case, func, or_, select, update
 
 from integration_hub.storage.rows import as_utc, utcnow
 from integration_hub.storage.tables import contracts
@@ -16,6 +16,11 @@ from integration_hub.storage.tables import contracts
 SUBJECT_REF_PATTERN = r"^[a-z][a-z_]{0,31}:[A-Za-z0-9_.-]{1,95}$"  # e.g. cleaner:cln_<hex>
 CONTRACT_ID_PATTERN = r"^ctr_[0-9a-f]{32}$"
 STATUSES = ("created", "sent", "delivered", "completed", "declined", "voided")
+# An envelope that completed, was declined or was voided never changes again: no event, however
+# late or reordered, moves such a contract. Among events of the same time the further status
+# wins (a tie never moves a contract back).
+FINAL_STATUSES = ("completed", "declined", "voided")
+_RANK = {"created": 0, "sent": 1, "delivered": 2, "completed": 3, "declined": 3, "voided": 3}
 _TIMES = ("sent_at", "completed_at", "expires_at", "status_at", "created_at", "updated_at")
 
 
@@ -110,8 +115,10 @@ def set_status(
     completed_at: datetime | None = None,
     expires_at: datetime | None = None,
 ) -> bool:
-    """Take `status` as of `when` unless the contract holds one from a later event or belongs
-    to another envelope; returns whether it did. The envelope is recorded if it was not."""
+    """Take `status` as of `when` unless the contract holds one from a later event, one from an
+    event of the same time that is further on, a final one (FINAL_STATUSES), or belongs to
+    another envelope; returns whether it did (the same event again is taken again, unchanged).
+    The envelope is recorded if it was not."""
     if status not in STATUSES:
         raise ValueError(f"unknown contract status {status!r}")
     values: dict[str, Any] = {
@@ -131,9 +138,49 @@ def set_status(
         .where(
             contracts.c.id == contract_id,
             or_(contracts.c.envelope_id.is_(None), contracts.c.envelope_id == envelope_id),
-            or_(contracts.c.status_at.is_(None), contracts.c.status_at <= when),
+            or_(
+                and_(
+                    contracts.c.status.not_in(FINAL_STATUSES),
+                    or_(
+                        contracts.c.status_at.is_(None),
+                        contracts.c.status_at < when,
+                        and_(contracts.c.status_at == when, _rank() <= _RANK[status]),
+                    ),
+                ),
+                and_(contracts.c.status == status, contracts.c.status_at == when),  # a replay
+            ),
         )
         .values(values)
+    )
+    return bool(result.rowcount)
+
+
+def _rank() -> Any:
+    """The stored status's rank (_RANK) as a SQL expression."""
+    return case(_RANK, value=contracts.c.status, else_=0)
+
+
+def record_envelope(
+    connection: Connection, *, contract_id: str, envelope_id: str, sent_at: datetime
+) -> bool:
+    """Record the envelope a send made on its contract: the contract becomes `sent` only if it
+    is still `created`; one an event already moved on keeps its status and only gains the
+    envelope id (and a sent time if it had none). False when the contract is unknown or holds
+    another envelope."""
+    still_created = contracts.c.status == "created"
+    result = connection.execute(
+        update(contracts)
+        .where(
+            contracts.c.id == contract_id,
+            or_(contracts.c.envelope_id.is_(None), contracts.c.envelope_id == envelope_id),
+        )
+        .values(
+            envelope_id=func.coalesce(contracts.c.envelope_id, envelope_id),
+            sent_at=func.coalesce(contracts.c.sent_at, sent_at),
+            status=case((still_created, "sent"), else_=contracts.c.status),
+            status_at=case((still_created, sent_at), else_=contracts.c.status_at),
+            updated_at=utcnow(),
+        )
     )
     return bool(result.rowcount)
 

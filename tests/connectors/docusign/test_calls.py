@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
@@ -314,3 +316,132 @@ def test_a_token_answer_without_a_token_is_retried(server: PartnerServer, engine
 
     assert error.value.type == "docusign.bad_answer"
     assert not error.value.non_retryable
+
+
+def test_a_completion_applied_before_the_send_is_recorded_stays_completed(
+    server: PartnerServer, docusign: FakeDocuSign, engine: Engine
+) -> None:
+    calls = _calls(server, engine)
+    contract_id = _contract(engine)
+    sent = calls.send_envelope(SendContractInput(contract_id))
+    completed_at = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    with begin_write(engine) as connection:  # Connect's completion came first
+        assert contracts.set_status(connection, contract_id=contract_id,
+                                    envelope_id=sent.envelope_id, status="completed",
+                                    when=completed_at)  # fmt: skip
+
+    again = calls.send_envelope(SendContractInput(contract_id))  # the retried send
+    assert again.sent_at == "2026-12-01T10:00:00Z"  # the completion's time: a tie
+    calls.record_envelope(again)
+
+    with engine.connect() as connection:
+        row = contracts.get_contract(connection, contract_id=contract_id)
+        signed = contracts.signed_contract(
+            connection, subject_ref=row["subject_ref"] if row else "", now=completed_at
+        )
+    assert row is not None and row["status"] == "completed"
+    assert signed is not None and signed["id"] == contract_id
+
+
+def test_an_impossible_time_in_the_answer_is_read_as_now(
+    server: PartnerServer, docusign: FakeDocuSign, engine: Engine
+) -> None:
+    clock = Clock()
+    clock.now = float(int(clock.now))  # a whole second: its RFC 3339 form has no fraction
+    made = Reply(201, {"envelopeId": "0e0e0e0e-0000-4000-8000-000000000042",
+                       "statusDateTime": "2026-13-45T10:00:00+25:00", "status": "sent"})  # fmt: skip
+    docusign.api_reply = lambda r: made if r.method == "POST" else None
+    calls = _calls(server, engine, clock)
+    contract_id = _contract(engine)
+
+    sent = calls.send_envelope(SendContractInput(contract_id))
+    calls.record_envelope(sent)
+
+    assert sent.sent_at == datetime.fromtimestamp(clock.now, UTC).isoformat().replace("+00:00", "Z")
+    with engine.connect() as connection:
+        row = contracts.get_contract(connection, contract_id=contract_id)
+    assert row is not None and (row["status"], row["envelope_id"]) == ("sent", sent.envelope_id)
+
+
+@pytest.mark.parametrize("expires_in", [None, 0, 120, 300, True, "3600"])
+def test_a_token_without_a_lifetime_past_the_margin_is_a_retryable_bad_answer(
+    server: PartnerServer, engine: Engine, expires_in: object
+) -> None:
+    body: dict[str, object] = {"access_token": "short-lived", "token_type": "Bearer"}
+    if expires_in is not None:
+        body["expires_in"] = expires_in
+    server.reply(Reply(200, body), Reply(200, body))
+    calls = _calls(server, engine)
+
+    for _ in range(2):  # nothing cached: each call is refused the same way
+        with pytest.raises(ApplicationError) as error:
+            calls.send_envelope(SendContractInput(_contract(engine)))
+        assert error.value.type == "docusign.bad_answer"
+        assert not error.value.non_retryable
+        assert "expires_in" in error.value.message
+    assert [r.path for r in server.requests] == ["/oauth/token", "/oauth/token"]
+
+
+def test_a_token_just_past_the_margin_is_cached(
+    server: PartnerServer, docusign: FakeDocuSign, engine: Engine
+) -> None:
+    docusign.token_lifetime = 301
+    calls = _calls(server, engine)
+
+    for _ in range(2):
+        calls.send_envelope(SendContractInput(_contract(engine)))
+
+    assert docusign.tokens_issued == 1
+
+
+class _Rotating:
+    """A secret source whose values a test changes, as a rotation would."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def versions(self, name: str) -> tuple[str, ...]:
+        return (self.values[name],) if self.values.get(name) else ()
+
+    def instances(self, family: str) -> tuple[str, ...]:
+        return ()
+
+
+def _rotating_calls(server: PartnerServer, engine: Engine) -> tuple[DocuSignCalls, _Rotating]:
+    settings = DocuSignSettings(_env_file=None, oauth_base_url=server.url,  # type: ignore[call-arg]
+                                templates=TEMPLATES)  # fmt: skip
+    source = _Rotating(docusign_secrets())
+    _BUILT.append(DocuSignCalls(source, settings, engine=engine))
+    return _BUILT[-1], source
+
+
+def test_a_rotated_user_takes_effect_at_the_next_call(
+    server: PartnerServer, docusign: FakeDocuSign, engine: Engine
+) -> None:
+    calls, source = _rotating_calls(server, engine)
+    calls.send_envelope(SendContractInput(_contract(engine)))
+
+    source.values["DOCUSIGN_USER_ID"] = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+    with pytest.raises(ApplicationError):  # the stand-in knows only the first user
+        calls.send_envelope(SendContractInput(_contract(engine)))
+
+    assert [a["sub"] for a in docusign.assertions] == [USER_ID, source.values["DOCUSIGN_USER_ID"]]
+
+
+def test_a_rotated_private_key_takes_effect_at_the_next_call(
+    server: PartnerServer, docusign: FakeDocuSign, engine: Engine
+) -> None:
+    calls, source = _rotating_calls(server, engine)
+    calls.send_envelope(SendContractInput(_contract(engine)))
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    source.values["DOCUSIGN_PRIVATE_KEY"] = other_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+    with pytest.raises(ApplicationError):  # the stand-in knows only the first key's public half
+        calls.send_envelope(SendContractInput(_contract(engine)))
+
+    token_requests = [r for r in server.requests if r.path == "/oauth/token"]
+    assert len(token_requests) == 2 and docusign.tokens_issued == 1

@@ -88,3 +88,37 @@ async def test_a_forged_connect_post_is_refused_and_stores_nothing(running_hub: 
     assert "signature_mismatch" in answer.text
     event_id = quote(f"{ENVELOPE}:envelope-completed:2026-12-01T12:00:00Z", safe="")
     assert (await running_hub.admin.get(f"/api/events/docusign/{event_id}")).status_code == 404
+
+
+async def test_a_connect_post_signed_by_100_keys_is_taken(running_hub: RunningHub) -> None:
+    """DocuSign allows 100 Connect keys, each signing in its own header: the hub's header cap
+    (HUB_MAX_HEADER_COUNT) must let such a post reach the signature check, and the one
+    current key among them (the last) verifies it."""
+    generated = "2026-12-01T12:00:00.25Z"
+    body = connect_payload("envelope-sent", envelope_id=ENVELOPE, contract_id=None,
+                           generated=generated)  # fmt: skip
+    signed = sign_as("docusign", body, secret=webhook_secret("docusign"))
+    other_key = sign_as("docusign", body, secret="b3RoZXIta2V5LW5vdC10aGUtaHVicy0wMDAwMDAwMA==")
+    headers = {f"X-DocuSign-Signature-{n}": other_key["x-docusign-signature-1"]
+               for n in range(1, 100)}  # fmt: skip
+    headers["X-DocuSign-Signature-100"] = signed["x-docusign-signature-1"]
+    headers["Content-Type"] = "application/json"
+
+    answer = await running_hub.http.post("/webhooks/docusign", content=body, headers=headers)
+
+    assert answer.status_code == 200, answer.text
+    event_id = quote(f"{ENVELOPE}:envelope-sent:{generated}", safe="")
+    assert (await running_hub.admin.get(f"/api/events/docusign/{event_id}")).status_code == 200
+
+
+async def test_an_impossible_time_is_a_400_with_its_reason(running_hub: RunningHub) -> None:
+    body = connect_payload("envelope-completed", envelope_id=ENVELOPE, contract_id=None,
+                           generated="2024-13-45T10:00:00Z")  # fmt: skip
+    headers = sign_as("docusign", body, secret=webhook_secret("docusign"))
+
+    answer = await running_hub.http.post("/webhooks/docusign", content=body, headers=headers)
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "malformed_time"
+    event_id = quote(f"{ENVELOPE}:envelope-completed:2024-13-45T10:00:00Z", safe="")
+    assert (await running_hub.admin.get(f"/api/events/docusign/{event_id}")).status_code == 404

@@ -131,6 +131,25 @@ def test_split_refuses_what_is_not_a_bounded_connect_event(
     assert reason in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "generated",
+    [
+        "2024-13-45T10:00:00Z",
+        "2026-02-30T10:00:00.5Z",
+        "2026-12-01T25:00:00Z",
+        "2026-12-01T10:61:00Z",
+        "2026-12-01T10:00:00+25:00",
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+        "yesterday",
+    ],
+)
+def test_split_refuses_an_impossible_time_as_malformed_time(generated: str) -> None:
+    with pytest.raises(MalformedPayload) as refused:
+        CONNECTOR.split(_delivery(_body(generatedDateTime=generated), {}))
+    assert (refused.value.reason, refused.value.status) == ("malformed_time", 400)
+    assert generated not in str(refused.value)
+
+
 def test_split_refuses_xml_and_non_objects() -> None:
     for body in (b"<DocuSignEnvelopeInformation/>", b"[]", b'"text"'):
         with pytest.raises(MalformedPayload):

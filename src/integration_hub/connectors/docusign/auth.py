@@ -10,6 +10,8 @@ that is a refusal no retry fixes, and its detail is the consent URL to open once
 
 from __future__ import annotations
 
+import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -46,18 +48,27 @@ def error_code(response: httpx.Response) -> str | int:
     return code[:100] if isinstance(code, str) and code else response.status_code
 
 
-def _token_of(response: httpx.Response) -> tuple[str | None, float]:
-    """(access token, lifetime in seconds, at most MAX_TOKEN_SECONDS) from a token answer."""
+def _token_of(response: httpx.Response) -> tuple[str, float] | str:
+    """(access token, lifetime in seconds, at most MAX_TOKEN_SECONDS) from a token answer, or
+    what makes it unusable. A lifetime that is missing or within the refresh margin is
+    unusable: cached, it would be expired at once and every call would make a new JWT grant
+    (DocuSign throttles its token endpoint)."""
     try:
         body = response.json()
     except ValueError:
-        return None, 0.0
+        return "the answer holds no access token"
     token = body.get("access_token") if isinstance(body, dict) else None
     lifetime = body.get("expires_in") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
-        return None, 0.0
-    seconds = float(lifetime) if isinstance(lifetime, int | float) else 0.0
-    return token, max(0.0, min(seconds, MAX_TOKEN_SECONDS))
+        return "the answer holds no access token"
+    seconds = (
+        float(lifetime)
+        if isinstance(lifetime, int | float) and not isinstance(lifetime, bool)
+        else math.nan
+    )
+    if not seconds > TOKEN_REFRESH_MARGIN_SECONDS:  # NaN (missing, not a number) included
+        return f"the token's expires_in is missing or {TOKEN_REFRESH_MARGIN_SECONDS:.0f} s at most"
+    return token, min(seconds, MAX_TOKEN_SECONDS)
 
 
 class DocuSignAuth:
@@ -76,8 +87,10 @@ class DocuSignAuth:
         self._http = http
         self._clock = clock
         self._lock = threading.RLock()
-        self._token: tuple[str, float] | None = None  # (access token, refresh after)
+        # (whose: _identity(), access token, refresh after)
+        self._token: tuple[tuple[str, ...], str, float] | None = None
         self._base_uri = settings.base_uri.rstrip("/") if settings.base_uri else None
+        self._found_base: tuple[str, str] | None = None  # (account id, its base from userinfo)
 
     def _secret(self, name: str) -> str:
         value = next(iter(self._secrets.versions(name)), "")
@@ -93,6 +106,12 @@ class DocuSignAuth:
             f"&scope={quote(SCOPE)}&client_id={quote(self._secret(CLIENT_ID))}"
             f"&redirect_uri={quote(self._settings.consent_redirect_uri, safe='')}"
         )
+
+    def _identity(self) -> tuple[str, ...]:
+        """Whose token a grant makes: the integration key, user and account, and the private
+        key's fingerprint, so a rotated credential takes effect at the next call."""
+        key = hashlib.sha256(self._secret(PRIVATE_KEY).encode()).hexdigest()
+        return (self._secret(CLIENT_ID), self._secret(USER_ID), self._secret(ACCOUNT_ID), key)
 
     def forget_token(self) -> None:
         with self._lock:
@@ -130,8 +149,10 @@ class DocuSignAuth:
 
     def access_token(self, operation: str) -> str:
         with self._lock:
-            if self._token and self._clock() < self._token[1]:
-                return self._token[0]
+            identity = self._identity()
+            if self._token and self._token[0] == identity and self._clock() < self._token[2]:
+                return self._token[1]
+            self._token = None
             response = self.send(
                 "oauth.token",
                 "POST",
@@ -154,24 +175,30 @@ class DocuSignAuth:
                     code=code,
                     retry_after=response.headers.get("retry-after"),
                 )
-            token, lifetime = _token_of(response)
-            if token is None:
+            answer = _token_of(response)
+            if isinstance(answer, str):
                 raise call_failed(
                     PARTNER,
                     "oauth.token",
                     status=response.status_code,
-                    message="the answer holds no access token",
+                    message=answer,
                     code="bad_answer",
                     retryable=True,
                 )
-            self._token = (token, self._clock() + lifetime - TOKEN_REFRESH_MARGIN_SECONDS)
+            token, lifetime = answer
+            refresh_after = self._clock() + lifetime - TOKEN_REFRESH_MARGIN_SECONDS
+            self._token = (identity, token, refresh_after)
             return token
 
     def base_uri(self, operation: str) -> str:
-        """The account's API base (`https://demo.docusign.net`), from userinfo once."""
+        """The account's API base (`https://demo.docusign.net`), from userinfo once per
+        account id (a rotated DOCUSIGN_ACCOUNT_ID asks again)."""
+        account_id = self.account_id
         with self._lock:
             if self._base_uri is not None:
                 return self._base_uri
+            if self._found_base is not None and self._found_base[0] == account_id:
+                return self._found_base[1]
         token = self.access_token(operation)
         response = self.send(
             "oauth.userinfo",
@@ -189,10 +216,10 @@ class DocuSignAuth:
             )
         accounts = response.json().get("accounts")
         for account in accounts[:MAX_ACCOUNTS] if isinstance(accounts, list) else []:
-            if isinstance(account, dict) and account.get("account_id") == self.account_id:
+            if isinstance(account, dict) and account.get("account_id") == account_id:
                 base = str(account.get("base_uri") or "").rstrip("/")
                 if base.startswith(("https://", "http://")):
                     with self._lock:
-                        self._base_uri = base
+                        self._found_base = (account_id, base)
                     return base
         raise refuse(PARTNER, operation, f"the impersonated user has no access to {ACCOUNT_ID}")

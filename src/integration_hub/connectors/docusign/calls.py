@@ -255,19 +255,19 @@ class DocuSignCalls:
 
     @activity.defn(name="docusign_record_envelope")
     def record_envelope(self, input: EnvelopeSent) -> None:
-        """Record the envelope on its contract (sent, unless an event already moved it on);
-        refused when the contract holds another envelope."""
+        """Record the envelope on its contract (sent if it is still created; a status an event
+        already set is kept, whatever `sent_at` says); refused when the contract holds another
+        envelope."""
         operation = "record_envelope"
         if self._engine is None:
             raise refuse(PARTNER, operation, "no database to record the envelope")
         when = datetime.fromisoformat(input.sent_at.replace("Z", "+00:00"))
         with begin_write(self._engine) as connection:
-            contracts.set_status(
+            contracts.record_envelope(
                 connection,
                 contract_id=input.contract_id,
                 envelope_id=input.envelope_id,
-                status="sent",
-                when=when,
+                sent_at=when,
             )
             contract = contracts.get_contract(connection, contract_id=input.contract_id)
         if contract is None or contract["envelope_id"] != input.envelope_id:

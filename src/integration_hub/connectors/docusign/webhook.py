@@ -30,6 +30,7 @@ from integration_hub.connectors.schemes.signed import SchemeSigned
 from integration_hub.errors import MalformedPayload
 
 CONTRACT_FIELD = "hub_contract_id"
+MALFORMED_TIME = "malformed_time"  # the reason code of a time that is not one
 # DocuSign documents up to 100 Connect HMAC keys, each signing in its own numbered header.
 MAX_CONNECT_KEYS = 100
 SIGNATURE = HmacScheme(
@@ -72,14 +73,22 @@ Obj = Mapping[str, Any]
 
 def rfc3339(value: str) -> str:
     """DocuSign's times (up to 7 fractional digits, `Z` or an offset) as RFC 3339 UTC with
-    microseconds; `MalformedPayload` for anything else."""
+    microseconds; `MalformedPayload` (`malformed_time`) for anything else, an impossible date
+    or offset (2024-13-45, +25:00) included."""
     match = _TIME.fullmatch(value)
     if match is None:
-        raise MalformedPayload("generatedDateTime is not an ISO 8601 time")
+        raise MalformedPayload("generatedDateTime is not an ISO 8601 time", reason=MALFORMED_TIME)
     whole, fraction, zone = match.groups()
     micros = (fraction or ".0")[1:7].ljust(6, "0")
-    parsed = datetime.fromisoformat(f"{whole}.{micros}{'+00:00' if zone in (None, 'Z') else zone}")
-    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        parsed = datetime.fromisoformat(
+            f"{whole}.{micros}{'+00:00' if zone in (None, 'Z') else zone}"
+        )
+        return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError):  # the value stays out of the message: it is the partner's
+        raise MalformedPayload(
+            "generatedDateTime is not a possible date and time", reason=MALFORMED_TIME
+        ) from None
 
 
 def _text(value: Any, limit: int) -> str | None:
