@@ -148,7 +148,7 @@ class IngestApp:
         public_base_url: str | None,
         trusted_proxies: frozenset[str] = frozenset(),
         rate_limiter: IngestRateLimiter | None = None,
-        max_header_count: int = 100,
+        max_header_count: int = 128,
         max_header_bytes: int = 16 * 1024,
         body_timeout_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
