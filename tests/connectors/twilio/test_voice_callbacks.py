@@ -194,15 +194,19 @@ def test_a_message_posted_to_the_voice_endpoint_is_refused() -> None:
     assert refusal(inbound(sid, "Hi")) == "missing_call_sid"
 
 
-def test_a_failing_contact_lookup_falls_back_to_the_bilingual_prompt_and_logs_no_phone() -> None:
-    def broken(phone: str) -> str | None:
+async def test_a_failing_contact_lookup_falls_back_to_the_bilingual_prompt_and_logs_no_phone() -> (
+    None
+):
+    async def broken(phone: str) -> str | None:
         raise RuntimeError(f"database down [parameters: ({phone!r},)]")
 
     voice = TwilioWebhookConnector(
         VoiceCallbacks(load_flow(), operator=None, contact_language=broken)
     )
+    entry = delivery(call_params())
     with capture_logs() as logs:
-        [event] = voice.split(delivery(call_params()))
+        language = await voice.prepare(entry)
+    [event] = voice.split(entry, language)
 
     assert orjson.loads(event.body)["language"] is None
     assert [(entry["event"], entry["error"]) for entry in logs] == [
@@ -211,11 +215,48 @@ def test_a_failing_contact_lookup_falls_back_to_the_bilingual_prompt_and_logs_no
     assert CALLER not in repr(logs)
 
 
-def test_a_language_the_flow_does_not_speak_is_no_known_language() -> None:
-    voice = VoiceCallbacks(load_flow(), operator=None, contact_language=lambda phone: "pt")
+async def test_a_language_the_flow_does_not_speak_is_no_known_language() -> None:
+    async def portuguese(phone: str) -> str | None:
+        return "pt"
 
-    assert voice.entry_language(CALLER) is None
-    assert voice.entry_language("anonymous") is None
+    voice = VoiceCallbacks(load_flow(), operator=None, contact_language=portuguese)
+
+    assert await voice.caller_language(delivery(call_params()), parse_qs_one(call_params())) is None
+    anonymous = call_params(From="anonymous")
+    assert await voice.caller_language(delivery(anonymous), parse_qs_one(anonymous)) is None
+
+
+async def test_the_callers_language_is_read_for_entry_callbacks_only() -> None:
+    asked: list[str] = []
+
+    async def spanish(phone: str) -> str | None:
+        asked.append(phone)
+        return "es"
+
+    voice = TwilioWebhookConnector(
+        VoiceCallbacks(load_flow(), operator=None, contact_language=spanish)
+    )
+    entry, default_action = delivery(call_params()), delivery(digits("1"))
+    later = delivery(digits("1"), "step=menu&seq=2&lang=en")
+    status = delivery(call_params("completed", CallDuration="4"))
+
+    languages = [await voice.prepare(d) for d in (entry, default_action, later, status)]
+
+    assert languages == ["es", "es", None, None]
+    assert asked == [CALLER, CALLER]
+    [received] = voice.split(entry, "es")
+    assert orjson.loads(received.body)["language"] == "es"
+    [menu] = voice.split(default_action, "es")
+    assert orjson.loads(menu.body)["state"] == {
+        "step": "menu", "seq": 1, "language": "es", "attempt": 0
+    }  # fmt: skip
+    # Without what prepare read (it timed out, or no edge called it): the bilingual prompt.
+    [unprepared] = voice.split(entry)
+    assert orjson.loads(unprepared.body)["language"] is None
+
+
+def parse_qs_one(params: dict[str, str]) -> dict[str, list[str]]:
+    return {name: [value] for name, value in params.items()}
 
 
 def test_every_voice_sample_is_a_voice_callback_with_a_fresh_call() -> None:

@@ -13,7 +13,7 @@ answered the same way. Everything from outside is bounded here, before anything 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -35,7 +35,7 @@ from integration_hub.errors import MalformedPayload
 log = structlog.get_logger(__name__)
 
 Params = Mapping[str, Sequence[str]]
-ContactLanguage = Callable[[str], str | None]
+ContactLanguage = Callable[[str], Awaitable[str | None]]
 
 VOICE_EVENT_MAP = {
     "incoming_call": "call.received",
@@ -125,6 +125,16 @@ def _console_callback(params: Params) -> str | None:
     return None
 
 
+def _is_entry(url: str, params: Params) -> bool:
+    """Whether the callback is one `split` answers from the caller's language: a URL without
+    our state that is no status or recording callback."""
+    try:
+        query = _query(url)
+    except BadVoiceCallback:
+        return False  # split refuses it
+    return "step" not in query and _console_callback(params) is None
+
+
 def _optional_count(params: Params, name: str) -> None:
     value = first(params, name)
     if value and not COUNT.fullmatch(value):
@@ -133,30 +143,42 @@ def _optional_count(params: Params, name: str) -> None:
 
 class VoiceCallbacks:
     """The IVR half of the Twilio connector: `split`, `respond`, `normalize` of voice callbacks.
-    `contact_language` reads a known caller's language (see `entry_language`)."""
+    `contact_language` reads a known caller's language (see `caller_language`)."""
 
     def __init__(
         self, flow: Flow, *, operator: str | None, contact_language: ContactLanguage | None
     ) -> None:
         self.flow, self._operator, self._contact_language = flow, operator, contact_language
 
-    def entry_language(self, caller: str) -> str | None:
+    async def caller_language(self, delivery: Delivery, params: Params) -> str | None:
         """The known contact's language, read when the call comes in (the caller must hear the
-        right prompt at once, so it cannot wait for the normalizer). A point read by primary
-        key, once per call (the entry callback only); on any failure, the bilingual prompt."""
-        if self._contact_language is None or not E164.fullmatch(caller):
+        right prompt at once, so it cannot wait for the normalizer): a point read by primary
+        key for the entry callbacks only (the incoming call, and the answer to its prompt that
+        Twilio posts to the same URL), awaited by the edge before `split` within its time
+        bound. On any failure, None: the bilingual prompt."""
+        if self._contact_language is None or not _is_entry(delivery.url, params):
+            return None
+        caller = first(params, "From")
+        if not E164.fullmatch(caller):
             return None
         try:
-            language = self._contact_language(caller)
+            language = await self._contact_language(caller)
         except Exception as error:  # the caller still gets a prompt. Only the error's type is
             # logged: a database error's text carries its parameters, the phone number here.
             log.warning("contact_language_lookup_failed", error=type(error).__name__)
             return None
         return language if language in self.flow.languages else None
 
-    def split(self, delivery: Delivery, params: Params, stored: dict[str, Any]) -> PartnerEvent:
+    def split(
+        self,
+        delivery: Delivery,
+        params: Params,
+        stored: dict[str, Any],
+        language: str | None = None,
+    ) -> PartnerEvent:
         """The callback as one partner event, refused (400, a reason code) when its state or
-        parameters are not what one of our answers leads Twilio to send."""
+        parameters are not what one of our answers leads Twilio to send. `language`: the
+        caller's, from `caller_language` (entry callbacks only)."""
         call_sid = _checked(params, "CallSid", CALL_SID, "malformed_call_sid")
         for name in ("From", "To", "Direction", "AccountSid"):
             if len(first(params, name)) > MAX_FIELD_CHARS:
@@ -169,12 +191,13 @@ class VoiceCallbacks:
             return self._status(call_sid, params, stored)
         if step == "recording":
             return self._recording(call_sid, params, query.get("lang"), stored)
+        if language not in self.flow.languages:
+            language = None
         if step is None and "Digits" not in params:
-            stored["language"] = self.entry_language(first(params, "From"))
+            stored["language"] = language
             return self._event(f"{call_sid}:0", "incoming_call", stored)
         if step is None:  # Twilio's default Gather action is the document's own URL: the answer
             # to the incoming call's prompt (seq 1), whichever it was
-            language = self.entry_language(first(params, "From"))
             entry = self.flow.start if language is not None else self.flow.language_step
             state = State(entry, 1, language)
         else:
