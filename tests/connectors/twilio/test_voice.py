@@ -131,14 +131,14 @@ async def test_a_whole_call_in_spanish_to_a_voicemail(voice_hub: RunningHub) -> 
         "call_sid": CALL_SID, "step": "menu", "seq": 2, "digit": "1",
         "choice": "report_problem", "language": "es",
     }  # fmt: skip
-    recording = await settled(voice_hub, f"{CALL_SID}:recording:{RECORDING_SID}")
+    recording = await settled(voice_hub, f"{CALL_SID}:recording:{RECORDING_SID}:completed")
     [ready] = recording["events"]
     assert ready["event"]["type"] == "call.recording_ready"
     assert ready["event"]["data"]["recording_sid"] == RECORDING_SID
     assert ready["event"]["data"]["duration_seconds"] == 14
     assert ready["event"]["data"]["language"] == "es"
     assert _raw_ids(voice_hub) == sorted(
-        [f"{CALL_SID}:{n}" for n in range(4)] + [f"{CALL_SID}:recording:{RECORDING_SID}"]
+        [f"{CALL_SID}:{n}" for n in range(4)] + [f"{CALL_SID}:recording:{RECORDING_SID}:completed"]
     )
 
 

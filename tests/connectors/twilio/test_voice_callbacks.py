@@ -115,11 +115,33 @@ def test_dedup_keys_and_types_of_each_callback() -> None:
         (f"{CALL_SID}:1", "menu_selected"),
         (f"{CALL_SID}:2", "menu_no_choice"),
         (f"{CALL_SID}:3", "recording_done"),
-        (f"{CALL_SID}:recording:{RECORDING_SID}", "recording_ready"),
-        (f"{CALL_SID}:recording:{RECORDING_SID}", "recording_status"),
+        (f"{CALL_SID}:recording:{RECORDING_SID}:completed", "recording_ready"),
+        (f"{CALL_SID}:recording:{RECORDING_SID}:absent", "recording_status"),
         (f"{CALL_SID}:status:completed", "call_completed"),
         (f"{CALL_SID}:status:in-progress", "call_status"),
     }
+
+
+def test_a_completed_recording_after_another_status_is_a_new_ready_event() -> None:
+    earlier = [
+        split_one(recording_callback(status=status), "step=recording&seq=3&lang=es")
+        for status in ("in-progress", "failed")
+    ]
+    completed = split_one(recording_callback(), "step=recording&seq=3&lang=es")
+    no_status = {**recording_callback()}
+    del no_status["RecordingStatus"]
+    unstated = split_one(no_status, "step=recording&seq=3&lang=es")
+
+    keys = {event.partner_event_id for event in [*earlier, completed]}
+    assert len(keys) == 3  # none a duplicate of another
+    assert [event.event_type for event in earlier] == ["recording_status"] * 2
+    assert completed.event_type == "recording_ready"
+    assert [ready["type"] for ready in normalized(completed)] == ["call.recording_ready"]
+    # No status at all is the ready callback, retried: the same key.
+    assert (unstated.partner_event_id, unstated.event_type) == (
+        completed.partner_event_id,
+        "recording_ready",
+    )
 
 
 def test_console_urls_without_state_are_told_apart_by_their_parameters() -> None:
@@ -178,6 +200,11 @@ def test_a_sip_caller_is_no_contact_reference() -> None:
             {**recording_callback(), "RecordingUrl": "x" * 3000},
             "step=recording",
             "malformed_recording_url",
+        ),
+        (
+            recording_callback(status="Completed; DROP"),
+            "step=recording",
+            "malformed_recording_status",
         ),
         (digits("1"), "&".join(f"p{n}=1" for n in range(20)), "bad_ivr_query"),
     ],

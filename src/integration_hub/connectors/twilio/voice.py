@@ -5,7 +5,8 @@ Twilio posts each to `/webhooks/twilio/voice` with what the previous answer put 
 URL's query (`step`, `seq`, `lang`, `attempt`), which Twilio signs with the rest of the URL.
 Dedup keys: `CallSid:<seq>` for the flow's callbacks (the incoming call is seq 0), so a retried
 callback is a duplicate and a re-prompt, with the next seq, is not;
-`CallSid:recording:<RecordingSid>` and `CallSid:status:<CallStatus>` for the status callbacks.
+`CallSid:recording:<RecordingSid>:<RecordingStatus>` and `CallSid:status:<CallStatus>` for the
+status callbacks (one event per status: an earlier status never hides the completed one).
 The answer is TwiML rebuilt from the stored event alone (`ivr_machine`), so a duplicate is
 answered the same way. Everything from outside is bounded here, before anything is stored.
 """
@@ -45,6 +46,7 @@ VOICE_EVENT_MAP = {
 }
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 RECORDING_SID = re.compile(r"RE[0-9a-f]{32}")
+RECORDING_STATUS = re.compile(r"[a-z][a-z-]{0,23}")  # in-progress, completed, absent, failed
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 PHONE_LIKE = re.compile(r"\+?[0-9A-Za-z]{3,32}")  # message.received's `from`: "anonymous" too
 DIGITS = re.compile(r"[0-9*#]{0,32}")
@@ -228,10 +230,17 @@ class VoiceCallbacks:
         _optional_count(params, "RecordingDuration")
         if len(first(params, "RecordingUrl")) > MAX_URL_CHARS:
             raise BadVoiceCallback("RecordingUrl is too long", reason="malformed_recording_url")
+        # Without a RecordingStatus (no status events asked for), the callback is the ready one.
+        status = first(params, "RecordingStatus") or "completed"
+        if not RECORDING_STATUS.fullmatch(status):
+            raise BadVoiceCallback(
+                "RecordingStatus is not a recording status", reason="malformed_recording_status"
+            )
         stored["language"] = language if language in self.flow.languages else None
-        ready = first(params, "RecordingStatus") in ("completed", "")
-        kind = "recording_ready" if ready else "recording_status"
-        return self._event(f"{call_sid}:recording:{recording}", kind, stored)
+        kind = "recording_ready" if status == "completed" else "recording_status"
+        # Keyed by status too: an earlier in-progress, absent or failed callback must not make
+        # the completed one a duplicate (call.recording_ready would never come).
+        return self._event(f"{call_sid}:recording:{recording}:{status}", kind, stored)
 
     @staticmethod
     def _event(key: str, kind: str, stored: dict[str, Any]) -> PartnerEvent:
