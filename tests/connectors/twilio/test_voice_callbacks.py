@@ -311,3 +311,8 @@ def test_the_last_numbered_callback_says_goodbye_instead_of_an_unusable_action()
     verbs = twiml_of(answer[1])
     assert [verb.tag for verb in verbs] == ["Say", "Hangup"]
     assert verbs[0].text == "We did not get your selection. Goodbye."
+    # What is stored says the same: no choice was acted on, so no call.menu_selected.
+    [event] = events
+    assert event.event_type == "menu_no_choice"
+    assert orjson.loads(event.body)["outcome"]["choice"] is None
+    assert connector.normalize(event) == []

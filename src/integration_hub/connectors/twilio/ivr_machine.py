@@ -50,6 +50,9 @@ class Outcome:
 
 
 def advance(flow: Flow, state: State, digits: str) -> Outcome:
+    if state.seq >= MAX_SEQ:  # no action URL may follow: the answer is the goodbye, so no
+        # choice is recorded either (the event and what the caller hears agree)
+        return Outcome(None, state.language, None)
     step = flow.step(state.step)
     if isinstance(step, LanguageStep) and (language := step.languages.get(digits)):
         return Outcome(language, language, flow.start)
