@@ -7,8 +7,16 @@ Dedup keys: `CallSid:<seq>` for the flow's callbacks (the incoming call is seq 0
 callback is a duplicate and a re-prompt, with the next seq, is not;
 `CallSid:recording:<RecordingSid>:<RecordingStatus>` and `CallSid:status:<CallStatus>` for the
 status callbacks (one event per status: an earlier status never hides the completed one).
-The answer is TwiML rebuilt from the stored event alone (`ivr_machine`), so a duplicate is
-answered the same way. Everything from outside is bounded here, before anything is stored.
+The answer is TwiML built from the event `split` made (`ivr_machine`), not from the stored row:
+the edge splits a retried callback afresh and hands that to `respond`. For every callback that
+carries our state, the event is a pure function of its URL and digits, so a retry is answered
+the same way. An entry callback (the incoming call; a Gather's answer posted to the document's
+own URL) also depends on the caller's language, read again for the retry (`caller_language`):
+if that read differs (the contact's language changed, or one read failed or timed out), the
+retry is answered in the other language, or bilingually, while the stored event keeps the
+first. Rare (Twilio retries when our first answer did not reach it, so the caller heard one
+answer only), and the later callbacks follow the answer heard, which their URLs carry.
+Everything from outside is bounded here, before anything is stored.
 """
 
 from __future__ import annotations
