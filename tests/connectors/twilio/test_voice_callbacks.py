@@ -177,6 +177,16 @@ def test_mapped_callbacks_normalize_to_their_schemas() -> None:
     assert connector.normalize(split_one(digits("9"), "step=menu&seq=2&lang=en")) == []
 
 
+def test_call_fields_are_bounded_as_call_received_bounds_them() -> None:
+    longest = call_params(AccountSid="AC" + "0" * 32, From="+" + "1" * 32)
+    [received] = normalized(split_one(longest))  # validated against the schema
+
+    assert received["data"]["account_sid"] == longest["AccountSid"]
+    assert received["data"]["from"] is None  # longer than a contact reference may be
+    assert refusal(call_params(AccountSid="AC" + "0" * 33)) == "malformed_call_field"
+    assert refusal(call_params(To="+1" * 33)) == "malformed_call_field"
+
+
 def test_a_sip_caller_is_no_contact_reference() -> None:
     [received] = normalized(split_one(call_params(From="sip:guest@example.com")))
 

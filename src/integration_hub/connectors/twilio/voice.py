@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,6 +41,7 @@ from integration_hub.connectors.twilio.ivr_machine import (
     advance,
 )
 from integration_hub.errors import MalformedPayload
+from integration_hub.events import load_schema
 
 log = structlog.get_logger(__name__)
 
@@ -145,6 +147,21 @@ def _is_entry(url: str, params: Params) -> bool:
     return "step" not in query and _console_callback(params) is None
 
 
+# call.received's fields from the form: bounded here as its schema bounds them, so an event
+# accepted here is never dead-lettered for a length. (From is kept only when it is a phone, so
+# any caller up to MAX_FIELD_CHARS is accepted: voice_events.)
+RECEIVED_FIELDS = {"To": "to", "Direction": "direction", "AccountSid": "account_sid"}
+
+
+@cache
+def field_limit(name: str) -> int:
+    """The most characters `name` may have: its call.received schema bound, else ours."""
+    field = RECEIVED_FIELDS.get(name)
+    if field is None:
+        return MAX_FIELD_CHARS
+    return min(MAX_FIELD_CHARS, int(load_schema("call.received")["properties"][field]["maxLength"]))
+
+
 def _optional_count(params: Params, name: str) -> None:
     value = first(params, name)
     if value and not COUNT.fullmatch(value):
@@ -191,7 +208,7 @@ class VoiceCallbacks:
         caller's, from `caller_language` (entry callbacks only)."""
         call_sid = _checked(params, "CallSid", CALL_SID, "malformed_call_sid")
         for name in ("From", "To", "Direction", "AccountSid"):
-            if len(first(params, name)) > MAX_FIELD_CHARS:
+            if len(first(params, name)) > field_limit(name):
                 raise BadVoiceCallback(f"{name} is too long", reason="malformed_call_field")
         query = _query(delivery.url)
         step = query.get("step")
