@@ -182,6 +182,8 @@ class IngestApp:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._connectors = connectors
+        # Told once: a runtime protocol check is too slow for every request.
+        self._preparing = {n: c for n, c in connectors.items() if isinstance(c, Prepares)}
         self._secrets = secrets
         self._writer = writer
         self._max_body = max_body_bytes
@@ -291,9 +293,9 @@ class IngestApp:
             ):
                 await rate_limited(send, partner, limited, client)
                 return
-            if isinstance(connector, Prepares):
-                prepared = await _prepare(partner, connector, delivery)
-                events = connector.split(delivery, prepared)
+            if (preparing := self._preparing.get(partner)) is not None:
+                prepared = await _prepare(partner, preparing, delivery)
+                events = preparing.split(delivery, prepared)
             else:
                 events = connector.split(delivery)
             _check_storable(events)
