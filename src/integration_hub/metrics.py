@@ -21,6 +21,12 @@ DEAD_LETTERED_AT_EDGE = Counter(
     "Malformed entries of verified batches, stored dead-lettered at the edge (the rest kept).",
     ["partner"],
 )
+PREPARE_FAILURES = Counter(
+    "hub_prepare_failures_total",
+    "A connector's pre-split read that failed or ran past its time (the delivery is answered "
+    "without it), by the error's type.",
+    ["partner", "error"],
+)
 NORMALIZED = Counter(
     "hub_normalized_total", "Raw events normalized, by resulting status.", ["partner", "status"]
 )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
+from integration_hub.connectors import partners
 from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import (
     PARTNERS,
@@ -88,3 +92,27 @@ def test_an_auth_providers_shown_name_comes_from_its_declaration() -> None:
     assert auth_display_name(None, (branded, IDP)) is None
     shown = {p.name: p.shown_name for p in providers_of("auth", PARTNERS)}
     assert shown == {"clerk": "Clerk", "auth0": "Auth0"}
+
+
+async def test_the_contact_language_lookup_reads_off_the_event_loop(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integration_hub.storage import contacts
+
+    with engine.begin() as connection:
+        contacts.ensure_contact(connection, phone="+13055550142", locale="es")
+    read_on: list[str] = []
+    real = contacts.get_contact
+
+    def recording(*args: object, **kwargs: object) -> object:
+        read_on.append(threading.current_thread().name)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(contacts, "get_contact", recording)
+    lookup = partners._contact_language(engine)
+
+    known, unknown = await asyncio.gather(lookup("+13055550142"), lookup("+13055550143"))
+
+    assert (known, unknown) == ("es", None)
+    assert read_on and all(name.startswith("contact-language") for name in read_on)
+    assert threading.current_thread().name not in read_on

@@ -107,7 +107,33 @@ class VaultConnector:
         return {}
 
 
-CONNECTORS: Mapping[str, Connector] = {"ivr": IvrConnector(), "vault": VaultConnector()}
+class PreparingConnector(IvrConnector):
+    """An IVR whose split needs a read first (`Prepares`): the caller's language, from a
+    lookup that answers at once, fails, or never answers."""
+
+    manifest = Manifest(name="prep", webhook_secret="IVR_TOKEN", endpoints=frozenset({"voice"}))
+
+    def __init__(self) -> None:
+        self.lookup = "answers"
+
+    async def prepare(self, delivery: Delivery) -> object:
+        if self.lookup == "hangs":
+            await asyncio.sleep(30)
+        if self.lookup == "fails":
+            raise RuntimeError("+13055550142 is in this error's text")
+        return "es"
+
+    def split(self, delivery: Delivery, prepared: object = None) -> list[PartnerEvent]:
+        call = orjson.loads(delivery.body)
+        return [PartnerEvent(call["id"], f"call.{prepared}", delivery.body)]
+
+
+PREPARING = PreparingConnector()
+CONNECTORS: Mapping[str, Connector] = {
+    "ivr": IvrConnector(),
+    "vault": VaultConnector(),
+    "prep": PREPARING,
+}
 SECRETS = {
     "IVR_TOKEN": IVR_TOKEN,
     "VAULT_PATH_TOKEN": VAULT_TOKEN,
@@ -250,3 +276,39 @@ async def test_a_malformed_path_under_a_token_partner_never_logs_the_token(engin
     assert VAULT_TOKEN not in response.text + repr(logs)
     assert any("/webhooks/vault (+2 segments)" in repr(entry) for entry in logs)
     assert _stored(engine) == []
+
+
+def _prepare_failures(error: str) -> float:
+    labels = {"partner": "prep", "error": error}
+    return REGISTRY.get_sample_value("hub_prepare_failures_total", labels) or 0.0
+
+
+async def test_a_connectors_prepare_is_awaited_and_bounded_in_time(engine: Engine) -> None:
+    timeouts, failures = _prepare_failures("TimeoutError"), _prepare_failures("RuntimeError")
+    calls = [orjson.dumps({"id": f"CA{n}", "step": "entry"}) for n in range(3)]
+
+    async with edge(engine) as client:
+        PREPARING.lookup = "answers"
+        answered = await client.post("/webhooks/prep/voice", content=calls[0], headers=BEARER)
+        PREPARING.lookup = "hangs"
+        started = asyncio.get_running_loop().time()
+        with capture_logs() as logs:
+            hung = await client.post("/webhooks/prep/voice", content=calls[1], headers=BEARER)
+            PREPARING.lookup = "fails"
+            failed = await client.post("/webhooks/prep/voice", content=calls[2], headers=BEARER)
+        waited = asyncio.get_running_loop().time() - started
+    PREPARING.lookup = "answers"
+
+    assert (answered.status_code, hung.status_code, failed.status_code) == (200, 200, 200)
+    # What prepare returned reached split; past its time, or failing, split got None.
+    assert _stored(engine) == [
+        ("prep", "CA0", "call.es"), ("prep", "CA1", "call.None"), ("prep", "CA2", "call.None")
+    ]  # fmt: skip
+    assert waited < 5
+    assert _prepare_failures("TimeoutError") == timeouts + 1
+    assert _prepare_failures("RuntimeError") == failures + 1
+    assert [(e["event"], e["error"]) for e in logs if e["event"] == "prepare_failed"] == [
+        ("prepare_failed", "TimeoutError"),
+        ("prepare_failed", "RuntimeError"),
+    ]
+    assert "+1305" not in repr(logs)

@@ -109,7 +109,8 @@ class Connector(Protocol):
     ) -> tuple[str, bytes] | None:
         """The 2xx answer to `delivery`, once its `events` are committed: (content type, body),
         or None for the edge's JSON summary. It runs for duplicates too and must write nothing
-        (a retried delivery gets the same answer): TwiML for an IVR step, a challenge echoed."""
+        (a retried delivery is answered from the same request, so the same way unless what a
+        `prepare` read has changed since): TwiML for an IVR step, a challenge echoed."""
         ...
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:

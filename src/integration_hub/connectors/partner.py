@@ -121,9 +121,10 @@ class WebhookContext:
     tolerance_seconds: int = 300
     # A known contact's language ("es", "en") by phone number (+E.164), or None: a read-only
     # point read of the contacts table, for an answer that must speak the caller's language
-    # at once (the Twilio IVR's first prompt). None when the hub has no database (samples,
-    # signing, doctor).
-    contact_language: Callable[[str], str | None] | None = None
+    # at once (the Twilio IVR's first prompt). Awaitable: the read runs in threads of its own,
+    # never on the event loop; a connector awaits it in its `prepare` (web/ingest.py), which the
+    # edge bounds in time. None when the hub has no database (samples, signing, doctor).
+    contact_language: Callable[[str], Awaitable[str | None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ panel, the test suites) loops over it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -61,14 +63,31 @@ def build_connectors(
     return {p.name: p.webhook(context) for p in partners if p.webhook is not None}
 
 
-def _contact_language(engine: Engine) -> Callable[[str], str | None]:
+# Threads that read a contact's language: few, so a stalled database holds no more than these
+# (the edge stops waiting after its PREPARE_SECONDS; a read not yet started is cancelled).
+LOOKUP_THREADS = 2
+# PostgreSQL ends a lookup that runs longer than this (the edge has stopped waiting by then).
+LOOKUP_STATEMENT_TIMEOUT_MS = 1000
+
+
+def _contact_language(engine: Engine) -> Callable[[str], Awaitable[str | None]]:
     from integration_hub.storage.contacts import get_contact  # here: `hub --help` skips it
 
-    def contact_language(phone: str) -> str | None:
-        # One row by primary key; read-only (the edge answers after its commit with this).
+    threads = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="contact-language")
+
+    def read(phone: str) -> str | None:
+        # One row by primary key, read-only, before the delivery is stored (every retry of an
+        # incoming call reads it again): off the event loop, and bounded in time.
         with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(
+                    f"SET LOCAL statement_timeout = {LOOKUP_STATEMENT_TIMEOUT_MS}"
+                )
             contact = get_contact(connection, phone=phone)
         return str(contact["locale"]) if contact is not None else None
+
+    async def contact_language(phone: str) -> str | None:
+        return await asyncio.get_running_loop().run_in_executor(threads, read, phone)
 
     return contact_language
 

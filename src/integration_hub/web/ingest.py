@@ -4,7 +4,8 @@ Route first (a path of another shape: 400 `bad_path`; a partner we do not have o
 its manifest does not declare: 404), then admit (header count and size: 431; the client
 address's rate limit: 429 with Retry-After), read the body once (bounded in size, 413, and in
 time, 408), verify on the exact bytes, then charge the partner's rate limit (429: only verified
-deliveries spend it), split into partner events, wait for the group commit, then answer with
+deliveries spend it), await the connector's optional `prepare` (`Prepares`: I/O its split needs,
+bounded by PREPARE_SECONDS), split into partner events, wait for the group commit, then answer with
 what the connector's `respond` builds (or a JSON summary). Nothing is acknowledged before it is
 committed; a commit that fails answers 503. Malformed entries of a verified batch are stored
 dead-lettered and listed in the answer (see `connectors.base`). Every refusal is counted in
@@ -17,6 +18,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
 
 import structlog
 from opentelemetry.trace import SpanKind
@@ -65,6 +67,21 @@ log = structlog.get_logger(__name__)
 PREFIX = "/webhooks/"
 SHOWN_CHARS = 64  # of a path segment quoted back in an answer or a log line
 Route = tuple[str, str]  # (partner, endpoint)
+# How long the edge waits for a connector's `prepare`: past it, `split` gets None.
+PREPARE_SECONDS = 0.5
+
+
+@runtime_checkable
+class Prepares(Protocol):
+    """A connector whose `split` needs something read first (the Twilio IVR: a known caller's
+    language). `prepare` reads it without blocking the event loop (its blocking I/O runs in
+    threads of its own); the edge awaits it for verified deliveries only, at most
+    PREPARE_SECONDS, and hands what it returned to `split` (None after a timeout or an error:
+    `split` must answer without it)."""
+
+    async def prepare(self, delivery: Delivery) -> object: ...
+
+    def split(self, delivery: Delivery, prepared: object = None) -> list[PartnerEvent]: ...
 
 
 def route(path: str) -> Route | None:
@@ -137,6 +154,17 @@ def _count_stored(partner: str, events: list[PartnerEvent], new: list[bool]) -> 
             )
 
 
+async def _prepare(partner: str, connector: Prepares, delivery: Delivery) -> object:
+    """What the connector's `prepare` returns within PREPARE_SECONDS, else None (logged with the
+    error's type only: a database error's text may carry a phone number)."""
+    try:
+        return await asyncio.wait_for(connector.prepare(delivery), PREPARE_SECONDS)
+    except Exception as error:  # TimeoutError too: the delivery is answered without it
+        metrics.PREPARE_FAILURES.labels(partner, type(error).__name__).inc()
+        log.warning("prepare_failed", partner=partner, error=type(error).__name__)
+        return None
+
+
 class IngestApp:
     def __init__(
         self,
@@ -154,6 +182,8 @@ class IngestApp:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._connectors = connectors
+        # Told once: a runtime protocol check is too slow for every request.
+        self._preparing = {n: c for n, c in connectors.items() if isinstance(c, Prepares)}
         self._secrets = secrets
         self._writer = writer
         self._max_body = max_body_bytes
@@ -263,7 +293,11 @@ class IngestApp:
             ):
                 await rate_limited(send, partner, limited, client)
                 return
-            events = connector.split(delivery)
+            if (preparing := self._preparing.get(partner)) is not None:
+                prepared = await _prepare(partner, preparing, delivery)
+                events = preparing.split(delivery, prepared)
+            else:
+                events = connector.split(delivery)
             _check_storable(events)
         except RejectedDelivery as rejection:
             await reject(send, partner, rejection)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from integration_hub.runtime import Hub
 from integration_hub.storage.contacts import ensure_contact
-from integration_hub.storage.tables import raw_events
+from integration_hub.storage.tables import contacts, raw_events
 from tests.connectors.twilio.support import PUBLIC_BASE_URL, settled
 from tests.connectors.twilio.voice_support import (
     CALL_SID,
@@ -131,14 +131,14 @@ async def test_a_whole_call_in_spanish_to_a_voicemail(voice_hub: RunningHub) -> 
         "call_sid": CALL_SID, "step": "menu", "seq": 2, "digit": "1",
         "choice": "report_problem", "language": "es",
     }  # fmt: skip
-    recording = await settled(voice_hub, f"{CALL_SID}:recording:{RECORDING_SID}")
+    recording = await settled(voice_hub, f"{CALL_SID}:recording:{RECORDING_SID}:completed")
     [ready] = recording["events"]
     assert ready["event"]["type"] == "call.recording_ready"
     assert ready["event"]["data"]["recording_sid"] == RECORDING_SID
     assert ready["event"]["data"]["duration_seconds"] == 14
     assert ready["event"]["data"]["language"] == "es"
     assert _raw_ids(voice_hub) == sorted(
-        [f"{CALL_SID}:{n}" for n in range(4)] + [f"{CALL_SID}:recording:{RECORDING_SID}"]
+        [f"{CALL_SID}:{n}" for n in range(4)] + [f"{CALL_SID}:recording:{RECORDING_SID}:completed"]
     )
 
 
@@ -193,6 +193,26 @@ async def test_known_contact_hears_the_menu_in_their_language(voice_hub: Running
     assert says(verbs) == [(EN_MENU, *ENGLISH)]
     event = await settled(voice_hub, f"{CALL_SID}:0")
     assert event["events"][0]["event"]["data"]["language"] == "en"
+
+
+async def test_a_retried_incoming_call_follows_the_language_read_for_that_try(
+    voice_hub: RunningHub,
+) -> None:
+    """The documented limit (voice.py): the answer is built from the fresh split, not the stored
+    row, so an entry callback's retry speaks the language read for the retry."""
+    with voice_hub.hub.engine.begin() as connection:
+        ensure_contact(connection, phone=CALLER, locale="en")
+    first = twiml(await post_voice(voice_hub, call_params()))
+    with voice_hub.hub.engine.begin() as connection:
+        connection.execute(update(contacts).values(locale="es"))
+
+    again = twiml(await post_voice(voice_hub, call_params()))
+
+    assert says(first) == [(EN_MENU, *ENGLISH)]
+    assert says(again) == [(ES_MENU, *SPANISH)]
+    assert _raw_ids(voice_hub) == [f"{CALL_SID}:0"]
+    event = await settled(voice_hub, f"{CALL_SID}:0")
+    assert event["events"][0]["event"]["data"]["language"] == "en"  # the first try's
 
 
 async def test_final_status_callback_is_call_completed(voice_hub: RunningHub) -> None:

@@ -115,11 +115,33 @@ def test_dedup_keys_and_types_of_each_callback() -> None:
         (f"{CALL_SID}:1", "menu_selected"),
         (f"{CALL_SID}:2", "menu_no_choice"),
         (f"{CALL_SID}:3", "recording_done"),
-        (f"{CALL_SID}:recording:{RECORDING_SID}", "recording_ready"),
-        (f"{CALL_SID}:recording:{RECORDING_SID}", "recording_status"),
+        (f"{CALL_SID}:recording:{RECORDING_SID}:completed", "recording_ready"),
+        (f"{CALL_SID}:recording:{RECORDING_SID}:absent", "recording_status"),
         (f"{CALL_SID}:status:completed", "call_completed"),
         (f"{CALL_SID}:status:in-progress", "call_status"),
     }
+
+
+def test_a_completed_recording_after_another_status_is_a_new_ready_event() -> None:
+    earlier = [
+        split_one(recording_callback(status=status), "step=recording&seq=3&lang=es")
+        for status in ("in-progress", "failed")
+    ]
+    completed = split_one(recording_callback(), "step=recording&seq=3&lang=es")
+    no_status = {**recording_callback()}
+    del no_status["RecordingStatus"]
+    unstated = split_one(no_status, "step=recording&seq=3&lang=es")
+
+    keys = {event.partner_event_id for event in [*earlier, completed]}
+    assert len(keys) == 3  # none a duplicate of another
+    assert [event.event_type for event in earlier] == ["recording_status"] * 2
+    assert completed.event_type == "recording_ready"
+    assert [ready["type"] for ready in normalized(completed)] == ["call.recording_ready"]
+    # No status at all is the ready callback, retried: the same key.
+    assert (unstated.partner_event_id, unstated.event_type) == (
+        completed.partner_event_id,
+        "recording_ready",
+    )
 
 
 def test_console_urls_without_state_are_told_apart_by_their_parameters() -> None:
@@ -155,6 +177,16 @@ def test_mapped_callbacks_normalize_to_their_schemas() -> None:
     assert connector.normalize(split_one(digits("9"), "step=menu&seq=2&lang=en")) == []
 
 
+def test_call_fields_are_bounded_as_call_received_bounds_them() -> None:
+    longest = call_params(AccountSid="AC" + "0" * 32, From="+" + "1" * 32)
+    [received] = normalized(split_one(longest))  # validated against the schema
+
+    assert received["data"]["account_sid"] == longest["AccountSid"]
+    assert received["data"]["from"] is None  # longer than a contact reference may be
+    assert refusal(call_params(AccountSid="AC" + "0" * 33)) == "malformed_call_field"
+    assert refusal(call_params(To="+1" * 33)) == "malformed_call_field"
+
+
 def test_a_sip_caller_is_no_contact_reference() -> None:
     [received] = normalized(split_one(call_params(From="sip:guest@example.com")))
 
@@ -179,6 +211,11 @@ def test_a_sip_caller_is_no_contact_reference() -> None:
             "step=recording",
             "malformed_recording_url",
         ),
+        (
+            recording_callback(status="Completed; DROP"),
+            "step=recording",
+            "malformed_recording_status",
+        ),
         (digits("1"), "&".join(f"p{n}=1" for n in range(20)), "bad_ivr_query"),
     ],
 )
@@ -194,15 +231,19 @@ def test_a_message_posted_to_the_voice_endpoint_is_refused() -> None:
     assert refusal(inbound(sid, "Hi")) == "missing_call_sid"
 
 
-def test_a_failing_contact_lookup_falls_back_to_the_bilingual_prompt_and_logs_no_phone() -> None:
-    def broken(phone: str) -> str | None:
+async def test_a_failing_contact_lookup_falls_back_to_the_bilingual_prompt_and_logs_no_phone() -> (
+    None
+):
+    async def broken(phone: str) -> str | None:
         raise RuntimeError(f"database down [parameters: ({phone!r},)]")
 
     voice = TwilioWebhookConnector(
         VoiceCallbacks(load_flow(), operator=None, contact_language=broken)
     )
+    entry = delivery(call_params())
     with capture_logs() as logs:
-        [event] = voice.split(delivery(call_params()))
+        language = await voice.prepare(entry)
+    [event] = voice.split(entry, language)
 
     assert orjson.loads(event.body)["language"] is None
     assert [(entry["event"], entry["error"]) for entry in logs] == [
@@ -211,11 +252,48 @@ def test_a_failing_contact_lookup_falls_back_to_the_bilingual_prompt_and_logs_no
     assert CALLER not in repr(logs)
 
 
-def test_a_language_the_flow_does_not_speak_is_no_known_language() -> None:
-    voice = VoiceCallbacks(load_flow(), operator=None, contact_language=lambda phone: "pt")
+async def test_a_language_the_flow_does_not_speak_is_no_known_language() -> None:
+    async def portuguese(phone: str) -> str | None:
+        return "pt"
 
-    assert voice.entry_language(CALLER) is None
-    assert voice.entry_language("anonymous") is None
+    voice = VoiceCallbacks(load_flow(), operator=None, contact_language=portuguese)
+
+    assert await voice.caller_language(delivery(call_params()), parse_qs_one(call_params())) is None
+    anonymous = call_params(From="anonymous")
+    assert await voice.caller_language(delivery(anonymous), parse_qs_one(anonymous)) is None
+
+
+async def test_the_callers_language_is_read_for_entry_callbacks_only() -> None:
+    asked: list[str] = []
+
+    async def spanish(phone: str) -> str | None:
+        asked.append(phone)
+        return "es"
+
+    voice = TwilioWebhookConnector(
+        VoiceCallbacks(load_flow(), operator=None, contact_language=spanish)
+    )
+    entry, default_action = delivery(call_params()), delivery(digits("1"))
+    later = delivery(digits("1"), "step=menu&seq=2&lang=en")
+    status = delivery(call_params("completed", CallDuration="4"))
+
+    languages = [await voice.prepare(d) for d in (entry, default_action, later, status)]
+
+    assert languages == ["es", "es", None, None]
+    assert asked == [CALLER, CALLER]
+    [received] = voice.split(entry, "es")
+    assert orjson.loads(received.body)["language"] == "es"
+    [menu] = voice.split(default_action, "es")
+    assert orjson.loads(menu.body)["state"] == {
+        "step": "menu", "seq": 1, "language": "es", "attempt": 0
+    }  # fmt: skip
+    # Without what prepare read (it timed out, or no edge called it): the bilingual prompt.
+    [unprepared] = voice.split(entry)
+    assert orjson.loads(unprepared.body)["language"] is None
+
+
+def parse_qs_one(params: dict[str, str]) -> dict[str, list[str]]:
+    return {name: [value] for name, value in params.items()}
 
 
 def test_every_voice_sample_is_a_voice_callback_with_a_fresh_call() -> None:
@@ -243,3 +321,8 @@ def test_the_last_numbered_callback_says_goodbye_instead_of_an_unusable_action()
     verbs = twiml_of(answer[1])
     assert [verb.tag for verb in verbs] == ["Say", "Hangup"]
     assert verbs[0].text == "We did not get your selection. Goodbye."
+    # What is stored says the same: no choice was acted on, so no call.menu_selected.
+    [event] = events
+    assert event.event_type == "menu_no_choice"
+    assert orjson.loads(event.body)["outcome"]["choice"] is None
+    assert connector.normalize(event) == []

@@ -1,7 +1,8 @@
 """The IVR flow run: where a callback leads (`advance`) and the TwiML that says it (`render`).
 
 Both are pure functions of the flow, the state the action URL carried and the digits pressed,
-so a retried callback gets the same answer (the edge calls `respond` for duplicates too).
+so a retried callback gets the same answer (the edge calls `respond` for duplicates too). The
+entry answer also depends on the caller's language, read when each try arrives: see `voice`.
 `seq` counts the call's callbacks: each answer's action URL carries the next one, so a
 re-prompt of the same step is a new callback (a new event) and a retried one is a duplicate.
 TwiML is built with the Twilio SDK's `VoiceResponse` (escaping is its job).
@@ -50,6 +51,9 @@ class Outcome:
 
 
 def advance(flow: Flow, state: State, digits: str) -> Outcome:
+    if state.seq >= MAX_SEQ:  # no action URL may follow: the answer is the goodbye, so no
+        # choice is recorded either (the event and what the caller hears agree)
+        return Outcome(None, state.language, None)
     step = flow.step(state.step)
     if isinstance(step, LanguageStep) and (language := step.languages.get(digits)):
         return Outcome(language, language, flow.start)

@@ -5,16 +5,26 @@ Twilio posts each to `/webhooks/twilio/voice` with what the previous answer put 
 URL's query (`step`, `seq`, `lang`, `attempt`), which Twilio signs with the rest of the URL.
 Dedup keys: `CallSid:<seq>` for the flow's callbacks (the incoming call is seq 0), so a retried
 callback is a duplicate and a re-prompt, with the next seq, is not;
-`CallSid:recording:<RecordingSid>` and `CallSid:status:<CallStatus>` for the status callbacks.
-The answer is TwiML rebuilt from the stored event alone (`ivr_machine`), so a duplicate is
-answered the same way. Everything from outside is bounded here, before anything is stored.
+`CallSid:recording:<RecordingSid>:<RecordingStatus>` and `CallSid:status:<CallStatus>` for the
+status callbacks (one event per status: an earlier status never hides the completed one).
+The answer is TwiML built from the event `split` made (`ivr_machine`), not from the stored row:
+the edge splits a retried callback afresh and hands that to `respond`. For every callback that
+carries our state, the event is a pure function of its URL and digits, so a retry is answered
+the same way. An entry callback (the incoming call; a Gather's answer posted to the document's
+own URL) also depends on the caller's language, read again for the retry (`caller_language`):
+if that read differs (the contact's language changed, or one read failed or timed out), the
+retry is answered in the other language, or bilingually, while the stored event keeps the
+first. Rare (Twilio retries when our first answer did not reach it, so the caller heard one
+answer only), and the later callbacks follow the answer heard, which their URLs carry.
+Everything from outside is bounded here, before anything is stored.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,11 +41,12 @@ from integration_hub.connectors.twilio.ivr_machine import (
     advance,
 )
 from integration_hub.errors import MalformedPayload
+from integration_hub.events import load_schema
 
 log = structlog.get_logger(__name__)
 
 Params = Mapping[str, Sequence[str]]
-ContactLanguage = Callable[[str], str | None]
+ContactLanguage = Callable[[str], Awaitable[str | None]]
 
 VOICE_EVENT_MAP = {
     "incoming_call": "call.received",
@@ -45,6 +56,7 @@ VOICE_EVENT_MAP = {
 }
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 RECORDING_SID = re.compile(r"RE[0-9a-f]{32}")
+RECORDING_STATUS = re.compile(r"[a-z][a-z-]{0,23}")  # in-progress, completed, absent, failed
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 PHONE_LIKE = re.compile(r"\+?[0-9A-Za-z]{3,32}")  # message.received's `from`: "anonymous" too
 DIGITS = re.compile(r"[0-9*#]{0,32}")
@@ -125,6 +137,31 @@ def _console_callback(params: Params) -> str | None:
     return None
 
 
+def _is_entry(url: str, params: Params) -> bool:
+    """Whether the callback is one `split` answers from the caller's language: a URL without
+    our state that is no status or recording callback."""
+    try:
+        query = _query(url)
+    except BadVoiceCallback:
+        return False  # split refuses it
+    return "step" not in query and _console_callback(params) is None
+
+
+# call.received's fields from the form: bounded here as its schema bounds them, so an event
+# accepted here is never dead-lettered for a length. (From is kept only when it is a phone, so
+# any caller up to MAX_FIELD_CHARS is accepted: voice_events.)
+RECEIVED_FIELDS = {"To": "to", "Direction": "direction", "AccountSid": "account_sid"}
+
+
+@cache
+def field_limit(name: str) -> int:
+    """The most characters `name` may have: its call.received schema bound, else ours."""
+    field = RECEIVED_FIELDS.get(name)
+    if field is None:
+        return MAX_FIELD_CHARS
+    return min(MAX_FIELD_CHARS, int(load_schema("call.received")["properties"][field]["maxLength"]))
+
+
 def _optional_count(params: Params, name: str) -> None:
     value = first(params, name)
     if value and not COUNT.fullmatch(value):
@@ -133,33 +170,45 @@ def _optional_count(params: Params, name: str) -> None:
 
 class VoiceCallbacks:
     """The IVR half of the Twilio connector: `split`, `respond`, `normalize` of voice callbacks.
-    `contact_language` reads a known caller's language (see `entry_language`)."""
+    `contact_language` reads a known caller's language (see `caller_language`)."""
 
     def __init__(
         self, flow: Flow, *, operator: str | None, contact_language: ContactLanguage | None
     ) -> None:
         self.flow, self._operator, self._contact_language = flow, operator, contact_language
 
-    def entry_language(self, caller: str) -> str | None:
+    async def caller_language(self, delivery: Delivery, params: Params) -> str | None:
         """The known contact's language, read when the call comes in (the caller must hear the
-        right prompt at once, so it cannot wait for the normalizer). A point read by primary
-        key, once per call (the entry callback only); on any failure, the bilingual prompt."""
-        if self._contact_language is None or not E164.fullmatch(caller):
+        right prompt at once, so it cannot wait for the normalizer): a point read by primary
+        key for the entry callbacks only (the incoming call, and the answer to its prompt that
+        Twilio posts to the same URL), awaited by the edge before `split` within its time
+        bound. On any failure, None: the bilingual prompt."""
+        if self._contact_language is None or not _is_entry(delivery.url, params):
+            return None
+        caller = first(params, "From")
+        if not E164.fullmatch(caller):
             return None
         try:
-            language = self._contact_language(caller)
+            language = await self._contact_language(caller)
         except Exception as error:  # the caller still gets a prompt. Only the error's type is
             # logged: a database error's text carries its parameters, the phone number here.
             log.warning("contact_language_lookup_failed", error=type(error).__name__)
             return None
         return language if language in self.flow.languages else None
 
-    def split(self, delivery: Delivery, params: Params, stored: dict[str, Any]) -> PartnerEvent:
+    def split(
+        self,
+        delivery: Delivery,
+        params: Params,
+        stored: dict[str, Any],
+        language: str | None = None,
+    ) -> PartnerEvent:
         """The callback as one partner event, refused (400, a reason code) when its state or
-        parameters are not what one of our answers leads Twilio to send."""
+        parameters are not what one of our answers leads Twilio to send. `language`: the
+        caller's, from `caller_language` (entry callbacks only)."""
         call_sid = _checked(params, "CallSid", CALL_SID, "malformed_call_sid")
         for name in ("From", "To", "Direction", "AccountSid"):
-            if len(first(params, name)) > MAX_FIELD_CHARS:
+            if len(first(params, name)) > field_limit(name):
                 raise BadVoiceCallback(f"{name} is too long", reason="malformed_call_field")
         query = _query(delivery.url)
         step = query.get("step")
@@ -169,12 +218,13 @@ class VoiceCallbacks:
             return self._status(call_sid, params, stored)
         if step == "recording":
             return self._recording(call_sid, params, query.get("lang"), stored)
+        if language not in self.flow.languages:
+            language = None
         if step is None and "Digits" not in params:
-            stored["language"] = self.entry_language(first(params, "From"))
+            stored["language"] = language
             return self._event(f"{call_sid}:0", "incoming_call", stored)
         if step is None:  # Twilio's default Gather action is the document's own URL: the answer
             # to the incoming call's prompt (seq 1), whichever it was
-            language = self.entry_language(first(params, "From"))
             entry = self.flow.start if language is not None else self.flow.language_step
             state = State(entry, 1, language)
         else:
@@ -205,10 +255,17 @@ class VoiceCallbacks:
         _optional_count(params, "RecordingDuration")
         if len(first(params, "RecordingUrl")) > MAX_URL_CHARS:
             raise BadVoiceCallback("RecordingUrl is too long", reason="malformed_recording_url")
+        # Without a RecordingStatus (no status events asked for), the callback is the ready one.
+        status = first(params, "RecordingStatus") or "completed"
+        if not RECORDING_STATUS.fullmatch(status):
+            raise BadVoiceCallback(
+                "RecordingStatus is not a recording status", reason="malformed_recording_status"
+            )
         stored["language"] = language if language in self.flow.languages else None
-        ready = first(params, "RecordingStatus") in ("completed", "")
-        kind = "recording_ready" if ready else "recording_status"
-        return self._event(f"{call_sid}:recording:{recording}", kind, stored)
+        kind = "recording_ready" if status == "completed" else "recording_status"
+        # Keyed by status too: an earlier in-progress, absent or failed callback must not make
+        # the completed one a duplicate (call.recording_ready would never come).
+        return self._event(f"{call_sid}:recording:{recording}:{status}", kind, stored)
 
     @staticmethod
     def _event(key: str, kind: str, stored: dict[str, Any]) -> PartnerEvent:

@@ -11,6 +11,8 @@ from integration_hub.connectors.base import InternalEventDraft, PartnerEvent
 from integration_hub.connectors.twilio.signature import form_params
 from integration_hub.connectors.twilio.voice import PHONE_LIKE, VOICE_EVENT_MAP, Params, first
 
+MAX_FROM = 32  # call.received's `from` (a "+" and 32 characters match PHONE_LIKE, not it)
+
 
 def _count(params: Params, name: str) -> int | None:
     value = first(params, name)
@@ -23,7 +25,7 @@ def _received(params: Params, stored: dict[str, Any]) -> dict[str, Any]:
         "call_sid": first(params, "CallSid"),
         "account_sid": first(params, "AccountSid"),
         # The contact reference, as message.received has it; a SIP or client caller is none.
-        "from": caller if PHONE_LIKE.fullmatch(caller) else None,
+        "from": caller if PHONE_LIKE.fullmatch(caller) and len(caller) <= MAX_FROM else None,
         "to": first(params, "To"),
         "direction": first(params, "Direction") or None,
         "language": stored["language"],

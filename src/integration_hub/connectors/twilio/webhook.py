@@ -190,7 +190,21 @@ class TwilioWebhookConnector:
     def verify(self, delivery: Delivery, secrets: Sequence[str], *, now: float) -> None:
         verify_twilio(delivery.url, delivery.headers, delivery.body, secrets)
 
-    def split(self, delivery: Delivery) -> list[PartnerEvent]:
+    async def prepare(self, delivery: Delivery) -> str | None:
+        """The known caller's language when the delivery is a call's entry callback (read
+        before `split`, off the event loop: web/ingest.py `Prepares`); None for the rest."""
+        if not is_form(delivery.headers):
+            return None
+        try:
+            params = form_params(delivery.body)
+        except (UnicodeDecodeError, ValueError):
+            return None  # split refuses it
+        if not is_voice(params):
+            return None
+        return await self.voice.caller_language(delivery, params)
+
+    def split(self, delivery: Delivery, prepared: object = None) -> list[PartnerEvent]:
+        """`prepared`: what `prepare` returned (None without it: the bilingual prompt)."""
         if not is_form(delivery.headers):
             raise MalformedPayload(
                 "Twilio Messaging webhooks are form-encoded", reason="not_form_encoded"
@@ -205,7 +219,8 @@ class TwilioWebhookConnector:
         # normalizes to the same event time (consent "newest wins" depends on it).
         stored = {"received_at": _rfc3339(delivery.received_at), "form": delivery.body.decode()}
         if is_voice(params):
-            return [self.voice.split(delivery, params, stored)]
+            language = prepared if isinstance(prepared, str) else None
+            return [self.voice.split(delivery, params, stored, language)]
         if delivery.endpoint == VOICE_ENDPOINT:
             raise MalformedPayload("a voice callback has a CallSid", reason="missing_call_sid")
         message_sid = _first(params, "MessageSid")
