@@ -22,13 +22,15 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import jinja2
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
-from integration_hub.connectors.outbound import refuse
+from integration_hub.connectors.outbound import CallLimiter, refuse
+from integration_hub.errors import UnsafeConfiguration
+from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 from integration_hub.storage import email_suppressions, outbound_messages
 from integration_hub.storage.engine import begin_write
@@ -237,3 +239,58 @@ def send_once(
             connection, message_id=input.message_id, state="sent", partner_message_id=provider_id
         )
     return SendEmailResult(input.message_id, provider_id, "sent", already_sent=False)
+
+
+class EmailSender:
+    """What every e-mail provider's send activity does around its one request: compose the
+    message, read the key, and send it once (`send_once`). A provider subclass sets the class
+    attributes, implements `_deliver`, and declares its activity (`<partner>.send_email`)
+    calling `_send`."""
+
+    partner: ClassVar[str]
+    api_key: ClassVar[str]  # the secret's name
+    api_key_format: ClassVar[str]  # its shape (regex), checked at preflight
+    key_shape: ClassVar[str]  # how such a key looks, for the refusal
+    idempotent: ClassVar[bool]  # a lost outcome may be retried (the provider dedupes)
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretSource,
+        engine: Engine,
+        *,
+        base_url: str,
+        requests_per_minute: int,
+    ) -> None:
+        self._settings, self._secrets, self._engine = settings, secrets, engine
+        self._base_url = base_url.rstrip("/")
+        self._limiter = CallLimiter(self.partner, {OPERATION: requests_per_minute})
+
+    def _key(self) -> str | None:
+        versions = self._secrets.versions(self.api_key)
+        return versions[0] if versions else None
+
+    def preflight(self) -> None:
+        key = self._key()
+        if key is not None and not re.fullmatch(self.api_key_format, key):
+            raise UnsafeConfiguration(f"{self.api_key} does not look like {self.key_shape}")
+
+    def _deliver(self, email: OutgoingEmail, input: SendEmailInput, key: str) -> str | None:
+        """The provider's request: its message id, or raise `Undelivered`."""
+        raise NotImplementedError
+
+    def _send(self, input: SendEmailInput) -> SendEmailResult:
+        try:
+            email = compose(self._settings, input)
+        except ValueError as error:
+            raise refuse(self.partner, OPERATION, str(error)) from None
+        key = self._key()
+        if key is None:
+            raise refuse(self.partner, OPERATION, f"{self.api_key} is not set")
+        return send_once(
+            self._engine,
+            input,
+            partner=self.partner,
+            idempotent=self.idempotent,
+            deliver=lambda: self._deliver(email, input, key),
+        )

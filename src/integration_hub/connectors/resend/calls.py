@@ -20,23 +20,19 @@ from temporalio import activity
 
 from integration_hub.connectors.mail import (
     OPERATION,
+    EmailSender,
     OutgoingEmail,
     SendEmailInput,
     SendEmailResult,
     Undelivered,
-    compose,
-    send_once,
 )
 from integration_hub.connectors.outbound import (
-    CallLimiter,
     call_failed,
     idempotency_key,
-    refuse,
     timed_call,
 )
 from integration_hub.connectors.resend import API_KEY, API_KEY_FORMAT
 from integration_hub.connectors.resend.settings import ResendSettings
-from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
@@ -63,25 +59,23 @@ def emails_body(email: OutgoingEmail, input: SendEmailInput) -> dict[str, Any]:
     return body
 
 
-class ResendEmail:
+class ResendEmail(EmailSender):
+    partner, api_key, api_key_format = PARTNER, API_KEY, API_KEY_FORMAT
+    key_shape, idempotent = "a Resend key (re_...)", True
+
     def __init__(
         self, settings: Settings, secrets: SecretSource, engine: Engine, resend: ResendSettings
     ) -> None:
-        self._settings, self._secrets, self._engine = settings, secrets, engine
-        self._base_url = resend.api_base_url.rstrip("/")
-        self._limiter = CallLimiter(PARTNER, {OPERATION: resend.requests_per_minute})
+        super().__init__(
+            settings,
+            secrets,
+            engine,
+            base_url=resend.api_base_url,
+            requests_per_minute=resend.requests_per_minute,
+        )
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.send_email]
-
-    def _key(self) -> str | None:
-        versions = self._secrets.versions(API_KEY)
-        return versions[0] if versions else None
-
-    def preflight(self) -> None:
-        key = self._key()
-        if key is not None and not re.fullmatch(API_KEY_FORMAT, key):
-            raise UnsafeConfiguration(f"{API_KEY} does not look like a Resend key (re_...)")
 
     def _deliver(self, email: OutgoingEmail, input: SendEmailInput, key: str) -> str | None:
         self._limiter.acquire(OPERATION)
@@ -119,20 +113,7 @@ class ResendEmail:
 
     @activity.defn(name="resend.send_email")
     def send_email(self, input: SendEmailInput) -> SendEmailResult:
-        try:
-            email = compose(self._settings, input)
-        except ValueError as error:
-            raise refuse(PARTNER, OPERATION, str(error)) from None
-        key = self._key()
-        if key is None:
-            raise refuse(PARTNER, OPERATION, f"{API_KEY} is not set")
-        return send_once(
-            self._engine,
-            input,
-            partner=PARTNER,
-            idempotent=True,
-            deliver=lambda: self._deliver(email, input, key),
-        )
+        return self._send(input)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -9,7 +9,6 @@ sent again. Our message id travels as a custom arg, so the Event Webhook's event
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,17 +19,15 @@ from temporalio import activity
 
 from integration_hub.connectors.mail import (
     OPERATION,
+    EmailSender,
     OutgoingEmail,
     SendEmailInput,
     SendEmailResult,
     Undelivered,
-    compose,
-    send_once,
 )
-from integration_hub.connectors.outbound import CallLimiter, call_failed, refuse, timed_call
+from integration_hub.connectors.outbound import call_failed, timed_call
 from integration_hub.connectors.sendgrid import API_KEY, API_KEY_FORMAT
 from integration_hub.connectors.sendgrid.settings import SendGridSettings
-from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
@@ -67,7 +64,10 @@ def retry_after(response: httpx.Response, *, now: float) -> str | None:
     return value
 
 
-class SendGridEmail:
+class SendGridEmail(EmailSender):
+    partner, api_key, api_key_format = PARTNER, API_KEY, API_KEY_FORMAT
+    key_shape, idempotent = "a SendGrid key (SG....)", False
+
     def __init__(
         self,
         settings: Settings,
@@ -77,21 +77,17 @@ class SendGridEmail:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._settings, self._secrets, self._engine, self._clock = settings, secrets, engine, clock
-        self._base_url = sendgrid.api_base_url.rstrip("/")
-        self._limiter = CallLimiter(PARTNER, {OPERATION: sendgrid.requests_per_minute})
+        super().__init__(
+            settings,
+            secrets,
+            engine,
+            base_url=sendgrid.api_base_url,
+            requests_per_minute=sendgrid.requests_per_minute,
+        )
+        self._clock = clock
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.send_email]
-
-    def _key(self) -> str | None:
-        versions = self._secrets.versions(API_KEY)
-        return versions[0] if versions else None
-
-    def preflight(self) -> None:
-        key = self._key()
-        if key is not None and not re.fullmatch(API_KEY_FORMAT, key):
-            raise UnsafeConfiguration(f"{API_KEY} does not look like a SendGrid key (SG....)")
 
     def _deliver(self, email: OutgoingEmail, input: SendEmailInput, key: str) -> str | None:
         self._limiter.acquire(OPERATION)
@@ -123,20 +119,7 @@ class SendGridEmail:
 
     @activity.defn(name="sendgrid.send_email")
     def send_email(self, input: SendEmailInput) -> SendEmailResult:
-        try:
-            email = compose(self._settings, input)
-        except ValueError as error:
-            raise refuse(PARTNER, OPERATION, str(error)) from None
-        key = self._key()
-        if key is None:
-            raise refuse(PARTNER, OPERATION, f"{API_KEY} is not set")
-        return send_once(
-            self._engine,
-            input,
-            partner=PARTNER,
-            idempotent=False,
-            deliver=lambda: self._deliver(email, input, key),
-        )
+        return self._send(input)
 
 
 def _error_message(response: httpx.Response) -> str:
