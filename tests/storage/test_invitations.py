@@ -66,7 +66,8 @@ def test_closes_happen_once_and_sent_only_from_pending(engine: Engine) -> None:
         found = rows.open_by_provider_id(
             connection, provider="clerk", provider_invitation_id="inv_p1"
         )
-        assert found is not None and found["expires_at"] == expires
+        # The hub's expiry stays the one shown; the provider's only sizes the workflow's timer.
+        assert found is not None and found["expires_at"] == LATER
         assert rows.close_invitation(
             connection, invitation_id=invitation, status=InvitationStatus.ACCEPTED, reason="a"
         )
@@ -85,3 +86,42 @@ def test_closes_happen_once_and_sent_only_from_pending(engine: Engine) -> None:
         "inv_p1",
     )
     assert stored["closed_at"] is not None
+
+
+def test_a_revoke_the_provider_refused_turns_a_closed_row_failed(engine: Engine) -> None:
+    revoked, accepted, still_open = (
+        _invite(engine),
+        _invite(engine, "b@x.org"),
+        _invite(engine, "c@x.org"),
+    )
+    with begin_write(engine) as connection:
+        for invitation, status in ((revoked, "revoked"), (accepted, "accepted")):
+            rows.close_invitation(
+                connection, invitation_id=invitation, status=InvitationStatus(status), reason="r"
+            )
+        assert rows.mark_revoke_failed(connection, invitation_id=revoked, detail="clerk.x: no")
+        assert not rows.mark_revoke_failed(connection, invitation_id=accepted, detail="d")
+        assert not rows.mark_revoke_failed(connection, invitation_id=still_open, detail="d")
+        found = rows.get_invitation(connection, invitation_id=revoked)
+        assert rows.status_of(connection, invitation_id=accepted) == "accepted"
+        assert rows.status_of(connection, invitation_id=still_open) == "pending"
+    assert found is not None
+    assert (found["status"], found["reason"]) == ("failed", "revoke_failed: clerk.x: no")
+
+
+def test_the_sweep_expires_open_rows_past_their_expiry_only(engine: Engine) -> None:
+    overdue = _invite(engine)
+    with begin_write(engine) as connection:
+        current = rows.create_invitation(
+            connection, provider="clerk", email="later@x.org", role="viewer",
+            invited_by="local", expires_at=datetime(2100, 1, 1, tzinfo=UTC),
+        )["id"]  # fmt: skip
+        assert rows.expire_overdue(
+            connection, before=datetime(2031, 1, 1, tzinfo=UTC), limit=5
+        ) == [overdue]
+        assert (
+            rows.expire_overdue(connection, before=datetime(2031, 1, 1, tzinfo=UTC), limit=5) == []
+        )
+        assert rows.status_of(connection, invitation_id=overdue) == "expired"
+        assert rows.status_of(connection, invitation_id=current) == "pending"
+    _invite(engine)  # the swept e-mail may be invited anew

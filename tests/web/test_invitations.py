@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -40,11 +41,16 @@ ORG = "org_W30s9GkUqVMTYKXK"
 AUTH0_INVITATIONS = f"/api/v2/organizations/{ORG}/invitations"
 
 
+def _clerk_made(expires_in_seconds: float) -> Reply:
+    expires_ms = int((time.time() + expires_in_seconds) * 1000)  # Clerk's unix milliseconds
+    made = {"object": "invitation", "id": f"inv_clerk{uuid.uuid4().hex[:12]}",
+            "status": "pending", "expires_at": expires_ms}  # fmt: skip
+    return Reply(body=made)
+
+
 def clerk_backend(request: RecordedRequest) -> Reply:
     if request.method == "POST" and request.path == "/v1/invitations":
-        made = {"object": "invitation", "id": f"inv_clerk{uuid.uuid4().hex[:12]}",
-                "status": "pending", "expires_at": 1_765_000_000_000}  # fmt: skip
-        return Reply(body=made)
+        return _clerk_made(30 * 86400)
     if request.method == "POST" and request.path.endswith("/revoke"):
         return Reply(body={"object": "invitation", "status": "revoked", "revoked": True})
     return Reply(404, {"errors": [{"code": "resource_not_found", "message": "no route"}]})
@@ -205,12 +211,14 @@ async def test_revoke_reaches_the_provider_and_closes(
     answer = await hub.admin.delete(f"/api/invitations/{invitation['id']}")
 
     assert answer.status_code == 202, answer.text
+    # Closed in the DELETE's transaction; the workflow then revokes it at the provider.
+    assert answer.json()["status"] == "revoked"
+    assert await _workflow_result(hub, invitation["workflow_id"]) == "revoked"
     revoked = await _status(hub, invitation["id"], "revoked")
     assert revoked["reason"] == "revoked by local-admin-token"  # the principal subject
     [revoke] = [r for r in clerk_api.requests if r.path.endswith("/revoke")]
     assert revoke.path == f"/v1/invitations/{sent['provider_invitation_id']}/revoke"
     assert revoke.headers["authorization"] == f"Bearer {CLERK_KEY}"
-    assert await _workflow_result(hub, invitation["workflow_id"]) == "revoked"
     closed = await hub.admin.delete(f"/api/invitations/{invitation['id']}")
     assert (closed.status_code, closed.json()["error"]) == (409, "invitation_closed")
     missing = await hub.admin.delete("/api/invitations/inv_" + "0" * 32)
@@ -250,6 +258,9 @@ async def test_an_invitation_expires(
         assert await _workflow_result(running, invitation["workflow_id"]) == "expired"
         [create] = _creates(clerk_api, "/v1/invitations")
         assert create.json()["expires_in_days"] == 1  # Clerk counts whole days
+        # ... so the hub revokes it there when its own (shorter) time runs out.
+        [revoke] = [r for r in clerk_api.requests if r.path.endswith("/revoke")]
+        assert revoke.path == f"/v1/invitations/{expired['provider_invitation_id']}/revoke"
         # Closed: the same e-mail may be invited again.
         assert (await _invite(running, "carla@example.org"))["id"] != invitation["id"]
 
@@ -375,3 +386,45 @@ async def test_hub_users_invite_list_and_revoke(
     )
     assert refused.exit_code == 1
     assert "bad_body" in refused.stderr
+
+
+async def test_the_providers_sooner_expiry_sizes_the_timer_and_the_hubs_is_shown(
+    hub: RunningHub, clerk_api: PartnerServer
+) -> None:
+    clerk_api.reply(_clerk_made(2))  # the provider ends its invitation in 2 s, the hub in 7 days
+    invitation = await _invite(hub, "dora@example.org")
+
+    expired = await _status(hub, invitation["id"], "expired")
+
+    assert expired["expires_at"] == invitation["expires_at"]  # the hub's, not the provider's
+    assert await _workflow_result(hub, invitation["workflow_id"]) == "expired"
+
+
+async def test_a_revoke_the_provider_refuses_is_recorded_failed_not_revoked(
+    hub: RunningHub, clerk_api: PartnerServer
+) -> None:
+    invitation = await _invite(hub, "erin@example.org")
+    await _status(hub, invitation["id"], "sent")
+    clerk_api.reply(Reply(400, {"errors": [{"code": "revoke_not_allowed", "message": "no"}]}))
+
+    answer = await hub.admin.delete(f"/api/invitations/{invitation['id']}")
+
+    assert (answer.status_code, answer.json()["status"]) == (202, "revoked")
+    failed = await _status(hub, invitation["id"], "failed")
+    assert failed["reason"].startswith("revoke_failed: clerk.revoke_not_allowed")
+    assert await _workflow_result(hub, invitation["workflow_id"]) == "failed"
+
+
+async def test_revoke_closes_the_row_even_when_its_workflow_is_gone(hub: RunningHub) -> None:
+    invitation = await _invite(hub, "finn@example.org")
+    await _status(hub, invitation["id"], "sent")
+    client = hub.hub.temporal_client
+    assert client is not None
+    await client.get_workflow_handle(invitation["workflow_id"]).terminate("test: gone")
+
+    answer = await hub.admin.delete(f"/api/invitations/{invitation['id']}")
+
+    assert (answer.status_code, answer.json()["status"]) == (202, "revoked")
+    stored = (await hub.admin.get(f"/api/invitations/{invitation['id']}")).json()
+    assert stored["status"] == "revoked" and stored["closed_at"] is not None
+    assert (await _invite(hub, "finn@example.org"))["id"] != invitation["id"]  # no 409

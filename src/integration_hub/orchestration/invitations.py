@@ -5,10 +5,14 @@ appears.
 The workflow (`invitation/{id}`, started once through the outbox with the row that made the
 invitation) asks the provider to create it (the provider's activity, by the agreed name:
 connectors/identity_provider.py), records it `sent`, then waits for one of: the `accepted`
-signal (the handler below closed the row already), a `revoke` signal (revoke at the provider,
-then `revoked`), or its expiry (`expired`; both providers expire their invitation themselves).
-A creation the provider refused, or that ran out of retries, is `failed` with the reason.
-Statuses are written by activities, each a compare-and-set from an open status.
+signal (the handler below closed the row already), a `revoke` signal (the admin API closed the
+row `revoked` already), or its expiry (the earlier of the hub's TTL and the provider's own
+`expires_at`: the row is closed `expired`). A revoked or expired row is then revoked at the
+provider too (Clerk counts whole days, so its invitation can outlive the hub's); a revoke the
+provider did not take after its retries turns the row `failed` with reason `revoke_failed`
+(counted: hub_invitation_revoke_failed_total), never left looking revoked. A creation the
+provider refused, or that ran out of retries, is `failed` with the reason. Statuses are
+written by activities, each a compare-and-set.
 
 Matching a created user to an invitation: the provider's `identity.user_created` event carries
 the user's primary e-mail; lower-cased, it is looked up among the open invitations of the
@@ -27,6 +31,8 @@ from temporalio import activity, workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import structlog
+
     from integration_hub.connectors.identity_provider import (
         InvitationRequest,
         ProviderInvitation,
@@ -34,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         invitation_activity,
     )
     from integration_hub.connectors.outbound import CALL_RETRY, CALL_TIMEOUT
+    from integration_hub.orchestration.invitation_metrics import REVOKE_FAILED
     from integration_hub.orchestration.outbox import Outbox
     from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
     from integration_hub.storage import invitations as rows
@@ -42,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
 INVITATION_EVENT_TYPES = frozenset({"identity.user_created", "identity.invitation_accepted"})
 WORKFLOW = "invitation"
 RECORD_TIMEOUT = timedelta(seconds=30)
+log = structlog.get_logger(__name__)
 
 
 def workflow_id(invitation_id: str) -> str:
@@ -80,6 +88,13 @@ class CloseRecord:
     reason: str
 
 
+@dataclass(frozen=True)
+class RevokeFailedRecord:
+    invitation_id: str
+    provider: str
+    detail: str
+
+
 class InvitationActivities:
     """The invitation workflow's writes; built once per worker with the engine."""
 
@@ -87,7 +102,7 @@ class InvitationActivities:
         self._engine = engine
 
     def activities(self) -> list[Any]:
-        return [self.record_sent, self.record_closed]
+        return [self.record_sent, self.record_closed, self.record_revoke_failed]
 
     @activity.defn(name="invitation_record_sent")
     def record_sent(self, input: SentRecord) -> bool:
@@ -101,14 +116,32 @@ class InvitationActivities:
             )
 
     @activity.defn(name="invitation_record_closed")
-    def record_closed(self, input: CloseRecord) -> bool:
+    def record_closed(self, input: CloseRecord) -> str:
+        """Close the row if open; the row's status after (whoever closed it)."""
         with begin_write(self._engine) as connection:
-            return rows.close_invitation(
+            rows.close_invitation(
                 connection,
                 invitation_id=input.invitation_id,
                 status=rows.InvitationStatus(input.status),
                 reason=input.reason,
             )
+            return rows.status_of(connection, invitation_id=input.invitation_id) or ""
+
+    @activity.defn(name="invitation_record_revoke_failed")
+    def record_revoke_failed(self, input: RevokeFailedRecord) -> bool:
+        with begin_write(self._engine) as connection:
+            marked = rows.mark_revoke_failed(
+                connection, invitation_id=input.invitation_id, detail=input.detail
+            )
+        if marked:
+            REVOKE_FAILED.labels(input.provider).inc()
+            log.warning(
+                "invitation_revoke_failed",
+                invitation_id=input.invitation_id,
+                provider=input.provider,
+                detail=input.detail,
+            )
+        return marked
 
 
 def _failure(error: ActivityError) -> str:
@@ -137,14 +170,21 @@ class InvitationWorkflow:
         return {"accepted": self._accepted, "revoke": self._revoke}
 
     async def _close(self, start: InvitationStart, status: str, reason: str) -> str:
-        """`status` when this closed the row; "closed_already" when an acceptance (the
-        handler) closed it first."""
-        closed = await workflow.execute_activity_method(
+        """Close the row as `status` if it is open; the row's status after."""
+        closed: str = await workflow.execute_activity_method(
             InvitationActivities.record_closed,
             CloseRecord(start.invitation_id, status, reason),
             start_to_close_timeout=RECORD_TIMEOUT,
         )
-        return status if closed else "closed_already"
+        return closed
+
+    def _timer(self, start: InvitationStart, made: ProviderInvitation) -> timedelta:
+        """The hub's TTL, or less when the provider ends its invitation sooner."""
+        ttl = timedelta(seconds=start.ttl_seconds)
+        if made.expires_at is None:
+            return ttl
+        provider_left = made.expires_at - workflow.now().timestamp()
+        return max(timedelta(0), min(ttl, timedelta(seconds=provider_left)))
 
     @workflow.run
     async def run(self, start: InvitationStart) -> str:
@@ -173,13 +213,18 @@ class InvitationWorkflow:
         )
         try:
             await workflow.wait_condition(
-                lambda: bool(self._accepted or self._revoke),
-                timeout=timedelta(seconds=start.ttl_seconds),
+                lambda: bool(self._accepted or self._revoke), timeout=self._timer(start, made)
             )
         except TimeoutError:
-            return await self._close(start, "expired", "the invitation's time ran out")
-        if self._accepted:
-            return "accepted"  # the handler closed the row with the event that proved it
+            status = await self._close(start, "expired", "the invitation's time ran out")
+        else:
+            if self._accepted:
+                return "accepted"  # the handler closed the row with the event that proved it
+            # The admin API closed the row in the DELETE's transaction; an older row still
+            # open (queued before that) is closed here.
+            status = await self._close(start, "revoked", self._revoke or "revoked")
+        if status not in rows.PROVIDER_REVOKED:
+            return "closed_already"  # accepted (or failed) meanwhile: nothing to revoke
         revoke = RevokeRequest(start.invitation_id, made.provider_invitation_id)
         try:
             await workflow.execute_activity(
@@ -189,11 +234,13 @@ class InvitationWorkflow:
                 retry_policy=CALL_RETRY,
             )
         except ActivityError as error:
-            # Closed here anyway: the hub no longer honours it, and the provider's own expiry
-            # ends it there; the reason keeps what the provider said.
-            reason = f"not revoked at the provider: {_failure(error)}"
-            return await self._close(start, "revoked", reason)
-        return await self._close(start, "revoked", self._revoke or "revoked")
+            await workflow.execute_activity_method(
+                InvitationActivities.record_revoke_failed,
+                RevokeFailedRecord(start.invitation_id, start.provider, _failure(error)),
+                start_to_close_timeout=RECORD_TIMEOUT,
+            )
+            return "failed"
+        return status
 
 
 def apply_event(connection: Connection, event: dict[str, Any], outbox: Outbox) -> HandlerOutcome:

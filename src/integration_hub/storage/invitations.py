@@ -142,14 +142,15 @@ def mark_sent(
     provider_invitation_id: str,
     expires_at: datetime | None,
 ) -> bool:
-    """pending -> sent with the provider's id (and its expiry when it said one); False when the
-    invitation is no longer pending (closed meanwhile, or sent already)."""
+    """pending -> sent with the provider's id; False when the invitation is no longer pending
+    (closed meanwhile, or sent already). The hub's own expiry stays the one stored and shown:
+    the provider's (`expires_at`, accepted for the callers' sake) only ever shortens the
+    workflow's timer, never lengthens the hub's promise."""
+    del expires_at
     values: dict[str, Any] = {
         "status": InvitationStatus.SENT.value,
         "provider_invitation_id": provider_invitation_id,
     }
-    if expires_at is not None:
-        values["expires_at"] = expires_at
     result = connection.execute(
         update(invitations)
         .where(
@@ -178,3 +179,54 @@ def close_invitation(
         )
     )
     return bool(result.rowcount)
+
+
+REVOKE_FAILED = "revoke_failed"
+# Closed by the hub, then revoked at the provider: a revoke the provider did not take turns
+# these into `failed` (`revoke_failed`), never left looking revoked.
+PROVIDER_REVOKED: tuple[str, ...] = (InvitationStatus.REVOKED, InvitationStatus.EXPIRED)
+
+
+def status_of(connection: Connection, *, invitation_id: str) -> str | None:
+    found = connection.execute(
+        select(invitations.c.status).where(invitations.c.id == invitation_id)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
+def mark_revoke_failed(connection: Connection, *, invitation_id: str, detail: str) -> bool:
+    """revoked/expired -> failed with reason `revoke_failed: <detail>`: the provider may still
+    honour it. False when it is in neither status (accepted meanwhile, say)."""
+    result = connection.execute(
+        update(invitations)
+        .where(invitations.c.id == invitation_id, invitations.c.status.in_(PROVIDER_REVOKED))
+        .values(
+            status=InvitationStatus.FAILED.value,
+            reason=f"{REVOKE_FAILED}: {detail}"[:MAX_REASON],
+        )
+    )
+    return bool(result.rowcount)
+
+
+def expire_overdue(connection: Connection, *, before: datetime, limit: int) -> list[str]:
+    """Close as `expired` at most `limit` open invitations whose expiry is before `before`
+    (their workflow is gone or stuck); their ids, oldest expiry first."""
+    overdue = [
+        str(i)
+        for i in connection.execute(
+            select(invitations.c.id)
+            .where(invitations.c.status.in_(OPEN), invitations.c.expires_at < before)
+            .order_by(invitations.c.expires_at, invitations.c.id)
+            .limit(limit)
+        ).scalars()
+    ]
+    return [
+        i
+        for i in overdue
+        if close_invitation(
+            connection,
+            invitation_id=i,
+            status=InvitationStatus.EXPIRED,
+            reason="swept: open past its expiry (no workflow closed it)",
+        )
+    ]
