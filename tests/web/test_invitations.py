@@ -269,6 +269,7 @@ async def test_refusals(hub: RunningHub, issuer: Issuer) -> None:
     bad = [
         {"email": "not-an-email", "role": "operator"},
         {"email": "a@b", "role": "operator"},
+        {"email": "\u212aim@example.org", "role": "operator"},  # Kelvin sign: ASCII only
         {"email": "x" * 250 + "@example.org", "role": "operator"},
         {"email": "ana@example.org", "role": "owner"},
         {"email": "ana@example.org"},
@@ -339,6 +340,7 @@ async def test_auth0_organization_invitation_closes_on_signup(
 
             entries = orjson.loads(connector("auth0").sample("ss"))
             entries[0]["data"]["user_name"] = "Dana@example.org"
+            entries[0]["data"]["details"] = {"email_verified": True}
             body = orjson.dumps(entries)
             headers = sign_as("auth0", body, secret=AUTH0_TOKEN)
             delivered = await running.http.post("/webhooks/auth0", content=body, headers=headers)

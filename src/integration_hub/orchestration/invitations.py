@@ -15,8 +15,10 @@ provider refused, or that ran out of retries, is `failed` with the reason. Statu
 written by activities, each a compare-and-set.
 
 Matching a created user to an invitation: the provider's `identity.user_created` event carries
-the user's primary e-mail; lower-cased, it is looked up among the open invitations of the
-provider that delivered the event (never another's). E-mails are neither logged nor put in a
+the user's primary e-mail and whether the provider verified it; only a verified, ASCII one
+(invitations are ASCII-only, and Unicode lower-casing folds look-alikes such as the Kelvin
+sign into ASCII letters) is lower-cased (ASCII only) and looked up among the open invitations
+of the provider that delivered the event (never another's). E-mails are neither logged nor put in a
 handler's detail: the detail names the invitation id.
 """
 
@@ -243,6 +245,14 @@ class InvitationWorkflow:
         return status
 
 
+def _ascii_lower(text: str) -> str:
+    """Lower-case A-Z only: str.lower() folds non-ASCII look-alikes into ASCII letters."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def apply_event(connection: Connection, event: dict[str, Any], outbox: Outbox) -> HandlerOutcome:
     """Close the open invitation the event proves accepted, and tell its workflow."""
     data, provider = event["data"], event["partner"]
@@ -255,7 +265,11 @@ def apply_event(connection: Connection, event: dict[str, Any], outbox: Outbox) -
         email = data.get("primary_email")
         if not email:
             return Skipped("no_email: the created user has no primary e-mail")
-        found = rows.open_invitation(connection, provider=provider, email=str(email).lower())
+        if data.get("email_verified") is not True:
+            return Skipped("email_unverified: the provider has not verified the user's e-mail")
+        if not str(email).isascii():
+            return Skipped("email_not_ascii: invitations are for ASCII e-mails only")
+        found = rows.open_invitation(connection, provider=provider, email=_ascii_lower(str(email)))
         how = "user_created"
     if found is None:
         return Skipped(f"no_open_invitation: no open {provider} invitation matches")

@@ -36,6 +36,19 @@ def _primary_email(user: Obj) -> str | None:
     return None
 
 
+def _primary_verified(user: Obj) -> bool:
+    """Whether Clerk verified the primary e-mail (`verification.status == "verified"`)."""
+    primary = user.get("primary_email_address_id")
+    for address in user.get("email_addresses") or []:
+        if address.get("id") == primary:
+            return bool((address.get("verification") or {}).get("status") == "verified")
+    return False
+
+
+def _user_created(user: Obj) -> dict[str, Any]:
+    return {**_user(user), "email_verified": _primary_verified(user)}
+
+
 def _user(user: Obj) -> dict[str, Any]:
     metadata = user.get("public_metadata") or {}
     role = metadata.get("role") if isinstance(metadata, dict) else None
@@ -74,7 +87,7 @@ def _session(session: Obj) -> dict[str, Any]:
 
 
 MAPPING: dict[str, tuple[str, Callable[[Obj], dict[str, Any]]]] = {
-    "user.created": ("identity.user_created", _user),
+    "user.created": ("identity.user_created", _user_created),
     "user.updated": ("identity.user_updated", _user),
     "user.deleted": ("identity.user_deleted", _deleted_user),
     "organizationMembership.created": ("identity.membership_changed", _membership("created")),
@@ -91,7 +104,11 @@ _SAMPLE_USER = {
     "last_name": "González",
     "primary_email_address_id": "idn_29w83yL7CwVlJXylYLxcslromF1",
     "email_addresses": [
-        {"id": "idn_29w83yL7CwVlJXylYLxcslromF1", "email_address": "maria@example.org"}
+        {
+            "id": "idn_29w83yL7CwVlJXylYLxcslromF1",
+            "email_address": "maria@example.org",
+            "verification": {"status": "verified", "strategy": "email_code"},
+        }
     ],
     "phone_numbers": [],
     "public_metadata": {"role": "operator"},
