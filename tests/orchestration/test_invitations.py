@@ -73,7 +73,12 @@ def test_a_created_user_closes_the_open_invitation_of_their_email_once(engine: E
         stored = rows.get_invitation(connection, invitation_id=invitation)
     assert stored is not None and stored["status"] == "accepted"
     assert _signals(engine) == [
-        (workflow_id(invitation), "accepted", "ev-1", {"reason": "user_created"})
+        (
+            workflow_id(invitation),
+            "accepted",
+            "ev-1",
+            {"reason": "user_created", "user_id": "user_1"},
+        )
     ]
 
 

@@ -63,6 +63,8 @@ def auth0_tenant(request: RecordedRequest) -> Reply:
         return Reply(body=[{"id": "rol_operator", "name": "operator"}])
     if request.method == "POST" and request.path == AUTH0_INVITATIONS:
         return Reply(201, {"id": "uinv_0000000000000001", "expires_at": "2030-01-01T00:00:00Z"})
+    if request.method == "POST" and request.path.startswith("/api/v2/users/"):
+        return Reply(204, b"")
     return Reply(404, {"statusCode": 404, "errorCode": "not_found"})
 
 
@@ -349,6 +351,12 @@ async def test_auth0_organization_invitation_closes_on_signup(
             accepted = await _status(running, invitation["id"], "accepted")
             assert accepted["reason"].startswith("user_created (auth0|")
             assert await _workflow_result(running, invitation["workflow_id"]) == "accepted"
+            # The organization role is not a tenant role: the workflow gives the tenant role
+            # the users-and-roles mirror reads.
+            [assign] = [r for r in tenant.requests if r.path.startswith("/api/v2/users/")]
+            user_id = entries[0]["data"]["user_id"].replace("|", "%7C")
+            assert (assign.method, assign.path) == ("POST", f"/api/v2/users/{user_id}/roles")
+            assert assign.json() == {"roles": ["rol_operator"]}
 
 
 def _printed_json(output: str) -> Any:

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     import structlog
 
     from integration_hub.connectors.identity_provider import (
+        AcceptRequest,
         InvitationRequest,
         ProviderInvitation,
         RevokeRequest,
@@ -71,9 +72,11 @@ class InvitationStart:
 
 @dataclass(frozen=True)
 class Closure:
-    """A signal's reason (why it was accepted, who revoked it)."""
+    """A signal's reason (why it was accepted, who revoked it) and, for an acceptance, the
+    provider's id of the user who accepted it."""
 
     reason: str = ""
+    user_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,11 +160,13 @@ def _failure(error: ActivityError) -> str:
 class InvitationWorkflow:
     def __init__(self) -> None:
         self._accepted: str | None = None
+        self._accepted_by = ""
         self._revoke: str | None = None
 
     @workflow.signal(name="accepted")
     def accepted(self, closure: Closure) -> None:
         self._accepted = closure.reason or "accepted"
+        self._accepted_by = closure.user_id
 
     @workflow.signal(name="revoke")
     def revoke(self, closure: Closure) -> None:
@@ -187,6 +192,26 @@ class InvitationWorkflow:
             return ttl
         provider_left = made.expires_at - workflow.now().timestamp()
         return max(timedelta(0), min(ttl, timedelta(seconds=provider_left)))
+
+    async def _give_role(self, start: InvitationStart, made: ProviderInvitation) -> str:
+        if not self._accepted_by:
+            return "accepted"  # an acceptance that named no user: nothing to give a role to
+        accept = AcceptRequest(
+            start.invitation_id, made.provider_invitation_id, self._accepted_by, start.role
+        )
+        try:
+            await workflow.execute_activity(
+                invitation_activity(start.provider, "accept"),
+                accept,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=CALL_RETRY,
+            )
+        except ActivityError as error:
+            workflow.logger.warning(
+                "invitation role not given: %s (%s)", start.invitation_id, _failure(error)
+            )
+            return "accepted_role_failed"
+        return "accepted"
 
     @workflow.run
     async def run(self, start: InvitationStart) -> str:
@@ -221,7 +246,10 @@ class InvitationWorkflow:
             status = await self._close(start, "expired", "the invitation's time ran out")
         else:
             if self._accepted:
-                return "accepted"  # the handler closed the row with the event that proved it
+                # The handler closed the row with the event that proved it; the provider
+                # gives the user the role where the mirror reads it (a no-op where the
+                # invitation carried it).
+                return await self._give_role(start, made)
             # The admin API closed the row in the DELETE's transaction; an older row still
             # open (queued before that) is closed here.
             status = await self._close(start, "revoked", self._revoke or "revoked")
@@ -283,6 +311,6 @@ def apply_event(connection: Connection, event: dict[str, Any], outbox: Outbox) -
         workflow_id=workflow_id(found["id"]),
         signal="accepted",
         dedup=event["id"],
-        input=Closure(reason=how),
+        input=Closure(reason=how, user_id=str(data.get("user_id") or "")),
     )
     return f"invitation {found['id']} accepted ({how})"

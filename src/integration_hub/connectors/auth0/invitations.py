@@ -5,6 +5,10 @@ Create: `POST /api/v2/organizations/{AUTH0_ORGANIZATION_ID}/invitations` with `i
 `invitee.email`, `client_id` (AUTH_CLIENT_ID), `roles` (the ids of the Auth0 roles named like
 the hub role, `GET /api/v2/roles?name_filter=`), `ttl_sec` and `send_invitation_email`.
 Revoke: `DELETE /api/v2/organizations/{org}/invitations/{id}`.
+Accept: an organization member role is not a tenant role, and the users-and-roles mirror reads
+the tenant roles (`GET /users/{id}/roles`): once the invited user exists, the workflow gives
+them the tenant role named like the hub role, `POST /api/v2/users/{user_id}/roles`
+`{"roles": [id]}` (assigning a role the user holds already is fine).
 Sign-in: `GET /api/v2/guardian/factors` (MFA factors enabled) and the database connections'
 passkey policy (`GET /api/v2/connections?strategy=auth0`,
 `options.authentication_methods.passkey.enabled`).
@@ -23,6 +27,7 @@ from temporalio import activity
 from integration_hub.connectors.auth0 import ORGANIZATION_ID
 from integration_hub.connectors.auth0.calls import HTTP_TIMEOUT_SECONDS, Auth0Management
 from integration_hub.connectors.identity_provider import (
+    AcceptRequest,
     InvitationRequest,
     ProviderInvitation,
     RevokeRequest,
@@ -62,7 +67,12 @@ class Auth0Invitations(Auth0Management):
         self._organization = next(iter(secrets.versions(ORGANIZATION_ID)), "")
 
     def activities(self) -> Sequence[Callable[..., Any]]:
-        return [*super().activities(), self.create_invitation, self.revoke_invitation]
+        return [
+            *super().activities(),
+            self.create_invitation,
+            self.revoke_invitation,
+            self.accept_invitation,
+        ]
 
     def _org_path(self, operation: str) -> str:
         if not self._organization:
@@ -114,6 +124,12 @@ class Auth0Invitations(Auth0Management):
             "DELETE",
             f"{path}/{quote(input.provider_invitation_id, safe='')}",
         )
+
+    @activity.defn(name="auth0_accept_invitation")
+    def accept_invitation(self, input: AcceptRequest) -> None:
+        role_id = self._role_id(input.role)
+        path = f"users/{quote(input.user_id, safe='')}/roles"
+        self._api("users.roles.assign", "POST", path, json={"roles": [role_id]})
 
     def sign_in_policy(self) -> SignInPolicy:
         factors = self._api("guardian.factors", "GET", "guardian/factors") or []
