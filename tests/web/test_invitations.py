@@ -287,6 +287,11 @@ async def test_refusals(hub: RunningHub, issuer: Issuer) -> None:
         headers=bearer(operator),
     )  # fmt: skip
     assert (answer.status_code, answer.json()["error"]) == (403, "forbidden")
+    # Invitees' e-mails and roles are for admins only, reads included.
+    for role in ("viewer", "operator"):
+        for path in ("/api/invitations", "/api/invitations/inv_" + "0" * 32):
+            read = await hub.http.get(path, headers=bearer(issuer.token(role=role)))
+            assert (read.status_code, read.json()["error"]) == (403, "forbidden"), (role, path)
     assert (await hub.http.post("/api/invitations", json={})).status_code == 401
     assert (await hub.admin.get("/api/invitations")).json()["items"] == []
     for path, params, error in (

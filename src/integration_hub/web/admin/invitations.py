@@ -160,7 +160,7 @@ async def invite(
     return _out(invitation)
 
 
-@router.get("/invitations")
+@router.get("/invitations", dependencies=ADMIN)  # e-mails and roles: admins only
 async def list_invitations(
     database: DatabaseDep,
     limit: Limit = 50,
@@ -176,7 +176,7 @@ async def list_invitations(
     )
 
 
-@router.get("/invitations/{invitation_id}")
+@router.get("/invitations/{invitation_id}", dependencies=ADMIN)
 async def get_invitation(invitation_id: InvitationId, database: DatabaseDep) -> InvitationOut:
     found = await database.read(lambda c: rows.get_invitation(c, invitation_id=invitation_id))
     if found is None:
