@@ -49,7 +49,9 @@ with workflow.unsafe.imports_passed_through():
     from integration_hub.storage import invitations as rows
     from integration_hub.storage.engine import begin_write
 
-INVITATION_EVENT_TYPES = frozenset({"identity.user_created", "identity.invitation_accepted"})
+# Only the created user closes an invitation: the hub makes Clerk instance invitations
+# (`inv_`), which no `organizationInvitation.accepted` (`orginv_`) can name.
+INVITATION_EVENT_TYPES = frozenset({"identity.user_created"})
 WORKFLOW = "invitation"
 RECORD_TIMEOUT = timedelta(seconds=30)
 log = structlog.get_logger(__name__)
@@ -284,24 +286,18 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 def apply_event(connection: Connection, event: dict[str, Any], outbox: Outbox) -> HandlerOutcome:
     """Close the open invitation the event proves accepted, and tell its workflow."""
     data, provider = event["data"], event["partner"]
-    if event["type"] == "identity.invitation_accepted":
-        found = rows.open_by_provider_id(
-            connection, provider=provider, provider_invitation_id=data["provider_invitation_id"]
-        )
-        how = "invitation_accepted"
-    else:
-        email = data.get("primary_email")
-        if not email:
-            return Skipped("no_email: the created user has no primary e-mail")
-        if data.get("email_verified") is not True:
-            return Skipped("email_unverified: the provider has not verified the user's e-mail")
-        if not str(email).isascii():
-            return Skipped("email_not_ascii: invitations are for ASCII e-mails only")
-        found = rows.open_invitation(connection, provider=provider, email=_ascii_lower(str(email)))
-        how = "user_created"
+    email = data.get("primary_email")
+    if not email:
+        return Skipped("no_email: the created user has no primary e-mail")
+    if data.get("email_verified") is not True:
+        return Skipped("email_unverified: the provider has not verified the user's e-mail")
+    if not str(email).isascii():
+        return Skipped("email_not_ascii: invitations are for ASCII e-mails only")
+    found = rows.open_invitation(connection, provider=provider, email=_ascii_lower(str(email)))
+    how = "user_created"
     if found is None:
         return Skipped(f"no_open_invitation: no open {provider} invitation matches")
-    reason = f"{how} ({data.get('user_id') or data.get('provider_invitation_id')})"
+    reason = f"{how} ({data.get('user_id')})"
     if not rows.close_invitation(
         connection, invitation_id=found["id"], status=rows.InvitationStatus.ACCEPTED, reason=reason
     ):

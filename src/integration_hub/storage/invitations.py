@@ -106,19 +106,6 @@ def open_invitation(connection: Connection, *, provider: str, email: str) -> dic
     return None if row is None else _out(row)
 
 
-def open_by_provider_id(
-    connection: Connection, *, provider: str, provider_invitation_id: str
-) -> dict[str, Any] | None:
-    row = connection.execute(
-        select(invitations).where(
-            invitations.c.provider == provider,
-            invitations.c.provider_invitation_id == provider_invitation_id,
-            invitations.c.status.in_(OPEN),
-        )
-    ).first()
-    return None if row is None else _out(row)
-
-
 def list_invitations(
     connection: Connection,
     *,

@@ -78,10 +78,6 @@ def _membership(change: str) -> Callable[[Obj], dict[str, Any]]:
     return build
 
 
-def _invitation_accepted(invitation: Obj) -> dict[str, Any]:
-    return {"provider_invitation_id": invitation["id"]}
-
-
 def _session(session: Obj) -> dict[str, Any]:
     return {"session_id": session["id"], "user_id": session.get("user_id")}
 
@@ -94,7 +90,6 @@ MAPPING: dict[str, tuple[str, Callable[[Obj], dict[str, Any]]]] = {
     "organizationMembership.updated": ("identity.membership_changed", _membership("updated")),
     "organizationMembership.deleted": ("identity.membership_changed", _membership("deleted")),
     "session.created": ("identity.session_started", _session),
-    "organizationInvitation.accepted": ("identity.invitation_accepted", _invitation_accepted),
 }
 
 _SAMPLE_USER = {
@@ -123,14 +118,6 @@ _SAMPLES: dict[str, Obj] = {
         "role": "org:admin",
         "organization": {"id": "org_29w9IfBrPmcpi0IeBVaKtA7R94W", "name": "Miami Turnovers"},
         "public_user_data": {"user_id": _SAMPLE_USER["id"]},
-    },
-    "organizationInvitation": {
-        "id": "orginv_29wBhNJEj0wXZEzDfu0HJjO9rFu",
-        "object": "organization_invitation",
-        "email_address": "maria@example.org",
-        "role": "org:member",
-        "status": "accepted",
-        "organization_id": "org_29w9IfBrPmcpi0IeBVaKtA7R94W",
     },
     "session": {
         "id": "sess_29wBhNJEj0wXZEzDfu0HJjO9rFu",
