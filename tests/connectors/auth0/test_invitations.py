@@ -61,6 +61,8 @@ def tenant(request: RecordedRequest) -> Reply:
 FACTORS: list[dict[str, Any]] = []
 HELD = [
     {"id": "uinv_other_role", "invitee": {"email": "ana@example.org"}, "roles": ["rol_admin"]},
+    {"id": "uinv_expired", "invitee": {"email": "ana@example.org"}, "roles": ["rol_op"],
+     "expires_at": "2020-01-01T00:00:00.000Z"},  # same e-mail and role, but over: skipped
     {"id": "uinv_first_attempt", "invitee": {"email": "Ana@example.org"}, "roles": ["rol_op"],
      "expires_at": "2026-12-08T20:00:00.000Z"},
 ]  # fmt: skip

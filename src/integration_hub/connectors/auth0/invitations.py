@@ -44,16 +44,19 @@ MAX_HELD = 50  # the newest invitations a retry looks through for its own
 NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
 
 
-def _invitation(made: dict[str, Any]) -> ProviderInvitation:
+def _expires_at(made: dict[str, Any]) -> int | None:
+    """Auth0's `expires_at` (ISO 8601) as unix seconds; None when absent or unreadable."""
     expires = made.get("expires_at")
-    return ProviderInvitation(
-        provider_invitation_id=str(made["id"]),
-        expires_at=(
-            int(datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp())
-            if isinstance(expires, str)
-            else None
-        ),
-    )
+    if not isinstance(expires, str):
+        return None
+    try:
+        return int(datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
+
+
+def _invitation(made: dict[str, Any]) -> ProviderInvitation:
+    return ProviderInvitation(provider_invitation_id=str(made["id"]), expires_at=_expires_at(made))
 
 
 class Auth0Invitations(Auth0Management):
@@ -107,11 +110,15 @@ class Auth0Invitations(Auth0Management):
         return _invitation(self._api("invitations.create", "POST", path, json=body))
 
     def _held(self, path: str, email: str, role_id: str) -> dict[str, Any] | None:
-        """The organization's newest invitations: one of this e-mail with this role."""
+        """The organization's newest invitations: one of this e-mail with this role that has
+        not expired (an expired one is no invitation to adopt)."""
         params = {"page": 0, "per_page": MAX_HELD, "sort": "created_at:-1"}
         listed = self._api("invitations.list", "GET", path, params=params) or []
         for invitation in listed[:MAX_HELD]:
             invitee = str((invitation.get("invitee") or {}).get("email", "")).lower()
+            expires = _expires_at(invitation)
+            if expires is not None and expires <= self._clock():
+                continue
             if invitee == email and invitation.get("roles") == [role_id]:
                 return dict(invitation)
         return None
