@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from integration_hub.storage import invitations as rows
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.invitations import InvitationStatus
+from integration_hub.storage.tables import invitations
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -124,3 +125,23 @@ def test_the_sweep_expires_open_rows_past_their_expiry_only(engine: Engine) -> N
         assert rows.status_of(connection, invitation_id=overdue) == "expired"
         assert rows.status_of(connection, invitation_id=current) == "pending"
     _invite(engine)  # the swept e-mail may be invited anew
+
+
+def test_the_list_is_oldest_first_and_pages_by_the_last_one(engine: Engine) -> None:
+    made = [_invite(engine, f"p{n}@example.org") for n in range(4)]
+    # Ids are random: give them creation times in an order that is not theirs.
+    by_id = sorted(made)
+    oldest_first = [by_id[2], by_id[0], by_id[3], by_id[1]]
+    with begin_write(engine) as connection:
+        for n, invitation in enumerate(oldest_first):
+            connection.execute(
+                update(invitations)
+                .where(invitations.c.id == invitation)
+                .values(created_at=datetime(2026, 1, 1 + n // 2, tzinfo=UTC))  # two share a time
+            )
+    with engine.connect() as connection:
+        first = rows.list_invitations(connection, limit=3)
+        rest = rows.list_invitations(connection, limit=3, after_id=first[-1]["id"])
+    paged = [i["id"] for i in first + rest]
+    same_time = sorted(oldest_first[:2]), sorted(oldest_first[2:])
+    assert paged == [*same_time[0], *same_time[1]]

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from integration_hub.errors import HubError
@@ -113,10 +113,19 @@ def list_invitations(
     after_id: str | None = None,
     statuses: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Invitations ordered by id, `limit` at most, after `after_id`, of `statuses` (any)."""
-    query = select(invitations).order_by(invitations.c.id).limit(limit)
+    """Invitations oldest first (created_at, then id), `limit` at most, after the invitation
+    `after_id` (the last of the previous page), of `statuses` (any)."""
+    query = select(invitations).order_by(invitations.c.created_at, invitations.c.id).limit(limit)
     if after_id is not None:
-        query = query.where(invitations.c.id > after_id)
+        cursor = (
+            select(invitations.c.created_at).where(invitations.c.id == after_id).scalar_subquery()
+        )
+        query = query.where(
+            or_(
+                invitations.c.created_at > cursor,
+                and_(invitations.c.created_at == cursor, invitations.c.id > after_id),
+            )
+        )
     if statuses:
         query = query.where(invitations.c.status.in_(list(statuses)))
     return [_out(row) for row in connection.execute(query).all()]
