@@ -38,9 +38,11 @@ def _event(event_id: str, partner: str, kind: str, data: dict[str, Any]) -> dict
     return {"id": event_id, "partner": partner, "type": kind, "data": data}
 
 
-def _user_created(event_id: str, partner: str, email: str | None) -> dict[str, Any]:
+def _user_created(
+    event_id: str, partner: str, email: str | None, *, verified: bool = True
+) -> dict[str, Any]:
     data = {"user_id": "user_1", "primary_email": email, "first_name": None,
-            "last_name": None, "role": "viewer"}  # fmt: skip
+            "last_name": None, "role": "viewer", "email_verified": verified}  # fmt: skip
     return _event(event_id, partner, "identity.user_created", data)
 
 
@@ -71,7 +73,12 @@ def test_a_created_user_closes_the_open_invitation_of_their_email_once(engine: E
         stored = rows.get_invitation(connection, invitation_id=invitation)
     assert stored is not None and stored["status"] == "accepted"
     assert _signals(engine) == [
-        (workflow_id(invitation), "accepted", "ev-1", {"reason": "user_created"})
+        (
+            workflow_id(invitation),
+            "accepted",
+            "ev-1",
+            {"reason": "user_created", "user_id": "user_1"},
+        )
     ]
 
 
@@ -89,23 +96,51 @@ def test_another_providers_user_or_no_email_closes_nothing(engine: Engine) -> No
     assert _signals(engine) == []
 
 
-def test_clerk_organization_invitation_accepted_closes_by_the_providers_id(
-    engine: Engine,
-) -> None:
-    invitation = _sent(engine, "clerk", "bob@example.org", "orginv_29wBhNJEj0wXZEzDfu0HJjO9rFu")
-    # The connector's own mapping of Clerk's event, as the normalizer would store it.
-    [draft] = connector("clerk").normalize(_partner_event("organizationInvitation.accepted"))
-    assert draft.type == "identity.invitation_accepted"
+def test_a_look_alike_or_unverified_email_closes_nothing(engine: Engine) -> None:
+    invitation = _sent(engine, "clerk", "kim@example.org", "inv_clerk1")
 
-    outcome = _apply(engine, _event("ev-9", "clerk", draft.type, draft.data))
+    kelvin = _apply(engine, _user_created("ev-1", "clerk", "\u212aim@example.org"))
+    unverified = _apply(engine, _user_created("ev-2", "clerk", "kim@example.org", verified=False))
+    unstated = _user_created("ev-3", "clerk", "kim@example.org")
+    del unstated["data"]["email_verified"]  # an event normalized before the field existed
+    older = _apply(engine, unstated)
 
-    assert outcome == f"invitation {invitation} accepted (invitation_accepted)"
-    assert _signals(engine)[0][:3] == (workflow_id(invitation), "accepted", "ev-9")
+    assert isinstance(kelvin, Skipped) and kelvin.reason.startswith("email_not_ascii")
+    assert isinstance(unverified, Skipped) and unverified.reason.startswith("email_unverified")
+    assert isinstance(older, Skipped) and older.reason.startswith("email_unverified")
+    with engine.connect() as connection:
+        stored = rows.get_invitation(connection, invitation_id=invitation)
+    assert stored is not None and stored["status"] == "sent"
+    assert _signals(engine) == []
 
 
-def _partner_event(event_type: str) -> Any:
+def test_the_connectors_say_whether_the_email_is_verified() -> None:
+    clerk = orjson.loads(connector("clerk").sample("user.created"))
+    [verified] = connector("clerk").normalize(_body_event("clerk", "user.created", clerk))
+    clerk["data"]["email_addresses"][0]["verification"]["status"] = "unverified"
+    [unverified] = connector("clerk").normalize(_body_event("clerk", "user.created", clerk))
+    auth0 = orjson.loads(connector("auth0").sample("ss"))
+    [plain] = connector("auth0").normalize(_body_event("auth0", "ss", auth0))
+    auth0[0]["data"]["details"] = {"email_verified": True}
+    [said] = connector("auth0").normalize(_body_event("auth0", "ss", auth0))
+
+    assert verified.data["email_verified"] is True and unverified.data["email_verified"] is False
+    assert plain.data["email_verified"] is False  # Auth0's signup log: unverified unless said
+    assert said.data["email_verified"] is True
+
+
+def _body_event(partner: str, event_type: str, body: Any) -> Any:
     from integration_hub.connectors.base import PartnerEvent
 
-    body = connector("clerk").sample(event_type)
-    data_id = orjson.loads(body)["data"]["id"]
-    return PartnerEvent(partner_event_id=data_id, event_type=event_type, body=body)
+    entry = body[0] if isinstance(body, list) else body
+    return PartnerEvent(
+        partner_event_id=str(entry.get("log_id") or entry["data"]["id"]),
+        event_type=event_type,
+        body=orjson.dumps(entry),
+    )
+
+
+def test_a_clerk_organization_invitation_accepted_is_not_mapped() -> None:
+    # The hub makes instance invitations (inv_): an organization invitation's acceptance
+    # (orginv_) could never name one, so it is not an event the hub takes.
+    assert "organizationInvitation.accepted" not in connector("clerk").manifest.event_map

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -40,11 +41,16 @@ ORG = "org_W30s9GkUqVMTYKXK"
 AUTH0_INVITATIONS = f"/api/v2/organizations/{ORG}/invitations"
 
 
+def _clerk_made(expires_in_seconds: float) -> Reply:
+    expires_ms = int((time.time() + expires_in_seconds) * 1000)  # Clerk's unix milliseconds
+    made = {"object": "invitation", "id": f"inv_clerk{uuid.uuid4().hex[:12]}",
+            "status": "pending", "expires_at": expires_ms}  # fmt: skip
+    return Reply(body=made)
+
+
 def clerk_backend(request: RecordedRequest) -> Reply:
     if request.method == "POST" and request.path == "/v1/invitations":
-        made = {"object": "invitation", "id": f"inv_clerk{uuid.uuid4().hex[:12]}",
-                "status": "pending", "expires_at": 1_765_000_000_000}  # fmt: skip
-        return Reply(body=made)
+        return _clerk_made(30 * 86400)
     if request.method == "POST" and request.path.endswith("/revoke"):
         return Reply(body={"object": "invitation", "status": "revoked", "revoked": True})
     return Reply(404, {"errors": [{"code": "resource_not_found", "message": "no route"}]})
@@ -57,6 +63,8 @@ def auth0_tenant(request: RecordedRequest) -> Reply:
         return Reply(body=[{"id": "rol_operator", "name": "operator"}])
     if request.method == "POST" and request.path == AUTH0_INVITATIONS:
         return Reply(201, {"id": "uinv_0000000000000001", "expires_at": "2030-01-01T00:00:00Z"})
+    if request.method == "POST" and request.path.startswith("/api/v2/users/"):
+        return Reply(204, b"")
     return Reply(404, {"statusCode": 404, "errorCode": "not_found"})
 
 
@@ -205,12 +213,14 @@ async def test_revoke_reaches_the_provider_and_closes(
     answer = await hub.admin.delete(f"/api/invitations/{invitation['id']}")
 
     assert answer.status_code == 202, answer.text
+    # Closed in the DELETE's transaction; the workflow then revokes it at the provider.
+    assert answer.json()["status"] == "revoked"
+    assert await _workflow_result(hub, invitation["workflow_id"]) == "revoked"
     revoked = await _status(hub, invitation["id"], "revoked")
     assert revoked["reason"] == "revoked by local-admin-token"  # the principal subject
     [revoke] = [r for r in clerk_api.requests if r.path.endswith("/revoke")]
     assert revoke.path == f"/v1/invitations/{sent['provider_invitation_id']}/revoke"
     assert revoke.headers["authorization"] == f"Bearer {CLERK_KEY}"
-    assert await _workflow_result(hub, invitation["workflow_id"]) == "revoked"
     closed = await hub.admin.delete(f"/api/invitations/{invitation['id']}")
     assert (closed.status_code, closed.json()["error"]) == (409, "invitation_closed")
     missing = await hub.admin.delete("/api/invitations/inv_" + "0" * 32)
@@ -250,6 +260,9 @@ async def test_an_invitation_expires(
         assert await _workflow_result(running, invitation["workflow_id"]) == "expired"
         [create] = _creates(clerk_api, "/v1/invitations")
         assert create.json()["expires_in_days"] == 1  # Clerk counts whole days
+        # ... so the hub revokes it there when its own (shorter) time runs out.
+        [revoke] = [r for r in clerk_api.requests if r.path.endswith("/revoke")]
+        assert revoke.path == f"/v1/invitations/{expired['provider_invitation_id']}/revoke"
         # Closed: the same e-mail may be invited again.
         assert (await _invite(running, "carla@example.org"))["id"] != invitation["id"]
 
@@ -258,6 +271,7 @@ async def test_refusals(hub: RunningHub, issuer: Issuer) -> None:
     bad = [
         {"email": "not-an-email", "role": "operator"},
         {"email": "a@b", "role": "operator"},
+        {"email": "\u212aim@example.org", "role": "operator"},  # Kelvin sign: ASCII only
         {"email": "x" * 250 + "@example.org", "role": "operator"},
         {"email": "ana@example.org", "role": "owner"},
         {"email": "ana@example.org"},
@@ -273,6 +287,11 @@ async def test_refusals(hub: RunningHub, issuer: Issuer) -> None:
         headers=bearer(operator),
     )  # fmt: skip
     assert (answer.status_code, answer.json()["error"]) == (403, "forbidden")
+    # Invitees' e-mails and roles are for admins only, reads included.
+    for role in ("viewer", "operator"):
+        for path in ("/api/invitations", "/api/invitations/inv_" + "0" * 32):
+            read = await hub.http.get(path, headers=bearer(issuer.token(role=role)))
+            assert (read.status_code, read.json()["error"]) == (403, "forbidden"), (role, path)
     assert (await hub.http.post("/api/invitations", json={})).status_code == 401
     assert (await hub.admin.get("/api/invitations")).json()["items"] == []
     for path, params, error in (
@@ -328,6 +347,7 @@ async def test_auth0_organization_invitation_closes_on_signup(
 
             entries = orjson.loads(connector("auth0").sample("ss"))
             entries[0]["data"]["user_name"] = "Dana@example.org"
+            entries[0]["data"]["details"] = {"email_verified": True}
             body = orjson.dumps(entries)
             headers = sign_as("auth0", body, secret=AUTH0_TOKEN)
             delivered = await running.http.post("/webhooks/auth0", content=body, headers=headers)
@@ -336,6 +356,12 @@ async def test_auth0_organization_invitation_closes_on_signup(
             accepted = await _status(running, invitation["id"], "accepted")
             assert accepted["reason"].startswith("user_created (auth0|")
             assert await _workflow_result(running, invitation["workflow_id"]) == "accepted"
+            # The organization role is not a tenant role: the workflow gives the tenant role
+            # the users-and-roles mirror reads.
+            [assign] = [r for r in tenant.requests if r.path.startswith("/api/v2/users/")]
+            user_id = entries[0]["data"]["user_id"].replace("|", "%7C")
+            assert (assign.method, assign.path) == ("POST", f"/api/v2/users/{user_id}/roles")
+            assert assign.json() == {"roles": ["rol_operator"]}
 
 
 def _printed_json(output: str) -> Any:
@@ -375,3 +401,45 @@ async def test_hub_users_invite_list_and_revoke(
     )
     assert refused.exit_code == 1
     assert "bad_body" in refused.stderr
+
+
+async def test_the_providers_sooner_expiry_sizes_the_timer_and_the_hubs_is_shown(
+    hub: RunningHub, clerk_api: PartnerServer
+) -> None:
+    clerk_api.reply(_clerk_made(2))  # the provider ends its invitation in 2 s, the hub in 7 days
+    invitation = await _invite(hub, "dora@example.org")
+
+    expired = await _status(hub, invitation["id"], "expired")
+
+    assert expired["expires_at"] == invitation["expires_at"]  # the hub's, not the provider's
+    assert await _workflow_result(hub, invitation["workflow_id"]) == "expired"
+
+
+async def test_a_revoke_the_provider_refuses_is_recorded_failed_not_revoked(
+    hub: RunningHub, clerk_api: PartnerServer
+) -> None:
+    invitation = await _invite(hub, "erin@example.org")
+    await _status(hub, invitation["id"], "sent")
+    clerk_api.reply(Reply(400, {"errors": [{"code": "revoke_not_allowed", "message": "no"}]}))
+
+    answer = await hub.admin.delete(f"/api/invitations/{invitation['id']}")
+
+    assert (answer.status_code, answer.json()["status"]) == (202, "revoked")
+    failed = await _status(hub, invitation["id"], "failed")
+    assert failed["reason"].startswith("revoke_failed: clerk.revoke_not_allowed")
+    assert await _workflow_result(hub, invitation["workflow_id"]) == "failed"
+
+
+async def test_revoke_closes_the_row_even_when_its_workflow_is_gone(hub: RunningHub) -> None:
+    invitation = await _invite(hub, "finn@example.org")
+    await _status(hub, invitation["id"], "sent")
+    client = hub.hub.temporal_client
+    assert client is not None
+    await client.get_workflow_handle(invitation["workflow_id"]).terminate("test: gone")
+
+    answer = await hub.admin.delete(f"/api/invitations/{invitation['id']}")
+
+    assert (answer.status_code, answer.json()["status"]) == (202, "revoked")
+    stored = (await hub.admin.get(f"/api/invitations/{invitation['id']}")).json()
+    assert stored["status"] == "revoked" and stored["closed_at"] is not None
+    assert (await _invite(hub, "finn@example.org"))["id"] != invitation["id"]  # no 409

@@ -2,7 +2,9 @@
 
 The core never names a provider: it picks one with `provider_for("auth")` and runs the
 activities that provider's calls class registers under the agreed names
-(`invitation_activity(provider, "create")`: `<provider>_create_invitation`, and "revoke"),
+(`invitation_activity(provider, "create")`: `<provider>_create_invitation`, "revoke", and
+"accept": once the invited user exists, give them the hub role where the users-and-roles
+mirror reads it, idempotently, or nothing when the invitation carried it already),
 with these dataclasses as their input and result. A provider declares what inviting needs and
 how its sign-in policy is read in `Partner.identity` (an `IdentityProvider`).
 """
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from integration_hub.settings import Settings
 
 
-def invitation_activity(provider: str, action: Literal["create", "revoke"]) -> str:
+def invitation_activity(provider: str, action: Literal["create", "revoke", "accept"]) -> str:
     """The activity name a provider's calls class registers for an invitation action."""
     return f"{provider}_{action}_invitation"
 
@@ -45,6 +47,14 @@ class ProviderInvitation:
 class RevokeRequest:
     invitation_id: str
     provider_invitation_id: str
+
+
+@dataclass(frozen=True)
+class AcceptRequest:
+    invitation_id: str
+    provider_invitation_id: str
+    user_id: str  # the provider's id of the user the invitation was accepted by
+    role: str  # the hub role to give them
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from integration_hub.errors import HubError
@@ -106,19 +106,6 @@ def open_invitation(connection: Connection, *, provider: str, email: str) -> dic
     return None if row is None else _out(row)
 
 
-def open_by_provider_id(
-    connection: Connection, *, provider: str, provider_invitation_id: str
-) -> dict[str, Any] | None:
-    row = connection.execute(
-        select(invitations).where(
-            invitations.c.provider == provider,
-            invitations.c.provider_invitation_id == provider_invitation_id,
-            invitations.c.status.in_(OPEN),
-        )
-    ).first()
-    return None if row is None else _out(row)
-
-
 def list_invitations(
     connection: Connection,
     *,
@@ -126,10 +113,19 @@ def list_invitations(
     after_id: str | None = None,
     statuses: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Invitations ordered by id, `limit` at most, after `after_id`, of `statuses` (any)."""
-    query = select(invitations).order_by(invitations.c.id).limit(limit)
+    """Invitations oldest first (created_at, then id), `limit` at most, after the invitation
+    `after_id` (the last of the previous page), of `statuses` (any)."""
+    query = select(invitations).order_by(invitations.c.created_at, invitations.c.id).limit(limit)
     if after_id is not None:
-        query = query.where(invitations.c.id > after_id)
+        cursor = (
+            select(invitations.c.created_at).where(invitations.c.id == after_id).scalar_subquery()
+        )
+        query = query.where(
+            or_(
+                invitations.c.created_at > cursor,
+                and_(invitations.c.created_at == cursor, invitations.c.id > after_id),
+            )
+        )
     if statuses:
         query = query.where(invitations.c.status.in_(list(statuses)))
     return [_out(row) for row in connection.execute(query).all()]
@@ -142,14 +138,15 @@ def mark_sent(
     provider_invitation_id: str,
     expires_at: datetime | None,
 ) -> bool:
-    """pending -> sent with the provider's id (and its expiry when it said one); False when the
-    invitation is no longer pending (closed meanwhile, or sent already)."""
+    """pending -> sent with the provider's id; False when the invitation is no longer pending
+    (closed meanwhile, or sent already). The hub's own expiry stays the one stored and shown:
+    the provider's (`expires_at`, accepted for the callers' sake) only ever shortens the
+    workflow's timer, never lengthens the hub's promise."""
+    del expires_at
     values: dict[str, Any] = {
         "status": InvitationStatus.SENT.value,
         "provider_invitation_id": provider_invitation_id,
     }
-    if expires_at is not None:
-        values["expires_at"] = expires_at
     result = connection.execute(
         update(invitations)
         .where(
@@ -178,3 +175,54 @@ def close_invitation(
         )
     )
     return bool(result.rowcount)
+
+
+REVOKE_FAILED = "revoke_failed"
+# Closed by the hub, then revoked at the provider: a revoke the provider did not take turns
+# these into `failed` (`revoke_failed`), never left looking revoked.
+PROVIDER_REVOKED: tuple[str, ...] = (InvitationStatus.REVOKED, InvitationStatus.EXPIRED)
+
+
+def status_of(connection: Connection, *, invitation_id: str) -> str | None:
+    found = connection.execute(
+        select(invitations.c.status).where(invitations.c.id == invitation_id)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)
+
+
+def mark_revoke_failed(connection: Connection, *, invitation_id: str, detail: str) -> bool:
+    """revoked/expired -> failed with reason `revoke_failed: <detail>`: the provider may still
+    honour it. False when it is in neither status (accepted meanwhile, say)."""
+    result = connection.execute(
+        update(invitations)
+        .where(invitations.c.id == invitation_id, invitations.c.status.in_(PROVIDER_REVOKED))
+        .values(
+            status=InvitationStatus.FAILED.value,
+            reason=f"{REVOKE_FAILED}: {detail}"[:MAX_REASON],
+        )
+    )
+    return bool(result.rowcount)
+
+
+def expire_overdue(connection: Connection, *, before: datetime, limit: int) -> list[str]:
+    """Close as `expired` at most `limit` open invitations whose expiry is before `before`
+    (their workflow is gone or stuck); their ids, oldest expiry first."""
+    overdue = [
+        str(i)
+        for i in connection.execute(
+            select(invitations.c.id)
+            .where(invitations.c.status.in_(OPEN), invitations.c.expires_at < before)
+            .order_by(invitations.c.expires_at, invitations.c.id)
+            .limit(limit)
+        ).scalars()
+    ]
+    return [
+        i
+        for i in overdue
+        if close_invitation(
+            connection,
+            invitation_id=i,
+            status=InvitationStatus.EXPIRED,
+            reason="swept: open past its expiry (no workflow closed it)",
+        )
+    ]

@@ -14,7 +14,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from integration_hub.connectors.auth0.invitations import Auth0Invitations
-from integration_hub.connectors.identity_provider import InvitationRequest, RevokeRequest
+from integration_hub.connectors.identity_provider import (
+    AcceptRequest,
+    InvitationRequest,
+    RevokeRequest,
+)
 from integration_hub.secrets import EnvSecretSource
 from tests.partner_server import PartnerServer, RecordedRequest, Reply, partner_server
 
@@ -45,6 +49,8 @@ def tenant(request: RecordedRequest) -> Reply:
         return Reply(body=HELD)
     if request.method == "DELETE" and request.path.startswith(INVITATIONS + "/"):
         return Reply(204, b"")
+    if request.method == "POST" and request.path.startswith("/api/v2/users/"):
+        return Reply(204, b"")  # Auth0 answers 204 No Content, also for a role held already
     if request.path == "/api/v2/guardian/factors":
         return Reply(body=FACTORS)
     if request.path == "/api/v2/connections":
@@ -55,6 +61,8 @@ def tenant(request: RecordedRequest) -> Reply:
 FACTORS: list[dict[str, Any]] = []
 HELD = [
     {"id": "uinv_other_role", "invitee": {"email": "ana@example.org"}, "roles": ["rol_admin"]},
+    {"id": "uinv_expired", "invitee": {"email": "ana@example.org"}, "roles": ["rol_op"],
+     "expires_at": "2020-01-01T00:00:00.000Z"},  # same e-mail and role, but over: skipped
     {"id": "uinv_first_attempt", "invitee": {"email": "Ana@example.org"}, "roles": ["rol_op"],
      "expires_at": "2026-12-08T20:00:00.000Z"},
 ]  # fmt: skip
@@ -111,6 +119,26 @@ def test_create_looks_up_the_role_and_invites_to_the_organization(
         "ttl_sec": 86400,
         "send_invitation_email": True,
     }
+
+
+def test_accepting_gives_the_user_the_tenant_role_the_mirror_reads(
+    auth0_api: PartnerServer, opened: list[Auth0Invitations]
+) -> None:
+    accept = AcceptRequest(
+        "inv_" + "b" * 32, "uinv_0000000000000001", "auth0|6410f0c0a5b4c1d2e3f40516", "operator"
+    )
+
+    _calls(auth0_api, opened).accept_invitation(accept)
+
+    token, roles, assign = auth0_api.requests
+    assert token.path == "/oauth/token"
+    assert (roles.path, roles.query) == ("/api/v2/roles", {"name_filter": ["operator"]})
+    assert (assign.method, assign.path) == (
+        "POST",
+        "/api/v2/users/auth0%7C6410f0c0a5b4c1d2e3f40516/roles",
+    )
+    assert assign.headers["authorization"].startswith("Bearer mgmt-")
+    assert assign.json() == {"roles": ["rol_op"]}  # a tenant role, not an organization one
 
 
 def test_a_retried_attempt_adopts_the_invitation_an_earlier_attempt_made(

@@ -5,6 +5,10 @@ Create: `POST /api/v2/organizations/{AUTH0_ORGANIZATION_ID}/invitations` with `i
 `invitee.email`, `client_id` (AUTH_CLIENT_ID), `roles` (the ids of the Auth0 roles named like
 the hub role, `GET /api/v2/roles?name_filter=`), `ttl_sec` and `send_invitation_email`.
 Revoke: `DELETE /api/v2/organizations/{org}/invitations/{id}`.
+Accept: an organization member role is not a tenant role, and the users-and-roles mirror reads
+the tenant roles (`GET /users/{id}/roles`): once the invited user exists, the workflow gives
+them the tenant role named like the hub role, `POST /api/v2/users/{user_id}/roles`
+`{"roles": [id]}` (assigning a role the user holds already is fine).
 Sign-in: `GET /api/v2/guardian/factors` (MFA factors enabled) and the database connections'
 passkey policy (`GET /api/v2/connections?strategy=auth0`,
 `options.authentication_methods.passkey.enabled`).
@@ -23,6 +27,7 @@ from temporalio import activity
 from integration_hub.connectors.auth0 import ORGANIZATION_ID
 from integration_hub.connectors.auth0.calls import HTTP_TIMEOUT_SECONDS, Auth0Management
 from integration_hub.connectors.identity_provider import (
+    AcceptRequest,
     InvitationRequest,
     ProviderInvitation,
     RevokeRequest,
@@ -39,16 +44,19 @@ MAX_HELD = 50  # the newest invitations a retry looks through for its own
 NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
 
 
-def _invitation(made: dict[str, Any]) -> ProviderInvitation:
+def _expires_at(made: dict[str, Any]) -> int | None:
+    """Auth0's `expires_at` (ISO 8601) as unix seconds; None when absent or unreadable."""
     expires = made.get("expires_at")
-    return ProviderInvitation(
-        provider_invitation_id=str(made["id"]),
-        expires_at=(
-            int(datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp())
-            if isinstance(expires, str)
-            else None
-        ),
-    )
+    if not isinstance(expires, str):
+        return None
+    try:
+        return int(datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
+
+
+def _invitation(made: dict[str, Any]) -> ProviderInvitation:
+    return ProviderInvitation(provider_invitation_id=str(made["id"]), expires_at=_expires_at(made))
 
 
 class Auth0Invitations(Auth0Management):
@@ -62,7 +70,12 @@ class Auth0Invitations(Auth0Management):
         self._organization = next(iter(secrets.versions(ORGANIZATION_ID)), "")
 
     def activities(self) -> Sequence[Callable[..., Any]]:
-        return [*super().activities(), self.create_invitation, self.revoke_invitation]
+        return [
+            *super().activities(),
+            self.create_invitation,
+            self.revoke_invitation,
+            self.accept_invitation,
+        ]
 
     def _org_path(self, operation: str) -> str:
         if not self._organization:
@@ -97,11 +110,15 @@ class Auth0Invitations(Auth0Management):
         return _invitation(self._api("invitations.create", "POST", path, json=body))
 
     def _held(self, path: str, email: str, role_id: str) -> dict[str, Any] | None:
-        """The organization's newest invitations: one of this e-mail with this role."""
+        """The organization's newest invitations: one of this e-mail with this role that has
+        not expired (an expired one is no invitation to adopt)."""
         params = {"page": 0, "per_page": MAX_HELD, "sort": "created_at:-1"}
         listed = self._api("invitations.list", "GET", path, params=params) or []
         for invitation in listed[:MAX_HELD]:
             invitee = str((invitation.get("invitee") or {}).get("email", "")).lower()
+            expires = _expires_at(invitation)
+            if expires is not None and expires <= self._clock():
+                continue
             if invitee == email and invitation.get("roles") == [role_id]:
                 return dict(invitation)
         return None
@@ -114,6 +131,12 @@ class Auth0Invitations(Auth0Management):
             "DELETE",
             f"{path}/{quote(input.provider_invitation_id, safe='')}",
         )
+
+    @activity.defn(name="auth0_accept_invitation")
+    def accept_invitation(self, input: AcceptRequest) -> None:
+        role_id = self._role_id(input.role)
+        path = f"users/{quote(input.user_id, safe='')}/roles"
+        self._api("users.roles.assign", "POST", path, json={"roles": [role_id]})
 
     def sign_in_policy(self) -> SignInPolicy:
         factors = self._api("guardian.factors", "GET", "guardian/factors") or []

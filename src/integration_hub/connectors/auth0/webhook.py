@@ -31,12 +31,17 @@ Obj = Mapping[str, Any]
 
 
 def _user(log: Obj) -> dict[str, Any]:
+    # A signup log rarely says whether the e-mail is verified: unverified unless its
+    # `details.email_verified` is true (invitations close only on a verified one).
+    details = log.get("details")
+    verified = isinstance(details, Mapping) and details.get("email_verified") is True
     return {
         "user_id": log.get("user_id") or "",
         "primary_email": log.get("user_name"),
         "first_name": None,
         "last_name": None,
         "role": None,
+        "email_verified": verified,
     }
 
 

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.clerk import FRONTEND_ISSUER, SECRET_KEY
 from integration_hub.connectors.identity_provider import (
+    AcceptRequest,
     InvitationRequest,
     ProviderInvitation,
     RevokeRequest,
@@ -78,7 +79,7 @@ class ClerkBackend:
         self._limiter = CallLimiter(PARTNER, {"invitations": per_minute})
 
     def activities(self) -> Sequence[Callable[..., Any]]:
-        return [self.create_invitation, self.revoke_invitation]
+        return [self.create_invitation, self.revoke_invitation, self.accept_invitation]
 
     def preflight(self) -> None:
         """Nothing unsafe to start with; a missing key fails the invitation, not the hub."""
@@ -164,6 +165,10 @@ class ClerkBackend:
     def revoke_invitation(self, input: RevokeRequest) -> None:
         path = f"invitations/{quote(input.provider_invitation_id, safe='')}/revoke"
         self._api("invitations.revoke", path)
+
+    @activity.defn(name="clerk_accept_invitation")
+    def accept_invitation(self, input: AcceptRequest) -> None:
+        """Nothing to do: Clerk copied the invitation's `public_metadata.role` to the user."""
 
 
 def sign_in_policy(settings: Settings, secrets: SecretSource, timeout: float) -> SignInPolicy:

@@ -36,6 +36,19 @@ def _primary_email(user: Obj) -> str | None:
     return None
 
 
+def _primary_verified(user: Obj) -> bool:
+    """Whether Clerk verified the primary e-mail (`verification.status == "verified"`)."""
+    primary = user.get("primary_email_address_id")
+    for address in user.get("email_addresses") or []:
+        if address.get("id") == primary:
+            return bool((address.get("verification") or {}).get("status") == "verified")
+    return False
+
+
+def _user_created(user: Obj) -> dict[str, Any]:
+    return {**_user(user), "email_verified": _primary_verified(user)}
+
+
 def _user(user: Obj) -> dict[str, Any]:
     metadata = user.get("public_metadata") or {}
     role = metadata.get("role") if isinstance(metadata, dict) else None
@@ -65,23 +78,18 @@ def _membership(change: str) -> Callable[[Obj], dict[str, Any]]:
     return build
 
 
-def _invitation_accepted(invitation: Obj) -> dict[str, Any]:
-    return {"provider_invitation_id": invitation["id"]}
-
-
 def _session(session: Obj) -> dict[str, Any]:
     return {"session_id": session["id"], "user_id": session.get("user_id")}
 
 
 MAPPING: dict[str, tuple[str, Callable[[Obj], dict[str, Any]]]] = {
-    "user.created": ("identity.user_created", _user),
+    "user.created": ("identity.user_created", _user_created),
     "user.updated": ("identity.user_updated", _user),
     "user.deleted": ("identity.user_deleted", _deleted_user),
     "organizationMembership.created": ("identity.membership_changed", _membership("created")),
     "organizationMembership.updated": ("identity.membership_changed", _membership("updated")),
     "organizationMembership.deleted": ("identity.membership_changed", _membership("deleted")),
     "session.created": ("identity.session_started", _session),
-    "organizationInvitation.accepted": ("identity.invitation_accepted", _invitation_accepted),
 }
 
 _SAMPLE_USER = {
@@ -91,7 +99,11 @@ _SAMPLE_USER = {
     "last_name": "González",
     "primary_email_address_id": "idn_29w83yL7CwVlJXylYLxcslromF1",
     "email_addresses": [
-        {"id": "idn_29w83yL7CwVlJXylYLxcslromF1", "email_address": "maria@example.org"}
+        {
+            "id": "idn_29w83yL7CwVlJXylYLxcslromF1",
+            "email_address": "maria@example.org",
+            "verification": {"status": "verified", "strategy": "email_code"},
+        }
     ],
     "phone_numbers": [],
     "public_metadata": {"role": "operator"},
@@ -106,14 +118,6 @@ _SAMPLES: dict[str, Obj] = {
         "role": "org:admin",
         "organization": {"id": "org_29w9IfBrPmcpi0IeBVaKtA7R94W", "name": "Miami Turnovers"},
         "public_user_data": {"user_id": _SAMPLE_USER["id"]},
-    },
-    "organizationInvitation": {
-        "id": "orginv_29wBhNJEj0wXZEzDfu0HJjO9rFu",
-        "object": "organization_invitation",
-        "email_address": "maria@example.org",
-        "role": "org:member",
-        "status": "accepted",
-        "organization_id": "org_29w9IfBrPmcpi0IeBVaKtA7R94W",
     },
     "session": {
         "id": "sess_29wBhNJEj0wXZEzDfu0HJjO9rFu",

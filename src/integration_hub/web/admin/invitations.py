@@ -5,8 +5,12 @@ invitations, revoke one.
 transaction (the outbox: started once, `invitation/{id}`), answering 202 with both; the
 provider is asked by the workflow (orchestration/invitations.py). One invitation is open per
 (provider, e-mail): a second POST for an open e-mail answers 409 `invitation_open` naming the
-open one, and the provider is not asked again. `DELETE` queues the `revoke` signal the same
-way (after the start, in order). E-mails are never logged: the audit entry names the id."""
+open one, and the provider is not asked again. `DELETE` closes the row `revoked` and queues
+the `revoke` signal in one transaction (after the start, in order): the invitation is closed
+whether or not its workflow still runs, and the workflow revokes it at the provider (a revoke
+the provider does not take turns it `failed`, `revoke_failed`). Each invite first expires, in
+its own transaction, open rows past their expiry by more than `SWEEP_GRACE` (a workflow that
+is gone never closes its row). E-mails are never logged: the audit entry names the id."""
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
@@ -47,6 +51,8 @@ EMAIL_PATTERN = (
 INVITER_NAME = "Integration Hub"  # shown in the provider's invitation e-mail (Auth0)
 SIGN_IN_PATH = "/status/login"
 AdminPrincipal = Annotated[Principal, Depends(require(Role.ADMIN))]
+SWEEP_GRACE = timedelta(hours=1)  # the workflow's own timer closes a row first
+SWEEP_LIMIT = 100
 
 
 class InvitationIn(BaseModel):
@@ -116,6 +122,13 @@ async def invite(
     ttl = hub.settings.invitation_ttl_seconds
     redirect_url = base_url.rstrip("/") + SIGN_IN_PATH
 
+    def sweep(connection: Any) -> list[str]:
+        return rows.expire_overdue(connection, before=utcnow() - SWEEP_GRACE, limit=SWEEP_LIMIT)
+
+    swept = await database.write(sweep)
+    if swept:
+        log.warning("invitations_swept", count=len(swept), invitation_ids=swept[:10])
+
     def write(connection: Any) -> dict[str, Any]:
         made = rows.create_invitation(
             connection,
@@ -147,7 +160,7 @@ async def invite(
     return _out(invitation)
 
 
-@router.get("/invitations")
+@router.get("/invitations", dependencies=ADMIN)  # e-mails and roles: admins only
 async def list_invitations(
     database: DatabaseDep,
     limit: Limit = 50,
@@ -163,7 +176,7 @@ async def list_invitations(
     )
 
 
-@router.get("/invitations/{invitation_id}")
+@router.get("/invitations/{invitation_id}", dependencies=ADMIN)
 async def get_invitation(invitation_id: InvitationId, database: DatabaseDep) -> InvitationOut:
     found = await database.read(lambda c: rows.get_invitation(c, invitation_id=invitation_id))
     if found is None:
@@ -178,19 +191,27 @@ async def revoke(
     """Revoke an open invitation at the provider (its workflow does it, then closes it)."""
     add_audit_detail(http, f"invitation_id={invitation_id}")
 
-    def write(connection: Any) -> dict[str, Any] | None:
+    def write(connection: Any) -> tuple[dict[str, Any] | None, bool]:
         found = rows.get_invitation(connection, invitation_id=invitation_id)
         if found is None or found["status"] not in rows.OPEN:
-            return found
+            return found, False
+        reason = f"revoked by {principal.subject}"
+        if not rows.close_invitation(
+            connection, invitation_id=invitation_id, status=rows.InvitationStatus.REVOKED,
+            reason=reason,
+        ):  # fmt: skip
+            return rows.get_invitation(connection, invitation_id=invitation_id), False
         Outbox().signal(
             connection, workflow_id=workflow_id(invitation_id), signal="revoke",
-            dedup="revoke", input=Closure(reason=f"revoked by {principal.subject}"),
+            dedup="revoke", input=Closure(reason=reason),
         )  # fmt: skip
-        return found
+        return rows.get_invitation(connection, invitation_id=invitation_id), True
 
-    found = await database.write(write)
+    found, closed = await database.write(write)
     if found is None:
         raise _refused(404, "not_found", "no such invitation")
-    if found["status"] not in rows.OPEN:
+    if not closed:
+        log.info("invitation_revoke_refused", invitation_id=invitation_id, reason="closed")
         raise _refused(409, "invitation_closed", f"the invitation is {found['status']}")
+    log.info("invitation_revoked", invitation_id=invitation_id)
     return _out(found)
