@@ -10,13 +10,12 @@ from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.mail import (
     SendEmailInput,
-    Undelivered,
     Unsendable,
     compose,
-    send_once,
     sender_domain,
     templates,
 )
+from integration_hub.connectors.mail_sender import Undelivered, send_once
 from integration_hub.errors import CallRefused
 from integration_hub.settings import Settings
 from integration_hub.storage.tables import outbound_messages

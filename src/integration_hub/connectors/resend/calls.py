@@ -20,24 +20,18 @@ from temporalio import activity
 
 from integration_hub.connectors.mail import (
     OPERATION,
-    EmailSender,
     OutgoingEmail,
     SendEmailInput,
     SendEmailResult,
-    Undelivered,
 )
-from integration_hub.connectors.outbound import (
-    call_failed,
-    idempotency_key,
-    timed_call,
-)
+from integration_hub.connectors.mail_sender import EmailSender
+from integration_hub.connectors.outbound import idempotency_key
 from integration_hub.connectors.resend import API_KEY, API_KEY_FORMAT
 from integration_hub.connectors.resend.settings import ResendSettings
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
 PARTNER = "resend"
-HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_MESSAGE_ID = 64  # outbound_messages.partner_message_id
 TAG_VALUE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Resend accepts in a tag
 
@@ -61,7 +55,7 @@ def emails_body(email: OutgoingEmail, input: SendEmailInput) -> dict[str, Any]:
 
 class ResendEmail(EmailSender):
     partner, api_key, api_key_format = PARTNER, API_KEY, API_KEY_FORMAT
-    key_shape, idempotent = "a Resend key (re_...)", True
+    key_shape, idempotent, accepted_status = "a Resend key (re_...)", True, 200
 
     def __init__(
         self, settings: Settings, secrets: SecretSource, engine: Engine, resend: ResendSettings
@@ -78,38 +72,19 @@ class ResendEmail(EmailSender):
         return [self.send_email]
 
     def _deliver(self, email: OutgoingEmail, input: SendEmailInput, key: str) -> str | None:
-        self._limiter.acquire(OPERATION)
         headers = {
             "Authorization": f"Bearer {key}",
             "Idempotency-Key": idempotency_key(PARTNER, OPERATION, input.message_id),
         }
-        try:
-            with timed_call(PARTNER, OPERATION), httpx.Client(timeout=HTTP_TIMEOUT) as client:
-                response = client.post(
-                    f"{self._base_url}/emails", headers=headers, json=emails_body(email, input)
-                )
-        except httpx.ConnectError:
-            error = call_failed(PARTNER, OPERATION, status=None, message="could not connect")
-            raise Undelivered(error, state="failed", note="not connected") from None
-        except httpx.TransportError:
-            # The outcome was lost, but the same Idempotency-Key makes the retry safe.
-            error = call_failed(PARTNER, OPERATION, status=None, message="no answer")
-            raise Undelivered(error, state="unknown", note="no answer") from None
-        if response.status_code != 200:
-            error = call_failed(
-                PARTNER,
-                OPERATION,
-                status=response.status_code,
-                message=_error_message(response),
-                code=_error_name(response),
-                retry_after=response.headers.get("retry-after"),
-            )
-            raise Undelivered(error, state="failed", note=f"{response.status_code}")
+        response = self._post("/emails", headers, emails_body(email, input))
         try:
             sent_id = response.json().get("id")
         except (ValueError, AttributeError):
             sent_id = None
         return sent_id[:MAX_MESSAGE_ID] if isinstance(sent_id, str) else None
+
+    def _refusal(self, response: httpx.Response) -> tuple[str, str | None]:
+        return _error_message(response), _error_name(response)
 
     @activity.defn(name="resend.send_email")
     def send_email(self, input: SendEmailInput) -> SendEmailResult:

@@ -18,21 +18,17 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from integration_hub.connectors.mail import (
-    OPERATION,
-    EmailSender,
     OutgoingEmail,
     SendEmailInput,
     SendEmailResult,
-    Undelivered,
 )
-from integration_hub.connectors.outbound import call_failed, timed_call
+from integration_hub.connectors.mail_sender import EmailSender
 from integration_hub.connectors.sendgrid import API_KEY, API_KEY_FORMAT
 from integration_hub.connectors.sendgrid.settings import SendGridSettings
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
 PARTNER = "sendgrid"
-HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)  # well inside the activity's timeout
 MAX_MESSAGE_ID = 64  # outbound_messages.partner_message_id
 
 
@@ -66,7 +62,7 @@ def retry_after(response: httpx.Response, *, now: float) -> str | None:
 
 class SendGridEmail(EmailSender):
     partner, api_key, api_key_format = PARTNER, API_KEY, API_KEY_FORMAT
-    key_shape, idempotent = "a SendGrid key (SG....)", False
+    key_shape, idempotent, accepted_status = "a SendGrid key (SG....)", False, 202
 
     def __init__(
         self,
@@ -90,32 +86,16 @@ class SendGridEmail(EmailSender):
         return [self.send_email]
 
     def _deliver(self, email: OutgoingEmail, input: SendEmailInput, key: str) -> str | None:
-        self._limiter.acquire(OPERATION)
-        try:
-            with timed_call(PARTNER, OPERATION), httpx.Client(timeout=HTTP_TIMEOUT) as client:
-                response = client.post(
-                    f"{self._base_url}/v3/mail/send",
-                    headers={"Authorization": f"Bearer {key}"},
-                    json=mail_send_body(email, input),
-                )
-        except httpx.ConnectError:
-            error = call_failed(PARTNER, OPERATION, status=None, message="could not connect")
-            raise Undelivered(error, state="failed", note="not connected") from None
-        except httpx.TransportError:  # sent, perhaps: the answer was lost
-            error = call_failed(
-                PARTNER, OPERATION, status=None, message="no answer", retryable=False
-            )
-            raise Undelivered(error, state="unknown", note="no answer") from None
-        if response.status_code != 202:
-            error = call_failed(
-                PARTNER,
-                OPERATION,
-                status=response.status_code,
-                message=_error_message(response),
-                retry_after=retry_after(response, now=self._clock()),
-            )
-            raise Undelivered(error, state="failed", note=f"{response.status_code}")
+        response = self._post(
+            "/v3/mail/send", {"Authorization": f"Bearer {key}"}, mail_send_body(email, input)
+        )
         return response.headers.get("x-message-id", "")[:MAX_MESSAGE_ID] or None
+
+    def _refusal(self, response: httpx.Response) -> tuple[str, str | None]:
+        return _error_message(response), None
+
+    def _retry_after(self, response: httpx.Response) -> str | None:
+        return retry_after(response, now=self._clock())
 
     @activity.defn(name="sendgrid.send_email")
     def send_email(self, input: SendEmailInput) -> SendEmailResult:
