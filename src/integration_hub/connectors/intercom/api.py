@@ -2,9 +2,10 @@
 token, `Intercom-Version`, JSON in and out. httpx, no SDK: a handful of documented requests.
 
 Failures become the shared outbound errors: 429 and 5xx are retried after `Retry-After` or,
-as Intercom answers 429, `X-RateLimit-Reset` (a unix time); other 4xx are not. A request whose
-answer was lost (sent, then no response) raises `NoAnswer`, so a caller that created something
-can record that the outcome is unknown.
+as Intercom answers 429, `X-RateLimit-Reset` (a unix time); other 4xx are not. A request that creates
+something and whose answer was lost (sent, then no response) or was a 5xx (a gateway's 502 or
+504 says nothing of what Intercom did) raises `NoAnswer`, so its caller can record that the
+outcome is unknown; a 4xx or 429 made nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 from temporalio.exceptions import ApplicationError
@@ -58,8 +59,14 @@ class IntercomApi:
         versions = self._secrets.versions(ACCESS_TOKEN)
         return versions[0] if versions else None
 
-    def call(self, operation: str, method: str, path: str, body: Any = None) -> Any:
-        """The JSON answer of one request (`path` below the API base), or raise."""
+    def close(self) -> None:
+        self._http.close()
+
+    def call(
+        self, operation: str, method: str, path: str, body: Any = None, *, creates: bool = False
+    ) -> Any:
+        """The JSON answer of one request (`path` below the API base), or raise (`NoAnswer`
+        for a lost outcome of a request that `creates`; else the activity's error)."""
         token = self.token()
         if token is None:
             raise refuse(PARTNER, operation, f"{ACCESS_TOKEN} is not set")
@@ -80,21 +87,22 @@ class IntercomApi:
             ) from None
         except httpx.TransportError:
             error = call_failed(PARTNER, operation, status=None, message="no answer")
-            raise NoAnswer(error) from None
+            raise (NoAnswer(error) if creates else error) from None
         if not response.is_success:
-            self._raise(operation, response)
+            error = self._failure(operation, response)
+            raise NoAnswer(error) if creates and response.status_code >= 500 else error
         try:
             return response.json() if response.content else None
         except ValueError:
             raise refuse(PARTNER, operation, "Intercom's answer is not JSON") from None
 
-    def _raise(self, operation: str, response: httpx.Response) -> NoReturn:
+    def _failure(self, operation: str, response: httpx.Response) -> ApplicationError:
         retry_after = response.headers.get("retry-after")
         reset = response.headers.get("x-ratelimit-reset", "")
         if retry_after is None and response.status_code == 429 and reset.isdigit():
             retry_after = str(max(0, math.ceil(int(reset) - self._clock())))
         code, message = _error(response)
-        raise call_failed(
+        return call_failed(
             PARTNER,
             operation,
             status=response.status_code,

@@ -10,12 +10,13 @@ custom attribute `hub_escalation_id` (`PUT /conversations/{id}`); tags by name `
 on the contact (`POST /contacts/{id}/tags`, `DELETE /contacts/{id}/tags/{tag_id}`).
 
 Intercom takes no idempotency key, so the hub records what each attempt made before the next
-call, in `outbound_messages` (the guard SendGrid and Twilio sends use): the contact found or
-created for an escalation, the conversation it opened, each message it added. A retry reuses
-them. An attempt whose answer was lost (sent, no response) leaves its row `unknown` and the
-activity fails without a retry: a second conversation or a repeated message is worse than an
-escalation an operator completes by hand. Setting the attribute and applying tags are
-idempotent and simply run again.
+call (guard.py): the contact found or created for an escalation (recorded, since Intercom's
+contact search may miss a contact created minutes ago), the conversation it opened, each
+message it added. A retry reuses them. An attempt whose answer was lost (no response, or a
+5xx) leaves its row `unknown`: the retry looks for the conversation by the reference line of
+its first message, and a message whose outcome was lost fails the activity for good (a
+repeated message, or a second conversation, is worse than an escalation an operator completes
+by hand). Setting the attribute and applying tags are idempotent and simply run again.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.intercom import ACCESS_TOKEN, ESCALATION_ATTRIBUTE, PARTNER
-from integration_hub.connectors.intercom.api import IntercomApi, NoAnswer
+from integration_hub.connectors.intercom.api import IntercomApi
+from integration_hub.connectors.intercom.guard import Recorder
 from integration_hub.connectors.intercom.settings import IntercomSettings
 from integration_hub.connectors.outbound import refuse
 from integration_hub.connectors.support_inbox import (
@@ -47,11 +48,8 @@ from integration_hub.connectors.support_inbox import (
 )
 from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
-from integration_hub.storage import outbound_messages
-from integration_hub.storage.engine import begin_write
 
 NAME = PARTNER.name
-CHANNEL = "support"  # outbound_messages.channel of what this module records
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 MAX_RECORDED_ID = 64  # outbound_messages.partner_message_id
 MAX_CONTACT_ID = MAX_RECORDED_ID - len("lead:")  # recorded as "<role>:<id>"
@@ -67,8 +65,13 @@ def first_message(request: EscalationRequest) -> str:
     if request.reasons:
         lines.append("Escalated for: " + ", ".join(request.reasons))
     lines += [line[:200] for line in request.context.lines[:MAX_CONTEXT_LINES]]
-    lines.append(f"Hub reference: {request.escalation_id}")
+    lines.append(reference(request))
     return "\n".join(lines)
+
+
+def reference(request: EscalationRequest) -> str:
+    """The line of the first message that names the escalation (a lost attempt is found by it)."""
+    return f"Hub reference: {request.escalation_id}"
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -93,7 +96,7 @@ class IntercomCalls:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._engine = engine
+        self._recorder = Recorder(engine)
         self.api = IntercomApi(secrets, settings, http=http, clock=clock)
         self._admin_id: str | None = None
         self._admin_lock = threading.Lock()
@@ -101,67 +104,18 @@ class IntercomCalls:
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.escalate, self.sync_tags]
 
+    def close(self) -> None:
+        self.api.close()
+
     def preflight(self) -> None:
         token = self.api.token()
         if token is not None and not re.fullmatch(PARTNER.secret(ACCESS_TOKEN).format, token):
             raise UnsafeConfiguration(f"{ACCESS_TOKEN} does not look like an Intercom token")
 
-    # -- what earlier attempts made ------------------------------------------------------
-
-    def _claim(self, key: str, phone: str, operation: str) -> str | None:
-        """The id an earlier attempt recorded under `key`, or None after marking it `sending`
-        (this attempt makes it); refuses when an earlier outcome was lost."""
-        with begin_write(self._engine) as connection:
-            record = outbound_messages.claim_outbound_message(
-                connection, message_id=key, partner=NAME, channel=CHANNEL, to_address=phone
-            )
-            if record["to_address"] != phone or record["channel"] != CHANNEL:
-                raise refuse(NAME, operation, f"{key} was made for another contact")
-            if record["state"] == "sent":
-                return str(record["partner_message_id"] or "")
-            if record["state"] in ("sending", "unknown"):
-                raise ApplicationError(
-                    f"{key}: an earlier attempt's outcome is unknown; not making it again",
-                    type=f"{NAME}.outcome_unknown",
-                    non_retryable=True,
-                )
-            outbound_messages.update_outbound_message(
-                connection, message_id=key, state="sending", attempts=record["attempts"] + 1
-            )
-        return None
-
-    def _settle(
-        self, key: str, state: str, made: str | None = None, note: str | None = None
-    ) -> None:
-        with begin_write(self._engine) as connection:
-            outbound_messages.update_outbound_message(
-                connection, message_id=key, state=state, partner_message_id=made, last_error=note
-            )
-
-    def _once(self, key: str, phone: str, operation: str, make: Callable[[], str]) -> str:
-        """`make()` at most once for `key` across attempts; its id is recorded before the
-        activity goes on."""
-        earlier = self._claim(key, phone, operation)
-        if earlier is not None:
-            return earlier
-        try:
-            made = make()
-        except NoAnswer as lost:
-            self._settle(key, "unknown", note="no answer")
-            raise lost.error from None
-        except Exception as failed:  # nothing was made (Intercom answered with an error)
-            self._settle(key, "failed", note=type(failed).__name__)
-            raise
-        self._settle(key, "sent", made)
-        return made
-
     # -- Intercom requests ----------------------------------------------------------------
 
     def _call(self, operation: str, method: str, path: str, body: Any = None) -> Any:
-        try:
-            return self.api.call(operation, method, path, body)
-        except NoAnswer as lost:  # nothing is created here: a retry is safe
-            raise lost.error from None
+        return self.api.call(operation, method, path, body)  # finds, or idempotent
 
     def _find_contact(self, phone: str) -> tuple[str, str] | None:
         query = {"query": {"field": "phone", "operator": "=", "value": phone}}
@@ -213,7 +167,7 @@ class IntercomCalls:
         _check(operation, request.phone, request.tags)
         if len(request.body) > MAX_BODY:
             raise refuse(NAME, operation, f"the message is over {MAX_BODY} characters")
-        recorded = self._once(
+        recorded = self._recorder.once(
             f"intercom.contact/{request.escalation_id}",
             request.phone,
             "contacts.find_or_create",
@@ -222,14 +176,15 @@ class IntercomCalls:
         role, _, contact_id = recorded.partition(":")
         conversation_id = request.provider_conversation_id
         if conversation_id is None:
-            conversation_id = self._once(
+            conversation_id = self._recorder.once(
                 f"intercom.open/{request.escalation_id}",
                 request.phone,
                 "conversations.create",
                 lambda: self._open(request, role, contact_id),
+                recover=lambda: self._opened_before(request, contact_id),
             )
         else:
-            self._once(
+            self._recorder.once(
                 f"intercom.message/{request.message_id}",
                 request.phone,
                 "conversations.reply",
@@ -245,11 +200,33 @@ class IntercomCalls:
 
     def _open(self, request: EscalationRequest, role: str, contact_id: str) -> str:
         body = {"from": {"type": role, "id": contact_id}, "body": first_message(request)}
-        created = self.api.call("conversations.create", "POST", "/conversations", body)
+        created = self.api.call(
+            "conversations.create", "POST", "/conversations", body, creates=True
+        )
         conversation_id = _intercom_id(_dict(created).get("conversation_id"))
         if conversation_id is None:
             raise refuse(NAME, "conversations.create", "Intercom's answer has no conversation id")
         return conversation_id
+
+    def _opened_before(self, request: EscalationRequest, contact_id: str) -> str | None:
+        """The conversation a lost attempt opened: the contact's, whose first message carries
+        this escalation's reference line (Intercom's search may lag a new conversation by a
+        few minutes; not found, the activity fails for an operator rather than open twice)."""
+        query = {
+            "query": {
+                "operator": "AND",
+                "value": [
+                    {"field": "contact_ids", "operator": "=", "value": contact_id},
+                    {"field": "source.body", "operator": "~", "value": reference(request)},
+                ],
+            }
+        }
+        found = self._call("conversations.search", "POST", "/conversations/search", query)
+        listed = _dict(found).get("conversations")
+        for conversation in listed[:MAX_FOUND] if isinstance(listed, list) else []:
+            if (conversation_id := _intercom_id(_dict(conversation).get("id"))) is not None:
+                return conversation_id
+        return None
 
     def _reply(self, request: EscalationRequest, contact_id: str, conversation_id: str) -> str:
         body = {
@@ -258,9 +235,8 @@ class IntercomCalls:
             "intercom_user_id": contact_id,
             "body": request.body,
         }
-        answer = self.api.call(
-            "conversations.reply", "POST", f"/conversations/{conversation_id}/reply", body
-        )
+        path = f"/conversations/{conversation_id}/reply"
+        answer = self.api.call("conversations.reply", "POST", path, body, creates=True)
         parts = _dict(_dict(answer).get("conversation_parts")).get("conversation_parts")
         last = parts[-1] if isinstance(parts, list) and parts else None
         return _intercom_id(_dict(last).get("id")) or ""
