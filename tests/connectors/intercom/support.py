@@ -19,8 +19,14 @@ VERSION = "2.11"
 
 
 def _error(status: int, code: str, message: str) -> Reply:
-    return Reply(status, {"type": "error.list", "request_id": "req-1",
-                          "errors": [{"code": code, "message": message}]})  # fmt: skip
+    return Reply(
+        status,
+        {
+            "type": "error.list",
+            "request_id": "req-1",
+            "errors": [{"code": code, "message": message}],
+        },
+    )
 
 
 @dataclass
@@ -70,8 +76,15 @@ class FakeIntercom:
     def _route(self, request: RecordedRequest) -> Reply:
         method, path = request.method, request.path
         if (method, path) == ("GET", "/me"):
-            return Reply(body={"type": "admin", "id": ADMIN_ID, "name": "Hub bot",
-                               "email": "hub@example.com", "app": {"id_code": "x7k2m9qa"}})  # fmt: skip
+            return Reply(
+                body={
+                    "type": "admin",
+                    "id": ADMIN_ID,
+                    "name": "Hub bot",
+                    "email": "hub@example.com",
+                    "app": {"id_code": "x7k2m9qa"},
+                }
+            )
         if (method, path) == ("POST", "/contacts/search"):
             return self._search_contacts(request)
         if (method, path) == ("POST", "/contacts"):
@@ -95,27 +108,46 @@ class FakeIntercom:
     def _search_contacts(self, request: RecordedRequest) -> Reply:
         body = self._body(request, {"query"})
         query = body["query"] if body else None
-        if not isinstance(query, dict) or set(query) != {"field", "operator", "value"} or (
-            query["field"], query["operator"]) != ("phone", "="):  # fmt: skip
+        if (
+            not isinstance(query, dict)
+            or set(query) != {"field", "operator", "value"}
+            or (query["field"], query["operator"]) != ("phone", "=")
+        ):
             return _error(400, "parameter_invalid", "query")
         found = [
             {"type": "contact", "id": contact_id, **contact}
             for contact_id, contact in self.contacts.items()
             if contact["phone"] == query["value"] and contact_id not in self.unindexed
         ]
-        return Reply(body={"type": "list", "data": found, "total_count": len(found),
-                           "pages": {"type": "pages", "page": 1, "per_page": 50,
-                                     "total_pages": 1}})  # fmt: skip
+        return Reply(
+            body={
+                "type": "list",
+                "data": found,
+                "total_count": len(found),
+                "pages": {"type": "pages", "page": 1, "per_page": 50, "total_pages": 1},
+            }
+        )
 
     def _create_contact(self, request: RecordedRequest) -> Reply:
         body = json.loads(request.body)
         if body.get("role") != "lead" or not set(body) <= {"role", "phone", "name"}:
             return _error(400, "parameter_invalid", "role")
         contact_id = f"{len(self.contacts) + 1:024x}"
-        self.contacts[contact_id] = {"role": "lead", "phone": body["phone"],
-                                     "name": body.get("name"), "tags": []}  # fmt: skip
-        return Reply(body={"type": "contact", "id": contact_id, "role": "lead",
-                           "phone": body["phone"], "name": body.get("name")})  # fmt: skip
+        self.contacts[contact_id] = {
+            "role": "lead",
+            "phone": body["phone"],
+            "name": body.get("name"),
+            "tags": [],
+        }
+        return Reply(
+            body={
+                "type": "contact",
+                "id": contact_id,
+                "role": "lead",
+                "phone": body["phone"],
+                "name": body.get("name"),
+            }
+        )
 
     def _create_conversation(self, request: RecordedRequest) -> Reply:
         body = self._body(request, {"from", "body"})
@@ -127,18 +159,31 @@ class FakeIntercom:
             return _error(404, "not_found", "User Not Found")
         conversation_id = str(64619700005694 + len(self.conversations))
         self.conversations[conversation_id] = {
-            "contact": sender["id"], "source": body["body"] if body else "", "parts": [],
-            "custom_attributes": {}, "tags": []}  # fmt: skip
-        return Reply(body={"type": "user_message", "id": str(403918396 + len(self.conversations)),
-                           "created_at": 1734537779, "body": body["body"] if body else "",
-                           "message_type": "inapp", "conversation_id": conversation_id})  # fmt: skip
+            "contact": sender["id"],
+            "source": body["body"] if body else "",
+            "parts": [],
+            "custom_attributes": {},
+            "tags": [],
+        }
+        return Reply(
+            body={
+                "type": "user_message",
+                "id": str(403918396 + len(self.conversations)),
+                "created_at": 1734537779,
+                "body": body["body"] if body else "",
+                "message_type": "inapp",
+                "conversation_id": conversation_id,
+            }
+        )
 
     def _search_conversations(self, request: RecordedRequest) -> Reply:
         body = self._body(request, {"query"})
         query = body["query"] if body else {}
         filters = {(f["field"], f["operator"]): f["value"] for f in query.get("value", [])}
-        if query.get("operator") != "AND" or set(filters) != {("contact_ids", "="),
-                                                              ("source.body", "~")}:  # fmt: skip
+        if query.get("operator") != "AND" or set(filters) != {
+            ("contact_ids", "="),
+            ("source.body", "~"),
+        }:
             return _error(400, "parameter_invalid", "query")
         found = [
             {"type": "conversation", "id": cid}
@@ -146,8 +191,9 @@ class FakeIntercom:
             if conversation["contact"] == filters[("contact_ids", "=")]
             and filters[("source.body", "~")] in conversation["source"]
         ]
-        return Reply(body={"type": "conversation.list", "conversations": found,
-                           "total_count": len(found)})  # fmt: skip
+        return Reply(
+            body={"type": "conversation.list", "conversations": found, "total_count": len(found)}
+        )
 
     def _conversation(self, request: RecordedRequest, conversation_id: str, action: str) -> Reply:
         conversation = self.conversations.get(conversation_id)
@@ -160,8 +206,11 @@ class FakeIntercom:
             conversation["custom_attributes"].update(body["custom_attributes"])
         elif (request.method, action) == ("POST", "/reply"):
             body = self._body(request, {"message_type", "type", "intercom_user_id", "body"})
-            if body is None or (body["message_type"], body["type"]) != ("comment", "user") or (
-                body["intercom_user_id"] != conversation["contact"]):  # fmt: skip
+            if (
+                body is None
+                or (body["message_type"], body["type"]) != ("comment", "user")
+                or (body["intercom_user_id"] != conversation["contact"])
+            ):
                 return _error(400, "parameter_invalid", "reply")
             conversation["parts"].append(body["body"])
         elif (request.method, action) == ("POST", "/tags"):
@@ -173,13 +222,27 @@ class FakeIntercom:
             return Reply(body={"type": "tag", "id": body["id"]})
         else:
             return _error(404, "not_found", "Resource Not Found")
-        parts = [{"type": "conversation_part", "id": str(30_000 + i), "part_type": "comment",
-                  "body": text} for i, text in enumerate(conversation["parts"])]  # fmt: skip
-        return Reply(body={"type": "conversation", "id": conversation_id,
-                           "custom_attributes": conversation["custom_attributes"],
-                           "conversation_parts": {"type": "conversation_part.list",
-                                                  "conversation_parts": parts,
-                                                  "total_count": len(parts)}})  # fmt: skip
+        parts = [
+            {
+                "type": "conversation_part",
+                "id": str(30_000 + i),
+                "part_type": "comment",
+                "body": text,
+            }
+            for i, text in enumerate(conversation["parts"])
+        ]
+        return Reply(
+            body={
+                "type": "conversation",
+                "id": conversation_id,
+                "custom_attributes": conversation["custom_attributes"],
+                "conversation_parts": {
+                    "type": "conversation_part.list",
+                    "conversation_parts": parts,
+                    "total_count": len(parts),
+                },
+            }
+        )
 
     def _contact_tags(self, request: RecordedRequest, contact_id: str, tag_id: str | None) -> Reply:
         contact = self.contacts.get(contact_id)

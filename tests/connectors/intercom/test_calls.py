@@ -56,8 +56,9 @@ def server(intercom: FakeIntercom) -> Iterator[PartnerServer]:
         _BUILT.pop().close()
 
 
-def _calls(server: PartnerServer, engine: Engine, clock: Clock | None = None,
-           token: str = TOKEN) -> IntercomCalls:  # fmt: skip
+def _calls(
+    server: PartnerServer, engine: Engine, clock: Clock | None = None, token: str = TOKEN
+) -> IntercomCalls:
     settings = IntercomSettings(_env_file=None, api_base_url=server.url)  # type: ignore[call-arg]
     source = EnvSecretSource(environ={"INTERCOM_ACCESS_TOKEN": token})
     _BUILT.append(IntercomCalls(source, settings, engine=engine, clock=clock or time.time))
@@ -101,15 +102,22 @@ def test_an_escalation_from_an_unknown_number_opens_a_conversation_from_a_new_le
 
     (contact_id,) = intercom.contacts
     (conversation_id,) = intercom.conversations
-    assert (opened.provider_contact_id, opened.provider_conversation_id) == (contact_id,
-                                                                             conversation_id)  # fmt: skip
+    assert (opened.provider_contact_id, opened.provider_conversation_id) == (
+        contact_id,
+        conversation_id,
+    )
     conversation_path = f"/conversations/{conversation_id}"
     assert _routes(server) == [
-        ("POST", "/contacts/search"), ("POST", "/contacts"), ("POST", "/conversations"),
-        ("PUT", conversation_path), ("POST", "/tags"), ("GET", "/me"),
-        ("POST", f"{conversation_path}/tags"), ("POST", "/tags"),
+        ("POST", "/contacts/search"),
+        ("POST", "/contacts"),
+        ("POST", "/conversations"),
+        ("PUT", conversation_path),
+        ("POST", "/tags"),
+        ("GET", "/me"),
         ("POST", f"{conversation_path}/tags"),
-    ]  # fmt: skip
+        ("POST", "/tags"),
+        ("POST", f"{conversation_path}/tags"),
+    ]
     bodies = [r.json() if r.body else None for r in server.requests]
     assert bodies[0] == {"query": {"field": "phone", "operator": "=", "value": PHONE}}
     assert bodies[1] == {"role": "lead", "phone": PHONE, "name": "María González"}
@@ -144,15 +152,23 @@ def test_a_later_message_is_added_as_the_contacts_reply(
     calls = _calls(server, engine)
     opened = calls.escalate(_request())
 
-    again = calls.escalate(_request(message_id="msg_" + "2" * 32, body="Ya pasaron 20 minutos",
-                                    provider_conversation_id=opened.provider_conversation_id))  # fmt: skip
+    again = calls.escalate(
+        _request(
+            message_id="msg_" + "2" * 32,
+            body="Ya pasaron 20 minutos",
+            provider_conversation_id=opened.provider_conversation_id,
+        )
+    )
 
     assert again == opened
     assert _count(server, "POST", "/conversations") == 1
     reply = next(r for r in server.requests if r.path.endswith("/reply"))
-    assert reply.json() == {"message_type": "comment", "type": "user",
-                            "intercom_user_id": opened.provider_contact_id,
-                            "body": "Ya pasaron 20 minutos"}  # fmt: skip
+    assert reply.json() == {
+        "message_type": "comment",
+        "type": "user",
+        "intercom_user_id": opened.provider_contact_id,
+        "body": "Ya pasaron 20 minutos",
+    }
     assert intercom.conversations[opened.provider_conversation_id]["parts"] == [
         "Ya pasaron 20 minutos"
     ]
@@ -201,11 +217,19 @@ def test_a_lost_answer_to_the_open_is_found_by_its_reference_line(
     assert opened.provider_conversation_id == conversation_id
     assert _count(server, "POST", "/conversations") == 1
     search = next(r for r in server.requests if r.path == "/conversations/search")
-    assert search.json() == {"query": {"operator": "AND", "value": [
-        {"field": "contact_ids", "operator": "=", "value": opened.provider_contact_id},
-        {"field": "source.body", "operator": "~",
-         "value": f"Hub reference: {_request().escalation_id}"},
-    ]}}  # fmt: skip
+    assert search.json() == {
+        "query": {
+            "operator": "AND",
+            "value": [
+                {"field": "contact_ids", "operator": "=", "value": opened.provider_contact_id},
+                {
+                    "field": "source.body",
+                    "operator": "~",
+                    "value": f"Hub reference: {_request().escalation_id}",
+                },
+            ],
+        }
+    }
 
 
 def test_a_lost_answer_to_a_reply_is_never_posted_again(
@@ -215,8 +239,9 @@ def test_a_lost_answer_to_a_reply_is_never_posted_again(
     opened = calls.escalate(_request())
     path = f"/conversations/{opened.provider_conversation_id}/reply"
     intercom.lose_answer_of.append(("POST", path))
-    reply = _request(message_id="msg_" + "4" * 32,
-                     provider_conversation_id=opened.provider_conversation_id)  # fmt: skip
+    reply = _request(
+        message_id="msg_" + "4" * 32, provider_conversation_id=opened.provider_conversation_id
+    )
 
     with pytest.raises(ApplicationError):
         calls.escalate(reply)
@@ -238,9 +263,14 @@ def test_a_429_is_retried_when_intercom_says_and_nothing_was_made(
     def throttle(request: RecordedRequest) -> Reply | None:
         if request.path == "/conversations" and limited.pop(0) if limited else False:
             value = "42" if header == "retry-after" else str(int(clock.now) + 42)
-            return Reply(429, {"type": "error.list", "errors": [
-                {"code": "rate_limit_exceeded", "message": "Exceeded rate limit"}]},
-                headers={header: value, "x-ratelimit-remaining": "0"})  # fmt: skip
+            return Reply(
+                429,
+                {
+                    "type": "error.list",
+                    "errors": [{"code": "rate_limit_exceeded", "message": "Exceeded rate limit"}],
+                },
+                headers={header: value, "x-ratelimit-remaining": "0"},
+            )
         return None
 
     intercom.before = throttle
@@ -292,8 +322,13 @@ def test_sync_tags_adds_the_missing_and_removes_the_present(
     assert intercom.contacts[CONTACT]["tags"] == ["7100", intercom.tags["vip"]]
     assert "gone" not in intercom.tags  # nothing created to remove it
     tags_path = f"/contacts/{CONTACT}/tags"
-    assert _routes(server) == [("POST", "/contacts/search"), ("GET", tags_path), ("POST", "/tags"),
-                               ("POST", tags_path), ("DELETE", f"{tags_path}/7101")]  # fmt: skip
+    assert _routes(server) == [
+        ("POST", "/contacts/search"),
+        ("GET", tags_path),
+        ("POST", "/tags"),
+        ("POST", tags_path),
+        ("DELETE", f"{tags_path}/7101"),
+    ]
     assert server.requests[3].json() == {"id": intercom.tags["vip"]}
 
 
