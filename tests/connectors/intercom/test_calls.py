@@ -21,8 +21,9 @@ from integration_hub.connectors.support_inbox import (
     EscalationContext,
     EscalationRequest,
     InboxContact,
+    support_activity,
 )
-from integration_hub.errors import CallRefused
+from integration_hub.errors import CallRefused, UnsafeConfiguration
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.storage import outbound_messages
 from tests.connectors.intercom.support import ADMIN_ID, TOKEN, FakeIntercom
@@ -342,3 +343,22 @@ def test_sync_tags_creates_the_contact_of_an_unknown_number(
     (contact_id,) = intercom.contacts
     assert synced == InboxContact(contact_id)
     assert intercom.contacts[contact_id]["tags"] == [intercom.tags["cleaner"]]
+
+
+def test_the_activities_carry_the_names_the_core_runs(
+    server: PartnerServer, engine: Engine
+) -> None:
+    calls = _calls(server, engine)
+
+    names = [getattr(a, "__temporal_activity_definition").name for a in calls.activities()]
+
+    assert names == [
+        support_activity("intercom", "escalate"),
+        support_activity("intercom", "sync_tags"),
+    ]
+
+
+def test_a_token_of_another_shape_stops_the_worker(server: PartnerServer, engine: Engine) -> None:
+    _calls(server, engine).preflight()
+    with pytest.raises(UnsafeConfiguration):
+        _calls(server, engine, token="short").preflight()

@@ -64,7 +64,9 @@ PARTNER = Partner(
             source=(
                 "Intercom Developer Hub > your app > Configure > Authentication > Access token "
                 "(a private app in your workspace; permissions: read and write conversations, "
-                "users and companies, tags, and read admins)"
+                "users and companies, tags, and read admins); and in Settings > Data > "
+                "Conversation data, a Text attribute named hub_escalation_id (the hub sets it on "
+                "the conversations it opens)"
             ),
         ),
     ),
