@@ -7,12 +7,16 @@ Real SQLite file, PostgreSQL when configured."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from integration_hub.connectors.intercom.calls import IntercomCalls, first_message
 from integration_hub.connectors.intercom.settings import IntercomSettings
@@ -21,11 +25,14 @@ from integration_hub.connectors.support_inbox import (
     EscalationContext,
     EscalationRequest,
     InboxContact,
+    InboxConversation,
     support_activity,
 )
 from integration_hub.errors import CallRefused, UnsafeConfiguration
+from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.storage import outbound_messages
+from tests.connectors.intercom.escalation_workflow import EscalateWorkflow
 from tests.connectors.intercom.support import ADMIN_ID, TOKEN, FakeIntercom
 from tests.partner_server import PartnerServer, RecordedRequest, Reply
 
@@ -362,3 +369,33 @@ def test_a_token_of_another_shape_stops_the_worker(server: PartnerServer, engine
     _calls(server, engine).preflight()
     with pytest.raises(UnsafeConfiguration):
         _calls(server, engine, token="short").preflight()
+
+
+async def test_temporal_retries_a_lost_open_and_the_retry_finds_the_conversation(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine, temporal: WorkflowEnvironment
+) -> None:
+    """On the session's dev server, under the shared retry policy: the first attempt's answer
+    is lost (a 503 after Intercom opened it), the retry finds it by its reference line."""
+    intercom.lose_answer_of.append(("POST", "/conversations"))
+    calls, queue = _calls(server, engine), f"test-{uuid.uuid4()}"
+
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        async with Worker(
+            temporal.client,
+            task_queue=queue,
+            workflows=[EscalateWorkflow],
+            activities=calls.activities(),
+            activity_executor=executor,
+            workflow_runner=workflow_runner(),
+        ):
+            opened = await temporal.client.execute_workflow(
+                EscalateWorkflow.run,
+                _request(),
+                id=f"test.intercom/{uuid.uuid4()}",
+                task_queue=queue,
+                result_type=InboxConversation,
+            )
+
+    assert list(intercom.conversations) == [opened.provider_conversation_id]
+    assert _count(server, "POST", "/conversations") == 1
+    assert _count(server, "POST", "/conversations/search") == 1
