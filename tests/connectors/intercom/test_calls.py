@@ -32,6 +32,7 @@ from integration_hub.errors import CallRefused, UnsafeConfiguration
 from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.storage import outbound_messages
+from integration_hub.storage.engine import begin_write
 from tests.connectors.intercom.escalation_workflow import EscalateWorkflow
 from tests.connectors.intercom.support import ADMIN_ID, TOKEN, FakeIntercom
 from tests.partner_server import PartnerServer, RecordedRequest, Reply
@@ -399,3 +400,21 @@ async def test_temporal_retries_a_lost_open_and_the_retry_finds_the_conversation
     assert list(intercom.conversations) == [opened.provider_conversation_id]
     assert _count(server, "POST", "/conversations") == 1
     assert _count(server, "POST", "/conversations/search") == 1
+
+
+def test_a_contact_step_cut_short_by_a_crash_is_simply_done_again(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    """A worker that died between marking the contact step and recording it leaves the row
+    `sending`: finding or creating a contact again is harmless, so the escalation goes on."""
+    _lead(intercom)
+    key = f"intercom.contact/{_request().escalation_id}"
+    with begin_write(engine) as connection:
+        outbound_messages.claim_outbound_message(
+            connection, message_id=key, partner="intercom", channel="support", to_address=PHONE
+        )
+        outbound_messages.update_outbound_message(connection, message_id=key, state="sending")
+
+    opened = _calls(server, engine).escalate(_request())
+
+    assert opened.provider_contact_id == CONTACT and len(intercom.conversations) == 1

@@ -56,6 +56,7 @@ MAX_CONTACT_ID = MAX_RECORDED_ID - len("lead:")  # recorded as "<role>:<id>"
 MAX_FOUND = 5  # contacts read from a search answer
 MAX_CONTACT_TAGS = 200  # tags read from a contact's list
 MAX_CONTEXT_LINES = 20
+MAX_HUB_ID = 100  # keys `intercom.<what>/<hub id>` fit outbound_messages.message_id (128)
 
 
 def first_message(request: EscalationRequest) -> str:
@@ -167,11 +168,16 @@ class IntercomCalls:
         _check(operation, request.phone, request.tags)
         if len(request.body) > MAX_BODY:
             raise refuse(NAME, operation, f"the message is over {MAX_BODY} characters")
+        if max(len(request.escalation_id), len(request.message_id)) > MAX_HUB_ID:
+            raise refuse(NAME, operation, f"hub ids are at most {MAX_HUB_ID} characters")
+        find_or_create = lambda: ":".join(self._contact(request.phone, request.name))  # noqa: E731
         recorded = self._recorder.once(
             f"intercom.contact/{request.escalation_id}",
             request.phone,
             "contacts.find_or_create",
-            lambda: ":".join(self._contact(request.phone, request.name)),
+            find_or_create,
+            # A lost contact step runs again: at worst a duplicate lead, never a conversation.
+            recover=find_or_create,
         )
         role, _, contact_id = recorded.partition(":")
         conversation_id = request.provider_conversation_id
