@@ -237,7 +237,8 @@ def test_a_conversation_opened_carries_the_first_message_as_text_and_the_hubs_id
         "conversation_id": CONVERSATION,
         "contact": {"id": CONTACT, "phone": None, "email": None, "name": "Guest +1 305-555-0123"},
         "hub_escalation_id": ESCALATION,
-        "body": "Guest (sms): No puedo abrir la puerta, el código no funciona\nReasons: lockout",
+        "body": "No puedo abrir la puerta, el código no funciona\nChannel: sms · Language: es\n"
+        f"Escalated for: lockout\nHub reference: {ESCALATION}",
     }
 
 

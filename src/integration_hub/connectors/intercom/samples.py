@@ -67,8 +67,12 @@ def conversation(
             "id": "2207419385",
             "delivered_as": "customer_initiated",
             "subject": "",
-            "body": "<p>Guest (sms): No puedo abrir la puerta, el código no funciona</p>"
-            "<p>Reasons: lockout</p>",
+            # As the hub's escalation writes it (calls.first_message), in Intercom's paragraphs.
+            "body": "<p>No puedo abrir la puerta, el código no funciona</p><p></p>"
+            "<p>Channel: sms · Language: es</p><p>Escalated for: lockout</p>"
+            f"<p>Hub reference: {escalation_id}</p>"
+            if escalation_id
+            else "<p>No puedo abrir la puerta, el código no funciona</p>",
             "author": lead,
             "attachments": [],
             "url": None,
