@@ -15,6 +15,7 @@ from integration_hub.connectors import (
     clerk,
     docusign,
     google_maps,
+    intercom,
     resend,
     sendgrid,
     stripe,
@@ -38,6 +39,7 @@ PARTNERS: tuple[Partner, ...] = (
     docusign.PARTNER,
     sendgrid.PARTNER,
     resend.PARTNER,
+    intercom.PARTNER,
 )
 
 

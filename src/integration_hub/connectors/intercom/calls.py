@@ -1,0 +1,274 @@
+"""The support inbox activities on Intercom (connectors/support_inbox.py): `escalate` opens a
+conversation from the guest's or cleaner's contact (or adds their message to it), tagged and
+carrying the hub's escalation id; `sync_tags` mirrors the hub's tags on the contact.
+
+Requests (REST API 2.11): contacts by phone `POST /contacts/search`, else `POST /contacts`
+(a lead); `POST /conversations` with `from` the contact; later messages as the contact's
+replies `POST /conversations/{id}/reply` (type user); the escalation id in the conversation's
+custom attribute `hub_escalation_id` (`PUT /conversations/{id}`); tags by name `POST /tags`
+(creates it or returns the existing one), on the conversation with an admin id (`GET /me`) and
+on the contact (`POST /contacts/{id}/tags`, `DELETE /contacts/{id}/tags/{tag_id}`).
+
+Intercom takes no idempotency key, so the hub records what each attempt made before the next
+call (guard.py): the contact found or created for an escalation (recorded, since Intercom's
+contact search may miss a contact created minutes ago), the conversation it opened, each
+message it added. A retry reuses them. An attempt whose answer was lost (no response, or a
+5xx) leaves its row `unknown`: the retry looks for the conversation by the reference line of
+its first message, and a message whose outcome was lost fails the activity for good (a
+repeated message, or a second conversation, is worse than an escalation an operator completes
+by hand). Setting the attribute and applying tags are idempotent and simply run again.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from temporalio import activity
+
+from integration_hub.connectors.intercom import ACCESS_TOKEN, ESCALATION_ATTRIBUTE, PARTNER
+from integration_hub.connectors.intercom.api import IntercomApi
+from integration_hub.connectors.intercom.guard import Recorder
+from integration_hub.connectors.intercom.settings import IntercomSettings
+from integration_hub.connectors.outbound import refuse
+from integration_hub.connectors.support_inbox import (
+    MAX_BODY,
+    MAX_TAG,
+    MAX_TAGS,
+    ContactTagsRequest,
+    EscalationRequest,
+    InboxContact,
+    InboxConversation,
+    support_activity,
+)
+from integration_hub.errors import UnsafeConfiguration
+from integration_hub.secrets import SecretSource
+
+NAME = PARTNER.name
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+MAX_RECORDED_ID = 64  # outbound_messages.partner_message_id
+MAX_CONTACT_ID = MAX_RECORDED_ID - len("lead:")  # recorded as "<role>:<id>"
+MAX_FOUND = 5  # contacts read from a search answer
+MAX_CONTACT_TAGS = 200  # tags read from a contact's list
+MAX_CONTEXT_LINES = 20
+MAX_HUB_ID = 100  # keys `intercom.<what>/<hub id>` fit outbound_messages.message_id (128)
+
+
+def first_message(request: EscalationRequest) -> str:
+    """The opening message: what the person wrote, then the context an agent needs (plain
+    text: Intercom's create-conversation body takes no HTML)."""
+    lines = [request.body, "", f"Channel: {request.channel} · Language: {request.language}"]
+    if request.reasons:
+        lines.append("Escalated for: " + ", ".join(request.reasons))
+    lines += [line[:200] for line in request.context.lines[:MAX_CONTEXT_LINES]]
+    lines.append(reference(request))
+    return "\n".join(lines)
+
+
+def reference(request: EscalationRequest) -> str:
+    """The line of the first message that names the escalation (a lost attempt is found by it)."""
+    return f"Hub reference: {request.escalation_id}"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _intercom_id(value: Any) -> str | None:
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    ok = isinstance(text, str) and 0 < len(text) <= MAX_RECORDED_ID and text.isprintable()
+    return text if ok else None
+
+
+class IntercomCalls:
+    """Intercom's inbox activities; built once per worker. `http` and `clock` are for tests."""
+
+    def __init__(
+        self,
+        secrets: SecretSource,
+        settings: IntercomSettings,
+        *,
+        engine: Engine,
+        http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._recorder = Recorder(engine)
+        self.api = IntercomApi(secrets, settings, http=http, clock=clock)
+        self._admin_id: str | None = None
+        self._admin_lock = threading.Lock()
+
+    def activities(self) -> Sequence[Callable[..., Any]]:
+        return [self.escalate, self.sync_tags]
+
+    def close(self) -> None:
+        self.api.close()
+
+    def preflight(self) -> None:
+        token = self.api.token()
+        if token is not None and not re.fullmatch(PARTNER.secret(ACCESS_TOKEN).format, token):
+            raise UnsafeConfiguration(f"{ACCESS_TOKEN} does not look like an Intercom token")
+
+    # -- Intercom requests ----------------------------------------------------------------
+
+    def _call(self, operation: str, method: str, path: str, body: Any = None) -> Any:
+        return self.api.call(operation, method, path, body)  # finds, or idempotent
+
+    def _find_contact(self, phone: str) -> tuple[str, str] | None:
+        query = {"query": {"field": "phone", "operator": "=", "value": phone}}
+        found = self._call("contacts.search", "POST", "/contacts/search", query)
+        data = _dict(found).get("data")
+        for contact in data[:MAX_FOUND] if isinstance(data, list) else []:
+            contact_id = _intercom_id(_dict(contact).get("id"))
+            if contact_id is not None and len(contact_id) <= MAX_CONTACT_ID:
+                role = "user" if contact.get("role") == "user" else "lead"
+                return role, contact_id
+        return None
+
+    def _contact(self, phone: str, name: str | None) -> tuple[str, str]:
+        """(role, id) of the contact with this phone; a new lead when there is none."""
+        found = self._find_contact(phone)
+        if found is not None:
+            return found
+        body: dict[str, Any] = {"role": "lead", "phone": phone}
+        if name:
+            body["name"] = name[:255]
+        created = self._call("contacts.create", "POST", "/contacts", body)
+        contact_id = _intercom_id(_dict(created).get("id"))
+        if contact_id is None or len(contact_id) > MAX_CONTACT_ID:
+            raise refuse(NAME, "contacts.create", "Intercom's answer has no contact id")
+        return "lead", contact_id
+
+    def _admin(self) -> str:
+        with self._admin_lock:
+            if self._admin_id is None:
+                me = self._call("me", "GET", "/me")
+                admin_id = _intercom_id(_dict(me).get("id"))
+                if admin_id is None:
+                    raise refuse(NAME, "me", "Intercom's answer has no admin id")
+                self._admin_id = admin_id
+            return self._admin_id
+
+    def _tag_id(self, name: str) -> str:
+        tag = self._call("tags.create", "POST", "/tags", {"name": name})
+        tag_id = _intercom_id(_dict(tag).get("id"))
+        if tag_id is None:
+            raise refuse(NAME, "tags.create", "Intercom's answer has no tag id")
+        return tag_id
+
+    # -- activities ---------------------------------------------------------------------------
+
+    @activity.defn(name=support_activity(NAME, "escalate"))
+    def escalate(self, request: EscalationRequest) -> InboxConversation:
+        operation = "escalate"
+        _check(operation, request.phone, request.tags)
+        if len(request.body) > MAX_BODY:
+            raise refuse(NAME, operation, f"the message is over {MAX_BODY} characters")
+        if max(len(request.escalation_id), len(request.message_id)) > MAX_HUB_ID:
+            raise refuse(NAME, operation, f"hub ids are at most {MAX_HUB_ID} characters")
+        find_or_create = lambda: ":".join(self._contact(request.phone, request.name))  # noqa: E731
+        recorded = self._recorder.once(
+            f"intercom.contact/{request.escalation_id}",
+            request.phone,
+            "contacts.find_or_create",
+            find_or_create,
+            # A lost contact step runs again: at worst a duplicate lead, never a conversation.
+            recover=find_or_create,
+        )
+        role, _, contact_id = recorded.partition(":")
+        conversation_id = request.provider_conversation_id
+        if conversation_id is None:
+            conversation_id = self._recorder.once(
+                f"intercom.open/{request.escalation_id}",
+                request.phone,
+                "conversations.create",
+                lambda: self._open(request, role, contact_id),
+                recover=lambda: self._opened_before(request, contact_id),
+            )
+        else:
+            self._recorder.once(
+                f"intercom.message/{request.message_id}",
+                request.phone,
+                "conversations.reply",
+                lambda: self._reply(request, contact_id, conversation_id),
+            )
+        path = f"/conversations/{conversation_id}"
+        attributes = {"custom_attributes": {ESCALATION_ATTRIBUTE: request.escalation_id}}
+        self._call("conversations.update", "PUT", path, attributes)
+        for name in dict.fromkeys(request.tags):
+            tag = {"id": self._tag_id(name), "admin_id": self._admin()}
+            self._call("conversations.tag", "POST", f"{path}/tags", tag)
+        return InboxConversation(conversation_id, contact_id)
+
+    def _open(self, request: EscalationRequest, role: str, contact_id: str) -> str:
+        body = {"from": {"type": role, "id": contact_id}, "body": first_message(request)}
+        created = self.api.call(
+            "conversations.create", "POST", "/conversations", body, creates=True
+        )
+        conversation_id = _intercom_id(_dict(created).get("conversation_id"))
+        if conversation_id is None:
+            raise refuse(NAME, "conversations.create", "Intercom's answer has no conversation id")
+        return conversation_id
+
+    def _opened_before(self, request: EscalationRequest, contact_id: str) -> str | None:
+        """The conversation a lost attempt opened: the contact's, whose first message carries
+        this escalation's reference line (Intercom's search may lag a new conversation by a
+        few minutes; not found, the activity fails for an operator rather than open twice)."""
+        query = {
+            "query": {
+                "operator": "AND",
+                "value": [
+                    {"field": "contact_ids", "operator": "=", "value": contact_id},
+                    {"field": "source.body", "operator": "~", "value": reference(request)},
+                ],
+            }
+        }
+        found = self._call("conversations.search", "POST", "/conversations/search", query)
+        listed = _dict(found).get("conversations")
+        for conversation in listed[:MAX_FOUND] if isinstance(listed, list) else []:
+            if (conversation_id := _intercom_id(_dict(conversation).get("id"))) is not None:
+                return conversation_id
+        return None
+
+    def _reply(self, request: EscalationRequest, contact_id: str, conversation_id: str) -> str:
+        body = {
+            "message_type": "comment",
+            "type": "user",
+            "intercom_user_id": contact_id,
+            "body": request.body,
+        }
+        path = f"/conversations/{conversation_id}/reply"
+        answer = self.api.call("conversations.reply", "POST", path, body, creates=True)
+        parts = _dict(_dict(answer).get("conversation_parts")).get("conversation_parts")
+        last = parts[-1] if isinstance(parts, list) and parts else None
+        return _intercom_id(_dict(last).get("id")) or ""
+
+    @activity.defn(name=support_activity(NAME, "sync_tags"))
+    def sync_tags(self, request: ContactTagsRequest) -> InboxContact:
+        _check("sync_tags", request.phone, request.add + request.remove)
+        _, contact_id = self._contact(request.phone, request.name)
+        path = f"/contacts/{contact_id}/tags"
+        listed = _dict(self._call("contacts.tags", "GET", path)).get("data")
+        present: dict[str, str] = {}
+        for tag in listed[:MAX_CONTACT_TAGS] if isinstance(listed, list) else []:
+            name, tag_id = _dict(tag).get("name"), _intercom_id(_dict(tag).get("id"))
+            if isinstance(name, str) and tag_id is not None:
+                present[name] = tag_id
+        for name in dict.fromkeys(request.add):
+            if name not in present:
+                self._call("contacts.tag", "POST", path, {"id": self._tag_id(name)})
+        for name in dict.fromkeys(request.remove):
+            if name in present and name not in request.add:
+                self._call("contacts.untag", "DELETE", f"{path}/{present[name]}")
+        return InboxContact(contact_id)
+
+
+def _check(operation: str, phone: str, tags: Sequence[str]) -> None:
+    if not E164.fullmatch(phone):
+        raise refuse(NAME, operation, "the phone number is not E.164")
+    if len(tags) > 2 * MAX_TAGS or any(not tag or len(tag) > MAX_TAG for tag in tags):
+        raise refuse(NAME, operation, f"at most {MAX_TAGS} tags of 1 to {MAX_TAG} characters")

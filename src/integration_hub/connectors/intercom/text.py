@@ -1,0 +1,71 @@
+"""What Intercom's payloads carry as text, made fit for the internal events: message bodies are
+HTML (conversation parts, `source.body`), phone numbers are whatever the contact typed."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+MAX_TEXT = 4096  # the support.* schemas' body bound
+# HTML read at most: a part's body is an agent's or customer's message; anything longer is cut
+# before parsing, so the parser's work is bounded whatever a verified body holds.
+MAX_HTML = 64 * 1024
+# Tags after which a line ends (Intercom writes paragraphs as <p>, line breaks as <br>).
+_BLOCKS = frozenset({"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "blockquote", "pre"})
+_SKIPPED = frozenset({"script", "style"})
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
+MAX_PHONE_INPUT = 40
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.size = 0
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self._skipping += 1
+        elif tag == "br":
+            self._add("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCKS:
+            self._add("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self._add(data)
+
+    def _add(self, text: str) -> None:
+        if self.size <= MAX_TEXT * 2:  # enough to fill MAX_TEXT after spaces are collapsed
+            self.parts.append(text)
+            self.size += len(text)
+
+
+def plain_text(html: str | None) -> str:
+    """The text of an HTML body: tags dropped, entities decoded, runs of spaces collapsed, one
+    line per paragraph; at most MAX_TEXT characters."""
+    if not html:
+        return ""
+    collector = _TextCollector()
+    collector.feed(html[:MAX_HTML])
+    collector.close()
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    return "\n".join(line for line in lines if line)[:MAX_TEXT]
+
+
+def e164(value: object) -> str | None:
+    """A phone number in E.164 (`+13055550123`), or None when it is not one. Spaces, dashes,
+    dots, slashes and parentheses are dropped and a leading 00 read as +; no country is
+    guessed for a number written without one."""
+    if not isinstance(value, str) or len(value) > MAX_PHONE_INPUT:
+        return None
+    compact = _PHONE_PUNCTUATION.sub("", value)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    return compact if _E164.fullmatch(compact) else None
