@@ -14,6 +14,7 @@ from integration_hub.connectors import (
     auth0,
     clerk,
     docusign,
+    front,
     google_maps,
     resend,
     sendgrid,
@@ -38,6 +39,7 @@ PARTNERS: tuple[Partner, ...] = (
     docusign.PARTNER,
     sendgrid.PARTNER,
     resend.PARTNER,
+    front.PARTNER,
 )
 
 
