@@ -163,10 +163,8 @@ def is_first_message(event: Obj, message: Obj) -> bool:
     within FIRST_MESSAGE_SECONDS of the message's (the event carries no message count)."""
     created = part(event, "conversation").get("created_at")
     sent = message.get("created_at")
-    if not (_number(created) and _number(sent)):
+    if not isinstance(created, int | float) or not isinstance(sent, int | float):
+        return False
+    if isinstance(created, bool) or isinstance(sent, bool):
         return False
     return abs(float(created) - float(sent)) <= FIRST_MESSAGE_SECONDS
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
