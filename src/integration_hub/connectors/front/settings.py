@@ -19,7 +19,7 @@ class FrontSettings(BaseSettings):
     )
     inbox_id: str | None = Field(
         default=None,
-        pattern=r"inb_[a-z0-9]{1,32}",
+        pattern=r"^inb_[a-z0-9]{1,32}$",
         description=(
             "The shared inbox escalations are imported into (inb_...: Front > Settings > "
             "Inboxes, or GET /inboxes). Unset: escalation calls are refused."
