@@ -290,3 +290,39 @@ def test_a_tag_sync_for_an_unknown_phone_creates_the_contact(
 
     assert result == InboxContact("crd_1")
     assert server.requests[1].json() == {"handles": [{"source": "phone", "handle": PHONE}]}
+
+
+def test_a_tag_named_in_another_case_is_the_same_tag(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    front.tags.update({"Escalation": "tag_1", "LOCKOUT": "tag_2"})
+    front.lookups_before_visible = 0
+
+    result = _calls(server).escalate(_request())
+
+    assert ("POST", "/tags") not in [(r.method, r.path) for r in server.requests]
+    assert front.conversation_tags[result.provider_conversation_id] == ["tag_1", "tag_2"]
+
+
+@pytest.mark.parametrize("conversation_id", ["cnv_1/../../teammates", "cnv_1?x=1", "CNV_1", ""])
+def test_a_conversation_id_that_is_not_fronts_is_refused(
+    server: PartnerServer, conversation_id: str
+) -> None:
+    with pytest.raises(ApplicationError) as refused:
+        _calls(server).escalate(_request(provider_conversation_id=conversation_id))
+
+    assert refused.value.type == CallRefused.__name__
+    assert server.requests == []
+
+
+def test_an_answer_with_an_id_that_is_not_fronts_goes_into_no_path(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    front.contacts["crd_1/../x"] = {"id": "crd_1/../x", "name": None, "lists": [],
+                                    "handles": [{"source": "phone", "handle": PHONE}]}  # fmt: skip
+
+    with pytest.raises(ApplicationError) as refused:
+        _calls(server).sync_tags(ContactTagsRequest(PHONE, None, add=("vip",)))
+
+    assert refused.value.type == CallRefused.__name__
+    assert [r.path for r in server.requests] == ["/contacts/alt:phone:%2B13055550123"]

@@ -22,6 +22,7 @@ from the contact (`lists`) first.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,6 +50,9 @@ from integration_hub.secrets import SecretSource
 MAX_SUBJECT = 200
 MAX_LINES = 10  # context lines shown to the agent
 MAX_ID = 128
+# Front's ids (cnv_, crd_, grp_, tag_ + base 36): checked before one goes into a path, whether
+# it came from the core or from an answer of Front's.
+_FRONT_ID = re.compile(r"[a-z]{3}_[a-z0-9]{1,64}")
 
 
 def import_body(request: EscalationRequest, *, recipient: str, now: float) -> dict[str, Any]:
@@ -111,6 +115,8 @@ class FrontCalls:
         if inbox is None:
             raise refuse(PARTNER, operation, "HUB_FRONT_INBOX_ID is not set")
         _check(operation, request.phone, request.tags)
+        if request.provider_conversation_id is not None:
+            _path_id(operation, request.provider_conversation_id)
         contact_id = self._contact(request.phone, request.name)
         accepted = self.api.call(
             "messages.import", "POST", f"/inboxes/{inbox}/imported_messages",
@@ -178,6 +184,7 @@ class FrontCalls:
                 PARTNER, "contacts.get", status=None, message="no contact id in Front's answer"
             )
         assert isinstance(found, dict)  # checked above
+        _path_id("contacts.get", found["id"])
         return found
 
     def _conversation_of(self, accepted: Any, contact_id: str, escalation_id: str) -> str:
@@ -199,14 +206,14 @@ class FrontCalls:
             related = links.get("related") if isinstance(links, dict) else None
             found = last_segment(related.get("conversation")) if isinstance(related, dict) else None
             if found is not None and found.startswith("cnv_"):
-                return found
+                return _path_id("messages.get", found)
         marker = f"[{escalation_id}]"
         for conversation in self.api.listing(
             "contacts.conversations", f"/contacts/{contact_id}/conversations?limit={MAX_RESULTS}"
         ):
             subject, found = conversation.get("subject"), conversation.get("id")
             if isinstance(subject, str) and marker in subject and isinstance(found, str):
-                return found[:MAX_ID]
+                return _path_id("contacts.conversations", found)
         raise call_failed(
             PARTNER,
             "messages.get",
@@ -215,25 +222,26 @@ class FrontCalls:
         )
 
     def _tag_ids(self, names: list[str]) -> list[str]:
-        known = {
-            str(t.get("name")): str(t.get("id"))
-            for t in self.api.listing("tags.list", "/tags?limit=100")
-        }
+        # Front's tag names are unique whatever their case: "VIP" is the tag "vip".
+        listed = self.api.listing("tags.list", "/tags?limit=100")
+        known = {str(t.get("name")).casefold(): str(t["id"]) for t in listed if _is_id(t.get("id"))}
         for name in names:
-            if name not in known:
+            if name.casefold() not in known:
                 created = self.api.call("tags.create", "POST", "/tags", json={"name": name})
                 if not _has_id(created):
                     raise call_failed(
                         PARTNER, "tags.create", status=None, message="no tag id in Front's answer"
                     )
-                known[name] = str(created["id"])
-        return [known[name] for name in names]
+                known[name.casefold()] = _path_id("tags.create", str(created["id"]))
+        return [known[name.casefold()] for name in names]
 
     def _lists(self) -> dict[str, str]:
         """Contact lists by name (Front's listing has no pages)."""
         page = self.api.call("contact_lists.list", "GET", "/contact_lists")
         results = page.get("_results") if isinstance(page, dict) else None
-        return {str(e.get("name")): str(e.get("id")) for e in _entries(results)}
+        return {
+            str(e.get("name")): str(e.get("id")) for e in _entries(results) if _is_id(e.get("id"))
+        }
 
 
 def _entries(value: Any) -> list[dict[str, Any]]:
@@ -245,6 +253,17 @@ def _entries(value: Any) -> list[dict[str, Any]]:
 def _has_id(value: Any) -> bool:
     found = value.get("id") if isinstance(value, dict) else None
     return isinstance(found, str) and 0 < len(found) <= MAX_ID
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and _FRONT_ID.fullmatch(value) is not None
+
+
+def _path_id(operation: str, value: str) -> str:
+    """`value` when it is one of Front's ids, else a refusal: it goes into a request path."""
+    if not _FRONT_ID.fullmatch(value):
+        raise refuse(PARTNER, operation, "an id that is not one of Front's")
+    return value
 
 
 def _check(operation: str, phone: str, tags: Sequence[str]) -> None:
