@@ -47,7 +47,7 @@ class FakeFront:
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return _error(401, "Unauthenticated")
         route = (request.method, request.path)
-        body = json.loads(request.body) if request.body else None
+        body: Any = json.loads(request.body) if request.body else None
         if route[0] == "GET" and request.path.startswith("/contacts/alt:phone:"):
             phone = unquote(request.path.removeprefix("/contacts/alt:phone:"))
             for contact in self.contacts.values():

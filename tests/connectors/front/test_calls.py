@@ -5,12 +5,17 @@ that imports nothing twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from integration_hub.connectors.front.calls import FrontCalls
 from integration_hub.connectors.front.settings import FrontSettings
@@ -23,7 +28,9 @@ from integration_hub.connectors.support_inbox import (
     support_activity,
 )
 from integration_hub.errors import CallRefused
+from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.secrets import EnvSecretSource
+from tests.connectors.front.probe import SupportProbeWorkflow
 from tests.connectors.front.support import INBOX, TOKEN, FakeFront
 from tests.partner_server import PartnerServer, Reply
 
@@ -89,7 +96,7 @@ def _request(**changes: object) -> EscalationRequest:
         tags=("escalation", "lockout"),
         context=EscalationContext(property_id="prop_12b", lines=("Property: Brickell 12B",)),
     )  # fmt: skip
-    return EscalationRequest(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 def test_the_activities_are_registered_under_the_contracts_names(server: PartnerServer) -> None:
@@ -326,3 +333,27 @@ def test_an_answer_with_an_id_that_is_not_fronts_goes_into_no_path(
 
     assert refused.value.type == CallRefused.__name__
     assert [r.path for r in server.requests] == ["/contacts/alt:phone:%2B13055550123"]
+
+
+async def test_the_core_reaches_both_activities_by_name_through_temporal(
+    server: PartnerServer, front: FakeFront, temporal: WorkflowEnvironment
+) -> None:
+    """The session's Temporal dev server: the dataclasses cross the data converter both ways
+    and a lookup miss is waited out inside the activity."""
+    queue = f"test-front-{uuid.uuid4()}"
+    calls = _calls(server)
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        async with Worker(temporal.client, task_queue=queue, workflows=[SupportProbeWorkflow],
+                          activities=calls.activities(), activity_executor=executor,
+                          workflow_runner=workflow_runner()):  # fmt: skip
+            opened, contact = await temporal.client.execute_workflow(
+                SupportProbeWorkflow.run,
+                args=["front", _request(), ContactTagsRequest(PHONE, None, add=("vip",))],
+                id=f"test.support_probe/{uuid.uuid4()}",
+                task_queue=queue,
+            )
+
+    assert opened == InboxConversation("cnv_1", "crd_1")
+    assert contact == InboxContact("crd_1")
+    assert front.conversation_tags == {"cnv_1": ["tag_1", "tag_2"]}
+    assert {e["name"] for e in front.contacts["crd_1"]["lists"]} == {"vip"}
