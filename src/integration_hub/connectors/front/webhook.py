@@ -132,8 +132,10 @@ class FrontConnector:
         if internal_type is None:
             return []
         front = orjson.loads(event.body).get("payload")
-        if not isinstance(front, dict) or front.get("type") not in _CORE_TYPES[event.event_type]:
+        core_type = front.get("type") if isinstance(front, dict) else None
+        if not isinstance(core_type, str) or core_type not in _CORE_TYPES[event.event_type]:
             return []
+        assert isinstance(front, dict)  # checked with its type
         target = p.part(p.part(front, "target"), "data")
         conversation_id = p.text(p.part(front, "conversation").get("id"), p.MAX_ID)
         message = target if event.event_type in ("inbound_received", "outbound_sent") else None
