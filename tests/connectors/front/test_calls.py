@@ -357,3 +357,21 @@ async def test_the_core_reaches_both_activities_by_name_through_temporal(
     assert contact == InboxContact("crd_1")
     assert front.conversation_tags == {"cnv_1": ["tag_1", "tag_2"]}
     assert {e["name"] for e in front.contacts["crd_1"]["lists"]} == {"vip"}
+
+
+def test_a_contact_made_meanwhile_by_another_escalation_is_used(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    """Our lookup missed, then another worker created the contact: Front refuses the second
+    creation (409, the handle is taken) and the contact is read again."""
+    front.lookups_before_visible = 0
+    server.reply(Reply(404, {"_error": {"status": 404, "title": "Not found"}}))
+    contact_id = front.add_contact(PHONE)
+    server.reply(Reply(409, {"_error": {"status": 409, "title": "Conflict"}}))
+
+    result = _calls(server).sync_tags(ContactTagsRequest(PHONE, None))
+
+    assert result == InboxContact(contact_id)
+    assert [(r.method, r.path) for r in server.requests][:3] == [
+        ("GET", "/contacts/alt:phone:%2B13055550123"), ("POST", "/contacts"),
+        ("GET", "/contacts/alt:phone:%2B13055550123")]  # fmt: skip

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import httpx
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.front.api import MAX_RESULTS, PARTNER, FrontApi
 from integration_hub.connectors.front.payloads import E164, last_segment
@@ -177,8 +178,14 @@ class FrontCalls:
         found = self.api.call("contacts.get", "GET", path, missing_ok=True)
         if not _has_id(found):
             handle = {"handles": [{"source": "phone", "handle": phone}]}
-            found = self.api.call("contacts.create", "POST", "/contacts",
-                                  json={**({"name": name} if name else {}), **handle})  # fmt: skip
+            try:
+                found = self.api.call("contacts.create", "POST", "/contacts",
+                                      json={**({"name": name} if name else {}), **handle})  # fmt: skip
+            except ApplicationError as error:
+                if error.type != f"{PARTNER}.409":
+                    raise
+                # Another escalation made it since our lookup (Front: the handle is taken).
+                found = self.api.call("contacts.get", "GET", path)
         if not _has_id(found):
             raise call_failed(
                 PARTNER, "contacts.get", status=None, message="no contact id in Front's answer"
