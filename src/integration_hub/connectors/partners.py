@@ -14,6 +14,7 @@ from integration_hub.connectors import (
     auth0,
     clerk,
     docusign,
+    front,
     google_maps,
     intercom,
     resend,
@@ -40,6 +41,7 @@ PARTNERS: tuple[Partner, ...] = (
     sendgrid.PARTNER,
     resend.PARTNER,
     intercom.PARTNER,
+    front.PARTNER,
 )
 
 

@@ -1,0 +1,281 @@
+"""The support inbox's activities for Front (connectors/support_inbox.py's contract).
+
+Escalate: find the contact by its phone handle (`GET /contacts/alt:phone:...`, else
+`POST /contacts`), then import the person's message into HUB_FRONT_INBOX_ID
+(`POST /inboxes/{inbox}/imported_messages`, dev.frontapp.com/reference/import-inbox-message).
+Import, rather than a custom channel's `incoming_messages`, because it takes an `external_id`
+(Front never imports two messages with one external id: the hub message id makes a retried
+activity import nothing twice) and threads by `metadata.thread_ref` (the escalation id: every
+message of an escalation lands in one conversation) or by `conversation_id` once Front's id is
+known. The escalation id is also written in the subject (`[sup_...]`), which the webhook reads
+back (payloads.escalation_id). Front answers 202 with the message's `message_uid`: the
+conversation is found by looking the message up (`GET /messages/alt:uid:...`, a few times with
+a growing wait, then the activity is retried), else among the contact's conversations by that
+subject. Tags are applied by name (`GET /tags`, `POST /tags` for a new one,
+`POST /conversations/{id}/tags`).
+
+Sync tags: Front has no tags on contacts; its contact lists are the contact's groupings, so a
+hub tag is the contact list of that name (created when missing): `add` makes the contact a
+member, `remove` takes it out (`/contact_lists/{id}/contacts`). Idempotent: membership is read
+from the contact (`lists`) first.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from integration_hub.connectors.front.api import MAX_RESULTS, PARTNER, FrontApi
+from integration_hub.connectors.front.payloads import E164, last_segment
+from integration_hub.connectors.front.settings import FrontSettings
+from integration_hub.connectors.outbound import call_failed, refuse
+from integration_hub.connectors.support_inbox import (
+    MAX_BODY,
+    MAX_TAG,
+    MAX_TAGS,
+    ContactTagsRequest,
+    EscalationRequest,
+    InboxContact,
+    InboxConversation,
+    support_activity,
+)
+from integration_hub.secrets import SecretSource
+
+MAX_SUBJECT = 200
+MAX_LINES = 10  # context lines shown to the agent
+MAX_ID = 128
+# Front's ids (cnv_, crd_, grp_, tag_ + base 36): checked before one goes into a path, whether
+# it came from the core or from an answer of Front's.
+_FRONT_ID = re.compile(r"[a-z]{3}_[a-z0-9]{1,64}")
+
+
+def import_body(request: EscalationRequest, *, recipient: str, now: float) -> dict[str, Any]:
+    """The import: the person's message as received (inbound, not archived, rules run so the
+    inbox's own routing applies), with the escalation's context under it for the agent."""
+    reasons = ", ".join(request.reasons) or "escalation"
+    context = [*request.context.lines[:MAX_LINES], f"Channel: {request.channel}",
+               f"Language: {request.language}"]  # fmt: skip
+    body: dict[str, Any] = {
+        "sender": {"handle": request.phone, **({"name": request.name} if request.name else {})},
+        "to": [recipient],
+        "subject": f"[{request.escalation_id}] Escalation: {reasons}"[:MAX_SUBJECT],
+        "body": request.body[:MAX_BODY] + "\n\n---\n" + "\n".join(context),
+        "external_id": request.message_id,
+        "created_at": int(now),
+        "type": "sms",
+        "metadata": {
+            "thread_ref": request.escalation_id,
+            "is_inbound": True,
+            "is_archived": False,
+            "should_skip_rules": False,
+        },
+    }
+    if request.provider_conversation_id is not None:
+        body["conversation_id"] = request.provider_conversation_id
+    return body
+
+
+class FrontCalls:
+    """Front's support activities; built once per worker. `http`, `clock` and `sleep` are
+    for tests (the lookup's waits)."""
+
+    def __init__(
+        self,
+        secrets: SecretSource,
+        settings: FrontSettings,
+        *,
+        http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._sleep = sleep
+        self.api = FrontApi(secrets, settings, http=http, clock=clock)
+
+    def activities(self) -> Sequence[Callable[..., Any]]:
+        return [self.escalate, self.sync_tags]
+
+    def preflight(self) -> None:
+        """Nothing can be unsafe here: a missing inbox or token refuses the calls, not the hub."""
+
+    def close(self) -> None:
+        self.api.close()
+
+    @activity.defn(name=support_activity("front", "escalate"))
+    def escalate(self, request: EscalationRequest) -> InboxConversation:
+        operation = "escalate"
+        inbox = self._settings.inbox_id
+        if inbox is None:
+            raise refuse(PARTNER, operation, "HUB_FRONT_INBOX_ID is not set")
+        _check(operation, request.phone, request.tags)
+        if request.provider_conversation_id is not None:
+            _path_id(operation, request.provider_conversation_id)
+        contact_id = self._contact(request.phone, request.name)
+        accepted = self.api.call(
+            "messages.import", "POST", f"/inboxes/{inbox}/imported_messages",
+            json=import_body(request, recipient=self._settings.recipient_handle, now=self._clock()),
+        )  # fmt: skip
+        conversation_id = request.provider_conversation_id or self._conversation_of(
+            accepted, contact_id, request.escalation_id
+        )
+        if request.tags:
+            tag_ids = self._tag_ids(list(request.tags))
+            self.api.call(
+                "conversations.tag", "POST", f"/conversations/{conversation_id}/tags",
+                json={"tag_ids": tag_ids},
+            )  # fmt: skip
+        return InboxConversation(conversation_id, contact_id)
+
+    @activity.defn(name=support_activity("front", "sync_tags"))
+    def sync_tags(self, request: ContactTagsRequest) -> InboxContact:
+        operation = "sync_tags"
+        _check(operation, request.phone, (*request.add, *request.remove))
+        contact = self._contact_record(request.phone, request.name)
+        contact_id = str(contact["id"])
+        member_of = {str(entry.get("id")) for entry in _entries(contact.get("lists"))}
+        lists = self._lists()
+        if any(tag not in lists for tag in request.add):
+            for tag in request.add:
+                if tag not in lists:
+                    self.api.call(
+                        "contact_lists.create", "POST", "/contact_lists", json={"name": tag}
+                    )
+            lists = self._lists()  # Front answers a creation with 204: no id until listed
+        body = {"contact_ids": [contact_id]}
+        for tag in request.add:
+            if tag not in lists:
+                raise call_failed(
+                    PARTNER, operation, status=None, message="a new list is not listed yet"
+                )
+            if lists[tag] not in member_of:
+                self.api.call(
+                    "contact_lists.add", "POST", f"/contact_lists/{lists[tag]}/contacts", json=body
+                )
+        for tag in request.remove:
+            if tag in lists and lists[tag] in member_of:
+                self.api.call(
+                    "contact_lists.remove",
+                    "DELETE",
+                    f"/contact_lists/{lists[tag]}/contacts",
+                    json=body,
+                )
+        return InboxContact(contact_id)
+
+    def _contact(self, phone: str, name: str | None) -> str:
+        return str(self._contact_record(phone, name)["id"])
+
+    def _contact_record(self, phone: str, name: str | None) -> dict[str, Any]:
+        """The contact whose phone handle is `phone`, created when Front has none."""
+        path = "/contacts/alt:phone:" + quote(phone, safe="")
+        found = self.api.call("contacts.get", "GET", path, missing_ok=True)
+        if not _has_id(found):
+            handle = {"handles": [{"source": "phone", "handle": phone}]}
+            try:
+                found = self.api.call("contacts.create", "POST", "/contacts",
+                                      json={**({"name": name} if name else {}), **handle})  # fmt: skip
+            except ApplicationError as error:
+                if error.type != f"{PARTNER}.409":
+                    raise
+                # Another escalation made it since our lookup (Front: the handle is taken).
+                found = self.api.call("contacts.get", "GET", path)
+        if not _has_id(found):
+            raise call_failed(
+                PARTNER, "contacts.get", status=None, message="no contact id in Front's answer"
+            )
+        assert isinstance(found, dict)  # checked above
+        _path_id("contacts.get", found["id"])
+        return found
+
+    def _conversation_of(self, accepted: Any, contact_id: str, escalation_id: str) -> str:
+        """The conversation Front's asynchronous import made: the message by its uid, a few
+        times with a growing wait; else the contact's conversation that carries the escalation
+        id in its subject (a retried import that Front deduplicated); else a retryable error."""
+        uid = accepted.get("message_uid") if isinstance(accepted, dict) else None
+        delay = self._settings.lookup_delay_seconds
+        for attempt in range(self._settings.lookup_attempts if isinstance(uid, str) else 0):
+            if attempt:
+                self._sleep(delay * 2 ** (attempt - 1))
+            message = self.api.call(
+                "messages.get",
+                "GET",
+                "/messages/alt:uid:" + quote(str(uid), safe=""),
+                missing_ok=True,
+            )
+            links = message.get("_links") if isinstance(message, dict) else None
+            related = links.get("related") if isinstance(links, dict) else None
+            found = last_segment(related.get("conversation")) if isinstance(related, dict) else None
+            if found is not None and found.startswith("cnv_"):
+                return _path_id("messages.get", found)
+        marker = f"[{escalation_id}]"
+        for conversation in self.api.listing(
+            "contacts.conversations", f"/contacts/{contact_id}/conversations?limit={MAX_RESULTS}"
+        ):
+            subject, found = conversation.get("subject"), conversation.get("id")
+            if isinstance(subject, str) and marker in subject and isinstance(found, str):
+                return _path_id("contacts.conversations", found)
+        raise call_failed(
+            PARTNER,
+            "messages.get",
+            status=None,
+            message="the imported message's conversation is not there yet",
+        )
+
+    def _tag_ids(self, names: list[str]) -> list[str]:
+        # Front's tag names are unique whatever their case: "VIP" is the tag "vip".
+        listed = self.api.listing("tags.list", "/tags?limit=100")
+        known = {str(t.get("name")).casefold(): str(t["id"]) for t in listed if _is_id(t.get("id"))}
+        for name in names:
+            if name.casefold() not in known:
+                created = self.api.call("tags.create", "POST", "/tags", json={"name": name})
+                if not _has_id(created):
+                    raise call_failed(
+                        PARTNER, "tags.create", status=None, message="no tag id in Front's answer"
+                    )
+                known[name.casefold()] = _path_id("tags.create", str(created["id"]))
+        return [known[name.casefold()] for name in names]
+
+    def _lists(self) -> dict[str, str]:
+        """Contact lists by name (Front's listing has no pages)."""
+        page = self.api.call("contact_lists.list", "GET", "/contact_lists")
+        results = page.get("_results") if isinstance(page, dict) else None
+        return {
+            str(e.get("name")): str(e.get("id")) for e in _entries(results) if _is_id(e.get("id"))
+        }
+
+
+def _entries(value: Any) -> list[dict[str, Any]]:
+    return (
+        [e for e in value[:MAX_RESULTS] if isinstance(e, dict)] if isinstance(value, list) else []
+    )
+
+
+def _has_id(value: Any) -> bool:
+    found = value.get("id") if isinstance(value, dict) else None
+    return isinstance(found, str) and 0 < len(found) <= MAX_ID
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and _FRONT_ID.fullmatch(value) is not None
+
+
+def _path_id(operation: str, value: str) -> str:
+    """`value` when it is one of Front's ids, else a refusal: it goes into a request path."""
+    if not _FRONT_ID.fullmatch(value):
+        raise refuse(PARTNER, operation, "an id that is not one of Front's")
+    return value
+
+
+def _check(operation: str, phone: str, tags: Sequence[str]) -> None:
+    """Refused before any call: what the contract bounds (the core bounds it first)."""
+    if not E164.fullmatch(phone):
+        raise refuse(PARTNER, operation, "the phone is not an E.164 number")
+    if len(tags) > 2 * MAX_TAGS or any(not 0 < len(tag) <= MAX_TAG for tag in tags):
+        raise refuse(PARTNER, operation, f"at most {MAX_TAGS} tags of {MAX_TAG} characters each")

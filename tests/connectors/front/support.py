@@ -1,0 +1,142 @@
+"""A local stand-in for Front's Core API that checks what Front documents (Bearer token, the
+paths, the JSON bodies of the import, contact, tag and contact-list calls) and behaves as Front
+says it does: an import is accepted (202) and shows up a few lookups later, one external id is
+never imported twice, `thread_ref` / `conversation_id` thread messages into one conversation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from tests.partner_server import RecordedRequest, Reply
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzY29wZXMiOlsic2hhcmVkOioiXX0.c2lnbmF0dXJl"
+INBOX = "inb_3srbb"
+API = "http://front.invalid"
+
+
+def _error(status: int, title: str) -> Reply:
+    return Reply(status, {"_error": {"status": status, "title": title, "message": title}})
+
+
+@dataclass
+class FakeFront:
+    base_url: str = ""
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> contact
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> message
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # name -> id
+    conversation_tags: dict[str, list[str]] = field(default_factory=dict)
+    lists: dict[str, str] = field(default_factory=dict)  # name -> id
+    lookups_before_visible: int = 2  # the import is asynchronous
+    lookups: int = 0
+    # Accepted but not processed yet (Front's queue is behind): nothing is made.
+    processing_paused: bool = False
+
+    def add_contact(self, phone: str, *, lists: tuple[str, ...] = ()) -> str:
+        contact_id = f"crd_{len(self.contacts) + 1}"
+        self.contacts[contact_id] = {
+            "id": contact_id, "name": None, "handles": [{"source": "phone", "handle": phone}],
+            "lists": [{"id": self.lists[name], "name": name} for name in lists],
+        }  # fmt: skip
+        return contact_id
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return _error(401, "Unauthenticated")
+        route = (request.method, request.path)
+        body: Any = json.loads(request.body) if request.body else None
+        if route[0] == "GET" and request.path.startswith("/contacts/alt:phone:"):
+            phone = unquote(request.path.removeprefix("/contacts/alt:phone:"))
+            for contact in self.contacts.values():
+                if {"source": "phone", "handle": phone} in contact["handles"]:
+                    return Reply(body=contact)
+            return _error(404, "Not found")
+        if route == ("POST", "/contacts"):
+            (handle,) = body["handles"]
+            assert set(handle) == {"source", "handle"} and handle["source"] == "phone"
+            contact_id = self.add_contact(handle["handle"])
+            self.contacts[contact_id]["name"] = body.get("name")
+            return Reply(201, self.contacts[contact_id])
+        if route == ("POST", f"/inboxes/{INBOX}/imported_messages"):
+            return self._import(body)
+        if route[0] == "GET" and request.path.startswith("/messages/alt:uid:"):
+            return self._lookup(request.path.removeprefix("/messages/alt:uid:"))
+        if route[0] == "GET" and request.path.endswith("/conversations"):
+            contact_id = request.path.split("/")[2]
+            found = [c for c in self.conversations.values() if c["contact"] == contact_id]
+            return Reply(body={"_pagination": {"next": None}, "_results": found})
+        if route == ("GET", "/tags"):
+            results = [{"id": i, "name": n} for n, i in self.tags.items()]
+            return Reply(body={"_pagination": {"next": None}, "_results": results})
+        if route == ("POST", "/tags"):
+            assert set(body) == {"name"}
+            self.tags[body["name"]] = f"tag_{len(self.tags) + 1}"
+            return Reply(201, {"id": self.tags[body["name"]], "name": body["name"]})
+        if route[0] == "POST" and request.path.endswith("/tags"):
+            conversation_id = request.path.split("/")[2]
+            if conversation_id not in self.conversations:
+                return _error(404, "Not found")
+            assert set(body) == {"tag_ids"} and set(body["tag_ids"]) <= set(self.tags.values())
+            known = self.conversation_tags.setdefault(conversation_id, [])
+            known += [t for t in body["tag_ids"] if t not in known]
+            return Reply(204, b"")
+        if route == ("GET", "/contact_lists"):
+            return Reply(body={"_results": [{"id": i, "name": n} for n, i in self.lists.items()]})
+        if route == ("POST", "/contact_lists"):
+            assert set(body) == {"name"}
+            self.lists[body["name"]] = f"grp_{len(self.lists) + 1}"
+            return Reply(204, b"")
+        if request.path.startswith("/contact_lists/") and request.path.endswith("/contacts"):
+            return self._membership(request.method, request.path.split("/")[2], body)
+        return _error(404, "no such route")
+
+    def _import(self, body: dict[str, Any]) -> Reply:
+        required = {"sender", "to", "body", "external_id", "created_at", "metadata"}
+        if not required <= set(body) or not isinstance(body["created_at"], int):
+            return _error(400, "Bad request")
+        assert isinstance(body["metadata"]["is_inbound"], bool)
+        uid = f"uid{len(self.messages) + 1:04d}"
+        if self.processing_paused:
+            return Reply(202, {"status": "accepted", "message_uid": "uid-pending"})
+        if any(m["external_id"] == body["external_id"] for m in self.messages.values()):
+            return Reply(202, {"status": "accepted", "message_uid": uid})  # never created
+        conversation_id = body.get("conversation_id") or next(
+            (c["id"] for c in self.conversations.values()
+             if c["thread_ref"] == body["metadata"].get("thread_ref")), None)  # fmt: skip
+        if conversation_id is None:
+            conversation_id = f"cnv_{len(self.conversations) + 1}"
+            contact = next(cid for cid, c in self.contacts.items()
+                           if {"source": "phone", "handle": body["sender"]["handle"]} in c["handles"])  # fmt: skip
+            self.conversations[conversation_id] = {
+                "id": conversation_id, "subject": body.get("subject", ""), "contact": contact,
+                "thread_ref": body["metadata"].get("thread_ref"),
+            }  # fmt: skip
+        self.messages[uid] = {"id": f"msg_{len(self.messages) + 1}", "conversation": conversation_id,
+                              "external_id": body["external_id"], "import": body}  # fmt: skip
+        return Reply(202, {"status": "accepted", "message_uid": uid})
+
+    def _lookup(self, uid: str) -> Reply:
+        self.lookups += 1
+        message = self.messages.get(uid)
+        if message is None or self.lookups <= self.lookups_before_visible:
+            return _error(404, "Not found")
+        links = {"self": f"{self.base_url}/messages/{message['id']}",
+                 "related": {"conversation": f"{self.base_url}/conversations/{message['conversation']}"}}  # fmt: skip
+        return Reply(body={"_links": links, "id": message["id"], "message_uid": uid})
+
+    def _membership(self, method: str, list_id: str, body: dict[str, Any]) -> Reply:
+        assert set(body) == {"contact_ids"}
+        names = {i: n for n, i in self.lists.items()}
+        if list_id not in names:
+            return _error(404, "Not found")
+        for contact_id in body["contact_ids"]:
+            lists = self.contacts[contact_id]["lists"]
+            entry = {"id": list_id, "name": names[list_id]}
+            if method == "POST" and entry not in lists:
+                lists.append(entry)
+            if method == "DELETE" and entry in lists:
+                lists.remove(entry)
+        return Reply(204, b"")
