@@ -100,7 +100,10 @@ def apply_event(
         return Skipped("empty: the message has no text")
     dialect.serialize_on(connection, key=f"support:{phone}")
     message = ConversationMessage(message_id_for(event["id"]), body, now.isoformat())
+    conversation_id = conversation_id_for(event["id"])
     found = rows.active_conversation(connection, phone=phone)
+    if found is not None and found["id"] == conversation_id:
+        return Skipped(f"opened_already: conversation {conversation_id}")  # a replayed event
     if found is not None:
         last = found["last_message_at"] or found["created_at"]
         if last >= now - idle:
@@ -121,7 +124,6 @@ def apply_event(
     )  # fmt: skip
     lines = [f"Cleaner: {cleaner['name']}"] if cleaner else []
     lines.append(f"Channel: {data['channel']}")
-    conversation_id = conversation_id_for(event["id"])
     reasons = [rule.name for rule in matched]
     if not rows.insert_conversation(
         connection, conversation_id=conversation_id, provider=provider, phone=phone,
