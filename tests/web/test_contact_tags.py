@@ -16,6 +16,7 @@ from integration_hub.connectors.partners import PARTNERS, provider_for
 from integration_hub.storage import support as rows
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import workflow_outbox
+from integration_hub.web.admin import cleaners as cleaners_api
 from integration_hub.web.admin import contact_tags
 from tests.helpers import RunningHub, hub_with
 
@@ -117,3 +118,33 @@ async def test_tag_changes_need_an_operator_and_are_audited(running: RunningHub)
     entries = audit.json()["items"]
     [entry] = [e for e in entries if e["route"] == "/api/contacts/{phone}/tags/{tag}"]
     assert (entry["method"], entry["status"], entry["role"]) == ("PUT", 200, "admin")
+
+
+async def test_a_registered_cleaner_is_tagged_and_the_tag_pushed(
+    running: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cleaners_api, "support_provider", lambda settings: "testinbox")
+    cleaner = {"name": "Marta", "phone": PHONE, "language": "es"}
+
+    added = await running.admin.post("/api/cleaners", json=cleaner)
+    tags = await running.admin.get(f"/api/contacts/{PHONE}/tags")
+
+    assert added.status_code == 201, added.text
+    assert [(t["tag"], t["source"]) for t in tags.json()["tags"]] == [("cleaner", "hub")]
+    [push] = _queued(running)
+    assert push["input"] == {"provider": "testinbox", "phone": PHONE, "name": "Marta",
+                             "add": ["cleaner"], "remove": []}  # fmt: skip
+
+
+async def test_without_an_inbox_a_cleaner_is_tagged_in_the_hub_only(
+    tmp_path: Path, database_url: str, temporal_address: str
+) -> None:
+    async with hub_with(tmp_path, database_url, temporal_address) as running:
+        added = await running.admin.post(
+            "/api/cleaners", json={"name": "Marta", "phone": PHONE, "language": "es"}
+        )
+        tags = await running.admin.get(f"/api/contacts/{PHONE}/tags")
+
+        assert added.status_code == 201
+        assert [t["tag"] for t in tags.json()["tags"]] == ["cleaner"]
+        assert _queued(running) == []

@@ -10,6 +10,7 @@ so the inbox's later events about that contact map back to the phone. Tags the i
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,8 +26,10 @@ with workflow.unsafe.imports_passed_through():
         support_activity,
     )
     from integration_hub.orchestration.outbox import Outbox
+    from integration_hub.storage import contacts
     from integration_hub.storage import support as rows
     from integration_hub.storage.engine import begin_write
+    from integration_hub.storage.tables import MAX_CONTACT_TAGS
 
 WORKFLOW = "support.sync_tags"
 RECORD_TIMEOUT = timedelta(seconds=30)
@@ -92,3 +95,28 @@ def queue_tag_sync(connection: Connection, outbox: Outbox, *, sync: TagSync, cha
     started = workflow_id(sync.phone, change_id)
     outbox.start(connection, workflow=WORKFLOW, workflow_id=started, dedup=change_id, input=sync)
     return started
+
+
+def tag_contact(
+    connection: Connection,
+    outbox: Outbox,
+    *,
+    phone: str,
+    tag: str,
+    name: str | None,
+    provider: str | None,
+    locale: str = "en",
+) -> str | None:
+    """Give the contact a hub tag (normalized already) and, with an inbox, queue its push; the
+    push's workflow id, None when the contact had the tag, holds MAX_CONTACT_TAGS already, or
+    no inbox is configured."""
+    contacts.ensure_contact(connection, phone=phone, locale=locale)
+    if rows.tag_count(connection, phone=phone) >= MAX_CONTACT_TAGS:
+        return None
+    if not rows.add_tag(connection, phone=phone, tag=tag, source=rows.TagSource.HUB,
+                        provider=provider):  # fmt: skip
+        return None
+    if provider is None:
+        return None
+    sync = TagSync(provider, phone, name, add=(tag,))
+    return queue_tag_sync(connection, outbox, sync=sync, change_id=uuid.uuid4().hex)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from integration_hub.connectors.partners import provider_for
 from integration_hub.errors import UnknownPartner
 from integration_hub.orchestration.outbox import Outbox
-from integration_hub.orchestration.support_tags import TagSync, queue_tag_sync
+from integration_hub.orchestration.support_tags import TagSync, queue_tag_sync, tag_contact
 from integration_hub.runtime import Hub
 from integration_hub.storage import cleaners, contacts
 from integration_hub.storage import support as rows
@@ -34,7 +34,6 @@ log = structlog.get_logger(__name__)
 router = api_router()
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-DEFAULT_LOCALE = "en"
 
 
 class ContactTagOut(BaseModel):
@@ -110,11 +109,8 @@ async def add_tag(phone: str, tag: str, hub: HubDep, database: DatabaseDep) -> C
             return _out(connection, checked)
         if rows.tag_count(connection, phone=checked) >= MAX_CONTACT_TAGS:
             raise _refused(422, "too_many_tags", f"a contact holds at most {MAX_CONTACT_TAGS}")
-        contacts.ensure_contact(connection, phone=checked, locale=DEFAULT_LOCALE)
-        rows.add_tag(connection, phone=checked, tag=name, source=rows.TagSource.HUB,
-                     provider=provider)  # fmt: skip
-        sync = TagSync(provider, checked, _name(connection, checked), add=(name,))
-        queued = queue_tag_sync(connection, Outbox(), sync=sync, change_id=uuid.uuid4().hex)
+        queued = tag_contact(connection, Outbox(), phone=checked, tag=name, provider=provider,
+                             name=_name(connection, checked))  # fmt: skip
         return _out(connection, checked, queued)
 
     answer = await database.write(write)
