@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import Engine
+from temporalio.testing import WorkflowEnvironment
 
 from integration_hub.orchestration.escalation_rules import (
     MAX_MATCH_CHARS,
@@ -19,6 +21,8 @@ from integration_hub.orchestration.escalation_rules import (
     load_rules,
     parse_rules,
 )
+from integration_hub.orchestration.worker import build_worker
+from integration_hub.settings import Settings
 from tests.properties.strategies import bounded
 
 RULES = load_rules()
@@ -160,3 +164,12 @@ def test_the_worst_case_body_is_matched_in_bounded_time() -> None:
     for body in ("\ufdfa" * 100_000, "a" * 1_000_000, "no puedo " * 100_000):
         RULES.match(body)
     assert time.perf_counter() - started < 2
+
+
+def test_a_worker_does_not_start_with_a_broken_rules_file(
+    tmp_path: Path, engine: Engine, temporal: WorkflowEnvironment
+) -> None:
+    settings = Settings(home=tmp_path, escalation_rules_file=_write(tmp_path, {"rules": []}))
+
+    with pytest.raises(RulesError, match="HUB_ESCALATION_RULES_FILE"):
+        build_worker(temporal.client, settings, engine)

@@ -10,6 +10,8 @@ support handler closed the row already), or the idle timeout (HUB_SUPPORT_IDLE_H
 last message: the row goes idle, so the person's next matching message opens a new one). An
 open the inbox refused, or that ran out of retries, makes the row `failed` with the reason; a
 later message that fails is kept as the row's `last_error` and the conversation goes on.
+Messages queued to a conversation whose open then fails are not escalated: the row says
+`failed`, and the person's next matching message opens a new one.
 After MESSAGES_PER_RUN messages it continues as new, carrying what it must not forget (the
 inbox's ids, the message ids already escalated, messages still waiting), so its history stays
 bounded however long a conversation runs.
