@@ -216,7 +216,8 @@ def _evidence_checklist(
     partner: Partner, connector: Connector | None, engine: Engine | None
 ) -> tuple[list[ChecklistItem], list[PollCheck]]:
     """The evidence steps, each marked with what the hub has stored; the poll sources' state."""
-    evidence = _evidence(engine, partner.name) if connector is not None else {}
+    wanted = connector is not None or "support" in partner.capabilities
+    evidence = _evidence(engine, partner.name) if wanted else {}
     checks = _poll_checks(engine, partner)
     items = []
     for step in evidence_steps(partner, connector):
