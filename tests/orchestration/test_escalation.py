@@ -177,3 +177,16 @@ def test_the_registered_handler_skips_while_no_inbox_is_configured(
         outcome = handler.apply(connection, _message("ev-1", "urgent"), context)
 
     assert isinstance(outcome, Skipped) and outcome.reason.startswith("support_not_configured")
+
+
+def test_a_replayed_message_to_an_open_conversation_is_queued_once(engine: Engine) -> None:
+    _apply(engine, _message("ev-1", "the door is broken"))
+    conversation = conversation_id_for("ev-1")
+    later = NOW + timedelta(hours=1)
+
+    _apply(engine, _message("ev-2", "any news?"), now=later)
+    replayed = _apply(engine, _message("ev-2", "any news?"), now=later + timedelta(hours=1))
+
+    assert replayed == f"message queued to conversation {conversation} already"
+    assert len(_queued(engine)) == 2
+    assert _conversation(engine, conversation)["last_message_at"] == later

@@ -72,9 +72,10 @@ def _queue_message(
     connection: Connection, outbox: Outbox, found: dict[str, Any], message: ConversationMessage,
     dedup: str, when: datetime,
 ) -> str:  # fmt: skip
+    if not outbox.signal(connection, workflow_id=workflow_id(found["id"]), signal="message",
+                         dedup=dedup, input=message):  # fmt: skip
+        return f"message queued to conversation {found['id']} already"  # a replayed event
     rows.touch(connection, conversation_id=found["id"], when=when)
-    outbox.signal(connection, workflow_id=workflow_id(found["id"]), signal="message",
-                  dedup=dedup, input=message)  # fmt: skip
     return f"message queued to conversation {found['id']}"
 
 
@@ -114,9 +115,10 @@ def apply_event(
         return Skipped("no_rule_matched: the message matches no escalation rule")
     contact = contacts.get_contact(connection, phone=phone)
     cleaner = cleaners.cleaner_by_phone(connection, phone=phone)
-    language = data.get("locale_hint") or (contact or {}).get("locale") or "en"
-    if cleaner is not None and not data.get("locale_hint"):
-        language = cleaner["language"]
+    # The message's own hint first, then what the hub knows of the person.
+    known = cleaner["language"] if cleaner else (contact or {}).get("locale")
+    language = data.get("locale_hint") or known
+    language = language if language in LANGUAGES else "en"
     hub_tags = [t["tag"] for t in rows.tags_of(connection, phone=phone)]
     tags = _tags(
         [ESCALATION_TAG], (t for rule in matched for t in rule.tags),
@@ -127,8 +129,7 @@ def apply_event(
     reasons = [rule.name for rule in matched]
     if not rows.insert_conversation(
         connection, conversation_id=conversation_id, provider=provider, phone=phone,
-        channel=data["channel"], language=language if language in LANGUAGES else "en",
-        reasons=reasons, when=now,
+        channel=data["channel"], language=language, reasons=reasons, when=now,
     ):  # fmt: skip
         return Skipped(f"opened_already: conversation {conversation_id}")
     start = ConversationStart(
@@ -136,7 +137,7 @@ def apply_event(
         provider=provider,
         phone=phone,
         name=cleaner["name"] if cleaner else data.get("profile_name"),
-        language=language if language in LANGUAGES else "en",
+        language=language,
         channel=data["channel"],
         idle_seconds=idle.total_seconds(),
         messages=(message,),
