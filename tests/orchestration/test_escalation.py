@@ -22,6 +22,7 @@ from integration_hub.orchestration.outcomes import Skipped
 from integration_hub.orchestration.support_conversation import workflow_id
 from integration_hub.settings import Settings
 from integration_hub.storage import cleaners, contacts
+from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage import support as rows
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import workflow_outbox
@@ -155,7 +156,7 @@ def test_a_cleaner_is_named_tagged_and_the_contacts_hub_tags_join(engine: Engine
         cleaners.add_cleaner(connection, name="Marta Díaz", phone=PHONE, language="es")
         contacts.ensure_contact(connection, phone=PHONE, locale="es")
         for tag in ("vip", "escalation"):
-            rows.add_tag(connection, phone=PHONE, tag=tag, source=rows.TagSource.HUB,
+            tag_rows.add_tag(connection, phone=PHONE, tag=tag, source=tag_rows.TagSource.HUB,
                          provider=None)  # fmt: skip
 
     _apply(engine, _message("ev-1", "el sofá está roto", channel="whatsapp"))

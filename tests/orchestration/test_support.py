@@ -22,6 +22,7 @@ from integration_hub.orchestration.outcomes import Skipped
 from integration_hub.orchestration.support import apply_event, relay_id_for
 from integration_hub.orchestration.support_conversation import workflow_id
 from integration_hub.settings import Settings
+from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage import contacts
 from integration_hub.storage import support as rows
 from integration_hub.storage.engine import begin_write
@@ -44,7 +45,9 @@ def _opened(engine: Engine, *, channel: str = "whatsapp") -> str:
                  idle=timedelta(hours=72), now=NOW)  # fmt: skip
         rows.mark_open(connection, conversation_id=conversation, provider_conversation_id="conv_1",
                        provider_contact_id="ct_1")  # fmt: skip
-        rows.remember_contact(connection, provider=INBOX, provider_contact_id="ct_1", phone=PHONE)
+        tag_rows.remember_contact(
+            connection, provider=INBOX, provider_contact_id="ct_1", phone=PHONE
+        )
     return conversation
 
 
@@ -173,7 +176,7 @@ def test_an_inbox_tag_joins_the_contacts_tags_and_is_not_pushed_back(engine: Eng
     assert isinstance(unknown, Skipped) and unknown.reason.startswith("no_phone")
     assert str(again).startswith("tag vip-guest already present")
     with engine.connect() as connection:
-        tags = rows.tags_of(connection, phone=PHONE)
+        tags = tag_rows.tags_of(connection, phone=PHONE)
         other = contacts.get_contact(connection, phone="+13055550999")
     assert [(t["tag"], t["source"], t["provider"]) for t in tags] == [
         ("vip-guest", "inbox", INBOX)]  # fmt: skip
@@ -185,7 +188,7 @@ def test_a_contact_holds_a_bounded_number_of_tags(engine: Engine) -> None:
     _opened(engine)
     with begin_write(engine) as connection:
         for n in range(50):
-            rows.add_tag(connection, phone=PHONE, tag=f"t{n}", source=rows.TagSource.HUB,
+            tag_rows.add_tag(connection, phone=PHONE, tag=f"t{n}", source=tag_rows.TagSource.HUB,
                          provider=None)  # fmt: skip
 
     full = _apply(engine, _event("t-1", "tag_added", tag="one-more", target="contact"))

@@ -46,6 +46,7 @@ from integration_hub.orchestration.support_tags import (
 )
 from integration_hub.orchestration.worker import workflow_runner
 from integration_hub.pipeline.outbox import OutboxSender
+from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage import support as rows
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.rows import utcnow
@@ -181,7 +182,7 @@ async def test_first_message_opens_the_next_ones_append_and_closing_ends_it(hub:
     assert calls[0].reasons == ("lockout", "urgent") and calls[0].name == "Ana"
     assert hub.inbox.conversations == {conversation: "conv_1"}  # one open, not two
     with hub.engine.connect() as connection:
-        known = rows.phone_of_contact(connection, provider=INBOX, provider_contact_id="ct_1")
+        known = tag_rows.phone_of_contact(connection, provider=INBOX, provider_contact_id="ct_1")
     assert known == PHONE
 
     # The same message queued twice (two dedup keys) is escalated once.
@@ -248,7 +249,7 @@ async def test_hub_tags_are_pushed_and_the_inbox_contact_recorded(hub: Hub) -> N
     assert started == f"support.sync_tags/{PHONE}/{change}"
     assert hub.inbox.tag_calls == [ContactTagsRequest(PHONE, "Ana", add=("vip",))]
     with hub.engine.connect() as connection:
-        assert rows.phone_of_contact(connection, provider=INBOX, provider_contact_id="ct_7") == (
+        assert tag_rows.phone_of_contact(connection, provider=INBOX, provider_contact_id="ct_7") == (
             PHONE)  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, provider_for
-from integration_hub.storage import support as rows
+from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import workflow_outbox
 from integration_hub.web.admin import cleaners as cleaners_api
@@ -71,7 +71,7 @@ async def test_a_tag_is_added_pushed_listed_and_removed(running: RunningHub) -> 
 async def test_refusals_name_their_reason(running: RunningHub) -> None:
     with begin_write(running.hub.engine) as connection:
         for n in range(50):
-            rows.add_tag(connection, phone=PHONE, tag=f"t{n}", source=rows.TagSource.INBOX,
+            tag_rows.add_tag(connection, phone=PHONE, tag=f"t{n}", source=tag_rows.TagSource.INBOX,
                          provider="testinbox")  # fmt: skip
 
     answers = {

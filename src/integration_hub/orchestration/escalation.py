@@ -35,6 +35,7 @@ from integration_hub.orchestration.support_conversation import (
     workflow_id,
 )
 from integration_hub.storage import cleaners, contacts, dialect
+from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage import support as rows
 
 ESCALATION_EVENT_TYPES = frozenset({"message.received"})
@@ -119,7 +120,7 @@ def apply_event(
     known = cleaner["language"] if cleaner else (contact or {}).get("locale")
     language = data.get("locale_hint") or known
     language = language if language in LANGUAGES else "en"
-    hub_tags = [t["tag"] for t in rows.tags_of(connection, phone=phone)]
+    hub_tags = [t["tag"] for t in tag_rows.tags_of(connection, phone=phone)]
     tags = _tags(
         [ESCALATION_TAG], (t for rule in matched for t in rule.tags),
         [CLEANER_TAG] if cleaner else [], hub_tags,

@@ -36,6 +36,7 @@ from integration_hub.metrics import SUPPORT_RELAYS
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
 from integration_hub.orchestration.support_conversation import Closed, workflow_id
+from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage import contacts
 from integration_hub.storage import support as rows
 from integration_hub.storage.tables import MAX_CONTACT_TAGS
@@ -58,7 +59,7 @@ def _phone(connection: Connection, provider: str, data: dict[str, Any], found: A
     if contact.get("phone"):
         return str(contact["phone"])
     if contact.get("id"):
-        known = rows.phone_of_contact(
+        known = tag_rows.phone_of_contact(
             connection, provider=provider, provider_contact_id=str(contact["id"])
         )
         if known is not None:
@@ -72,17 +73,17 @@ def _tag_added(
     phone = _phone(connection, provider, data, found)
     if phone is None:
         return Skipped("no_phone: the inbox contact has no phone the hub knows")
-    tag = rows.normalize_tag(str(data["tag"]))
+    tag = tag_rows.normalize_tag(str(data["tag"]))
     if tag is None:
         return Skipped("bad_tag: the tag has no usable characters")
     if data["contact"].get("id"):
-        rows.remember_contact(connection, provider=provider, phone=phone,
+        tag_rows.remember_contact(connection, provider=provider, phone=phone,
                               provider_contact_id=str(data["contact"]["id"]))  # fmt: skip
-    if rows.tag_count(connection, phone=phone) >= MAX_CONTACT_TAGS:
+    if tag_rows.tag_count(connection, phone=phone) >= MAX_CONTACT_TAGS:
         return Skipped(f"too_many_tags: the contact has {MAX_CONTACT_TAGS} tags")
     contacts.ensure_contact(connection, phone=phone, locale=DEFAULT_LOCALE)
-    added = rows.add_tag(
-        connection, phone=phone, tag=tag, source=rows.TagSource.INBOX, provider=provider
+    added = tag_rows.add_tag(
+        connection, phone=phone, tag=tag, source=tag_rows.TagSource.INBOX, provider=provider
     )
     where = f"conversation {found['id']}" if found else "an inbox contact"
     return f"tag {tag} {'added' if added else 'already present'} on the contact of {where}"

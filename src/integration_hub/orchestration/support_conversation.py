@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         support_activity,
     )
     from integration_hub.metrics import SUPPORT_ESCALATIONS
+    from integration_hub.storage import contact_tags as tag_rows
     from integration_hub.storage import support as rows
     from integration_hub.storage.engine import begin_write
 
@@ -134,7 +135,7 @@ class SupportActivities:
     @activity.defn(name="support_record_opened")
     def record_opened(self, input: OpenedRecord) -> bool:
         with begin_write(self._engine) as connection:
-            rows.remember_contact(
+            tag_rows.remember_contact(
                 connection, provider=input.provider, phone=input.phone,
                 provider_contact_id=input.provider_contact_id,
             )  # fmt: skip

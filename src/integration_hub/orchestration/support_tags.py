@@ -26,8 +26,8 @@ with workflow.unsafe.imports_passed_through():
         support_activity,
     )
     from integration_hub.orchestration.outbox import Outbox
+    from integration_hub.storage import contact_tags as tag_rows
     from integration_hub.storage import contacts
-    from integration_hub.storage import support as rows
     from integration_hub.storage.engine import begin_write
     from integration_hub.storage.tables import MAX_CONTACT_TAGS
 
@@ -65,7 +65,7 @@ class TagSyncActivities:
     @activity.defn(name="support_record_contact")
     def record_contact(self, input: ContactRecord) -> None:
         with begin_write(self._engine) as connection:
-            rows.remember_contact(
+            tag_rows.remember_contact(
                 connection, provider=input.provider, phone=input.phone,
                 provider_contact_id=input.provider_contact_id,
             )  # fmt: skip
@@ -111,9 +111,9 @@ def tag_contact(
     push's workflow id, None when the contact had the tag, holds MAX_CONTACT_TAGS already, or
     no inbox is configured."""
     contacts.ensure_contact(connection, phone=phone, locale=locale)
-    if rows.tag_count(connection, phone=phone) >= MAX_CONTACT_TAGS:
+    if tag_rows.tag_count(connection, phone=phone) >= MAX_CONTACT_TAGS:
         return None
-    if not rows.add_tag(connection, phone=phone, tag=tag, source=rows.TagSource.HUB,
+    if not tag_rows.add_tag(connection, phone=phone, tag=tag, source=tag_rows.TagSource.HUB,
                         provider=provider):  # fmt: skip
         return None
     if provider is None:

@@ -26,7 +26,7 @@ from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.support_tags import TagSync, queue_tag_sync, tag_contact
 from integration_hub.runtime import Hub
 from integration_hub.storage import cleaners, contacts
-from integration_hub.storage import support as rows
+from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage.tables import MAX_CONTACT_TAGS
 from integration_hub.web.admin.deps import OPERATOR, DatabaseDep, HubDep, api_router
 
@@ -62,7 +62,7 @@ def _phone(phone: str) -> str:
 
 
 def _tag(raw: str) -> str:
-    tag = rows.normalize_tag(raw)
+    tag = tag_rows.normalize_tag(raw)
     if tag is None:
         raise _refused(422, "bad_tag", "a tag is 1 to 64 of a-z, 0-9, '.', '_' or '-'")
     return tag
@@ -87,7 +87,7 @@ def _name(connection: Any, phone: str) -> str | None:
 
 
 def _out(connection: Any, phone: str, workflow_id: str | None = None) -> ContactTagsOut:
-    tags = [ContactTagOut(**t) for t in rows.tags_of(connection, phone=phone)]
+    tags = [ContactTagOut(**t) for t in tag_rows.tags_of(connection, phone=phone)]
     return ContactTagsOut(phone=phone, tags=tags, workflow_id=workflow_id)
 
 
@@ -104,10 +104,10 @@ async def add_tag(phone: str, tag: str, hub: HubDep, database: DatabaseDep) -> C
     provider = _inbox(hub)
 
     def write(connection: Any) -> ContactTagsOut:
-        held = {t["tag"] for t in rows.tags_of(connection, phone=checked)}
+        held = {t["tag"] for t in tag_rows.tags_of(connection, phone=checked)}
         if name in held:
             return _out(connection, checked)
-        if rows.tag_count(connection, phone=checked) >= MAX_CONTACT_TAGS:
+        if tag_rows.tag_count(connection, phone=checked) >= MAX_CONTACT_TAGS:
             raise _refused(422, "too_many_tags", f"a contact holds at most {MAX_CONTACT_TAGS}")
         queued = tag_contact(connection, Outbox(), phone=checked, tag=name, provider=provider,
                              name=_name(connection, checked))  # fmt: skip
@@ -125,7 +125,7 @@ async def remove_tag(phone: str, tag: str, hub: HubDep, database: DatabaseDep) -
     provider = _inbox(hub)
 
     def write(connection: Any) -> ContactTagsOut | None:
-        if not rows.remove_tag(connection, phone=checked, tag=name):
+        if not tag_rows.remove_tag(connection, phone=checked, tag=name):
             return None
         sync = TagSync(provider, checked, _name(connection, checked), remove=(name,))
         queued = queue_tag_sync(connection, Outbox(), sync=sync, change_id=uuid.uuid4().hex)
