@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, select
 
 from integration_hub.connectors.messaging import send_workflow
@@ -87,6 +88,8 @@ def _conversation(engine: Engine, conversation: str) -> dict[str, Any]:
 
 def test_an_agents_reply_is_relayed_once_over_the_original_channel(engine: Engine) -> None:
     conversation = _opened(engine)
+    labels = {"provider": INBOX}
+    before = REGISTRY.get_sample_value("hub_support_relays_total", labels) or 0.0
 
     outcome = _apply(engine, _reply("r-1"))
     replayed = _apply(engine, _reply("r-1"))
@@ -101,6 +104,7 @@ def test_an_agents_reply_is_relayed_once_over_the_original_channel(engine: Engin
                              "body": "A locksmith is on the way."}  # fmt: skip
     stored = _conversation(engine, conversation)
     assert stored["relay_count"] == 1 and stored["last_relay_at"] == NOW
+    assert REGISTRY.get_sample_value("hub_support_relays_total", labels) == before + 1
     assert PHONE not in outcome and "locksmith" not in outcome
 
 

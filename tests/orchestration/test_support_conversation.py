@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.client import Client
@@ -209,7 +210,13 @@ async def test_a_retried_escalation_opens_one_conversation(hub: Hub) -> None:
     assert len(hub.inbox.conversations) == 1 and len(hub.inbox.messages) == 1
 
 
+def _escalations(outcome: str) -> float:
+    labels = {"provider": INBOX, "outcome": outcome}
+    return REGISTRY.get_sample_value("hub_support_escalations_total", labels) or 0.0
+
+
 async def test_a_refused_open_fails_and_the_next_match_opens_anew(hub: Hub) -> None:
+    failed_before, opened_before = _escalations("failed"), _escalations("opened")
     hub.inbox.refuse.add("emergency")
     first, _ = hub.message("emergency")
     await hub.send()
@@ -221,6 +228,8 @@ async def test_a_refused_open_fails_and_the_next_match_opens_anew(hub: Hub) -> N
     assert failed["last_error"] == "CallRefused: the inbox refused"
     assert outcome == f"conversation {_id(second)} opening (urgent)"
     assert await hub.client.get_workflow_handle(workflow_id(_id(first))).result() == "failed"
+    assert _escalations("failed") == failed_before + 1
+    assert _escalations("opened") == opened_before + 1
 
 
 async def test_an_idle_conversation_lets_the_next_message_open_anew(hub: Hub) -> None:
