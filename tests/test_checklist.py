@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from integration_hub.checklist import PATH, REGENERATE, code, markdown
+from integration_hub.checklist import PATH, REGENERATE, code, evidence_steps, markdown
 from integration_hub.cli import app
 from integration_hub.connectors.base import Connector, Manifest
 from integration_hub.connectors.partner import (
@@ -201,3 +201,18 @@ def test_declared_text_cannot_open_an_html_tag() -> None:
 )
 def test_a_code_span_holds_any_backticks(text: str, span: str) -> None:
     assert code(text) == span
+
+
+def test_a_support_inbox_has_its_escalation_evidence_steps() -> None:
+    inbox = Partner(name="testinbox", priority="P2", summary="a test support inbox",
+                    capabilities=frozenset({"support"}))  # fmt: skip
+    other = Partner(name="plain", priority="P2", summary="no support")
+
+    steps = evidence_steps(inbox, None)
+
+    assert [(s.step, s.evidence) for s in steps] == [
+        ("a support conversation created", "support_conversation"),
+        ("an escalation round trip", "support_round_trip"),
+    ]
+    assert "Testinbox" in steps[1].how
+    assert evidence_steps(other, None) == []

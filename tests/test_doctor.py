@@ -15,6 +15,7 @@ from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.doctor import PartnerReport, diagnose
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.secrets import EnvSecretSource
+from integration_hub.storage import support
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.raw_events import NewRawEvent, record_deliveries
 from integration_hub.storage.tables import RawStatus, raw_events
@@ -350,3 +351,34 @@ def test_doctor_names_the_panel_sign_in_url() -> None:
     assert "https://hub.example/status/login/callback" in on
     off = signin_hint(None, None, EnvSecretSource(environ={}))
     assert "<HUB_PUBLIC_BASE_URL>/status/login, pasted token only" in off
+
+
+def test_a_support_inbox_shows_its_conversation_and_round_trip_evidence(engine: Engine) -> None:
+    # A support inbox only this test declares (no webhook: the evidence is its own rows).
+    inbox = Partner(name="testinbox", priority="P2", summary="a test support inbox",
+                    capabilities=frozenset({"support"}))  # fmt: skip
+
+    def evidence() -> dict[str, bool | None]:
+        [report] = diagnose(secrets=EnvSecretSource(environ={}), engine=engine, partners=[inbox])
+        return {item.step: item.done for item in report.checklist[2:]}
+
+    steps = ("a support conversation created", "an escalation round trip")
+    nothing = evidence()
+    with begin_write(engine) as connection:
+        support.insert_conversation(connection, conversation_id="sup_1", provider="testinbox",
+                                    phone="+13055550123", channel="sms", language="en",
+                                    reasons=["urgent"], when=datetime.now(UTC))  # fmt: skip
+        support.mark_open(connection, conversation_id="sup_1", provider_conversation_id="c1",
+                          provider_contact_id="ct1")  # fmt: skip
+    opened = evidence()
+    with begin_write(engine) as connection:
+        support.record_relay(connection, conversation_id="sup_1", when=datetime.now(UTC))
+    relayed = evidence()
+
+    assert nothing == dict.fromkeys(steps, False)
+    assert opened == {steps[0]: True, steps[1]: False}
+    assert relayed == dict.fromkeys(steps, True)
+    other = Partner(name="otherinbox", priority="P2", summary="another",
+                    capabilities=frozenset({"support"}))  # fmt: skip
+    [report] = diagnose(secrets=EnvSecretSource(environ={}), engine=engine, partners=[other])
+    assert [item.done for item in report.checklist[2:]] == [False, False]  # by provider

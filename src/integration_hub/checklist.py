@@ -64,10 +64,34 @@ def evidence_steps(partner: Partner, connector: Connector | None) -> list[Step]:
         # are normalized.
         if has_handlers(connector):
             steps.append(Step("handler workflows completed", how, "handled"))
+    if "support" in partner.capabilities:
+        steps += support_steps(partner)
     for source in partner.polls:
         how = f"hub poll {partner.name} {source.name} (with a worker running)"
         steps.append(Step(f"poll source {source.name} stored a page", how, source.name, True))
     return steps
+
+
+# The support inbox's evidence (storage/support.py: evidence): keys of doctor's evidence.
+SUPPORT_EVIDENCE = ("support_conversation", "support_round_trip")
+
+
+def support_steps(partner: Partner) -> list[Step]:
+    """A support inbox's own evidence: a conversation the hub opened there, and an agent's
+    reply relayed back to the person (the escalation round trip)."""
+    env = f"HUB_SUPPORT_PROVIDER={partner.name}, a worker and `hub serve` running"
+    return [
+        Step(
+            "a support conversation created",
+            f'text a matching message (e.g. "urgent: locked out") to the messaging number ({env})',
+            SUPPORT_EVIDENCE[0],
+        ),
+        Step(
+            "an escalation round trip",
+            f"reply to that conversation in {partner.shown_name}: the reply reaches the phone",
+            SUPPORT_EVIDENCE[1],
+        ),
+    ]
 
 
 HEADER = f"""\

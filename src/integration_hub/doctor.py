@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from integration_hub.checklist import (
     SECRETS_SET,
     SECRETS_WELL_FORMED,
+    SUPPORT_EVIDENCE,
     evidence_steps,
     takes_deliveries,
 )
@@ -37,7 +38,7 @@ from integration_hub.sending_domain import DomainCheck
 from integration_hub.sending_domain import describe as describe_domain
 from integration_hub.settings import Settings
 from integration_hub.sign_in import SignInReport, active_provider, check_sign_in
-from integration_hub.storage import observed, poll_cursors
+from integration_hub.storage import observed, poll_cursors, support
 
 
 @dataclass(frozen=True)
@@ -185,14 +186,18 @@ def check_secret(
 
 
 def _evidence(engine: Engine | None, partner: str) -> dict[str, bool | None]:
-    """Whether the hub stored, normalized and fully handled at least one delivery."""
+    """Whether the hub stored, normalized and fully handled at least one delivery; for a
+    support inbox, whether a conversation was opened there and a reply relayed back."""
+    keys = ("stored", "normalized", "handled", *SUPPORT_EVIDENCE)
     if engine is None:
-        return {"stored": False, "normalized": False, "handled": False}
+        return dict.fromkeys(keys, False)
     try:
         with engine.connect() as connection:
-            return dict(observed.progress(connection, partner=partner))
+            found = dict(observed.progress(connection, partner=partner))
+            found.update(support.evidence(connection, provider=partner))
+            return dict(found)
     except SQLAlchemyError:
-        return {"stored": None, "normalized": None, "handled": None}
+        return dict.fromkeys(keys, None)
 
 
 def _poll_checks(engine: Engine | None, partner: Partner) -> list[PollCheck] | None:
@@ -211,7 +216,8 @@ def _evidence_checklist(
     partner: Partner, connector: Connector | None, engine: Engine | None
 ) -> tuple[list[ChecklistItem], list[PollCheck]]:
     """The evidence steps, each marked with what the hub has stored; the poll sources' state."""
-    evidence = _evidence(engine, partner.name) if connector is not None else {}
+    wanted = connector is not None or "support" in partner.capabilities
+    evidence = _evidence(engine, partner.name) if wanted else {}
     checks = _poll_checks(engine, partner)
     items = []
     for step in evidence_steps(partner, connector):

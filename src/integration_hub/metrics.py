@@ -133,3 +133,15 @@ def set_backlog(counts: Mapping[tuple[str, str], int]) -> None:
 
 def _labels(gauge: Gauge) -> list[str]:
     return [sample.labels["partner"] for metric in gauge.collect() for sample in metric.samples]
+
+
+SUPPORT_ESCALATIONS = Counter(
+    "hub_support_escalations_total",
+    "Support conversations the hub asked the inbox to open, by outcome (opened, failed).",
+    ["provider", "outcome"],
+)
+SUPPORT_RELAYS = Counter(
+    "hub_support_relays_total",
+    "Agents' replies in the support inbox queued to go back to the person, by inbox.",
+    ["provider"],
+)

@@ -238,6 +238,18 @@ class Settings(BaseSettings):
         pattern=r"^[a-z][a-z0-9_]{0,63}$",
         description="The support inbox partner when several provide it.",
     )
+    support_idle_hours: float = Field(
+        default=72,
+        gt=0,
+        le=24 * 90,
+        description="A support conversation with no message for this long goes idle: the "
+        "person's next matching message opens a new one.",
+    )
+    escalation_rules_file: Path | None = Field(
+        default=None,
+        description="A JSON file of escalation rules replacing the shipped ones (checked when "
+        "the worker starts).",
+    )
     session_lifetime_hours: float = Field(
         default=12, gt=0, description="Status panel sessions end this long after sign-in."
     )

@@ -143,6 +143,8 @@ def test_handler_declarations_are_checked() -> None:
         "invitations",
         "contracts",
         "email-suppression",
+        "escalation",
+        "support",
     ]
     assert registered_handlers()[: len(HANDLERS)] == HANDLERS
     with pytest.raises(ValueError, match="two handlers are named 'ledger'"):

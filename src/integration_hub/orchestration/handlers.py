@@ -30,14 +30,18 @@ from integration_hub.orchestration import (
     contacts,
     contracts,
     email_suppression,
+    escalation,
+    escalation_rules,
     identity,
     invitations,
     ledger,
+    support,
 )
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome
 from integration_hub.settings import Settings
 from integration_hub.storage import ledger as ledger_rows
+from integration_hub.storage.rows import utcnow
 
 # Kept in handler_runs.handler (64 characters) and in workflow ids "{name}/{event id}".
 _NAME = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
@@ -113,6 +117,44 @@ def _apply_email_event(
     return email_suppression.apply_event(connection, event, soft_bounce_limit=limit)
 
 
+def support_provider(settings: Settings) -> str | None:
+    """The configured support inbox's name, None when there is none."""
+    from integration_hub.connectors.partners import provider_for  # see registered_handlers
+
+    partner = provider_for("support", settings.support_provider)
+    return None if partner is None else partner.name
+
+
+def _apply_escalation(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    settings = context.settings
+    return escalation.apply_event(
+        connection,
+        event,
+        provider=support_provider(settings),
+        rules=escalation_rules.rules_for(settings.escalation_rules_file),
+        idle=timedelta(hours=settings.support_idle_hours),
+        outbox=context.outbox,
+        now=utcnow(),
+    )
+
+
+def _apply_support_event(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    from integration_hub.connectors.partners import provider_for  # see registered_handlers
+
+    messaging = provider_for("messaging", None)
+    return support.apply_event(
+        connection,
+        event,
+        outbox=context.outbox,
+        messaging=None if messaging is None else messaging.name,
+        now=utcnow(),
+    )
+
+
 HANDLERS: tuple[Handler, ...] = (
     # One ledger entry per payment or payout event.
     Handler("ledger", ledger.LEDGER_EVENT_TYPES, _post_ledger_entry),
@@ -132,6 +174,10 @@ HANDLERS: tuple[Handler, ...] = (
         email_suppression.EMAIL_SUPPRESSION_EVENT_TYPES,
         _apply_email_event,
     ),
+    # Inbound messages that match the escalation rules open a support conversation.
+    Handler("escalation", escalation.ESCALATION_EVENT_TYPES, _apply_escalation),
+    # The support inbox's events: conversations' state, agents' replies relayed, tags mirrored.
+    Handler("support", support.SUPPORT_EVENT_TYPES, _apply_support_event),
 )
 
 

@@ -16,11 +16,17 @@ from integration_hub.connectors.partner import CallsContext
 from integration_hub.connectors.partners import PARTNERS
 from integration_hub.orchestration.activities import HandlerActivities
 from integration_hub.orchestration.calls import CALL_WORKFLOWS, partner_calls
+from integration_hub.orchestration.escalation_rules import rules_for
 from integration_hub.orchestration.handlers import Handler, HandlerContext, registered_handlers
 from integration_hub.orchestration.invitations import InvitationActivities, InvitationWorkflow
 from integration_hub.orchestration.maintenance import maintenance_activities
 from integration_hub.orchestration.polls import PollActivities, PollWorkflow
 from integration_hub.orchestration.retention import RETENTION_WORKFLOWS, RetentionActivities
+from integration_hub.orchestration.support_conversation import (
+    SupportActivities,
+    SupportConversationWorkflow,
+)
+from integration_hub.orchestration.support_tags import TagSyncActivities, TagSyncWorkflow
 from integration_hub.orchestration.workflows import HandlerWorkflow
 from integration_hub.secrets import EnvSecretSource, SecretSource
 from integration_hub.settings import Settings
@@ -38,6 +44,9 @@ def build_worker(
     """`executor` runs the (synchronous) activities; its owner waits for it before closing
     the engine they use. `secrets` feed the partners' calls out. `handlers` are the ones its
     handler workflow runs: by default the registered ones (core and partners')."""
+    # The escalation rules file is checked here: one that does not hold together stops the
+    # start (RulesError names the problem) rather than failing every message later.
+    rules_for(settings.escalation_rules_file)
     handling = HandlerActivities(
         engine,
         registered_handlers() if handlers is None else handlers,
@@ -54,6 +63,8 @@ def build_worker(
             HandlerWorkflow,
             PollWorkflow,
             InvitationWorkflow,
+            SupportConversationWorkflow,
+            TagSyncWorkflow,
             *CALL_WORKFLOWS,
             *RETENTION_WORKFLOWS,
         ],
@@ -63,6 +74,8 @@ def build_worker(
             *(activity for partner in calls for activity in partner.activities()),
             *polls.activities(),
             *InvitationActivities(engine).activities(),
+            *SupportActivities(engine).activities(),
+            *TagSyncActivities(engine).activities(),
             *maintenance_activities(secrets, settings),
             *RetentionActivities(engine, retention_days=settings.raw_retention_days).activities(),
         ],

@@ -77,6 +77,11 @@ def get_cleaner(connection: Connection, *, cleaner_id: str) -> dict[str, Any] | 
     return None if row is None else _out(row)
 
 
+def cleaner_by_phone(connection: Connection, *, phone: str) -> dict[str, Any] | None:
+    row = connection.execute(select(cleaners).where(cleaners.c.phone == phone)).first()
+    return None if row is None else _out(row)
+
+
 def list_cleaners(
     connection: Connection, *, limit: int, after_id: str | None = None
 ) -> list[dict[str, Any]]:

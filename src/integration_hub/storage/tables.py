@@ -446,3 +446,62 @@ email_suppression_events = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
+
+# Support conversations the hub opened in the support inbox (orchestration/escalation.py and
+# support_conversation.py). `id` (sup_<24 hex>) derives from the event that opened it; the
+# inbox's own ids come back once it is open and map the inbox's events to the row. One row is
+# `opening` or `open` per phone at a time; `idle`, `closed` and `failed` end it.
+MAX_REASONS = 10  # matched rule names kept per conversation
+support_conversations = Table(
+    "support_conversations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("provider_conversation_id", String(128)),
+    Column("provider_contact_id", String(128)),
+    Column("phone", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),  # sms | whatsapp: where replies go back
+    Column("language", String(8), nullable=False),
+    Column("status", String(16), nullable=False),  # opening | open | closed | idle | failed
+    Column("reasons", JSON, nullable=False),  # at most MAX_REASONS rule names
+    Column("property_id", String(64)),
+    Column("stay_id", String(64)),
+    Column("job_id", String(64)),
+    Column("assignee", String(128)),
+    Column("opened_at", DateTime(timezone=True)),
+    Column("last_message_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("last_relay_at", DateTime(timezone=True)),
+    Column("relay_count", Integer, nullable=False, default=0),
+    Column("last_error", String(255)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("provider", "provider_conversation_id"),
+    Index(None, "phone", "status"),
+)
+
+# A contact's tags (phone = contacts.phone): set in the hub (`hub`, pushed to the inbox) or
+# mirrored from the inbox (`inbox`, never pushed back). At most MAX_CONTACT_TAGS per phone;
+# names are normalized (storage/support.py: normalize_tag).
+MAX_CONTACT_TAGS = 50
+MAX_TAG_LENGTH = 64
+contact_tags = Table(
+    "contact_tags",
+    metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("tag", String(MAX_TAG_LENGTH), primary_key=True),
+    Column("source", String(8), nullable=False),  # hub | inbox
+    Column("provider", String(64)),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+
+# The inbox's contact ids the hub learned (its activities' results, its events), so an inbox
+# event that carries no phone maps back to the hub's contact.
+support_contacts = Table(
+    "support_contacts",
+    metadata,
+    Column("provider", String(64), primary_key=True),
+    Column("provider_contact_id", String(128), primary_key=True),
+    Column("phone", String(32), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,6 +1,11 @@
 """The send-message workflow: one per message of ours, its id derived from our message id, so
 asking twice to send the same message starts nothing new (and the activity's guard covers
-retries). Deterministic only: the call is the activity."""
+retries). Deterministic only: the call is the activity.
+
+Its name, its id and its input's first fields are the core's messaging contract
+(connectors/messaging.py: `send_workflow`, `send_workflow_id`, `OutboundMessage`): the core
+starts it through the outbox by that name, e.g. to relay an agent's reply from the support
+inbox."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from integration_hub.storage import audit as audit_rows
 from integration_hub.web.admin import (
     audit,
     cleaners,
+    contact_tags,
     emails,
     events,
     health,
@@ -62,6 +63,7 @@ CORE_ROUTERS = (
     cleaners.router,
     invitations.router,
     emails.router,
+    contact_tags.router,
 )
 
 

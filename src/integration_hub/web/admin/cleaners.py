@@ -13,10 +13,14 @@ from fastapi import HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from integration_hub.orchestration.cleaners import payable
+from integration_hub.orchestration.escalation import CLEANER_TAG
+from integration_hub.orchestration.handlers import support_provider
+from integration_hub.orchestration.outbox import Outbox
+from integration_hub.orchestration.support_tags import tag_contact
 from integration_hub.storage import cleaners as cleaner_rows
 from integration_hub.storage import contracts
 from integration_hub.storage.rows import utcnow
-from integration_hub.web.admin.deps import OPERATOR, DatabaseDep, api_router
+from integration_hub.web.admin.deps import OPERATOR, DatabaseDep, HubDep, api_router
 from integration_hub.web.audit import add_audit_detail
 from integration_hub.web.validation import Limit, StorableText
 
@@ -66,14 +70,23 @@ def cleaner_out(cleaner: dict[str, Any], contract_signed: bool | None = None) ->
 
 
 @router.post("/cleaners", status_code=201, dependencies=OPERATOR)
-async def add_cleaner(body: CleanerIn, database: DatabaseDep, http: Request) -> CleanerOut:
-    """Register a cleaner; its phone becomes a messaging contact in its language."""
-    try:
-        cleaner = await database.write(
-            lambda c: cleaner_rows.add_cleaner(
-                c, name=body.name, phone=body.phone, language=body.language
-            )
+async def add_cleaner(
+    body: CleanerIn, hub: HubDep, database: DatabaseDep, http: Request
+) -> CleanerOut:
+    """Register a cleaner; its phone becomes a messaging contact in its language, tagged
+    "cleaner" (pushed to the support inbox's contact when one is configured)."""
+    inbox = support_provider(hub.settings)
+
+    def write(connection: Any) -> dict[str, Any]:
+        cleaner = cleaner_rows.add_cleaner(
+            connection, name=body.name, phone=body.phone, language=body.language
         )
+        tag_contact(connection, Outbox(), phone=body.phone, tag=CLEANER_TAG, name=body.name,
+                    provider=inbox, locale=body.language)  # fmt: skip
+        return cleaner
+
+    try:
+        cleaner = await database.write(write)
     except cleaner_rows.CleanerExists as exists:
         raise HTTPException(
             409, detail={"error": "cleaner_exists", "detail": exists.detail}

@@ -1,0 +1,151 @@
+"""The escalation handler: an inbound guest or cleaner message (`message.received`) that
+matches the escalation rules opens a support conversation in the configured inbox, and the
+same person's next messages go to that conversation while it is open.
+
+In one transaction, serialized per phone: with no inbox configured, nothing happens (Skipped);
+an opening or open conversation of the phone that had a message within
+HUB_SUPPORT_IDLE_HOURS gets the message (its `last_message_at` moves, and a `message` signal
+is queued to its workflow), whether or not the message matches; an older one is marked idle
+(its workflow's timer may not have fired yet) and counts as none. Otherwise a matching message
+makes a row `opening` (its id from the event: a replay makes nothing twice) and queues the
+start of `support.conversation/{id}` (support_conversation.py) with the message, its
+reasons (the rules' names), its tags ("escalation", the rules' tags, "cleaner" for a cleaner,
+the contact's hub tags) and its context. A consent keyword alone (STOP, BAJA, ...) never
+escalates: it is not a request for help. Details name the conversation, never the phone or
+the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from integration_hub.connectors.support_inbox import MAX_BODY, MAX_TAGS, EscalationContext
+from integration_hub.orchestration.escalation_rules import EscalationRules, fold
+from integration_hub.orchestration.outbox import Outbox
+from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
+from integration_hub.orchestration.support_conversation import (
+    WORKFLOW,
+    ConversationMessage,
+    ConversationStart,
+    workflow_id,
+)
+from integration_hub.storage import cleaners, contacts, dialect
+from integration_hub.storage import contact_tags as tag_rows
+from integration_hub.storage import support as rows
+
+ESCALATION_EVENT_TYPES = frozenset({"message.received"})
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+ESCALATION_TAG, CLEANER_TAG = "escalation", "cleaner"
+LANGUAGES = frozenset({"en", "es"})
+# Consent keywords (Twilio's standard ones and their Spanish counterparts): a message that is
+# only one of these is a consent change, handled by the contacts handler.
+CONSENT_WORDS = frozenset(
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke",
+     "start", "unstop", "baja", "parar", "alto", "cancelar", "detener"}
+)  # fmt: skip
+
+
+def conversation_id_for(event_id: str) -> str:
+    return "sup_" + hashlib.sha256(event_id.encode()).hexdigest()[:24]
+
+
+def message_id_for(event_id: str) -> str:
+    """The hub's id of an inbound message, stable across retries and replays."""
+    return "msg_" + hashlib.sha256(event_id.encode()).hexdigest()[:24]
+
+
+def _tags(*groups: Any) -> tuple[str, ...]:
+    """Unique, in order, at most MAX_TAGS."""
+    out: list[str] = []
+    for group in groups:
+        for tag in group:
+            if tag not in out and len(out) < MAX_TAGS:
+                out.append(tag)
+    return tuple(out)
+
+
+def _queue_message(
+    connection: Connection, outbox: Outbox, found: dict[str, Any], message: ConversationMessage,
+    dedup: str, when: datetime,
+) -> str:  # fmt: skip
+    if not outbox.signal(connection, workflow_id=workflow_id(found["id"]), signal="message",
+                         dedup=dedup, input=message):  # fmt: skip
+        return f"message queued to conversation {found['id']} already"  # a replayed event
+    rows.touch(connection, conversation_id=found["id"], when=when)
+    return f"message queued to conversation {found['id']}"
+
+
+def apply_event(
+    connection: Connection,
+    event: dict[str, Any],
+    *,
+    provider: str | None,
+    rules: EscalationRules,
+    idle: timedelta,
+    outbox: Outbox,
+    now: datetime,
+) -> HandlerOutcome:
+    if provider is None:
+        return Skipped("support_not_configured: no support inbox is set")
+    data = event["data"]
+    phone, body = str(data["from"]), str(data["body"])[:MAX_BODY]
+    if not E164.fullmatch(phone):
+        return Skipped("not_a_phone: the sender is not an E.164 number")
+    if fold(body) in CONSENT_WORDS:
+        return Skipped("consent_keyword: a consent change never escalates")
+    if not body.strip():
+        return Skipped("empty: the message has no text")
+    dialect.serialize_on(connection, key=f"support:{phone}")
+    message = ConversationMessage(message_id_for(event["id"]), body, now.isoformat())
+    conversation_id = conversation_id_for(event["id"])
+    found = rows.active_conversation(connection, phone=phone)
+    if found is not None and found["id"] == conversation_id:
+        return Skipped(f"opened_already: conversation {conversation_id}")  # a replayed event
+    if found is not None:
+        last = found["last_message_at"] or found["created_at"]
+        if last >= now - idle:
+            return _queue_message(connection, outbox, found, message, event["id"], now)
+        rows.mark_idle(connection, conversation_id=found["id"], last_seen=last)
+    matched = rules.match(body)
+    if not matched:
+        return Skipped("no_rule_matched: the message matches no escalation rule")
+    contact = contacts.get_contact(connection, phone=phone)
+    cleaner = cleaners.cleaner_by_phone(connection, phone=phone)
+    # The message's own hint first, then what the hub knows of the person.
+    known = cleaner["language"] if cleaner else (contact or {}).get("locale")
+    language = data.get("locale_hint") or known
+    language = language if language in LANGUAGES else "en"
+    hub_tags = [t["tag"] for t in tag_rows.tags_of(connection, phone=phone)]
+    tags = _tags(
+        [ESCALATION_TAG], (t for rule in matched for t in rule.tags),
+        [CLEANER_TAG] if cleaner else [], hub_tags,
+    )  # fmt: skip
+    lines = [f"Cleaner: {cleaner['name']}"] if cleaner else []
+    lines.append(f"Channel: {data['channel']}")
+    reasons = [rule.name for rule in matched]
+    if not rows.insert_conversation(
+        connection, conversation_id=conversation_id, provider=provider, phone=phone,
+        channel=data["channel"], language=language, reasons=reasons, when=now,
+    ):  # fmt: skip
+        return Skipped(f"opened_already: conversation {conversation_id}")
+    start = ConversationStart(
+        conversation_id=conversation_id,
+        provider=provider,
+        phone=phone,
+        name=cleaner["name"] if cleaner else data.get("profile_name"),
+        language=language,
+        channel=data["channel"],
+        idle_seconds=idle.total_seconds(),
+        messages=(message,),
+        reasons=tuple(reasons),
+        tags=tags,
+        context=EscalationContext(lines=tuple(lines)),
+    )
+    outbox.start(connection, workflow=WORKFLOW, workflow_id=workflow_id(conversation_id),
+                 dedup=event["id"], input=start)  # fmt: skip
+    return f"conversation {conversation_id} opening ({', '.join(reasons)})"

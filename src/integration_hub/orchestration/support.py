@@ -1,0 +1,149 @@
+"""The support handler: the inbox's events (`support.*`, mapped by the inbox's package) on the
+hub's conversations and contacts.
+
+The conversation is the hub's row of the delivering inbox (the event's partner) with the
+inbox's conversation id, else the one whose hub id the inbox carried back
+(`hub_escalation_id`). The phone is the event's contact phone, else the one the hub learned
+for the inbox's contact id (support_contacts), else the conversation's.
+
+- conversation_closed: the row is closed and its workflow gets `closed`;
+- assignee_changed: the row's assignee;
+- conversation_opened / message_received: the row's last_message_at (activity keeps it from
+  going idle);
+- tag_added: the tag joins the contact's tags (source `inbox`: never pushed back, so no echo);
+- message_sent (an agent's public reply): relayed to the person on the conversation's phone
+  and channel, through the messaging partner's send workflow queued on the outbox, its message
+  id derived from the event's id (a replay relays nothing twice).
+Events about conversations the hub did not open change nothing (Skipped). Details name the
+conversation, never a phone, a tag's contact or a message body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from integration_hub.connectors.messaging import (
+    MAX_BODY,
+    OutboundMessage,
+    send_workflow,
+    send_workflow_id,
+)
+from integration_hub.metrics import SUPPORT_RELAYS
+from integration_hub.orchestration.outbox import Outbox
+from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
+from integration_hub.orchestration.support_conversation import Closed, workflow_id
+from integration_hub.storage import contact_tags as tag_rows
+from integration_hub.storage import contacts
+from integration_hub.storage import support as rows
+from integration_hub.storage.tables import MAX_CONTACT_TAGS
+
+SUPPORT_EVENT_TYPES = frozenset(
+    f"support.{kind}"
+    for kind in ("conversation_opened", "message_received", "message_sent",
+                 "conversation_closed", "tag_added", "assignee_changed")
+)  # fmt: skip
+MAX_ASSIGNEE = 128
+DEFAULT_LOCALE = "en"
+
+
+def relay_id_for(event_id: str) -> str:
+    return "rly_" + hashlib.sha256(event_id.encode()).hexdigest()[:24]
+
+
+def _phone(connection: Connection, provider: str, data: dict[str, Any], found: Any) -> str | None:
+    contact = data["contact"]
+    if contact.get("phone"):
+        return str(contact["phone"])
+    if contact.get("id"):
+        known = tag_rows.phone_of_contact(
+            connection, provider=provider, provider_contact_id=str(contact["id"])
+        )
+        if known is not None:
+            return known
+    return None if found is None else str(found["phone"])
+
+
+def _tag_added(
+    connection: Connection, provider: str, data: dict[str, Any], found: Any
+) -> HandlerOutcome:
+    phone = _phone(connection, provider, data, found)
+    if phone is None:
+        return Skipped("no_phone: the inbox contact has no phone the hub knows")
+    tag = tag_rows.normalize_tag(str(data["tag"]))
+    if tag is None:
+        return Skipped("bad_tag: the tag has no usable characters")
+    if data["contact"].get("id"):
+        tag_rows.remember_contact(connection, provider=provider, phone=phone,
+                              provider_contact_id=str(data["contact"]["id"]))  # fmt: skip
+    if tag_rows.tag_count(connection, phone=phone) >= MAX_CONTACT_TAGS:
+        return Skipped(f"too_many_tags: the contact has {MAX_CONTACT_TAGS} tags")
+    contacts.ensure_contact(connection, phone=phone, locale=DEFAULT_LOCALE)
+    added = tag_rows.add_tag(
+        connection, phone=phone, tag=tag, source=tag_rows.TagSource.INBOX, provider=provider
+    )
+    where = f"conversation {found['id']}" if found else "an inbox contact"
+    return f"tag {tag} {'added' if added else 'already present'} on the contact of {where}"
+
+
+def _relay(
+    connection: Connection, event: dict[str, Any], found: dict[str, Any], outbox: Outbox,
+    messaging: str | None, now: datetime,
+) -> HandlerOutcome:  # fmt: skip
+    if messaging is None:
+        return Skipped("no_messaging_partner: nothing can relay the reply")
+    body = str(event["data"]["body"]).strip()
+    if not body:
+        return Skipped(f"empty_reply: conversation {found['id']}")
+    message_id = relay_id_for(event["id"])
+    message = OutboundMessage(message_id, found["phone"], found["channel"], body[:MAX_BODY])
+    queued = outbox.start(
+        connection, workflow=send_workflow(messaging), dedup=event["id"], input=message,
+        workflow_id=send_workflow_id(messaging, message_id),
+    )  # fmt: skip
+    if not queued:
+        return f"reply {message_id} of conversation {found['id']} relayed already"
+    rows.record_relay(connection, conversation_id=found["id"], when=now)
+    SUPPORT_RELAYS.labels(found["provider"]).inc()
+    return f"reply {message_id} of conversation {found['id']} relayed"
+
+
+def apply_event(
+    connection: Connection,
+    event: dict[str, Any],
+    *,
+    outbox: Outbox,
+    messaging: str | None,
+    now: datetime,
+) -> HandlerOutcome:
+    provider, data, kind = event["partner"], event["data"], event["type"].removeprefix("support.")
+    found = rows.conversation_of(
+        connection,
+        provider=provider,
+        provider_conversation_id=data.get("conversation_id"),
+        conversation_id=data.get("hub_escalation_id"),
+    )
+    if kind == "tag_added":
+        return _tag_added(connection, provider, data, found)
+    if found is None:
+        return Skipped("not_a_hub_conversation: the hub did not open this conversation")
+    if kind == "message_sent":
+        return _relay(connection, event, found, outbox, messaging, now)
+    if kind == "conversation_closed":
+        if not rows.mark_closed(connection, conversation_id=found["id"]):
+            return Skipped(f"closed_already: conversation {found['id']} is {found['status']}")
+        if found["status"] in rows.ACTIVE:  # an idle one's workflow has ended
+            outbox.signal(connection, workflow_id=workflow_id(found["id"]), signal="closed",
+                          dedup=event["id"], input=Closed(reason="closed in the inbox"))  # fmt: skip
+        return f"conversation {found['id']} closed"
+    if kind == "assignee_changed":
+        assignee = data.get("assignee") or {}
+        shown = assignee.get("name") or assignee.get("id")
+        rows.set_assignee(connection, conversation_id=found["id"],
+                          assignee=str(shown)[:MAX_ASSIGNEE] if shown else None)  # fmt: skip
+        return f"conversation {found['id']} " + ("assigned" if shown else "unassigned")
+    rows.touch(connection, conversation_id=found["id"], when=now)
+    return f"conversation {found['id']}: {kind.replace('_', ' ')}"

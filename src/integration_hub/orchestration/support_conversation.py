@@ -1,0 +1,290 @@
+"""The support conversation workflow (`support.conversation/{id}`, started once through the
+outbox by the escalation handler with the message that opened it) and its activities.
+
+It runs the configured inbox's `escalate` activity by the agreed name
+(connectors/support_inbox.py): the first message opens the conversation in the inbox, and the
+row goes opening -> open with the inbox's ids (a compare-and-set). Then it waits for `message`
+signals (the same person's next messages, queued by the handler: each escalated in order into
+the same conversation, once per message id), a `closed` signal (the inbox closed it: the
+support handler closed the row already), or the idle timeout (HUB_SUPPORT_IDLE_HOURS since the
+last message: the row goes idle, so the person's next matching message opens a new one). An
+open the inbox refused, or that ran out of retries, makes the row `failed` with the reason; a
+later message that fails is kept as the row's `last_error` and the conversation goes on.
+Messages queued to a conversation whose open then fails are not escalated: the row says
+`failed`, and the person's next matching message opens a new one.
+After MESSAGES_PER_RUN messages it continues as new, carrying what it must not forget (the
+inbox's ids, the message ids already escalated, messages still waiting), so its history stays
+bounded however long a conversation runs.
+
+The idle timer and a new message can race: the handler moves `last_message_at` forward in the
+transaction that queues the signal, and the idle write only takes a row whose
+`last_message_at` is no newer than the last message the workflow handled; otherwise a message
+is on its way and the workflow waits again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio import activity, workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import structlog
+
+    from integration_hub.connectors.outbound import CALL_RETRY, CALL_TIMEOUT
+    from integration_hub.connectors.support_inbox import (
+        MAX_BODY,
+        EscalationContext,
+        EscalationRequest,
+        InboxConversation,
+        support_activity,
+    )
+    from integration_hub.metrics import SUPPORT_ESCALATIONS
+    from integration_hub.storage import contact_tags as tag_rows
+    from integration_hub.storage import support as rows
+    from integration_hub.storage.engine import begin_write
+
+WORKFLOW = "support.conversation"
+MESSAGES_PER_RUN = 100
+MAX_SEEN = 200  # message ids remembered across continue-as-new (the outbox dedups older ones)
+RECORD_TIMEOUT = timedelta(seconds=30)
+log = structlog.get_logger(__name__)
+
+
+def workflow_id(conversation_id: str) -> str:
+    return f"{WORKFLOW}/{conversation_id}"
+
+
+@dataclass(frozen=True)
+class ConversationMessage:
+    message_id: str  # stable: from the inbound event's id
+    body: str
+    received_at: str  # ISO 8601: the row's last_message_at the handler wrote with it
+
+
+@dataclass(frozen=True)
+class ConversationStart:
+    conversation_id: str
+    provider: str
+    phone: str
+    name: str | None
+    language: str
+    channel: str
+    idle_seconds: float
+    messages: tuple[ConversationMessage, ...]  # the first one (or those a new run carries)
+    reasons: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    context: EscalationContext = field(default_factory=EscalationContext)
+    provider_conversation_id: str | None = None
+    seen: tuple[str, ...] = ()  # message ids escalated already
+    last_seen: str | None = None  # received_at of the newest message handled
+    messages_per_run: int = MESSAGES_PER_RUN
+
+
+@dataclass(frozen=True)
+class Closed:
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OpenedRecord:
+    conversation_id: str
+    provider: str
+    phone: str
+    provider_conversation_id: str
+    provider_contact_id: str
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    conversation_id: str
+    provider: str
+    error: str
+    opening: bool  # the open failed (the row fails) or a later message (the error is kept)
+
+
+@dataclass(frozen=True)
+class IdleRecord:
+    conversation_id: str
+    last_seen: str | None
+
+
+@dataclass(frozen=True)
+class IdleOutcome:
+    idled: bool
+    active: bool  # the row is still opening or open (not idled: a newer message is coming)
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+class SupportActivities:
+    """The conversation workflow's writes; built once per worker with the engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def activities(self) -> list[Any]:
+        return [self.record_opened, self.record_failed, self.record_idle]
+
+    @activity.defn(name="support_record_opened")
+    def record_opened(self, input: OpenedRecord) -> bool:
+        with begin_write(self._engine) as connection:
+            tag_rows.remember_contact(
+                connection, provider=input.provider, phone=input.phone,
+                provider_contact_id=input.provider_contact_id,
+            )  # fmt: skip
+            opened = rows.mark_open(
+                connection,
+                conversation_id=input.conversation_id,
+                provider_conversation_id=input.provider_conversation_id,
+                provider_contact_id=input.provider_contact_id,
+            )
+        if opened:
+            SUPPORT_ESCALATIONS.labels(input.provider, "opened").inc()
+            log.info("support_conversation_opened", conversation_id=input.conversation_id,
+                     provider=input.provider)  # fmt: skip
+        return opened
+
+    @activity.defn(name="support_record_failed")
+    def record_failed(self, input: FailedRecord) -> bool:
+        with begin_write(self._engine) as connection:
+            if not input.opening:
+                return rows.set_error(
+                    connection, conversation_id=input.conversation_id, error=input.error
+                )
+            failed = rows.mark_failed(
+                connection, conversation_id=input.conversation_id, error=input.error
+            )
+        if failed:
+            SUPPORT_ESCALATIONS.labels(input.provider, "failed").inc()
+            log.warning("support_conversation_failed", conversation_id=input.conversation_id,
+                        provider=input.provider, error=input.error)  # fmt: skip
+        return failed
+
+    @activity.defn(name="support_record_idle")
+    def record_idle(self, input: IdleRecord) -> IdleOutcome:
+        with begin_write(self._engine) as connection:
+            idled = rows.mark_idle(
+                connection, conversation_id=input.conversation_id, last_seen=_when(input.last_seen)
+            )
+            found = rows.get_conversation(connection, conversation_id=input.conversation_id)
+        active = found is not None and found["status"] in rows.ACTIVE
+        return IdleOutcome(idled=idled, active=active)
+
+
+def _failure(error: ActivityError) -> str:
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'error'}: {cause.message}"
+    return str(cause or error)
+
+
+@workflow.defn(name=WORKFLOW)
+class SupportConversationWorkflow:
+    def __init__(self) -> None:
+        self._pending: list[ConversationMessage] = []
+        self._closed: str | None = None
+
+    @workflow.signal(name="message")
+    def message(self, message: ConversationMessage) -> None:
+        self._pending.append(message)
+
+    @workflow.signal(name="closed")
+    def closed(self, closed: Closed) -> None:
+        self._closed = closed.reason or "closed"
+
+    @workflow.query(name="state")
+    def state(self) -> dict[str, Any]:
+        return {"pending": len(self._pending), "closed": self._closed}
+
+    async def _escalate(
+        self, start: ConversationStart, message: ConversationMessage, into: str | None
+    ) -> InboxConversation:
+        request = EscalationRequest(
+            escalation_id=start.conversation_id,
+            message_id=message.message_id,
+            phone=start.phone,
+            name=start.name,
+            language=start.language,
+            channel=start.channel,
+            body=message.body[:MAX_BODY],
+            reasons=start.reasons,
+            tags=start.tags,
+            context=start.context,
+            provider_conversation_id=into,
+        )
+        made: InboxConversation = await workflow.execute_activity(
+            support_activity(start.provider, "escalate"),
+            request,
+            result_type=InboxConversation,
+            start_to_close_timeout=CALL_TIMEOUT,
+            retry_policy=CALL_RETRY,
+        )
+        return made
+
+    async def _record_failed(self, start: ConversationStart, error: str, opening: bool) -> None:
+        await workflow.execute_activity_method(
+            SupportActivities.record_failed,
+            FailedRecord(start.conversation_id, start.provider, error, opening),
+            start_to_close_timeout=RECORD_TIMEOUT,
+        )
+
+    @workflow.run
+    async def run(self, start: ConversationStart) -> str:
+        # Signals may have come with the start; the carried messages were queued before them.
+        self._pending[:0] = start.messages
+        into, seen, last_seen = start.provider_conversation_id, list(start.seen), start.last_seen
+        handled = 0
+        while True:
+            while self._pending and not self._closed:
+                message = self._pending.pop(0)
+                if message.message_id in seen:
+                    continue  # one message, queued twice (a replayed event): escalated once
+                try:
+                    made = await self._escalate(start, message, into)
+                except ActivityError as error:
+                    if into is None:
+                        await self._record_failed(start, _failure(error), opening=True)
+                        return "failed"
+                    await self._record_failed(start, _failure(error), opening=False)
+                else:
+                    if into is None:
+                        into = made.provider_conversation_id
+                        await workflow.execute_activity_method(
+                            SupportActivities.record_opened,
+                            OpenedRecord(start.conversation_id, start.provider, start.phone,
+                                         into, made.provider_contact_id),
+                            start_to_close_timeout=RECORD_TIMEOUT,
+                        )  # fmt: skip
+                seen = [*seen, message.message_id][-MAX_SEEN:]
+                known, when = _when(last_seen), _when(message.received_at)
+                if known is None or (when is not None and when > known):
+                    last_seen = message.received_at
+                handled += 1
+            if self._closed:
+                return "closed"
+            if handled >= start.messages_per_run:
+                workflow.continue_as_new(
+                    replace(start, messages=tuple(self._pending), provider_conversation_id=into,
+                            seen=tuple(seen), last_seen=last_seen)
+                )  # fmt: skip
+            try:
+                await workflow.wait_condition(
+                    lambda: bool(self._pending or self._closed),
+                    timeout=timedelta(seconds=start.idle_seconds),
+                )
+            except TimeoutError:
+                outcome: IdleOutcome = await workflow.execute_activity_method(
+                    SupportActivities.record_idle,
+                    IdleRecord(start.conversation_id, last_seen),
+                    start_to_close_timeout=RECORD_TIMEOUT,
+                )
+                if outcome.idled or not outcome.active:
+                    return "idle" if outcome.idled else "ended"
+                # A newer message's signal is on its way: wait for it (or idle again).

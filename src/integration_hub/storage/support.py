@@ -1,0 +1,221 @@
+"""support_conversations: the queries. Which event opens, feeds or ends a conversation is
+orchestration/escalation.py's and support.py's; every status change here is a compare-and-set,
+so a retried activity or a replayed event changes nothing twice. Contacts' tags and the
+inbox's contact ids are storage/contact_tags.py's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from integration_hub.storage import dialect
+from integration_hub.storage.rows import as_utc, utcnow
+from integration_hub.storage.tables import MAX_REASONS, support_conversations
+
+MAX_ERROR = 255
+_TIMES = ("opened_at", "last_message_at", "closed_at", "last_relay_at", "created_at", "updated_at")
+
+
+class ConversationStatus(StrEnum):
+    OPENING = "opening"  # the row is made; its workflow asks the inbox to open it
+    OPEN = "open"
+    CLOSED = "closed"  # closed in the inbox
+    IDLE = "idle"  # no message for HUB_SUPPORT_IDLE_HOURS: the next one opens anew
+    FAILED = "failed"  # the inbox did not open it; `last_error` says why
+
+
+ACTIVE: tuple[str, ...] = (ConversationStatus.OPENING, ConversationStatus.OPEN)
+
+
+def _out(row: Any) -> dict[str, Any]:
+    found = dict(row._mapping)
+    for name in _TIMES:
+        if found.get(name) is not None:
+            found[name] = as_utc(found[name])
+    return found
+
+
+# --- conversations ----------------------------------------------------------------------------
+
+
+def insert_conversation(
+    connection: Connection,
+    *,
+    conversation_id: str,
+    provider: str,
+    phone: str,
+    channel: str,
+    language: str,
+    reasons: list[str],
+    when: datetime,
+) -> bool:
+    """A new `opening` conversation; False when that id exists (a replayed event)."""
+    values = {
+        "id": conversation_id,
+        "provider": provider,
+        "phone": phone,
+        "channel": channel,
+        "language": language,
+        "status": ConversationStatus.OPENING.value,
+        "reasons": reasons[:MAX_REASONS],
+        "last_message_at": when,
+        "relay_count": 0,
+        "created_at": when,
+        "updated_at": when,
+    }
+    statement = dialect.insert_or_ignore(
+        connection, support_conversations, key=["id"], values=values
+    ).returning(support_conversations.c.id)
+    return connection.execute(statement).first() is not None
+
+
+def get_conversation(connection: Connection, *, conversation_id: str) -> dict[str, Any] | None:
+    row = connection.execute(
+        select(support_conversations).where(support_conversations.c.id == conversation_id)
+    ).first()
+    return None if row is None else _out(row)
+
+
+def active_conversation(connection: Connection, *, phone: str) -> dict[str, Any] | None:
+    """The newest opening or open conversation of a phone."""
+    row = connection.execute(
+        select(support_conversations)
+        .where(support_conversations.c.phone == phone, support_conversations.c.status.in_(ACTIVE))
+        .order_by(support_conversations.c.created_at.desc(), support_conversations.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _out(row)
+
+
+def conversation_of(
+    connection: Connection,
+    *,
+    provider: str,
+    provider_conversation_id: str | None,
+    conversation_id: str | None,
+) -> dict[str, Any] | None:
+    """The hub's conversation an inbox event names: by the inbox's id, else by the hub's id
+    the inbox carried back (of that provider only)."""
+    table = support_conversations
+    if provider_conversation_id:
+        row = connection.execute(
+            select(table).where(
+                table.c.provider == provider,
+                table.c.provider_conversation_id == provider_conversation_id,
+            )
+        ).first()
+        if row is not None:
+            return _out(row)
+    if conversation_id:
+        row = connection.execute(
+            select(table).where(table.c.id == conversation_id, table.c.provider == provider)
+        ).first()
+        if row is not None:
+            return _out(row)
+    return None
+
+
+def _change(connection: Connection, conversation_id: str, *where: Any, **values: Any) -> bool:
+    values.setdefault("updated_at", utcnow())
+    result = connection.execute(
+        update(support_conversations)
+        .where(support_conversations.c.id == conversation_id, *where)
+        .values(values)
+    )
+    return bool(result.rowcount)
+
+
+def touch(connection: Connection, *, conversation_id: str, when: datetime) -> bool:
+    """A message came (from the person or in the inbox): `last_message_at` moves forward."""
+    column = support_conversations.c.last_message_at
+    return _change(connection, conversation_id, column.is_(None) | (column < when),
+                   last_message_at=when)  # fmt: skip
+
+
+def mark_open(
+    connection: Connection,
+    *,
+    conversation_id: str,
+    provider_conversation_id: str,
+    provider_contact_id: str,
+) -> bool:
+    """opening -> open with the inbox's ids; False when it is not opening any more."""
+    return _change(
+        connection,
+        conversation_id,
+        support_conversations.c.status == ConversationStatus.OPENING.value,
+        status=ConversationStatus.OPEN.value,
+        provider_conversation_id=provider_conversation_id,
+        provider_contact_id=provider_contact_id,
+        opened_at=utcnow(),
+    )
+
+
+def mark_failed(connection: Connection, *, conversation_id: str, error: str) -> bool:
+    """opening -> failed with the reason."""
+    return _change(
+        connection,
+        conversation_id,
+        support_conversations.c.status == ConversationStatus.OPENING.value,
+        status=ConversationStatus.FAILED.value,
+        last_error=error[:MAX_ERROR],
+    )
+
+
+def mark_idle(connection: Connection, *, conversation_id: str, last_seen: datetime | None) -> bool:
+    """opening/open -> idle, unless a message newer than `last_seen` (the newest one the
+    workflow knows of) came meanwhile: that message's signal is on its way."""
+    column = support_conversations.c.last_message_at
+    newer = column.is_(None) if last_seen is None else column.is_(None) | (column <= last_seen)
+    return _change(
+        connection,
+        conversation_id,
+        support_conversations.c.status.in_(ACTIVE),
+        newer,
+        status=ConversationStatus.IDLE.value,
+        closed_at=utcnow(),
+    )
+
+
+def mark_closed(connection: Connection, *, conversation_id: str) -> bool:
+    """opening/open/idle -> closed (the inbox closed it)."""
+    open_or_idle = (*ACTIVE, ConversationStatus.IDLE.value)
+    return _change(
+        connection,
+        conversation_id,
+        support_conversations.c.status.in_(open_or_idle),
+        status=ConversationStatus.CLOSED.value,
+        closed_at=utcnow(),
+    )
+
+
+def set_assignee(connection: Connection, *, conversation_id: str, assignee: str | None) -> bool:
+    return _change(connection, conversation_id, assignee=assignee)
+
+
+def set_error(connection: Connection, *, conversation_id: str, error: str) -> bool:
+    return _change(connection, conversation_id, last_error=error[:MAX_ERROR])
+
+
+def record_relay(connection: Connection, *, conversation_id: str, when: datetime) -> bool:
+    return _change(
+        connection,
+        conversation_id,
+        last_relay_at=when,
+        relay_count=support_conversations.c.relay_count + 1,
+    )
+
+
+def evidence(connection: Connection, *, provider: str) -> dict[str, bool]:
+    """Whether a conversation of `provider` was opened there, and a reply relayed back."""
+    table = support_conversations
+    mine = table.c.provider == provider
+    opened = select(table.c.id).where(mine, table.c.provider_conversation_id.is_not(None))
+    relayed = select(table.c.id).where(mine, table.c.last_relay_at.is_not(None))
+    return {
+        "support_conversation": connection.execute(opened.limit(1)).first() is not None,
+        "support_round_trip": connection.execute(relayed.limit(1)).first() is not None,
+    }
