@@ -12,8 +12,8 @@ and result:
   A retried activity must never open a second conversation nor add a message twice: it uses
   the partner's own dedup (an external id) or finds what an earlier attempt made (a search on
   the hub's ids) before creating. `escalation_id` and `message_id` are stable across retries.
-- "sync_tags" (`ContactTagsRequest` -> `InboxContact`): find or create the inbox contact for
-  the phone and make its hub tags `add` present and `remove` absent (idempotent; a tag the
+- "sync_tags" (`ContactTagsRequest` -> `InboxContact`): the known inbox contact, else find or
+  create the inbox contact for the phone and make its hub tags `add` present and `remove` absent (idempotent; a tag the
   inbox does not know is created).
 
 Events the inbox sends come back through its webhook as `support.*` internal events (schemas
@@ -81,6 +81,9 @@ class ContactTagsRequest:
     name: str | None
     add: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
+    # The inbox contact the hub already knows for this phone (from an earlier escalation or
+    # sync): used first, so an inbox whose search lags behind its writes makes no second one.
+    provider_contact_id: str | None = None
 
 
 @dataclass(frozen=True)
