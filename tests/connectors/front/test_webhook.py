@@ -229,6 +229,40 @@ def test_an_agents_reply_is_a_message_sent_with_its_author() -> None:
     assert draft.data["contact"]["phone"] == "+13055550123"
 
 
+def _outbound(change: Any) -> list[events.InternalEventDraft]:
+    (event,) = CONNECTOR.split(delivery(_changed("outbound_sent", change)))
+    return CONNECTOR.normalize(event)
+
+
+def _recipients(message: dict[str, Any], handle: str, role: str = "to") -> None:
+    message["recipients"] = [{"handle": handle, "role": role, "name": None},
+                             {"handle": "+13055550100", "role": "from", "name": "Escalations"}]  # fmt: skip
+
+
+def test_an_agents_message_to_someone_else_is_not_relayed_to_the_guest() -> None:
+    """A forward to the owner, a message to another number or an e-mail: the core would
+    relay any message_sent to the guest's phone."""
+    for handle in ("+13055550999", "owner@example.com"):
+        assert _outbound(lambda e, h=handle: _recipients(e["target"]["data"], h)) == []
+    # The guest only in copy, not a `to` recipient: not a reply to the guest either.
+    assert _outbound(lambda e: _recipients(e["target"]["data"], "+13055550123", "cc")) == []
+    (relayed,) = _outbound(lambda e: _recipients(e["target"]["data"], "+13055550123"))
+    assert relayed.type == "support.message_sent"
+
+
+def test_a_conversation_without_a_phone_guest_relays_no_message() -> None:
+    def change(event: dict[str, Any]) -> None:
+        event["conversation"]["recipient"]["handle"] = "maria@example.org"
+        _recipients(event["target"]["data"], "maria@example.org")
+
+    assert _outbound(change) == []
+
+
+def test_a_message_with_no_teammate_author_is_not_relayed() -> None:
+    """A rule's auto-reply (or an API-sent message) has no teammate author."""
+    assert _outbound(lambda e: e["target"]["data"].update(author=None)) == []
+
+
 def test_archive_reopen_assign_and_tag() -> None:
     (closed,) = normalized("conversation_archived")
     assert (closed.type, closed.data["closed_by"]) == (

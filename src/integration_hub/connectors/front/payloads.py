@@ -138,6 +138,20 @@ def contact_of(event: Obj, message: Obj | None = None) -> dict[str, Any]:
     return _person(part(part(event, "conversation"), "recipient"))
 
 
+def to_guest(event: Obj, message: Obj) -> bool:
+    """Whether one of the message's `to` recipients is the conversation's guest: its main
+    recipient's handle, the phone the hub imported from. An agent's message to anyone else (a
+    forward, a new message to a colleague or an owner) is no reply for the guest."""
+    guest = phone(part(part(event, "conversation"), "recipient").get("handle"))
+    recipients = message.get("recipients")
+    return guest is not None and any(
+        isinstance(recipient, Mapping)
+        and recipient.get("role") == "to"
+        and recipient.get("handle") == guest
+        for recipient in (recipients[:MAX_RECIPIENTS] if isinstance(recipients, list) else [])
+    )
+
+
 def teammate(value: Any) -> dict[str, Any] | None:
     """A teammate as {id, name}; None when there is none (unassigned)."""
     if not isinstance(value, Mapping) or not value:

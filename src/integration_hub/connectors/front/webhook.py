@@ -13,7 +13,9 @@ answers the challenge, after the signature checked like any delivery.
 Events: `{"type": <app webhook type>, "authorization": {"id": "cmp_..."}, "payload": <Front
 event>}`, deduplicated on the event's `id` (evt_..., the same across Front's retries). Mapped:
 `inbound_received` (plus support.conversation_opened when the conversation began with that
-message), `outbound_sent` (an agent's message or reply: Front's `outbound` / `out_reply`),
+message), `outbound_sent` (a teammate's message or reply, Front's `outbound` / `out_reply`, relayed only
+when one of its `to` recipients is the conversation's guest: rules' auto-replies and messages
+to anyone else are stored and never relayed),
 `conversation_archived`, `conversation_reopened` (opened again), `assignee_changed` (assign or
 unassign) and `tag_added` (on the conversation). Internal comments (`new_comment_added`) and
 every other type are stored and never relayed.
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import structlog
 
 from integration_hub.connectors.base import Delivery, InternalEventDraft, Manifest, PartnerEvent
 from integration_hub.connectors.front import WEBHOOK_SECRET
@@ -34,6 +37,8 @@ from integration_hub.connectors.front.samples import sample_payload
 from integration_hub.connectors.schemes.common import DEFAULT_TOLERANCE_SECONDS
 from integration_hub.connectors.schemes.hmac import HmacScheme
 from integration_hub.errors import MalformedPayload
+
+log = structlog.get_logger(__name__)
 
 CHALLENGE_HEADER = "x-front-challenge"
 SIGNATURE_HEADER = "x-front-signature"
@@ -170,9 +175,14 @@ def _drafts(
         body = p.plain_text(target)
         message = {**common, "message_id": message_id, "body": body}
         if kind == "outbound_sent":
-            return [
-                ("support.message_sent", {**message, "author": p.teammate(target.get("author"))})
-            ]
+            author = p.teammate(target.get("author"))
+            if author is None or not p.to_guest(front, target):
+                # A rule's auto-reply has no teammate author; a message to someone else is
+                # not for the guest: the core would relay either to the guest's phone.
+                reason = "no teammate author" if author is None else "not addressed to the guest"
+                log.info("front_outbound_not_relayed", reason=reason)
+                return []
+            return [("support.message_sent", {**message, "author": author})]
         drafts = [("support.message_received", message)]
         if p.is_first_message(front, target):
             drafts.insert(0, ("support.conversation_opened", {**common, "body": body or None}))
