@@ -139,7 +139,7 @@ def test_a_new_escalation_creates_the_contact_imports_finds_and_tags(
         "created_at": 1_764_633_600,
         "type": "sms",
         "metadata": {"thread_ref": "sup_01jcx4k9m2", "is_inbound": True, "is_archived": False,
-                     "should_skip_rules": False},
+                     "should_skip_rules": True},
     }  # fmt: skip
     assert waits.seconds == [0.5, 1.0]  # two misses, a growing wait, then found
     assert server.requests[7].json() == {"name": "lockout"}

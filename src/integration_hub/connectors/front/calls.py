@@ -57,8 +57,11 @@ _FRONT_ID = re.compile(r"[a-z]{3}_[a-z0-9]{1,64}")
 
 
 def import_body(request: EscalationRequest, *, recipient: str, now: float) -> dict[str, Any]:
-    """The import: the person's message as received (inbound, not archived, rules run so the
-    inbox's own routing applies), with the escalation's context under it for the agent."""
+    """The import: the person's message as received (inbound, not archived), with the
+    escalation's context under it for the agent. Front's rules are skipped (its default for an
+    import): the hub already answered the person, and an auto-reply rule would answer every
+    imported message again through the inbox's channel; assignment is the inbox's own (its
+    round robin or a teammate), and the hub's tags say what the escalation is about."""
     reasons = ", ".join(request.reasons) or "escalation"
     context = [*request.context.lines[:MAX_LINES], f"Channel: {request.channel}",
                f"Language: {request.language}"]  # fmt: skip
@@ -74,7 +77,7 @@ def import_body(request: EscalationRequest, *, recipient: str, now: float) -> di
             "thread_ref": request.escalation_id,
             "is_inbound": True,
             "is_archived": False,
-            "should_skip_rules": False,
+            "should_skip_rules": True,
         },
     }
     if request.provider_conversation_id is not None:
