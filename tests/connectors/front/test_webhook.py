@@ -281,6 +281,21 @@ def _changed(event_type: str, change: Any) -> bytes:
     return orjson.dumps(document)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"_meta": {"type": "api"}, "data": None},  # the hub's API token
+        {"_meta": {"type": "rule"}, "data": {"id": "rul_1", "name": "Tag escalations"}},
+        None,
+    ],
+)
+def test_a_tag_no_teammate_added_is_not_relayed(source: dict[str, Any] | None) -> None:
+    """The hub's own conversation tags would come back as tag_added (and a rule's tags are
+    no agent's): only a teammate's tag is relayed."""
+    (event,) = CONNECTOR.split(delivery(_changed("tag_added", lambda e: e.update(source=source))))
+    assert CONNECTOR.normalize(event) == []
+
+
 def test_an_unassignment_has_no_assignee() -> None:
     body = _changed("assignee_changed", lambda e: e.update(type="unassign", target=None))
     (event,) = CONNECTOR.split(delivery(body))

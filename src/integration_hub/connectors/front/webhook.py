@@ -17,7 +17,8 @@ message), `outbound_sent` (a teammate's message or reply, Front's `outbound` / `
 when one of its `to` recipients is the conversation's guest: rules' auto-replies and messages
 to anyone else are stored and never relayed),
 `conversation_archived`, `conversation_reopened` (opened again), `assignee_changed` (assign or
-unassign) and `tag_added` (on the conversation). Internal comments (`new_comment_added`) and
+unassign) and `tag_added` (on the conversation, by a teammate: the hub's own tags and rules'
+are not relayed). Internal comments (`new_comment_added`) and
 every other type are stored and never relayed.
 """
 
@@ -198,5 +199,11 @@ def _drafts(
         return [("support.assignee_changed", {**common, "assignee": assignee})]
     tag = p.text(target.get("name"), p.MAX_TAG)
     if tag is None:
+        return []
+    # A tag event's source is a teammate or a rule (dev.frontapp.com/reference/events), and
+    # the hub's own tags, put on with its API token, are no teammate's: only what an agent
+    # tagged is news for the core; the hub's tags and rules' would echo back as tag_added.
+    if p.part(p.part(front, "source"), "_meta").get("type") != "teammate":
+        log.info("front_tag_not_relayed", reason="not tagged by a teammate")
         return []
     return [("support.tag_added", {**common, "tag": tag, "target": "conversation"})]
