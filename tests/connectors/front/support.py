@@ -28,7 +28,7 @@ class FakeFront:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # uid -> message
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)  # name -> id
-    conversation_tags: dict[str, list[str]] = field(default_factory=dict)
+    conversation_tags: dict[str, list[str]] = field(default_factory=dict)  # id -> tag names
     lists: dict[str, str] = field(default_factory=dict)  # name -> id
     lookups_before_visible: int = 2  # the import is asynchronous
     lookups: int = 0
@@ -68,21 +68,6 @@ class FakeFront:
             contact_id = request.path.split("/")[2]
             found = [c for c in self.conversations.values() if c["contact"] == contact_id]
             return Reply(body={"_pagination": {"next": None}, "_results": found})
-        if route == ("GET", "/tags"):
-            results = [{"id": i, "name": n} for n, i in self.tags.items()]
-            return Reply(body={"_pagination": {"next": None}, "_results": results})
-        if route == ("POST", "/tags"):
-            assert set(body) == {"name"}
-            self.tags[body["name"]] = f"tag_{len(self.tags) + 1}"
-            return Reply(201, {"id": self.tags[body["name"]], "name": body["name"]})
-        if route[0] == "POST" and request.path.endswith("/tags"):
-            conversation_id = request.path.split("/")[2]
-            if conversation_id not in self.conversations:
-                return _error(404, "Not found")
-            assert set(body) == {"tag_ids"} and set(body["tag_ids"]) <= set(self.tags.values())
-            known = self.conversation_tags.setdefault(conversation_id, [])
-            known += [t for t in body["tag_ids"] if t not in known]
-            return Reply(204, b"")
         if route == ("GET", "/contact_lists"):
             return Reply(body={"_results": [{"id": i, "name": n} for n, i in self.lists.items()]})
         if route == ("POST", "/contact_lists"):
@@ -116,7 +101,21 @@ class FakeFront:
             }  # fmt: skip
         self.messages[uid] = {"id": f"msg_{len(self.messages) + 1}", "conversation": conversation_id,
                               "external_id": body["external_id"], "import": body}  # fmt: skip
+        self._tag(conversation_id, body.get("tags", []))
         return Reply(202, {"status": "accepted", "message_uid": uid})
+
+    def _tag(self, conversation_id: str, names: list[str]) -> None:
+        """The import's `tags`: tag names, an unknown one created; Front's tag names are
+        unique whatever their case ("VIP" is the tag "vip")."""
+        assert isinstance(names, list) and all(isinstance(n, str) and n for n in names)
+        known = self.conversation_tags.setdefault(conversation_id, [])
+        for name in names:
+            tag = next((n for n in self.tags if n.casefold() == name.casefold()), None)
+            if tag is None:
+                tag = name
+                self.tags[name] = f"tag_{len(self.tags) + 1}"
+            if tag not in known:
+                known.append(tag)
 
     def _lookup(self, uid: str) -> Reply:
         self.lookups += 1

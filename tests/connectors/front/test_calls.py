@@ -1,6 +1,6 @@
 """Front's support activities against a local stand-in for its Core API (support.py): the
 contact by phone, the import (external id, thread_ref, subject), the asynchronous conversation
-lookup, tags by name, contact lists as hub tags, Front's rate limits, and a retried escalation
+lookup, tags in the import, contact lists as hub tags, Front's rate limits, and a retried escalation
 that imports nothing twice."""
 
 from __future__ import annotations
@@ -122,9 +122,6 @@ def test_a_new_escalation_creates_the_contact_imports_finds_and_tags(
         ("GET", "/messages/alt:uid:uid0001"),
         ("GET", "/messages/alt:uid:uid0001"),
         ("GET", "/messages/alt:uid:uid0001"),
-        ("GET", "/tags"),
-        ("POST", "/tags"),
-        ("POST", "/conversations/cnv_1/tags"),
     ]
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in server.requests)
     assert server.requests[1].json() == {
@@ -138,13 +135,12 @@ def test_a_new_escalation_creates_the_contact_imports_finds_and_tags(
         "external_id": "msg_twilio_SM8f2c",
         "created_at": 1_764_633_600,
         "type": "sms",
+        "tags": ["escalation", "lockout"],
         "metadata": {"thread_ref": "sup_01jcx4k9m2", "is_inbound": True, "is_archived": False,
                      "should_skip_rules": True},
     }  # fmt: skip
     assert waits.seconds == [0.5, 1.0]  # two misses, a growing wait, then found
-    assert server.requests[7].json() == {"name": "lockout"}
-    assert server.requests[8].json() == {"tag_ids": ["tag_77", "tag_2"]}
-    assert front.conversation_tags == {"cnv_1": ["tag_77", "tag_2"]}
+    assert front.conversation_tags == {"cnv_1": ["escalation", "lockout"]}
 
 
 def test_a_known_contact_is_not_created_again(server: PartnerServer, front: FakeFront) -> None:
@@ -155,7 +151,7 @@ def test_a_known_contact_is_not_created_again(server: PartnerServer, front: Fake
 
     assert result == InboxConversation("cnv_1", contact_id)
     assert ("POST", "/contacts") not in [(r.method, r.path) for r in server.requests]
-    assert not any(r.path.endswith("/tags") for r in server.requests)  # no tags: no tag calls
+    assert "tags" not in server.requests[1].json()  # no tags: none in the import
 
 
 def test_a_message_for_an_open_conversation_is_threaded_into_it(
@@ -165,12 +161,14 @@ def test_a_message_for_an_open_conversation_is_threaded_into_it(
     front.lookups_before_visible = 0
     first = _calls(server).escalate(_request(tags=()))
 
-    later = _calls(server).escalate(_request(message_id="msg_twilio_SM9a01", tags=(),
+    later = _calls(server).escalate(_request(message_id="msg_twilio_SM9a01", tags=("vip",),
                                              provider_conversation_id=first.provider_conversation_id))  # fmt: skip
 
     assert later == first
     imported = [r.json() for r in server.requests if r.path.endswith("/imported_messages")]
     assert imported[1]["conversation_id"] == first.provider_conversation_id
+    assert "tags" not in imported[1]  # tags go on at open only
+    assert front.conversation_tags[first.provider_conversation_id] == []
     assert len(front.conversations) == 1 and len(front.messages) == 2
     # The conversation is known: no lookup of the second message.
     assert sum(r.path.startswith("/messages/") for r in server.requests) == 1
@@ -195,7 +193,7 @@ def test_a_retried_escalation_imports_nothing_twice(
     ]
     assert external_ids == ["msg_twilio_SM8f2c", "msg_twilio_SM8f2c"]
     assert ("GET", "/contacts/crd_1/conversations") in [(r.method, r.path) for r in server.requests]
-    assert front.conversation_tags["cnv_1"] == ["tag_1", "tag_2"]  # tagging is idempotent
+    assert front.conversation_tags["cnv_1"] == ["escalation", "lockout"]  # tagged once
 
 
 def test_a_conversation_that_never_shows_up_is_a_retryable_failure(
@@ -299,16 +297,19 @@ def test_a_tag_sync_for_an_unknown_phone_creates_the_contact(
     assert server.requests[1].json() == {"handles": [{"source": "phone", "handle": PHONE}]}
 
 
-def test_a_tag_named_in_another_case_is_the_same_tag(
+def test_the_tags_travel_in_the_import_with_no_write_after_it(
     server: PartnerServer, front: FakeFront
 ) -> None:
-    front.tags.update({"Escalation": "tag_1", "LOCKOUT": "tag_2"})
+    """The tags travel in the import: once Front accepted it, the only calls left are the
+    lookups, which a retried activity repeats without importing anything twice."""
     front.lookups_before_visible = 0
 
     result = _calls(server).escalate(_request())
 
-    assert ("POST", "/tags") not in [(r.method, r.path) for r in server.requests]
-    assert front.conversation_tags[result.provider_conversation_id] == ["tag_1", "tag_2"]
+    assert [r.method for r in server.requests if r.method != "GET"] == ["POST", "POST"]
+    assert [r.path for r in server.requests if r.method == "POST"] == [
+        "/contacts", f"/inboxes/{INBOX}/imported_messages"]  # fmt: skip
+    assert front.conversation_tags[result.provider_conversation_id] == ["escalation", "lockout"]
 
 
 @pytest.mark.parametrize("conversation_id", ["cnv_1/../../teammates", "cnv_1?x=1", "CNV_1", ""])
@@ -355,7 +356,7 @@ async def test_the_core_reaches_both_activities_by_name_through_temporal(
 
     assert opened == InboxConversation("cnv_1", "crd_1")
     assert contact == InboxContact("crd_1")
-    assert front.conversation_tags == {"cnv_1": ["tag_1", "tag_2"]}
+    assert front.conversation_tags == {"cnv_1": ["escalation", "lockout"]}
     assert {e["name"] for e in front.contacts["crd_1"]["lists"]} == {"vip"}
 
 

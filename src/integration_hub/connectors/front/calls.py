@@ -11,8 +11,9 @@ known. The escalation id is also written in the subject (`[sup_...]`), which the
 back (payloads.escalation_id). Front answers 202 with the message's `message_uid`: the
 conversation is found by looking the message up (`GET /messages/alt:uid:...`, a few times with
 a growing wait, then the activity is retried), else among the contact's conversations by that
-subject. Tags are applied by name (`GET /tags`, `POST /tags` for a new one,
-`POST /conversations/{id}/tags`).
+subject. The escalation's tags go in the opening import itself (`tags`: "tag names to add to
+the conversation", unknown ones created by Front): no call after the import that could fail an
+open whose message is already in Front, and none on a later message (tags go on at open).
 
 Sync tags: Front has no tags on contacts; its contact lists are the contact's groupings, so a
 hub tag is the contact list of that name (created when missing): `add` makes the contact a
@@ -82,6 +83,8 @@ def import_body(request: EscalationRequest, *, recipient: str, now: float) -> di
     }
     if request.provider_conversation_id is not None:
         body["conversation_id"] = request.provider_conversation_id
+    elif request.tags:
+        body["tags"] = list(request.tags)
     return body
 
 
@@ -129,12 +132,6 @@ class FrontCalls:
         conversation_id = request.provider_conversation_id or self._conversation_of(
             accepted, contact_id, request.escalation_id
         )
-        if request.tags:
-            tag_ids = self._tag_ids(list(request.tags))
-            self.api.call(
-                "conversations.tag", "POST", f"/conversations/{conversation_id}/tags",
-                json={"tag_ids": tag_ids},
-            )  # fmt: skip
         return InboxConversation(conversation_id, contact_id)
 
     @activity.defn(name=support_activity("front", "sync_tags"))
@@ -230,20 +227,6 @@ class FrontCalls:
             status=None,
             message="the imported message's conversation is not there yet",
         )
-
-    def _tag_ids(self, names: list[str]) -> list[str]:
-        # Front's tag names are unique whatever their case: "VIP" is the tag "vip".
-        listed = self.api.listing("tags.list", "/tags?limit=100")
-        known = {str(t.get("name")).casefold(): str(t["id"]) for t in listed if _is_id(t.get("id"))}
-        for name in names:
-            if name.casefold() not in known:
-                created = self.api.call("tags.create", "POST", "/tags", json={"name": name})
-                if not _has_id(created):
-                    raise call_failed(
-                        PARTNER, "tags.create", status=None, message="no tag id in Front's answer"
-                    )
-                known[name.casefold()] = _path_id("tags.create", str(created["id"]))
-        return [known[name.casefold()] for name in names]
 
     def _lists(self) -> dict[str, str]:
         """Contact lists by name (Front's listing has no pages)."""
