@@ -30,6 +30,11 @@ class FakeFront:
     tags: dict[str, str] = field(default_factory=dict)  # name -> id
     conversation_tags: dict[str, list[str]] = field(default_factory=dict)  # id -> tag names
     lists: dict[str, str] = field(default_factory=dict)  # name -> id
+    list_page_size: int = 100
+    list_listings: int = 0
+    unlisted_once: set[str] = field(default_factory=set)
+    # A list name -> the lists another sync creates just after it (a race, played out).
+    made_elsewhere_on_create: dict[str, tuple[str, ...]] = field(default_factory=dict)
     lookups_before_visible: int = 2  # the import is asynchronous
     lookups: int = 0
     # Accepted but not processed yet (Front's queue is behind): nothing is made.
@@ -69,14 +74,35 @@ class FakeFront:
             found = [c for c in self.conversations.values() if c["contact"] == contact_id]
             return Reply(body={"_pagination": {"next": None}, "_results": found})
         if route == ("GET", "/contact_lists"):
-            return Reply(body={"_results": [{"id": i, "name": n} for n, i in self.lists.items()]})
+            return self._list_page(request.query)
         if route == ("POST", "/contact_lists"):
             assert set(body) == {"name"}
+            if any(name.casefold() == body["name"].casefold() for name in self.lists):
+                return _error(409, "Conflict")
             self.lists[body["name"]] = f"grp_{len(self.lists) + 1}"
+            for name in self.made_elsewhere_on_create.pop(body["name"], ()):
+                self.lists[name] = f"grp_{len(self.lists) + 1}"  # another sync, meanwhile
             return Reply(204, b"")
+        if route[0] == "GET" and request.path.startswith("/contacts/crd_"):
+            contact = self.contacts.get(request.path.removeprefix("/contacts/"))
+            return Reply(body=contact) if contact else _error(404, "Not found")
         if request.path.startswith("/contact_lists/") and request.path.endswith("/contacts"):
             return self._membership(request.method, request.path.split("/")[2], body)
         return _error(404, "no such route")
+
+    def _list_page(self, query: dict[str, list[str]]) -> Reply:
+        """Front's paged listing (`limit`, `page_token` in `_pagination.next`); a list in
+        `unlisted_once` is left out of the first listing (Front's search lagging its writes)."""
+        self.list_listings += 1
+        start = int(query.get("page_token", ["0"])[0])
+        limit = min(int(query.get("limit", ["50"])[0]), self.list_page_size)
+        shown = [(n, i) for n, i in self.lists.items()
+                 if not (self.list_listings == 1 and n in self.unlisted_once)]  # fmt: skip
+        page = [{"id": i, "name": n} for n, i in shown[start : start + limit]]
+        following = start + limit < len(shown)
+        next_url = f"{self.base_url}/contact_lists?limit={limit}&page_token={start + limit}"
+        return Reply(body={"_pagination": {"next": next_url if following else None},
+                           "_results": page})  # fmt: skip
 
     def _import(self, body: dict[str, Any]) -> Reply:
         required = {"sender", "to", "body", "external_id", "created_at", "metadata"}

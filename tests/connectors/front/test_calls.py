@@ -376,3 +376,83 @@ def test_a_contact_made_meanwhile_by_another_escalation_is_used(
     assert [(r.method, r.path) for r in server.requests][:3] == [
         ("GET", "/contacts/alt:phone:%2B13055550123"), ("POST", "/contacts"),
         ("GET", "/contacts/alt:phone:%2B13055550123")]  # fmt: skip
+
+
+def test_the_contact_the_hub_knows_is_used_before_any_phone_lookup(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    """Front's search may lag its writes: the id the hub already has comes first."""
+    contact_id = front.add_contact(PHONE)
+
+    result = _calls(server).sync_tags(
+        ContactTagsRequest(PHONE, None, provider_contact_id=contact_id)
+    )
+
+    assert result == InboxContact(contact_id)
+    assert [r.path for r in server.requests] == [f"/contacts/{contact_id}"]
+
+
+def test_a_known_contact_front_no_longer_has_is_found_by_phone(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    contact_id = front.add_contact(PHONE)
+
+    result = _calls(server).sync_tags(
+        ContactTagsRequest(PHONE, None, provider_contact_id="crd_gone")
+    )
+
+    assert result == InboxContact(contact_id)
+    assert [r.path for r in server.requests] == [
+        "/contacts/crd_gone", "/contacts/alt:phone:%2B13055550123"]  # fmt: skip
+
+
+def test_every_page_of_contact_lists_is_read_and_names_match_whatever_their_case(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    front.lists.update({"owners": "grp_1", "cleaners": "grp_2", "VIP": "grp_3"})
+    front.list_page_size = 1
+    contact_id = front.add_contact(PHONE)
+
+    _calls(server).sync_tags(ContactTagsRequest(PHONE, None, add=("vip",)))
+
+    routes = [(r.method, r.path) for r in server.requests]
+    assert routes.count(("GET", "/contact_lists")) == 3  # three pages
+    assert ("POST", "/contact_lists") not in routes
+    assert front.lists == {"owners": "grp_1", "cleaners": "grp_2", "VIP": "grp_3"}
+    assert front.contacts[contact_id]["lists"] == [{"id": "grp_3", "name": "VIP"}]
+
+
+def test_a_list_front_says_exists_is_used_not_a_failure(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    """The listing missed the list (made by another sync a moment ago): Front refuses the
+    creation (409) and the list is read again."""
+    front.lists["vip"] = "grp_1"
+    front.unlisted_once.add("vip")
+    contact_id = front.add_contact(PHONE)
+
+    assert _calls(server).sync_tags(ContactTagsRequest(PHONE, None, add=("vip",))) == InboxContact(
+        contact_id
+    )
+
+    assert [(r.method, r.path) for r in server.requests][1:] == [
+        ("GET", "/contact_lists"), ("POST", "/contact_lists"), ("GET", "/contact_lists"),
+        ("POST", "/contact_lists/grp_1/contacts")]  # fmt: skip
+    assert front.lists == {"vip": "grp_1"}
+
+
+def test_the_lists_are_read_again_before_each_creation(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    """Another sync makes "cleaner" while this one makes "vip": it is not made twice."""
+    front.made_elsewhere_on_create["vip"] = ("cleaner",)
+    contact_id = front.add_contact(PHONE)
+
+    _calls(server).sync_tags(ContactTagsRequest(PHONE, None, add=("vip", "cleaner")))
+
+    created = [
+        r.json() for r in server.requests if r.method == "POST" and r.path == "/contact_lists"
+    ]
+    assert created == [{"name": "vip"}]
+    assert front.lists == {"vip": "grp_1", "cleaner": "grp_2"}
+    assert {e["name"] for e in front.contacts[contact_id]["lists"]} == {"vip", "cleaner"}

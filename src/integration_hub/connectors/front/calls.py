@@ -18,7 +18,9 @@ open whose message is already in Front, and none on a later message (tags go on 
 Sync tags: Front has no tags on contacts; its contact lists are the contact's groupings, so a
 hub tag is the contact list of that name (created when missing): `add` makes the contact a
 member, `remove` takes it out (`/contact_lists/{id}/contacts`). Idempotent: membership is read
-from the contact (`lists`) first.
+from the contact (`lists`) first; the contact is the one the hub knows
+(`provider_contact_id`) when Front still has it, else found by phone; list names match
+whatever their case.
 """
 
 from __future__ import annotations
@@ -138,36 +140,46 @@ class FrontCalls:
     def sync_tags(self, request: ContactTagsRequest) -> InboxContact:
         operation = "sync_tags"
         _check(operation, request.phone, (*request.add, *request.remove))
-        contact = self._contact_record(request.phone, request.name)
+        contact = None
+        if request.provider_contact_id is not None:  # first: Front's search may lag its writes
+            contact = self._contact_by_id(_path_id(operation, request.provider_contact_id))
+        contact = contact or self._contact_record(request.phone, request.name)
         contact_id = str(contact["id"])
         member_of = {str(entry.get("id")) for entry in _entries(contact.get("lists"))}
-        lists = self._lists()
-        if any(tag not in lists for tag in request.add):
-            for tag in request.add:
-                if tag not in lists:
-                    self.api.call(
-                        "contact_lists.create", "POST", "/contact_lists", json={"name": tag}
-                    )
-            lists = self._lists()  # Front answers a creation with 204: no id until listed
+        lists = self._lists_with(request.add) if request.add or request.remove else {}
         body = {"contact_ids": [contact_id]}
         for tag in request.add:
-            if tag not in lists:
+            list_id = lists.get(tag.casefold())
+            if list_id is None:
                 raise call_failed(
                     PARTNER, operation, status=None, message="a new list is not listed yet"
                 )
-            if lists[tag] not in member_of:
+            if list_id not in member_of:
                 self.api.call(
-                    "contact_lists.add", "POST", f"/contact_lists/{lists[tag]}/contacts", json=body
+                    "contact_lists.add", "POST", f"/contact_lists/{list_id}/contacts", json=body
                 )
+                member_of.add(list_id)  # "VIP" and "vip" are one list: added once
         for tag in request.remove:
-            if tag in lists and lists[tag] in member_of:
+            list_id = lists.get(tag.casefold())
+            if list_id is not None and list_id in member_of:
                 self.api.call(
                     "contact_lists.remove",
                     "DELETE",
-                    f"/contact_lists/{lists[tag]}/contacts",
+                    f"/contact_lists/{list_id}/contacts",
                     json=body,
                 )
+                member_of.discard(list_id)
         return InboxContact(contact_id)
+
+    def _contact_by_id(self, contact_id: str) -> dict[str, Any] | None:
+        """The contact the hub knows (from an earlier escalation or sync), None when Front no
+        longer has it (deleted or merged): then it is found by its phone like a new one."""
+        found = self.api.call("contacts.get", "GET", f"/contacts/{contact_id}", missing_ok=True)
+        if not _has_id(found):
+            return None
+        assert isinstance(found, dict)  # checked above
+        _path_id("contacts.get", found["id"])
+        return found
 
     def _contact(self, phone: str, name: str | None) -> str:
         return str(self._contact_record(phone, name)["id"])
@@ -228,12 +240,33 @@ class FrontCalls:
             message="the imported message's conversation is not there yet",
         )
 
+    def _lists_with(self, names: Sequence[str]) -> dict[str, str]:
+        """Contact lists by case-folded name, each of `names` created when missing. Another
+        sync may create one meanwhile: the listing is read again before each creation after
+        the first, and Front refusing a creation (409, the name is taken) means it is there."""
+        lists, fresh, created = self._lists(), True, False
+        for name in names:
+            if name.casefold() in lists:
+                continue
+            if not fresh:
+                lists = self._lists()
+                if name.casefold() in lists:
+                    continue
+            try:
+                self.api.call("contact_lists.create", "POST", "/contact_lists", json={"name": name})
+            except ApplicationError as error:
+                if error.type != f"{PARTNER}.409":
+                    raise
+            fresh, created = False, True
+        return self._lists() if created else lists  # Front answers a creation with no id
+
     def _lists(self) -> dict[str, str]:
-        """Contact lists by name (Front's listing has no pages)."""
-        page = self.api.call("contact_lists.list", "GET", "/contact_lists")
-        results = page.get("_results") if isinstance(page, dict) else None
+        """Contact lists by case-folded name, every page of the listing (bounded)."""
+        listed = self.api.listing("contact_lists.list", f"/contact_lists?limit={MAX_RESULTS}")
         return {
-            str(e.get("name")): str(e.get("id")) for e in _entries(results) if _is_id(e.get("id"))
+            entry["name"].casefold(): entry["id"]
+            for entry in listed
+            if _is_id(entry.get("id")) and isinstance(entry.get("name"), str)
         }
 
 
