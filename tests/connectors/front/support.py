@@ -84,8 +84,8 @@ class FakeFront:
                 self.lists[name] = f"grp_{len(self.lists) + 1}"  # another sync, meanwhile
             return Reply(204, b"")
         if route[0] == "GET" and request.path.startswith("/contacts/crd_"):
-            contact = self.contacts.get(request.path.removeprefix("/contacts/"))
-            return Reply(body=contact) if contact else _error(404, "Not found")
+            known = self.contacts.get(request.path.removeprefix("/contacts/"))
+            return Reply(body=known) if known else _error(404, "Not found")
         if request.path.startswith("/contact_lists/") and request.path.endswith("/contacts"):
             return self._membership(request.method, request.path.split("/")[2], body)
         return _error(404, "no such route")
