@@ -41,3 +41,32 @@ def test_an_inbox_id_that_is_not_one_is_refused(
     monkeypatch.setenv("HUB_FRONT_INBOX_ID", inbox)
     with pytest.raises(ValidationError):
         FrontSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("attempts", "delay"), [("20", "0.5"), ("5", "1"), ("3", "5"), ("6", "0.5")]
+)
+def test_lookups_that_would_wait_past_the_activitys_timeout_are_refused(
+    monkeypatch: pytest.MonkeyPatch, attempts: str, delay: str
+) -> None:
+    """The waits add up to delay * (2**(attempts-1) - 1): at least half of the 30 s activity
+    timeout is refused, so the activity ends with its own retryable error, not a timeout."""
+    monkeypatch.setenv("HUB_FRONT_LOOKUP_ATTEMPTS", attempts)
+    monkeypatch.setenv("HUB_FRONT_LOOKUP_DELAY_SECONDS", delay)
+    with pytest.raises(ValidationError, match="half the activity's timeout"):
+        FrontSettings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("attempts", "delay"), [("5", "0.5"), ("1", "10"), ("2", "10"), ("3", "4.9"), ("20", "0")]
+)
+def test_lookups_that_fit_in_the_activity_are_kept(
+    monkeypatch: pytest.MonkeyPatch, attempts: str, delay: str
+) -> None:
+    monkeypatch.setenv("HUB_FRONT_LOOKUP_ATTEMPTS", attempts)
+    monkeypatch.setenv("HUB_FRONT_LOOKUP_DELAY_SECONDS", delay)
+    settings = FrontSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.lookup_attempts, settings.lookup_delay_seconds) == (
+        int(attempts),
+        float(delay),
+    )

@@ -3,8 +3,16 @@ core `Settings` reads its own. Built by the calls factory, never at import."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integration_hub.connectors.outbound import CALL_TIMEOUT
+
+# The lookups' waits, all together, stay under this share of the activity's timeout: the
+# lookups' own calls need the rest, and a timed-out activity never reports why.
+MAX_LOOKUP_WAIT_SECONDS = CALL_TIMEOUT.total_seconds() / 2
 
 
 class FrontSettings(BaseSettings):
@@ -47,5 +55,16 @@ class FrontSettings(BaseSettings):
         default=0.5,
         ge=0,
         le=10,
-        description="The first wait between those lookups (doubled each time).",
+        description="The first wait between those lookups (doubled each time; all the waits together stay under half the activity's 30 s timeout).",
     )
+
+    @model_validator(mode="after")
+    def _lookups_fit_in_the_activity(self) -> Self:
+        waits = self.lookup_delay_seconds * (2 ** (self.lookup_attempts - 1) - 1)
+        if waits >= MAX_LOOKUP_WAIT_SECONDS:
+            raise ValueError(
+                f"HUB_FRONT_LOOKUP_DELAY_SECONDS doubled over HUB_FRONT_LOOKUP_ATTEMPTS waits "
+                f"{waits:g} s in all: keep it under {MAX_LOOKUP_WAIT_SECONDS:g} s, half the "
+                "activity's timeout"
+            )
+        return self
