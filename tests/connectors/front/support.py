@@ -114,6 +114,8 @@ class FakeFront:
             return Reply(202, {"status": "accepted", "message_uid": "uid-pending"})
         if any(m["external_id"] == body["external_id"] for m in self.messages.values()):
             return Reply(202, {"status": "accepted", "message_uid": uid})  # never created
+        if body.get("conversation_id") not in (None, *self.conversations):
+            return _error(404, "Not found")  # merged into another or deleted
         conversation_id = body.get("conversation_id") or next(
             (c["id"] for c in self.conversations.values()
              if c["thread_ref"] == body["metadata"].get("thread_ref")), None)  # fmt: skip

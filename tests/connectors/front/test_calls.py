@@ -174,6 +174,40 @@ def test_a_message_for_an_open_conversation_is_threaded_into_it(
     assert sum(r.path.startswith("/messages/") for r in server.requests) == 1
 
 
+def test_a_message_for_a_conversation_front_no_longer_has_opens_a_new_one(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    """Merged or deleted in Front: the known id answers 404, the message is imported by its
+    thread_ref alone, and the new conversation's id comes back for the workflow to record."""
+    front.add_contact(PHONE)
+    front.lookups_before_visible = 0
+    front.conversations["cnv_gone"] = {"id": "cnv_gone", "subject": "", "contact": "crd_1",
+                                       "thread_ref": "sup_other"}  # fmt: skip
+    del front.conversations["cnv_gone"]
+
+    result = _calls(server).escalate(_request(provider_conversation_id="cnv_gone", tags=()))
+
+    assert result == InboxConversation("cnv_1", "crd_1")
+    imported = [r.json() for r in server.requests if r.path.endswith("/imported_messages")]
+    assert [body.get("conversation_id") for body in imported] == ["cnv_gone", None]
+    assert {body["external_id"] for body in imported} == {"msg_twilio_SM8f2c"}
+    assert imported[1]["metadata"]["thread_ref"] == "sup_01jcx4k9m2"
+    assert len(front.messages) == 1
+
+
+def test_a_404_for_a_new_conversation_is_not_retried_as_another_import(
+    server: PartnerServer, front: FakeFront
+) -> None:
+    """Only a known conversation's 404 is taken as merged or deleted (a wrong inbox is not)."""
+    front.add_contact(PHONE)
+
+    with pytest.raises(ApplicationError) as failed:
+        _calls(server, inbox="inb_missing").escalate(_request())
+
+    assert failed.value.type == "front.404"
+    assert sum(r.path.endswith("/imported_messages") for r in server.requests) == 1
+
+
 def test_a_retried_escalation_imports_nothing_twice(
     server: PartnerServer, front: FakeFront
 ) -> None:

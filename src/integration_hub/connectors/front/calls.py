@@ -7,7 +7,8 @@ Import, rather than a custom channel's `incoming_messages`, because it takes an 
 (Front never imports two messages with one external id: the hub message id makes a retried
 activity import nothing twice) and threads by `metadata.thread_ref` (the escalation id: every
 message of an escalation lands in one conversation) or by `conversation_id` once Front's id is
-known. The escalation id is also written in the subject (`[sup_...]`), which the webhook reads
+known (a 404 for it: merged or deleted, so the message goes in by thread_ref alone and the new
+conversation's id is returned). The escalation id is also written in the subject (`[sup_...]`), which the webhook reads
 back (payloads.escalation_id). Front answers 202 with the message's `message_uid`: the
 conversation is found by looking the message up (`GET /messages/alt:uid:...`, a few times with
 a growing wait, then the activity is retried), else among the contact's conversations by that
@@ -25,6 +26,7 @@ whatever their case.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -127,14 +129,26 @@ class FrontCalls:
         if request.provider_conversation_id is not None:
             _path_id(operation, request.provider_conversation_id)
         contact_id = self._contact(request.phone, request.name)
-        accepted = self.api.call(
-            "messages.import", "POST", f"/inboxes/{inbox}/imported_messages",
-            json=import_body(request, recipient=self._settings.recipient_handle, now=self._clock()),
-        )  # fmt: skip
+        try:
+            accepted = self._import(inbox, request)
+        except ApplicationError as error:
+            if request.provider_conversation_id is None or error.type != f"{PARTNER}.404":
+                raise
+            # The conversation the hub knows is gone (merged into another, or deleted): the
+            # message goes in by its thread_ref alone and the id Front gives it comes back,
+            # which the workflow records in place of the old one.
+            request = dataclasses.replace(request, provider_conversation_id=None)
+            accepted = self._import(inbox, request)
         conversation_id = request.provider_conversation_id or self._conversation_of(
             accepted, contact_id, request.escalation_id
         )
         return InboxConversation(conversation_id, contact_id)
+
+    def _import(self, inbox: str, request: EscalationRequest) -> Any:
+        return self.api.call(
+            "messages.import", "POST", f"/inboxes/{inbox}/imported_messages",
+            json=import_body(request, recipient=self._settings.recipient_handle, now=self._clock()),
+        )  # fmt: skip
 
     @activity.defn(name=support_activity("front", "sync_tags"))
     def sync_tags(self, request: ContactTagsRequest) -> InboxContact:
