@@ -11,6 +11,7 @@ from integration_hub.connectors.front.settings import FrontSettings
 DEFAULTS = {
     "HUB_FRONT_API_BASE_URL": ("api_base_url", "https://api2.frontapp.com"),
     "HUB_FRONT_INBOX_ID": ("inbox_id", None),
+    "HUB_FRONT_COMPANY_ID": ("company_id", None),
     "HUB_FRONT_RECIPIENT_HANDLE": ("recipient_handle", "integration-hub"),
     "HUB_FRONT_REQUESTS_PER_MINUTE": ("requests_per_minute", 50),
     "HUB_FRONT_LOOKUP_ATTEMPTS": ("lookup_attempts", 5),
@@ -70,3 +71,12 @@ def test_lookups_that_fit_in_the_activity_are_kept(
         int(attempts),
         float(delay),
     )
+
+
+@pytest.mark.parametrize("company", ["3f8a2", "cmp_", "CMP_3F8A2", "cmp_3f8a2 "])
+def test_a_company_id_that_is_not_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch, company: str
+) -> None:
+    monkeypatch.setenv("HUB_FRONT_COMPANY_ID", company)
+    with pytest.raises(ValidationError):
+        FrontSettings(_env_file=None)  # type: ignore[call-arg]

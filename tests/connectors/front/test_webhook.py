@@ -13,8 +13,10 @@ import pytest
 
 from integration_hub import events
 from integration_hub.connectors.base import Delivery, PartnerEvent
+from integration_hub.connectors.front import PARTNER
 from integration_hub.connectors.front.samples import sample_payload
 from integration_hub.connectors.front.webhook import EVENT_MAP, FrontConnector
+from integration_hub.connectors.partner import WebhookContext
 from integration_hub.errors import MalformedPayload, SignatureError
 
 SECRET = "3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e"
@@ -157,6 +159,49 @@ def test_a_challenge_the_hub_would_not_echo_is_refused(challenge: str) -> None:
 def test_an_event_is_answered_with_the_edges_summary() -> None:
     signed = delivery(sample_payload("inbound_received"))
     assert CONNECTOR.respond(signed, CONNECTOR.split(signed)) is None
+
+
+# --- the company (HUB_FRONT_COMPANY_ID) ---------------------------------------------------
+
+
+OURS = FrontConnector(tolerance_seconds=300, company_id="cmp_3f8a2")  # the samples' company
+
+
+def _from_company(event_type: str, company: object) -> bytes:
+    document = orjson.loads(sample_payload(event_type))
+    document["authorization"] = {"id": company} if company is not None else None
+    return orjson.dumps(document)
+
+
+@pytest.mark.parametrize("company", ["cmp_other", None, 7])
+def test_an_event_from_another_company_is_refused_when_one_is_set(company: object) -> None:
+    with pytest.raises(MalformedPayload) as refused:
+        OURS.split(delivery(_from_company("inbound_received", company)))
+    assert refused.value.reason == "foreign_company"
+    # Any company, when none is set.
+    assert CONNECTOR.split(delivery(_from_company("inbound_received", company)))
+
+
+def test_the_companys_own_events_and_challenge_are_taken() -> None:
+    (event,) = OURS.split(delivery(sample_payload("tag_added")))
+    assert OURS.normalize(event)
+    challenge = delivery(sample_payload("sync"), extra={"x-front-challenge": "Zr3kP9qLw2Xy"})
+    assert OURS.split(challenge) == []
+
+
+def test_another_companys_setup_challenge_is_refused() -> None:
+    challenge = delivery(_from_company("sync", "cmp_other"), extra={"x-front-challenge": "Zr3k"})
+    with pytest.raises(MalformedPayload) as refused:
+        OURS.split(challenge)
+    assert refused.value.reason == "foreign_company"
+
+
+def test_the_declared_connector_reads_hub_front_company_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_FRONT_COMPANY_ID", "cmp_3f8a2")
+    connector = PARTNER.webhook(WebhookContext(tolerance_seconds=300))
+    assert isinstance(connector, FrontConnector) and connector.company_id == "cmp_3f8a2"
+    with pytest.raises(MalformedPayload):
+        connector.split(delivery(_from_company("inbound_received", "cmp_other")))
 
 
 # --- split -------------------------------------------------------------------------------

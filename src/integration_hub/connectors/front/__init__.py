@@ -24,9 +24,12 @@ API_TOKEN_FORMAT = r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"  # noqa: S1
 
 
 def _webhook(context: WebhookContext) -> Connector:
+    from integration_hub.connectors.front.settings import FrontSettings
     from integration_hub.connectors.front.webhook import FrontConnector
 
-    return FrontConnector(tolerance_seconds=context.tolerance_seconds)
+    return FrontConnector(
+        tolerance_seconds=context.tolerance_seconds, company_id=FrontSettings().company_id
+    )
 
 
 def _calls(context: CallsContext) -> PartnerCalls:

@@ -33,6 +33,15 @@ class FrontSettings(BaseSettings):
             "Inboxes, or GET /inboxes). Unset: escalation calls are refused."
         ),
     )
+    company_id: str | None = Field(
+        default=None,
+        pattern=r"^cmp_[a-z0-9]{1,32}$",
+        description=(
+            "The Front company whose application webhooks the hub takes (cmp_...: the "
+            "`authorization.id` of its webhooks); a delivery from another company is refused. "
+            "Unset: any company the app is installed in."
+        ),
+    )
     recipient_handle: str = Field(
         default="integration-hub",
         min_length=1,

@@ -11,7 +11,7 @@ is one of the answers it takes) within 10 seconds: `split` stores nothing for it
 answers the challenge, after the signature checked like any delivery.
 
 Events: `{"type": <app webhook type>, "authorization": {"id": "cmp_..."}, "payload": <Front
-event>}`, deduplicated on the event's `id` (evt_..., the same across Front's retries). Mapped:
+event>}` (with HUB_FRONT_COMPANY_ID set, another company's are refused), deduplicated on the event's `id` (evt_..., the same across Front's retries). Mapped:
 `inbound_received` (plus support.conversation_opened when the conversation began with that
 message), `outbound_sent` (a teammate's message or reply, Front's `outbound` / `out_reply`, relayed only
 when one of its `to` recipients is the conversation's guest: rules' auto-replies and messages
@@ -82,7 +82,10 @@ class FrontConnector:
         event_map=EVENT_MAP,
     )
 
-    def __init__(self, *, tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS) -> None:
+    def __init__(
+        self, *, tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS, company_id: str | None = None
+    ) -> None:
+        self.company_id = company_id
         self.scheme = HmacScheme(
             header=SIGNATURE_HEADER,
             algorithm="sha256",
@@ -105,13 +108,11 @@ class FrontConnector:
                 raise MalformedPayload(
                     "x-front-challenge is not a token the hub echoes", reason="malformed_challenge"
                 )
+            if self.company_id is not None:
+                self._check_company(_envelope(delivery.body))
             return []  # the setup request: answered by `respond`, stored nowhere
-        try:
-            envelope = orjson.loads(delivery.body)
-        except orjson.JSONDecodeError:
-            raise MalformedPayload("body is not JSON") from None
-        if not isinstance(envelope, dict):
-            raise MalformedPayload("an application webhook is a JSON object")
+        envelope = _envelope(delivery.body)
+        self._check_company(envelope)
         kind = envelope.get("type")
         if not isinstance(kind, str) or not 0 < len(kind) <= MAX_TYPE:
             raise MalformedPayload(f"the webhook needs a string `type` of {MAX_TYPE} at most")
@@ -122,6 +123,17 @@ class FrontConnector:
         if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
             raise MalformedPayload("the webhook needs a `payload` event with its `id` (evt_...)")
         return [PartnerEvent(event_id, kind, delivery.body)]
+
+    def _check_company(self, envelope: dict[str, Any]) -> None:
+        """With HUB_FRONT_COMPANY_ID set, the webhook's `authorization.id` must be it: the app
+        installed in another company signs with the same key, and its events are no hub's."""
+        if self.company_id is None:
+            return
+        if p.part(envelope, "authorization").get("id") != self.company_id:
+            raise MalformedPayload(
+                "the webhook is from another Front company than HUB_FRONT_COMPANY_ID",
+                reason="foreign_company",
+            )
 
     def respond(
         self, delivery: Delivery, events: Sequence[PartnerEvent]
@@ -163,6 +175,16 @@ class FrontConnector:
 
     def sample(self, event_type: str) -> bytes:
         return sample_payload(event_type)
+
+
+def _envelope(body: bytes) -> dict[str, Any]:
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedPayload("body is not JSON") from None
+    if not isinstance(envelope, dict):
+        raise MalformedPayload("an application webhook is a JSON object")
+    return envelope
 
 
 def _drafts(
