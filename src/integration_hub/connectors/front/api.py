@@ -7,6 +7,7 @@ each worker under HUB_FRONT_REQUESTS_PER_MINUTE."""
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -26,6 +27,13 @@ HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_PAGES = 5  # pages of a listing (tags) followed at most, 100 each
 MAX_RESULTS = 100  # entries of one page looked at
 MAX_WAIT_SECONDS = 3600
+# Front's ids (cnv_, crd_, grp_, tag_ + base 36): checked before one goes into a path, whether
+# it came from the core or from an answer of Front's.
+_FRONT_ID = re.compile(r"[a-z]{3}_[a-z0-9]{1,64}")
+
+
+def is_front_id(value: Any) -> bool:
+    return isinstance(value, str) and _FRONT_ID.fullmatch(value) is not None
 
 
 class RateGate:

@@ -27,7 +27,6 @@ whatever their case.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,7 +36,8 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from integration_hub.connectors.front.api import MAX_RESULTS, PARTNER, FrontApi
+from integration_hub.connectors.front.api import MAX_RESULTS, PARTNER, FrontApi, is_front_id
+from integration_hub.connectors.front.contact_lists import lists_with
 from integration_hub.connectors.front.payloads import E164, last_segment
 from integration_hub.connectors.front.settings import FrontSettings
 from integration_hub.connectors.outbound import call_failed, refuse
@@ -56,9 +56,6 @@ from integration_hub.secrets import SecretSource
 MAX_SUBJECT = 200
 MAX_LINES = 10  # context lines shown to the agent
 MAX_ID = 128
-# Front's ids (cnv_, crd_, grp_, tag_ + base 36): checked before one goes into a path, whether
-# it came from the core or from an answer of Front's.
-_FRONT_ID = re.compile(r"[a-z]{3}_[a-z0-9]{1,64}")
 
 
 def import_body(request: EscalationRequest, *, recipient: str, now: float) -> dict[str, Any]:
@@ -160,7 +157,7 @@ class FrontCalls:
         contact = contact or self._contact_record(request.phone, request.name)
         contact_id = str(contact["id"])
         member_of = {str(entry.get("id")) for entry in _entries(contact.get("lists"))}
-        lists = self._lists_with(request.add) if request.add or request.remove else {}
+        lists = lists_with(self.api, request.add) if request.add or request.remove else {}
         body = {"contact_ids": [contact_id]}
         for tag in request.add:
             list_id = lists.get(tag.casefold())
@@ -254,35 +251,6 @@ class FrontCalls:
             message="the imported message's conversation is not there yet",
         )
 
-    def _lists_with(self, names: Sequence[str]) -> dict[str, str]:
-        """Contact lists by case-folded name, each of `names` created when missing. Another
-        sync may create one meanwhile: the listing is read again before each creation after
-        the first, and Front refusing a creation (409, the name is taken) means it is there."""
-        lists, fresh, created = self._lists(), True, False
-        for name in names:
-            if name.casefold() in lists:
-                continue
-            if not fresh:
-                lists = self._lists()
-                if name.casefold() in lists:
-                    continue
-            try:
-                self.api.call("contact_lists.create", "POST", "/contact_lists", json={"name": name})
-            except ApplicationError as error:
-                if error.type != f"{PARTNER}.409":
-                    raise
-            fresh, created = False, True
-        return self._lists() if created else lists  # Front answers a creation with no id
-
-    def _lists(self) -> dict[str, str]:
-        """Contact lists by case-folded name, every page of the listing (bounded)."""
-        listed = self.api.listing("contact_lists.list", f"/contact_lists?limit={MAX_RESULTS}")
-        return {
-            entry["name"].casefold(): entry["id"]
-            for entry in listed
-            if _is_id(entry.get("id")) and isinstance(entry.get("name"), str)
-        }
-
 
 def _entries(value: Any) -> list[dict[str, Any]]:
     return (
@@ -295,13 +263,9 @@ def _has_id(value: Any) -> bool:
     return isinstance(found, str) and 0 < len(found) <= MAX_ID
 
 
-def _is_id(value: Any) -> bool:
-    return isinstance(value, str) and _FRONT_ID.fullmatch(value) is not None
-
-
 def _path_id(operation: str, value: str) -> str:
     """`value` when it is one of Front's ids, else a refusal: it goes into a request path."""
-    if not _FRONT_ID.fullmatch(value):
+    if not is_front_id(value):
         raise refuse(PARTNER, operation, "an id that is not one of Front's")
     return value
 
