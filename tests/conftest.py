@@ -18,6 +18,7 @@ from integration_hub.storage import migrate
 from integration_hub.storage.engine import make_engine
 from integration_hub.testing import scratch_database
 from tests.helpers import RunningHub, make_settings, partner_secrets, serve_hub
+from tests.migrated import PostgresTemplate, SqliteTemplate
 
 # The hub's own rule (home.py): nothing it or its tests create is readable by others, so a
 # test's home made before any Hub sets the umask is as private as one made after.
@@ -53,11 +54,33 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[PostgresTemplate | None]:
+    template = PostgresTemplate(POSTGRES_URL) if POSTGRES_URL else None
+    yield template
+    if template is not None:
+        template.close()
+
+
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """The fresh database of `database_url`, migrated to the latest revision."""
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
+def engine(
+    database_url: str, request: pytest.FixtureRequest, sqlite_template: SqliteTemplate
+) -> Iterator[Engine]:
+    """The fresh database of `database_url`, migrated to the latest revision (a copy of the
+    session's migrated template: tests/migrated.py)."""
+    if database_url.startswith("sqlite"):
+        sqlite_template.copy_to(database_url)
+        engine = make_engine(database_url)
+    else:
+        engine = make_engine(database_url)
+        template = request.getfixturevalue("postgres_template")
+        if template is None or not template.copy_to(database_url):
+            migrate.upgrade(engine)
     yield engine
     engine.dispose()
 
