@@ -205,7 +205,7 @@ def test_a_retried_escalation_opens_nothing_and_posts_nothing_twice(
     assert intercom.conversations[first.provider_conversation_id]["parts"] == [reply.body]
 
 
-def test_a_lost_answer_to_the_open_is_found_by_its_reference_line(
+def test_a_lost_answer_to_the_open_is_found_among_the_contacts_new_conversations(
     server: PartnerServer, intercom: FakeIntercom, engine: Engine
 ) -> None:
     intercom.lose_answer_of.append(("POST", "/conversations"))
@@ -226,19 +226,68 @@ def test_a_lost_answer_to_the_open_is_found_by_its_reference_line(
     assert opened.provider_conversation_id == conversation_id
     assert _count(server, "POST", "/conversations") == 1
     search = next(r for r in server.requests if r.path == "/conversations/search")
+    since = search.json()["query"]["value"][1]["value"]
     assert search.json() == {
         "query": {
             "operator": "AND",
             "value": [
                 {"field": "contact_ids", "operator": "=", "value": opened.provider_contact_id},
-                {
-                    "field": "source.body",
-                    "operator": "~",
-                    "value": f"Hub reference: {_request().escalation_id}",
-                },
+                {"field": "created_at", "operator": ">", "value": since},
             ],
-        }
+        },
+        "pagination": {"per_page": 20},
     }
+    assert since <= intercom.conversations[conversation_id]["created_at"] - 60
+
+
+def test_a_lost_open_the_search_does_not_show_yet_is_looked_for_again_a_minute_later(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    intercom.lose_answer_of.append(("POST", "/conversations"))
+    clock = Clock()
+    calls = _calls(server, engine, clock)
+    with pytest.raises(ApplicationError):
+        calls.escalate(_request())
+    intercom.unindexed.update(intercom.conversations)  # Intercom's index lags minutes
+
+    clock.now += 5 * 60
+    with pytest.raises(ApplicationError) as pending:
+        calls.escalate(_request())
+    assert not pending.value.non_retryable
+    assert pending.value.type == "intercom.outcome_pending"
+    assert pending.value.next_retry_delay == timedelta(seconds=60)
+
+    intercom.unindexed.clear()
+    opened = calls.escalate(_request())
+
+    assert list(intercom.conversations) == [opened.provider_conversation_id]
+    assert _count(server, "POST", "/conversations") == 1
+
+
+def test_a_lost_open_another_conversation_of_the_contact_is_not_taken_for(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    """The contact's other conversations since the attempt do not carry this escalation's id;
+    once the search had time to show it, the activity fails for an operator."""
+    clock = Clock()
+    calls = _calls(server, engine, clock)
+    other = calls.escalate(_request(escalation_id="sup_" + "b" * 32))
+    key = f"intercom.open/{_request().escalation_id}"
+    intercom.lose_answer_of.append(("POST", "/conversations"))
+    with pytest.raises(ApplicationError):
+        calls.escalate(_request())
+    intercom.conversations = {
+        other.provider_conversation_id: intercom.conversations[other.provider_conversation_id]
+    }  # the lost open made nothing after all
+
+    clock.now += 11 * 60
+    with pytest.raises(ApplicationError) as unknown:
+        calls.escalate(_request())
+
+    assert unknown.value.non_retryable and unknown.value.type == "intercom.outcome_unknown"
+    with engine.connect() as connection:
+        record = outbound_messages.get_outbound_message(connection, message_id=key)
+    assert record is not None and record["state"] == "unknown"
 
 
 def test_a_lost_answer_to_a_reply_is_never_posted_again(
@@ -376,7 +425,7 @@ async def test_temporal_retries_a_lost_open_and_the_retry_finds_the_conversation
     server: PartnerServer, intercom: FakeIntercom, engine: Engine, temporal: WorkflowEnvironment
 ) -> None:
     """On the session's dev server, under the shared retry policy: the first attempt's answer
-    is lost (a 503 after Intercom opened it), the retry finds it by its reference line."""
+    is lost (a 503 after Intercom opened it), the retry finds it among the contact's new conversations."""
     intercom.lose_answer_of.append(("POST", "/conversations"))
     calls, queue = _calls(server, engine), f"test-{uuid.uuid4()}"
 

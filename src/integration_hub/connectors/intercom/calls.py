@@ -13,8 +13,9 @@ Intercom takes no idempotency key, so the hub records what each attempt made bef
 call (guard.py): the contact found or created for an escalation (recorded, since Intercom's
 contact search may miss a contact created minutes ago), the conversation it opened, each
 message it added. A retry reuses them. An attempt whose answer was lost (no response, or a
-5xx) leaves its row `unknown`: the retry looks for the conversation by the reference line of
-its first message, and a message whose outcome was lost fails the activity for good (a
+5xx) leaves its row `unknown`: the retry looks for the contact's conversations created since
+and takes the one whose first message names the escalation (retried for a few minutes while
+Intercom's search may not show it yet), and a message whose outcome was lost fails the activity for good (a
 repeated message, or a second conversation, is worse than an escalation an operator completes
 by hand). Setting the attribute and applying tags are idempotent and simply run again.
 """
@@ -25,6 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -57,6 +59,12 @@ MAX_FOUND = 5  # contacts read from a search answer
 MAX_CONTACT_TAGS = 200  # tags read from a contact's list
 MAX_CONTEXT_LINES = 20
 MAX_HUB_ID = 100  # keys `intercom.<what>/<hub id>` fit outbound_messages.message_id (128)
+MAX_SEARCHED = 20  # conversations read from a search answer (Intercom's default page)
+MAX_SOURCE = 64 * 1024  # characters of a first message searched for the reference
+CLOCK_SKEW = 60  # seconds: Intercom's created_at against the hub's clock
+# Intercom's search "may take a few minutes" to show a new conversation: a lost open that is
+# not found yet is looked for again until then (guard.py).
+SEARCH_LAG = timedelta(minutes=10)
 
 
 def first_message(request: EscalationRequest) -> str:
@@ -97,7 +105,7 @@ class IntercomCalls:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._recorder = Recorder(engine)
+        self._recorder = Recorder(engine, clock)
         self.api = IntercomApi(secrets, settings, http=http, clock=clock)
         self._admin_id: str | None = None
         self._admin_lock = threading.Lock()
@@ -143,6 +151,22 @@ class IntercomCalls:
             raise refuse(NAME, "contacts.create", "Intercom's answer has no contact id")
         return "lead", contact_id
 
+    def _recorded_contact(self, key: str, phone: str, name: str | None) -> str:
+        """ "<role>:<id>" of the contact found or created for `key`, recorded (Intercom's
+        contact search may miss a contact created minutes ago; the record does not)."""
+
+        def find_or_create() -> str:
+            return ":".join(self._contact(phone, name))
+
+        return self._recorder.once(
+            key,
+            phone,
+            "contacts.find_or_create",
+            find_or_create,
+            # A lost contact step runs again: at worst a duplicate lead, never a conversation.
+            recover=lambda _: find_or_create(),
+        )
+
     def _admin(self) -> str:
         with self._admin_lock:
             if self._admin_id is None:
@@ -170,14 +194,8 @@ class IntercomCalls:
             raise refuse(NAME, operation, f"the message is over {MAX_BODY} characters")
         if max(len(request.escalation_id), len(request.message_id)) > MAX_HUB_ID:
             raise refuse(NAME, operation, f"hub ids are at most {MAX_HUB_ID} characters")
-        find_or_create = lambda: ":".join(self._contact(request.phone, request.name))  # noqa: E731
-        recorded = self._recorder.once(
-            f"intercom.contact/{request.escalation_id}",
-            request.phone,
-            "contacts.find_or_create",
-            find_or_create,
-            # A lost contact step runs again: at worst a duplicate lead, never a conversation.
-            recover=find_or_create,
+        recorded = self._recorded_contact(
+            f"intercom.contact/{request.escalation_id}", request.phone, request.name
         )
         role, _, contact_id = recorded.partition(":")
         conversation_id = request.provider_conversation_id
@@ -187,7 +205,8 @@ class IntercomCalls:
                 request.phone,
                 "conversations.create",
                 lambda: self._open(request, role, contact_id),
-                recover=lambda: self._opened_before(request, contact_id),
+                recover=lambda claimed_at: self._opened_before(request, contact_id, claimed_at),
+                search_lag=SEARCH_LAG,
             )
         else:
             self._recorder.once(
@@ -214,23 +233,33 @@ class IntercomCalls:
             raise refuse(NAME, "conversations.create", "Intercom's answer has no conversation id")
         return conversation_id
 
-    def _opened_before(self, request: EscalationRequest, contact_id: str) -> str | None:
-        """The conversation a lost attempt opened: the contact's, whose first message carries
-        this escalation's reference line (Intercom's search may lag a new conversation by a
-        few minutes; not found, the activity fails for an operator rather than open twice)."""
+    def _opened_before(
+        self, request: EscalationRequest, contact_id: str, claimed_at: datetime
+    ) -> str | None:
+        """The conversation a lost attempt opened: the contact's, created since the attempt
+        was claimed, whose first message carries this escalation's id (checked here: Intercom's
+        `~` on `source.body` matches single words, not a line; "Search conversations",
+        REST API 2.11). The search index lags new conversations by minutes, so the caller
+        retries a miss for a while (guard.py)."""
+        since = int(claimed_at.timestamp()) - CLOCK_SKEW
         query = {
             "query": {
                 "operator": "AND",
                 "value": [
                     {"field": "contact_ids", "operator": "=", "value": contact_id},
-                    {"field": "source.body", "operator": "~", "value": reference(request)},
+                    {"field": "created_at", "operator": ">", "value": since},
                 ],
-            }
+            },
+            "pagination": {"per_page": MAX_SEARCHED},
         }
         found = self._call("conversations.search", "POST", "/conversations/search", query)
         listed = _dict(found).get("conversations")
-        for conversation in listed[:MAX_FOUND] if isinstance(listed, list) else []:
-            if (conversation_id := _intercom_id(_dict(conversation).get("id"))) is not None:
+        for conversation in listed[:MAX_SEARCHED] if isinstance(listed, list) else []:
+            body = _dict(_dict(conversation).get("source")).get("body")
+            conversation_id = _intercom_id(_dict(conversation).get("id"))
+            if conversation_id is None or not isinstance(body, str):
+                continue
+            if re.search(rf"\b{re.escape(request.escalation_id)}\b", body[:MAX_SOURCE]):
                 return conversation_id
         return None
 
