@@ -13,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from integration_hub.connectors.intercom import calls as calls_module
 from integration_hub.connectors.intercom.calls import IntercomCalls, first_message
 from integration_hub.connectors.intercom.settings import IntercomSettings
 from integration_hub.connectors.support_inbox import (
@@ -467,3 +469,65 @@ def test_a_contact_step_cut_short_by_a_crash_is_simply_done_again(
     opened = _calls(server, engine).escalate(_request())
 
     assert opened.provider_contact_id == CONTACT and len(intercom.conversations) == 1
+
+
+def _failures(step: str) -> float:
+    return REGISTRY.get_sample_value("hub_intercom_step_failures_total", {"step": step}) or 0.0
+
+
+def test_an_open_whose_attribute_and_tags_are_refused_still_returns_the_conversation(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    """The workspace has no hub_escalation_id attribute and refuses a tag: the conversation
+    exists, so the activity returns it (recorded `sent`), and counts what it could not do."""
+
+    def refuse_labels(request: RecordedRequest) -> Reply | None:
+        if request.method == "PUT" or request.path.endswith("/tags"):
+            return Reply(400, {"type": "error.list", "errors": [{"code": "parameter_invalid"}]})
+        return None
+
+    intercom.before = refuse_labels
+    before = _failures("attribute"), _failures("tag")
+
+    opened = _calls(server, engine).escalate(_request())
+
+    assert list(intercom.conversations) == [opened.provider_conversation_id]
+    assert (_failures("attribute"), _failures("tag")) == (before[0] + 1, before[1] + 2)
+    with engine.connect() as connection:
+        record = outbound_messages.get_outbound_message(
+            connection, message_id=f"intercom.open/{_request().escalation_id}"
+        )
+    assert record is not None and record["state"] == "sent"
+    assert record["partner_message_id"] == opened.provider_conversation_id
+
+
+def test_tags_go_on_at_open_only_and_tag_ids_are_asked_once(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    calls = _calls(server, engine)
+    first = calls.escalate(_request())
+    calls.escalate(_request(escalation_id="sup_" + "c" * 32))
+    requests_before = len(server.requests)
+
+    calls.escalate(
+        _request(
+            message_id="msg_" + "5" * 32, provider_conversation_id=first.provider_conversation_id
+        )
+    )
+
+    assert _count(server, "POST", "/tags") == 2  # "escalation" and "lockout", once each
+    later = [(r.method, r.path) for r in server.requests[requests_before:]]
+    assert later == [("POST", f"/conversations/{first.provider_conversation_id}/reply")]
+
+
+def test_tags_left_when_the_time_for_them_is_up_do_not_fail_the_open(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(calls_module, "STEPS_TIME", -1.0)  # the time is up before any tag
+    before = _failures("out_of_time")
+
+    opened = _calls(server, engine).escalate(_request(tags=tuple(f"t{i}" for i in range(20))))
+
+    assert list(intercom.conversations) == [opened.provider_conversation_id]
+    assert intercom.conversations[opened.provider_conversation_id]["tags"] == []
+    assert _failures("out_of_time") == before + 1

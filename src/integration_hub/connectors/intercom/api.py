@@ -63,7 +63,14 @@ class IntercomApi:
         self._http.close()
 
     def call(
-        self, operation: str, method: str, path: str, body: Any = None, *, creates: bool = False
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        creates: bool = False,
+        timeout: httpx.Timeout = HTTP_TIMEOUT,
     ) -> Any:
         """The JSON answer of one request (`path` below the API base), or raise (`NoAnswer`
         for a lost outcome of a request that `creates`; else the activity's error)."""
@@ -79,7 +86,7 @@ class IntercomApi:
         try:
             with timed_call(PARTNER, operation):
                 response = self._http.request(
-                    method, f"{self._base}{path}", headers=headers, json=body
+                    method, f"{self._base}{path}", headers=headers, json=body, timeout=timeout
                 )
         except httpx.ConnectError:  # nothing reached Intercom: a retry is safe
             raise call_failed(

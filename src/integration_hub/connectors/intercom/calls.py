@@ -17,11 +17,13 @@ message it added. A retry reuses them. An attempt whose answer was lost (no resp
 and takes the one whose first message names the escalation (retried for a few minutes while
 Intercom's search may not show it yet), and a message whose outcome was lost fails the activity for good (a
 repeated message, or a second conversation, is worse than an escalation an operator completes
-by hand). Setting the attribute and applying tags are idempotent and simply run again.
+by hand). The attribute and the tags go on at open only, best effort once the conversation
+is recorded (steps.py), and are simply applied again by a retry (both are idempotent).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -37,6 +39,7 @@ from integration_hub.connectors.intercom import ACCESS_TOKEN, ESCALATION_ATTRIBU
 from integration_hub.connectors.intercom.api import IntercomApi
 from integration_hub.connectors.intercom.guard import Recorder
 from integration_hub.connectors.intercom.settings import IntercomSettings
+from integration_hub.connectors.intercom.steps import best_effort, step_failed
 from integration_hub.connectors.outbound import refuse
 from integration_hub.connectors.support_inbox import (
     MAX_BODY,
@@ -65,6 +68,11 @@ CLOCK_SKEW = 60  # seconds: Intercom's created_at against the hub's clock
 # Intercom's search "may take a few minutes" to show a new conversation: a lost open that is
 # not found yet is looked for again until then (guard.py).
 SEARCH_LAG = timedelta(minutes=10)
+# The steps after an open are best effort and must leave the activity time to return (the
+# core's CALL_TIMEOUT is 30 s): a short timeout per request, and no new tag after STEPS_TIME.
+STEP_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+STEPS_TIME = 8.0
+MAX_CACHED_TAGS = 1000
 
 
 def first_message(request: EscalationRequest) -> str:
@@ -109,6 +117,8 @@ class IntercomCalls:
         self.api = IntercomApi(secrets, settings, http=http, clock=clock)
         self._admin_id: str | None = None
         self._admin_lock = threading.Lock()
+        self._tag_ids: dict[str, str] = {}
+        self._tags_lock = threading.Lock()
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.escalate, self.sync_tags]
@@ -178,10 +188,19 @@ class IntercomCalls:
             return self._admin_id
 
     def _tag_id(self, name: str) -> str:
+        """The id of the tag named `name` (created when Intercom has none), kept by this
+        instance: a tag's id never changes."""
+        with self._tags_lock:
+            if (cached := self._tag_ids.get(name)) is not None:
+                return cached
         tag = self._call("tags.create", "POST", "/tags", {"name": name})
         tag_id = _intercom_id(_dict(tag).get("id"))
         if tag_id is None:
             raise refuse(NAME, "tags.create", "Intercom's answer has no tag id")
+        with self._tags_lock:
+            if len(self._tag_ids) >= MAX_CACHED_TAGS:
+                self._tag_ids.clear()
+            self._tag_ids[name] = tag_id
         return tag_id
 
     # -- activities ---------------------------------------------------------------------------
@@ -208,6 +227,7 @@ class IntercomCalls:
                 recover=lambda claimed_at: self._opened_before(request, contact_id, claimed_at),
                 search_lag=SEARCH_LAG,
             )
+            self._label(request, conversation_id)
         else:
             self._recorder.once(
                 f"intercom.message/{request.message_id}",
@@ -215,13 +235,29 @@ class IntercomCalls:
                 "conversations.reply",
                 lambda: self._reply(request, contact_id, conversation_id),
             )
+        return InboxConversation(conversation_id, contact_id)
+
+    def _label(self, request: EscalationRequest, conversation_id: str) -> None:
+        """The escalation id attribute and the tags on a conversation just opened (or found
+        opened): best effort (steps.py), in at most STEPS_TIME seconds, tags only at open."""
+        deadline = time.monotonic() + STEPS_TIME
         path = f"/conversations/{conversation_id}"
         attributes = {"custom_attributes": {ESCALATION_ATTRIBUTE: request.escalation_id}}
-        self._call("conversations.update", "PUT", path, attributes)
-        for name in dict.fromkeys(request.tags):
-            tag = {"id": self._tag_id(name), "admin_id": self._admin()}
-            self._call("conversations.tag", "POST", f"{path}/tags", tag)
-        return InboxConversation(conversation_id, contact_id)
+        best_effort(
+            "attribute", lambda: self._step("conversations.update", "PUT", path, attributes)
+        )
+        for name in list(dict.fromkeys(request.tags))[:MAX_TAGS]:
+            if time.monotonic() > deadline:
+                step_failed("out_of_time", "tags left unapplied")
+                return
+            best_effort("tag", functools.partial(self._tag, path, name))
+
+    def _tag(self, path: str, name: str) -> None:
+        tag = {"id": self._tag_id(name), "admin_id": self._admin()}
+        self._step("conversations.tag", "POST", f"{path}/tags", tag)
+
+    def _step(self, operation: str, method: str, path: str, body: Any = None) -> Any:
+        return self.api.call(operation, method, path, body, timeout=STEP_TIMEOUT)
 
     def _open(self, request: EscalationRequest, role: str, contact_id: str) -> str:
         body = {"from": {"type": role, "id": contact_id}, "body": first_message(request)}
