@@ -531,3 +531,33 @@ def test_tags_left_when_the_time_for_them_is_up_do_not_fail_the_open(
     assert list(intercom.conversations) == [opened.provider_conversation_id]
     assert intercom.conversations[opened.provider_conversation_id]["tags"] == []
     assert _failures("out_of_time") == before + 1
+
+
+def test_sync_tags_uses_the_contact_the_hub_knows_without_a_search(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    _lead(intercom)
+    intercom.unindexed.add(CONTACT)  # created minutes ago: the search misses it
+
+    synced = _calls(server, engine).sync_tags(
+        ContactTagsRequest(phone=PHONE, name=None, add=("vip",), provider_contact_id=CONTACT)
+    )
+
+    assert synced == InboxContact(CONTACT)
+    assert list(intercom.contacts) == [CONTACT]
+    assert intercom.contacts[CONTACT]["tags"] == [intercom.tags["vip"]]
+    assert _count(server, "POST", "/contacts/search") == 0
+
+
+def test_sync_tags_makes_one_lead_across_syncs_while_the_search_lags(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    calls = _calls(server, engine)
+    first = calls.sync_tags(ContactTagsRequest(phone=PHONE, name="Ana", add=("cleaner",)))
+    intercom.unindexed.update(intercom.contacts)
+
+    again = calls.sync_tags(ContactTagsRequest(phone=PHONE, name="Ana", remove=("cleaner",)))
+
+    assert again == first and list(intercom.contacts) == [first.provider_contact_id]
+    assert _count(server, "POST", "/contacts") == 1
+    assert intercom.contacts[first.provider_contact_id]["tags"] == []

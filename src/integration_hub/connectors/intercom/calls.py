@@ -24,6 +24,7 @@ is recorded (steps.py), and are simply applied again by a retry (both are idempo
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import threading
 import time
@@ -315,7 +316,15 @@ class IntercomCalls:
     @activity.defn(name=support_activity(NAME, "sync_tags"))
     def sync_tags(self, request: ContactTagsRequest) -> InboxContact:
         _check("sync_tags", request.phone, request.add + request.remove)
-        _, contact_id = self._contact(request.phone, request.name)
+        contact_id = _intercom_id(request.provider_contact_id)
+        if contact_id is None or len(contact_id) > MAX_CONTACT_ID:
+            # Keyed by the phone's digest: a retry, or the next sync, reuses the contact made
+            # for this phone even while Intercom's contact search does not show it yet.
+            digest = hashlib.sha256(request.phone.encode()).hexdigest()[:40]
+            recorded = self._recorded_contact(
+                f"intercom.contact/phone-{digest}", request.phone, request.name
+            )
+            contact_id = recorded.partition(":")[2]
         path = f"/contacts/{contact_id}/tags"
         listed = _dict(self._call("contacts.tags", "GET", path)).get("data")
         present: dict[str, str] = {}
