@@ -262,6 +262,26 @@ def test_an_agents_reply_is_a_message_sent_with_its_author() -> None:
     assert sent["hub_escalation_id"] == ESCALATION
 
 
+def test_an_agents_reply_followed_by_a_close_without_a_message_is_the_reply() -> None:
+    item = conversation(
+        "conversation.admin.replied",
+        conversation_id=CONVERSATION,
+        contact_id=CONTACT,
+        escalation_id=ESCALATION,
+        now=NOW,
+    )
+    parts = item["conversation_parts"]["conversation_parts"]
+    reply = next(p for p in reversed(parts) if p["author"]["type"] == "admin")
+    closing = {**reply, "id": "31000000001", "part_type": "close", "body": None}
+    parts.append(closing)
+    body = envelope("conversation.admin.replied", item, notification_id="notif_c", now=NOW)
+
+    (sent,) = _normalize(body)
+
+    assert sent["message_id"] == reply["id"]
+    assert sent["body"] == "Hola, te envío el código nuevo: 4821"
+
+
 def test_an_internal_note_is_never_relayed() -> None:
     item = conversation(
         "conversation.admin.replied",
