@@ -418,6 +418,20 @@ def test_html_becomes_bounded_plain_text() -> None:
     assert len(plain_text("<p>" + "palabra " * 10_000 + "</p>")) == 4096
 
 
+def test_a_links_address_is_kept_after_its_text() -> None:
+    assert plain_text(
+        '<p>El código está <a href="https://example.com/door?id=12&amp;x=1">aquí</a>.</p>'
+        '<p><a href="https://example.com/a">https://example.com/a</a></p>'
+        '<p><a href="javascript:alert(1)">mal</a> <a href="https://x.io/'
+        + "a" * 3000
+        + '">largo</a></p>'
+    ) == (
+        "El código está aquí (https://example.com/door?id=12&x=1).\n"
+        "https://example.com/a\n"
+        "mal largo"
+    )
+
+
 @pytest.mark.parametrize(
     ("written", "normalized"),
     [
