@@ -561,3 +561,36 @@ def test_sync_tags_makes_one_lead_across_syncs_while_the_search_lags(
     assert again == first and list(intercom.contacts) == [first.provider_contact_id]
     assert _count(server, "POST", "/contacts") == 1
     assert intercom.contacts[first.provider_contact_id]["tags"] == []
+
+
+@pytest.mark.parametrize("answer", [b"<html>OK</html>", b'{"type": "user_message"}'])
+def test_an_open_answered_2xx_without_a_readable_id_is_found_by_the_retry(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine, answer: bytes
+) -> None:
+    """Intercom opened it but the answer does not say which: recorded `unknown` (not `failed`,
+    which would let a retry open a second one), and the retry finds it."""
+    garbled = [True]
+
+    def garble(request: RecordedRequest) -> Reply | None:
+        if request.path == "/conversations" and garbled:
+            garbled.pop()
+            intercom._route(request)  # Intercom opens it
+            return Reply(200, answer, headers={"content-type": "application/json"})
+        return None
+
+    intercom.before = garble
+    calls = _calls(server, engine)
+
+    with pytest.raises(ApplicationError) as lost:
+        calls.escalate(_request())
+    assert not lost.value.non_retryable
+    with engine.connect() as connection:
+        record = outbound_messages.get_outbound_message(
+            connection, message_id=f"intercom.open/{_request().escalation_id}"
+        )
+    assert record is not None and record["state"] == "unknown"
+
+    opened = calls.escalate(_request())
+
+    assert list(intercom.conversations) == [opened.provider_conversation_id]
+    assert _count(server, "POST", "/conversations") == 1

@@ -36,6 +36,15 @@ class NoAnswer(Exception):
         self.error = error
 
 
+def unreadable(operation: str, status: int) -> NoAnswer:
+    """A success whose answer does not say what was made: as good as no answer (retryable,
+    so the next attempt looks for it)."""
+    error = call_failed(
+        PARTNER, operation, status=status, message="unreadable answer", retryable=True
+    )
+    return NoAnswer(error)
+
+
 class IntercomApi:
     def __init__(
         self,
@@ -101,6 +110,8 @@ class IntercomApi:
         try:
             return response.json() if response.content else None
         except ValueError:
+            if creates:  # it was made, but what it is cannot be read: the outcome is unknown
+                raise unreadable(operation, response.status_code) from None
             raise refuse(PARTNER, operation, "Intercom's answer is not JSON") from None
 
     def _failure(self, operation: str, response: httpx.Response) -> ApplicationError:

@@ -37,7 +37,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from integration_hub.connectors.intercom import ACCESS_TOKEN, ESCALATION_ATTRIBUTE, PARTNER
-from integration_hub.connectors.intercom.api import IntercomApi
+from integration_hub.connectors.intercom.api import IntercomApi, unreadable
 from integration_hub.connectors.intercom.guard import Recorder
 from integration_hub.connectors.intercom.settings import IntercomSettings
 from integration_hub.connectors.intercom.steps import best_effort, step_failed
@@ -266,8 +266,8 @@ class IntercomCalls:
             "conversations.create", "POST", "/conversations", body, creates=True
         )
         conversation_id = _intercom_id(_dict(created).get("conversation_id"))
-        if conversation_id is None:
-            raise refuse(NAME, "conversations.create", "Intercom's answer has no conversation id")
+        if conversation_id is None:  # opened, but which one is unknown: looked for by a retry
+            raise unreadable("conversations.create", 200)
         return conversation_id
 
     def _opened_before(
