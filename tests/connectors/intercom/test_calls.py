@@ -594,3 +594,28 @@ def test_an_open_answered_2xx_without_a_readable_id_is_found_by_the_retry(
 
     assert list(intercom.conversations) == [opened.provider_conversation_id]
     assert _count(server, "POST", "/conversations") == 1
+
+
+def test_intercoms_error_text_is_not_copied_into_the_error(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    def refuse_contact(request: RecordedRequest) -> Reply | None:
+        if request.path == "/contacts":
+            message = f"Phone {PHONE} of María González is invalid"
+            return Reply(
+                400,
+                {
+                    "type": "error.list",
+                    "errors": [{"code": "parameter_invalid", "message": message}],
+                },
+            )
+        return None
+
+    intercom.before = refuse_contact
+
+    with pytest.raises(ApplicationError) as refused:
+        _calls(server, engine).escalate(_request())
+
+    assert refused.value.type == "intercom.parameter_invalid"
+    assert refused.value.message == "intercom contacts.create failed (400): parameter_invalid"
+    assert PHONE not in str(refused.value) and "María" not in str(refused.value)

@@ -131,17 +131,15 @@ class IntercomApi:
 
 
 def _error(response: httpx.Response) -> tuple[str | None, str]:
-    """Intercom's `{"type": "error.list", "errors": [{"code", "message"}]}`, bounded."""
+    """Intercom's error code from `{"type": "error.list", "errors": [{"code", "message"}]}`
+    and a message of the status and that code only: Intercom's message text may quote what
+    was sent (a phone, a name), and the error travels to the hub's rows and logs."""
     try:
         body = response.json()
     except ValueError:
         body = None
     errors = body.get("errors") if isinstance(body, dict) else None
     first = errors[0] if isinstance(errors, list) and errors else None
-    if not isinstance(first, dict):
-        return None, response.reason_phrase
-    code = first.get("code")
+    code = first.get("code") if isinstance(first, dict) else None
     code = code if isinstance(code, str) and code.isidentifier() and len(code) <= 64 else None
-    message = first.get("message")
-    text = message if isinstance(message, str) else response.reason_phrase
-    return code, text[:MAX_ERROR_TEXT]
+    return code, code or response.reason_phrase[:MAX_ERROR_TEXT]
