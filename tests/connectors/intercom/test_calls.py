@@ -619,3 +619,15 @@ def test_intercoms_error_text_is_not_copied_into_the_error(
     assert refused.value.type == "intercom.parameter_invalid"
     assert refused.value.message == "intercom contacts.create failed (400): parameter_invalid"
     assert PHONE not in str(refused.value) and "María" not in str(refused.value)
+
+
+def test_sync_tags_refuses_a_contact_id_that_could_not_be_intercoms(
+    server: PartnerServer, engine: Engine
+) -> None:
+    with pytest.raises(ApplicationError) as refused:
+        _calls(server, engine).sync_tags(
+            ContactTagsRequest(phone=PHONE, name=None, add=("vip",), provider_contact_id="../me")
+        )
+
+    assert refused.value.type == CallRefused.__name__
+    assert server.requests == []

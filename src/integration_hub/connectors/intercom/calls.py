@@ -13,11 +13,11 @@ Intercom takes no idempotency key, so the hub records what each attempt made bef
 call (guard.py): the contact found or created for an escalation (recorded, since Intercom's
 contact search may miss a contact created minutes ago), the conversation it opened, each
 message it added. A retry reuses them. An attempt whose answer was lost (no response, or a
-5xx) leaves its row `unknown`: the retry looks for the contact's conversations created since
-and takes the one whose first message names the escalation (retried for a few minutes while
-Intercom's search may not show it yet), and a message whose outcome was lost fails the activity for good (a
-repeated message, or a second conversation, is worse than an escalation an operator completes
-by hand). The attribute and the tags go on at open only, best effort once the conversation
+5xx) leaves its row `unknown`: the retry looks among the contact's conversations created
+since for the one whose first message names the escalation (looked for again for a few
+minutes, as Intercom's search may not show it yet), and a message whose outcome was lost fails
+the activity for good (a repeated message, or a second conversation, is worse than an
+escalation an operator completes by hand). The attribute and the tags go on at open only, best effort once the conversation
 is recorded (steps.py), and are simply applied again by a retry (both are idempotent).
 """
 
@@ -57,6 +57,7 @@ from integration_hub.secrets import SecretSource
 
 NAME = PARTNER.name
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+CONTACT_ID = re.compile(r"[0-9A-Za-z_-]{1,59}")  # goes into a path (Intercom's: 24 hex)
 MAX_RECORDED_ID = 64  # outbound_messages.partner_message_id
 MAX_CONTACT_ID = MAX_RECORDED_ID - len("lead:")  # recorded as "<role>:<id>"
 MAX_FOUND = 5  # contacts read from a search answer
@@ -163,7 +164,7 @@ class IntercomCalls:
         return "lead", contact_id
 
     def _recorded_contact(self, key: str, phone: str, name: str | None) -> str:
-        """ "<role>:<id>" of the contact found or created for `key`, recorded (Intercom's
+        """The contact found or created for `key` as "<role>:<id>", recorded (Intercom's
         contact search may miss a contact created minutes ago; the record does not)."""
 
         def find_or_create() -> str:
@@ -316,8 +317,10 @@ class IntercomCalls:
     @activity.defn(name=support_activity(NAME, "sync_tags"))
     def sync_tags(self, request: ContactTagsRequest) -> InboxContact:
         _check("sync_tags", request.phone, request.add + request.remove)
-        contact_id = _intercom_id(request.provider_contact_id)
-        if contact_id is None or len(contact_id) > MAX_CONTACT_ID:
+        contact_id = request.provider_contact_id
+        if contact_id is not None and not CONTACT_ID.fullmatch(contact_id):
+            raise refuse(NAME, "sync_tags", "the contact id is not one of Intercom's")
+        if contact_id is None:
             # Keyed by the phone's digest: a retry, or the next sync, reuses the contact made
             # for this phone even while Intercom's contact search does not show it yet.
             digest = hashlib.sha256(request.phone.encode()).hexdigest()[:40]
