@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from integration_hub.connectors.intercom import calls as calls_module
+from integration_hub.connectors.intercom import labels
 from integration_hub.connectors.intercom.calls import IntercomCalls, first_message
 from integration_hub.connectors.intercom.settings import IntercomSettings
 from integration_hub.connectors.support_inbox import (
@@ -523,7 +523,7 @@ def test_tags_go_on_at_open_only_and_tag_ids_are_asked_once(
 def test_tags_left_when_the_time_for_them_is_up_do_not_fail_the_open(
     server: PartnerServer, intercom: FakeIntercom, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(calls_module, "STEPS_TIME", -1.0)  # the time is up before any tag
+    monkeypatch.setattr(labels, "STEPS_TIME", -1.0)  # the time is up before any tag
     before = _failures("out_of_time")
 
     opened = _calls(server, engine).escalate(_request(tags=tuple(f"t{i}" for i in range(20))))

@@ -26,6 +26,19 @@ from integration_hub.secrets import SecretSource
 PARTNER = "intercom"
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_ERROR_TEXT = 200
+MAX_RECORDED_ID = 64  # outbound_messages.partner_message_id
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def intercom_id(value: Any) -> str | None:
+    """One of Intercom's ids from an answer (a string, or a number in places), when it fits
+    the hub's record of it."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    ok = isinstance(text, str) and 0 < len(text) <= MAX_RECORDED_ID and text.isprintable()
+    return text if ok else None
 
 
 class NoAnswer(Exception):

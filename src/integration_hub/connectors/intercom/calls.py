@@ -18,29 +18,38 @@ since for the one whose first message names the escalation (looked for again for
 minutes, as Intercom's search may not show it yet), and a message whose outcome was lost fails
 the activity for good (a repeated message, or a second conversation, is worse than an
 escalation an operator completes by hand). The attribute and the tags go on at open only, best effort once the conversation
-is recorded (steps.py), and are simply applied again by a retry (both are idempotent).
+is recorded (labels.py), and are simply applied again by a retry (both are idempotent).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine
 from temporalio import activity
 
-from integration_hub.connectors.intercom import ACCESS_TOKEN, ESCALATION_ATTRIBUTE, PARTNER
-from integration_hub.connectors.intercom.api import IntercomApi, unreadable
+from integration_hub.connectors.intercom import ACCESS_TOKEN, PARTNER
+from integration_hub.connectors.intercom.api import (
+    MAX_RECORDED_ID,
+    IntercomApi,
+    as_dict,
+    intercom_id,
+    unreadable,
+)
 from integration_hub.connectors.intercom.guard import Recorder
+from integration_hub.connectors.intercom.labels import Labels
+from integration_hub.connectors.intercom.recovery import (
+    SEARCH_LAG,
+    opened_conversation,
+    search_query,
+)
 from integration_hub.connectors.intercom.settings import IntercomSettings
-from integration_hub.connectors.intercom.steps import best_effort, step_failed
 from integration_hub.connectors.outbound import refuse
 from integration_hub.connectors.support_inbox import (
     MAX_BODY,
@@ -58,23 +67,11 @@ from integration_hub.secrets import SecretSource
 NAME = PARTNER.name
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 CONTACT_ID = re.compile(r"[0-9A-Za-z_-]{1,59}")  # goes into a path (Intercom's: 24 hex)
-MAX_RECORDED_ID = 64  # outbound_messages.partner_message_id
 MAX_CONTACT_ID = MAX_RECORDED_ID - len("lead:")  # recorded as "<role>:<id>"
 MAX_FOUND = 5  # contacts read from a search answer
 MAX_CONTACT_TAGS = 200  # tags read from a contact's list
 MAX_CONTEXT_LINES = 20
 MAX_HUB_ID = 100  # keys `intercom.<what>/<hub id>` fit outbound_messages.message_id (128)
-MAX_SEARCHED = 20  # conversations read from a search answer (Intercom's default page)
-MAX_SOURCE = 64 * 1024  # characters of a first message searched for the reference
-CLOCK_SKEW = 60  # seconds: Intercom's created_at against the hub's clock
-# Intercom's search "may take a few minutes" to show a new conversation: a lost open that is
-# not found yet is looked for again until then (guard.py).
-SEARCH_LAG = timedelta(minutes=10)
-# The steps after an open are best effort and must leave the activity time to return (the
-# core's CALL_TIMEOUT is 30 s): a short timeout per request, and no new tag after STEPS_TIME.
-STEP_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
-STEPS_TIME = 8.0
-MAX_CACHED_TAGS = 1000
 
 
 def first_message(request: EscalationRequest) -> str:
@@ -93,16 +90,6 @@ def reference(request: EscalationRequest) -> str:
     return f"Hub reference: {request.escalation_id}"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _intercom_id(value: Any) -> str | None:
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    ok = isinstance(text, str) and 0 < len(text) <= MAX_RECORDED_ID and text.isprintable()
-    return text if ok else None
-
-
 class IntercomCalls:
     """Intercom's inbox activities; built once per worker. `http` and `clock` are for tests."""
 
@@ -117,10 +104,7 @@ class IntercomCalls:
     ) -> None:
         self._recorder = Recorder(engine, clock)
         self.api = IntercomApi(secrets, settings, http=http, clock=clock)
-        self._admin_id: str | None = None
-        self._admin_lock = threading.Lock()
-        self._tag_ids: dict[str, str] = {}
-        self._tags_lock = threading.Lock()
+        self.labels = Labels(self.api)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.escalate, self.sync_tags]
@@ -141,9 +125,9 @@ class IntercomCalls:
     def _find_contact(self, phone: str) -> tuple[str, str] | None:
         query = {"query": {"field": "phone", "operator": "=", "value": phone}}
         found = self._call("contacts.search", "POST", "/contacts/search", query)
-        data = _dict(found).get("data")
+        data = as_dict(found).get("data")
         for contact in data[:MAX_FOUND] if isinstance(data, list) else []:
-            contact_id = _intercom_id(_dict(contact).get("id"))
+            contact_id = intercom_id(as_dict(contact).get("id"))
             if contact_id is not None and len(contact_id) <= MAX_CONTACT_ID:
                 role = "user" if contact.get("role") == "user" else "lead"
                 return role, contact_id
@@ -158,7 +142,7 @@ class IntercomCalls:
         if name:
             body["name"] = name[:255]
         created = self._call("contacts.create", "POST", "/contacts", body)
-        contact_id = _intercom_id(_dict(created).get("id"))
+        contact_id = intercom_id(as_dict(created).get("id"))
         if contact_id is None or len(contact_id) > MAX_CONTACT_ID:
             raise refuse(NAME, "contacts.create", "Intercom's answer has no contact id")
         return "lead", contact_id
@@ -178,32 +162,6 @@ class IntercomCalls:
             # A lost contact step runs again: at worst a duplicate lead, never a conversation.
             recover=lambda _: find_or_create(),
         )
-
-    def _admin(self) -> str:
-        with self._admin_lock:
-            if self._admin_id is None:
-                me = self._call("me", "GET", "/me")
-                admin_id = _intercom_id(_dict(me).get("id"))
-                if admin_id is None:
-                    raise refuse(NAME, "me", "Intercom's answer has no admin id")
-                self._admin_id = admin_id
-            return self._admin_id
-
-    def _tag_id(self, name: str) -> str:
-        """The id of the tag named `name` (created when Intercom has none), kept by this
-        instance: a tag's id never changes."""
-        with self._tags_lock:
-            if (cached := self._tag_ids.get(name)) is not None:
-                return cached
-        tag = self._call("tags.create", "POST", "/tags", {"name": name})
-        tag_id = _intercom_id(_dict(tag).get("id"))
-        if tag_id is None:
-            raise refuse(NAME, "tags.create", "Intercom's answer has no tag id")
-        with self._tags_lock:
-            if len(self._tag_ids) >= MAX_CACHED_TAGS:
-                self._tag_ids.clear()
-            self._tag_ids[name] = tag_id
-        return tag_id
 
     # -- activities ---------------------------------------------------------------------------
 
@@ -229,7 +187,7 @@ class IntercomCalls:
                 recover=lambda claimed_at: self._opened_before(request, contact_id, claimed_at),
                 search_lag=SEARCH_LAG,
             )
-            self._label(request, conversation_id)
+            self.labels.label(conversation_id, request.escalation_id, request.tags)
         else:
             self._recorder.once(
                 f"intercom.message/{request.message_id}",
@@ -239,34 +197,12 @@ class IntercomCalls:
             )
         return InboxConversation(conversation_id, contact_id)
 
-    def _label(self, request: EscalationRequest, conversation_id: str) -> None:
-        """The escalation id attribute and the tags on a conversation just opened (or found
-        opened): best effort (steps.py), in at most STEPS_TIME seconds, tags only at open."""
-        deadline = time.monotonic() + STEPS_TIME
-        path = f"/conversations/{conversation_id}"
-        attributes = {"custom_attributes": {ESCALATION_ATTRIBUTE: request.escalation_id}}
-        best_effort(
-            "attribute", lambda: self._step("conversations.update", "PUT", path, attributes)
-        )
-        for name in list(dict.fromkeys(request.tags))[:MAX_TAGS]:
-            if time.monotonic() > deadline:
-                step_failed("out_of_time", "tags left unapplied")
-                return
-            best_effort("tag", functools.partial(self._tag, path, name))
-
-    def _tag(self, path: str, name: str) -> None:
-        tag = {"id": self._tag_id(name), "admin_id": self._admin()}
-        self._step("conversations.tag", "POST", f"{path}/tags", tag)
-
-    def _step(self, operation: str, method: str, path: str, body: Any = None) -> Any:
-        return self.api.call(operation, method, path, body, timeout=STEP_TIMEOUT)
-
     def _open(self, request: EscalationRequest, role: str, contact_id: str) -> str:
         body = {"from": {"type": role, "id": contact_id}, "body": first_message(request)}
         created = self.api.call(
             "conversations.create", "POST", "/conversations", body, creates=True
         )
-        conversation_id = _intercom_id(_dict(created).get("conversation_id"))
+        conversation_id = intercom_id(as_dict(created).get("conversation_id"))
         if conversation_id is None:  # opened, but which one is unknown: looked for by a retry
             raise unreadable("conversations.create", 200)
         return conversation_id
@@ -274,32 +210,10 @@ class IntercomCalls:
     def _opened_before(
         self, request: EscalationRequest, contact_id: str, claimed_at: datetime
     ) -> str | None:
-        """The conversation a lost attempt opened: the contact's, created since the attempt
-        was claimed, whose first message carries this escalation's id (checked here: Intercom's
-        `~` on `source.body` matches single words, not a line; "Search conversations",
-        REST API 2.11). The search index lags new conversations by minutes, so the caller
-        retries a miss for a while (guard.py)."""
-        since = int(claimed_at.timestamp()) - CLOCK_SKEW
-        query = {
-            "query": {
-                "operator": "AND",
-                "value": [
-                    {"field": "contact_ids", "operator": "=", "value": contact_id},
-                    {"field": "created_at", "operator": ">", "value": since},
-                ],
-            },
-            "pagination": {"per_page": MAX_SEARCHED},
-        }
+        """The conversation a lost attempt opened (recovery.py), or None."""
+        query = search_query(contact_id, claimed_at)
         found = self._call("conversations.search", "POST", "/conversations/search", query)
-        listed = _dict(found).get("conversations")
-        for conversation in listed[:MAX_SEARCHED] if isinstance(listed, list) else []:
-            body = _dict(_dict(conversation).get("source")).get("body")
-            conversation_id = _intercom_id(_dict(conversation).get("id"))
-            if conversation_id is None or not isinstance(body, str):
-                continue
-            if re.search(rf"\b{re.escape(request.escalation_id)}\b", body[:MAX_SOURCE]):
-                return conversation_id
-        return None
+        return opened_conversation(found, request.escalation_id)
 
     def _reply(self, request: EscalationRequest, contact_id: str, conversation_id: str) -> str:
         body = {
@@ -310,9 +224,9 @@ class IntercomCalls:
         }
         path = f"/conversations/{conversation_id}/reply"
         answer = self.api.call("conversations.reply", "POST", path, body, creates=True)
-        parts = _dict(_dict(answer).get("conversation_parts")).get("conversation_parts")
+        parts = as_dict(as_dict(answer).get("conversation_parts")).get("conversation_parts")
         last = parts[-1] if isinstance(parts, list) and parts else None
-        return _intercom_id(_dict(last).get("id")) or ""
+        return intercom_id(as_dict(last).get("id")) or ""
 
     @activity.defn(name=support_activity(NAME, "sync_tags"))
     def sync_tags(self, request: ContactTagsRequest) -> InboxContact:
@@ -329,15 +243,15 @@ class IntercomCalls:
             )
             contact_id = recorded.partition(":")[2]
         path = f"/contacts/{contact_id}/tags"
-        listed = _dict(self._call("contacts.tags", "GET", path)).get("data")
+        listed = as_dict(self._call("contacts.tags", "GET", path)).get("data")
         present: dict[str, str] = {}
         for tag in listed[:MAX_CONTACT_TAGS] if isinstance(listed, list) else []:
-            name, tag_id = _dict(tag).get("name"), _intercom_id(_dict(tag).get("id"))
+            name, tag_id = as_dict(tag).get("name"), intercom_id(as_dict(tag).get("id"))
             if isinstance(name, str) and tag_id is not None:
                 present[name] = tag_id
         for name in dict.fromkeys(request.add):
             if name not in present:
-                self._call("contacts.tag", "POST", path, {"id": self._tag_id(name)})
+                self._call("contacts.tag", "POST", path, {"id": self.labels.tag_id(name)})
         for name in dict.fromkeys(request.remove):
             if name in present and name not in request.add:
                 self._call("contacts.untag", "DELETE", f"{path}/{present[name]}")
