@@ -17,8 +17,10 @@ message it added. A retry reuses them. An attempt whose answer was lost (no resp
 since for the one whose first message names the escalation (looked for again for a few
 minutes, as Intercom's search may not show it yet), and a message whose outcome was lost fails
 the activity for good (a repeated message, or a second conversation, is worse than an
-escalation an operator completes by hand). The attribute and the tags go on at open only, best effort once the conversation
-is recorded (labels.py), and are simply applied again by a retry (both are idempotent).
+escalation an operator completes by hand). The attribute and the tags go on at open only,
+best effort once the conversation is recorded (labels.py); a retry applies them again (both
+are idempotent). `sync_tags` uses the contact the hub knows, else the one recorded for the
+phone, so a lagging contact search makes no second lead.
 """
 
 from __future__ import annotations
