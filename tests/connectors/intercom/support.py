@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,12 +35,14 @@ class FakeIntercom:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)  # name -> id
-    # Contacts the search index does not show yet (Intercom: "may take a few minutes").
+    # Contacts and conversations the search index does not show yet (Intercom: "may take a
+    # few minutes").
     unindexed: set[str] = field(default_factory=set)
     # Requests (method, path) whose effect happens but whose answer is a 503, once each.
     lose_answer_of: list[tuple[str, str]] = field(default_factory=list)
     # Answered before anything else when it returns a reply (429s, outages).
     before: Callable[[RecordedRequest], Reply | None] | None = None
+    now: Callable[[], float] = time.time  # Intercom's clock (conversations' created_at)
     refused: list[str] = field(default_factory=list)  # why requests were refused (for asserts)
 
     def __call__(self, request: RecordedRequest) -> Reply:
@@ -161,6 +164,7 @@ class FakeIntercom:
         self.conversations[conversation_id] = {
             "contact": sender["id"],
             "source": body["body"] if body else "",
+            "created_at": int(self.now()),
             "parts": [],
             "custom_attributes": {},
             "tags": [],
@@ -177,19 +181,48 @@ class FakeIntercom:
         )
 
     def _search_conversations(self, request: RecordedRequest) -> Reply:
-        body = self._body(request, {"query"})
-        query = body["query"] if body else {}
-        filters = {(f["field"], f["operator"]): f["value"] for f in query.get("value", [])}
-        if query.get("operator") != "AND" or set(filters) != {
-            ("contact_ids", "="),
-            ("source.body", "~"),
-        }:
+        """Intercom's search: an AND of filters on `contact_ids` (=), `created_at` (> or <)
+        and `source.body` (~, which matches one word: a value of several words matches
+        nothing); conversations in `unindexed` are not shown yet."""
+        body = json.loads(request.body) if request.body else None
+        if not isinstance(body, dict) or not set(body) <= {"query", "pagination"}:
+            self.refused.append(f"POST /conversations/search: body keys {body}")
             return _error(400, "parameter_invalid", "query")
+        query = body["query"]
+        filters = query.get("value", []) if isinstance(query, dict) else []
+        known = {
+            ("contact_ids", "="),
+            ("created_at", ">"),
+            ("created_at", "<"),
+            ("source.body", "~"),
+        }
+        if query.get("operator") != "AND" or any(
+            (f.get("field"), f.get("operator")) not in known for f in filters
+        ):
+            self.refused.append(f"POST /conversations/search: query {query}")
+            return _error(400, "parameter_invalid", "query")
+
+        def matches(conversation: dict[str, Any], rule: dict[str, Any]) -> bool:
+            value = rule["value"]
+            match (rule["field"], rule["operator"]):
+                case ("contact_ids", "="):
+                    return bool(conversation["contact"] == value)
+                case ("created_at", ">"):
+                    return bool(conversation["created_at"] > value)
+                case ("created_at", "<"):
+                    return bool(conversation["created_at"] < value)
+            words = re.findall(r"\S+", re.sub(r"<[^>]*>", " ", conversation["source"]))
+            return " " not in value.strip() and value in words
+
         found = [
-            {"type": "conversation", "id": cid}
+            {
+                "type": "conversation",
+                "id": cid,
+                "created_at": conversation["created_at"],
+                "source": {"type": "conversation", "body": conversation["source"]},
+            }
             for cid, conversation in self.conversations.items()
-            if conversation["contact"] == filters[("contact_ids", "=")]
-            and filters[("source.body", "~")] in conversation["source"]
+            if cid not in self.unindexed and all(matches(conversation, f) for f in filters)
         ]
         return Reply(
             body={"type": "conversation.list", "conversations": found, "total_count": len(found)}

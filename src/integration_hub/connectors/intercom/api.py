@@ -26,6 +26,19 @@ from integration_hub.secrets import SecretSource
 PARTNER = "intercom"
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_ERROR_TEXT = 200
+MAX_RECORDED_ID = 64  # outbound_messages.partner_message_id
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def intercom_id(value: Any) -> str | None:
+    """One of Intercom's ids from an answer (a string, or a number in places), when it fits
+    the hub's record of it."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    ok = isinstance(text, str) and 0 < len(text) <= MAX_RECORDED_ID and text.isprintable()
+    return text if ok else None
 
 
 class NoAnswer(Exception):
@@ -34,6 +47,15 @@ class NoAnswer(Exception):
     def __init__(self, error: ApplicationError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def unreadable(operation: str, status: int) -> NoAnswer:
+    """A success whose answer does not say what was made: as good as no answer (retryable,
+    so the next attempt looks for it)."""
+    error = call_failed(
+        PARTNER, operation, status=status, message="unreadable answer", retryable=True
+    )
+    return NoAnswer(error)
 
 
 class IntercomApi:
@@ -63,7 +85,14 @@ class IntercomApi:
         self._http.close()
 
     def call(
-        self, operation: str, method: str, path: str, body: Any = None, *, creates: bool = False
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        creates: bool = False,
+        timeout: httpx.Timeout = HTTP_TIMEOUT,
     ) -> Any:
         """The JSON answer of one request (`path` below the API base), or raise (`NoAnswer`
         for a lost outcome of a request that `creates`; else the activity's error)."""
@@ -79,7 +108,7 @@ class IntercomApi:
         try:
             with timed_call(PARTNER, operation):
                 response = self._http.request(
-                    method, f"{self._base}{path}", headers=headers, json=body
+                    method, f"{self._base}{path}", headers=headers, json=body, timeout=timeout
                 )
         except httpx.ConnectError:  # nothing reached Intercom: a retry is safe
             raise call_failed(
@@ -94,6 +123,8 @@ class IntercomApi:
         try:
             return response.json() if response.content else None
         except ValueError:
+            if creates:  # it was made, but what it is cannot be read: the outcome is unknown
+                raise unreadable(operation, response.status_code) from None
             raise refuse(PARTNER, operation, "Intercom's answer is not JSON") from None
 
     def _failure(self, operation: str, response: httpx.Response) -> ApplicationError:
@@ -113,17 +144,15 @@ class IntercomApi:
 
 
 def _error(response: httpx.Response) -> tuple[str | None, str]:
-    """Intercom's `{"type": "error.list", "errors": [{"code", "message"}]}`, bounded."""
+    """Intercom's error code from `{"type": "error.list", "errors": [{"code", "message"}]}`
+    and a message of the status and that code only: Intercom's message text may quote what
+    was sent (a phone, a name), and the error travels to the hub's rows and logs."""
     try:
         body = response.json()
     except ValueError:
         body = None
     errors = body.get("errors") if isinstance(body, dict) else None
     first = errors[0] if isinstance(errors, list) and errors else None
-    if not isinstance(first, dict):
-        return None, response.reason_phrase
-    code = first.get("code")
+    code = first.get("code") if isinstance(first, dict) else None
     code = code if isinstance(code, str) and code.isidentifier() and len(code) <= 64 else None
-    message = first.get("message")
-    text = message if isinstance(message, str) else response.reason_phrase
-    return code, text[:MAX_ERROR_TEXT]
+    return code, code or response.reason_phrase[:MAX_ERROR_TEXT]

@@ -13,27 +13,44 @@ Intercom takes no idempotency key, so the hub records what each attempt made bef
 call (guard.py): the contact found or created for an escalation (recorded, since Intercom's
 contact search may miss a contact created minutes ago), the conversation it opened, each
 message it added. A retry reuses them. An attempt whose answer was lost (no response, or a
-5xx) leaves its row `unknown`: the retry looks for the conversation by the reference line of
-its first message, and a message whose outcome was lost fails the activity for good (a
-repeated message, or a second conversation, is worse than an escalation an operator completes
-by hand). Setting the attribute and applying tags are idempotent and simply run again.
+5xx) leaves its row `unknown`: the retry looks among the contact's conversations created
+since for the one whose first message names the escalation (looked for again for a few
+minutes, as Intercom's search may not show it yet), and a message whose outcome was lost fails
+the activity for good (a repeated message, or a second conversation, is worse than an
+escalation an operator completes by hand). The attribute and the tags go on at open only,
+best effort once the conversation is recorded (labels.py); a retry applies them again (both
+are idempotent). `sync_tags` uses the contact the hub knows, else the one recorded for the
+phone, so a lagging contact search makes no second lead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine
 from temporalio import activity
 
-from integration_hub.connectors.intercom import ACCESS_TOKEN, ESCALATION_ATTRIBUTE, PARTNER
-from integration_hub.connectors.intercom.api import IntercomApi
+from integration_hub.connectors.intercom import ACCESS_TOKEN, PARTNER
+from integration_hub.connectors.intercom.api import (
+    MAX_RECORDED_ID,
+    IntercomApi,
+    as_dict,
+    intercom_id,
+    unreadable,
+)
 from integration_hub.connectors.intercom.guard import Recorder
+from integration_hub.connectors.intercom.labels import Labels
+from integration_hub.connectors.intercom.recovery import (
+    SEARCH_LAG,
+    opened_conversation,
+    search_query,
+)
 from integration_hub.connectors.intercom.settings import IntercomSettings
 from integration_hub.connectors.outbound import refuse
 from integration_hub.connectors.support_inbox import (
@@ -51,7 +68,7 @@ from integration_hub.secrets import SecretSource
 
 NAME = PARTNER.name
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-MAX_RECORDED_ID = 64  # outbound_messages.partner_message_id
+CONTACT_ID = re.compile(r"[0-9A-Za-z_-]{1,59}")  # goes into a path (Intercom's: 24 hex)
 MAX_CONTACT_ID = MAX_RECORDED_ID - len("lead:")  # recorded as "<role>:<id>"
 MAX_FOUND = 5  # contacts read from a search answer
 MAX_CONTACT_TAGS = 200  # tags read from a contact's list
@@ -75,16 +92,6 @@ def reference(request: EscalationRequest) -> str:
     return f"Hub reference: {request.escalation_id}"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _intercom_id(value: Any) -> str | None:
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-    ok = isinstance(text, str) and 0 < len(text) <= MAX_RECORDED_ID and text.isprintable()
-    return text if ok else None
-
-
 class IntercomCalls:
     """Intercom's inbox activities; built once per worker. `http` and `clock` are for tests."""
 
@@ -97,10 +104,9 @@ class IntercomCalls:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._recorder = Recorder(engine)
+        self._recorder = Recorder(engine, clock)
         self.api = IntercomApi(secrets, settings, http=http, clock=clock)
-        self._admin_id: str | None = None
-        self._admin_lock = threading.Lock()
+        self.labels = Labels(self.api)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.escalate, self.sync_tags]
@@ -121,9 +127,9 @@ class IntercomCalls:
     def _find_contact(self, phone: str) -> tuple[str, str] | None:
         query = {"query": {"field": "phone", "operator": "=", "value": phone}}
         found = self._call("contacts.search", "POST", "/contacts/search", query)
-        data = _dict(found).get("data")
+        data = as_dict(found).get("data")
         for contact in data[:MAX_FOUND] if isinstance(data, list) else []:
-            contact_id = _intercom_id(_dict(contact).get("id"))
+            contact_id = intercom_id(as_dict(contact).get("id"))
             if contact_id is not None and len(contact_id) <= MAX_CONTACT_ID:
                 role = "user" if contact.get("role") == "user" else "lead"
                 return role, contact_id
@@ -138,27 +144,26 @@ class IntercomCalls:
         if name:
             body["name"] = name[:255]
         created = self._call("contacts.create", "POST", "/contacts", body)
-        contact_id = _intercom_id(_dict(created).get("id"))
+        contact_id = intercom_id(as_dict(created).get("id"))
         if contact_id is None or len(contact_id) > MAX_CONTACT_ID:
             raise refuse(NAME, "contacts.create", "Intercom's answer has no contact id")
         return "lead", contact_id
 
-    def _admin(self) -> str:
-        with self._admin_lock:
-            if self._admin_id is None:
-                me = self._call("me", "GET", "/me")
-                admin_id = _intercom_id(_dict(me).get("id"))
-                if admin_id is None:
-                    raise refuse(NAME, "me", "Intercom's answer has no admin id")
-                self._admin_id = admin_id
-            return self._admin_id
+    def _recorded_contact(self, key: str, phone: str, name: str | None) -> str:
+        """The contact found or created for `key` as "<role>:<id>", recorded (Intercom's
+        contact search may miss a contact created minutes ago; the record does not)."""
 
-    def _tag_id(self, name: str) -> str:
-        tag = self._call("tags.create", "POST", "/tags", {"name": name})
-        tag_id = _intercom_id(_dict(tag).get("id"))
-        if tag_id is None:
-            raise refuse(NAME, "tags.create", "Intercom's answer has no tag id")
-        return tag_id
+        def find_or_create() -> str:
+            return ":".join(self._contact(phone, name))
+
+        return self._recorder.once(
+            key,
+            phone,
+            "contacts.find_or_create",
+            find_or_create,
+            # A lost contact step runs again: at worst a duplicate lead, never a conversation.
+            recover=lambda _: find_or_create(),
+        )
 
     # -- activities ---------------------------------------------------------------------------
 
@@ -170,14 +175,8 @@ class IntercomCalls:
             raise refuse(NAME, operation, f"the message is over {MAX_BODY} characters")
         if max(len(request.escalation_id), len(request.message_id)) > MAX_HUB_ID:
             raise refuse(NAME, operation, f"hub ids are at most {MAX_HUB_ID} characters")
-        find_or_create = lambda: ":".join(self._contact(request.phone, request.name))  # noqa: E731
-        recorded = self._recorder.once(
-            f"intercom.contact/{request.escalation_id}",
-            request.phone,
-            "contacts.find_or_create",
-            find_or_create,
-            # A lost contact step runs again: at worst a duplicate lead, never a conversation.
-            recover=find_or_create,
+        recorded = self._recorded_contact(
+            f"intercom.contact/{request.escalation_id}", request.phone, request.name
         )
         role, _, contact_id = recorded.partition(":")
         conversation_id = request.provider_conversation_id
@@ -187,8 +186,10 @@ class IntercomCalls:
                 request.phone,
                 "conversations.create",
                 lambda: self._open(request, role, contact_id),
-                recover=lambda: self._opened_before(request, contact_id),
+                recover=lambda claimed_at: self._opened_before(request, contact_id, claimed_at),
+                search_lag=SEARCH_LAG,
             )
+            self.labels.label(conversation_id, request.escalation_id, request.tags)
         else:
             self._recorder.once(
                 f"intercom.message/{request.message_id}",
@@ -196,12 +197,6 @@ class IntercomCalls:
                 "conversations.reply",
                 lambda: self._reply(request, contact_id, conversation_id),
             )
-        path = f"/conversations/{conversation_id}"
-        attributes = {"custom_attributes": {ESCALATION_ATTRIBUTE: request.escalation_id}}
-        self._call("conversations.update", "PUT", path, attributes)
-        for name in dict.fromkeys(request.tags):
-            tag = {"id": self._tag_id(name), "admin_id": self._admin()}
-            self._call("conversations.tag", "POST", f"{path}/tags", tag)
         return InboxConversation(conversation_id, contact_id)
 
     def _open(self, request: EscalationRequest, role: str, contact_id: str) -> str:
@@ -209,30 +204,18 @@ class IntercomCalls:
         created = self.api.call(
             "conversations.create", "POST", "/conversations", body, creates=True
         )
-        conversation_id = _intercom_id(_dict(created).get("conversation_id"))
-        if conversation_id is None:
-            raise refuse(NAME, "conversations.create", "Intercom's answer has no conversation id")
+        conversation_id = intercom_id(as_dict(created).get("conversation_id"))
+        if conversation_id is None:  # opened, but which one is unknown: looked for by a retry
+            raise unreadable("conversations.create", 200)
         return conversation_id
 
-    def _opened_before(self, request: EscalationRequest, contact_id: str) -> str | None:
-        """The conversation a lost attempt opened: the contact's, whose first message carries
-        this escalation's reference line (Intercom's search may lag a new conversation by a
-        few minutes; not found, the activity fails for an operator rather than open twice)."""
-        query = {
-            "query": {
-                "operator": "AND",
-                "value": [
-                    {"field": "contact_ids", "operator": "=", "value": contact_id},
-                    {"field": "source.body", "operator": "~", "value": reference(request)},
-                ],
-            }
-        }
+    def _opened_before(
+        self, request: EscalationRequest, contact_id: str, claimed_at: datetime
+    ) -> str | None:
+        """The conversation a lost attempt opened (recovery.py), or None."""
+        query = search_query(contact_id, claimed_at)
         found = self._call("conversations.search", "POST", "/conversations/search", query)
-        listed = _dict(found).get("conversations")
-        for conversation in listed[:MAX_FOUND] if isinstance(listed, list) else []:
-            if (conversation_id := _intercom_id(_dict(conversation).get("id"))) is not None:
-                return conversation_id
-        return None
+        return opened_conversation(found, request.escalation_id)
 
     def _reply(self, request: EscalationRequest, contact_id: str, conversation_id: str) -> str:
         body = {
@@ -243,24 +226,34 @@ class IntercomCalls:
         }
         path = f"/conversations/{conversation_id}/reply"
         answer = self.api.call("conversations.reply", "POST", path, body, creates=True)
-        parts = _dict(_dict(answer).get("conversation_parts")).get("conversation_parts")
+        parts = as_dict(as_dict(answer).get("conversation_parts")).get("conversation_parts")
         last = parts[-1] if isinstance(parts, list) and parts else None
-        return _intercom_id(_dict(last).get("id")) or ""
+        return intercom_id(as_dict(last).get("id")) or ""
 
     @activity.defn(name=support_activity(NAME, "sync_tags"))
     def sync_tags(self, request: ContactTagsRequest) -> InboxContact:
         _check("sync_tags", request.phone, request.add + request.remove)
-        _, contact_id = self._contact(request.phone, request.name)
+        contact_id = request.provider_contact_id
+        if contact_id is not None and not CONTACT_ID.fullmatch(contact_id):
+            raise refuse(NAME, "sync_tags", "the contact id is not one of Intercom's")
+        if contact_id is None:
+            # Keyed by the phone's digest: a retry, or the next sync, reuses the contact made
+            # for this phone even while Intercom's contact search does not show it yet.
+            digest = hashlib.sha256(request.phone.encode()).hexdigest()[:40]
+            recorded = self._recorded_contact(
+                f"intercom.contact/phone-{digest}", request.phone, request.name
+            )
+            contact_id = recorded.partition(":")[2]
         path = f"/contacts/{contact_id}/tags"
-        listed = _dict(self._call("contacts.tags", "GET", path)).get("data")
+        listed = as_dict(self._call("contacts.tags", "GET", path)).get("data")
         present: dict[str, str] = {}
         for tag in listed[:MAX_CONTACT_TAGS] if isinstance(listed, list) else []:
-            name, tag_id = _dict(tag).get("name"), _intercom_id(_dict(tag).get("id"))
+            name, tag_id = as_dict(tag).get("name"), intercom_id(as_dict(tag).get("id"))
             if isinstance(name, str) and tag_id is not None:
                 present[name] = tag_id
         for name in dict.fromkeys(request.add):
             if name not in present:
-                self._call("contacts.tag", "POST", path, {"id": self._tag_id(name)})
+                self._call("contacts.tag", "POST", path, {"id": self.labels.tag_id(name)})
         for name in dict.fromkeys(request.remove):
             if name in present and name not in request.add:
                 self._call("contacts.untag", "DELETE", f"{path}/{present[name]}")

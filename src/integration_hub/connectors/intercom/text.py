@@ -16,6 +16,8 @@ _SKIPPED = frozenset({"script", "style"})
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-/]")
 MAX_PHONE_INPUT = 40
+MAX_URL = 2048  # a link's address kept in the text; a longer one is left out
+_LINK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 
 
 class _TextCollector(HTMLParser):
@@ -24,15 +26,27 @@ class _TextCollector(HTMLParser):
         self.parts: list[str] = []
         self.size = 0
         self._skipping = 0
+        self._link: tuple[str, int] | None = None  # the open <a>'s address, where its text starts
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED:
             self._skipping += 1
         elif tag == "br":
             self._add("\n")
+        elif tag == "a":
+            href = (dict(attrs).get("href") or "").strip()
+            ok = len(href) <= MAX_URL and _LINK.fullmatch(href) is not None
+            self._link = (href, len(self.parts)) if ok else None
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
+        if tag == "a" and self._link is not None:
+            # An agent's link would be lost with its tag: "text (address)", the address alone
+            # when it is the text (http and https only).
+            href, start = self._link
+            self._link = None
+            if "".join(self.parts[start:]).strip() != href:
+                self._add(f" ({href})")
+        elif tag in _SKIPPED:
             self._skipping = max(0, self._skipping - 1)
         elif tag in _BLOCKS:
             self._add("\n")
@@ -48,8 +62,8 @@ class _TextCollector(HTMLParser):
 
 
 def plain_text(html: str | None) -> str:
-    """The text of an HTML body: tags dropped, entities decoded, runs of spaces collapsed, one
-    line per paragraph; at most MAX_TEXT characters."""
+    """The text of an HTML body: tags dropped (a link kept as "text (address)"), entities
+    decoded, runs of spaces collapsed, one line per paragraph; at most MAX_TEXT characters."""
     if not html:
         return ""
     collector = _TextCollector()

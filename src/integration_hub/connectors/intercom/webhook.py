@@ -133,18 +133,26 @@ def _contact(item: Obj) -> dict[str, str | None]:
     }
 
 
-def _part(item: Obj, kinds: frozenset[str], authors: frozenset[str]) -> Obj | None:
-    """The latest conversation part of one of `kinds` written by one of `authors`."""
+def _part(
+    item: Obj, kinds: frozenset[str], authors: frozenset[str], *, with_body: bool = False
+) -> Obj | None:
+    """The latest conversation part of one of `kinds` written by one of `authors` (and, when
+    `with_body`, with a body: a close or an assignment right after a reply has none)."""
     for part in reversed(
         _list(item.get("conversation_parts"), "conversation_parts", MAX_PARTS, latest=True)
     ):
-        if part.get("part_type") in kinds and _obj(part.get("author")).get("type") in authors:
+        if part.get("part_type") not in kinds:
+            continue
+        if _obj(part.get("author")).get("type") not in authors:
+            continue
+        body = part.get("body")  # null on a close or assignment without a message
+        if not with_body or (isinstance(body, str) and body.strip()):
             return part
     return None
 
 
 def _message(item: Obj, authors: frozenset[str], topic: str) -> dict[str, Any]:
-    part = _part(item, REPLY_PARTS, authors)
+    part = _part(item, REPLY_PARTS, authors, with_body=True)
     message_id = _id(part.get("id")) if part is not None else None
     if part is None or message_id is None:
         raise MalformedPayload(f"a {topic} notification needs the reply's conversation part")
@@ -237,7 +245,7 @@ class IntercomConnector(SchemeSigned):
             return [_message(item, CUSTOMER_TYPES, topic)]
         if topic == "conversation.admin.replied":
             message = _message(item, frozenset({"admin"}), topic)
-            author = _part(item, REPLY_PARTS, frozenset({"admin"}))
+            author = _part(item, REPLY_PARTS, frozenset({"admin"}), with_body=True)
             return [{**message, "author": _person(_obj(author).get("author"))}]
         if topic == "conversation.admin.closed":
             closing = _part(item, frozenset({"close"}), frozenset({"admin", "bot"}))
