@@ -1,0 +1,242 @@
+"""The escalation round trip end to end, for each support inbox (Intercom, Front) and database:
+a served hub with its real worker on the session's Temporal dev server, the real normalizer and
+dispatch, the real partner calls against local stand-ins of the inbox's API and of Twilio's
+Messages API. A guest's signed WhatsApp message opens one conversation in the inbox, the next
+one joins it, the agent's signed public reply reaches the guest once, an internal note reaches
+no one, tags meet in the hub and the inbox, and `hub doctor` shows the inbox's support evidence."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import select
+from structlog.testing import capture_logs
+
+from integration_hub.connectors.partners import PARTNERS
+from integration_hub.doctor import diagnose
+from integration_hub.runtime import Hub
+from integration_hub.secrets import EnvSecretSource
+from integration_hub.storage.tables import support_conversations
+from tests.connectors.twilio.support import PUBLIC_BASE_URL, inbound_whatsapp, post, settled
+from tests.helpers import (
+    TWILIO_ACCOUNT_SID,
+    TWILIO_WHATSAPP_NUMBER,
+    RunningHub,
+    local_secrets,
+    make_settings,
+    serve_hub,
+    wait_until,
+)
+from tests.orchestration.support_inboxes import Inbox, Opened, event_id, make_inbox
+from tests.partner_server import PartnerServer, RecordedRequest, Reply
+
+GUEST = "+34612345678"
+URGENT = "No puedo entrar, la llave no funciona, urgente"
+LATER = "Sigo esperando en la puerta"
+SUPPORT_STEPS = ("a support conversation created", "an escalation round trip")
+T = TypeVar("T")
+MESSAGES_PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json"
+
+
+def _created(request: RecordedRequest) -> Reply:
+    """Twilio's answer to Messages.create: 201 and the Message resource."""
+    return Reply(201, {"sid": "SM" + "b" * 32, "status": "queued",
+                       "account_sid": TWILIO_ACCOUNT_SID, "to": GUEST})  # fmt: skip
+
+
+@dataclass
+class StandIns:
+    """One inbox API and one Twilio API server for the module (stopping one takes 0.5 s),
+    answering for the current test's inbox."""
+
+    inbox_api: PartnerServer
+    twilio: PartnerServer
+    current: list[Inbox]
+
+
+@pytest.fixture(scope="module")
+def stand_ins() -> Iterator[StandIns]:
+    current: list[Inbox] = []
+    with (
+        PartnerServer(lambda request: current[-1](request)) as inbox_api,
+        PartnerServer(_created) as twilio,
+    ):
+        yield StandIns(inbox_api, twilio, current)
+
+
+@dataclass
+class Trip:
+    hub: RunningHub
+    inbox: Inbox
+    twilio: PartnerServer
+
+    def sent(self) -> list[dict[str, list[str]]]:
+        """What the hub asked Twilio to send."""
+        return [
+            r.form() for r in self.twilio.requests if (r.method, r.path) == ("POST", MESSAGES_PATH)
+        ]
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self.hub.hub.engine.connect() as connection:
+            found = connection.execute(select(support_conversations)).all()
+        return [dict(row._mapping) for row in found]
+
+    async def deliver(self, delivery: tuple[str, bytes, dict[str, str]]) -> dict[str, Any]:
+        path, body, headers = delivery
+        answer = await self.hub.http.post(path, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    async def handled(self, partner: str, partner_event_id: str) -> dict[str, Any]:
+        """The stored delivery once its handlers are done."""
+        answer = await wait_until(
+            lambda: self.hub.admin.get(f"/api/events/{partner}/{quote(partner_event_id, safe='')}"),
+            lambda r: (
+                r.status_code == 200 and r.json()["status"] in {"processed", "failed", "ignored"}
+            ),
+        )
+        shown: dict[str, Any] = answer.json()
+        return shown
+
+
+@pytest.fixture(params=["intercom", "front"])
+async def trip(
+    request: pytest.FixtureRequest, stand_ins: StandIns, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, database_url: str, temporal_address: str,
+) -> AsyncIterator[Trip]:  # fmt: skip
+    inbox = make_inbox(request.param)
+    stand_ins.current.append(inbox)
+    stand_ins.twilio.requests.clear()
+    # The partners' own settings are read from HUB_<PARTNER>_* when the worker builds them.
+    for name, value in inbox.environment(stand_ins.inbox_api.url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HUB_TWILIO_API_BASE_URL", stand_ins.twilio.url)
+    settings = make_settings(tmp_path, database_url, temporal_address,
+                             public_base_url=PUBLIC_BASE_URL, support_provider=inbox.name)  # fmt: skip
+    secrets = EnvSecretSource(environ={**local_secrets(), **inbox.secrets()})
+    with capture_logs() as logs:
+        async with serve_hub(Hub(settings, secrets=secrets)) as running:
+            yield Trip(running, inbox, stand_ins.twilio)
+    # Personal data goes to the inbox and the messaging partner, never into the hub's logs.
+    personal = (GUEST, GUEST[1:], URGENT, LATER, inbox.reply_text, "Lucía")
+    leaks = [entry for entry in logs if any(value in repr(entry) for value in personal)]
+    assert leaks == []
+    refused = getattr(getattr(inbox, "fake", None), "refused", [])
+    assert refused == []  # every call the hub made was the documented one
+
+
+def _polled(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """`read` (of the stand-ins or the database) as a probe for `wait_until`."""
+
+    async def probe() -> T:
+        return read()
+
+    return probe
+
+
+def _evidence(trip: Trip) -> dict[str, bool | None]:
+    """The inbox's support steps as `hub doctor` reports them."""
+    [partner] = [p for p in PARTNERS if p.name == trip.inbox.name]
+    [report] = diagnose(secrets=EnvSecretSource(environ={}), engine=trip.hub.hub.engine,
+                        partners=[partner])  # fmt: skip
+    return {item.step: item.done for item in report.checklist if item.step in SUPPORT_STEPS}
+
+
+def _runs(shown: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    return {
+        run["handler"]: (run["status"], run["last_error"])
+        for event in shown["events"]
+        for run in event["handlers"]
+    }
+
+
+async def _guest_writes(trip: Trip, body: str) -> dict[str, Any]:
+    # A fresh MessageSid each time: the hub's conversation and workflow ids derive from it,
+    # and the session's Temporal server still runs the conversations of earlier tests.
+    sid = "SM" + uuid.uuid4().hex
+    answer = await post(trip.hub, inbound_whatsapp(sid, body, sender=GUEST))
+    assert answer.status_code == 200, answer.text
+    return await settled(trip.hub, sid)
+
+
+async def _escalated(trip: Trip) -> tuple[Opened, str]:
+    """Step 1: the guest's urgent message opens one conversation; (it, the hub's id)."""
+    shown = await _guest_writes(trip, URGENT)
+    assert _runs(shown)["escalation"][0] == "completed", shown
+    [row] = await wait_until(
+        _polled(trip.rows), lambda rows: bool(rows) and rows[0]["status"] == "open"
+    )
+    [opened] = trip.inbox.opened()
+    assert (row["provider"], row["provider_conversation_id"]) == (
+        trip.inbox.name,
+        opened.conversation_id,
+    )
+    return opened, str(row["id"])
+
+
+async def test_a_guest_escalation_opens_one_conversation_and_the_reply_comes_back(
+    trip: Trip,
+) -> None:
+    assert _evidence(trip) == dict.fromkeys(SUPPORT_STEPS, False)  # nothing yet
+    opened, escalation_id = await _escalated(trip)
+
+    assert opened.contact_phone == GUEST
+    assert opened.first.startswith(URGENT)
+    assert opened.first.count("Channel: whatsapp") == 1  # the context, shown once
+    assert "Language: es" in opened.first
+    assert opened.tags == {"escalation", "lockout", "urgent"}
+
+    # Step 2: the guest's next message joins that conversation.
+    await _guest_writes(trip, LATER)
+    await wait_until(_polled(trip.inbox.opened), lambda found: bool(found[0].later))
+    [joined] = trip.inbox.opened()
+    assert joined.conversation_id == opened.conversation_id
+    assert [LATER in message for message in joined.later] == [True]
+
+    # Step 3: the agent's public reply reaches the guest on WhatsApp, once.
+    reply_id = event_id()
+    reply = trip.inbox.reply(opened, escalation_id, reply_id)
+    assert (await trip.deliver(reply))["status"] == "accepted"
+    shown = await trip.handled(trip.inbox.name, reply_id)
+    assert _runs(shown)["support"][0] == "completed", shown
+    [sent] = await wait_until(_polled(trip.sent), bool)
+    assert (sent["To"], sent["From"], sent["Body"]) == (
+        [f"whatsapp:{GUEST}"], [f"whatsapp:{TWILIO_WHATSAPP_NUMBER}"], [trip.inbox.reply_text])  # fmt: skip
+    assert (await trip.deliver(reply))["status"] == "duplicate"
+
+    # Step 4: an internal note relays nothing (nor did the redelivered reply).
+    note_id = event_id()
+    await trip.deliver(trip.inbox.note(opened, escalation_id, note_id))
+    noted = await trip.handled(trip.inbox.name, note_id)
+    assert (noted["status"], noted["events"]) == ("ignored", [])
+    assert len(trip.sent()) == 1
+    [row] = trip.rows()
+    assert (row["status"], row["relay_count"]) == ("open", 1)
+
+    # Step 6: doctor shows both of the inbox's support steps done.
+    assert _evidence(trip) == dict.fromkeys(SUPPORT_STEPS, True)
+
+
+async def test_tags_meet_in_the_hub_and_in_the_inbox(trip: Trip) -> None:
+    opened, _ = await _escalated(trip)
+
+    # Step 5, inbox to hub: a tag the agent adds reaches the hub's contact.
+    tag_id = event_id()
+    await trip.deliver(trip.inbox.tag(opened.contact_id, GUEST, "vip", tag_id))
+    shown = await trip.handled(trip.inbox.name, tag_id)
+    assert _runs(shown)["support"][0] == "completed", shown
+    tags = (await trip.hub.admin.get(f"/api/contacts/{quote(GUEST)}/tags")).json()["tags"]
+    assert {(t["tag"], t["source"]) for t in tags} == {("vip", "inbox")}
+
+    # Hub to inbox: an operator's tag reaches the inbox's contact.
+    put = await trip.hub.admin.put(f"/api/contacts/{quote(GUEST)}/tags/property-manager")
+    assert put.status_code == 200, put.text
+    assert put.json()["workflow_id"]
+    pushed = await wait_until(_polled(lambda: trip.inbox.contact_tags(GUEST)), bool)
+    assert pushed == {"property-manager"}  # the inbox's own "vip" is never pushed back
