@@ -52,6 +52,9 @@ class Inbox(Protocol):
     def reply(self, opened: Opened, escalation_id: str, event_id: str) -> Delivery: ...
     def note(self, opened: Opened, escalation_id: str, event_id: str) -> Delivery: ...
     def tag(self, contact_id: str, phone: str, tag: str, event_id: str) -> Delivery: ...
+    def conversation_tag(
+        self, opened: Opened, escalation_id: str, tag: str, event_id: str
+    ) -> Delivery: ...
 
 
 def event_id() -> str:
@@ -117,8 +120,19 @@ class IntercomInbox:
 
     def tag(self, contact_id: str, phone: str, tag: str, event_id: str) -> Delivery:
         item = contact_tag("contact.lead.tag.created", contact_id=contact_id, tag=tag)
-        item["contact"]["phone"] = phone
+        item["contact"]["phone"] = f"{phone[:3]} {phone[3:6]} {phone[6:9]} {phone[9:]}"  # as typed
         return self._signed("contact.lead.tag.created", item, event_id)
+
+    def conversation_tag(
+        self, opened: Opened, escalation_id: str, tag: str, event_id: str
+    ) -> Delivery:
+        # The conversation names its contact by id only: the hub knows it from the escalation.
+        item = conversation(
+            "conversation_part.tag.created", conversation_id=opened.conversation_id,
+            contact_id=opened.contact_id, escalation_id=escalation_id, now=int(time.time()),
+            tags=(tag,),
+        )  # fmt: skip
+        return self._signed("conversation_part.tag.created", item, event_id)
 
 
 @dataclass
@@ -183,11 +197,23 @@ class FrontInbox:
     def tag(self, contact_id: str, phone: str, tag: str, event_id: str) -> Delivery:
         # Front tags conversations (tag_added), not contacts: the guest's conversation.
         (conversation_id,) = [c for c, v in self.fake.conversations.items()
-                              if v["contact"] == contact_id] or ["cnv_untracked"]  # fmt: skip
-        payload = orjson.loads(front_payload("tag_added", event_id=event_id,
-                                             conversation_id=conversation_id, escalation_id=None))  # fmt: skip
+                              if v["contact"] == contact_id]  # fmt: skip
+        opened = Opened(conversation_id, contact_id, phone, "", [], set())
+        return self._tagged(opened, None, tag, event_id)
+
+    def conversation_tag(
+        self, opened: Opened, escalation_id: str, tag: str, event_id: str
+    ) -> Delivery:
+        return self._tagged(opened, escalation_id, tag, event_id)
+
+    def _tagged(
+        self, opened: Opened, escalation_id: str | None, tag: str, event_id: str
+    ) -> Delivery:
+        body = front_payload("tag_added", event_id=event_id,
+                             conversation_id=opened.conversation_id, escalation_id=escalation_id)  # fmt: skip
+        payload = orjson.loads(body)
         payload["payload"]["target"]["data"]["name"] = tag
-        return self._signed(orjson.dumps(payload), contact_id, phone)
+        return self._signed(orjson.dumps(payload), opened.contact_id, opened.contact_phone)
 
 
 def make_inbox(name: str) -> Inbox:

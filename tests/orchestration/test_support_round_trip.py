@@ -224,15 +224,19 @@ async def test_a_guest_escalation_opens_one_conversation_and_the_reply_comes_bac
 
 
 async def test_tags_meet_in_the_hub_and_in_the_inbox(trip: Trip) -> None:
-    opened, _ = await _escalated(trip)
+    opened, escalation_id = await _escalated(trip)
 
-    # Step 5, inbox to hub: a tag the agent adds reaches the hub's contact.
-    tag_id = event_id()
-    await trip.deliver(trip.inbox.tag(opened.contact_id, GUEST, "vip", tag_id))
-    shown = await trip.handled(trip.inbox.name, tag_id)
-    assert _runs(shown)["support"][0] == "completed", shown
+    # Step 5, inbox to hub: tags the agent adds (on the contact, on the conversation) reach
+    # the hub's contact.
+    for delivery in (trip.inbox.tag(opened.contact_id, GUEST, "vip", tag_id := event_id()),
+                     trip.inbox.conversation_tag(opened, escalation_id, "late-checkout",
+                                                 on_conversation := event_id())):  # fmt: skip
+        await trip.deliver(delivery)
+    for delivered in (tag_id, on_conversation):
+        shown = await trip.handled(trip.inbox.name, delivered)
+        assert _runs(shown)["support"][0] == "completed", shown
     tags = (await trip.hub.admin.get(f"/api/contacts/{quote(GUEST)}/tags")).json()["tags"]
-    assert {(t["tag"], t["source"]) for t in tags} == {("vip", "inbox")}
+    assert {(t["tag"], t["source"]) for t in tags} == {("vip", "inbox"), ("late-checkout", "inbox")}
 
     # Hub to inbox: an operator's tag reaches the inbox's contact.
     put = await trip.hub.admin.put(f"/api/contacts/{quote(GUEST)}/tags/property-manager")
