@@ -107,6 +107,10 @@ class IntercomInbox:
         item = self._conversation("conversation.admin.replied", opened, escalation_id)
         return self._signed("conversation.admin.replied", item, event_id)
 
+    def close(self, opened: Opened, escalation_id: str, event_id: str) -> Delivery:
+        item = self._conversation("conversation.admin.closed", opened, escalation_id)
+        return self._signed("conversation.admin.closed", item, event_id)
+
     def note(self, opened: Opened, escalation_id: str, event_id: str) -> Delivery:
         item = self._conversation("conversation.admin.noted", opened, escalation_id)
         now = int(time.time())
@@ -186,6 +190,11 @@ class FrontInbox:
 
     def reply(self, opened: Opened, escalation_id: str, event_id: str) -> Delivery:
         body = front_payload("outbound_sent", event_id=event_id,
+                             conversation_id=opened.conversation_id, escalation_id=escalation_id)  # fmt: skip
+        return self._signed(body, opened.contact_id, opened.contact_phone)
+
+    def close(self, opened: Opened, escalation_id: str, event_id: str) -> Delivery:
+        body = front_payload("conversation_archived", event_id=event_id,
                              conversation_id=opened.conversation_id, escalation_id=escalation_id)  # fmt: skip
         return self._signed(body, opened.contact_id, opened.contact_phone)
 

@@ -7,6 +7,7 @@ no one, tags meet in the hub and the inbox, and `hub doctor` shows the inbox's s
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -221,6 +222,21 @@ async def test_a_guest_escalation_opens_one_conversation_and_the_reply_comes_bac
 
     # Step 6: doctor shows both of the inbox's support steps done.
     assert _evidence(trip) == dict.fromkeys(SUPPORT_STEPS, True)
+
+    # The agent closes it: the conversation's workflow ends, and the guest's next urgent
+    # message opens a new conversation.
+    closed_id = event_id()
+    await trip.deliver(trip.inbox.close(opened, escalation_id, closed_id))
+    assert _runs(await trip.handled(trip.inbox.name, closed_id))["support"][0] == "completed"
+    client = trip.hub.hub.temporal_client
+    assert client is not None
+    handle = client.get_workflow_handle(f"support.conversation/{escalation_id}")
+    assert await asyncio.wait_for(handle.result(), timeout=30) == "closed"
+    await _guest_writes(trip, URGENT)
+    rows = await wait_until(_polled(trip.rows), lambda rows: len(rows) == 2 and all(
+        r["status"] in {"open", "closed"} for r in rows))  # fmt: skip
+    assert sorted(r["status"] for r in rows) == ["closed", "open"]
+    assert len(trip.inbox.opened()) == 2
 
 
 async def test_tags_meet_in_the_hub_and_in_the_inbox(trip: Trip) -> None:
