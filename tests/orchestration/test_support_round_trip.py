@@ -24,7 +24,13 @@ from integration_hub.doctor import diagnose
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.storage.tables import support_conversations
-from tests.connectors.twilio.support import PUBLIC_BASE_URL, inbound_whatsapp, post, settled
+from tests.connectors.twilio.support import (
+    PUBLIC_BASE_URL,
+    inbound,
+    inbound_whatsapp,
+    post,
+    settled,
+)
 from tests.helpers import (
     TWILIO_ACCOUNT_SID,
     TWILIO_WHATSAPP_NUMBER,
@@ -125,7 +131,7 @@ async def trip(
         async with serve_hub(Hub(settings, secrets=secrets)) as running:
             yield Trip(running, inbox, stand_ins.twilio)
     # Personal data goes to the inbox and the messaging partner, never into the hub's logs.
-    personal = (GUEST, GUEST[1:], URGENT, LATER, inbox.reply_text, "Lucía")
+    personal = (GUEST, GUEST[1:], URGENT, LATER, inbox.reply_text, "Lucía", "Marta", "sofá")
     leaks = [entry for entry in logs if any(value in repr(entry) for value in personal)]
     assert leaks == []
     refused = getattr(getattr(inbox, "fake", None), "refused", [])
@@ -260,3 +266,28 @@ async def test_tags_meet_in_the_hub_and_in_the_inbox(trip: Trip) -> None:
     assert put.json()["workflow_id"]
     pushed = await wait_until(_polled(lambda: trip.inbox.contact_tags(GUEST)), bool)
     assert pushed == {"property-manager"}  # the inbox's own "vip" is never pushed back
+
+
+async def test_a_cleaner_s_sms_escalates_named_and_tagged_and_the_reply_goes_back_by_sms(
+    trip: Trip,
+) -> None:
+    added = await trip.hub.admin.post(
+        "/api/cleaners", json={"name": "Marta Díaz", "phone": GUEST, "language": "es"}
+    )
+    assert added.status_code == 201, added.text
+    # Registering a cleaner pushes the hub's "cleaner" tag to the inbox's contact.
+    assert await wait_until(_polled(lambda: trip.inbox.contact_tags(GUEST)), bool) == {"cleaner"}
+
+    answer = await post(trip.hub, inbound("SM" + uuid.uuid4().hex, "El sofá está roto", GUEST))
+    assert answer.status_code == 200, answer.text
+    [row] = await wait_until(
+        _polled(trip.rows), lambda rows: bool(rows) and rows[0]["status"] == "open"
+    )
+    [opened] = trip.inbox.opened()
+    assert "Cleaner: Marta Díaz" in opened.first and "Channel: sms" in opened.first
+    assert opened.tags == {"escalation", "damage", "cleaner"}
+
+    reply_id = event_id()
+    await trip.deliver(trip.inbox.reply(opened, str(row["id"]), reply_id))
+    [sent] = await wait_until(_polled(trip.sent), bool)
+    assert (sent["To"], sent["Body"]) == ([GUEST], [trip.inbox.reply_text])
