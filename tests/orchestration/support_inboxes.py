@@ -49,6 +49,7 @@ class Inbox(Protocol):
     def secrets(self) -> dict[str, str]: ...
     def opened(self) -> list[Opened]: ...
     def contact_tags(self, phone: str) -> set[str]: ...
+    def contacts(self, phone: str) -> int: ...
     def reply(self, opened: Opened, escalation_id: str, event_id: str) -> Delivery: ...
     def note(self, opened: Opened, escalation_id: str, event_id: str) -> Delivery: ...
     def tag(self, contact_id: str, phone: str, tag: str, event_id: str) -> Delivery: ...
@@ -83,6 +84,9 @@ class IntercomInbox:
                    list(c["parts"]), {names[t] for t in c["tags"]})
             for cid, c in self.fake.conversations.items()
         ]  # fmt: skip
+
+    def contacts(self, phone: str) -> int:
+        return sum(c["phone"] == phone for c in self.fake.contacts.values())
 
     def contact_tags(self, phone: str) -> set[str]:
         names = {tag_id: name for name, tag_id in self.fake.tags.items()}
@@ -173,6 +177,9 @@ class FrontInbox:
             found.append(Opened(cid, c["contact"], self._phone(c["contact"]), imports[0]["body"],
                                 [m["body"] for m in imports[1:]], tags))  # fmt: skip
         return found
+
+    def contacts(self, phone: str) -> int:
+        return sum(self._phone(contact_id) == phone for contact_id in self.fake.contacts)
 
     def contact_tags(self, phone: str) -> set[str]:
         return {

@@ -180,6 +180,7 @@ async def _escalated(trip: Trip) -> tuple[Opened, str]:
         _polled(trip.rows), lambda rows: bool(rows) and rows[0]["status"] == "open"
     )
     [opened] = trip.inbox.opened()
+    assert trip.inbox.contacts(GUEST) == 1
     assert (row["provider"], row["provider_conversation_id"]) == (
         trip.inbox.name,
         opened.conversation_id,
@@ -242,7 +243,7 @@ async def test_a_guest_escalation_opens_one_conversation_and_the_reply_comes_bac
     rows = await wait_until(_polled(trip.rows), lambda rows: len(rows) == 2 and all(
         r["status"] in {"open", "closed"} for r in rows))  # fmt: skip
     assert sorted(r["status"] for r in rows) == ["closed", "open"]
-    assert len(trip.inbox.opened()) == 2
+    assert (len(trip.inbox.opened()), trip.inbox.contacts(GUEST)) == (2, 1)
 
 
 async def test_tags_meet_in_the_hub_and_in_the_inbox(trip: Trip) -> None:
@@ -284,6 +285,7 @@ async def test_a_cleaner_s_sms_escalates_named_and_tagged_and_the_reply_goes_bac
         _polled(trip.rows), lambda rows: bool(rows) and rows[0]["status"] == "open"
     )
     [opened] = trip.inbox.opened()
+    assert trip.inbox.contacts(GUEST) == 1  # the contact the tag push made
     assert "Cleaner: Marta Díaz" in opened.first and "Channel: sms" in opened.first
     assert opened.tags == {"escalation", "damage", "cleaner"}
 
