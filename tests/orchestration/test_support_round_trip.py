@@ -3,11 +3,14 @@ a served hub with its real worker on the session's Temporal dev server, the real
 dispatch, the real partner calls against local stand-ins of the inbox's API and of Twilio's
 Messages API. A guest's signed WhatsApp message opens one conversation in the inbox, the next
 one joins it, the agent's signed public reply reaches the guest once, an internal note reaches
-no one, tags meet in the hub and the inbox, and `hub doctor` shows the inbox's support evidence."""
+no one, `hub doctor` shows the inbox's support evidence, and the agent's close ends it; tags
+meet in the hub and the inbox; a registered cleaner's SMS escalates named and tagged. No
+personal data reaches the hub's logs on the way."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from tests.connectors.twilio.support import (
 )
 from tests.helpers import (
     TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
     TWILIO_WHATSAPP_NUMBER,
     RunningHub,
     local_secrets,
@@ -51,10 +55,18 @@ T = TypeVar("T")
 MESSAGES_PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json"
 
 
-def _created(request: RecordedRequest) -> Reply:
-    """Twilio's answer to Messages.create: 201 and the Message resource."""
-    return Reply(201, {"sid": "SM" + "b" * 32, "status": "queued",
-                       "account_sid": TWILIO_ACCOUNT_SID, "to": GUEST})  # fmt: skip
+def _messages_api(request: RecordedRequest) -> Reply:
+    """Twilio's Messages.create as documented (twilio.com/docs/messaging/api/message-resource):
+    HTTP Basic with the account SID and auth token, a form with To, From and Body; answered
+    201 with the Message resource."""
+    basic = base64.b64encode(f"{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}".encode()).decode()
+    if request.headers.get("authorization") != f"Basic {basic}":
+        return Reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+    form = request.form() if (request.method, request.path) == ("POST", MESSAGES_PATH) else {}
+    if not {"To", "From", "Body"} <= set(form):
+        return Reply(400, {"code": 21602, "message": "Message body is required", "status": 400})
+    return Reply(201, {"sid": "SM" + uuid.uuid4().hex, "status": "queued",
+                       "account_sid": TWILIO_ACCOUNT_SID, "to": form["To"][0]})  # fmt: skip
 
 
 @dataclass
@@ -72,7 +84,7 @@ def stand_ins() -> Iterator[StandIns]:
     current: list[Inbox] = []
     with (
         PartnerServer(lambda request: current[-1](request)) as inbox_api,
-        PartnerServer(_created) as twilio,
+        PartnerServer(_messages_api) as twilio,
     ):
         yield StandIns(inbox_api, twilio, current)
 
