@@ -10,23 +10,19 @@ personal data reaches the hub's logs on the way."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from integration_hub.connectors.partners import PARTNERS
 from integration_hub.doctor import diagnose
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
-from integration_hub.storage.tables import outbound_messages, support_conversations
 from tests.connectors.twilio.support import (
     PUBLIC_BASE_URL,
     inbound,
@@ -35,56 +31,20 @@ from tests.connectors.twilio.support import (
     settled,
 )
 from tests.helpers import (
-    TWILIO_ACCOUNT_SID,
-    TWILIO_AUTH_TOKEN,
     TWILIO_WHATSAPP_NUMBER,
-    RunningHub,
     local_secrets,
     make_settings,
     serve_hub,
     wait_until,
 )
+from tests.orchestration.round_trip import MessagesApi, StandIns, Trip, polled
 from tests.orchestration.support_inboxes import Inbox, Opened, event_id, make_inbox
-from tests.partner_server import PartnerServer, RecordedRequest, Reply
+from tests.partner_server import PartnerServer, Reply
 
 GUEST = "+34612345678"
 URGENT = "No puedo entrar, la llave no funciona, urgente"
 LATER = "Sigo esperando en la puerta"
 SUPPORT_STEPS = ("a support conversation created", "an escalation round trip")
-T = TypeVar("T")
-MESSAGES_PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Messages.json"
-
-
-@dataclass
-class MessagesApi:
-    """Twilio's Messages.create as documented (twilio.com/docs/messaging/api/message-resource):
-    HTTP Basic with the account SID and auth token, a form with To, From and Body; answered
-    201 with the Message resource, or `refusal` when a test sets one."""
-
-    refusal: Reply | None = None
-
-    def __call__(self, request: RecordedRequest) -> Reply:
-        basic = base64.b64encode(f"{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}".encode()).decode()
-        if request.headers.get("authorization") != f"Basic {basic}":
-            return Reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
-        form = request.form() if (request.method, request.path) == ("POST", MESSAGES_PATH) else {}
-        if not {"To", "From", "Body"} <= set(form):
-            return Reply(400, {"code": 21602, "message": "Message body is required", "status": 400})
-        if self.refusal is not None:
-            return self.refusal
-        return Reply(201, {"sid": "SM" + uuid.uuid4().hex, "status": "queued",
-                           "account_sid": TWILIO_ACCOUNT_SID, "to": form["To"][0]})  # fmt: skip
-
-
-@dataclass
-class StandIns:
-    """One inbox API and one Twilio API server for the module (stopping one takes 0.5 s),
-    answering for the current test's inbox."""
-
-    inbox_api: PartnerServer
-    twilio: PartnerServer
-    messages_api: MessagesApi
-    current: list[Inbox]
 
 
 @pytest.fixture(scope="module")
@@ -96,42 +56,6 @@ def stand_ins() -> Iterator[StandIns]:
         PartnerServer(messages_api) as twilio,
     ):
         yield StandIns(inbox_api, twilio, messages_api, current)
-
-
-@dataclass
-class Trip:
-    hub: RunningHub
-    inbox: Inbox
-    twilio: PartnerServer
-    messages_api: MessagesApi
-
-    def sent(self) -> list[dict[str, list[str]]]:
-        """What the hub asked Twilio to send."""
-        return [
-            r.form() for r in self.twilio.requests if (r.method, r.path) == ("POST", MESSAGES_PATH)
-        ]
-
-    def rows(self) -> list[dict[str, Any]]:
-        with self.hub.hub.engine.connect() as connection:
-            found = connection.execute(select(support_conversations)).all()
-        return [dict(row._mapping) for row in found]
-
-    async def deliver(self, delivery: tuple[str, bytes, dict[str, str]]) -> dict[str, Any]:
-        path, body, headers = delivery
-        answer = await self.hub.http.post(path, content=body, headers=headers)
-        assert answer.status_code == 200, answer.text
-        return dict(answer.json())
-
-    async def handled(self, partner: str, partner_event_id: str) -> dict[str, Any]:
-        """The stored delivery once its handlers are done."""
-        answer = await wait_until(
-            lambda: self.hub.admin.get(f"/api/events/{partner}/{quote(partner_event_id, safe='')}"),
-            lambda r: (
-                r.status_code == 200 and r.json()["status"] in {"processed", "failed", "ignored"}
-            ),
-        )
-        shown: dict[str, Any] = answer.json()
-        return shown
 
 
 @pytest.fixture(params=["intercom", "front"])
@@ -159,15 +83,6 @@ async def trip(
     assert leaks == []
     refused = getattr(getattr(inbox, "fake", None), "refused", [])
     assert refused == []  # every call the hub made was the documented one
-
-
-def _polled(read: Callable[[], T]) -> Callable[[], Awaitable[T]]:
-    """`read` (of the stand-ins or the database) as a probe for `wait_until`."""
-
-    async def probe() -> T:
-        return read()
-
-    return probe
 
 
 def _evidence(trip: Trip) -> dict[str, bool | None]:
@@ -200,7 +115,7 @@ async def _escalated(trip: Trip) -> tuple[Opened, str]:
     shown = await _guest_writes(trip, URGENT)
     assert _runs(shown)["escalation"][0] == "completed", shown
     [row] = await wait_until(
-        _polled(trip.rows), lambda rows: bool(rows) and rows[0]["status"] == "open"
+        polled(trip.rows), lambda rows: bool(rows) and rows[0]["status"] == "open"
     )
     [opened] = trip.inbox.opened()
     assert trip.inbox.contacts(GUEST) == 1
@@ -225,7 +140,7 @@ async def test_a_guest_escalation_opens_one_conversation_and_the_reply_comes_bac
 
     # Step 2: the guest's next message joins that conversation.
     await _guest_writes(trip, LATER)
-    await wait_until(_polled(trip.inbox.opened), lambda found: bool(found[0].later))
+    await wait_until(polled(trip.inbox.opened), lambda found: bool(found[0].later))
     [joined] = trip.inbox.opened()
     assert joined.conversation_id == opened.conversation_id
     assert [LATER in message for message in joined.later] == [True]
@@ -236,7 +151,7 @@ async def test_a_guest_escalation_opens_one_conversation_and_the_reply_comes_bac
     assert (await trip.deliver(reply))["status"] == "accepted"
     shown = await trip.handled(trip.inbox.name, reply_id)
     assert _runs(shown)["support"][0] == "completed", shown
-    [sent] = await wait_until(_polled(trip.sent), bool)
+    [sent] = await wait_until(polled(trip.sent), bool)
     assert (sent["To"], sent["From"], sent["Body"]) == (
         [f"whatsapp:{GUEST}"], [f"whatsapp:{TWILIO_WHATSAPP_NUMBER}"], [trip.inbox.reply_text])  # fmt: skip
     assert (await trip.deliver(reply))["status"] == "duplicate"
@@ -263,7 +178,7 @@ async def test_a_guest_escalation_opens_one_conversation_and_the_reply_comes_bac
     handle = client.get_workflow_handle(f"support.conversation/{escalation_id}")
     assert await asyncio.wait_for(handle.result(), timeout=30) == "closed"
     await _guest_writes(trip, URGENT)
-    rows = await wait_until(_polled(trip.rows), lambda rows: len(rows) == 2 and all(
+    rows = await wait_until(polled(trip.rows), lambda rows: len(rows) == 2 and all(
         r["status"] in {"open", "closed"} for r in rows))  # fmt: skip
     assert sorted(r["status"] for r in rows) == ["closed", "open"]
     assert (len(trip.inbox.opened()), trip.inbox.contacts(GUEST)) == (2, 1)
@@ -288,7 +203,7 @@ async def test_tags_meet_in_the_hub_and_in_the_inbox(trip: Trip) -> None:
     put = await trip.hub.admin.put(f"/api/contacts/{quote(GUEST)}/tags/property-manager")
     assert put.status_code == 200, put.text
     assert put.json()["workflow_id"]
-    pushed = await wait_until(_polled(lambda: trip.inbox.contact_tags(GUEST)), bool)
+    pushed = await wait_until(polled(lambda: trip.inbox.contact_tags(GUEST)), bool)
     assert pushed == {"property-manager"}  # the inbox's own "vip" is never pushed back
 
 
@@ -300,12 +215,12 @@ async def test_a_cleaner_s_sms_escalates_named_and_tagged_and_the_reply_goes_bac
     )
     assert added.status_code == 201, added.text
     # Registering a cleaner pushes the hub's "cleaner" tag to the inbox's contact.
-    assert await wait_until(_polled(lambda: trip.inbox.contact_tags(GUEST)), bool) == {"cleaner"}
+    assert await wait_until(polled(lambda: trip.inbox.contact_tags(GUEST)), bool) == {"cleaner"}
 
     answer = await post(trip.hub, inbound("SM" + uuid.uuid4().hex, "El sofá está roto", GUEST))
     assert answer.status_code == 200, answer.text
     [row] = await wait_until(
-        _polled(trip.rows), lambda rows: bool(rows) and rows[0]["status"] == "open"
+        polled(trip.rows), lambda rows: bool(rows) and rows[0]["status"] == "open"
     )
     [opened] = trip.inbox.opened()
     assert trip.inbox.contacts(GUEST) == 1  # the contact the tag push made
@@ -314,7 +229,7 @@ async def test_a_cleaner_s_sms_escalates_named_and_tagged_and_the_reply_goes_bac
 
     reply_id = event_id()
     await trip.deliver(trip.inbox.reply(opened, str(row["id"]), reply_id))
-    [sent] = await wait_until(_polled(trip.sent), bool)
+    [sent] = await wait_until(polled(trip.sent), bool)
     assert (sent["To"], sent["Body"]) == ([GUEST], [trip.inbox.reply_text])
 
 
@@ -333,14 +248,6 @@ async def test_a_reply_twilio_refuses_leaves_the_round_trip_undone(trip: Trip) -
 
     reply_id = event_id()
     await trip.deliver(trip.inbox.reply(opened, escalation_id, reply_id))
-    await wait_until(_polled(lambda: _relay_states(trip)), lambda states: states == ["failed"])
+    await wait_until(polled(lambda: trip.relay_states()), lambda states: states == ["failed"])
 
     assert _evidence(trip) == {SUPPORT_STEPS[0]: True, SUPPORT_STEPS[1]: False}
-
-
-def _relay_states(trip: Trip) -> list[str]:
-    with trip.hub.hub.engine.connect() as connection:
-        query = select(outbound_messages.c.state).where(
-            outbound_messages.c.message_id.like("rly_%")
-        )
-        return [str(state) for state in connection.execute(query).scalars()]
