@@ -15,7 +15,7 @@ from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.doctor import PartnerReport, diagnose
 from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.secrets import EnvSecretSource
-from integration_hub.storage import support
+from integration_hub.storage import outbound_messages, support
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.raw_events import NewRawEvent, record_deliveries
 from integration_hub.storage.tables import RawStatus, raw_events
@@ -373,10 +373,19 @@ def test_a_support_inbox_shows_its_conversation_and_round_trip_evidence(engine: 
     opened = evidence()
     with begin_write(engine) as connection:
         support.record_relay(connection, conversation_id="sup_1", when=datetime.now(UTC))
+        outbound_messages.claim_outbound_message(connection, message_id="rly_1",
+                                                 partner="twilio", channel="sms",
+                                                 to_address="+13055550123")  # fmt: skip
+    queued = evidence()  # the relay is queued, not sent: no round trip yet
+    with begin_write(engine) as connection:
+        outbound_messages.update_outbound_message(connection, message_id="rly_1", state="failed")
+    refused = evidence()  # the messaging partner refused it
+    with begin_write(engine) as connection:
+        outbound_messages.update_outbound_message(connection, message_id="rly_1", state="sent")
     relayed = evidence()
 
     assert nothing == dict.fromkeys(steps, False)
-    assert opened == {steps[0]: True, steps[1]: False}
+    assert opened == queued == refused == {steps[0]: True, steps[1]: False}
     assert relayed == dict.fromkeys(steps, True)
     other = Partner(name="otherinbox", priority="P2", summary="another",
                     capabilities=frozenset({"support"}))  # fmt: skip

@@ -130,6 +130,19 @@ def test_older_consent_event_does_not_overwrite_a_newer_one(engine: Engine) -> N
         history = stored.consent_history(connection, phone=PHONE)
         row = stored.get_contact(connection, phone=PHONE)
 
-    assert detail.endswith("older than stored, kept")
+    assert detail == "contact: opted out older than stored, kept"  # never the phone
     assert row is not None and row["opted_out"] is False
     assert [e["event_id"] for e in history] == ["a", "b"]  # the history keeps both, in time order
+
+
+def test_a_message_s_detail_never_names_the_phone(engine: Engine) -> None:
+    """Details reach the logs (handler_completed) and the admin API: no personal data."""
+    event = {
+        "id": "m1", "type": "message.received", "time": "2026-01-01T10:00:00.000Z",
+        "data": {"from": GUEST, "channel": "whatsapp", "profile_name": "Lucía",
+                 "locale_hint": "es", "body": "Hola"},
+    }  # fmt: skip
+    with begin_write(engine) as connection:
+        detail = contacts.apply_event(connection, event)
+
+    assert detail == "contact: inbound whatsapp recorded"

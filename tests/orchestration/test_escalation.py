@@ -88,6 +88,7 @@ def test_a_matching_message_opens_a_conversation_once(engine: Engine) -> None:
                                  "received_at": NOW.isoformat()}]  # fmt: skip
     assert (sent["phone"], sent["name"], sent["language"]) == (PHONE, "Lucía", "es")
     assert sent["tags"] == ["escalation", "lockout", "urgent"]
+    assert (sent["channel"], sent["context"]["lines"]) == ("sms", [])  # no line repeats it
     assert sent["idle_seconds"] == IDLE.total_seconds()
     for detail in (outcome, replayed.reason):
         assert PHONE not in detail and "puedo" not in detail
@@ -165,7 +166,7 @@ def test_a_cleaner_is_named_tagged_and_the_contacts_hub_tags_join(engine: Engine
     sent = start["input"]
     assert (sent["name"], sent["language"], sent["channel"]) == ("Marta Díaz", "es", "whatsapp")
     assert sent["tags"] == ["escalation", "damage", "cleaner", "vip"]
-    assert sent["context"]["lines"] == ["Cleaner: Marta Díaz", "Channel: whatsapp"]
+    assert sent["context"]["lines"] == ["Cleaner: Marta Díaz"]  # the channel is a field
 
 
 def test_the_registered_handler_skips_while_no_inbox_is_configured(

@@ -40,7 +40,8 @@ def _apply_message(connection: Connection, data: dict[str, Any], when: datetime)
             when=when,
             changes={"last_whatsapp_inbound_at": when},
         )
-    return f"contact {phone}: inbound {data['channel']} " + (
+    # Details reach the logs and the admin API: they never name the phone (personal data).
+    return f"contact: inbound {data['channel']} " + (
         "recorded" if newest else "older than stored, window kept"
     )
 
@@ -60,7 +61,7 @@ def _apply_consent(connection: Connection, event: dict[str, Any], when: datetime
         occurred_at=when,
     )
     if not recorded:
-        return f"contact {phone}: {state} already recorded"
+        return f"contact: {state} already recorded"
     stored.ensure_contact(connection, phone=phone, locale=data["locale_hint"] or DEFAULT_LOCALE)
     changes: dict[str, Any] = {
         "opted_out": opted_out,
@@ -72,7 +73,7 @@ def _apply_consent(connection: Connection, event: dict[str, Any], when: datetime
     applied = stored.update_unless_newer(
         connection, phone=phone, clock="consent_changed_at", when=when, changes=changes
     )
-    return f"contact {phone}: {state} " + ("applied" if applied else "older than stored, kept")
+    return f"contact: {state} " + ("applied" if applied else "older than stored, kept")
 
 
 def apply_event(connection: Connection, event: dict[str, Any]) -> str:

@@ -125,8 +125,9 @@ def apply_event(
         [ESCALATION_TAG], (t for rule in matched for t in rule.tags),
         [CLEANER_TAG] if cleaner else [], hub_tags,
     )  # fmt: skip
+    # The channel and language travel as the request's own fields, which every inbox shows:
+    # a line here would show them twice.
     lines = [f"Cleaner: {cleaner['name']}"] if cleaner else []
-    lines.append(f"Channel: {data['channel']}")
     reasons = [rule.name for rule in matched]
     if not rows.insert_conversation(
         connection, conversation_id=conversation_id, provider=provider, phone=phone,

@@ -51,7 +51,7 @@ DEFAULT_LOCALE = "en"
 
 
 def relay_id_for(event_id: str) -> str:
-    return "rly_" + hashlib.sha256(event_id.encode()).hexdigest()[:24]
+    return rows.RELAY_PREFIX + hashlib.sha256(event_id.encode()).hexdigest()[:24]
 
 
 def _phone(connection: Connection, provider: str, data: dict[str, Any], found: Any) -> str | None:

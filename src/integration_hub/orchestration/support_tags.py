@@ -1,11 +1,13 @@
-"""Hub-side contact tags pushed to the support inbox: `support.sync_tags/{phone}/{change}`.
+"""Hub-side contact tags pushed to the support inbox: `support.sync_tags/{change}`.
 
 The admin API (web/admin/contact_tags.py) writes the tag and queues this workflow's start
 through the outbox in one transaction (`queue_tag_sync`); the workflow runs the inbox's
 `sync_tags` activity by the agreed name (connectors/support_inbox.py), which finds or creates
 the inbox contact and makes the tags present or absent, then records the inbox's contact id,
 so the inbox's later events about that contact map back to the phone. Tags the inbox sent
-(source `inbox`) are never pushed back: only an operator's change starts this.
+(source `inbox`) are never pushed back: only an operator's change starts this. The workflow id
+names the change only: ids reach logs, the admin API and Temporal's UI, and a phone is
+personal data (it travels in the input).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ WORKFLOW = "support.sync_tags"
 RECORD_TIMEOUT = timedelta(seconds=30)
 
 
-def workflow_id(phone: str, change_id: str) -> str:
-    return f"{WORKFLOW}/{phone}/{change_id}"
+def workflow_id(change_id: str) -> str:
+    return f"{WORKFLOW}/{change_id}"
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class TagSyncWorkflow:
 
 def queue_tag_sync(connection: Connection, outbox: Outbox, *, sync: TagSync, change_id: str) -> str:
     """Queue the push of one tag change in the caller's transaction; the workflow id."""
-    started = workflow_id(sync.phone, change_id)
+    started = workflow_id(change_id)
     outbox.start(connection, workflow=WORKFLOW, workflow_id=started, dedup=change_id, input=sync)
     return started
 

@@ -13,9 +13,12 @@ from sqlalchemy import Connection, select, update
 
 from integration_hub.storage import dialect
 from integration_hub.storage.rows import as_utc, utcnow
-from integration_hub.storage.tables import MAX_REASONS, support_conversations
+from integration_hub.storage.tables import MAX_REASONS, outbound_messages, support_conversations
 
 MAX_ERROR = 255
+# The hub's id of a relayed reply (orchestration/support.py), which is also the id its send
+# is recorded under in outbound_messages.
+RELAY_PREFIX = "rly_"
 _TIMES = ("opened_at", "last_message_at", "closed_at", "last_relay_at", "created_at", "updated_at")
 
 
@@ -210,11 +213,21 @@ def record_relay(connection: Connection, *, conversation_id: str, when: datetime
 
 
 def evidence(connection: Connection, *, provider: str) -> dict[str, bool]:
-    """Whether a conversation of `provider` was opened there, and a reply relayed back."""
+    """Whether a conversation of `provider` was opened there, and a reply relayed back: one
+    its conversations recorded whose send the messaging partner confirmed (outbound_messages
+    `sent`; a refused or unknown send is no round trip). The send is matched by the phone and
+    time, as the row keeps no relay ids: any confirmed relay to that phone since the
+    conversation began counts."""
     table = support_conversations
     mine = table.c.provider == provider
     opened = select(table.c.id).where(mine, table.c.provider_conversation_id.is_not(None))
-    relayed = select(table.c.id).where(mine, table.c.last_relay_at.is_not(None))
+    sent = select(outbound_messages.c.message_id).where(
+        outbound_messages.c.to_address == table.c.phone,
+        outbound_messages.c.message_id.like(f"{RELAY_PREFIX}%"),
+        outbound_messages.c.state == "sent",
+        outbound_messages.c.created_at >= table.c.created_at,
+    )
+    relayed = select(table.c.id).where(mine, table.c.last_relay_at.is_not(None), sent.exists())
     return {
         "support_conversation": connection.execute(opened.limit(1)).first() is not None,
         "support_round_trip": connection.execute(relayed.limit(1)).first() is not None,

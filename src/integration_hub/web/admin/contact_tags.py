@@ -1,7 +1,7 @@
 """A contact's tags (operators; audited): read them, add one, remove one.
 
 Tags set here (source `hub`, e.g. "vip", "property-manager") are pushed to the support inbox's
-contact: each change writes the `contact_tags` row and queues `support.sync_tags/{phone}/{change}`
+contact: each change writes the `contact_tags` row and queues `support.sync_tags/{change}`
 through the outbox in one transaction (orchestration/support_tags.py), so a change is pushed
 once it is committed, and never when it is not. Tags the inbox sent are listed too (source
 `inbox`). Refusals (422): `bad_phone` (not E.164), `bad_tag` (nothing usable, or longer than
