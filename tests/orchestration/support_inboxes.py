@@ -170,11 +170,10 @@ class FrontInbox:
         return next(str(h["handle"]) for h in handles if h["source"] == "phone")
 
     def opened(self) -> list[Opened]:
-        names = {tag_id: name for name, tag_id in self.fake.tags.items()}
         found = []
         for cid, c in self.fake.conversations.items():
             imports = [m["import"] for m in self.fake.messages.values() if m["conversation"] == cid]
-            tags = {names[t] for t in self.fake.conversation_tags.get(cid, [])}
+            tags = set(self.fake.conversation_tags.get(cid, []))  # the import names its tags
             found.append(Opened(cid, c["contact"], self._phone(c["contact"]), imports[0]["body"],
                                 [m["body"] for m in imports[1:]], tags))  # fmt: skip
         return found
