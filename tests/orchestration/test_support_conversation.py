@@ -287,3 +287,19 @@ async def test_a_long_conversation_continues_as_new_and_forgets_nothing(hub: Hub
     assert [c.message_id for c in hub.inbox.calls] == ["m1", "m2", "m3", "m4"]
     assert [c.provider_conversation_id for c in hub.inbox.calls] == [None, *["conv_1"] * 3]
     assert (await handle.describe()).run_id != handle.first_execution_run_id
+
+
+async def test_the_inboxs_echo_of_the_opening_message_does_not_keep_it_from_going_idle(
+    hub: Hub,
+) -> None:
+    idle = timedelta(seconds=1)
+    first, _ = hub.message("broken window", idle=idle)
+    conversation = _id(first)
+    await hub.send()
+    await hub.status(conversation, "open")
+    # The inbox sends back the hub's own imported message: the row's last_message_at moves.
+    echoed = hub.inbox_event("message_received", conversation, message_id="x", body="b")
+
+    assert echoed == f"conversation {conversation}: message received"
+    await hub.status(conversation, "idle")
+    assert await hub.client.get_workflow_handle(workflow_id(conversation)).result() == "idle"

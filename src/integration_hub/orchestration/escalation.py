@@ -110,7 +110,7 @@ def apply_event(
         last = found["last_message_at"] or found["created_at"]
         if last >= now - idle:
             return _queue_message(connection, outbox, found, message, event["id"], now)
-        rows.mark_idle(connection, conversation_id=found["id"], last_seen=last)
+        rows.mark_idle(connection, conversation_id=found["id"], cutoff=now - idle)
     matched = rules.match(body)
     if not matched:
         return Skipped("no_rule_matched: the message matches no escalation rule")

@@ -18,8 +18,12 @@ bounded however long a conversation runs.
 
 The idle timer and a new message can race: the handler moves `last_message_at` forward in the
 transaction that queues the signal, and the idle write only takes a row whose
-`last_message_at` is no newer than the last message the workflow handled; otherwise a message
-is on its way and the workflow waits again.
+`last_message_at` is no newer than the cutoff (the timer's end less the idle time, i.e. the
+moment the workflow began to wait); otherwise a message is on its way, or the inbox showed
+activity (its own echo of the opening message, an agent's reply relayed), and the workflow
+waits again. The cutoff, not the newest message the workflow handled, is what is compared:
+the inbox's events move `last_message_at` too, and a row they touched must still go idle once
+it has been quiet for the idle time.
 """
 
 from __future__ import annotations
@@ -81,7 +85,6 @@ class ConversationStart:
     context: EscalationContext = field(default_factory=EscalationContext)
     provider_conversation_id: str | None = None
     seen: tuple[str, ...] = ()  # message ids escalated already
-    last_seen: str | None = None  # received_at of the newest message handled
     messages_per_run: int = MESSAGES_PER_RUN
 
 
@@ -110,17 +113,13 @@ class FailedRecord:
 @dataclass(frozen=True)
 class IdleRecord:
     conversation_id: str
-    last_seen: str | None
+    cutoff: str  # ISO 8601: a row whose last_message_at is newer had activity since the wait began
 
 
 @dataclass(frozen=True)
 class IdleOutcome:
     idled: bool
     active: bool  # the row is still opening or open (not idled: a newer message is coming)
-
-
-def _when(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 class SupportActivities:
@@ -171,8 +170,9 @@ class SupportActivities:
     def record_idle(self, input: IdleRecord) -> IdleOutcome:
         with begin_write(self._engine) as connection:
             idled = rows.mark_idle(
-                connection, conversation_id=input.conversation_id, last_seen=_when(input.last_seen)
-            )
+                connection, conversation_id=input.conversation_id,
+                cutoff=datetime.fromisoformat(input.cutoff),
+            )  # fmt: skip
             found = rows.get_conversation(connection, conversation_id=input.conversation_id)
         active = found is not None and found["status"] in rows.ACTIVE
         return IdleOutcome(idled=idled, active=active)
@@ -239,7 +239,7 @@ class SupportConversationWorkflow:
     async def run(self, start: ConversationStart) -> str:
         # Signals may have come with the start; the carried messages were queued before them.
         self._pending[:0] = start.messages
-        into, seen, last_seen = start.provider_conversation_id, list(start.seen), start.last_seen
+        into, seen = start.provider_conversation_id, list(start.seen)
         handled = 0
         while True:
             while self._pending and not self._closed:
@@ -263,16 +263,13 @@ class SupportConversationWorkflow:
                             start_to_close_timeout=RECORD_TIMEOUT,
                         )  # fmt: skip
                 seen = [*seen, message.message_id][-MAX_SEEN:]
-                known, when = _when(last_seen), _when(message.received_at)
-                if known is None or (when is not None and when > known):
-                    last_seen = message.received_at
                 handled += 1
             if self._closed:
                 return "closed"
             if handled >= start.messages_per_run:
                 workflow.continue_as_new(
                     replace(start, messages=tuple(self._pending), provider_conversation_id=into,
-                            seen=tuple(seen), last_seen=last_seen)
+                            seen=tuple(seen))
                 )  # fmt: skip
             try:
                 await workflow.wait_condition(
@@ -280,9 +277,10 @@ class SupportConversationWorkflow:
                     timeout=timedelta(seconds=start.idle_seconds),
                 )
             except TimeoutError:
+                cutoff = workflow.now() - timedelta(seconds=start.idle_seconds)
                 outcome: IdleOutcome = await workflow.execute_activity_method(
                     SupportActivities.record_idle,
-                    IdleRecord(start.conversation_id, last_seen),
+                    IdleRecord(start.conversation_id, cutoff.isoformat()),
                     start_to_close_timeout=RECORD_TIMEOUT,
                 )
                 if outcome.idled or not outcome.active:

@@ -168,16 +168,16 @@ def mark_failed(connection: Connection, *, conversation_id: str, error: str) -> 
     )
 
 
-def mark_idle(connection: Connection, *, conversation_id: str, last_seen: datetime | None) -> bool:
-    """opening/open -> idle, unless a message newer than `last_seen` (the newest one the
-    workflow knows of) came meanwhile: that message's signal is on its way."""
+def mark_idle(connection: Connection, *, conversation_id: str, cutoff: datetime) -> bool:
+    """opening/open -> idle, unless the row had a message or inbox activity after `cutoff`
+    (the moment its workflow began to wait): a newer message's signal is on its way, or the
+    conversation is still alive."""
     column = support_conversations.c.last_message_at
-    newer = column.is_(None) if last_seen is None else column.is_(None) | (column <= last_seen)
     return _change(
         connection,
         conversation_id,
         support_conversations.c.status.in_(ACTIVE),
-        newer,
+        column.is_(None) | (column <= cutoff),
         status=ConversationStatus.IDLE.value,
         closed_at=utcnow(),
     )
