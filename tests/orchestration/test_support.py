@@ -34,7 +34,7 @@ NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 INBOX, MESSAGING = "testinbox", "testsms"
 
 
-def _opened(engine: Engine, *, channel: str = "whatsapp") -> str:
+def _opened(engine: Engine, *, channel: str = "whatsapp", open_it: bool = True) -> str:
     """A conversation the hub opened, open in the inbox as conv_1 of contact ct_1."""
     event = {"id": "in-1", "partner": "sms", "type": "message.received",
              "data": {"message_sid": "SM1", "account_sid": "AC1", "channel": channel,
@@ -44,8 +44,9 @@ def _opened(engine: Engine, *, channel: str = "whatsapp") -> str:
     with begin_write(engine) as connection:
         escalate(connection, event, provider=INBOX, rules=load_rules(), outbox=Outbox(),
                  idle=timedelta(hours=72), now=NOW)  # fmt: skip
-        rows.mark_open(connection, conversation_id=conversation, provider_conversation_id="conv_1",
-                       provider_contact_id="ct_1")  # fmt: skip
+        if open_it:
+            rows.mark_open(connection, conversation_id=conversation,
+                           provider_conversation_id="conv_1", provider_contact_id="ct_1")  # fmt: skip
         tag_rows.remember_contact(
             connection, provider=INBOX, provider_contact_id="ct_1", phone=PHONE
         )
@@ -111,11 +112,28 @@ def test_an_agents_reply_is_relayed_once_over_the_original_channel(engine: Engin
 def test_a_reply_is_found_by_the_hub_id_the_inbox_carried_back(engine: Engine) -> None:
     conversation = _opened(engine, channel="sms")
 
-    outcome = _apply(engine, _reply("r-1", conversation="other", hub_id=conversation))
+    outcome = _apply(engine, _reply("r-1", conversation=None, hub_id=conversation))
 
     assert str(outcome).endswith("relayed")
     [send] = _queued(engine)
     assert send["input"]["channel"] == "sms" and send["input"]["to"] == PHONE
+
+
+def test_the_hub_id_finds_a_conversation_still_opening(engine: Engine) -> None:
+    conversation = _opened(engine, channel="sms", open_it=False)  # the inbox's id not yet known
+
+    outcome = _apply(engine, _reply("r-1", conversation="conv_1", hub_id=conversation))
+
+    assert str(outcome).endswith("relayed")
+
+
+def test_the_hub_id_in_another_inbox_conversation_relays_nothing(engine: Engine) -> None:
+    conversation = _opened(engine)  # open in the inbox as conv_1
+
+    outcome = _apply(engine, _reply("r-1", conversation="conv_2", hub_id=conversation))
+
+    assert isinstance(outcome, Skipped) and outcome.reason.startswith("not_a_hub_conversation")
+    assert _queued(engine) == []
 
 
 def test_what_is_not_relayed(engine: Engine) -> None:

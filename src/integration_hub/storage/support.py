@@ -101,7 +101,11 @@ def conversation_of(
     conversation_id: str | None,
 ) -> dict[str, Any] | None:
     """The hub's conversation an inbox event names: by the inbox's id, else by the hub's id
-    the inbox carried back (of that provider only)."""
+    the inbox carried back (of that provider only), if that row has no inbox id yet, the
+    event's, or the event names no inbox conversation. A row open as another inbox
+    conversation is not this one: the hub's id can be carried into a conversation the hub did
+    not open (an agent's merge or copy), and its agents' replies must not reach the row's
+    person."""
     table = support_conversations
     if provider_conversation_id:
         row = connection.execute(
@@ -116,6 +120,9 @@ def conversation_of(
         row = connection.execute(
             select(table).where(table.c.id == conversation_id, table.c.provider == provider)
         ).first()
+        known = None if row is None else row.provider_conversation_id
+        if known is not None and provider_conversation_id and known != provider_conversation_id:
+            return None
         if row is not None:
             return _out(row)
     return None
