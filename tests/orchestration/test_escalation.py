@@ -159,6 +159,9 @@ def test_a_cleaner_is_named_tagged_and_the_contacts_hub_tags_join(engine: Engine
         for tag in ("vip", "escalation"):
             tag_rows.add_tag(connection, phone=PHONE, tag=tag, source=tag_rows.TagSource.HUB,
                          provider=None)  # fmt: skip
+        # Mirrored from the inbox: the inbox's own, never added to an escalation by the hub.
+        tag_rows.add_tag(connection, phone=PHONE, tag="late-checkout",
+                         source=tag_rows.TagSource.INBOX, provider="inbox")  # fmt: skip
 
     _apply(engine, _message("ev-1", "el sofá está roto", channel="whatsapp"))
 

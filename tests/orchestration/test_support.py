@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from integration_hub.connectors.messaging import send_workflow
 from integration_hub.connectors.partners import provider_for
 from integration_hub.orchestration.escalation import apply_event as escalate
-from integration_hub.orchestration.escalation import conversation_id_for
+from integration_hub.orchestration.escalation import conversation_id_for, conversation_tags
 from integration_hub.orchestration.escalation_rules import load_rules
 from integration_hub.orchestration.handlers import HandlerContext, registered_handlers
 from integration_hub.orchestration.outbox import Outbox
@@ -32,6 +32,7 @@ from integration_hub.storage.tables import workflow_outbox
 PHONE = "+13055550123"
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 INBOX, MESSAGING = "testinbox", "testsms"
+HUB_APPLIED = conversation_tags(load_rules())
 
 
 def _opened(engine: Engine, *, channel: str = "whatsapp", open_it: bool = True) -> str:
@@ -70,7 +71,8 @@ def _reply(event_id: str, body: str = "A locksmith is on the way.", **kw: Any) -
 
 def _apply(engine: Engine, event: dict[str, Any], *, messaging: str | None = MESSAGING) -> Any:
     with begin_write(engine) as connection:
-        return apply_event(connection, event, outbox=Outbox(), messaging=messaging, now=NOW)
+        return apply_event(connection, event, outbox=Outbox(), messaging=messaging,
+                           hub_applied=HUB_APPLIED, now=NOW)  # fmt: skip
 
 
 def _queued(engine: Engine, after: int = 1) -> list[dict[str, Any]]:
@@ -172,7 +174,8 @@ def test_assignee_and_activity_update_the_row(engine: Engine) -> None:
                                                                          "name": "Ana"}))  # fmt: skip
     with begin_write(engine) as connection:
         apply_event(connection, _event("m-1", "message_received", message_id="x", body="hi"),
-                    outbox=Outbox(), messaging=MESSAGING, now=later)  # fmt: skip
+                    outbox=Outbox(), messaging=MESSAGING, hub_applied=HUB_APPLIED,
+                    now=later)  # fmt: skip
     unassigned = _apply(engine, _event("a-2", "assignee_changed", assignee=None))
 
     assert assigned == f"conversation {conversation} assigned"
@@ -232,3 +235,16 @@ def test_the_registered_handler_relays_through_the_messaging_partner(
 
     [send] = _queued(engine)
     assert send["workflow_type"] == send_workflow(messaging.name)
+
+
+def test_the_hub_s_own_conversation_tags_do_not_echo_onto_the_contact(engine: Engine) -> None:
+    _opened(engine)
+
+    echoes = [_apply(engine, _event(f"t-{tag}", "tag_added", tag=tag, target="conversation"))
+              for tag in ("escalation", "lockout", "cleaner")]  # fmt: skip
+    on_contact = _apply(engine, _event("t-c", "tag_added", tag="lockout", target="contact"))
+
+    assert all(isinstance(e, Skipped) and e.reason.startswith("hub_tag") for e in echoes)
+    assert str(on_contact).startswith("tag lockout added")  # an agent tagged the contact
+    with engine.connect() as connection:
+        assert [t["tag"] for t in tag_rows.tags_of(connection, phone=PHONE)] == ["lockout"]

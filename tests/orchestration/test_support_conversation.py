@@ -117,6 +117,7 @@ class Hub:
                           "hub_escalation_id": conversation, **data}}  # fmt: skip
         with begin_write(self.engine) as connection:
             return support.apply_event(connection, event, outbox=Outbox(), messaging="sms",
+                                       hub_applied=escalation.conversation_tags(RULES),
                                        now=utcnow())  # fmt: skip
 
     async def send(self) -> int:

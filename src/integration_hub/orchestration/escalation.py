@@ -10,7 +10,7 @@ is queued to its workflow), whether or not the message matches; an older one is 
 makes a row `opening` (its id from the event: a replay makes nothing twice) and queues the
 start of `support.conversation/{id}` (support_conversation.py) with the message, its
 reasons (the rules' names), its tags ("escalation", the rules' tags, "cleaner" for a cleaner,
-the contact's hub tags) and its context. A consent keyword alone (STOP, BAJA, ...) never
+the contact's tags set in the hub, source `hub`) and its context. A consent keyword alone (STOP, BAJA, ...) never
 escalates: it is not a request for help. Details name the conversation, never the phone or
 the message.
 """
@@ -48,6 +48,12 @@ CONSENT_WORDS = frozenset(
     {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke",
      "start", "unstop", "baja", "parar", "alto", "cancelar", "detener"}
 )  # fmt: skip
+
+
+def conversation_tags(rules: EscalationRules) -> frozenset[str]:
+    """Every tag the hub itself puts on a conversation it opens: the inbox echoes them back as
+    `support.tag_added`, and they are not the contact's tags."""
+    return frozenset({ESCALATION_TAG, CLEANER_TAG, *(t for rule in rules.rules for t in rule.tags)})
 
 
 def conversation_id_for(event_id: str) -> str:
@@ -120,7 +126,9 @@ def apply_event(
     known = cleaner["language"] if cleaner else (contact or {}).get("locale")
     language = data.get("locale_hint") or known
     language = language if language in LANGUAGES else "en"
-    hub_tags = [t["tag"] for t in tag_rows.tags_of(connection, phone=phone)]
+    # Only the tags set in the hub: one mirrored from the inbox is the inbox's to apply.
+    hub_tags = [t["tag"] for t in tag_rows.tags_of(connection, phone=phone)
+                if t["source"] == tag_rows.TagSource.HUB]  # fmt: skip
     tags = _tags(
         [ESCALATION_TAG], (t for rule in matched for t in rule.tags),
         [CLEANER_TAG] if cleaner else [], hub_tags,

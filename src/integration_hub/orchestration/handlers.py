@@ -146,11 +146,13 @@ def _apply_support_event(
     from integration_hub.connectors.partners import provider_for  # see registered_handlers
 
     messaging = provider_for("messaging", None)
+    rules = escalation_rules.rules_for(context.settings.escalation_rules_file)
     return support.apply_event(
         connection,
         event,
         outbox=context.outbox,
         messaging=None if messaging is None else messaging.name,
+        hub_applied=escalation.conversation_tags(rules),
         now=utcnow(),
     )
 

@@ -10,7 +10,10 @@ for the inbox's contact id (support_contacts), else the conversation's.
 - assignee_changed: the row's assignee;
 - conversation_opened / message_received: the row's last_message_at (activity keeps it from
   going idle);
-- tag_added: the tag joins the contact's tags (source `inbox`: never pushed back, so no echo);
+- tag_added: the tag joins the contact's tags (source `inbox`: never pushed back, so no echo),
+  unless it is on a conversation and one the hub puts on conversations itself ("escalation",
+  "cleaner", a rule's tag: `escalation.conversation_tags`): that is the inbox echoing the
+  hub's own tag, which says nothing about the contact;
 - message_sent (an agent's public reply): relayed to the person on the conversation's phone
   and channel, through the messaging partner's send workflow queued on the outbox, its message
   id derived from the event's id (a replay relays nothing twice).
@@ -68,14 +71,17 @@ def _phone(connection: Connection, provider: str, data: dict[str, Any], found: A
 
 
 def _tag_added(
-    connection: Connection, provider: str, data: dict[str, Any], found: Any
-) -> HandlerOutcome:
-    phone = _phone(connection, provider, data, found)
-    if phone is None:
-        return Skipped("no_phone: the inbox contact has no phone the hub knows")
+    connection: Connection, provider: str, data: dict[str, Any], found: Any,
+    hub_applied: frozenset[str],
+) -> HandlerOutcome:  # fmt: skip
     tag = tag_rows.normalize_tag(str(data["tag"]))
     if tag is None:
         return Skipped("bad_tag: the tag has no usable characters")
+    if data["target"] == "conversation" and tag in hub_applied:
+        return Skipped(f"hub_tag: {tag} is one the hub puts on its conversations")
+    phone = _phone(connection, provider, data, found)
+    if phone is None:
+        return Skipped("no_phone: the inbox contact has no phone the hub knows")
     if data["contact"].get("id"):
         tag_rows.remember_contact(connection, provider=provider, phone=phone,
                               provider_contact_id=str(data["contact"]["id"]))  # fmt: skip
@@ -117,8 +123,11 @@ def apply_event(
     *,
     outbox: Outbox,
     messaging: str | None,
+    hub_applied: frozenset[str],
     now: datetime,
 ) -> HandlerOutcome:
+    """`hub_applied`: the tags the hub puts on the conversations it opens
+    (`escalation.conversation_tags`)."""
     provider, data, kind = event["partner"], event["data"], event["type"].removeprefix("support.")
     found = rows.conversation_of(
         connection,
@@ -127,7 +136,7 @@ def apply_event(
         conversation_id=data.get("hub_escalation_id"),
     )
     if kind == "tag_added":
-        return _tag_added(connection, provider, data, found)
+        return _tag_added(connection, provider, data, found, hub_applied)
     if found is None:
         return Skipped("not_a_hub_conversation: the hub did not open this conversation")
     if kind == "message_sent":
