@@ -274,12 +274,14 @@ async def test_a_long_conversation_continues_as_new_and_forgets_nothing(hub: Hub
     def message(n: int) -> ConversationMessage:
         return ConversationMessage(f"m{n}", f"message {n}", now.isoformat())
 
+    # Three waiting at the start, two per run: the third goes on in the next run.
     start = ConversationStart(conversation, INBOX, PHONE, None, "en", "sms", idle_seconds=3600,
-                              messages=(message(1),), messages_per_run=2)  # fmt: skip
+                              messages=tuple(message(n) for n in (1, 2, 3)),
+                              messages_per_run=2)  # fmt: skip
     handle = await hub.client.start_workflow(
         SupportConversationWorkflow.run, start, id=workflow_id(conversation), task_queue=hub.queue
     )
-    for n in (2, 3, 2, 4):  # m2 again after the new run began: still escalated once
+    for n in (2, 4):  # m2 again after the new run began: still escalated once
         await handle.signal("message", message(n))
     await hub.calls(4)
     await handle.signal("closed", {"reason": "test over"})
@@ -288,6 +290,15 @@ async def test_a_long_conversation_continues_as_new_and_forgets_nothing(hub: Hub
     assert [c.message_id for c in hub.inbox.calls] == ["m1", "m2", "m3", "m4"]
     assert [c.provider_conversation_id for c in hub.inbox.calls] == [None, *["conv_1"] * 3]
     assert (await handle.describe()).run_id != handle.first_execution_run_id
+    first_run = hub.client.get_workflow_handle(
+        workflow_id(conversation), run_id=handle.first_execution_run_id
+    )
+    escalated_first = [
+        e for e in (await first_run.fetch_history()).events
+        if e.activity_task_scheduled_event_attributes.activity_type.name
+        == support_activity(INBOX, "escalate")
+    ]  # fmt: skip
+    assert len(escalated_first) == 2  # messages_per_run, however many were waiting
 
 
 async def test_the_inboxs_echo_of_the_opening_message_does_not_keep_it_from_going_idle(

@@ -242,7 +242,7 @@ class SupportConversationWorkflow:
         into, seen = start.provider_conversation_id, list(start.seen)
         handled = 0
         while True:
-            while self._pending and not self._closed:
+            while self._pending and not self._closed and handled < start.messages_per_run:
                 message = self._pending.pop(0)
                 if message.message_id in seen:
                     continue  # one message, queued twice (a replayed event): escalated once
