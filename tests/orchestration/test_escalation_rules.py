@@ -49,6 +49,9 @@ def _names(body: str) -> list[str]:
         # Spanish, with and without accents
         ("No puedo entrar al departamento", ["lockout"]),
         ("me quedé afuera sin la llave", ["lockout"]),
+        ("Perdí la llave del depto", ["lockout"]),
+        ("la llave no funciona", ["lockout"]),
+        ("no encuentro las llaves", ["lockout"]),
         ("Hay un daño en la puerta", ["damage"]),
         ("hay un dano en la puerta", ["damage"]),
         ("la silla está rota", ["damage"]),
@@ -74,6 +77,9 @@ def test_messages_that_escalate_name_their_rules(body: str, expected: list[str])
         "what a leaky-free stay",  # "leaky" is not "leak"
         "Gracias, todo perfecto",
         "llavero bonito",  # "llavero" is not "llave"
+        # A routine handoff names the key without a problem.
+        "dejé las llaves en la mesa",
+        "¿dónde dejo la llave al salir?",
         "check-in at 3pm?",
         "",
     ],
