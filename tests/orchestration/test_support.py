@@ -248,3 +248,39 @@ def test_the_hub_s_own_conversation_tags_do_not_echo_onto_the_contact(engine: En
     assert str(on_contact).startswith("tag lockout added")  # an agent tagged the contact
     with engine.connect() as connection:
         assert [t["tag"] for t in tag_rows.tags_of(connection, phone=PHONE)] == ["lockout"]
+
+
+def _message(engine: Engine, event_id: str, body: str, now: datetime) -> Any:
+    event = {"id": event_id, "partner": "sms", "type": "message.received",
+             "data": {"message_sid": "SM2", "account_sid": "AC1", "channel": "sms",
+                      "from": PHONE, "to": "+1", "body": body, "media_urls": [],
+                      "profile_name": None, "locale_hint": "en"}}  # fmt: skip
+    with begin_write(engine) as connection:
+        return escalate(connection, event, provider=INBOX, rules=load_rules(), outbox=Outbox(),
+                        idle=timedelta(hours=72), now=now)  # fmt: skip
+
+
+def test_the_persons_answer_to_a_relayed_reply_goes_to_the_conversation(engine: Engine) -> None:
+    conversation = _opened(engine)  # its last message at NOW
+    relayed_at, answered_at = NOW + timedelta(hours=71), NOW + timedelta(hours=73)
+    with begin_write(engine) as connection:
+        apply_event(connection, _reply("r-1", body="Is the door open now?"), outbox=Outbox(),
+                    messaging=MESSAGING, hub_applied=HUB_APPLIED, now=relayed_at)  # fmt: skip
+
+    answer = _message(engine, "in-2", "yes, thank you", answered_at)  # matches no rule
+
+    assert answer == f"message queued to conversation {conversation}"
+    assert _conversation(engine, conversation)["last_message_at"] == answered_at
+
+
+def test_a_conversation_closed_after_a_reply_takes_no_answer(engine: Engine) -> None:
+    conversation = _opened(engine)
+    _apply(engine, _reply("r-1"))
+    _apply(engine, _event("c-1", "conversation_closed", closed_by=None))
+
+    thanks = _message(engine, "in-2", "thanks!", NOW + timedelta(minutes=5))
+    again = _message(engine, "in-3", "locked out again", NOW + timedelta(minutes=6))
+
+    assert isinstance(thanks, Skipped) and thanks.reason.startswith("no_rule_matched")
+    assert again == f"conversation {conversation_id_for('in-3')} opening (lockout)"
+    assert _conversation(engine, conversation)["status"] == "closed"

@@ -13,6 +13,12 @@ reasons (the rules' names), its tags ("escalation", the rules' tags, "cleaner" f
 the contact's tags set in the hub, source `hub`) and its context. A consent keyword alone (STOP, BAJA, ...) never
 escalates: it is not a request for help. Details name the conversation, never the phone or
 the message.
+
+An agent's reply relayed to the person moves `last_message_at` too (support.py), so the
+person's answer within the idle time goes to that conversation, matching or not. A conversation
+closed in the inbox takes nothing more, even right after a reply: the agent ended it, a
+"thanks" is not escalated, and a message that matches a rule opens a new conversation (the
+inbox shows the person's history there).
 """
 
 from __future__ import annotations

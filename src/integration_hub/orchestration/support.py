@@ -16,7 +16,8 @@ for the inbox's contact id (support_contacts), else the conversation's.
   hub's own tag, which says nothing about the contact;
 - message_sent (an agent's public reply): relayed to the person on the conversation's phone
   and channel, through the messaging partner's send workflow queued on the outbox, its message
-  id derived from the event's id (a replay relays nothing twice).
+  id derived from the event's id (a replay relays nothing twice); the row's last_message_at
+  moves, so the person's answer within the idle time goes to the conversation.
 Events about conversations the hub did not open change nothing (Skipped). Details name the
 conversation, never a phone, a tag's contact or a message body.
 """
@@ -113,6 +114,9 @@ def _relay(
     if not queued:
         return f"reply {message_id} of conversation {found['id']} relayed already"
     rows.record_relay(connection, conversation_id=found["id"], when=now)
+    # The person's answer to the reply is part of this conversation: it stays active (and
+    # takes the person's next messages, matching or not) for the idle time from here.
+    rows.touch(connection, conversation_id=found["id"], when=now)
     SUPPORT_RELAYS.labels(found["provider"]).inc()
     return f"reply {message_id} of conversation {found['id']} relayed"
 
