@@ -251,13 +251,20 @@ async def test_an_idle_conversation_lets_the_next_message_open_anew(hub: Hub) ->
 async def test_hub_tags_are_pushed_and_the_inbox_contact_recorded(hub: Hub) -> None:
     change = uuid.uuid4().hex
     with begin_write(hub.engine) as connection:
+        for tag, source in (("vip", tag_rows.TagSource.HUB), ("late", tag_rows.TagSource.INBOX)):
+            tag_rows.add_tag(connection, phone=PHONE, tag=tag, source=source, provider=INBOX)
+        tag_rows.remember_contact(connection, provider=INBOX, provider_contact_id="ct_5",
+                                  phone=PHONE)  # fmt: skip
+        # This change removed "owner" and "vip"; "vip" was added again before the push ran.
         started = queue_tag_sync(connection, Outbox(), change_id=change,
-                                 sync=TagSync(INBOX, PHONE, "Ana", add=("vip",)))  # fmt: skip
+                                 sync=TagSync(INBOX, PHONE, "Ana", remove=("owner", "vip")))  # fmt: skip
     await hub.send()
 
     assert await hub.client.get_workflow_handle(started).result() == "ct_7"
-    assert started == f"support.sync_tags/{change}"  # no phone: ids reach logs
-    assert hub.inbox.tag_calls == [ContactTagsRequest(PHONE, "Ana", add=("vip",))]
+    assert started == f"support.sync_tags/{change}"  # no phone in a workflow id
+    assert hub.inbox.tag_calls == [ContactTagsRequest(PHONE, "Ana", add=("vip",),
+                                                      remove=("owner",),
+                                                      provider_contact_id="ct_5")]  # fmt: skip
     with hub.engine.connect() as connection:
         assert tag_rows.phone_of_contact(connection, provider=INBOX, provider_contact_id="ct_7") == (
             PHONE)  # fmt: skip

@@ -103,3 +103,14 @@ def phone_of_contact(
         )
     ).scalar_one_or_none()
     return None if found is None else str(found)
+
+
+def contact_of_phone(connection: Connection, *, provider: str, phone: str) -> str | None:
+    """The inbox contact id the hub learned last for a phone, None when it knows none."""
+    found = connection.execute(
+        select(support_contacts.c.provider_contact_id)
+        .where(support_contacts.c.provider == provider, support_contacts.c.phone == phone)
+        .order_by(support_contacts.c.updated_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if found is None else str(found)

@@ -504,4 +504,5 @@ support_contacts = Table(
     Column("provider_contact_id", String(128), primary_key=True),
     Column("phone", String(32), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "provider", "phone"),  # a tag push finds the inbox contact of a phone
 )

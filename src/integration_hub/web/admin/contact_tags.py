@@ -3,7 +3,8 @@
 Tags set here (source `hub`, e.g. "vip", "property-manager") are pushed to the support inbox's
 contact: each change writes the `contact_tags` row and queues `support.sync_tags/{change}`
 through the outbox in one transaction (orchestration/support_tags.py), so a change is pushed
-once it is committed, and never when it is not. Tags the inbox sent are listed too (source
+once it is committed, and never when it is not (the push sends the contact's hub tags as they
+are when it runs). Tags the inbox sent are listed too (source
 `inbox`). Refusals (422): `bad_phone` (not E.164), `bad_tag` (nothing usable, or longer than
 64 once normalized), `support_not_configured` (no inbox to push to), `too_many_tags`
 (the contact has 50). The phone is never logged: audit entries name the route.

@@ -69,9 +69,13 @@ def upgrade() -> None:
             "provider", "provider_contact_id", name=op.f("pk_support_contacts")
         ),
     )
+    op.create_index(
+        op.f("ix_support_contacts_provider_phone"), "support_contacts", ["provider", "phone"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_support_contacts_provider_phone"), table_name="support_contacts")
     op.drop_table("support_contacts")
     op.drop_table("contact_tags")
     op.drop_index(op.f("ix_support_conversations_phone_status"), table_name="support_conversations")
