@@ -120,6 +120,12 @@ class Hub:
                                        hub_applied=escalation.conversation_tags(RULES),
                                        now=utcnow())  # fmt: skip
 
+    async def inbox_event_closes(self, conversation: str) -> None:
+        """The inbox closes the conversation; its workflow has ended when this returns."""
+        self.inbox_event("conversation_closed", conversation, closed_by=None)
+        await self.send()
+        await self.client.get_workflow_handle(workflow_id(conversation)).result()
+
     async def send(self) -> int:
         return await self.sender.send_batch(self.client)
 
@@ -322,3 +328,26 @@ async def test_the_inboxs_echo_of_the_opening_message_does_not_keep_it_from_goin
     assert echoed == f"conversation {conversation}: message received"
     await hub.status(conversation, "idle")
     assert await hub.client.get_workflow_handle(workflow_id(conversation)).result() == "idle"
+
+
+async def test_the_open_retries_through_an_outage_and_later_messages_do_not(hub: Hub) -> None:
+    idle = timedelta(hours=2)
+    first, _ = hub.message("no hot water", idle=idle)
+    conversation = _id(first)
+    await hub.send()
+    await hub.status(conversation, "open")
+    hub.message("and no wifi", idle=idle)
+    await hub.send()
+    await hub.calls(2)
+    await hub.inbox_event_closes(conversation)
+
+    history = await hub.client.get_workflow_handle(workflow_id(conversation)).fetch_history()
+    opening, later = [
+        e.activity_task_scheduled_event_attributes for e in history.events
+        if e.activity_task_scheduled_event_attributes.activity_type.name
+        == support_activity(INBOX, "escalate")
+    ]  # fmt: skip
+    assert opening.retry_policy.maximum_attempts == 0  # unlimited...
+    assert opening.schedule_to_close_timeout.ToTimedelta() == idle  # ...for the idle time
+    assert opening.retry_policy.non_retryable_error_types == ["CallRefused"]
+    assert later.retry_policy.maximum_attempts == 10

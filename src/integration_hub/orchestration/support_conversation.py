@@ -8,10 +8,12 @@ signals (the same person's next messages, queued by the handler: each escalated 
 the same conversation, once per message id), a `closed` signal (the inbox closed it: the
 support handler closed the row already), or the idle timeout (HUB_SUPPORT_IDLE_HOURS since the
 last message: the row goes idle, so the person's next matching message opens a new one). An
-open the inbox refused, or that ran out of retries, makes the row `failed` with the reason; a
-later message that fails is kept as the row's `last_error` and the conversation goes on.
-Messages queued to a conversation whose open then fails are not escalated: the row says
-`failed`, and the person's next matching message opens a new one.
+open the inbox refused, or that still failed after the idle time of retries (an outage of
+minutes or hours only delays it), makes the row `failed` with the reason; a later message that
+fails is kept as the row's `last_error` and the conversation goes on. Messages queued to a
+conversation whose open then fails are not escalated (they are not carried to another
+conversation: by then they are at least the idle time old): the row says `failed`, and the
+person's next matching message opens a new one.
 After MESSAGES_PER_RUN messages it continues as new, carrying what it must not forget (the
 inbox's ids, the message ids already escalated, messages still waiting), so its history stays
 bounded however long a conversation runs.
@@ -56,6 +58,7 @@ WORKFLOW = "support.conversation"
 MESSAGES_PER_RUN = 100
 MAX_SEEN = 200  # message ids remembered across continue-as-new (the outbox dedups older ones)
 RECORD_TIMEOUT = timedelta(seconds=30)
+OPEN_RETRY = replace(CALL_RETRY, maximum_attempts=0)  # unlimited, bounded by the idle time
 log = structlog.get_logger(__name__)
 
 
@@ -219,12 +222,19 @@ class SupportConversationWorkflow:
             context=start.context,
             provider_conversation_id=into,
         )
+        # The open retries (a refusal aside) for as long as the conversation would stay
+        # active, so an inbox outage delays it rather than failing it and the messages
+        # queued behind it; a later message keeps the usual bounded retries.
+        opening = into is None
         made: InboxConversation = await workflow.execute_activity(
             support_activity(start.provider, "escalate"),
             request,
             result_type=InboxConversation,
             start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=CALL_RETRY,
+            schedule_to_close_timeout=(
+                max(timedelta(seconds=start.idle_seconds), CALL_TIMEOUT) if opening else None
+            ),
+            retry_policy=OPEN_RETRY if opening else CALL_RETRY,
         )
         return made
 
