@@ -192,6 +192,39 @@ def test_a_replayed_message_to_an_open_conversation_is_queued_once(engine: Engin
     _apply(engine, _message("ev-2", "any news?"), now=later)
     replayed = _apply(engine, _message("ev-2", "any news?"), now=later + timedelta(hours=1))
 
-    assert replayed == f"message queued to conversation {conversation} already"
+    assert isinstance(replayed, Skipped) and replayed.reason.startswith("replayed")
     assert len(_queued(engine)) == 2
     assert _conversation(engine, conversation)["last_message_at"] == later
+
+
+def test_a_replayed_old_message_stays_out_of_the_current_conversation(engine: Engine) -> None:
+    _apply(engine, _message("ev-1", "the door is broken"))
+    _apply(engine, _message("ev-2", "any news?"), now=NOW + timedelta(hours=1))
+    with begin_write(engine) as connection:  # closed in the inbox
+        rows.mark_closed(connection, conversation_id=conversation_id_for("ev-1"))
+    days_later = NOW + timedelta(days=5)
+    _apply(engine, _message("ev-3", "urgent: no water"), now=days_later)
+    current = conversation_id_for("ev-3")
+
+    replays = [_apply(engine, _message(e, b), now=days_later + timedelta(minutes=1))
+               for e, b in (("ev-1", "the door is broken"), ("ev-2", "any news?"))]  # fmt: skip
+
+    assert all(isinstance(r, Skipped) and r.reason.startswith("replayed") for r in replays)
+    assert [m["workflow_id"] for m in _queued(engine)][-1] == workflow_id(current)  # nothing new
+    assert len(_queued(engine)) == 3
+
+
+def test_a_replayed_matching_message_of_a_closed_conversation_opens_nothing(
+    engine: Engine,
+) -> None:
+    _apply(engine, _message("ev-1", "the door is broken"))
+    _apply(engine, _message("ev-2", "and a leak too"), now=NOW + timedelta(hours=1))
+    with begin_write(engine) as connection:
+        rows.mark_closed(connection, conversation_id=conversation_id_for("ev-1"))
+
+    replayed = _apply(engine, _message("ev-2", "and a leak too"), now=NOW + timedelta(days=2))
+
+    assert isinstance(replayed, Skipped) and replayed.reason.startswith("replayed")
+    with engine.connect() as connection:
+        assert rows.active_conversation(connection, phone=PHONE) is None  # no row left opening
+    assert len(_queued(engine)) == 2

@@ -14,6 +14,10 @@ the contact's tags set in the hub, source `hub`) and its context. A consent keyw
 escalates: it is not a request for help. Details name the conversation, never the phone or
 the message.
 
+Every message a conversation takes is recorded by its id (support_messages), so a replayed
+event (an operator's replay, a redelivery days later) never puts an old message into the
+phone's current conversation: it is Skipped as `replayed`.
+
 An agent's reply relayed to the person moves `last_message_at` too (support.py), so the
 person's answer within the idle time goes to that conversation, matching or not. A conversation
 closed in the inbox takes nothing more, even right after a reply: the agent ended it, a
@@ -84,10 +88,13 @@ def _tags(*groups: Any) -> tuple[str, ...]:
 def _queue_message(
     connection: Connection, outbox: Outbox, found: dict[str, Any], message: ConversationMessage,
     dedup: str, when: datetime,
-) -> str:  # fmt: skip
-    if not outbox.signal(connection, workflow_id=workflow_id(found["id"]), signal="message",
-                         dedup=dedup, input=message):  # fmt: skip
-        return f"message queued to conversation {found['id']} already"  # a replayed event
+) -> HandlerOutcome:  # fmt: skip
+    if not rows.record_message(connection, message_id=message.message_id,
+                               conversation_id=found["id"], when=when):  # fmt: skip
+        # A replayed event: its message went to this or an earlier conversation already.
+        return Skipped(f"replayed: a message escalated already, not queued to {found['id']}")
+    outbox.signal(connection, workflow_id=workflow_id(found["id"]), signal="message",
+                  dedup=dedup, input=message)  # fmt: skip
     rows.touch(connection, conversation_id=found["id"], when=when)
     return f"message queued to conversation {found['id']}"
 
@@ -143,6 +150,11 @@ def apply_event(
     # a line here would show them twice.
     lines = [f"Cleaner: {cleaner['name']}"] if cleaner else []
     reasons = [rule.name for rule in matched]
+    # The message first: one an earlier conversation took (a replay) must not open a row.
+    if not rows.record_message(
+        connection, message_id=message.message_id, conversation_id=conversation_id, when=now
+    ):
+        return Skipped(f"replayed: a message escalated already, not opening {conversation_id}")
     if not rows.insert_conversation(
         connection, conversation_id=conversation_id, provider=provider, phone=phone,
         channel=data["channel"], language=language, reasons=reasons, when=now,

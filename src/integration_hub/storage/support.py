@@ -13,7 +13,12 @@ from sqlalchemy import Connection, select, update
 
 from integration_hub.storage import dialect
 from integration_hub.storage.rows import as_utc, utcnow
-from integration_hub.storage.tables import MAX_REASONS, outbound_messages, support_conversations
+from integration_hub.storage.tables import (
+    MAX_REASONS,
+    outbound_messages,
+    support_conversations,
+    support_messages,
+)
 
 MAX_ERROR = 255
 # The hub's id of a relayed reply (orchestration/support.py), which is also the id its send
@@ -126,6 +131,18 @@ def conversation_of(
         if row is not None:
             return _out(row)
     return None
+
+
+def record_message(
+    connection: Connection, *, message_id: str, conversation_id: str, when: datetime
+) -> bool:
+    """The conversation took this inbound message; False when one took it already (a
+    replayed event)."""
+    values = {"message_id": message_id, "conversation_id": conversation_id, "created_at": when}
+    statement = dialect.insert_or_ignore(
+        connection, support_messages, key=["message_id"], values=values
+    ).returning(support_messages.c.message_id)
+    return connection.execute(statement).first() is not None
 
 
 def _change(connection: Connection, conversation_id: str, *where: Any, **values: Any) -> bool:

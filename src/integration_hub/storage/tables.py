@@ -480,6 +480,17 @@ support_conversations = Table(
     Index(None, "phone", "status"),
 )
 
+# The inbound messages each conversation took (message_id: escalation.message_id_for(event
+# id)), so a replayed event never puts an old message into the phone's current conversation.
+# One short row per escalated message, kept like the conversations themselves.
+support_messages = Table(
+    "support_messages",
+    metadata,
+    Column("message_id", String(32), primary_key=True),
+    Column("conversation_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 # A contact's tags (phone = contacts.phone): set in the hub (`hub`, pushed to the inbox) or
 # mirrored from the inbox (`inbox`, never pushed back). At most MAX_CONTACT_TAGS per phone;
 # names are normalized (storage/support.py: normalize_tag).

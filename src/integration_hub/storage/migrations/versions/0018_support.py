@@ -1,4 +1,5 @@
-"""support: conversations opened in the support inbox, contacts' tags, inbox contact ids
+"""support: conversations opened in the support inbox, the messages they took, contacts'
+tags, inbox contact ids
 
 Revision ID: 0018
 Revises: 0017
@@ -51,6 +52,13 @@ def upgrade() -> None:
         op.f("ix_support_conversations_phone_status"), "support_conversations", ["phone", "status"]
     )
     op.create_table(
+        "support_messages",
+        sa.Column("message_id", sa.String(length=32), nullable=False),
+        sa.Column("conversation_id", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_support_messages")),
+    )
+    op.create_table(
         "contact_tags",
         sa.Column("phone", sa.String(length=32), nullable=False),
         sa.Column("tag", sa.String(length=64), nullable=False),
@@ -78,5 +86,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_support_contacts_provider_phone"), table_name="support_contacts")
     op.drop_table("support_contacts")
     op.drop_table("contact_tags")
+    op.drop_table("support_messages")
     op.drop_index(op.f("ix_support_conversations_phone_status"), table_name="support_conversations")
     op.drop_table("support_conversations")
