@@ -284,3 +284,26 @@ def test_a_conversation_closed_after_a_reply_takes_no_answer(engine: Engine) -> 
     assert isinstance(thanks, Skipped) and thanks.reason.startswith("no_rule_matched")
     assert again == f"conversation {conversation_id_for('in-3')} opening (lockout)"
     assert _conversation(engine, conversation)["status"] == "closed"
+
+
+def test_a_relay_is_counted_when_its_transaction_commits(engine: Engine) -> None:
+    _opened(engine)
+    labels = {"provider": INBOX}
+    before = REGISTRY.get_sample_value("hub_support_relays_total", labels) or 0.0
+
+    class Abandoned(Exception):
+        pass
+
+    try:
+        with begin_write(engine) as connection:
+            apply_event(connection, _reply("r-1"), outbox=Outbox(), messaging=MESSAGING,
+                        hub_applied=HUB_APPLIED, now=NOW)  # fmt: skip
+            raise Abandoned  # the run fails after the handler: its transaction rolls back
+    except Abandoned:
+        pass
+    rolled_back = REGISTRY.get_sample_value("hub_support_relays_total", labels) or 0.0
+    retried = _apply(engine, _reply("r-1"))
+
+    assert rolled_back == before
+    assert str(retried).endswith("relayed")
+    assert REGISTRY.get_sample_value("hub_support_relays_total", labels) == before + 1

@@ -17,7 +17,8 @@ for the inbox's contact id (support_contacts), else the conversation's.
 - message_sent (an agent's public reply): relayed to the person on the conversation's phone
   and channel, through the messaging partner's send workflow queued on the outbox, its message
   id derived from the event's id (a replay relays nothing twice); the row's last_message_at
-  moves, so the person's answer within the idle time goes to the conversation.
+  moves, so the person's answer within the idle time goes to the conversation;
+  `hub_support_relays_total` counts it when the handler's transaction commits.
 Events about conversations the hub did not open change nothing (Skipped). Details name the
 conversation, never a phone, a tag's contact or a message body.
 """
@@ -29,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import event as sql_events
 
 from integration_hub.connectors.messaging import (
     MAX_BODY,
@@ -114,10 +116,14 @@ def _relay(
     if not queued:
         return f"reply {message_id} of conversation {found['id']} relayed already"
     rows.record_relay(connection, conversation_id=found["id"], when=now)
+    # Counted when the handler's transaction commits: a run that rolls back (and is retried)
+    # counts its relay once, as the escalation metric counts after its write.
+    provider = found["provider"]
+    sql_events.listen(connection, "commit", lambda _: SUPPORT_RELAYS.labels(provider).inc(),
+                      once=True)  # fmt: skip
     # The person's answer to the reply is part of this conversation: it stays active (and
     # takes the person's next messages, matching or not) for the idle time from here.
     rows.touch(connection, conversation_id=found["id"], when=now)
-    SUPPORT_RELAYS.labels(found["provider"]).inc()
     return f"reply {message_id} of conversation {found['id']} relayed"
 
 
