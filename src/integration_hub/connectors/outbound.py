@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -166,3 +168,31 @@ def idempotency_key(*parts: str) -> str:
     retried activity (or a replayed workflow) never charges, pays or sends twice."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
     return f"hub-{digest}"
+
+
+class RateGate:
+    """What a partner's last answers said about its limits (its rate-limit headers): no call
+    goes out before `open_at`. The partner's calls `check` before each call and `close_until`
+    with the time its headers name (bounded by `max_wait` seconds from now)."""
+
+    def __init__(self, partner: str, shown_name: str, clock: Callable[[], float]) -> None:
+        self._partner, self._shown_name, self._clock = partner, shown_name, clock
+        self._lock = threading.Lock()
+        self._open_at = 0.0
+
+    def now(self) -> float:
+        return self._clock()
+
+    def check(self, operation: str) -> None:
+        wait = self._open_at - self._clock()
+        if wait > 0:
+            metrics.CALLS_OUT.labels(self._partner, operation, "rate_limited").inc()
+            raise ApplicationError(
+                f"{self._partner} {operation}: {self._shown_name}'s rate limit has no calls left",
+                type=f"{self._partner}.rate_limited",
+                next_retry_delay=timedelta(seconds=math.ceil(wait)),
+            )
+
+    def close_until(self, until: float, *, max_wait: float) -> None:
+        with self._lock:
+            self._open_at = max(self._open_at, min(until, self._clock() + max_wait))

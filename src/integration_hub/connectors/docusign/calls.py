@@ -13,7 +13,6 @@ when either says none remain, calls wait for its reset; 429 waits for `Retry-Aft
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +22,7 @@ from typing import Any, NoReturn
 import httpx
 from sqlalchemy import Engine
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from integration_hub import metrics
 from integration_hub.connectors.docusign.auth import (
     HTTP_TIMEOUT_SECONDS,
     PARTNER,
@@ -34,7 +31,7 @@ from integration_hub.connectors.docusign.auth import (
 )
 from integration_hub.connectors.docusign.settings import DocuSignSettings
 from integration_hub.connectors.docusign.webhook import CONTRACT_FIELD, MAX_ENVELOPE_ID, rfc3339
-from integration_hub.connectors.outbound import CallLimiter, call_failed, refuse
+from integration_hub.connectors.outbound import CallLimiter, RateGate, call_failed, refuse
 from integration_hub.errors import MalformedPayload, UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 from integration_hub.storage import contracts
@@ -61,33 +58,17 @@ class EnvelopeSent:
     sent_at: str  # RFC 3339
 
 
-class RateGate:
-    """What DocuSign's last answers said about its limits: no call before `open_at`."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._open_at = 0.0
-
-    def check(self, operation: str) -> None:
-        wait = self._open_at - self._clock()
-        if wait > 0:
-            metrics.CALLS_OUT.labels(PARTNER, operation, "rate_limited").inc()
-            raise ApplicationError(
-                f"{PARTNER} {operation}: DocuSign's rate limit has no calls left",
-                type=f"{PARTNER}.rate_limited",
-                next_retry_delay=timedelta(seconds=math.ceil(wait)),
-            )
-
-    def observe(self, headers: httpx.Headers) -> None:
-        now, until = self._clock(), 0.0
-        reset = headers.get("x-ratelimit-reset", "")
-        if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
-            until = float(reset)
-        if headers.get("x-burstlimit-remaining") == "0":
-            until = max(until, now + BURST_WINDOW_SECONDS)
-        with self._lock:
-            self._open_at = max(self._open_at, min(until, now + 3600))
+def observe_limits(gate: RateGate, headers: httpx.Headers) -> None:
+    """DocuSign's hourly limit (`X-RateLimit-Remaining: 0` until `X-RateLimit-Reset`, unix
+    seconds) and its burst limit (`X-BurstLimit-Remaining: 0`: a short window) close the gate."""
+    now, until = gate.now(), 0.0
+    reset = headers.get("x-ratelimit-reset", "")
+    if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        until = float(reset)
+    if headers.get("x-burstlimit-remaining") == "0":
+        until = max(until, now + BURST_WINDOW_SECONDS)
+    if until:
+        gate.close_until(until, max_wait=3600)
 
 
 def envelope_definition(
@@ -143,7 +124,7 @@ class DocuSignCalls:
         )
         self.auth = DocuSignAuth(secrets, settings, self._http, clock=clock)
         self._limiter = CallLimiter(PARTNER, {"esignature": max(1, settings.per_hour // 60)})
-        self._gate = RateGate(clock)
+        self._gate = RateGate(PARTNER, "DocuSign", clock)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.send_envelope, self.record_envelope]
@@ -188,7 +169,7 @@ class DocuSignCalls:
         response = self.auth.send(
             operation, method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs
         )
-        self._gate.observe(response.headers)
+        observe_limits(self._gate, response.headers)
         if not response.is_success:
             self._raise(operation, response)
         return response.json() if response.content else None

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from typing import Any, NoReturn
 
 import httpx
-from temporalio.exceptions import ApplicationError
 
-from integration_hub import metrics
 from integration_hub.connectors.front import API_TOKEN
 from integration_hub.connectors.front.settings import FrontSettings
-from integration_hub.connectors.outbound import CallLimiter, call_failed, refuse, timed_call
+from integration_hub.connectors.outbound import (
+    CallLimiter,
+    RateGate,
+    call_failed,
+    refuse,
+    timed_call,
+)
 from integration_hub.secrets import SecretSource
 
 PARTNER = "front"
@@ -36,31 +38,12 @@ def is_front_id(value: Any) -> bool:
     return isinstance(value, str) and _FRONT_ID.fullmatch(value) is not None
 
 
-class RateGate:
-    """What Front's last answers said about its limit: no call before `open_at`."""
-
-    def __init__(self, clock: Callable[[], float]) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._open_at = 0.0
-
-    def check(self, operation: str) -> None:
-        wait = self._open_at - self._clock()
-        if wait > 0:
-            metrics.CALLS_OUT.labels(PARTNER, operation, "rate_limited").inc()
-            raise ApplicationError(
-                f"{PARTNER} {operation}: Front's rate limit has no calls left",
-                type=f"{PARTNER}.rate_limited",
-                next_retry_delay=timedelta(seconds=math.ceil(wait)),
-            )
-
-    def observe(self, headers: httpx.Headers) -> None:
-        reset = _seconds(headers.get("x-ratelimit-reset"))
-        if headers.get("x-ratelimit-remaining") != "0" or reset is None:
-            return
-        now = self._clock()
-        with self._lock:
-            self._open_at = max(self._open_at, min(reset, now + MAX_WAIT_SECONDS))
+def observe_limits(gate: RateGate, headers: httpx.Headers) -> None:
+    """Front's `X-RateLimit-Remaining: 0` closes the gate until `X-RateLimit-Reset` (unix
+    seconds, possibly fractional)."""
+    reset = _seconds(headers.get("x-ratelimit-reset"))
+    if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
+        gate.close_until(reset, max_wait=MAX_WAIT_SECONDS)
 
 
 def _seconds(value: str | None) -> float | None:
@@ -89,7 +72,7 @@ class FrontApi:
         self._http = http or httpx.Client(
             timeout=HTTP_TIMEOUT, limits=httpx.Limits(max_keepalive_connections=0)
         )
-        self._gate = RateGate(clock)
+        self._gate = RateGate(PARTNER, "Front", clock)
         self._limiter = CallLimiter(PARTNER, {"core": settings.requests_per_minute})
 
     def close(self) -> None:
@@ -118,7 +101,7 @@ class FrontApi:
             raise call_failed(
                 PARTNER, operation, status=None, message=type(error).__name__
             ) from None
-        self._gate.observe(response.headers)
+        observe_limits(self._gate, response.headers)
         if missing_ok and response.status_code == 404:
             return None
         if not response.is_success:
