@@ -5,8 +5,8 @@ settings.support_provider)` and runs the activities that inbox's calls class reg
 the agreed names (`support_activity(provider, action)`), with these dataclasses as their input
 and result:
 
-- "escalate" (`EscalationRequest` -> `InboxConversation`): find or create the inbox contact for
-  the phone, then open a conversation from that contact with the message and its context when
+- "escalate" (`EscalationRequest` -> `InboxConversation`): the known inbox contact, else find
+  or create the inbox contact for the phone, then open a conversation from that contact with the message and its context when
   `provider_conversation_id` is None, else add the message to that conversation (as the
   contact's message, so it shows in the agent's thread), and apply `tags` to the conversation.
   A retried activity must never open a second conversation nor add a message twice: it uses
@@ -67,6 +67,9 @@ class EscalationRequest:
     context: EscalationContext = field(default_factory=EscalationContext)
     # None: open a new conversation; else add the message to this one (the inbox's id).
     provider_conversation_id: str | None = None
+    # The inbox contact the hub already knows for this phone (an earlier escalation or tag
+    # sync): used first, so an inbox whose search lags behind its writes makes no second one.
+    provider_contact_id: str | None = None
 
 
 @dataclass(frozen=True)
