@@ -94,11 +94,11 @@ def test_a_lost_open_another_conversation_of_the_contact_is_not_taken_for(
     server: PartnerServer, intercom: FakeIntercom, engine: Engine
 ) -> None:
     """The contact's other conversations since the attempt do not carry this escalation's id;
-    once the search had time to show it, the activity fails for an operator."""
+    once the search had time to show it, the lost open made nothing: it is opened anew."""
     clock = Clock()
+    intercom.now = clock
     calls = build_calls(server, engine, clock)
     other = calls.escalate(escalation(escalation_id="sup_" + "b" * 32))
-    key = f"intercom.open/{escalation().escalation_id}"
     intercom.lose_answer_of.append(("POST", "/conversations"))
     with pytest.raises(ApplicationError):
         calls.escalate(escalation())
@@ -107,13 +107,57 @@ def test_a_lost_open_another_conversation_of_the_contact_is_not_taken_for(
     }  # the lost open made nothing after all
 
     clock.now += 11 * 60
-    with pytest.raises(ApplicationError) as unknown:
-        calls.escalate(escalation())
+    opened = calls.escalate(escalation())
 
-    assert unknown.value.non_retryable and unknown.value.type == "intercom.outcome_unknown"
+    assert opened.provider_conversation_id != other.provider_conversation_id
+    assert set(intercom.conversations) == {
+        other.provider_conversation_id,
+        opened.provider_conversation_id,
+    }
+    assert (
+        escalation().escalation_id
+        in intercom.conversations[opened.provider_conversation_id]["source"]
+    )
+
+
+def test_an_open_lost_to_an_outage_is_made_once_the_search_lag_has_passed(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    """A 503 on open that made nothing: within the search lag a miss is looked for again
+    (Intercom's index may not show it yet); past it, the conversation was never made, so it
+    is opened, once, and a later retry finds the record."""
+    clock = Clock()
+    intercom.now = clock
+    outage = [True]
+
+    def unavailable(request: RecordedRequest) -> Reply | None:
+        if (request.method, request.path) == ("POST", "/conversations") and outage:
+            outage.pop()
+            return Reply(503, {"type": "error.list", "errors": [{"code": "service_unavailable"}]})
+        return None
+
+    intercom.before = unavailable
+    calls = build_calls(server, engine, clock)
+    with pytest.raises(ApplicationError) as lost:
+        calls.escalate(escalation())
+    assert not lost.value.non_retryable
+    clock.now += 5 * 60
+    with pytest.raises(ApplicationError) as pending:
+        calls.escalate(escalation())
+    assert pending.value.type == "intercom.outcome_pending"
+
+    clock.now += 6 * 60
+    opened = calls.escalate(escalation())
+
+    assert list(intercom.conversations) == [opened.provider_conversation_id]
+    assert count(server, "POST", "/conversations") == 2  # the 503 and the one that opened it
+    assert calls.escalate(escalation()) == opened
+    assert count(server, "POST", "/conversations") == 2
     with engine.connect() as connection:
-        record = outbound_messages.get_outbound_message(connection, message_id=key)
-    assert record is not None and record["state"] == "unknown"
+        record = outbound_messages.get_outbound_message(
+            connection, message_id=f"intercom.open/{escalation().escalation_id}"
+        )
+    assert record is not None and record["state"] == "sent" and record["attempts"] == 2
 
 
 async def test_temporal_retries_a_lost_open_and_the_retry_finds_the_conversation(

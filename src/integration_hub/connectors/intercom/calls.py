@@ -15,8 +15,9 @@ contact search may miss a contact created minutes ago), the conversation it open
 message it added. A retry reuses them. An attempt whose answer was lost (no response, or a
 5xx) leaves its row `unknown`: the retry looks among the contact's conversations created
 since for the one whose first message names the escalation (looked for again for a few
-minutes, as Intercom's search may not show it yet), and a message whose outcome was lost fails
-the activity for good (a repeated message, or a second conversation, is worse than an
+minutes, as Intercom's search may not show it yet; still missing after that, the lost attempt
+made nothing, as in an outage's 5xx, and the conversation is opened again), and a message
+whose outcome was lost fails the activity for good (a repeated message is worse than an
 escalation an operator completes by hand). The attribute and the tags go on at open only,
 best effort once the conversation is recorded (labels.py); a retry applies them again (both
 are idempotent). `sync_tags` uses the contact the hub knows, else the one recorded for the

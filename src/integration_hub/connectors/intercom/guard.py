@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -26,14 +27,23 @@ CHANNEL = "support"  # outbound_messages.channel of what this module records
 RECOVER_AGAIN_AFTER = timedelta(seconds=60)
 
 
+@dataclass(frozen=True)
+class Claim:
+    state: str  # new | sending | sent | failed | unknown (before this attempt)
+    made: str | None  # what was recorded (Intercom's id)
+    first_at: datetime  # when the record was first made
+    last_at: datetime  # when it last changed: the last attempt's start or lost outcome
+    attempts: int
+
+
 class Recorder:
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
 
-    def claim(self, key: str, phone: str, operation: str) -> tuple[str, str | None, datetime]:
-        """(state, what was recorded, when the record was first made) under `key`; a new or
-        failed record is marked `sending` for this attempt."""
+    def claim(self, key: str, phone: str, operation: str) -> Claim:
+        """The record under `key`; a new or failed record is marked `sending` for this
+        attempt."""
         with begin_write(self._engine) as connection:
             record = outbound_messages.claim_outbound_message(
                 connection, message_id=key, partner=NAME, channel=CHANNEL, to_address=phone
@@ -45,7 +55,25 @@ class Recorder:
                 outbound_messages.update_outbound_message(
                     connection, message_id=key, state="sending", attempts=record["attempts"] + 1
                 )
-        return state, record["partner_message_id"], as_utc(record["created_at"])
+        return Claim(
+            state,
+            record["partner_message_id"],
+            as_utc(record["created_at"]),
+            as_utc(record["updated_at"]),
+            int(record["attempts"]),
+        )
+
+    def again(self, key: str, claim: Claim) -> None:
+        """A record whose lost attempt made nothing: marked `sending` for a new attempt (its
+        `updated_at`, the time a later search lag counts from, is now)."""
+        with begin_write(self._engine) as connection:
+            outbound_messages.update_outbound_message(
+                connection,
+                message_id=key,
+                state="sending",
+                attempts=claim.attempts + 1,
+                last_error="not found after the search lag: made again",
+            )
 
     def settle(
         self, key: str, state: str, made: str | None = None, note: str | None = None
@@ -65,30 +93,33 @@ class Recorder:
         search_lag: timedelta = timedelta(0),
     ) -> str:
         """`make()` at most once for `key` across attempts, its id recorded before the activity
-        goes on. After an attempt whose outcome was lost, `recover(claimed_at)` looks for what
-        it made since the record was first made; while the record is younger than
-        `search_lag` a miss is retried later (the search may not show it yet), after that (or
-        without `recover`) the activity fails for good."""
-        state, recorded, claimed_at = self.claim(key, phone, operation)
-        if state == "sent":
-            return recorded or ""
-        if state in ("sending", "unknown"):
-            found = recover(claimed_at) if recover is not None else None
-            age = self._clock() - claimed_at.timestamp()
-            if found is None and recover is not None and age < search_lag.total_seconds():
-                raise ApplicationError(
-                    f"{key}: an earlier attempt's outcome is unknown; looking again later",
-                    type=f"{NAME}.outcome_pending",
-                    next_retry_delay=RECOVER_AGAIN_AFTER,
-                )
-            if found is None:
+        goes on. After an attempt whose outcome was lost, `recover(first_at)` looks for what
+        any attempt made since the record was first made. While the last attempt is younger
+        than `search_lag` a miss is looked for again later (the search may not show it yet);
+        after that a miss means the attempt made nothing (a 5xx of an outage), so `make()`
+        runs again. Without `recover` (a message: posting it twice is worse than an operator
+        completing the escalation) a lost outcome fails the activity for good."""
+        claim = self.claim(key, phone, operation)
+        if claim.state == "sent":
+            return claim.made or ""
+        if claim.state in ("sending", "unknown"):
+            if recover is None:
                 raise ApplicationError(
                     f"{key}: an earlier attempt's outcome is unknown; not making it again",
                     type=f"{NAME}.outcome_unknown",
                     non_retryable=True,
                 )
-            self.settle(key, "sent", found, note="found after a lost answer")
-            return found
+            found = recover(claim.first_at)
+            if found is not None:
+                self.settle(key, "sent", found, note="found after a lost answer")
+                return found
+            if self._clock() - claim.last_at.timestamp() < search_lag.total_seconds():
+                raise ApplicationError(
+                    f"{key}: an earlier attempt's outcome is unknown; looking again later",
+                    type=f"{NAME}.outcome_pending",
+                    next_retry_delay=RECOVER_AGAIN_AFTER,
+                )
+            self.again(key, claim)
         try:
             made = make()
         except NoAnswer as lost:

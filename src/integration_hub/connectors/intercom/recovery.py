@@ -2,7 +2,8 @@
 2.11). Intercom's `~` on `source.body` matches single words, never a whole line, so the search
 asks for the contact's conversations created since the attempt was claimed and the first
 message is checked here for the escalation's id. The search index lags new conversations by
-a few minutes: a miss is looked for again until SEARCH_LAG has passed (guard.py).
+a few minutes: a miss is looked for again until SEARCH_LAG has passed since the last attempt;
+after that the attempt made nothing and the conversation is opened again (guard.py).
 """
 
 from __future__ import annotations
