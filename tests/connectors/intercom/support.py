@@ -104,6 +104,8 @@ class FakeIntercom:
             return Reply(body={"type": "tag", "id": tag_id, "name": body["name"]})
         if match := re.fullmatch(r"/conversations/(\d+)(/reply|/tags)?", path):
             return self._conversation(request, match.group(1), match.group(2) or "")
+        if method == "GET" and (match := re.fullmatch(r"/contacts/([0-9a-f]{24})", path)):
+            return self._get_contact(request, match.group(1))
         if match := re.fullmatch(r"/contacts/([0-9a-f]{24})/tags(?:/(\d+))?", path):
             return self._contact_tags(request, match.group(1), match.group(2))
         return _error(404, "not_found", "Resource Not Found")
@@ -130,6 +132,13 @@ class FakeIntercom:
                 "pages": {"type": "pages", "page": 1, "per_page": 50, "total_pages": 1},
             }
         )
+
+    def _get_contact(self, request: RecordedRequest, contact_id: str) -> Reply:
+        contact = self.contacts.get(contact_id)
+        if contact is None or request.body:
+            return _error(404, "not_found", "User Not Found")
+        fields = {k: contact[k] for k in ("role", "phone", "name")}
+        return Reply(body={"type": "contact", "id": contact_id, **fields})
 
     def _create_contact(self, request: RecordedRequest) -> Reply:
         body = json.loads(request.body)

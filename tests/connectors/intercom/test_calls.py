@@ -352,3 +352,46 @@ def test_sync_tags_refuses_a_contact_id_that_could_not_be_intercoms(
 
     assert refused.value.type == CallRefused.__name__
     assert server.requests == []
+
+
+def test_an_escalation_opens_from_the_contact_the_hub_knows_without_a_search(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    add_lead(intercom, role="user")
+    intercom.unindexed.add(CONTACT)  # created minutes ago: the search misses it
+
+    opened = build_calls(server, engine).escalate(escalation(tags=(), provider_contact_id=CONTACT))
+
+    assert opened.provider_contact_id == CONTACT
+    assert list(intercom.contacts) == [CONTACT]
+    assert routes(server)[:2] == [("GET", f"/contacts/{CONTACT}"), ("POST", "/conversations")]
+    assert count(server, "POST", "/contacts/search") + count(server, "POST", "/contacts") == 0
+    created = next(r for r in server.requests if r.path == "/conversations")
+    assert created.json()["from"] == {"type": "user", "id": CONTACT}
+
+
+def test_a_known_contact_intercom_no_longer_has_falls_back_to_the_phone(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    add_lead(intercom)
+    gone = f"{99:024x}"  # merged into another contact, or deleted
+
+    opened = build_calls(server, engine).escalate(escalation(provider_contact_id=gone))
+
+    assert opened.provider_contact_id == CONTACT
+    assert routes(server)[:3] == [
+        ("GET", f"/contacts/{gone}"),
+        ("POST", "/contacts/search"),
+        ("POST", "/conversations"),
+    ]
+    assert list(intercom.conversations) == [opened.provider_conversation_id]
+
+
+def test_an_escalation_refuses_a_known_contact_id_that_could_not_be_intercoms(
+    server: PartnerServer, engine: Engine
+) -> None:
+    with pytest.raises(ApplicationError) as refused:
+        build_calls(server, engine).escalate(escalation(provider_contact_id="../me"))
+
+    assert refused.value.type == CallRefused.__name__
+    assert server.requests == []

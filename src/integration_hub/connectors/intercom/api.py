@@ -92,10 +92,12 @@ class IntercomApi:
         body: Any = None,
         *,
         creates: bool = False,
+        absent_ok: bool = False,
         timeout: httpx.Timeout = HTTP_TIMEOUT,
     ) -> Any:
         """The JSON answer of one request (`path` below the API base), or raise (`NoAnswer`
-        for a lost outcome of a request that `creates`; else the activity's error)."""
+        for a lost outcome of a request that `creates`; else the activity's error). With
+        `absent_ok`, a 404 (what the request names is gone) answers None."""
         token = self.token()
         if token is None:
             raise refuse(PARTNER, operation, f"{ACCESS_TOKEN} is not set")
@@ -117,6 +119,8 @@ class IntercomApi:
         except httpx.TransportError:
             error = call_failed(PARTNER, operation, status=None, message="no answer")
             raise (NoAnswer(error) if creates else error) from None
+        if absent_ok and response.status_code == 404:
+            return None
         if not response.is_success:
             error = self._failure(operation, response)
             raise NoAnswer(error) if creates and response.status_code >= 500 else error

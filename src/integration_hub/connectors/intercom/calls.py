@@ -2,8 +2,9 @@
 conversation from the guest's or cleaner's contact (or adds their message to it), tagged and
 carrying the hub's escalation id; `sync_tags` mirrors the hub's tags on the contact.
 
-Requests (REST API 2.11): contacts by phone `POST /contacts/search`, else `POST /contacts`
-(a lead); `POST /conversations` with `from` the contact; later messages as the contact's
+Requests (REST API 2.11): the contact the hub knows `GET /contacts/{id}` (for its role; a 404,
+a merged or deleted contact, falls back to the phone), else by phone `POST /contacts/search`,
+else `POST /contacts` (a lead); `POST /conversations` with `from` the contact; later messages as the contact's
 replies `POST /conversations/{id}/reply` (type user); the escalation id in the conversation's
 custom attribute `hub_escalation_id` (`PUT /conversations/{id}`); tags by name `POST /tags`
 (creates it or returns the existing one), on the conversation with an admin id (`GET /me`) and
@@ -166,6 +167,31 @@ class IntercomCalls:
             recover=lambda _: find_or_create(),
         )
 
+    def _known_contact(self, operation: str, contact_id: str) -> tuple[str, str] | None:
+        """(role, id) of the contact the hub knows (`GET /contacts/{id}`), or None when
+        Intercom no longer has it (merged or deleted: the phone finds the one it became)."""
+        if not CONTACT_ID.fullmatch(contact_id):
+            raise refuse(NAME, operation, "the contact id is not one of Intercom's")
+        found = self.api.call("contacts.get", "GET", f"/contacts/{contact_id}", absent_ok=True)
+        if found is None:
+            return None
+        if intercom_id(as_dict(found).get("id")) != contact_id:
+            raise refuse(NAME, "contacts.get", "Intercom's answer is not the contact asked for")
+        return ("user" if as_dict(found).get("role") == "user" else "lead"), contact_id
+
+    def _escalation_contact(self, request: EscalationRequest) -> tuple[str, str]:
+        """(role, id): the contact the hub knows first, else the one found or created for
+        the phone (recorded per escalation)."""
+        if request.provider_contact_id is not None:
+            known = self._known_contact("escalate", request.provider_contact_id)
+            if known is not None:
+                return known
+        recorded = self._recorded_contact(
+            f"intercom.contact/{request.escalation_id}", request.phone, request.name
+        )
+        role, _, contact_id = recorded.partition(":")
+        return role, contact_id
+
     # -- activities ---------------------------------------------------------------------------
 
     @activity.defn(name=support_activity(NAME, "escalate"))
@@ -176,10 +202,7 @@ class IntercomCalls:
             raise refuse(NAME, operation, f"the message is over {MAX_BODY} characters")
         if max(len(request.escalation_id), len(request.message_id)) > MAX_HUB_ID:
             raise refuse(NAME, operation, f"hub ids are at most {MAX_HUB_ID} characters")
-        recorded = self._recorded_contact(
-            f"intercom.contact/{request.escalation_id}", request.phone, request.name
-        )
-        role, _, contact_id = recorded.partition(":")
+        role, contact_id = self._escalation_contact(request)
         conversation_id = request.provider_conversation_id
         if conversation_id is None:
             conversation_id = self._recorder.once(
