@@ -6,20 +6,23 @@ Real SQLite file, PostgreSQL when configured."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.intercom.calls import first_message
+from integration_hub.connectors.intercom.contacts import PHONE_KEY_LABEL, phone_key
 from integration_hub.connectors.support_inbox import (
     ContactTagsRequest,
     InboxContact,
     support_activity,
 )
 from integration_hub.errors import CallRefused, UnsafeConfiguration
-from integration_hub.storage import outbound_messages
+from integration_hub.storage import outbound_messages, tables
 from integration_hub.storage.engine import begin_write
 from tests.connectors.intercom.calls_setup import (
     CONTACT,
@@ -31,7 +34,7 @@ from tests.connectors.intercom.calls_setup import (
     escalation,
     routes,
 )
-from tests.connectors.intercom.support import ADMIN_ID, FakeIntercom
+from tests.connectors.intercom.support import ADMIN_ID, TOKEN, FakeIntercom
 from tests.partner_server import PartnerServer, RecordedRequest, Reply
 
 
@@ -395,3 +398,29 @@ def test_an_escalation_refuses_a_known_contact_id_that_could_not_be_intercoms(
 
     assert refused.value.type == CallRefused.__name__
     assert server.requests == []
+
+
+def test_the_record_of_a_phones_contact_is_keyed_by_a_digest_only_the_hub_can_make(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    """A plain hash of a phone is undone by hashing every number: the key, which shows in
+    rows and errors, is an HMAC under a key derived from the workspace's access token."""
+    calls = build_calls(server, engine)
+    synced = calls.sync_tags(ContactTagsRequest(phone=PHONE, name="Ana", add=("cleaner",)))
+
+    with engine.connect() as connection:
+        keys = [
+            row.message_id
+            for row in connection.execute(
+                select(tables.outbound_messages.c.message_id).where(
+                    tables.outbound_messages.c.partner == "intercom"
+                )
+            )
+        ]
+    secret = hmac.new(TOKEN.encode(), PHONE_KEY_LABEL, hashlib.sha256).digest()
+    digest = hmac.new(secret, PHONE.encode(), hashlib.sha256).hexdigest()[:40]
+    assert keys == [f"intercom.contact/phone-hmac-{digest}"]
+    assert hashlib.sha256(PHONE.encode()).hexdigest()[:40] not in keys[0]
+    assert phone_key("another workspace's token", PHONE) != keys[0]
+    assert calls.sync_tags(ContactTagsRequest(phone=PHONE, name="Ana")) == synced
+    assert count(server, "POST", "/contacts") == 1

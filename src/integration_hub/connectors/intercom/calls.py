@@ -27,7 +27,6 @@ phone, so a lagging contact search makes no second lead.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -40,12 +39,12 @@ from temporalio import activity
 
 from integration_hub.connectors.intercom import ACCESS_TOKEN, PARTNER
 from integration_hub.connectors.intercom.api import (
-    MAX_RECORDED_ID,
     IntercomApi,
     as_dict,
     intercom_id,
     unreadable,
 )
+from integration_hub.connectors.intercom.contacts import CONTACT_ID, Contacts
 from integration_hub.connectors.intercom.guard import Recorder
 from integration_hub.connectors.intercom.labels import Labels
 from integration_hub.connectors.intercom.recovery import (
@@ -70,9 +69,6 @@ from integration_hub.secrets import SecretSource
 
 NAME = PARTNER.name
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-CONTACT_ID = re.compile(r"[0-9A-Za-z_-]{1,59}")  # goes into a path (Intercom's: 24 hex)
-MAX_CONTACT_ID = MAX_RECORDED_ID - len("lead:")  # recorded as "<role>:<id>"
-MAX_FOUND = 5  # contacts read from a search answer
 MAX_CONTACT_TAGS = 200  # tags read from a contact's list
 MAX_CONTEXT_LINES = 20
 MAX_HUB_ID = 100  # keys `intercom.<what>/<hub id>` fit outbound_messages.message_id (128)
@@ -109,6 +105,7 @@ class IntercomCalls:
         self._recorder = Recorder(engine, clock)
         self.api = IntercomApi(secrets, settings, http=http, clock=clock)
         self.labels = Labels(self.api)
+        self.contacts = Contacts(self.api, self._recorder)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.escalate, self.sync_tags]
@@ -126,72 +123,6 @@ class IntercomCalls:
     def _call(self, operation: str, method: str, path: str, body: Any = None) -> Any:
         return self.api.call(operation, method, path, body)  # finds, or idempotent
 
-    def _find_contact(self, phone: str) -> tuple[str, str] | None:
-        query = {"query": {"field": "phone", "operator": "=", "value": phone}}
-        found = self._call("contacts.search", "POST", "/contacts/search", query)
-        data = as_dict(found).get("data")
-        for contact in data[:MAX_FOUND] if isinstance(data, list) else []:
-            contact_id = intercom_id(as_dict(contact).get("id"))
-            if contact_id is not None and len(contact_id) <= MAX_CONTACT_ID:
-                role = "user" if contact.get("role") == "user" else "lead"
-                return role, contact_id
-        return None
-
-    def _contact(self, phone: str, name: str | None) -> tuple[str, str]:
-        """(role, id) of the contact with this phone; a new lead when there is none."""
-        found = self._find_contact(phone)
-        if found is not None:
-            return found
-        body: dict[str, Any] = {"role": "lead", "phone": phone}
-        if name:
-            body["name"] = name[:255]
-        created = self._call("contacts.create", "POST", "/contacts", body)
-        contact_id = intercom_id(as_dict(created).get("id"))
-        if contact_id is None or len(contact_id) > MAX_CONTACT_ID:
-            raise refuse(NAME, "contacts.create", "Intercom's answer has no contact id")
-        return "lead", contact_id
-
-    def _recorded_contact(self, key: str, phone: str, name: str | None) -> str:
-        """The contact found or created for `key` as "<role>:<id>", recorded (Intercom's
-        contact search may miss a contact created minutes ago; the record does not)."""
-
-        def find_or_create() -> str:
-            return ":".join(self._contact(phone, name))
-
-        return self._recorder.once(
-            key,
-            phone,
-            "contacts.find_or_create",
-            find_or_create,
-            # A lost contact step runs again: at worst a duplicate lead, never a conversation.
-            recover=lambda _: find_or_create(),
-        )
-
-    def _known_contact(self, operation: str, contact_id: str) -> tuple[str, str] | None:
-        """(role, id) of the contact the hub knows (`GET /contacts/{id}`), or None when
-        Intercom no longer has it (merged or deleted: the phone finds the one it became)."""
-        if not CONTACT_ID.fullmatch(contact_id):
-            raise refuse(NAME, operation, "the contact id is not one of Intercom's")
-        found = self.api.call("contacts.get", "GET", f"/contacts/{contact_id}", absent_ok=True)
-        if found is None:
-            return None
-        if intercom_id(as_dict(found).get("id")) != contact_id:
-            raise refuse(NAME, "contacts.get", "Intercom's answer is not the contact asked for")
-        return ("user" if as_dict(found).get("role") == "user" else "lead"), contact_id
-
-    def _escalation_contact(self, request: EscalationRequest) -> tuple[str, str]:
-        """(role, id): the contact the hub knows first, else the one found or created for
-        the phone (recorded per escalation)."""
-        if request.provider_contact_id is not None:
-            known = self._known_contact("escalate", request.provider_contact_id)
-            if known is not None:
-                return known
-        recorded = self._recorded_contact(
-            f"intercom.contact/{request.escalation_id}", request.phone, request.name
-        )
-        role, _, contact_id = recorded.partition(":")
-        return role, contact_id
-
     # -- activities ---------------------------------------------------------------------------
 
     @activity.defn(name=support_activity(NAME, "escalate"))
@@ -202,7 +133,9 @@ class IntercomCalls:
             raise refuse(NAME, operation, f"the message is over {MAX_BODY} characters")
         if max(len(request.escalation_id), len(request.message_id)) > MAX_HUB_ID:
             raise refuse(NAME, operation, f"hub ids are at most {MAX_HUB_ID} characters")
-        role, contact_id = self._escalation_contact(request)
+        role, contact_id = self.contacts.for_escalation(
+            request.escalation_id, request.provider_contact_id, request.phone, request.name
+        )
         conversation_id = request.provider_conversation_id
         if conversation_id is None:
             conversation_id = self._recorder.once(
@@ -261,13 +194,7 @@ class IntercomCalls:
         if contact_id is not None and not CONTACT_ID.fullmatch(contact_id):
             raise refuse(NAME, "sync_tags", "the contact id is not one of Intercom's")
         if contact_id is None:
-            # Keyed by the phone's digest: a retry, or the next sync, reuses the contact made
-            # for this phone even while Intercom's contact search does not show it yet.
-            digest = hashlib.sha256(request.phone.encode()).hexdigest()[:40]
-            recorded = self._recorded_contact(
-                f"intercom.contact/phone-{digest}", request.phone, request.name
-            )
-            contact_id = recorded.partition(":")[2]
+            contact_id = self.contacts.for_phone(request.phone, request.name)[1]
         path = f"/contacts/{contact_id}/tags"
         listed = as_dict(self._call("contacts.tags", "GET", path)).get("data")
         present: dict[str, str] = {}
