@@ -424,3 +424,22 @@ def test_the_record_of_a_phones_contact_is_keyed_by_a_digest_only_the_hub_can_ma
     assert phone_key("another workspace's token", PHONE) != keys[0]
     assert calls.sync_tags(ContactTagsRequest(phone=PHONE, name="Ana")) == synced
     assert count(server, "POST", "/contacts") == 1
+
+
+def test_sync_tags_of_a_known_contact_intercom_no_longer_has_falls_back_to_the_phone(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    add_lead(intercom)
+    gone = f"{99:024x}"  # merged into another contact, or deleted
+
+    synced = build_calls(server, engine).sync_tags(
+        ContactTagsRequest(phone=PHONE, name=None, add=("vip",), provider_contact_id=gone)
+    )
+
+    assert synced == InboxContact(CONTACT)
+    assert intercom.contacts[CONTACT]["tags"] == [intercom.tags["vip"]]
+    assert routes(server)[:3] == [
+        ("GET", f"/contacts/{gone}/tags"),
+        ("POST", "/contacts/search"),
+        ("GET", f"/contacts/{CONTACT}/tags"),
+    ]

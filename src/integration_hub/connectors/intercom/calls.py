@@ -21,8 +21,8 @@ made nothing, as in an outage's 5xx, and the conversation is opened again), and 
 whose outcome was lost fails the activity for good (a repeated message is worse than an
 escalation an operator completes by hand). The attribute and the tags go on at open only,
 best effort once the conversation is recorded (labels.py); a retry applies them again (both
-are idempotent). `sync_tags` uses the contact the hub knows, else the one recorded for the
-phone, so a lagging contact search makes no second lead.
+are idempotent). `sync_tags` uses the contact the hub knows (a 404 falls back to the phone),
+else the one recorded for the phone, so a lagging contact search makes no second lead.
 """
 
 from __future__ import annotations
@@ -193,10 +193,16 @@ class IntercomCalls:
         contact_id = request.provider_contact_id
         if contact_id is not None and not CONTACT_ID.fullmatch(contact_id):
             raise refuse(NAME, "sync_tags", "the contact id is not one of Intercom's")
-        if contact_id is None:
+        answer = None
+        if contact_id is not None:  # None when Intercom no longer has it (merged, deleted)
+            answer = self.api.call(
+                "contacts.tags", "GET", f"/contacts/{contact_id}/tags", absent_ok=True
+            )
+        if contact_id is None or answer is None:
             contact_id = self.contacts.for_phone(request.phone, request.name)[1]
+            answer = self._call("contacts.tags", "GET", f"/contacts/{contact_id}/tags")
         path = f"/contacts/{contact_id}/tags"
-        listed = as_dict(self._call("contacts.tags", "GET", path)).get("data")
+        listed = as_dict(answer).get("data")
         present: dict[str, str] = {}
         for tag in listed[:MAX_CONTACT_TAGS] if isinstance(listed, list) else []:
             name, tag_id = as_dict(tag).get("name"), intercom_id(as_dict(tag).get("id"))
