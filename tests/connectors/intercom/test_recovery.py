@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -19,7 +19,8 @@ from integration_hub.connectors.support_inbox import (
     InboxConversation,
 )
 from integration_hub.orchestration.worker import workflow_runner
-from integration_hub.storage import outbound_messages
+from integration_hub.storage import outbound_messages, tables
+from integration_hub.storage.engine import begin_write
 from tests.connectors.intercom.calls_setup import (
     Clock,
     build_calls,
@@ -221,3 +222,49 @@ def test_an_open_answered_2xx_without_a_readable_id_is_found_by_the_retry(
 
     assert list(intercom.conversations) == [opened.provider_conversation_id]
     assert count(server, "POST", "/conversations") == 1
+
+
+def test_an_open_made_again_whose_answer_is_lost_too_is_looked_for_not_made_a_third_time(
+    server: PartnerServer, intercom: FakeIntercom, engine: Engine
+) -> None:
+    """The search lag counts from the last attempt, not the first: an open made again past
+    the lag whose answer is lost as well is looked for while the index may lag, never made a
+    third time. (Time passes by moving the record's timestamps back, for the hub and the
+    database alike.)"""
+    key = f"intercom.open/{escalation().escalation_id}"
+    outage = [True]
+
+    def unavailable(request: RecordedRequest) -> Reply | None:
+        if (request.method, request.path) == ("POST", "/conversations") and outage:
+            outage.pop()
+            return Reply(503, {"type": "error.list", "errors": [{"code": "service_unavailable"}]})
+        return None
+
+    intercom.before = unavailable
+    calls = build_calls(server, engine)
+    with pytest.raises(ApplicationError):
+        calls.escalate(escalation())  # the outage: nothing made
+    with begin_write(engine) as connection:
+        record = outbound_messages.get_outbound_message(connection, message_id=key)
+        assert record is not None
+        connection.execute(
+            update(tables.outbound_messages)
+            .where(tables.outbound_messages.c.message_id == key)
+            .values(
+                created_at=record["created_at"] - timedelta(minutes=11),
+                updated_at=record["updated_at"] - timedelta(minutes=11),
+            )
+        )
+    intercom.lose_answer_of.append(("POST", "/conversations"))
+    with pytest.raises(ApplicationError):
+        calls.escalate(escalation())  # made again: opened, but its answer is lost
+    intercom.unindexed.update(intercom.conversations)
+
+    with pytest.raises(ApplicationError) as pending:
+        calls.escalate(escalation())
+
+    assert pending.value.type == "intercom.outcome_pending"
+    assert count(server, "POST", "/conversations") == 2 and len(intercom.conversations) == 1
+    intercom.unindexed.clear()
+    opened = calls.escalate(escalation())
+    assert list(intercom.conversations) == [opened.provider_conversation_id]
