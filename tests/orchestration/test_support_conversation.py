@@ -68,6 +68,7 @@ class FakeInbox:
     tag_calls: list[ContactTagsRequest] = field(default_factory=list)
     lose_answer_once: set[str] = field(default_factory=set)  # message ids
     refuse: set[str] = field(default_factory=set)  # bodies
+    moved: dict[str, str] = field(default_factory=dict)  # a lost conversation id -> its new one
 
     @activity.defn(name=support_activity(INBOX, "escalate"))
     async def escalate(self, request: EscalationRequest) -> InboxConversation:
@@ -77,6 +78,7 @@ class FakeInbox:
         into = request.provider_conversation_id or self.conversations.setdefault(
             request.escalation_id, f"conv_{len(self.conversations) + 1}"
         )
+        into = self.moved.get(into, into)  # lost (a 404): made anew, as Front's re-import does
         if request.message_id not in self.messages:
             self.messages.append(request.message_id)
         if request.message_id in self.lose_answer_once:  # done, but the answer never came
@@ -204,6 +206,34 @@ async def test_first_message_opens_the_next_ones_append_and_closing_ends_it(hub:
     assert await handle.result() == "closed"
     assert len(hub.inbox.calls) == 3
     assert hub.row(conversation)["status"] == "closed"
+
+
+async def test_a_conversation_the_inbox_made_anew_is_recorded_and_followed(hub: Hub) -> None:
+    first, _ = hub.message("I'm locked out")
+    conversation = _id(first)
+    await hub.send()
+    await hub.status(conversation, "open")
+    hub.inbox.moved["conv_1"] = "conv_9"
+    hub.message("still outside")
+    await hub.send()
+    await hub.calls(2)
+
+    async def probe() -> dict[str, Any]:
+        return hub.row(conversation)
+
+    moved = await wait_until(probe, lambda r: r["provider_conversation_id"] == "conv_9")
+    hub.message("hello?")
+    await hub.send()
+    calls = await hub.calls(3)
+
+    assert moved["status"] == "open"
+    assert [c.provider_conversation_id for c in calls] == [None, "conv_1", "conv_9"]
+    # The inbox's events about the new conversation find the row.
+    with hub.engine.connect() as connection:
+        found = rows.conversation_of(connection, provider=INBOX, provider_conversation_id="conv_9",
+                                     conversation_id=None)  # fmt: skip
+    assert found is not None and found["id"] == conversation
+    await hub.inbox_event_closes(conversation)
 
 
 async def test_a_retried_escalation_opens_one_conversation(hub: Hub) -> None:

@@ -5,7 +5,8 @@ It runs the configured inbox's `escalate` activity by the agreed name
 (connectors/support_inbox.py): the first message opens the conversation in the inbox, and the
 row goes opening -> open with the inbox's ids (a compare-and-set). Then it waits for `message`
 signals (the same person's next messages, queued by the handler: each escalated in order into
-the same conversation, once per message id), a `closed` signal (the inbox closed it: the
+the same conversation, once per message id; an inbox that answers with another conversation
+id, having re-made one it lost, moves the row to it), a `closed` signal (the inbox closed it: the
 support handler closed the row already), or the idle timeout (HUB_SUPPORT_IDLE_HOURS since the
 last message: the row goes idle, so the person's next matching message opens a new one). An
 open the inbox refused, or that still failed after the idle time of retries (an outage of
@@ -106,6 +107,14 @@ class OpenedRecord:
 
 
 @dataclass(frozen=True)
+class MovedRecord:
+    conversation_id: str
+    provider: str
+    old: str  # the inbox's conversation id the row had
+    new: str  # the one the inbox answered with (it re-made a conversation it lost)
+
+
+@dataclass(frozen=True)
 class FailedRecord:
     conversation_id: str
     provider: str
@@ -132,7 +141,7 @@ class SupportActivities:
         self._engine = engine
 
     def activities(self) -> list[Any]:
-        return [self.record_opened, self.record_failed, self.record_idle]
+        return [self.record_opened, self.record_moved, self.record_failed, self.record_idle]
 
     @activity.defn(name="support_record_opened")
     def record_opened(self, input: OpenedRecord) -> bool:
@@ -152,6 +161,18 @@ class SupportActivities:
             log.info("support_conversation_opened", conversation_id=input.conversation_id,
                      provider=input.provider)  # fmt: skip
         return opened
+
+    @activity.defn(name="support_record_moved")
+    def record_moved(self, input: MovedRecord) -> bool:
+        with begin_write(self._engine) as connection:
+            moved = rows.move_conversation(
+                connection, conversation_id=input.conversation_id,
+                old=input.old, new=input.new,
+            )  # fmt: skip
+        if moved:
+            log.info("support_conversation_moved", conversation_id=input.conversation_id,
+                     provider=input.provider)  # fmt: skip
+        return moved
 
     @activity.defn(name="support_record_failed")
     def record_failed(self, input: FailedRecord) -> bool:
@@ -272,6 +293,15 @@ class SupportConversationWorkflow:
                                          into, made.provider_contact_id),
                             start_to_close_timeout=RECORD_TIMEOUT,
                         )  # fmt: skip
+                    elif made.provider_conversation_id != into:
+                        # The inbox lost the conversation (a 404) and made it anew: the
+                        # next messages and the inbox's events about it use the new id.
+                        old, into = into, made.provider_conversation_id
+                        await workflow.execute_activity_method(
+                            SupportActivities.record_moved,
+                            MovedRecord(start.conversation_id, start.provider, old, into),
+                            start_to_close_timeout=RECORD_TIMEOUT,
+                        )
                 seen = [*seen, message.message_id][-MAX_SEEN:]
                 handled += 1
             if self._closed:

@@ -181,6 +181,17 @@ def mark_open(
     )
 
 
+def move_conversation(connection: Connection, *, conversation_id: str, old: str, new: str) -> bool:
+    """The inbox answered with a new conversation id (it re-made one it lost): the row takes
+    it, if it still has `old` (a compare-and-set: a retried activity changes nothing twice)."""
+    return _change(
+        connection,
+        conversation_id,
+        support_conversations.c.provider_conversation_id == old,
+        provider_conversation_id=new,
+    )
+
+
 def mark_failed(connection: Connection, *, conversation_id: str, error: str) -> bool:
     """opening -> failed with the reason."""
     return _change(
