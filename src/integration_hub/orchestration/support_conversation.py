@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from integration_hub.metrics import SUPPORT_ESCALATIONS
     from integration_hub.storage import contact_tags as tag_rows
+    from integration_hub.storage import dialect
     from integration_hub.storage import support as rows
     from integration_hub.storage.engine import begin_write
 
@@ -126,6 +127,7 @@ class FailedRecord:
 class IdleRecord:
     conversation_id: str
     cutoff: str  # ISO 8601: a row whose last_message_at is newer had activity since the wait began
+    phone: str | None = None  # the row's (None from a run started before it was carried)
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,11 @@ class SupportActivities:
     @activity.defn(name="support_record_idle")
     def record_idle(self, input: IdleRecord) -> IdleOutcome:
         with begin_write(self._engine) as connection:
+            phone = input.phone or rows.phone_of(connection, conversation_id=input.conversation_id)
+            if phone is not None:
+                # The escalation handler's lock: a message it is queueing to this row either
+                # commits first (its last_message_at keeps the row active) or finds it idle.
+                dialect.serialize_on(connection, key=rows.phone_lock(phone))
             idled = rows.mark_idle(
                 connection, conversation_id=input.conversation_id,
                 cutoff=datetime.fromisoformat(input.cutoff),
@@ -320,7 +327,7 @@ class SupportConversationWorkflow:
                 cutoff = workflow.now() - timedelta(seconds=start.idle_seconds)
                 outcome: IdleOutcome = await workflow.execute_activity_method(
                     SupportActivities.record_idle,
-                    IdleRecord(start.conversation_id, cutoff.isoformat()),
+                    IdleRecord(start.conversation_id, cutoff.isoformat(), start.phone),
                     start_to_close_timeout=RECORD_TIMEOUT,
                 )
                 if outcome.idled or not outcome.active:
