@@ -124,6 +124,9 @@ def test_the_next_message_goes_to_the_open_conversation_matching_or_not(engine: 
 def test_an_idle_conversation_lets_the_next_match_open_anew(engine: Engine) -> None:
     _apply(engine, _message("ev-1", "leak in the kitchen"))
     first = conversation_id_for("ev-1")
+    with begin_write(engine) as connection:
+        rows.mark_open(connection, conversation_id=first, provider_conversation_id="c1",
+                       provider_contact_id="ct1")  # fmt: skip
     much_later = NOW + IDLE + timedelta(minutes=1)
 
     quiet = _apply(engine, _message("ev-2", "hello again"), now=much_later)
@@ -282,3 +285,12 @@ def _waits_on_a_lock(engine: Engine) -> bool:
             text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
         ).scalar_one()
     return bool(waiting)
+
+
+def test_a_quiet_row_still_opening_is_left_to_its_workflow(engine: Engine) -> None:
+    _apply(engine, _message("ev-1", "leak in the kitchen"))
+    first = conversation_id_for("ev-1")
+    opened = _apply(engine, _message("ev-2", "leak again!"), now=NOW + IDLE + timedelta(minutes=1))
+
+    assert opened == f"conversation {conversation_id_for('ev-2')} opening (leak)"
+    assert _conversation(engine, first)["status"] == "opening"  # its open may still succeed

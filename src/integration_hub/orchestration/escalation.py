@@ -138,7 +138,10 @@ def apply_event(
             if queued is not None:
                 return queued
         else:
-            rows.mark_idle(connection, conversation_id=found["id"], cutoff=now - idle)
+            # Only an open row: one still opening is its workflow's to settle (its open
+            # retries for the idle time, then fails it); idling it would strand that open.
+            rows.mark_idle(connection, conversation_id=found["id"], cutoff=now - idle,
+                           statuses=(rows.ConversationStatus.OPEN.value,))  # fmt: skip
     matched = rules.match(body)
     if not matched:
         return Skipped("no_rule_matched: the message matches no escalation rule")

@@ -224,15 +224,21 @@ def mark_failed(connection: Connection, *, conversation_id: str, error: str) -> 
     )
 
 
-def mark_idle(connection: Connection, *, conversation_id: str, cutoff: datetime) -> bool:
-    """opening/open -> idle, unless the row had a message or inbox activity after `cutoff`
-    (the moment its workflow began to wait): a newer message's signal is on its way, or the
-    conversation is still alive."""
+def mark_idle(
+    connection: Connection,
+    *,
+    conversation_id: str,
+    cutoff: datetime,
+    statuses: tuple[str, ...] = ACTIVE,
+) -> bool:
+    """opening/open (or only `statuses`) -> idle, unless the row had a message or inbox
+    activity after `cutoff` (the moment its workflow began to wait): a newer message's signal
+    is on its way, or the conversation is still alive."""
     column = support_conversations.c.last_message_at
     return _change(
         connection,
         conversation_id,
-        support_conversations.c.status.in_(ACTIVE),
+        support_conversations.c.status.in_(statuses),
         column.is_(None) | (column <= cutoff),
         status=ConversationStatus.IDLE.value,
         closed_at=utcnow(),
