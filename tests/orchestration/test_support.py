@@ -33,6 +33,7 @@ PHONE = "+13055550123"
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 INBOX, MESSAGING = "testinbox", "testsms"
 HUB_APPLIED = conversation_tags(load_rules())
+IDLE = timedelta(hours=72)
 
 
 def _opened(engine: Engine, *, channel: str = "whatsapp", open_it: bool = True) -> str:
@@ -69,10 +70,13 @@ def _reply(event_id: str, body: str = "A locksmith is on the way.", **kw: Any) -
                   **kw)  # fmt: skip
 
 
-def _apply(engine: Engine, event: dict[str, Any], *, messaging: str | None = MESSAGING) -> Any:
+def _apply(
+    engine: Engine, event: dict[str, Any], *, messaging: str | None = MESSAGING,
+    now: datetime = NOW,
+) -> Any:  # fmt: skip
     with begin_write(engine) as connection:
         return apply_event(connection, event, outbox=Outbox(), messaging=messaging,
-                           hub_applied=HUB_APPLIED, now=NOW)  # fmt: skip
+                           hub_applied=HUB_APPLIED, idle=IDLE, now=now)  # fmt: skip
 
 
 def _queued(engine: Engine, after: int = 1) -> list[dict[str, Any]]:
@@ -174,7 +178,7 @@ def test_assignee_and_activity_update_the_row(engine: Engine) -> None:
                                                                          "name": "Ana"}))  # fmt: skip
     with begin_write(engine) as connection:
         apply_event(connection, _event("m-1", "message_received", message_id="x", body="hi"),
-                    outbox=Outbox(), messaging=MESSAGING, hub_applied=HUB_APPLIED,
+                    outbox=Outbox(), messaging=MESSAGING, hub_applied=HUB_APPLIED, idle=IDLE,
                     now=later)  # fmt: skip
     unassigned = _apply(engine, _event("a-2", "assignee_changed", assignee=None))
 
@@ -265,7 +269,7 @@ def test_the_persons_answer_to_a_relayed_reply_goes_to_the_conversation(engine: 
     relayed_at, answered_at = NOW + timedelta(hours=71), NOW + timedelta(hours=73)
     with begin_write(engine) as connection:
         apply_event(connection, _reply("r-1", body="Is the door open now?"), outbox=Outbox(),
-                    messaging=MESSAGING, hub_applied=HUB_APPLIED, now=relayed_at)  # fmt: skip
+                    messaging=MESSAGING, hub_applied=HUB_APPLIED, idle=IDLE, now=relayed_at)  # fmt: skip
 
     answer = _message(engine, "in-2", "yes, thank you", answered_at)  # matches no rule
 
@@ -297,7 +301,7 @@ def test_a_relay_is_counted_when_its_transaction_commits(engine: Engine) -> None
     try:
         with begin_write(engine) as connection:
             apply_event(connection, _reply("r-1"), outbox=Outbox(), messaging=MESSAGING,
-                        hub_applied=HUB_APPLIED, now=NOW)  # fmt: skip
+                        hub_applied=HUB_APPLIED, idle=IDLE, now=NOW)  # fmt: skip
             raise Abandoned  # the run fails after the handler: its transaction rolls back
     except Abandoned:
         pass
@@ -307,3 +311,30 @@ def test_a_relay_is_counted_when_its_transaction_commits(engine: Engine) -> None
     assert rolled_back == before
     assert str(retried).endswith("relayed")
     assert REGISTRY.get_sample_value("hub_support_relays_total", labels) == before + 1
+
+
+def test_a_reply_to_an_idle_conversation_reopens_it_under_a_new_run(engine: Engine) -> None:
+    conversation = _opened(engine)
+    with begin_write(engine) as connection:
+        rows.mark_idle(connection, conversation_id=conversation, cutoff=NOW + IDLE)
+    replied_at = NOW + IDLE + timedelta(hours=1)
+
+    outcome = _apply(engine, _reply("r-1"), now=replied_at)
+    replayed = _apply(engine, _reply("r-1"), now=replied_at)
+    answer = _message(engine, "in-2", "thanks, it works", replied_at + timedelta(minutes=5))
+
+    reopened = _conversation(engine, conversation)
+    assert (reopened["status"], reopened["resumes"], reopened["closed_at"]) == ("open", 1, None)
+    assert str(outcome).endswith("relayed; reopened") and str(replayed).endswith("already")
+    _send, start, signal = _queued(engine)
+    resumed_id = f"{workflow_id(conversation)}/r1"
+    assert (start["kind"], start["workflow_type"], start["workflow_id"], start["dedup"]) == (
+        "start", "support.conversation", resumed_id, "r-1")  # fmt: skip
+    assert start["input"]["provider_conversation_id"] == "conv_1"
+    assert (start["input"]["messages"], start["input"]["idle_seconds"]) == (
+        [],
+        IDLE.total_seconds(),
+    )
+    # The person's answer joins the agent's thread, in the resumed run.
+    assert answer == f"message queued to conversation {conversation}"
+    assert (signal["workflow_id"], signal["signal"]) == (resumed_id, "message")

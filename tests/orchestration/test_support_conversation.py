@@ -112,7 +112,9 @@ class Hub:
                                              idle=idle, outbox=Outbox(), now=utcnow())  # fmt: skip
         return event_id, outcome
 
-    def inbox_event(self, kind: str, conversation: str, **data: Any) -> Any:
+    def inbox_event(
+        self, kind: str, conversation: str, *, idle: timedelta = timedelta(hours=72), **data: Any
+    ) -> Any:
         event = {"id": f"sp-{uuid.uuid4().hex}", "partner": INBOX, "type": f"support.{kind}",
                  "data": {"provider_event_id": "p", "conversation_id": None,
                           "contact": {"id": None, "phone": None, "email": None, "name": None},
@@ -120,7 +122,7 @@ class Hub:
         with begin_write(self.engine) as connection:
             return support.apply_event(connection, event, outbox=Outbox(), messaging="sms",
                                        hub_applied=escalation.conversation_tags(RULES),
-                                       now=utcnow())  # fmt: skip
+                                       idle=idle, now=utcnow())  # fmt: skip
 
     async def inbox_event_closes(self, conversation: str) -> None:
         """The inbox closes the conversation; its workflow has ended when this returns."""
@@ -282,6 +284,31 @@ async def test_an_idle_conversation_lets_the_next_message_open_anew(hub: Hub) ->
     assert await hub.client.get_workflow_handle(workflow_id(_id(first))).result() == "idle"
     assert [c.provider_conversation_id for c in hub.inbox.calls] == [None, None]
     assert len(hub.inbox.conversations) == 2
+
+
+async def test_an_agents_reply_to_an_idle_conversation_brings_the_answer_back_to_it(
+    hub: Hub,
+) -> None:
+    idle = timedelta(seconds=1)
+    first, _ = hub.message("broken window", idle=idle)
+    conversation = _id(first)
+    await hub.send()
+    await hub.status(conversation, "idle")
+    replied = hub.inbox_event("message_sent", conversation, message_id="m1", body="On my way",
+                              author={"id": "ag_1", "name": "Ana"})  # fmt: skip
+    answer, outcome = hub.message("thanks!")  # matches no rule: it goes to the conversation
+    await hub.send()
+    calls = await hub.calls(2)
+
+    assert str(replied).endswith("relayed; reopened")
+    assert outcome == f"message queued to conversation {conversation}"
+    assert [(c.escalation_id, c.provider_conversation_id) for c in calls] == [
+        (conversation, None), (conversation, "conv_1")]  # fmt: skip
+    assert calls[1].message_id == escalation.message_id_for(answer)
+    resumed = hub.client.get_workflow_handle(f"{workflow_id(conversation)}/r1")
+    hub.inbox_event("conversation_closed", conversation, closed_by=None)
+    await hub.send()
+    assert await resumed.result() == "closed"
 
 
 async def test_hub_tags_are_pushed_and_the_inbox_contact_recorded(hub: Hub) -> None:

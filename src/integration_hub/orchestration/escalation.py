@@ -45,6 +45,7 @@ from integration_hub.orchestration.support_conversation import (
     ConversationMessage,
     ConversationStart,
     workflow_id,
+    workflow_id_of,
 )
 from integration_hub.storage import cleaners, contacts, dialect
 from integration_hub.storage import contact_tags as tag_rows
@@ -100,7 +101,7 @@ def _queue_message(
         return None
     rows.record_message(connection, message_id=message.message_id, conversation_id=found["id"],
                         when=when)  # fmt: skip
-    outbox.signal(connection, workflow_id=workflow_id(found["id"]), signal="message",
+    outbox.signal(connection, workflow_id=workflow_id_of(found), signal="message",
                   dedup=dedup, input=message)  # fmt: skip
     return f"message queued to conversation {found['id']}"
 

@@ -31,6 +31,7 @@ it has been quiet for the idle time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +67,14 @@ log = structlog.get_logger(__name__)
 
 def workflow_id(conversation_id: str) -> str:
     return f"{WORKFLOW}/{conversation_id}"
+
+
+def workflow_id_of(conversation: Mapping[str, Any]) -> str:
+    """The workflow of a conversation's row as it is now: each resume (an agent's reply to it
+    once idle) runs anew under its own id, as the outbox never starts an id twice."""
+    resumes = conversation.get("resumes") or 0
+    base = workflow_id(str(conversation["id"]))
+    return f"{base}/r{resumes}" if resumes else base
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,20 @@ def mark_idle(
     )
 
 
+def resume(connection: Connection, *, conversation_id: str, when: datetime) -> bool:
+    """idle -> open (an agent replied: the person's answer belongs to that conversation),
+    counting the resume; False when it is not idle (a replayed reply)."""
+    return _change(
+        connection,
+        conversation_id,
+        support_conversations.c.status == ConversationStatus.IDLE.value,
+        status=ConversationStatus.OPEN.value,
+        resumes=support_conversations.c.resumes + 1,
+        last_message_at=when,
+        closed_at=None,
+    )
+
+
 def mark_closed(connection: Connection, *, conversation_id: str) -> bool:
     """opening/open/idle -> closed (the inbox closed it)."""
     open_or_idle = (*ACTIVE, ConversationStatus.IDLE.value)
