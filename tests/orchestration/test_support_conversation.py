@@ -238,6 +238,22 @@ async def test_a_conversation_the_inbox_made_anew_is_recorded_and_followed(hub: 
     await hub.inbox_event_closes(conversation)
 
 
+async def test_the_inbox_contact_the_hub_knows_is_sent_first(hub: Hub) -> None:
+    with begin_write(hub.engine) as connection:
+        tag_rows.remember_contact(connection, provider=INBOX, provider_contact_id="ct_5",
+                                  phone=PHONE)  # fmt: skip
+    first, _ = hub.message("I'm locked out")
+    await hub.send()
+    await hub.status(_id(first), "open")
+    hub.message("still outside")
+    await hub.send()
+    calls = await hub.calls(2)
+
+    # The known one first; then the one the inbox answered with (it knows best).
+    assert [c.provider_contact_id for c in calls] == ["ct_5", "ct_1"]
+    await hub.inbox_event_closes(_id(first))
+
+
 async def test_a_retried_escalation_opens_one_conversation(hub: Hub) -> None:
     first, _ = hub.message("water leak!")
     hub.inbox.lose_answer_once.add(escalation.message_id_for(first))

@@ -185,6 +185,7 @@ def apply_event(
         reasons=tuple(reasons),
         tags=tags,
         context=EscalationContext(lines=tuple(lines)),
+        provider_contact_id=tag_rows.contact_of_phone(connection, provider=provider, phone=phone),
     )
     outbox.start(connection, workflow=WORKFLOW, workflow_id=workflow_id(conversation_id),
                  dedup=event["id"], input=start)  # fmt: skip

@@ -151,6 +151,7 @@ def _resume(
         name=None, language=found["language"], channel=found["channel"],
         idle_seconds=idle.total_seconds(), messages=(), reasons=tuple(found["reasons"]),
         provider_conversation_id=found["provider_conversation_id"],
+        provider_contact_id=found["provider_contact_id"],
     )  # fmt: skip
     outbox.start(connection, workflow=WORKFLOW, workflow_id=workflow_id_of(resumed),
                  dedup=event["id"], input=start)  # fmt: skip

@@ -99,6 +99,9 @@ class ConversationStart:
     context: EscalationContext = field(default_factory=EscalationContext)
     provider_conversation_id: str | None = None
     seen: tuple[str, ...] = ()  # message ids escalated already
+    # The inbox contact the hub knows for the phone (support_contacts), then the one the
+    # inbox answered with: sent first, so an inbox whose search lags makes no second one.
+    provider_contact_id: str | None = None
     messages_per_run: int = MESSAGES_PER_RUN
 
 
@@ -244,8 +247,9 @@ class SupportConversationWorkflow:
         return {"pending": len(self._pending), "closed": self._closed}
 
     async def _escalate(
-        self, start: ConversationStart, message: ConversationMessage, into: str | None
-    ) -> InboxConversation:
+        self, start: ConversationStart, message: ConversationMessage, into: str | None,
+        contact: str | None,
+    ) -> InboxConversation:  # fmt: skip
         request = EscalationRequest(
             escalation_id=start.conversation_id,
             message_id=message.message_id,
@@ -258,6 +262,7 @@ class SupportConversationWorkflow:
             tags=start.tags,
             context=start.context,
             provider_conversation_id=into,
+            provider_contact_id=contact,
         )
         # The open retries (a refusal aside) for as long as the conversation would stay
         # active, so an inbox outage delays it rather than failing it and the messages
@@ -287,6 +292,7 @@ class SupportConversationWorkflow:
         # Signals may have come with the start; the carried messages were queued before them.
         self._pending[:0] = start.messages
         into, seen = start.provider_conversation_id, list(start.seen)
+        contact = start.provider_contact_id
         handled = 0
         while True:
             while self._pending and not self._closed and handled < start.messages_per_run:
@@ -294,13 +300,14 @@ class SupportConversationWorkflow:
                 if message.message_id in seen:
                     continue  # one message, queued twice (a replayed event): escalated once
                 try:
-                    made = await self._escalate(start, message, into)
+                    made = await self._escalate(start, message, into, contact)
                 except ActivityError as error:
                     if into is None:
                         await self._record_failed(start, _failure(error), opening=True)
                         return "failed"
                     await self._record_failed(start, _failure(error), opening=False)
                 else:
+                    contact = made.provider_contact_id
                     if into is None:
                         into = made.provider_conversation_id
                         await workflow.execute_activity_method(
@@ -325,7 +332,7 @@ class SupportConversationWorkflow:
             if handled >= start.messages_per_run:
                 workflow.continue_as_new(
                     replace(start, messages=tuple(self._pending), provider_conversation_id=into,
-                            seen=tuple(seen))
+                            seen=tuple(seen), provider_contact_id=contact)
                 )  # fmt: skip
             try:
                 await workflow.wait_condition(
