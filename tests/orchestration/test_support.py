@@ -191,11 +191,15 @@ def test_assignee_and_activity_update_the_row(engine: Engine) -> None:
 
 def test_an_inbox_tag_joins_the_contacts_tags_and_is_not_pushed_back(engine: Engine) -> None:
     _opened(engine)
+    with begin_write(engine) as connection:
+        contacts.ensure_contact(connection, phone="+13055550999", locale="en")
 
     by_known_id = _apply(engine, _event("t-1", "tag_added", tag="VIP Guest", target="contact",
                                         conversation=None))  # fmt: skip
     by_phone = _apply(engine, _event("t-2", "tag_added", tag="late-checkout", target="contact",
                                      conversation=None, contact_id=None, phone="+13055550999"))  # fmt: skip
+    stranger = _apply(engine, _event("t-5", "tag_added", tag="vip", target="contact",
+                                     conversation=None, contact_id="ct_8", phone="+13055550777"))  # fmt: skip
     unknown = _apply(engine, _event("t-3", "tag_added", tag="x", target="contact",
                                     conversation=None, contact_id="ct_9"))  # fmt: skip
     again = _apply(engine, _event("t-4", "tag_added", tag="vip-guest", target="conversation"))
@@ -203,13 +207,17 @@ def test_an_inbox_tag_joins_the_contacts_tags_and_is_not_pushed_back(engine: Eng
     assert by_known_id == "tag vip-guest added on the contact of an inbox contact"
     assert str(by_phone).startswith("tag late-checkout added")
     assert isinstance(unknown, Skipped) and unknown.reason.startswith("no_phone")
+    assert isinstance(stranger, Skipped) and stranger.reason.startswith("unknown_contact")
     assert str(again).startswith("tag vip-guest already present")
     with engine.connect() as connection:
         tags = tag_rows.tags_of(connection, phone=PHONE)
-        other = contacts.get_contact(connection, phone="+13055550999")
+        made = contacts.get_contact(connection, phone="+13055550777")
+        stranger_tags = tag_rows.tags_of(connection, phone="+13055550777")
+        stranger_id = tag_rows.phone_of_contact(connection, provider=INBOX,
+                                                provider_contact_id="ct_8")  # fmt: skip
     assert [(t["tag"], t["source"], t["provider"]) for t in tags] == [
         ("vip-guest", "inbox", INBOX)]  # fmt: skip
-    assert other is not None  # the contacts row made for the tag, as contacts.py does
+    assert (made, stranger_tags, stranger_id) == (None, [], None)  # no opted-in contact made
     assert _queued(engine) == []  # no sync_tags: an inbox tag never goes back
 
 

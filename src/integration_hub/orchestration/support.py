@@ -10,7 +10,9 @@ for the inbox's contact id (support_contacts), else the conversation's.
 - assignee_changed: the row's assignee;
 - conversation_opened / message_received: the row's last_message_at (activity keeps it from
   going idle);
-- tag_added: the tag joins the contact's tags (source `inbox`: never pushed back, so no echo),
+- tag_added: the tag joins the contact's tags (source `inbox`: never pushed back, so no echo)
+  of a phone the hub knows (a contact, a conversation or an inbox contact id: no contact is
+  made for a tag),
   unless it is on a conversation and one the hub puts on conversations itself ("escalation",
   "cleaner", a rule's tag: `escalation.conversation_tags`): that is the inbox echoing the
   hub's own tag, which says nothing about the contact;
@@ -59,7 +61,6 @@ SUPPORT_EVENT_TYPES = frozenset(
                  "conversation_closed", "tag_added", "assignee_changed")
 )  # fmt: skip
 MAX_ASSIGNEE = 128
-DEFAULT_LOCALE = "en"
 
 
 def relay_id_for(event_id: str) -> str:
@@ -79,6 +80,15 @@ def _phone(connection: Connection, provider: str, data: dict[str, Any], found: A
     return None if found is None else str(found["phone"])
 
 
+def _known(connection: Connection, provider: str, phone: str, found: Any) -> bool:
+    """A phone the hub has a contact, a conversation or an inbox contact id for."""
+    return (
+        (found is not None and found["phone"] == phone)
+        or contacts.get_contact(connection, phone=phone) is not None
+        or tag_rows.contact_of_phone(connection, provider=provider, phone=phone) is not None
+    )
+
+
 def _tag_added(
     connection: Connection, provider: str, data: dict[str, Any], found: Any,
     hub_applied: frozenset[str],
@@ -91,12 +101,15 @@ def _tag_added(
     phone = _phone(connection, provider, data, found)
     if phone is None:
         return Skipped("no_phone: the inbox contact has no phone the hub knows")
+    if not _known(connection, provider, phone, found):
+        # An inbox holds people the hub never wrote to: a tag makes no hub contact (one
+        # would be opted in to messages nobody agreed to).
+        return Skipped("unknown_contact: the hub knows no contact with the inbox contact's phone")
     if data["contact"].get("id"):
         tag_rows.remember_contact(connection, provider=provider, phone=phone,
                               provider_contact_id=str(data["contact"]["id"]))  # fmt: skip
     if tag_rows.tag_count(connection, phone=phone) >= MAX_CONTACT_TAGS:
         return Skipped(f"too_many_tags: the contact has {MAX_CONTACT_TAGS} tags")
-    contacts.ensure_contact(connection, phone=phone, locale=DEFAULT_LOCALE)
     added = tag_rows.add_tag(
         connection, phone=phone, tag=tag, source=tag_rows.TagSource.INBOX, provider=provider
     )
