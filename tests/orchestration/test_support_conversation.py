@@ -145,6 +145,15 @@ class Hub:
 
         return await wait_until(probe, lambda r: r["status"] == wanted)
 
+    async def opened(self, conversation: str) -> dict[str, Any]:
+        """The row once the inbox opened it: it keeps the inbox's id when it goes idle, so a
+        short idle time cannot slip past this as it can past a wait for `open`."""
+
+        async def probe() -> dict[str, Any]:
+            return self.row(conversation)
+
+        return await wait_until(probe, lambda r: r["provider_conversation_id"] is not None)
+
     async def calls(self, count: int) -> list[EscalationRequest]:
         async def probe() -> list[EscalationRequest]:
             return list(self.inbox.calls)
@@ -294,7 +303,7 @@ async def test_an_idle_conversation_lets_the_next_message_open_anew(hub: Hub) ->
     await hub.status(_id(first), "idle")
     second, outcome = hub.message("broken door too", idle=idle)
     await hub.send()
-    await hub.status(_id(second), "open")
+    await hub.opened(_id(second))
 
     assert outcome == f"conversation {_id(second)} opening (damage)"
     assert await hub.client.get_workflow_handle(workflow_id(_id(first))).result() == "idle"
@@ -394,7 +403,7 @@ async def test_the_inboxs_echo_of_the_opening_message_does_not_keep_it_from_goin
     first, _ = hub.message("broken window", idle=idle)
     conversation = _id(first)
     await hub.send()
-    await hub.status(conversation, "open")
+    await hub.opened(conversation)
     # The inbox sends back the hub's own imported message: the row's last_message_at moves.
     echoed = hub.inbox_event("message_received", conversation, message_id="x", body="b")
 
