@@ -24,11 +24,8 @@ from integration_hub.orchestration.escalation_rules import load_rules
 from integration_hub.orchestration.handlers import HandlerContext, registered_handlers
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import Skipped
-from integration_hub.orchestration.support_conversation import (
-    IdleRecord,
-    SupportActivities,
-    workflow_id,
-)
+from integration_hub.orchestration.support_conversation import workflow_id
+from integration_hub.orchestration.support_records import IdleRecord, SupportActivities
 from integration_hub.settings import Settings
 from integration_hub.storage import cleaners, contacts, dialect
 from integration_hub.storage import contact_tags as tag_rows

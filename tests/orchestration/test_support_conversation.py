@@ -35,10 +35,10 @@ from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.support_conversation import (
     ConversationMessage,
     ConversationStart,
-    SupportActivities,
     SupportConversationWorkflow,
     workflow_id,
 )
+from integration_hub.orchestration.support_records import SupportActivities
 from integration_hub.orchestration.support_tags import (
     TagSync,
     TagSyncActivities,
