@@ -5,10 +5,15 @@ the message."""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, select, text
 
 from integration_hub.orchestration.escalation import (
     apply_event,
@@ -20,11 +25,13 @@ from integration_hub.orchestration.handlers import HandlerContext, registered_ha
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import Skipped
 from integration_hub.orchestration.support_conversation import workflow_id
+from integration_hub.orchestration.support_records import IdleRecord, SupportActivities
 from integration_hub.settings import Settings
-from integration_hub.storage import cleaners, contacts
+from integration_hub.storage import cleaners, contacts, dialect
 from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage import support as rows
 from integration_hub.storage.engine import begin_write
+from integration_hub.storage.rows import utcnow
 from integration_hub.storage.tables import workflow_outbox
 
 PHONE = "+13055550123"
@@ -114,6 +121,9 @@ def test_the_next_message_goes_to_the_open_conversation_matching_or_not(engine: 
 def test_an_idle_conversation_lets_the_next_match_open_anew(engine: Engine) -> None:
     _apply(engine, _message("ev-1", "leak in the kitchen"))
     first = conversation_id_for("ev-1")
+    with begin_write(engine) as connection:
+        rows.mark_open(connection, conversation_id=first, provider_conversation_id="c1",
+                       provider_contact_id="ct1")  # fmt: skip
     much_later = NOW + IDLE + timedelta(minutes=1)
 
     quiet = _apply(engine, _message("ev-2", "hello again"), now=much_later)
@@ -228,3 +238,56 @@ def test_a_replayed_matching_message_of_a_closed_conversation_opens_nothing(
     with engine.connect() as connection:
         assert rows.active_conversation(connection, phone=PHONE) is None  # no row left opening
     assert len(_queued(engine)) == 2
+
+
+def test_a_row_closed_meanwhile_takes_no_message_and_keeps_its_time(engine: Engine) -> None:
+    _apply(engine, _message("ev-1", "the door is broken"))
+    conversation = conversation_id_for("ev-1")
+    with begin_write(engine) as connection:
+        rows.mark_closed(connection, conversation_id=conversation)
+        # The handler read the row as open before the close committed: its touch says no.
+        touched = rows.touch(connection, conversation_id=conversation, when=NOW + IDLE)
+
+    assert touched is False
+    assert _conversation(engine, conversation)["last_message_at"] == NOW
+
+
+def test_the_idle_write_waits_for_a_message_being_queued(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers already")
+    _apply(engine, _message("ev-1", "the door is broken"), now=utcnow() - timedelta(minutes=1))
+    conversation = conversation_id_for("ev-1")
+    idle = SupportActivities(engine).record_idle
+    record = IdleRecord(conversation, utcnow().isoformat(), PHONE)
+    with ThreadPoolExecutor(max_workers=1) as pool, begin_write(engine) as connection:
+        # The handler holds the phone's lock; the workflow's idle timer fires meanwhile.
+        dialect.serialize_on(connection, key=rows.phone_lock(PHONE))
+        pending = pool.submit(idle, record)
+        deadline = time.monotonic() + 30
+        while not pending.done() and not _waits_on_a_lock(engine) and time.monotonic() < deadline:
+            with contextlib.suppress(FutureTimeout):
+                pending.result(timeout=0.05)
+        queued = apply_event(connection, _message("ev-2", "hello?"), provider="inbox",
+                             rules=RULES, idle=IDLE, outbox=Outbox(), now=utcnow())  # fmt: skip
+    outcome = pending.result(timeout=30)
+
+    assert queued == f"message queued to conversation {conversation}"
+    assert (outcome.idled, outcome.active) == (False, True)  # the signal will find it waiting
+    assert _conversation(engine, conversation)["status"] == "opening"
+
+
+def _waits_on_a_lock(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        ).scalar_one()
+    return bool(waiting)
+
+
+def test_a_quiet_row_still_opening_is_left_to_its_workflow(engine: Engine) -> None:
+    _apply(engine, _message("ev-1", "leak in the kitchen"))
+    first = conversation_id_for("ev-1")
+    opened = _apply(engine, _message("ev-2", "leak again!"), now=NOW + IDLE + timedelta(minutes=1))
+
+    assert opened == f"conversation {conversation_id_for('ev-2')} opening (leak)"
+    assert _conversation(engine, first)["status"] == "opening"  # its open may still succeed

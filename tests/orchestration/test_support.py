@@ -33,6 +33,7 @@ PHONE = "+13055550123"
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 INBOX, MESSAGING = "testinbox", "testsms"
 HUB_APPLIED = conversation_tags(load_rules())
+IDLE = timedelta(hours=72)
 
 
 def _opened(engine: Engine, *, channel: str = "whatsapp", open_it: bool = True) -> str:
@@ -69,10 +70,13 @@ def _reply(event_id: str, body: str = "A locksmith is on the way.", **kw: Any) -
                   **kw)  # fmt: skip
 
 
-def _apply(engine: Engine, event: dict[str, Any], *, messaging: str | None = MESSAGING) -> Any:
+def _apply(
+    engine: Engine, event: dict[str, Any], *, messaging: str | None = MESSAGING,
+    now: datetime = NOW,
+) -> Any:  # fmt: skip
     with begin_write(engine) as connection:
         return apply_event(connection, event, outbox=Outbox(), messaging=messaging,
-                           hub_applied=HUB_APPLIED, now=NOW)  # fmt: skip
+                           hub_applied=HUB_APPLIED, idle=IDLE, now=now)  # fmt: skip
 
 
 def _queued(engine: Engine, after: int = 1) -> list[dict[str, Any]]:
@@ -174,7 +178,7 @@ def test_assignee_and_activity_update_the_row(engine: Engine) -> None:
                                                                          "name": "Ana"}))  # fmt: skip
     with begin_write(engine) as connection:
         apply_event(connection, _event("m-1", "message_received", message_id="x", body="hi"),
-                    outbox=Outbox(), messaging=MESSAGING, hub_applied=HUB_APPLIED,
+                    outbox=Outbox(), messaging=MESSAGING, hub_applied=HUB_APPLIED, idle=IDLE,
                     now=later)  # fmt: skip
     unassigned = _apply(engine, _event("a-2", "assignee_changed", assignee=None))
 
@@ -187,11 +191,15 @@ def test_assignee_and_activity_update_the_row(engine: Engine) -> None:
 
 def test_an_inbox_tag_joins_the_contacts_tags_and_is_not_pushed_back(engine: Engine) -> None:
     _opened(engine)
+    with begin_write(engine) as connection:
+        contacts.ensure_contact(connection, phone="+13055550999", locale="en")
 
     by_known_id = _apply(engine, _event("t-1", "tag_added", tag="VIP Guest", target="contact",
                                         conversation=None))  # fmt: skip
     by_phone = _apply(engine, _event("t-2", "tag_added", tag="late-checkout", target="contact",
                                      conversation=None, contact_id=None, phone="+13055550999"))  # fmt: skip
+    stranger = _apply(engine, _event("t-5", "tag_added", tag="vip", target="contact",
+                                     conversation=None, contact_id="ct_8", phone="+13055550777"))  # fmt: skip
     unknown = _apply(engine, _event("t-3", "tag_added", tag="x", target="contact",
                                     conversation=None, contact_id="ct_9"))  # fmt: skip
     again = _apply(engine, _event("t-4", "tag_added", tag="vip-guest", target="conversation"))
@@ -199,13 +207,17 @@ def test_an_inbox_tag_joins_the_contacts_tags_and_is_not_pushed_back(engine: Eng
     assert by_known_id == "tag vip-guest added on the contact of an inbox contact"
     assert str(by_phone).startswith("tag late-checkout added")
     assert isinstance(unknown, Skipped) and unknown.reason.startswith("no_phone")
+    assert isinstance(stranger, Skipped) and stranger.reason.startswith("unknown_contact")
     assert str(again).startswith("tag vip-guest already present")
     with engine.connect() as connection:
         tags = tag_rows.tags_of(connection, phone=PHONE)
-        other = contacts.get_contact(connection, phone="+13055550999")
+        made = contacts.get_contact(connection, phone="+13055550777")
+        stranger_tags = tag_rows.tags_of(connection, phone="+13055550777")
+        stranger_id = tag_rows.phone_of_contact(connection, provider=INBOX,
+                                                provider_contact_id="ct_8")  # fmt: skip
     assert [(t["tag"], t["source"], t["provider"]) for t in tags] == [
         ("vip-guest", "inbox", INBOX)]  # fmt: skip
-    assert other is not None  # the contacts row made for the tag, as contacts.py does
+    assert (made, stranger_tags, stranger_id) == (None, [], None)  # no opted-in contact made
     assert _queued(engine) == []  # no sync_tags: an inbox tag never goes back
 
 
@@ -265,7 +277,7 @@ def test_the_persons_answer_to_a_relayed_reply_goes_to_the_conversation(engine: 
     relayed_at, answered_at = NOW + timedelta(hours=71), NOW + timedelta(hours=73)
     with begin_write(engine) as connection:
         apply_event(connection, _reply("r-1", body="Is the door open now?"), outbox=Outbox(),
-                    messaging=MESSAGING, hub_applied=HUB_APPLIED, now=relayed_at)  # fmt: skip
+                    messaging=MESSAGING, hub_applied=HUB_APPLIED, idle=IDLE, now=relayed_at)  # fmt: skip
 
     answer = _message(engine, "in-2", "yes, thank you", answered_at)  # matches no rule
 
@@ -297,7 +309,7 @@ def test_a_relay_is_counted_when_its_transaction_commits(engine: Engine) -> None
     try:
         with begin_write(engine) as connection:
             apply_event(connection, _reply("r-1"), outbox=Outbox(), messaging=MESSAGING,
-                        hub_applied=HUB_APPLIED, now=NOW)  # fmt: skip
+                        hub_applied=HUB_APPLIED, idle=IDLE, now=NOW)  # fmt: skip
             raise Abandoned  # the run fails after the handler: its transaction rolls back
     except Abandoned:
         pass
@@ -307,3 +319,30 @@ def test_a_relay_is_counted_when_its_transaction_commits(engine: Engine) -> None
     assert rolled_back == before
     assert str(retried).endswith("relayed")
     assert REGISTRY.get_sample_value("hub_support_relays_total", labels) == before + 1
+
+
+def test_a_reply_to_an_idle_conversation_reopens_it_under_a_new_run(engine: Engine) -> None:
+    conversation = _opened(engine)
+    with begin_write(engine) as connection:
+        rows.mark_idle(connection, conversation_id=conversation, cutoff=NOW + IDLE)
+    replied_at = NOW + IDLE + timedelta(hours=1)
+
+    outcome = _apply(engine, _reply("r-1"), now=replied_at)
+    replayed = _apply(engine, _reply("r-1"), now=replied_at)
+    answer = _message(engine, "in-2", "thanks, it works", replied_at + timedelta(minutes=5))
+
+    reopened = _conversation(engine, conversation)
+    assert (reopened["status"], reopened["resumes"], reopened["closed_at"]) == ("open", 1, None)
+    assert str(outcome).endswith("relayed; reopened") and str(replayed).endswith("already")
+    _send, start, signal = _queued(engine)
+    resumed_id = f"{workflow_id(conversation)}/r1"
+    assert (start["kind"], start["workflow_type"], start["workflow_id"], start["dedup"]) == (
+        "start", "support.conversation", resumed_id, "r-1")  # fmt: skip
+    assert start["input"]["provider_conversation_id"] == "conv_1"
+    assert (start["input"]["messages"], start["input"]["idle_seconds"]) == (
+        [],
+        IDLE.total_seconds(),
+    )
+    # The person's answer joins the agent's thread, in the resumed run.
+    assert answer == f"message queued to conversation {conversation}"
+    assert (signal["workflow_id"], signal["signal"]) == (resumed_id, "message")

@@ -35,10 +35,10 @@ from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.support_conversation import (
     ConversationMessage,
     ConversationStart,
-    SupportActivities,
     SupportConversationWorkflow,
     workflow_id,
 )
+from integration_hub.orchestration.support_records import SupportActivities
 from integration_hub.orchestration.support_tags import (
     TagSync,
     TagSyncActivities,
@@ -68,6 +68,7 @@ class FakeInbox:
     tag_calls: list[ContactTagsRequest] = field(default_factory=list)
     lose_answer_once: set[str] = field(default_factory=set)  # message ids
     refuse: set[str] = field(default_factory=set)  # bodies
+    moved: dict[str, str] = field(default_factory=dict)  # a lost conversation id -> its new one
 
     @activity.defn(name=support_activity(INBOX, "escalate"))
     async def escalate(self, request: EscalationRequest) -> InboxConversation:
@@ -77,6 +78,7 @@ class FakeInbox:
         into = request.provider_conversation_id or self.conversations.setdefault(
             request.escalation_id, f"conv_{len(self.conversations) + 1}"
         )
+        into = self.moved.get(into, into)  # lost (a 404): made anew, as Front's re-import does
         if request.message_id not in self.messages:
             self.messages.append(request.message_id)
         if request.message_id in self.lose_answer_once:  # done, but the answer never came
@@ -110,7 +112,9 @@ class Hub:
                                              idle=idle, outbox=Outbox(), now=utcnow())  # fmt: skip
         return event_id, outcome
 
-    def inbox_event(self, kind: str, conversation: str, **data: Any) -> Any:
+    def inbox_event(
+        self, kind: str, conversation: str, *, idle: timedelta = timedelta(hours=72), **data: Any
+    ) -> Any:
         event = {"id": f"sp-{uuid.uuid4().hex}", "partner": INBOX, "type": f"support.{kind}",
                  "data": {"provider_event_id": "p", "conversation_id": None,
                           "contact": {"id": None, "phone": None, "email": None, "name": None},
@@ -118,7 +122,7 @@ class Hub:
         with begin_write(self.engine) as connection:
             return support.apply_event(connection, event, outbox=Outbox(), messaging="sms",
                                        hub_applied=escalation.conversation_tags(RULES),
-                                       now=utcnow())  # fmt: skip
+                                       idle=idle, now=utcnow())  # fmt: skip
 
     async def inbox_event_closes(self, conversation: str) -> None:
         """The inbox closes the conversation; its workflow has ended when this returns."""
@@ -140,6 +144,15 @@ class Hub:
             return self.row(conversation)
 
         return await wait_until(probe, lambda r: r["status"] == wanted)
+
+    async def opened(self, conversation: str) -> dict[str, Any]:
+        """The row once the inbox opened it: it keeps the inbox's id when it goes idle, so a
+        short idle time cannot slip past this as it can past a wait for `open`."""
+
+        async def probe() -> dict[str, Any]:
+            return self.row(conversation)
+
+        return await wait_until(probe, lambda r: r["provider_conversation_id"] is not None)
 
     async def calls(self, count: int) -> list[EscalationRequest]:
         async def probe() -> list[EscalationRequest]:
@@ -206,6 +219,50 @@ async def test_first_message_opens_the_next_ones_append_and_closing_ends_it(hub:
     assert hub.row(conversation)["status"] == "closed"
 
 
+async def test_a_conversation_the_inbox_made_anew_is_recorded_and_followed(hub: Hub) -> None:
+    first, _ = hub.message("I'm locked out")
+    conversation = _id(first)
+    await hub.send()
+    await hub.status(conversation, "open")
+    hub.inbox.moved["conv_1"] = "conv_9"
+    hub.message("still outside")
+    await hub.send()
+    await hub.calls(2)
+
+    async def probe() -> dict[str, Any]:
+        return hub.row(conversation)
+
+    moved = await wait_until(probe, lambda r: r["provider_conversation_id"] == "conv_9")
+    hub.message("hello?")
+    await hub.send()
+    calls = await hub.calls(3)
+
+    assert moved["status"] == "open"
+    assert [c.provider_conversation_id for c in calls] == [None, "conv_1", "conv_9"]
+    # The inbox's events about the new conversation find the row.
+    with hub.engine.connect() as connection:
+        found = rows.conversation_of(connection, provider=INBOX, provider_conversation_id="conv_9",
+                                     conversation_id=None)  # fmt: skip
+    assert found is not None and found["id"] == conversation
+    await hub.inbox_event_closes(conversation)
+
+
+async def test_the_inbox_contact_the_hub_knows_is_sent_first(hub: Hub) -> None:
+    with begin_write(hub.engine) as connection:
+        tag_rows.remember_contact(connection, provider=INBOX, provider_contact_id="ct_5",
+                                  phone=PHONE)  # fmt: skip
+    first, _ = hub.message("I'm locked out")
+    await hub.send()
+    await hub.status(_id(first), "open")
+    hub.message("still outside")
+    await hub.send()
+    calls = await hub.calls(2)
+
+    # The known one first; then the one the inbox answered with (it knows best).
+    assert [c.provider_contact_id for c in calls] == ["ct_5", "ct_1"]
+    await hub.inbox_event_closes(_id(first))
+
+
 async def test_a_retried_escalation_opens_one_conversation(hub: Hub) -> None:
     first, _ = hub.message("water leak!")
     hub.inbox.lose_answer_once.add(escalation.message_id_for(first))
@@ -246,12 +303,37 @@ async def test_an_idle_conversation_lets_the_next_message_open_anew(hub: Hub) ->
     await hub.status(_id(first), "idle")
     second, outcome = hub.message("broken door too", idle=idle)
     await hub.send()
-    await hub.status(_id(second), "open")
+    await hub.opened(_id(second))
 
     assert outcome == f"conversation {_id(second)} opening (damage)"
     assert await hub.client.get_workflow_handle(workflow_id(_id(first))).result() == "idle"
     assert [c.provider_conversation_id for c in hub.inbox.calls] == [None, None]
     assert len(hub.inbox.conversations) == 2
+
+
+async def test_an_agents_reply_to_an_idle_conversation_brings_the_answer_back_to_it(
+    hub: Hub,
+) -> None:
+    idle = timedelta(seconds=1)
+    first, _ = hub.message("broken window", idle=idle)
+    conversation = _id(first)
+    await hub.send()
+    await hub.status(conversation, "idle")
+    replied = hub.inbox_event("message_sent", conversation, message_id="m1", body="On my way",
+                              author={"id": "ag_1", "name": "Ana"})  # fmt: skip
+    answer, outcome = hub.message("thanks!")  # matches no rule: it goes to the conversation
+    await hub.send()
+    calls = await hub.calls(2)
+
+    assert str(replied).endswith("relayed; reopened")
+    assert outcome == f"message queued to conversation {conversation}"
+    assert [(c.escalation_id, c.provider_conversation_id) for c in calls] == [
+        (conversation, None), (conversation, "conv_1")]  # fmt: skip
+    assert calls[1].message_id == escalation.message_id_for(answer)
+    resumed = hub.client.get_workflow_handle(f"{workflow_id(conversation)}/r1")
+    hub.inbox_event("conversation_closed", conversation, closed_by=None)
+    await hub.send()
+    assert await resumed.result() == "closed"
 
 
 async def test_hub_tags_are_pushed_and_the_inbox_contact_recorded(hub: Hub) -> None:
@@ -321,7 +403,7 @@ async def test_the_inboxs_echo_of_the_opening_message_does_not_keep_it_from_goin
     first, _ = hub.message("broken window", idle=idle)
     conversation = _id(first)
     await hub.send()
-    await hub.status(conversation, "open")
+    await hub.opened(conversation)
     # The inbox sends back the hub's own imported message: the row's last_message_at moves.
     echoed = hub.inbox_event("message_received", conversation, message_id="x", body="b")
 

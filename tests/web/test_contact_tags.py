@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from integration_hub.connectors.partner import Partner
 from integration_hub.connectors.partners import PARTNERS, provider_for
+from integration_hub.connectors.support_inbox import MAX_TAGS
 from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage.engine import begin_write
 from integration_hub.storage.tables import workflow_outbox
@@ -97,6 +98,19 @@ async def test_refusals_name_their_reason(running: RunningHub) -> None:
     # An existing tag is no new tag: a full contact may still be asked for one it holds.
     held = await running.admin.put(f"/api/contacts/{PHONE}/tags/t1")
     assert held.status_code == 200 and held.json()["workflow_id"] is None
+
+
+async def test_hub_tags_stop_at_what_the_push_sends(running: RunningHub) -> None:
+    other = "+13055550188"
+    with begin_write(running.hub.engine) as connection:
+        for n in range(MAX_TAGS):
+            tag_rows.add_tag(connection, phone=other, tag=f"h{n}", source=tag_rows.TagSource.HUB,
+                             provider=None)  # fmt: skip
+
+    refused = await running.admin.put(f"/api/contacts/{other}/tags/one-more")
+
+    assert (refused.status_code, refused.json()["error"]) == (422, "too_many_tags")
+    assert _queued(running) == []
 
 
 async def test_without_an_inbox_nothing_is_written(

@@ -6,7 +6,9 @@ In one transaction, serialized per phone: with no inbox configured, nothing happ
 an opening or open conversation of the phone that had a message within
 HUB_SUPPORT_IDLE_HOURS gets the message (its `last_message_at` moves, and a `message` signal
 is queued to its workflow), whether or not the message matches; an older one is marked idle
-(its workflow's timer may not have fired yet) and counts as none. Otherwise a matching message
+(its workflow's timer may not have fired yet) and counts as none, as does one closed meanwhile
+(the queueing's compare-and-set on the status says so). The workflow's idle write takes the
+same per-phone lock, so a message is never queued to a row idled under it. Otherwise a matching message
 makes a row `opening` (its id from the event: a replay makes nothing twice) and queues the
 start of `support.conversation/{id}` (support_conversation.py) with the message, its
 reasons (the rules' names), its tags ("escalation", the rules' tags, "cleaner" for a cleaner,
@@ -43,6 +45,7 @@ from integration_hub.orchestration.support_conversation import (
     ConversationMessage,
     ConversationStart,
     workflow_id,
+    workflow_id_of,
 )
 from integration_hub.storage import cleaners, contacts, dialect
 from integration_hub.storage import contact_tags as tag_rows
@@ -88,14 +91,18 @@ def _tags(*groups: Any) -> tuple[str, ...]:
 def _queue_message(
     connection: Connection, outbox: Outbox, found: dict[str, Any], message: ConversationMessage,
     dedup: str, when: datetime,
-) -> HandlerOutcome:  # fmt: skip
-    if not rows.record_message(connection, message_id=message.message_id,
-                               conversation_id=found["id"], when=when):  # fmt: skip
+) -> HandlerOutcome | None:  # fmt: skip
+    """None when the row stopped being active since it was read (closed in the inbox
+    meanwhile): the message is the person's first again."""
+    if rows.message_recorded(connection, message_id=message.message_id):
         # A replayed event: its message went to this or an earlier conversation already.
         return Skipped(f"replayed: a message escalated already, not queued to {found['id']}")
-    outbox.signal(connection, workflow_id=workflow_id(found["id"]), signal="message",
+    if not rows.touch(connection, conversation_id=found["id"], when=when):
+        return None
+    rows.record_message(connection, message_id=message.message_id, conversation_id=found["id"],
+                        when=when)  # fmt: skip
+    outbox.signal(connection, workflow_id=workflow_id_of(found), signal="message",
                   dedup=dedup, input=message)  # fmt: skip
-    rows.touch(connection, conversation_id=found["id"], when=when)
     return f"message queued to conversation {found['id']}"
 
 
@@ -119,7 +126,7 @@ def apply_event(
         return Skipped("consent_keyword: a consent change never escalates")
     if not body.strip():
         return Skipped("empty: the message has no text")
-    dialect.serialize_on(connection, key=f"support:{phone}")
+    dialect.serialize_on(connection, key=rows.phone_lock(phone))  # and the idle write's
     message = ConversationMessage(message_id_for(event["id"]), body, now.isoformat())
     conversation_id = conversation_id_for(event["id"])
     found = rows.active_conversation(connection, phone=phone)
@@ -128,8 +135,14 @@ def apply_event(
     if found is not None:
         last = found["last_message_at"] or found["created_at"]
         if last >= now - idle:
-            return _queue_message(connection, outbox, found, message, event["id"], now)
-        rows.mark_idle(connection, conversation_id=found["id"], cutoff=now - idle)
+            queued = _queue_message(connection, outbox, found, message, event["id"], now)
+            if queued is not None:
+                return queued
+        else:
+            # Only an open row: one still opening is its workflow's to settle (its open
+            # retries for the idle time, then fails it); idling it would strand that open.
+            rows.mark_idle(connection, conversation_id=found["id"], cutoff=now - idle,
+                           statuses=(rows.ConversationStatus.OPEN.value,))  # fmt: skip
     matched = rules.match(body)
     if not matched:
         return Skipped("no_rule_matched: the message matches no escalation rule")
@@ -172,6 +185,7 @@ def apply_event(
         reasons=tuple(reasons),
         tags=tags,
         context=EscalationContext(lines=tuple(lines)),
+        provider_contact_id=tag_rows.contact_of_phone(connection, provider=provider, phone=phone),
     )
     outbox.start(connection, workflow=WORKFLOW, workflow_id=workflow_id(conversation_id),
                  dedup=event["id"], input=start)  # fmt: skip

@@ -153,6 +153,7 @@ def _apply_support_event(
         outbox=context.outbox,
         messaging=None if messaging is None else messaging.name,
         hub_applied=escalation.conversation_tags(rules),
+        idle=timedelta(hours=context.settings.support_idle_hours),
         now=utcnow(),
     )
 

@@ -1,11 +1,13 @@
 """The support conversation workflow (`support.conversation/{id}`, started once through the
-outbox by the escalation handler with the message that opened it) and its activities.
+outbox by the escalation handler with the message that opened it; an agent's reply to an idle
+one starts it again as `.../r<resumes>`). Its writes are support_records.py's.
 
 It runs the configured inbox's `escalate` activity by the agreed name
 (connectors/support_inbox.py): the first message opens the conversation in the inbox, and the
 row goes opening -> open with the inbox's ids (a compare-and-set). Then it waits for `message`
 signals (the same person's next messages, queued by the handler: each escalated in order into
-the same conversation, once per message id), a `closed` signal (the inbox closed it: the
+the same conversation, once per message id; an inbox that answers with another conversation
+id, having re-made one it lost, moves the row to it), a `closed` signal (the inbox closed it: the
 support handler closed the row already), or the idle timeout (HUB_SUPPORT_IDLE_HOURS since the
 last message: the row goes idle, so the person's next matching message opens a new one). An
 open the inbox refused, or that still failed after the idle time of retries (an outage of
@@ -30,17 +32,15 @@ it has been quiet for the idle time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-from temporalio import activity, workflow
+from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    import structlog
-
     from integration_hub.connectors.outbound import CALL_RETRY, CALL_TIMEOUT
     from integration_hub.connectors.support_inbox import (
         MAX_BODY,
@@ -49,21 +49,32 @@ with workflow.unsafe.imports_passed_through():
         InboxConversation,
         support_activity,
     )
-    from integration_hub.metrics import SUPPORT_ESCALATIONS
-    from integration_hub.storage import contact_tags as tag_rows
-    from integration_hub.storage import support as rows
-    from integration_hub.storage.engine import begin_write
+    from integration_hub.orchestration.support_records import (
+        FailedRecord,
+        IdleOutcome,
+        IdleRecord,
+        MovedRecord,
+        OpenedRecord,
+        SupportActivities,
+    )
 
 WORKFLOW = "support.conversation"
 MESSAGES_PER_RUN = 100
 MAX_SEEN = 200  # message ids remembered across continue-as-new (the outbox dedups older ones)
 RECORD_TIMEOUT = timedelta(seconds=30)
 OPEN_RETRY = replace(CALL_RETRY, maximum_attempts=0)  # unlimited, bounded by the idle time
-log = structlog.get_logger(__name__)
 
 
 def workflow_id(conversation_id: str) -> str:
     return f"{WORKFLOW}/{conversation_id}"
+
+
+def workflow_id_of(conversation: Mapping[str, Any]) -> str:
+    """The workflow of a conversation's row as it is now: each resume (an agent's reply to it
+    once idle) runs anew under its own id, as the outbox never starts an id twice."""
+    resumes = conversation.get("resumes") or 0
+    base = workflow_id(str(conversation["id"]))
+    return f"{base}/r{resumes}" if resumes else base
 
 
 @dataclass(frozen=True)
@@ -88,97 +99,15 @@ class ConversationStart:
     context: EscalationContext = field(default_factory=EscalationContext)
     provider_conversation_id: str | None = None
     seen: tuple[str, ...] = ()  # message ids escalated already
+    # The inbox contact the hub knows for the phone (support_contacts), then the one the
+    # inbox answered with: sent first, so an inbox whose search lags makes no second one.
+    provider_contact_id: str | None = None
     messages_per_run: int = MESSAGES_PER_RUN
 
 
 @dataclass(frozen=True)
 class Closed:
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class OpenedRecord:
-    conversation_id: str
-    provider: str
-    phone: str
-    provider_conversation_id: str
-    provider_contact_id: str
-
-
-@dataclass(frozen=True)
-class FailedRecord:
-    conversation_id: str
-    provider: str
-    error: str
-    opening: bool  # the open failed (the row fails) or a later message (the error is kept)
-
-
-@dataclass(frozen=True)
-class IdleRecord:
-    conversation_id: str
-    cutoff: str  # ISO 8601: a row whose last_message_at is newer had activity since the wait began
-
-
-@dataclass(frozen=True)
-class IdleOutcome:
-    idled: bool
-    active: bool  # the row is still opening or open (not idled: a newer message is coming)
-
-
-class SupportActivities:
-    """The conversation workflow's writes; built once per worker with the engine."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def activities(self) -> list[Any]:
-        return [self.record_opened, self.record_failed, self.record_idle]
-
-    @activity.defn(name="support_record_opened")
-    def record_opened(self, input: OpenedRecord) -> bool:
-        with begin_write(self._engine) as connection:
-            tag_rows.remember_contact(
-                connection, provider=input.provider, phone=input.phone,
-                provider_contact_id=input.provider_contact_id,
-            )  # fmt: skip
-            opened = rows.mark_open(
-                connection,
-                conversation_id=input.conversation_id,
-                provider_conversation_id=input.provider_conversation_id,
-                provider_contact_id=input.provider_contact_id,
-            )
-        if opened:
-            SUPPORT_ESCALATIONS.labels(input.provider, "opened").inc()
-            log.info("support_conversation_opened", conversation_id=input.conversation_id,
-                     provider=input.provider)  # fmt: skip
-        return opened
-
-    @activity.defn(name="support_record_failed")
-    def record_failed(self, input: FailedRecord) -> bool:
-        with begin_write(self._engine) as connection:
-            if not input.opening:
-                return rows.set_error(
-                    connection, conversation_id=input.conversation_id, error=input.error
-                )
-            failed = rows.mark_failed(
-                connection, conversation_id=input.conversation_id, error=input.error
-            )
-        if failed:
-            SUPPORT_ESCALATIONS.labels(input.provider, "failed").inc()
-            log.warning("support_conversation_failed", conversation_id=input.conversation_id,
-                        provider=input.provider, error=input.error)  # fmt: skip
-        return failed
-
-    @activity.defn(name="support_record_idle")
-    def record_idle(self, input: IdleRecord) -> IdleOutcome:
-        with begin_write(self._engine) as connection:
-            idled = rows.mark_idle(
-                connection, conversation_id=input.conversation_id,
-                cutoff=datetime.fromisoformat(input.cutoff),
-            )  # fmt: skip
-            found = rows.get_conversation(connection, conversation_id=input.conversation_id)
-        active = found is not None and found["status"] in rows.ACTIVE
-        return IdleOutcome(idled=idled, active=active)
 
 
 def _failure(error: ActivityError) -> str:
@@ -207,8 +136,9 @@ class SupportConversationWorkflow:
         return {"pending": len(self._pending), "closed": self._closed}
 
     async def _escalate(
-        self, start: ConversationStart, message: ConversationMessage, into: str | None
-    ) -> InboxConversation:
+        self, start: ConversationStart, message: ConversationMessage, into: str | None,
+        contact: str | None,
+    ) -> InboxConversation:  # fmt: skip
         request = EscalationRequest(
             escalation_id=start.conversation_id,
             message_id=message.message_id,
@@ -221,6 +151,7 @@ class SupportConversationWorkflow:
             tags=start.tags,
             context=start.context,
             provider_conversation_id=into,
+            provider_contact_id=contact,
         )
         # The open retries (a refusal aside) for as long as the conversation would stay
         # active, so an inbox outage delays it rather than failing it and the messages
@@ -250,6 +181,7 @@ class SupportConversationWorkflow:
         # Signals may have come with the start; the carried messages were queued before them.
         self._pending[:0] = start.messages
         into, seen = start.provider_conversation_id, list(start.seen)
+        contact = start.provider_contact_id
         handled = 0
         while True:
             while self._pending and not self._closed and handled < start.messages_per_run:
@@ -257,13 +189,14 @@ class SupportConversationWorkflow:
                 if message.message_id in seen:
                     continue  # one message, queued twice (a replayed event): escalated once
                 try:
-                    made = await self._escalate(start, message, into)
+                    made = await self._escalate(start, message, into, contact)
                 except ActivityError as error:
                     if into is None:
                         await self._record_failed(start, _failure(error), opening=True)
                         return "failed"
                     await self._record_failed(start, _failure(error), opening=False)
                 else:
+                    contact = made.provider_contact_id
                     if into is None:
                         into = made.provider_conversation_id
                         await workflow.execute_activity_method(
@@ -272,6 +205,15 @@ class SupportConversationWorkflow:
                                          into, made.provider_contact_id),
                             start_to_close_timeout=RECORD_TIMEOUT,
                         )  # fmt: skip
+                    elif made.provider_conversation_id != into:
+                        # The inbox lost the conversation (a 404) and made it anew: the
+                        # next messages and the inbox's events about it use the new id.
+                        old, into = into, made.provider_conversation_id
+                        await workflow.execute_activity_method(
+                            SupportActivities.record_moved,
+                            MovedRecord(start.conversation_id, start.provider, old, into),
+                            start_to_close_timeout=RECORD_TIMEOUT,
+                        )
                 seen = [*seen, message.message_id][-MAX_SEEN:]
                 handled += 1
             if self._closed:
@@ -279,7 +221,7 @@ class SupportConversationWorkflow:
             if handled >= start.messages_per_run:
                 workflow.continue_as_new(
                     replace(start, messages=tuple(self._pending), provider_conversation_id=into,
-                            seen=tuple(seen))
+                            seen=tuple(seen), provider_contact_id=contact)
                 )  # fmt: skip
             try:
                 await workflow.wait_condition(
@@ -290,7 +232,7 @@ class SupportConversationWorkflow:
                 cutoff = workflow.now() - timedelta(seconds=start.idle_seconds)
                 outcome: IdleOutcome = await workflow.execute_activity_method(
                     SupportActivities.record_idle,
-                    IdleRecord(start.conversation_id, cutoff.isoformat()),
+                    IdleRecord(start.conversation_id, cutoff.isoformat(), start.phone),
                     start_to_close_timeout=RECORD_TIMEOUT,
                 )
                 if outcome.idled or not outcome.active:

@@ -22,10 +22,8 @@ from integration_hub.orchestration.invitations import InvitationActivities, Invi
 from integration_hub.orchestration.maintenance import maintenance_activities
 from integration_hub.orchestration.polls import PollActivities, PollWorkflow
 from integration_hub.orchestration.retention import RETENTION_WORKFLOWS, RetentionActivities
-from integration_hub.orchestration.support_conversation import (
-    SupportActivities,
-    SupportConversationWorkflow,
-)
+from integration_hub.orchestration.support_conversation import SupportConversationWorkflow
+from integration_hub.orchestration.support_records import SupportActivities
 from integration_hub.orchestration.support_tags import TagSyncActivities, TagSyncWorkflow
 from integration_hub.orchestration.workflows import HandlerWorkflow
 from integration_hub.secrets import EnvSecretSource, SecretSource

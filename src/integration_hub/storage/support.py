@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, case, select, update
 
 from integration_hub.storage import dialect
 from integration_hub.storage.rows import as_utc, utcnow
@@ -80,6 +80,18 @@ def insert_conversation(
     return connection.execute(statement).first() is not None
 
 
+def phone_lock(phone: str) -> str:
+    """The key (dialect.serialize_on) that serializes one phone's conversation changes: the
+    escalation handler's queueing and the workflow's idle write."""
+    return f"support:{phone}"
+
+
+def phone_of(connection: Connection, *, conversation_id: str) -> str | None:
+    return connection.execute(
+        select(support_conversations.c.phone).where(support_conversations.c.id == conversation_id)
+    ).scalar_one_or_none()
+
+
 def get_conversation(connection: Connection, *, conversation_id: str) -> dict[str, Any] | None:
     row = connection.execute(
         select(support_conversations).where(support_conversations.c.id == conversation_id)
@@ -133,6 +145,12 @@ def conversation_of(
     return None
 
 
+def message_recorded(connection: Connection, *, message_id: str) -> bool:
+    """Whether a conversation took this inbound message already (a replayed event)."""
+    found = select(support_messages.c.message_id).where(support_messages.c.message_id == message_id)
+    return connection.execute(found).first() is not None
+
+
 def record_message(
     connection: Connection, *, message_id: str, conversation_id: str, when: datetime
 ) -> bool:
@@ -156,10 +174,13 @@ def _change(connection: Connection, conversation_id: str, *where: Any, **values:
 
 
 def touch(connection: Connection, *, conversation_id: str, when: datetime) -> bool:
-    """A message came (from the person or in the inbox): `last_message_at` moves forward."""
+    """A message came (from the person or in the inbox) to an opening or open row:
+    `last_message_at` moves forward (never back). False when the row is not active any more
+    (closed or idled meanwhile: a message for it must go elsewhere)."""
     column = support_conversations.c.last_message_at
-    return _change(connection, conversation_id, column.is_(None) | (column < when),
-                   last_message_at=when)  # fmt: skip
+    newest = case((column.is_(None) | (column < when), when), else_=column)
+    return _change(connection, conversation_id, support_conversations.c.status.in_(ACTIVE),
+                   last_message_at=newest)  # fmt: skip
 
 
 def mark_open(
@@ -181,6 +202,17 @@ def mark_open(
     )
 
 
+def move_conversation(connection: Connection, *, conversation_id: str, old: str, new: str) -> bool:
+    """The inbox answered with a new conversation id (it re-made one it lost): the row takes
+    it, if it still has `old` (a compare-and-set: a retried activity changes nothing twice)."""
+    return _change(
+        connection,
+        conversation_id,
+        support_conversations.c.provider_conversation_id == old,
+        provider_conversation_id=new,
+    )
+
+
 def mark_failed(connection: Connection, *, conversation_id: str, error: str) -> bool:
     """opening -> failed with the reason."""
     return _change(
@@ -192,18 +224,38 @@ def mark_failed(connection: Connection, *, conversation_id: str, error: str) -> 
     )
 
 
-def mark_idle(connection: Connection, *, conversation_id: str, cutoff: datetime) -> bool:
-    """opening/open -> idle, unless the row had a message or inbox activity after `cutoff`
-    (the moment its workflow began to wait): a newer message's signal is on its way, or the
-    conversation is still alive."""
+def mark_idle(
+    connection: Connection,
+    *,
+    conversation_id: str,
+    cutoff: datetime,
+    statuses: tuple[str, ...] = ACTIVE,
+) -> bool:
+    """opening/open (or only `statuses`) -> idle, unless the row had a message or inbox
+    activity after `cutoff` (the moment its workflow began to wait): a newer message's signal
+    is on its way, or the conversation is still alive."""
     column = support_conversations.c.last_message_at
     return _change(
         connection,
         conversation_id,
-        support_conversations.c.status.in_(ACTIVE),
+        support_conversations.c.status.in_(statuses),
         column.is_(None) | (column <= cutoff),
         status=ConversationStatus.IDLE.value,
         closed_at=utcnow(),
+    )
+
+
+def resume(connection: Connection, *, conversation_id: str, when: datetime) -> bool:
+    """idle -> open (an agent replied: the person's answer belongs to that conversation),
+    counting the resume; False when it is not idle (a replayed reply)."""
+    return _change(
+        connection,
+        conversation_id,
+        support_conversations.c.status == ConversationStatus.IDLE.value,
+        status=ConversationStatus.OPEN.value,
+        resumes=support_conversations.c.resumes + 1,
+        last_message_at=when,
+        closed_at=None,
     )
 
 

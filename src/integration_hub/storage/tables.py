@@ -476,6 +476,8 @@ support_conversations = Table(
     Column("last_error", String(255)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # How often an agent's reply brought it back from idle: its workflow run's id suffix.
+    Column("resumes", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("provider", "provider_conversation_id"),
     Index(None, "phone", "status"),
 )

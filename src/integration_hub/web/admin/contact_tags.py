@@ -7,7 +7,7 @@ once it is committed, and never when it is not (the push sends the contact's hub
 are when it runs). Tags the inbox sent are listed too (source
 `inbox`). Refusals (422): `bad_phone` (not E.164), `bad_tag` (nothing usable, or longer than
 64 once normalized), `support_not_configured` (no inbox to push to), `too_many_tags`
-(the contact has 50). The phone is never logged: audit entries name the route.
+(the contact has 50, or 20 set here: the push's cap, support_inbox.MAX_TAGS). The phone is never logged: audit entries name the route.
 """
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
@@ -22,6 +22,7 @@ from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 from integration_hub.connectors.partners import provider_for
+from integration_hub.connectors.support_inbox import MAX_TAGS
 from integration_hub.errors import UnknownPartner
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.support_tags import TagSync, queue_tag_sync, tag_contact
@@ -110,6 +111,11 @@ async def add_tag(phone: str, tag: str, hub: HubDep, database: DatabaseDep) -> C
             return _out(connection, checked)
         if tag_rows.tag_count(connection, phone=checked) >= MAX_CONTACT_TAGS:
             raise _refused(422, "too_many_tags", f"a contact holds at most {MAX_CONTACT_TAGS}")
+        # The push sends at most MAX_TAGS hub tags: one past it would never reach the inbox.
+        hub_tags = [t for t in tag_rows.tags_of(connection, phone=checked)
+                    if t["source"] == tag_rows.TagSource.HUB]  # fmt: skip
+        if len(hub_tags) >= MAX_TAGS:
+            raise _refused(422, "too_many_tags", f"a contact holds at most {MAX_TAGS} hub tags")
         queued = tag_contact(connection, Outbox(), phone=checked, tag=name, provider=provider,
                              name=_name(connection, checked))  # fmt: skip
         return _out(connection, checked, queued)
