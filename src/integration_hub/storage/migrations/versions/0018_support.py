@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=255), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resumes", sa.Integer(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_support_conversations")),
         sa.UniqueConstraint(
             "provider",
