@@ -25,7 +25,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from integration_hub import metrics
 from integration_hub.errors import CallRefused
@@ -196,3 +196,12 @@ class RateGate:
     def close_until(self, until: float, *, max_wait: float) -> None:
         with self._lock:
             self._open_at = max(self._open_at, min(until, self._clock() + max_wait))
+
+
+def failure_detail(error: ActivityError) -> str:
+    """What a workflow keeps of a call that failed for good: the error's type and message
+    (activities' errors carry no secret: `call_failed`), else its cause."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'error'}: {cause.message}"
+    return str(cause or error)

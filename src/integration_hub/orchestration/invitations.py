@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 from temporalio import activity, workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     import structlog
@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         RevokeRequest,
         invitation_activity,
     )
-    from integration_hub.connectors.outbound import CALL_RETRY, CALL_TIMEOUT
+    from integration_hub.connectors.outbound import CALL_RETRY, CALL_TIMEOUT, failure_detail
     from integration_hub.orchestration.invitation_metrics import REVOKE_FAILED
     from integration_hub.orchestration.outbox import Outbox
     from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
@@ -151,13 +151,6 @@ class InvitationActivities:
         return marked
 
 
-def _failure(error: ActivityError) -> str:
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type or 'error'}: {cause.message}"
-    return str(cause or error)
-
-
 @workflow.defn(name=WORKFLOW)
 class InvitationWorkflow:
     def __init__(self) -> None:
@@ -210,7 +203,7 @@ class InvitationWorkflow:
             )
         except ActivityError as error:
             workflow.logger.warning(
-                "invitation role not given: %s (%s)", start.invitation_id, _failure(error)
+                "invitation role not given: %s (%s)", start.invitation_id, failure_detail(error)
             )
             return "accepted_role_failed"
         return "accepted"
@@ -234,7 +227,7 @@ class InvitationWorkflow:
                 retry_policy=CALL_RETRY,
             )
         except ActivityError as error:
-            return await self._close(start, "failed", _failure(error))
+            return await self._close(start, "failed", failure_detail(error))
         await workflow.execute_activity_method(
             InvitationActivities.record_sent,
             SentRecord(start.invitation_id, made.provider_invitation_id, made.expires_at),
@@ -268,7 +261,7 @@ class InvitationWorkflow:
         except ActivityError as error:
             await workflow.execute_activity_method(
                 InvitationActivities.record_revoke_failed,
-                RevokeFailedRecord(start.invitation_id, start.provider, _failure(error)),
+                RevokeFailedRecord(start.invitation_id, start.provider, failure_detail(error)),
                 start_to_close_timeout=RECORD_TIMEOUT,
             )
             return "failed"

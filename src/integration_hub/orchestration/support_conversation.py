@@ -38,10 +38,10 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from integration_hub.connectors.outbound import CALL_RETRY, CALL_TIMEOUT
+    from integration_hub.connectors.outbound import CALL_RETRY, CALL_TIMEOUT, failure_detail
     from integration_hub.connectors.support_inbox import (
         MAX_BODY,
         EscalationContext,
@@ -108,13 +108,6 @@ class ConversationStart:
 @dataclass(frozen=True)
 class Closed:
     reason: str = ""
-
-
-def _failure(error: ActivityError) -> str:
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type or 'error'}: {cause.message}"
-    return str(cause or error)
 
 
 @workflow.defn(name=WORKFLOW)
@@ -192,9 +185,9 @@ class SupportConversationWorkflow:
                     made = await self._escalate(start, message, into, contact)
                 except ActivityError as error:
                     if into is None:
-                        await self._record_failed(start, _failure(error), opening=True)
+                        await self._record_failed(start, failure_detail(error), opening=True)
                         return "failed"
-                    await self._record_failed(start, _failure(error), opening=False)
+                    await self._record_failed(start, failure_detail(error), opening=False)
                 else:
                     contact = made.provider_contact_id
                     if into is None:
