@@ -30,13 +30,13 @@ inbox shows the person's history there).
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
 from integration_hub.connectors.support_inbox import MAX_BODY, MAX_TAGS, EscalationContext
+from integration_hub.connectors.text import E164
 from integration_hub.orchestration.escalation_rules import EscalationRules, fold
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
@@ -52,7 +52,6 @@ from integration_hub.storage import contact_tags as tag_rows
 from integration_hub.storage import support as rows
 
 ESCALATION_EVENT_TYPES = frozenset({"message.received"})
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 ESCALATION_TAG, CLEANER_TAG = "escalation", "cleaner"
 LANGUAGES = frozenset({"en", "es"})
 # Consent keywords (Twilio's standard ones and their Spanish counterparts): a message that is

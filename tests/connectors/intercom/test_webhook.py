@@ -15,8 +15,9 @@ import pytest
 from integration_hub import events
 from integration_hub.connectors.base import Delivery, PartnerEvent
 from integration_hub.connectors.intercom.samples import conversation, envelope, notification
-from integration_hub.connectors.intercom.text import e164, plain_text
 from integration_hub.connectors.intercom.webhook import EVENT_MAP, MAX_PARTS, IntercomConnector
+from integration_hub.connectors.text import e164
+from integration_hub.connectors.text import html_text as plain_text
 from integration_hub.errors import MalformedPayload, SignatureError
 
 CONNECTOR = IntercomConnector()

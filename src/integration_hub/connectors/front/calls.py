@@ -38,7 +38,7 @@ from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.front.api import MAX_RESULTS, PARTNER, FrontApi, is_front_id
 from integration_hub.connectors.front.contact_lists import lists_with
-from integration_hub.connectors.front.payloads import E164, last_segment
+from integration_hub.connectors.front.payloads import last_segment
 from integration_hub.connectors.front.settings import FrontSettings
 from integration_hub.connectors.outbound import call_failed, refuse
 from integration_hub.connectors.support_inbox import (
@@ -51,6 +51,7 @@ from integration_hub.connectors.support_inbox import (
     InboxConversation,
     support_activity,
 )
+from integration_hub.connectors.text import E164
 from integration_hub.secrets import SecretSource
 
 MAX_SUBJECT = 200

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
+
+from integration_hub.connectors.text import E164, html_text
 
 Obj = Mapping[str, Any]
 
@@ -21,10 +22,8 @@ MAX_ID = 128  # the schemas' bound on the inbox's ids
 MAX_NAME = 255
 MAX_EMAIL = 320
 MAX_BODY = 4096  # the schemas' bound on a message's plain text
-MAX_HTML = 65_536  # characters of HTML parsed at most: a body past it is cut before parsing
 MAX_TAG = 64
 MAX_RECIPIENTS = 50  # a message's recipients looked at before giving up on finding "from"
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 # The hub writes its escalation id into the imported conversation's subject ("[sup_...]")
 # and as the import's thread_ref (calls.py); either brings it back.
 ESCALATION_ID = re.compile(r"sup_[A-Za-z0-9_-]{1,60}")
@@ -67,39 +66,6 @@ def time_of(event: Obj) -> str:
     return datetime.fromtimestamp(float(stamp), UTC).isoformat().replace("+00:00", "Z")
 
 
-class _Text(HTMLParser):
-    """HTML as the text a person reads: tags dropped, block ends as line breaks."""
-
-    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "blockquote", "h1", "h2", "h3"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.size = 0
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skipping += 1
-        elif tag == "br":
-            self._add("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self.BLOCKS:
-            self._add("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self._add(data)
-
-    def _add(self, piece: str) -> None:
-        if self.size <= MAX_BODY:  # enough kept: the rest is parsed (bounded) but not stored
-            self.parts.append(piece)
-            self.size += len(piece)
-
-
 def plain_text(message: Obj) -> str:
     """The message as plain text, at most MAX_BODY characters: Front's `text` when it sends
     one (email), else its HTML `body` with the tags dropped."""
@@ -107,13 +73,7 @@ def plain_text(message: Obj) -> str:
     if isinstance(given, str) and given.strip():
         return given.replace("\x00", "").strip()[:MAX_BODY]
     body = message.get("body")
-    if not isinstance(body, str):
-        return ""
-    parser = _Text()
-    parser.feed(body[:MAX_HTML])
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line).replace("\x00", "")[:MAX_BODY]
+    return html_text(body)[:MAX_BODY] if isinstance(body, str) else ""
 
 
 def _person(recipient: Obj) -> dict[str, Any]:

@@ -64,11 +64,11 @@ from integration_hub.connectors.support_inbox import (
     InboxConversation,
     support_activity,
 )
+from integration_hub.connectors.text import E164
 from integration_hub.errors import UnsafeConfiguration
 from integration_hub.secrets import SecretSource
 
 NAME = PARTNER.name
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 MAX_CONTACT_TAGS = 200  # tags read from a contact's list
 MAX_CONTEXT_LINES = 20
 MAX_HUB_ID = 100  # keys `intercom.<what>/<hub id>` fit outbound_messages.message_id (128)

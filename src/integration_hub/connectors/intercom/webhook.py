@@ -36,9 +36,9 @@ from integration_hub.connectors.intercom import (
     CONTACT_TAG_TOPICS,
     ESCALATION_ATTRIBUTE,
 )
-from integration_hub.connectors.intercom.text import e164, plain_text
 from integration_hub.connectors.schemes.hmac import HmacScheme
 from integration_hub.connectors.schemes.signed import SchemeSigned
+from integration_hub.connectors.text import e164, html_text
 from integration_hub.errors import MalformedPayload
 
 log = structlog.get_logger(__name__)
@@ -156,7 +156,7 @@ def _message(item: Obj, authors: frozenset[str], topic: str) -> dict[str, Any]:
     message_id = _id(part.get("id")) if part is not None else None
     if part is None or message_id is None:
         raise MalformedPayload(f"a {topic} notification needs the reply's conversation part")
-    return {"message_id": message_id, "body": plain_text(_text(part.get("body"), 1 << 20))}
+    return {"message_id": message_id, "body": html_text(_text(part.get("body"), 1 << 20))}
 
 
 def _assignee(item: Obj) -> dict[str, str | None] | None:
@@ -240,7 +240,7 @@ class IntercomConnector(SchemeSigned):
         """Each event's own fields (one event per tag added, else one)."""
         if topic == "conversation.user.created":
             source = _obj(item.get("source")) or _obj(item.get("conversation_message"))
-            return [{"body": plain_text(_text(source.get("body"), 1 << 20)) or None}]
+            return [{"body": html_text(_text(source.get("body"), 1 << 20)) or None}]
         if topic == "conversation.user.replied":
             return [_message(item, CUSTOMER_TYPES, topic)]
         if topic == "conversation.admin.replied":

@@ -12,7 +12,6 @@ are when it runs). Tags the inbox sent are listed too (source
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
-import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from integration_hub.connectors.partners import provider_for
 from integration_hub.connectors.support_inbox import MAX_TAGS
+from integration_hub.connectors.text import E164
 from integration_hub.errors import UnknownPartner
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.support_tags import TagSync, queue_tag_sync, tag_contact
@@ -34,8 +34,6 @@ from integration_hub.web.admin.deps import OPERATOR, DatabaseDep, HubDep, api_ro
 
 log = structlog.get_logger(__name__)
 router = api_router()
-
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 class ContactTagOut(BaseModel):
