@@ -91,6 +91,10 @@ class Manifest:
     # None: every segment reaches `verify`, which checks it against a secret (an unguessable
     # path token, for a partner that signs nothing) and raises `UnknownEndpoint` for others.
     endpoints: frozenset[str] | None = frozenset({""})
+    # Each endpoint is a connection (an instance id: one PMS account of one manager) with its
+    # own secret, `webhook_secret` per instance (`NAME__<CONNECTION>`): the edge verifies
+    # /webhooks/{name}/{connection} with that connection's versions only (endpoints: None).
+    secret_per_endpoint: bool = False
 
 
 class Connector(Protocol):

@@ -226,6 +226,9 @@ class PollSource:
     fetch: Callable[[PollContext, str | None], PollPage]
     max_events_per_page: int = 100  # capped at MAX_EVENTS_PER_PAGE
     max_pages_per_run: int = 10  # capped at MAX_PAGES_PER_RUN; the next run goes on
+    # One run per connection (`pms_connections` of this partner, PollContext.instance = its
+    # id, a schedule `poll.<partner>.<name>.<connection>` each) instead of one for the partner.
+    per_connection: bool = False
 
     @property
     def page_limit(self) -> int:

@@ -9,7 +9,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -518,4 +520,211 @@ support_contacts = Table(
     Column("phone", String(32), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index(None, "provider", "phone"),  # a tag push finds the inbox contact of a phone
+)
+
+
+# ---- Property managers, PMS connections, properties, listings, stays, reservations --------
+# (issue 15; connectors/pms.py is the unified model the PMS connectors normalize into, and
+# orchestration/reservations.py the handler that keeps these tables current.)
+
+# A property-management company the platform serves. `id` is a slug chosen by the operator
+# ([a-z0-9][a-z0-9_-]{0,62}, as instance ids). Billing: per job or monthly.
+managers = Table(
+    "managers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("contact_email", String(320)),  # personal data: never logged
+    Column("contact_phone", String(32)),
+    Column("stripe_customer_id", String(64)),
+    Column("billing_mode", String(16), nullable=False),  # per_job | monthly
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One account of one PMS (or one iCal feed) for one manager. `id` is the connection's instance
+# id: its secrets are `<FAMILY>__<ID>` (secrets/instances.py), its webhooks arrive on
+# /webhooks/<partner>/<id> when the partner verifies per connection, its poll cursors are
+# poll_cursors rows with instance = id. `account_ref` is the PMS's own account id when its
+# payloads carry one (Hostaway accountId). `status`: active | paused | held (an iCal feed whose
+# latest calendar looked wrong: `held_reason` says why; nothing is cancelled while held).
+pms_connections = Table(
+    "pms_connections",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("partner", String(64), nullable=False),
+    Column("manager_id", String(64), ForeignKey("managers.id"), nullable=False),
+    Column("account_ref", String(128)),
+    Column("label", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("held_reason", String(255)),
+    Column("held_at", DateTime(timezone=True)),
+    Column("options", JSON, nullable=False),  # per-partner, non-secret (a feed's channel)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "partner"),
+)
+
+# A physical property (one per address), belonging to one manager. Times are property-local
+# "HH:MM"; `timezone` is IANA, from the PMS or derived from the coordinates
+# (`timezone_source`: pms | coordinates | manager | none).
+properties = Table(
+    "properties",
+    metadata,
+    Column("id", String(32), primary_key=True),  # prop_<24 hex>
+    Column("manager_id", String(64), ForeignKey("managers.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("address", String(500)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("geocoded_at", DateTime(timezone=True)),
+    Column("timezone", String(64)),
+    Column("timezone_source", String(16)),
+    Column("check_in_time", String(5)),
+    Column("check_out_time", String(5)),
+    Column("cleaning_minutes", Integer),
+    Column("removed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "manager_id"),
+)
+
+# A listing as one connection knows it, tied to one property. A listing seen for the first
+# time gets a property of its own (`linked_by` auto); `hub properties link` / the admin API
+# move it onto another (`linked_by` admin), which the PMS's later listing events never undo.
+listings = Table(
+    "listings",
+    metadata,
+    Column("connection_id", String(64), ForeignKey("pms_connections.id"), primary_key=True),
+    Column("source_listing_id", String(128), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("property_id", String(32), ForeignKey("properties.id"), nullable=False),
+    Column("name", String(200)),
+    Column("address", String(500)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("timezone", String(64)),
+    Column("check_in_time", String(5)),
+    Column("check_out_time", String(5)),
+    Column("linked_by", String(8), nullable=False),  # auto | admin
+    Column("source_updated_at", DateTime(timezone=True)),
+    Column("removed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "property_id"),
+)
+
+# One stay at one property: the same booking seen through several sources (Airbnb's iCal
+# and Hostaway) is one stay. Its fields come from the best source linked to it (a PMS over
+# iCal). Turnover work reads stays, never reservations. Dates are property-local, check_out
+# exclusive (the departure day).
+stays = Table(
+    "stays",
+    metadata,
+    Column("id", String(32), primary_key=True),  # stay_<24 hex>
+    Column("property_id", String(32), ForeignKey("properties.id"), nullable=False),
+    Column("channel", String(16)),
+    Column("channel_code", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("is_block", Boolean, nullable=False),
+    Column("check_in", Date, nullable=False),
+    Column("check_out", Date, nullable=False),
+    Column("check_in_time", String(5)),
+    Column("check_out_time", String(5)),
+    Column("timezone", String(64)),
+    Column("guests_total", Integer),
+    Column("primary_reservation_id", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "property_id", "check_in"),
+    Index(None, "property_id", "channel_code"),
+)
+
+# One reservation as one source (connection) has it, linked to its stay. Upserted on
+# (connection_id, source_reservation_id); the newest `source_updated_at` wins. A cancellation
+# is a status, never a delete. `complete` is False for a lean payload not yet fetched in full.
+# Guest fields are personal data: admins only, never logged.
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("id", String(32), primary_key=True),  # res_<24 hex>
+    Column("source", String(32), nullable=False),
+    Column("connection_id", String(64), ForeignKey("pms_connections.id"), nullable=False),
+    Column("source_reservation_id", String(128), nullable=False),
+    Column("source_listing_id", String(128), nullable=False),
+    Column("stay_id", String(32), ForeignKey("stays.id")),
+    Column("channel", String(16)),
+    Column("channel_code", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("raw_status", String(64), nullable=False),
+    Column("is_block", Boolean, nullable=False),
+    Column("check_in", Date, nullable=False),
+    Column("check_out", Date, nullable=False),
+    Column("check_in_time", String(5)),
+    Column("check_out_time", String(5)),
+    Column("timezone", String(64)),
+    Column("adults", Integer),
+    Column("children", Integer),
+    Column("infants", Integer),
+    Column("guests_total", Integer),
+    Column("guest_name", String(200)),
+    Column("guest_email", String(320)),
+    Column("guest_phone", String(32)),
+    Column("total_minor", BigInteger),
+    Column("currency", String(3)),
+    Column("booked_at", DateTime(timezone=True)),
+    Column("source_updated_at", DateTime(timezone=True)),
+    Column("complete", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("connection_id", "source_reservation_id"),
+    Index(None, "stay_id"),
+    Index(None, "check_in"),
+)
+
+# A reservation's history: one row per internal event that changed it (kind created |
+# changed | cancelled | restored | stale: an older version that arrived late and changed
+# nothing), with the fields that changed as {field: [before, after]} (never guest contact
+# values: only the names of guest fields that changed). (reservation, event) is unique, so a
+# replay adds nothing.
+reservation_changes = Table(
+    "reservation_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("reservation_id", String(32), ForeignKey("reservations.id"), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("source_updated_at", DateTime(timezone=True)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("reservation_id", "event_id"),
+)
+
+# Cross-process locks for partner tokens (connectors/tokens.py): on SQLite a row here is
+# written under BEGIN IMMEDIATE (one writer at a time); PostgreSQL takes an advisory lock.
+token_locks = Table(
+    "token_locks",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("locked_at", DateTime(timezone=True), nullable=False),
+)
+
+# Call limits shared by every worker when no Redis is configured (connectors/call_limits.py):
+# hits per fixed window (`window_seconds` long, `window_start` = epoch // length) and the
+# calls in flight, each with a lease that expires (a killed worker's slot frees itself).
+call_limit_hits = Table(
+    "call_limit_hits",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_seconds", Integer, primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("hits", Integer, nullable=False),
+)
+
+calls_in_flight = Table(
+    "calls_in_flight",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("slot", String(64), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )

@@ -43,6 +43,7 @@ from integration_hub.errors import (
 )
 from integration_hub.pipeline.writer import GroupCommitWriter
 from integration_hub.secrets import SecretSource
+from integration_hub.secrets.instances import instance_secret_name, is_instance_id
 from integration_hub.storage.raw_events import NewRawEvent
 from integration_hub.web.forwarded import client_address, request_url
 from integration_hub.web.ingest_answers import (
@@ -256,9 +257,19 @@ class IngestApp:
         if self._limiter is not None and (limited := await self._limiter.admit_client(client)):
             await rate_limited(send, partner, limited, client)
             return
-        secrets = self._secrets.versions(manifest.webhook_secret)
+        variable = manifest.webhook_secret
+        if manifest.secret_per_endpoint:
+            # One connection per endpoint (a PMS account): its own secret family instance.
+            if not is_instance_id(endpoint):
+                await reject(send, partner, UnknownEndpoint(f"{partner} has no such endpoint"))
+                return
+            variable = instance_secret_name(variable, endpoint)
+        secrets = self._secrets.versions(variable)
+        if not secrets and manifest.secret_per_endpoint:
+            # No such connection (or its secret is gone): 404, as for any unknown endpoint.
+            await reject(send, partner, UnknownEndpoint(f"{partner} has no such endpoint"))
+            return
         if not secrets:
-            variable = manifest.webhook_secret
             detail = f"{variable} is not set; the hub cannot verify {partner} deliveries"
             await reject(send, partner, SecretNotConfigured(detail))
             return

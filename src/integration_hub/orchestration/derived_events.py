@@ -1,0 +1,90 @@
+"""Internal events a handler derives from the one it handles (reservation.* from pms.*).
+
+A derived event is stored like a normalized one, in the handler's own transaction: an
+`internal_events` row (the cause's raw event, validated against its schema) and a pending
+`handler_runs` row per handler of its type, which the dispatcher starts as for any event. Its
+id is derived from the cause's id, the deriving handler and its position, so a replayed cause
+derives the same ids and a run retried after a crash adds nothing (insert-or-ignore).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from integration_hub import events as cloudevents
+from integration_hub.connectors.base import InternalEventDraft
+from integration_hub.errors import HubError
+from integration_hub.storage import dialect
+from integration_hub.storage.rows import utcnow
+from integration_hub.storage.tables import HandlerStatus, handler_runs, internal_events
+
+# Derived events sit after the cause's own positions (a raw event normalizes to few events).
+POSITION_OFFSET = 1000
+
+
+class UnknownCause(HubError):
+    reason = "unknown_cause"
+
+
+def emit(
+    connection: Connection,
+    *,
+    cause: dict[str, Any],
+    handler: str,
+    drafts: Sequence[InternalEventDraft],
+) -> list[dict[str, Any]]:
+    """Store `drafts` as internal events caused by `cause` (the CloudEvent `handler` is
+    applying) with their handler runs; returns the CloudEvents (new or already stored)."""
+    if not drafts:
+        return []
+    # Imported here: handlers.py imports the handler modules that call this one.
+    from integration_hub.orchestration.handlers import handler_names_for
+
+    raw_event_id = connection.execute(
+        select(internal_events.c.raw_event_id).where(internal_events.c.id == cause["id"])
+    ).scalar_one_or_none()
+    if raw_event_id is None:
+        raise UnknownCause(f"the event {cause['id']} is not stored")
+    now = utcnow()
+    built, event_rows, run_rows = [], [], []
+    for index, draft in enumerate(drafts):
+        event = cloudevents.build_event(
+            partner="hub", partner_event_id=f"{cause['id']}/{handler}", index=index, draft=draft
+        )
+        cloudevents.validate_event(event)
+        built.append(event)
+        event_rows.append(
+            {
+                "id": event["id"],
+                "raw_event_id": raw_event_id,
+                "position": POSITION_OFFSET + index,
+                "type": event["type"],
+                "subject": event["subject"],
+                "envelope": event,
+                "created_at": now,
+            }
+        )
+        for name in handler_names_for(event["type"]):
+            run_rows.append(
+                {
+                    "event_id": event["id"],
+                    "handler": name,
+                    # As the normalizer names a run (pipeline/normalizer.py `workflow_id`).
+                    "workflow_id": f"{name}/{event['id']}",
+                    "status": HandlerStatus.PENDING.value,
+                    "attempts": 0,
+                    "updated_at": now,
+                }
+            )
+    connection.execute(
+        dialect.insert_or_ignore(connection, internal_events, key=["id"]), event_rows
+    )
+    if run_rows:
+        connection.execute(
+            dialect.insert_or_ignore(connection, handler_runs, key=["event_id", "handler"]),
+            run_rows,
+        )
+    return built
