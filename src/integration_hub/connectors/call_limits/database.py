@@ -45,7 +45,7 @@ def _at(seconds: float) -> datetime:
 
 class DatabaseBackend:
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self.engine = engine
         self._prune_lock = threading.Lock()
         self._pruned_at = float("-inf")  # time.monotonic() of this process's last prune
 
@@ -53,7 +53,7 @@ class DatabaseBackend:
         self._prune_now_and_then(now)
         full: list[Window] = []
         try:
-            with begin_write(self._engine) as connection:
+            with begin_write(self.engine) as connection:
                 for window in sorted(windows, key=lambda w: (w.seconds, w.calls)):
                     if not self._count(connection, key, window, now):
                         full.append(window)
@@ -82,7 +82,7 @@ class DatabaseBackend:
         return connection.execute(statement).first() is not None
 
     def enter(self, key: str, slot: str, cap: int, lease: float, now: float) -> bool:
-        with begin_write(self._engine) as connection:
+        with begin_write(self.engine) as connection:
             dialect.serialize_on(connection, key=f"calls_in_flight:{key}")
             connection.execute(
                 delete(calls_in_flight).where(
@@ -100,7 +100,7 @@ class DatabaseBackend:
             return True
 
     def leave(self, key: str, slot: str) -> None:
-        with begin_write(self._engine) as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 delete(calls_in_flight).where(
                     calls_in_flight.c.key == key, calls_in_flight.c.slot == slot
@@ -109,7 +109,7 @@ class DatabaseBackend:
 
     def pause(self, key: str, until: float, now: float | None = None) -> None:
         # One row per pause; the latest end holds (`paused_until` takes the maximum).
-        with begin_write(self._engine) as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 dialect.insert_or_ignore(
                     connection,
@@ -125,7 +125,7 @@ class DatabaseBackend:
             )
 
     def paused_until(self, key: str, now: float) -> float | None:
-        with self._engine.connect().execution_options(read_only=True) as connection:
+        with self.engine.connect().execution_options(read_only=True) as connection:
             until = connection.execute(
                 select(func.max(hits.window_start)).where(
                     hits.key == key,
@@ -137,7 +137,7 @@ class DatabaseBackend:
 
     def prune(self, now: float) -> None:
         """Forget windows, pauses and leases that ended before `now` (on every key)."""
-        with begin_write(self._engine) as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(
                 delete(call_limit_hits).where(
                     hits.window_seconds > PAUSE,
