@@ -43,7 +43,7 @@ REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL")
 STORAGE = ["sqlite", *(["postgresql"] if POSTGRES_URL else []), *(["redis"] if REDIS_URL else [])]
 T0 = 1_749_996_000.0  # a whole hour (unix time): every window below starts there
 PROCESSES = 4
-HOSTAWAY_ACCOUNT = CallBudget(windows=(Window(calls=20, seconds=10),))
+ACCOUNT_BUDGET = CallBudget(windows=(Window(calls=20, seconds=10),))
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _warm(seconds: float) -> int:
 
 
 def _limiter(shared: Shared, budget: CallBudget, now: float) -> SharedLimiter:
-    return SharedLimiter("hostaway", budget, shared.backend(), clock=lambda: now)
+    return SharedLimiter("acme", budget, shared.backend(), clock=lambda: now)
 
 
 def _attempt(limiter: SharedLimiter, key: str, hold: float = 0.0) -> tuple[float, float] | float:
@@ -130,7 +130,7 @@ def _attempt(limiter: SharedLimiter, key: str, hold: float = 0.0) -> tuple[float
             time.sleep(hold)
             return entered, time.time()
     except ApplicationError as error:
-        assert error.type == "hostaway.rate_limited"
+        assert error.type == "acme.rate_limited"
         assert error.next_retry_delay is not None
         return error.next_retry_delay.total_seconds()
 
@@ -168,7 +168,7 @@ def test_processes_take_exactly_the_budget_of_a_window(
     now = T0 + 3.25  # 6.75 s before the 10 s window ends
     start_at = time.time() + 0.3
     runs = [
-        pool.submit(_hammer, shared, "hostaway:account:1", HOSTAWAY_ACCOUNT, now, start_at, 10)
+        pool.submit(_hammer, shared, "acme:account:1", ACCOUNT_BUDGET, now, start_at, 10)
         for _ in range(PROCESSES)
     ]
     outcomes = [outcome for run in runs for outcome in run.result(timeout=60)]
@@ -178,15 +178,19 @@ def test_processes_take_exactly_the_budget_of_a_window(
     assert len(taken) == 20 and len(delays) == 20
     assert delays == pytest.approx([6.75] * 20)  # when the window ends, not a guess
     # The next window has the whole budget again; a window refused calls did not count in.
-    later = _limiter(shared, HOSTAWAY_ACCOUNT, T0 + 10)
-    assert sum(isinstance(_attempt(later, "hostaway:account:1"), tuple) for _ in range(21)) == 20
+    later = _limiter(shared, ACCOUNT_BUDGET, T0 + 10)
+    assert sum(isinstance(_attempt(later, "acme:account:1"), tuple) for _ in range(21)) == 20
 
 
 def test_every_window_applies_and_a_refused_call_counts_in_none(shared: Shared) -> None:
-    budget = CallBudget(windows=(Window(3, 1), Window(5, 60), Window(7, 3600)))  # Guesty's shape
+    budget = CallBudget(
+        windows=(Window(3, 1), Window(5, 60), Window(7, 3600))
+    )  # per second, minute and hour
 
     def taken(at: float, attempts: int = 10) -> tuple[int, float]:
-        outcomes = [_attempt(_limiter(shared, budget, at), "guesty:c1") for _ in range(attempts)]
+        outcomes = [
+            _attempt(_limiter(shared, budget, at), "acme:connection:c1") for _ in range(attempts)
+        ]
         delays = [o for o in outcomes if isinstance(o, float)]
         return len(outcomes) - len(delays), delays[0]
 
@@ -214,7 +218,7 @@ def test_calls_in_flight_stay_under_the_cap_across_processes(
     budget = CallBudget(windows=(Window(10_000, 1),), max_in_flight=2)
     start_at = time.time() + 0.3
     runs = [
-        pool.submit(_crowd, shared, "guesty:c2", budget, start_at, start_at + 1.5)
+        pool.submit(_crowd, shared, "acme:connection:c2", budget, start_at, start_at + 1.5)
         for _ in range(PROCESSES)
     ]
     outcomes = [outcome for run in runs for outcome in run.result(timeout=60)]
@@ -234,7 +238,9 @@ def test_a_killed_process_slot_frees_when_its_lease_ends(shared: Shared) -> None
     budget = CallBudget(windows=(Window(100, 1),), max_in_flight=1, lease_seconds=30)
     spawn = multiprocessing.get_context("spawn")
     ready = spawn.Event()
-    holder = spawn.Process(target=_hold_a_slot_and_wait, args=(shared, "guesty:c3", budget, ready))
+    holder = spawn.Process(
+        target=_hold_a_slot_and_wait, args=(shared, "acme:connection:c3", budget, ready)
+    )
     holder.start()
     try:
         assert ready.wait(60), "the holder never took its slot"
@@ -243,8 +249,8 @@ def test_a_killed_process_slot_frees_when_its_lease_ends(shared: Shared) -> None
         os.kill(holder.pid, signal.SIGKILL)
         holder.join()
 
-    assert _attempt(_limiter(shared, budget, T0 + 29), "guesty:c3") == pytest.approx(1.0)
-    assert isinstance(_attempt(_limiter(shared, budget, T0 + 30.5), "guesty:c3"), tuple)
+    assert _attempt(_limiter(shared, budget, T0 + 29), "acme:connection:c3") == pytest.approx(1.0)
+    assert isinstance(_attempt(_limiter(shared, budget, T0 + 30.5), "acme:connection:c3"), tuple)
     if shared.kind != "redis":  # every call left: only the killed one's row was there
         engine = make_engine(shared.url)
         with engine.connect() as connection:
@@ -256,19 +262,19 @@ def test_a_killed_process_slot_frees_when_its_lease_ends(shared: Shared) -> None
 
 
 def _attempt_at(shared: Shared, key: str, now: float) -> tuple[float, float] | float:
-    return _attempt(_limiter(shared, HOSTAWAY_ACCOUNT, now), key)
+    return _attempt(_limiter(shared, ACCOUNT_BUDGET, now), key)
 
 
 def test_a_pause_holds_for_every_process(shared: Shared, pool: ProcessPoolExecutor) -> None:
-    here = _limiter(shared, HOSTAWAY_ACCOUNT, T0)
-    here.pause("hostaway:account:2", 30)  # a 429 with Retry-After: 30
-    here.pause("hostaway:account:2", 5)  # a shorter one later does not shorten it
+    here = _limiter(shared, ACCOUNT_BUDGET, T0)
+    here.pause("acme:account:2", 30)  # a 429 with Retry-After: 30
+    here.pause("acme:account:2", 5)  # a shorter one later does not shorten it
 
-    elsewhere = pool.submit(_attempt_at, shared, "hostaway:account:2", T0 + 10).result(timeout=60)
+    elsewhere = pool.submit(_attempt_at, shared, "acme:account:2", T0 + 10).result(timeout=60)
     assert elsewhere == pytest.approx(20)
-    other_key = pool.submit(_attempt_at, shared, "hostaway:account:3", T0 + 10).result(timeout=60)
+    other_key = pool.submit(_attempt_at, shared, "acme:account:3", T0 + 10).result(timeout=60)
     assert isinstance(other_key, tuple)
-    after = pool.submit(_attempt_at, shared, "hostaway:account:2", T0 + 30.5).result(timeout=60)
+    after = pool.submit(_attempt_at, shared, "acme:account:2", T0 + 30.5).result(timeout=60)
     assert isinstance(after, tuple)
 
 
