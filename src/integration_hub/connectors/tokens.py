@@ -268,8 +268,9 @@ class TokenStore:
 
 
 def _busy(key: str) -> ApplicationError:
+    # The key names the secret (`token:<NAME>`), never its value.
     return ApplicationError(
-        f"another process is fetching the token ({key.split(':', 1)[0]}); try again",
+        f"another process is fetching {key.split(':', 1)[1]}; try again",
         type="token_lock_busy",
         next_retry_delay=timedelta(seconds=5),
     )
