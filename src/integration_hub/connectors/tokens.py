@@ -126,16 +126,13 @@ class TokenStore:
         """The stored token when it has more than `ahead` seconds left; else, under the lock,
         the one another process stored meanwhile, or `issue(current)`'s, stored before the
         lock is released. `issue` gets the stored token (a refresh token to spend) or None."""
-        stored = self.current(name)
-        if self._good(name, stored, ahead):
-            assert stored is not None
-            return stored
+        if (good := self._good(name, self.current(name), ahead)) is not None:
+            return good
         store = self._writable()
         with self.locked(name):
             stored = self._reread(store, name)
-            if self._good(name, stored, ahead):
-                assert stored is not None
-                return stored
+            if (good := self._good(name, stored, ahead)) is not None:
+                return good
             issued = issue(stored)
             store.set(name, issued.dumps())
             log.info("partner_token_stored", secret=name, expires_at=issued.expires_at)
@@ -153,13 +150,12 @@ class TokenStore:
                     name, IssuedToken(access="", expires_at=0.0, refresh=stored.refresh).dumps()
                 )
 
-    def _good(self, name: str, stored: IssuedToken | None, ahead: float) -> bool:
-        # A token this process saw refused is not good, whatever a cached read still says.
-        return (
-            stored is not None
-            and stored.usable(self._clock(), ahead)
-            and stored.access != self._refused.get(name)
-        )
+    def _good(self, name: str, stored: IssuedToken | None, ahead: float) -> IssuedToken | None:
+        """`stored` if it may be used. A token this process saw refused may not, whatever a
+        cached read still says."""
+        if stored is None or not stored.usable(self._clock(), ahead):
+            return None
+        return None if stored.access == self._refused.get(name) else stored
 
     def _writable(self) -> SecretStore:
         if not isinstance(self._secrets, SecretStore):
@@ -212,7 +208,7 @@ class TokenStore:
             try:
                 # SET LOCAL ends with the transaction; the session lock outlives it.
                 connection.execute(
-                    text(f"SET LOCAL lock_timeout = {int(self._wait_seconds * 1000)}")
+                    text(f"SET LOCAL lock_timeout = {max(1, int(self._wait_seconds * 1000))}")
                 )
                 connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
                 connection.commit()
