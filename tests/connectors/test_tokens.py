@@ -253,7 +253,7 @@ def test_a_killed_holder_frees_the_lock(engine: Engine, tmp_path: Path) -> None:
 
     assert issued.access == "at-1" and endpoint.issues == 1
     if engine.dialect.name == "sqlite":  # the lease row outlives its holder until it ends
-        assert done - held_at >= 2.0
+        assert done - held_at >= 2.0 - 0.5  # (taken a moment before the holder said so)
     else:  # the holder's session ended with it, and the advisory lock with the session
         assert done - killed_at < 2.0
 
