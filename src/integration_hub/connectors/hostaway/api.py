@@ -96,7 +96,11 @@ class HostawayApi:
         self._account = SharedLimiter(NAME, account_budget, backend, clock=clock)
         self._settle = settings.hostaway_token_settle_seconds
         self._clock, self._sleep = clock, sleep
-        self._http = http or httpx.Client(timeout=HTTP_TIMEOUT_SECONDS)
+        # No keep-alive: the worker never closes its partners' clients, so no socket is left
+        # open between calls (a few calls per 10 s gain little from reuse).
+        self._http = http or httpx.Client(
+            timeout=HTTP_TIMEOUT_SECONDS, limits=httpx.Limits(max_keepalive_connections=0)
+        )
 
     def close(self) -> None:
         self._http.close()
