@@ -94,7 +94,7 @@ PARTNER = Partner(
             source=(
                 "chosen by you (login:password, one value so both rotate together); set the "
                 "same login and password in Hostaway > Settings > Integrations > Webhooks > "
-                "Unified webhook, URL HUB_PUBLIC_BASE_URL + /webhooks/hostaway/<connection>"
+                "Unified webhook, URL HUB_PUBLIC_BASE_URL + /webhooks/hostaway/ + the connection id"
             ),
         ),
         Secret(
