@@ -268,3 +268,14 @@ def test_each_sample_is_a_fresh_delivery() -> None:
     [b] = hostaway.split(delivery(second, basic(SECRET)))
     assert a.partner_event_id != b.partner_event_id
     assert isinstance(hostaway.normalize(a)[0], InternalEventDraft)
+
+
+def test_the_event_time_comes_from_the_data_so_a_replay_builds_the_same_event() -> None:
+    data = {**samples.reservation(), "updatedOn": "2026-12-01 09:30:00"}
+    [event] = hostaway.split(delivery(samples.envelope("reservation.updated", data), basic(SECRET)))
+    assert [c["time"] for c in normalized(event)] == ["2026-12-01T09:30:00Z"]
+    assert normalized(event) == normalized(event)
+    no_update = {**data, "updatedOn": None, "reservationDate": "2026-11-30 18:05:09"}
+    [older] = hostaway.split(delivery(samples.envelope("reservation.updated", no_update),
+                                      basic(SECRET)))  # fmt: skip
+    assert [c["time"] for c in normalized(older)] == ["2026-11-30T18:05:09Z"]

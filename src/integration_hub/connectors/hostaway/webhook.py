@@ -106,7 +106,10 @@ class HostawayConnector:
         connection = pms.connection_of(event.partner_event_id)
         if event.event_type == LISTING_POLLED:
             return [pms.listing_observed(mapping.listing(data, connection=connection))]
-        return [pms.reservation_observed(mapping.reservation(data, connection=connection))]
+        observed = mapping.reservation(data, connection=connection)
+        # The event's time from the data when it has one, so a replay builds the same event.
+        moment = observed.source_updated_at or observed.booked_at
+        return [pms.reservation_observed(observed, time=moment)]
 
     def sample(self, event_type: str) -> bytes:
         if event_type == RESERVATION_UPDATED:
