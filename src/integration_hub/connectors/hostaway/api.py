@@ -163,12 +163,10 @@ class HostawayApi:
             raise call_failed(NAME, TOKEN_OPERATION, status=response.status_code,
                               message="the answer holds no access_token", retryable=True)  # fmt: skip
         now = self._clock()
-        valid = isinstance(lifetime, (int, float)) and not isinstance(lifetime, bool)
-        return IssuedToken(
-            access=access,
-            expires_at=now + float(lifetime) if valid else None,  # type: ignore[arg-type]
-            issued_at=now,
-        )
+        expires_at = None  # no lifetime given: valid until Hostaway refuses it
+        if isinstance(lifetime, (int, float)) and not isinstance(lifetime, bool):
+            expires_at = now + float(lifetime)
+        return IssuedToken(access=access, expires_at=expires_at, issued_at=now)
 
     def _settled(self, token: IssuedToken) -> None:
         wait = token.issued_at + self._settle - self._clock()
