@@ -77,7 +77,12 @@ class FakeHostaway:
     def _page(request: RecordedRequest, items: list[dict[str, Any]]) -> Reply:
         limit = int(request.query["limit"][0])
         after = int(request.query["afterId"][0])
-        page = sorted((i for i in items if i["id"] > after), key=lambda i: i["id"])[:limit]
+
+        # An entry without a numeric id (a broken one) is answered on every page, first.
+        def key(item: dict[str, Any]) -> int:
+            return item["id"] if isinstance(item["id"], int) else -1
+
+        page = sorted((i for i in items if key(i) < 0 or key(i) > after), key=key)[:limit]
         return Reply(200, {"status": "success", "result": page, "count": len(page),
                            "limit": limit})  # fmt: skip
 

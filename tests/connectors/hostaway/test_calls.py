@@ -13,7 +13,10 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
+from integration_hub.connectors.hostaway import samples
 from integration_hub.connectors.hostaway.api import HostawayApi, NoCredentials
+from integration_hub.connectors.hostaway.polls import fetch_listings, fetch_reservations
+from integration_hub.connectors.partner import CallsContext, PollContext
 from integration_hub.connectors.tokens import IssuedToken
 from integration_hub.secrets.file import FileSecretStore
 from integration_hub.settings import Settings
@@ -171,3 +174,24 @@ def test_no_credentials_means_no_call_and_refused_credentials_are_final(
     assert refused.value.non_retryable
     assert API_KEY not in str(refused.value) and "11111" not in str(refused.value)
     assert wrong.versions(TOKEN_SECRET) == ()
+
+
+def test_a_poll_page_needs_a_connection_with_credentials_and_keeps_an_entry_without_id_apart(
+    server: PartnerServer, store: FileSecretStore, engine: Engine, hostaway: FakeHostaway
+) -> None:
+    context = CallsContext(settings=settings_for(server), secrets=store, engine=engine)
+    for instance in ("", "coral-gables"):  # the partner-wide run; a connection without keys
+        with pytest.raises(ApplicationError) as refused:
+            fetch_listings(PollContext(context, instance=instance), None)
+        assert refused.value.non_retryable
+    assert server.requests == []
+
+    hostaway.listings = [samples.listing(listing_id=40160), {**samples.listing(), "id": None}]
+    page = fetch_listings(PollContext(context, instance=CONNECTION, max_events=100), "0")
+    bad, good = page.events
+    assert good.partner_event_id.startswith(f"{CONNECTION}:listing:40160:")
+    assert bad.malformed is not None and bad.partner_event_id.startswith("malformed:")
+    assert (page.cursor, page.more) == ("0", False)  # the last page: the next run starts over
+    with pytest.raises(ApplicationError) as bad_cursor:
+        fetch_reservations(PollContext(context, instance=CONNECTION), "not-an-id")
+    assert bad_cursor.value.non_retryable
