@@ -307,6 +307,32 @@ class Settings(BaseSettings):
             return normalize_database_url(self.database_url)
         return f"sqlite:///{(self.home / 'hub.db').resolve()}"
 
+    # Hostaway (PMS): its API, its documented limits, its token's settling time.
+    hostaway_api_base_url: str = Field(
+        default="https://api.hostaway.com",
+        description="Hostaway's API (tests point it at a local server); paths start with /v1.",
+    )
+    hostaway_ip_calls_per_10s: int = Field(
+        default=15,
+        ge=1,
+        le=1000,
+        description="Hostaway allows 15 requests per 10 s per IP: shared by every connection "
+        "and worker calling from this hub's address.",
+    )
+    hostaway_account_calls_per_10s: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Hostaway allows 20 requests per 10 s per account (connection).",
+    )
+    hostaway_token_settle_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="A new Hostaway token is accepted only about a second after it is issued: "
+        "its first call waits this long after the issue.",
+    )
+
 
 def normalize_database_url(url: str) -> str:
     """Accept the plain `postgresql://` form users paste and route it to psycopg 3."""
