@@ -38,10 +38,18 @@ SECRETS = EnvSecretSource(
 )
 
 
-@pytest.fixture
-def server() -> Iterator[PartnerServer]:
+@pytest.fixture(scope="module")
+def _server() -> Iterator[PartnerServer]:
+    """One server for the module (stopping one takes its 0.5 s poll), reset for each test."""
     with PartnerServer() as running:
         yield running
+
+
+@pytest.fixture
+def server(_server: PartnerServer) -> PartnerServer:
+    _server.requests.clear()
+    _server._script.clear()
+    return _server
 
 
 @pytest.fixture
