@@ -251,6 +251,14 @@ def test_polled_properties_and_fetched_reservations_are_bare_objects() -> None:
     assert fetched["data"]["source_updated_at"] is None  # a fetch carries no change time
 
 
+def test_a_data_array_gives_one_event_per_object() -> None:
+    body = envelope("property.deleted", [{"id": "p-1"}, {"id": "p-2"}])
+    removed = events_of("property.deleted", body)
+    assert [e["data"]["source_listing_id"] for e in removed] == ["p-1", "p-2"]
+    with pytest.raises(NormalizationError):
+        events_of("property.deleted", envelope("property.deleted", [{"id": "p-1"}, "p-2"]))
+
+
 def test_unmapped_actions_are_stored_but_not_normalized() -> None:
     body = envelope("message.created", {"body": "Hola, ¿a qué hora es el check-in?"})
     assert events_of("message.created", body) == []

@@ -48,6 +48,7 @@ MAPPING: dict[str, str] = {
     "property.merged": pms.LISTING_REMOVED,
 }
 MAX_DELIVERY_ID = 128
+MAX_ITEMS = 100  # objects of one delivery's `data` array normalized; more are a payload bug
 
 
 def _loads(body: bytes) -> Any:
@@ -114,26 +115,32 @@ class HospitableConnector(SchemeSigned):
         if event.event_type not in MAPPING:
             return []  # message.created, review.created, ...: stored, not ours to map
         data, when = body.get("data"), updated_at(body)
-        if not isinstance(data, dict):
+        # `data` is an object, or (the envelope allows it) an array of them: one event each.
+        listed = data[:MAX_ITEMS] if isinstance(data, list) else [data]
+        items = [item for item in listed if isinstance(item, dict)]
+        if not items or len(items) != len(listed):
             raise NormalizationError(f"{event.event_type} needs a `data` object")
-        if event.event_type in RESERVATION_ACTIONS:
-            return [self._reservation(data, connection, when)]
-        if event.event_type in PROPERTY_ACTIONS:
+        return [self._draft(event.event_type, item, connection, when) for item in items]
+
+    def _draft(
+        self, action: str, data: Mapping[str, Any], connection: str, when: datetime | None
+    ) -> InternalEventDraft:
+        if action in RESERVATION_ACTIONS:
+            return self._reservation(data, connection, when)
+        if action in PROPERTY_ACTIONS:
             listing = payloads.observed_listing(data, connection=connection, updated_at=when)
-            return [pms.listing_observed(listing)]
-        merged = event.event_type == "property.merged"
+            return pms.listing_observed(listing)
+        merged = action == "property.merged"
         listing_id = pms.bounded(data.get("previous_id" if merged else "id"), pms.MAX_ID)
         if listing_id is None:
-            raise NormalizationError(f"{event.event_type} names no property")
-        return [
-            pms.listing_removed(
-                source=NAME,
-                connection=connection,
-                source_listing_id=listing_id,
-                merged_into=pms.bounded(data.get("new_id"), pms.MAX_ID) if merged else None,
-                time=when,
-            )
-        ]
+            raise NormalizationError(f"{action} names no property")
+        return pms.listing_removed(
+            source=NAME,
+            connection=connection,
+            source_listing_id=listing_id,
+            merged_into=pms.bounded(data.get("new_id"), pms.MAX_ID) if merged else None,
+            time=when,
+        )
 
     @staticmethod
     def _reservation(
