@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from integration_hub.connectors.base import Delivery, PartnerEvent
-from integration_hub.connectors.hospitable import samples
+from integration_hub.connectors.hospitable import payloads, samples
 from integration_hub.connectors.hospitable.webhook import HospitableConnector, updated_at
 from integration_hub.connectors.partners import PARTNERS
 from integration_hub.errors import MalformedPayload, NormalizationError, SignatureError
@@ -268,7 +268,7 @@ def test_order_comes_from_created_refined_by_the_ulid() -> None:
     at = datetime(2026, 12, 1, 14, 3, 34, 250_000, tzinfo=UTC)
     ulid = samples.new_ulid(int(at.timestamp() * 1000))
 
-    assert samples.ulid_ms(ulid) == int(at.timestamp() * 1000)
+    assert payloads.ulid_ms(ulid) == int(at.timestamp() * 1000)
     assert updated_at({"id": ulid, "created": "2026-12-01T14:03:34Z"}) == at
     # Disagreeing to the second, or no ULID: `created` as given.
     assert updated_at({"id": ulid, "created": "2026-12-01T15:00:00Z"}) == datetime(

@@ -44,6 +44,8 @@ _TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])(?::[0-5][0-9])?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _IANA = re.compile(r"(?:[A-Za-z_]+(?:/[A-Za-z0-9_+\-]+)+|UTC)")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# Crockford's base32, as ULIDs spell their 48-bit millisecond time and 80 random bits.
+ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 def part(value: Any, name: str) -> Obj:
@@ -251,3 +253,14 @@ def observed_listing(
         check_out_time=_default_time(prop, "check-out", "check_out", "checkout"),
         source_updated_at=updated_at,
     )
+
+
+def ulid_ms(ulid: str) -> int | None:
+    """The millisecond time a ULID carries (None when the text is not a ULID)."""
+    text = ulid.upper()
+    if len(text) != 26 or any(c not in ULID_ALPHABET for c in text) or text[0] > "7":
+        return None
+    ms = 0
+    for char in text[:10]:
+        ms = ms * 32 + ULID_ALPHABET.index(char)
+    return ms

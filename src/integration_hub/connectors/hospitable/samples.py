@@ -12,25 +12,14 @@ from typing import Any
 
 import orjson
 
-# Crockford's base32, as ULIDs spell their 48-bit millisecond time and 80 random bits.
-ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+from integration_hub.connectors.hospitable.payloads import ULID_ALPHABET
+
 PROPERTY_ID = "4c1e7a52-9d0b-4f3e-8a61-2b7d5c9e0f13"
 
 
 def new_ulid(at_ms: int | None = None) -> str:
     value = ((int(time.time() * 1000) if at_ms is None else at_ms) << 80) | secrets.randbits(80)
     return "".join(ULID_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))
-
-
-def ulid_ms(ulid: str) -> int | None:
-    """The millisecond time a ULID carries (None when the text is not a ULID)."""
-    text = ulid.upper()
-    if len(text) != 26 or any(c not in ULID_ALPHABET for c in text) or text[0] > "7":
-        return None
-    ms = 0
-    for char in text[:10]:
-        ms = ms * 32 + ULID_ALPHABET.index(char)
-    return ms
 
 
 def _now() -> str:

@@ -62,7 +62,7 @@ def updated_at(envelope: Mapping[str, Any]) -> datetime | None:
     """`created`, to the millisecond of the envelope's ULID when both name the same second."""
     created = payloads.utc_time(envelope.get("created"))
     delivery_id = envelope.get("id")
-    ms = samples.ulid_ms(delivery_id) if isinstance(delivery_id, str) else None
+    ms = payloads.ulid_ms(delivery_id) if isinstance(delivery_id, str) else None
     if ms is None:
         return created
     from_id = datetime.fromtimestamp(ms / 1000, UTC)
