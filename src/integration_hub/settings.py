@@ -280,6 +280,18 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
+    # Hospitable (connectors/hospitable)
+    hospitable_api_base_url: str = Field(
+        default="https://public.api.hospitable.com/v2",
+        description="Hospitable's Public API v2 (tests point it at a local server).",
+    )
+    hospitable_requests_per_second: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Calls per second per Hospitable connection, shared by every worker "
+        "(Hospitable documents no general limit; a 429's Retry-After pauses the connection).",
+    )
 
     @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")
     @classmethod

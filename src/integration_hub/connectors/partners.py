@@ -17,6 +17,7 @@ from integration_hub.connectors import (
     front,
     google_maps,
     hostaway,
+    hospitable,
     intercom,
     resend,
     sendgrid,
@@ -44,6 +45,7 @@ PARTNERS: tuple[Partner, ...] = (
     intercom.PARTNER,
     front.PARTNER,
     hostaway.PARTNER,
+    hospitable.PARTNER,
 )
 
 
