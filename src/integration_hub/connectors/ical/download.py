@@ -9,7 +9,10 @@ and 410 say the feed was refused, for good.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +40,24 @@ MAX_VALIDATOR = 256  # an ETag or Last-Modified longer than this is not kept (cu
 HOST_BUDGET = CallBudget(windows=(Window(calls=1, seconds=2),))
 DEFAULT_PAUSE = timedelta(seconds=60)  # a 429 without Retry-After
 REFUSED_STATUSES = frozenset({401, 403, 404, 410})
+
+
+class HideFeedUrls(logging.Filter):
+    """httpx logs every request's full URL (at INFO), and a feed's URL holds its token. The
+    hub logs the standard library at WARNING and above, but a debugging session must not leak
+    it either: while this thread downloads a feed, the URLs in httpx's records are hidden."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_downloading, "active", False) and isinstance(record.args, tuple):
+            record.args = tuple(
+                "<feed URL>" if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+_downloading = threading.local()
+if not any(isinstance(f, HideFeedUrls) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(HideFeedUrls())
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +110,7 @@ class FeedDownloader:
             headers=headers,
             transport=self._transport,
         )
-        with client:
+        with client, _hidden_urls():
             current, hosts_called = url, set()
             for _ in range(MAX_REDIRECTS + 1):
                 host = self._checked_host(current)
@@ -173,6 +194,15 @@ class FeedDownloader:
             last_modified=_validator(response.headers.get("last-modified"))
             or previous.last_modified,
         )
+
+
+@contextlib.contextmanager
+def _hidden_urls() -> Iterator[None]:
+    _downloading.active = True
+    try:
+        yield
+    finally:
+        _downloading.active = False
 
 
 def too_large(size: int) -> ApplicationError:
