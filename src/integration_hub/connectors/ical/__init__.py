@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 NAME = "ical"
 FEED_URL = Secret(
     "ICAL_FEED_URL",
-    format=r"(https://|http://|file:///|/)\S+",
+    format=r"(https?|file)://\S+",
     per_instance=True,
     source=(
         "Airbnb: Calendar > Availability > Connect calendars > Export calendar; Vrbo: "

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,7 +34,10 @@ from integration_hub.connectors.ical.parse import MAX_FEED_BYTES
 from integration_hub.connectors.outbound import call_failed, parse_retry_after, timed_call
 
 OPERATION = "fetch_feed"
-TIMEOUT_SECONDS = 20.0
+TIMEOUT_SECONDS = 20.0  # each connect, read or write
+# The whole download, redirects included: within the activity's 30 s (outbound.CALL_TIMEOUT),
+# so a feed that trickles bytes fails as itself rather than as a timed-out activity.
+TOTAL_SECONDS = 25.0
 MAX_REDIRECTS = 3
 USER_AGENT = "integration-hub-ical/1.0 (calendar sync)"
 MAX_VALIDATOR = 256  # an ETag or Last-Modified longer than this is not kept (cursor bound)
@@ -110,6 +114,7 @@ class FeedDownloader:
             headers=headers,
             transport=self._transport,
         )
+        deadline = time.monotonic() + TOTAL_SECONDS
         with client, _hidden_urls():
             current, hosts_called = url, set()
             for _ in range(MAX_REDIRECTS + 1):
@@ -123,7 +128,7 @@ class FeedDownloader:
                 )
                 hosts_called.add(host)
                 with limit:
-                    answer = self._request(client, current, host, validators)
+                    answer = self._request(client, current, host, validators, deadline)
                 if isinstance(answer, Download):
                     return answer
                 current = answer
@@ -150,7 +155,12 @@ class FeedDownloader:
         return host
 
     def _request(
-        self, client: httpx.Client, url: str, host: str, validators: Validators
+        self,
+        client: httpx.Client,
+        url: str,
+        host: str,
+        validators: Validators,
+        deadline: float,
     ) -> Download | str:
         """The download, or the next URL to follow."""
         try:
@@ -178,7 +188,7 @@ class FeedDownloader:
                         NAME, OPERATION, status=status, message=f"feed answered {status}",
                         retry_after=response.headers.get("retry-after"),
                     )  # fmt: skip
-                body = _read_capped(response)
+                body = _read_capped(response, deadline)
                 return Download(body, self._validators(response, Validators()))
         except httpx.HTTPError as error:  # its text can hold the URL: only the type is kept
             raise call_failed(
@@ -209,7 +219,7 @@ def too_large(size: int) -> ApplicationError:
     return refused(f"the feed is over {MAX_FEED_BYTES} bytes ({size} bytes read)", "feed_too_large")
 
 
-def _read_capped(response: httpx.Response) -> bytes:
+def _read_capped(response: httpx.Response, deadline: float) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_FEED_BYTES:
         raise too_large(int(declared))
@@ -218,6 +228,10 @@ def _read_capped(response: httpx.Response) -> bytes:
         size += len(chunk)
         if size > MAX_FEED_BYTES:
             raise too_large(size)  # stops reading: the rest is never downloaded
+        if time.monotonic() > deadline:
+            raise call_failed(
+                NAME, OPERATION, status=None, message=f"the feed took over {TOTAL_SECONDS:.0f} s"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -92,7 +92,7 @@ def read_feed(engine: Engine, connection_id: str) -> Feed | None:
     query = select(pms_connections.c.status, pms_connections.c.options).where(
         pms_connections.c.id == connection_id, pms_connections.c.partner == NAME
     )
-    with engine.connect() as connection:
+    with engine.connect().execution_options(read_only=True) as connection:
         row = connection.execute(query).first()
     if row is None:
         return None
