@@ -4,6 +4,7 @@ host limit, and the URL (the feed's token) never in an error, a log line or a st
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from pathlib import Path
@@ -158,9 +159,15 @@ def test_refusals_and_failures_never_name_the_url(
         server.reply(Reply(200, b"x" * (MAX_FEED_BYTES + 1)))
         large = refusal(tmp_path, database_url, connected, url)
         assert large.non_retryable and f"over {MAX_FEED_BYTES} bytes" in large.message
+        # 20 KB on the wire that inflate to 3 MB: cut off while streaming, past 2 MB.
+        bomb = gzip.compress(b"BEGIN:VEVENT\r\n" * (3 * 1024 * 1024 // 14))
+        server.reply(Reply(200, bomb, {"content-encoding": "gzip"}))
+        inflated = refusal(tmp_path, database_url, connected, url)
+        assert inflated.non_retryable and f"over {MAX_FEED_BYTES} bytes" in inflated.message
+        assert len(bomb) < MAX_FEED_BYTES // 10
         missing = refusal(tmp_path, database_url, connected, None)
         assert missing.non_retryable and "ICAL_FEED_URL__CASA-BRICKELL-AIRBNB" in missing.message
-        errors += [down, unreadable, large, missing]
+        errors += [down, unreadable, large, inflated, missing]
         structlog.get_logger("test").info("seen", errors=[e.message for e in errors])
     texts = [e.message for e in errors] + [repr(entry) for entry in logs]
     texts += [record.getMessage() for record in caplog.records]

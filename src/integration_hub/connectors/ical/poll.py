@@ -85,7 +85,9 @@ class Cursor:
         return Validators(self.etag, self.last_modified)
 
     def due(self, now: float, minutes: int) -> bool:
-        return self.at is None or now - self.at >= minutes * 60 - DUE_SLACK_SECONDS
+        if self.at is None or self.at > now + DUE_SLACK_SECONDS:  # a clock that went back
+            return True
+        return now - self.at >= minutes * 60 - DUE_SLACK_SECONDS
 
 
 def read_feed(engine: Engine, connection_id: str) -> Feed | None:
