@@ -172,8 +172,9 @@ class FeedDownloader:
                     return Download(None, self._validators(response, validators))
                 if status == 429:
                     retry_after = response.headers.get("retry-after")
-                    pause = parse_retry_after(retry_after) or DEFAULT_PAUSE
-                    self._limiter.pause(host_key(host), pause.total_seconds())
+                    pause = parse_retry_after(retry_after)
+                    seconds = (DEFAULT_PAUSE if pause is None else pause).total_seconds()
+                    self._limiter.pause(host_key(host), seconds)
                     raise call_failed(
                         NAME, OPERATION, status=429, message="feed rate limited",
                         retry_after=retry_after,

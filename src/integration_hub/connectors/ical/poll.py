@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -132,7 +132,7 @@ def fetch_feed(
     cursor: str | None,
     *,
     downloader: FeedDownloader | None = None,
-    clock: Any = time.time,
+    clock: Callable[[], float] = time.time,
 ) -> PollPage:
     connection_id = context.instance
     if not is_instance_id(connection_id):
