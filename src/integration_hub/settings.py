@@ -293,6 +293,21 @@ class Settings(BaseSettings):
         "(Hospitable documents no general limit; a 429's Retry-After pauses the connection).",
     )
 
+    # iCal feeds (connectors/ical): each feed is a connection, its URL the secret
+    # ICAL_FEED_URL__<CONNECTION>; the poll ticks every 5 minutes and fetches a feed when due.
+    ical_poll_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=24 * 60,
+        description="Minutes between two fetches of one iCal feed (Airbnb refreshes its own "
+        "every 30 min to 3 h); checked on the poll's 5-minute tick, 0 fetches on every tick.",
+    )
+    ical_allow_private_hosts: bool = Field(
+        default=False,
+        description="Tests and local setups only: let a feed URL (or a redirect) reach a "
+        "private or loopback host, over plain http too.",
+    )
+
     @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:

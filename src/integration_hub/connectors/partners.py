@@ -18,6 +18,7 @@ from integration_hub.connectors import (
     google_maps,
     hostaway,
     hospitable,
+    ical,
     intercom,
     resend,
     sendgrid,
@@ -46,6 +47,7 @@ PARTNERS: tuple[Partner, ...] = (
     front.PARTNER,
     hostaway.PARTNER,
     hospitable.PARTNER,
+    ical.PARTNER,
 )
 
 
