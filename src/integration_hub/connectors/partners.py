@@ -16,6 +16,7 @@ from integration_hub.connectors import (
     docusign,
     front,
     google_maps,
+    guesty,
     intercom,
     resend,
     sendgrid,
@@ -42,6 +43,7 @@ PARTNERS: tuple[Partner, ...] = (
     resend.PARTNER,
     intercom.PARTNER,
     front.PARTNER,
+    guesty.PARTNER,
 )
 
 
