@@ -8,6 +8,7 @@ a malformed request as a failure it can name."""
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,8 @@ class FakeGuesty:
     def __call__(self, request: RecordedRequest) -> Reply:
         if request.path == "/oauth2/token":
             return self._token(request)
+        if request.method == "GET" and request.path == "/v1/reservations":
+            return self._authorized(request) or self._list(request)
         if request.method == "GET" and request.path.startswith("/v1/reservations/"):
             token = request.headers.get("authorization", "").removeprefix("Bearer ")
             with self.lock:
@@ -73,6 +76,33 @@ class FakeGuesty:
             found = self.reservations.get(request.path.rsplit("/", 1)[1])
             return Reply(200, found) if found else Reply(404, {"error": {"code": "NOT_FOUND"}})
         return Reply(400, {"error": "unexpected request"})
+
+    def _authorized(self, request: RecordedRequest) -> Reply | None:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        with self.lock:
+            return None if token in self.valid else Reply(401, {"error": "UNAUTHORIZED"})
+
+    def _list(self, request: RecordedRequest) -> Reply:
+        """The legacy list: `fields` (space-separated), `sort`, `limit`, `skip`, `filters`."""
+        query = {name: values[0] for name, values in request.query.items()}
+        limit, skip = query.get("limit", "25"), query.get("skip", "0")
+        if not (limit.isdigit() and 0 < int(limit) <= 100 and skip.isdigit()):
+            return Reply(400, {"error": "limit is 1 to 100, skip a count"})
+        if query.get("sort") != "lastUpdatedAt" or "_id" not in query.get("fields", "").split():
+            return Reply(400, {"error": "unexpected sort or fields"})
+        since = ""
+        if "filters" in query:
+            [condition] = json.loads(query["filters"])
+            if set(condition) != {"field", "operator", "value"} or condition["operator"] != "$gte":
+                return Reply(400, {"error": "unexpected filter"})
+            since = condition["value"]
+        found = sorted(
+            (r for r in self.reservations.values() if r["lastUpdatedAt"] >= since),
+            key=lambda r: (r["lastUpdatedAt"], r["_id"]),
+        )
+        page = found[int(skip) : int(skip) + int(limit)]
+        return Reply(200, {"results": page, "count": len(found), "limit": int(limit),
+                           "skip": int(skip)})  # fmt: skip
 
     def _token(self, request: RecordedRequest) -> Reply:
         expected = {"grant_type": ["client_credentials"], "scope": ["open-api"],

@@ -5,16 +5,27 @@ verified with its own `GUESTY_WEBHOOK_SECRET__<CONNECTION>`; the lean v2 reserva
 become incomplete `pms.reservation_observed` (the core then starts `guesty.fetch_reservation`),
 the legacy ones and listing events carry the whole object. Out (`calls.py`, `workflows.py`):
 one reservation fetched with the connection's client-credentials token (kept in the secret
-store: Guesty issues at most 5 per key a day) under its shared call limits.
+store: Guesty issues at most 5 per key a day) under its shared call limits; every 30 minutes
+each connection's reservations updated since the last run are polled (`polls.py`), for what
+the webhooks missed.
 
 The declaration is static and cheap: the factories import the modules only when called.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from integration_hub.connectors.partner import CallsContext, Partner, Secret, WebhookContext
+from integration_hub.connectors.partner import (
+    CallsContext,
+    Partner,
+    PollContext,
+    PollPage,
+    PollSource,
+    Secret,
+    WebhookContext,
+)
 
 if TYPE_CHECKING:
     from integration_hub.connectors.base import Connector
@@ -49,6 +60,12 @@ def _workflows() -> tuple[type, ...]:
     from integration_hub.connectors.guesty.workflows import GuestyFetchReservationWorkflow
 
     return (GuestyFetchReservationWorkflow,)
+
+
+def _poll_reservations(context: PollContext, cursor: str | None) -> PollPage:
+    from integration_hub.connectors.guesty.polls import fetch
+
+    return fetch(context, cursor)
 
 
 PARTNER = Partner(
@@ -91,4 +108,15 @@ PARTNER = Partner(
     webhook=_webhook,
     calls=_calls,
     workflows=_workflows,
+    # What the webhooks missed, from the reservations list by update time (polls.py).
+    polls=(
+        PollSource(
+            "reservations",
+            every=timedelta(minutes=30),
+            fetch=_poll_reservations,
+            max_events_per_page=100,
+            max_pages_per_run=10,
+            per_connection=True,
+        ),
+    ),
 )

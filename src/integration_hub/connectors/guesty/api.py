@@ -75,7 +75,9 @@ class GuestyApi:
         secret = self._secrets.versions(instance_secret_name(CLIENT_SECRET, connection))
         return (client_id[0], secret[0]) if client_id and secret else None
 
-    def get(self, connection: str, operation: str, path: str) -> httpx.Response | None:
+    def get(
+        self, connection: str, operation: str, path: str, params: dict[str, str] | None = None
+    ) -> httpx.Response | None:
         """GET `path` (under /v1) as `connection`: the answer, None for a 404, else the
         failure (retryable or not) for Temporal to act on."""
         name = instance_secret_name(ACCESS_TOKEN, connection)
@@ -85,6 +87,7 @@ class GuestyApi:
             try:
                 response = self._http.get(
                     f"{self._base}/v1{path}",
+                    params=params,
                     headers={
                         "Authorization": f"Bearer {token.access}",
                         "Accept": "application/json",

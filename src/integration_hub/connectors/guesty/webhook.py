@@ -9,7 +9,8 @@ fetches the rest; one without dates is only a hint to fetch), the legacy ones (t
 reservation), listing.new/updated (the whole listing). A cancellation is an update whose
 status is canceled, declined or closed. `calendar.updated.v2` is stored and ignored: it names
 a date range only, blocks never make turnover jobs, and the reservation events carry the
-stays. The fetch (calls.py) stores what it fetched as `reservation.fetched`, normalized here.
+stays. The fetch (calls.py) and the reconciliation poll (polls.py) store whole reservations as
+`reservation.fetched` and `reservation.polled`, normalized here like the legacy ones.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ LEGACY_TYPES = ("reservation.new", "reservation.updated")
 LISTING_TYPES = ("listing.new", "listing.updated")
 CALENDAR_TYPE = "calendar.updated.v2"  # no mapping: see the module's docstring
 FETCHED_TYPE = "reservation.fetched"  # stored by the fetch, never delivered
+POLLED_TYPE = "reservation.polled"  # stored by the reconciliation poll, never delivered
+WHOLE_TYPES = (FETCHED_TYPE, POLLED_TYPE)
 UNKNOWN_TYPE = "unknown"  # a verified body that names no type: stored, ignored
 MAX_TYPE = 100
 
@@ -99,7 +102,7 @@ class GuestyConnector(SchemeSigned):
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:
         kind = event.event_type
-        if kind not in MAPPING and kind != FETCHED_TYPE:
+        if kind not in MAPPING and kind not in WHOLE_TYPES:
             return []
         connection = pms.connection_of(event.partner_event_id)
         body = orjson.loads(event.body)
@@ -122,12 +125,12 @@ class GuestyConnector(SchemeSigned):
         if kind in LEGACY_TYPES:
             reservation = payloads.part(body, "reservation")
             return [pms.reservation_observed(payloads.full_reservation(connection, reservation))]
-        if kind == FETCHED_TYPE:
+        if kind in WHOLE_TYPES:
             return [pms.reservation_observed(payloads.full_reservation(connection, body))]
         listing = payloads.part(body, "listing")
         return [pms.listing_observed(payloads.listing(connection, listing))]
 
     def sample(self, event_type: str) -> bytes:
-        if event_type == FETCHED_TYPE:
+        if event_type in WHOLE_TYPES:
             return orjson.dumps(samples.full_reservation())
         return samples.payload(event_type)
