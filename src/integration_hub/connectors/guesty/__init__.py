@@ -71,7 +71,7 @@ def _poll_reservations(context: PollContext, cursor: str | None) -> PollPage:
 PARTNER = Partner(
     name=NAME,
     priority="P1",
-    summary="PMS: reservations and listings (Svix webhooks per connection), reservations fetched.",
+    summary="PMS: reservations and listings (Svix webhooks per connection), fetched and polled.",
     capabilities=frozenset({"reservations"}),
     secrets=(
         Secret(
@@ -80,9 +80,10 @@ PARTNER = Partner(
             used_for="webhook",
             per_instance=True,
             source=(
-                "Guesty Open API: register HUB_PUBLIC_BASE_URL + /webhooks/guesty/<connection> "
-                "(POST /v1/webhooks, events reservation.created.v2, reservation.updated.v2, "
-                "listing.new, listing.updated), then GET /v1/webhooks-v2/secret?url=<that URL>"
+                "Guesty Open API: register HUB_PUBLIC_BASE_URL + /webhooks/guesty/ + the "
+                "connection id (POST /v1/webhooks, events reservation.created.v2, "
+                "reservation.updated.v2, listing.new, listing.updated), then GET "
+                "/v1/webhooks-v2/secret?url= that URL"
             ),
         ),
         Secret(
