@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.guesty.calls import GuestyCalls
+from integration_hub.connectors.guesty.settings import GuestySettings
 from integration_hub.secrets.file import FileSecretStore
 from integration_hub.settings import Settings
 from integration_hub.storage.tables import raw_events
@@ -183,3 +185,34 @@ def test_unknown_reservations_and_refused_credentials(
     assert refused.value.non_retryable and refused.value.type == "guesty.403"
     assert "Gu3sty" not in str(refused.value)
     assert path.value.non_retryable and fetched_rows(engine) == []
+
+
+def test_workers_fetching_at_once_share_one_token(
+    settings: Settings, store: FileSecretStore, server: PartnerServer, engine: Engine
+) -> None:
+    workers = [calls(settings, store, server.url, engine) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(lambda worker: worker.fetch_reservation(REQUEST), workers))
+    for worker in workers:
+        worker.close()
+
+    assert sorted(o.outcome for o in outcomes) == ["duplicate"] * 3 + ["stored"]
+    assert paths(server).count("POST /oauth2/token") == 1
+
+
+def test_the_client_side_budget_holds_calls_past_the_per_second_limit(
+    settings: Settings, store: FileSecretStore, server: PartnerServer, engine: Engine
+) -> None:
+    guesty = GuestySettings(_env_file=None, api_base_url=server.url, per_second=2)  # type: ignore[call-arg]
+    limited = GuestyCalls(settings, store, engine, guesty, clock=lambda: 1_750_000_000.25)
+    limited.fetch_reservation(REQUEST)
+    limited.fetch_reservation(REQUEST)
+
+    with pytest.raises(ApplicationError) as held:
+        limited.fetch_reservation(REQUEST)
+
+    assert held.value.type == "guesty.rate_limited" and not held.value.non_retryable
+    assert held.value.next_retry_delay is not None
+    assert held.value.next_retry_delay.total_seconds() == pytest.approx(0.75)
+    assert paths(server).count(f"GET /v1/reservations/{RESERVATION_ID}") == 2
+    limited.close()
