@@ -100,7 +100,6 @@ PARTNER = Partner(
         ),
         Secret(
             ACCESS_TOKEN,
-            format=r"\{.*\}",
             required=False,
             per_instance=True,
             source="issued and stored by the hub (POST /oauth2/token, at most 5 a day per key)",
