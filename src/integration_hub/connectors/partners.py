@@ -19,6 +19,7 @@ from integration_hub.connectors import (
     hostaway,
     hospitable,
     ical,
+    guesty,
     intercom,
     resend,
     sendgrid,
@@ -48,6 +49,7 @@ PARTNERS: tuple[Partner, ...] = (
     hostaway.PARTNER,
     hospitable.PARTNER,
     ical.PARTNER,
+    guesty.PARTNER,
 )
 
 
