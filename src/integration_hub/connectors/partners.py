@@ -17,6 +17,7 @@ from integration_hub.connectors import (
     front,
     google_maps,
     intercom,
+    ownerrez,
     resend,
     sendgrid,
     stripe,
@@ -42,6 +43,7 @@ PARTNERS: tuple[Partner, ...] = (
     resend.PARTNER,
     intercom.PARTNER,
     front.PARTNER,
+    ownerrez.PARTNER,
 )
 
 
