@@ -214,7 +214,7 @@ def address(value: object) -> str | None:
 
 def listing(prop: Mapping[str, Any], connection: str) -> pms.ObservedListing:
     place = prop.get("address")
-    located = place if isinstance(place, dict) else prop
+    nested = place if isinstance(place, dict) else {}
     timezone = prop.get("time_zone") or prop.get("timezone")
     return pms.ObservedListing(
         source=NAME,
@@ -222,8 +222,9 @@ def listing(prop: Mapping[str, Any], connection: str) -> pms.ObservedListing:
         source_listing_id=identifier(prop.get("id"), "property id"),
         name=pms.bounded(prop.get("name") or prop.get("public_name"), pms.MAX_NAME),
         address=address(place),
-        latitude=_coordinate(located.get("latitude"), 90),
-        longitude=_coordinate(located.get("longitude"), 180),
+        # On the property or within its address, whichever OwnerRez fills.
+        latitude=_coordinate(prop.get("latitude", nested.get("latitude")), 90),
+        longitude=_coordinate(prop.get("longitude", nested.get("longitude")), 180),
         # Only an IANA name: a Windows zone name ("Eastern Standard Time") is not one.
         timezone=timezone if isinstance(timezone, str) and IANA_ZONE.fullmatch(timezone) else None,
         check_in_time=clock_time(prop.get("check_in")),
