@@ -293,6 +293,19 @@ class Settings(BaseSettings):
         le=3650,
         description="A connection's first bookings poll asks for what changed this many days back.",
     )
+    # Lodgify (connectors/lodgify): its API (tests point it at a local server) and the
+    # client-side budget per connection (Lodgify documents no limit: a conservative one).
+    lodgify_api_base_url: str = Field(
+        default="https://api.lodgify.com", description="Lodgify's API (no trailing /v2)."
+    )
+    lodgify_calls_per_second: int = Field(default=5, ge=1, le=100)
+    lodgify_calls_per_minute: int = Field(default=120, ge=1, le=6000)
+    lodgify_first_poll_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="A connection's first bookings poll asks for what changed this many days back.",
+    )
 
     @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")
     @classmethod

@@ -17,6 +17,7 @@ from integration_hub.connectors import (
     front,
     google_maps,
     intercom,
+    lodgify,
     ownerrez,
     resend,
     sendgrid,
@@ -44,6 +45,7 @@ PARTNERS: tuple[Partner, ...] = (
     intercom.PARTNER,
     front.PARTNER,
     ownerrez.PARTNER,
+    lodgify.PARTNER,
 )
 
 
