@@ -24,7 +24,7 @@ import orjson
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.lodgify import NAME, PAGE_SIZE
-from integration_hub.connectors.lodgify.api import LodgifyApi, NoCredentials
+from integration_hub.connectors.lodgify.api import NoCredentials, api_for
 from integration_hub.connectors.lodgify.mapping import utc_time
 from integration_hub.connectors.lodgify.webhook import BOOKING_POLLED, PROPERTY_POLLED
 from integration_hub.connectors.outbound import call_failed, refuse
@@ -53,13 +53,10 @@ def _fetch(context: PollContext, operation: str, path: str,
     """The page's items and Lodgify's count of them all (None when it gives none)."""
     if not is_instance_id(context.instance):
         raise refuse(NAME, operation, "a Lodgify poll runs per connection")
-    api = LodgifyApi(context.calls.settings, context.calls.secrets, context.calls.engine)
     try:
-        answer = api.get(context.instance, operation, path, params)
+        answer = api_for(context.calls).get(context.instance, operation, path, params)
     except NoCredentials as error:
         raise refuse(NAME, operation, f"the connection's credentials: {error}") from None
-    finally:
-        api.close()
     if isinstance(answer, list):
         items, count = answer, None
     elif isinstance(answer, dict) and isinstance(answer.get("items", []), list):

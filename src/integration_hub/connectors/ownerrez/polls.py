@@ -28,7 +28,7 @@ from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.outbound import call_failed, refuse
 from integration_hub.connectors.ownerrez import NAME
-from integration_hub.connectors.ownerrez.api import NoCredentials, OwnerRezApi, api_path
+from integration_hub.connectors.ownerrez.api import NoCredentials, api_for, api_path
 from integration_hub.connectors.ownerrez.mapping import utc_time
 from integration_hub.connectors.ownerrez.webhook import BOOKING_POLLED, PROPERTY_POLLED
 from integration_hub.connectors.partner import PollContext, PollPage
@@ -75,13 +75,10 @@ def _connection(context: PollContext, operation: str) -> str:
 
 def _get(context: PollContext, connection: str, operation: str, path: str,
          params: dict[str, str] | None) -> dict[str, Any]:  # fmt: skip
-    api = OwnerRezApi(context.calls.settings, context.calls.secrets, context.calls.engine)
     try:
-        answer = api.get(connection, operation, path, params)
+        answer = api_for(context.calls).get(connection, operation, path, params)
     except NoCredentials as error:
         raise refuse(NAME, operation, f"the connection's credentials: {error}") from None
-    finally:
-        api.close()
     if not isinstance(answer, dict) or not isinstance(answer.get("items", []), list):
         raise call_failed(NAME, operation, status=200, message="no items list", retryable=False)
     return answer
