@@ -280,6 +280,7 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
+<<<<<<< HEAD
     # Hospitable (connectors/hospitable)
     hospitable_api_base_url: str = Field(
         default="https://public.api.hospitable.com/v2",
@@ -306,6 +307,33 @@ class Settings(BaseSettings):
         default=False,
         description="Tests and local setups only: let a feed URL (or a redirect) reach a "
         "private or loopback host, over plain http too.",
+=======
+    # OwnerRez (connectors/ownerrez): its API (tests point it at a local server) and the
+    # client-side budget per connection (OwnerRez documents no limit: a conservative one).
+    ownerrez_api_base_url: str = Field(
+        default="https://api.ownerrez.com", description="OwnerRez's API (no trailing /v2)."
+    )
+    ownerrez_calls_per_second: int = Field(default=5, ge=1, le=100)
+    ownerrez_calls_per_minute: int = Field(default=300, ge=1, le=6000)
+    ownerrez_first_poll_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="A connection's first bookings poll asks for what changed this many days back.",
+    )
+    # Lodgify (connectors/lodgify): its API (tests point it at a local server) and the
+    # client-side budget per connection (Lodgify documents no limit: a conservative one).
+    lodgify_api_base_url: str = Field(
+        default="https://api.lodgify.com", description="Lodgify's API (no trailing /v2)."
+    )
+    lodgify_calls_per_second: int = Field(default=5, ge=1, le=100)
+    lodgify_calls_per_minute: int = Field(default=120, ge=1, le=6000)
+    lodgify_first_poll_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="A connection's first bookings poll asks for what changed this many days back.",
+>>>>>>> pms-orez
     )
 
     @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")

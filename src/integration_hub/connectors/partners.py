@@ -21,6 +21,8 @@ from integration_hub.connectors import (
     ical,
     guesty,
     intercom,
+    lodgify,
+    ownerrez,
     resend,
     sendgrid,
     stripe,
@@ -50,6 +52,8 @@ PARTNERS: tuple[Partner, ...] = (
     hospitable.PARTNER,
     ical.PARTNER,
     guesty.PARTNER,
+    ownerrez.PARTNER,
+    lodgify.PARTNER,
 )
 
 
