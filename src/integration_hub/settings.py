@@ -280,7 +280,6 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
-<<<<<<< HEAD
     # Hospitable (connectors/hospitable)
     hospitable_api_base_url: str = Field(
         default="https://public.api.hospitable.com/v2",
@@ -307,7 +306,7 @@ class Settings(BaseSettings):
         default=False,
         description="Tests and local setups only: let a feed URL (or a redirect) reach a "
         "private or loopback host, over plain http too.",
-=======
+    )
     # OwnerRez (connectors/ownerrez): its API (tests point it at a local server) and the
     # client-side budget per connection (OwnerRez documents no limit: a conservative one).
     ownerrez_api_base_url: str = Field(
@@ -333,7 +332,6 @@ class Settings(BaseSettings):
         ge=1,
         le=3650,
         description="A connection's first bookings poll asks for what changed this many days back.",
->>>>>>> pms-orez
     )
 
     @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")
