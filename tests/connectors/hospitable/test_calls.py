@@ -7,6 +7,7 @@ PostgreSQL when configured."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -16,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.hospitable import samples
+from integration_hub.connectors.hospitable.api import api_for, close_apis
 from integration_hub.connectors.hospitable.calls import HospitableCalls
 from integration_hub.connectors.hospitable.polls import fetch_properties
 from integration_hub.connectors.hospitable.webhook import HospitableConnector
@@ -28,6 +30,7 @@ from tests.helpers import make_settings
 from tests.partner_server import PartnerServer, Reply
 
 CONNECTION = "brickell-homes"
+NOW = 1_796_119_200.0  # 2026-12-01T10:00:00Z
 TOKEN = "hsp_pat_3f9a1c7e5b2d4f6a8c0e"
 OTHER_TOKEN = "hsp_pat_other_connection_77aa"
 SECRETS = EnvSecretSource(
@@ -59,6 +62,12 @@ def settings(tmp_path: Path, database_url: str, server: PartnerServer) -> Settin
     )
 
 
+@pytest.fixture(autouse=True)
+def _close_apis() -> Iterator[None]:
+    yield
+    close_apis()
+
+
 @pytest.fixture
 def calls(settings: Settings, engine: Engine) -> Iterator[HospitableCalls]:
     built = HospitableCalls(settings, SECRETS, engine)
@@ -76,33 +85,40 @@ def stored(engine: Engine) -> list[tuple[str, str]]:
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def test_a_fetched_reservation_is_stored_once_and_normalized(
+def test_each_fetch_is_stored_with_its_fetch_time_and_normalized(
     calls: HospitableCalls, server: PartnerServer, engine: Engine
 ) -> None:
-    reservation = samples.reservation_data(category="cancelled")
-    server.reply(Reply(200, {"data": reservation}), Reply(200, {"data": reservation}))
-    request = pms.FetchReservation(CONNECTION, reservation["id"])
+    """A, then B, then A again: three events, each ordered by when it was fetched."""
+    a = samples.reservation_data(category="accepted")
+    b = {**a, "reservation_status": {"current": {"category": "cancelled"}}}
+    server.reply(*(Reply(200, {"data": data}) for data in (a, b, a)))
+    request = pms.FetchReservation(CONNECTION, a["id"])
+    before = datetime.now(UTC)
 
-    first = calls.fetch_reservation(request)
-    again = calls.fetch_reservation(request)
+    outcomes = [calls.fetch_reservation(request) for _ in range(3)]
 
-    assert (first, again) == (pms.FetchOutcome("stored"), pms.FetchOutcome("duplicate"))
+    assert outcomes == [pms.FetchOutcome("stored")] * 3
     sent = server.requests[0]
-    assert (sent.method, sent.path) == ("GET", f"/v2/reservations/{reservation['id']}")
+    assert (sent.method, sent.path) == ("GET", f"/v2/reservations/{a['id']}")
     assert sent.query == {"include": ["guest,properties,financials"]}
     assert sent.headers["authorization"] == f"Bearer {TOKEN}"
-    [(event_id, event_type)] = stored(engine)
-    assert event_type == "reservation.fetched"
-    assert event_id.startswith(f"{CONNECTION}:fetched:{reservation['id']}:")
+    rows = stored(engine)
+    assert [event_type for _, event_type in rows] == ["reservation.fetched"] * 3
+    assert all(i.startswith(f"{CONNECTION}:fetched:{a['id']}:") for i, _ in rows)
+    assert len({i for i, _ in rows}) == 3
 
     normalizer = Normalizer(
         engine, {"hospitable": HospitableConnector()}, lambda _: [], batch_size=10
     )
-    assert normalizer.drain_batch() == 1
+    assert normalizer.drain_batch() == 3
     with engine.connect() as connection:
-        [envelope] = connection.execute(select(internal_events.c.envelope)).scalars()
-    assert envelope["type"] == "pms.reservation_observed"
-    assert (envelope["data"]["status"], envelope["data"]["complete"]) == ("cancelled", True)
+        envelopes = connection.execute(select(internal_events.c.envelope)).scalars().all()
+    data = sorted(
+        (envelope["data"] for envelope in envelopes), key=lambda d: d["source_updated_at"]
+    )
+    assert [d["status"] for d in data] == ["confirmed", "cancelled", "confirmed"]  # by fetch time
+    assert all(d["complete"] for d in data)
+    assert datetime.fromisoformat(data[0]["source_updated_at"]) >= before
 
 
 def test_each_connection_calls_with_its_own_token_and_one_without_has_no_credentials(
@@ -139,6 +155,23 @@ def test_a_429_pauses_the_connection_for_its_retry_after(
     assert len(server.requests) == 1
 
 
+def test_a_retry_after_of_zero_pauses_for_no_time(
+    calls: HospitableCalls, server: PartnerServer
+) -> None:
+    reservation = samples.reservation_data()
+    server.reply(Reply(429, {"message": "Too Many Attempts."}, {"Retry-After": "0"}),
+                 Reply(200, {"data": reservation}))  # fmt: skip
+    request = pms.FetchReservation(CONNECTION, reservation["id"])
+
+    with pytest.raises(ApplicationError) as limited:
+        calls.fetch_reservation(request)
+
+    assert limited.value.next_retry_delay is not None
+    assert limited.value.next_retry_delay.total_seconds() == 0
+    assert calls.fetch_reservation(request) == pms.FetchOutcome("stored")  # not held back
+    assert len(server.requests) == 2
+
+
 def test_a_refused_token_fails_for_good_without_the_token_in_the_error(
     calls: HospitableCalls, server: PartnerServer
 ) -> None:
@@ -165,16 +198,19 @@ def property_page(ids: list[str], current: int, last: int) -> Reply:
     return Reply(200, {"data": data, "meta": {"current_page": current, "last_page": last}})
 
 
-def test_the_poll_walks_the_pages_then_starts_over(
+def test_the_poll_walks_the_pages_then_starts_a_new_pass(
     settings: Settings, engine: Engine, server: PartnerServer
 ) -> None:
-    server.reply(property_page(["p1", "p2"], 1, 2), property_page(["p3"], 2, 2))
-    context = PollContext(CallsContext(settings, SECRETS, engine), CONNECTION, max_events=100)
+    # The second page's meta claims page 1: the page asked for is the page answered.
+    server.reply(property_page(["p1", "p2"], 1, 2), property_page(["p3"], 1, 2))
+    calls_context = CallsContext(settings, SECRETS, engine)
+    context = PollContext(calls_context, CONNECTION, max_events=100)
 
-    first = fetch_properties(context, None)
-    last = fetch_properties(context, first.cursor)
+    first = fetch_properties(context, None, clock=lambda: NOW)
+    last = fetch_properties(context, first.cursor, clock=lambda: NOW + 5)
 
-    assert (first.cursor, first.more, last.cursor, last.more) == ("2", True, "1", False)
+    assert (first.cursor, first.more) == (f"{int(NOW)}:2", True)
+    assert (last.cursor, last.more) == (f"{int(NOW) + 5}:1", False)
     assert [r.query for r in server.requests] == [
         {"page": ["1"], "per_page": ["100"]},
         {"page": ["2"], "per_page": ["100"]},
@@ -188,11 +224,20 @@ def test_the_poll_walks_the_pages_then_starts_over(
         [CONNECTION, "property", "p3"],
     ]
     assert {e.event_type for e in first.events} == {"property.polled"}
-    assert orjson.loads(first.events[0].body)["id"] == "p1"
-    # The same property listed again, unchanged, is the same event (a duplicate in storage).
+    polled = orjson.loads(first.events[0].body)
+    assert (polled["data"]["id"], polled["fetched_at"]) == ("p1", "2026-12-01T10:00:00Z")
+    # The same page retried within its pass is the same event (a duplicate in storage) ...
+    server.reply(property_page(["p1", "p2"], 1, 2))
+    retried = fetch_properties(
+        PollContext(calls_context, CONNECTION, max_events=100), None, clock=lambda: NOW
+    )
+    assert retried.events[0].partner_event_id == ids[0]
+    # ... and the next pass stores it again: A, B, then A again are three events.
     server.reply(property_page(["p1"], 1, 1))
-    again = fetch_properties(context, "1")
-    assert again.events[0].partner_event_id == ids[0]
+    again = fetch_properties(context, last.cursor, clock=lambda: NOW + 3600)
+    assert again.events[0].partner_event_id not in ids
+    # One API (client and limiter) per worker context, whatever the pages.
+    assert api_for(calls_context) is api_for(calls_context)
 
 
 def test_the_poll_of_a_connection_without_a_token_fails_naming_the_secret(

@@ -76,7 +76,9 @@ def test_a_hospitable_signature_verifies_and_tampering_is_refused() -> None:
     refused = [
         (delivery(body + b" ", {"Signature": signature(body, SECRET)}), [SECRET]),
         (delivery(body, {}), [SECRET]),
-        (delivery(body, {"Signature": signature(body, SECRET).upper()[:-1]}), [SECRET]),
+        # Hospitable sends lower-case hex: upper case is another string, not the signature.
+        (delivery(body, {"Signature": signature(body, SECRET).upper()}), [SECRET]),
+        (delivery(body, {"Signature": signature(body, SECRET)[:-1]}), [SECRET]),  # truncated
         # Another connection's secret never verifies this connection's delivery.
         (good, [OTHER_CONNECTION_SECRET]),
     ]
@@ -151,7 +153,7 @@ def test_a_reservation_maps_every_field_of_the_get_shape() -> None:
         "booked_at": "2026-11-28T15:42:10Z",
         "source_updated_at": fields["source_updated_at"],
         "is_block": False,
-        "complete": True,
+        "complete": False,  # pushed under a guessable secret: the core fetches the truth
     }
     assert fields["source_updated_at"].startswith("2026-12-01T14:03:34")
 
@@ -240,15 +242,23 @@ def test_deleted_and_merged_properties_are_removed_listings() -> None:
     )
 
 
-def test_polled_properties_and_fetched_reservations_are_bare_objects() -> None:
-    [listing] = events_of("property.polled", orjson.dumps(samples.property_data()))
+def test_polled_properties_and_fetched_reservations_carry_their_fetch_time() -> None:
+    at = datetime(2026, 12, 1, 14, 5, 0, 125_000, tzinfo=UTC)
+    [listing] = events_of("property.polled", payloads.fetched_body(samples.property_data(), at))
     reservation = samples.reservation_data(category="request", sub_category="request to book")
-    [fetched] = events_of("reservation.fetched", orjson.dumps(reservation))
+    [fetched] = events_of("reservation.fetched", payloads.fetched_body(reservation, at))
 
     assert listing["data"]["source_listing_id"] == samples.PROPERTY_ID
-    assert listing["data"]["source_updated_at"] is None
+    assert listing["data"]["source_updated_at"] == "2026-12-01T14:05:00.125000Z"
     assert (fetched["data"]["status"], fetched["data"]["complete"]) == ("pending", True)
-    assert fetched["data"]["source_updated_at"] is None  # a fetch carries no change time
+    assert fetched["data"]["source_updated_at"] == "2026-12-01T14:05:00.125000Z"
+    for event_type, bare in [
+        ("property.polled", samples.property_data()),
+        ("reservation.fetched", reservation),
+        ("reservation.fetched", {"fetched_at": "yesterday", "data": reservation}),
+    ]:  # without a fetch time the core could not order it: refused
+        with pytest.raises(NormalizationError):
+            events_of(event_type, orjson.dumps(bare))
 
 
 def test_a_data_array_gives_one_event_per_object() -> None:
@@ -257,6 +267,9 @@ def test_a_data_array_gives_one_event_per_object() -> None:
     assert [e["data"]["source_listing_id"] for e in removed] == ["p-1", "p-2"]
     with pytest.raises(NormalizationError):
         events_of("property.deleted", envelope("property.deleted", [{"id": "p-1"}, "p-2"]))
+    many = [{"id": f"p-{n}"} for n in range(101)]  # past the bound: refused, not cut short
+    with pytest.raises(NormalizationError, match="over 100"):
+        events_of("property.deleted", envelope("property.deleted", many))
 
 
 def test_unmapped_actions_are_stored_but_not_normalized() -> None:

@@ -8,7 +8,14 @@
 - `calls.py` / `workflows.py`: `hospitable.fetch_reservation` fetches one reservation with the
   connection's personal access token (`HOSPITABLE_ACCESS_TOKEN`) and stores it as a raw event.
 - `polls.py`: one poll per connection lists its properties page by page (a backstop for
-  missed `property.*` webhooks).
+  missed `property.*` webhooks); polled and fetched objects carry their fetch time.
+
+Only host mode is supported: each manager's own Hospitable account points its webhook at
+its connection's URL and signs with its own secret (base64 of the account's primary e-mail).
+The vendor mode (Partner Portal: one URL and one secret for every customer) is not: it would
+need the connection read from the payload, not the URL. As a host-mode secret is guessable and
+nothing signed is timestamped, pushed reservations are lean (`complete=False`): the core
+fetches the truth with the connection's access token (`hospitable.fetch_reservation`).
 
 The declaration is static and cheap: the factories import the modules only when called.
 """
@@ -51,8 +58,8 @@ WEBHOOK_SECRET_FAMILY = Secret(
     format=r"\S{8,}",
     used_for="webhook",
     per_instance=True,
-    source="Vendors: Hospitable Partner Portal > Webhooks > Signing secret; a host's own "
-    "account: base64 of the primary user's e-mail address (Hospitable > Apps > Webhooks)",
+    source="the manager's own account (host mode, one webhook URL per connection): base64 of "
+    "the primary user's e-mail address (Hospitable > Apps > Webhooks)",
 )
 
 

@@ -11,6 +11,7 @@ token, and the next attempt (the next poll, a replayed fetch) reads it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from integration_hub.connectors.outbound import (
     parse_retry_after,
     timed_call,
 )
+from integration_hub.connectors.partner import CallsContext
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
 
@@ -43,7 +45,8 @@ def limit_key(connection: str) -> str:
 
 
 class HospitableApi:
-    """One per worker (calls) or per poll page; `close` ends its HTTP client."""
+    """One per worker: `HospitableCalls` holds its own, polls share `api_for`'s; `close` ends
+    its HTTP client."""
 
     def __init__(
         self,
@@ -98,7 +101,9 @@ class HospitableApi:
             return None
         if status == 429:
             retry_after = response.headers.get("retry-after")
-            pause = parse_retry_after(retry_after) or DEFAULT_PAUSE
+            pause = parse_retry_after(retry_after)
+            if pause is None:  # "Retry-After: 0" is a pause of 0 s, not the default
+                pause = DEFAULT_PAUSE
             self.limiter.pause(key, pause.total_seconds())
             raise call_failed(
                 NAME,
@@ -125,3 +130,29 @@ class HospitableApi:
         if not isinstance(answer, dict):
             raise call_failed(NAME, operation, status=status, message="the answer is not JSON")
         return answer
+
+
+# A poll gets its context per page: the API (its HTTP client and its limiter) is kept per
+# worker context, so a worker's pages share one client and one limiter.
+_APIS: dict[int, tuple[CallsContext, HospitableApi]] = {}
+_APIS_LOCK = threading.Lock()
+MAX_KEPT = 8  # worker contexts in one process: one, a few in tests
+
+
+def api_for(context: CallsContext) -> HospitableApi:
+    with _APIS_LOCK:
+        kept = _APIS.get(id(context))
+        if kept is not None and kept[0] is context:
+            return kept[1]
+        while len(_APIS) >= MAX_KEPT:  # the oldest context's (tests make many)
+            _APIS.pop(next(iter(_APIS)))[1].close()
+        api = HospitableApi(context.settings, context.secrets, context.engine)
+        _APIS[id(context)] = (context, api)
+        return api
+
+
+def close_apis() -> None:
+    """Close every kept client (tests, a worker's shutdown)."""
+    with _APIS_LOCK:
+        while _APIS:
+            _APIS.popitem()[1][1].close()

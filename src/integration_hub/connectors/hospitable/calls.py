@@ -2,16 +2,20 @@
 event (`pms.store_fetched`), which the normalizer then reads like a delivered one.
 
 `GET /v2/reservations/{uuid}?include=guest,properties,financials` answers `{"data": {...}}`,
-the same object a `reservation.*` webhook carries; the stored body is that object, typed
-`reservation.fetched`, keyed `<connection>:fetched:<id>:<hash of its bytes>` so an unchanged
-reservation fetched again is a duplicate. Without a token for the connection the activity
-answers `no_credentials` at once; a reservation Hospitable does not know, `not_found`.
+the same object a `reservation.*` webhook carries; the stored body is
+`{"fetched_at", "data"}` (`payloads.fetched_body`: the fetch time is its `source_updated_at`),
+typed `reservation.fetched`, keyed `<connection>:fetched:<id>:<fetch time>:<hash>` so each
+fetch is its own event (A, then B, then A again: three, and the newest fetch wins). The fetch
+time is taken before the call: what it answers is at least that new. Without a token for the
+connection the activity answers `no_credentials` at once; a reservation Hospitable does not
+know, `not_found`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,7 +24,7 @@ from temporalio import activity
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
-from integration_hub.connectors.hospitable import NAME
+from integration_hub.connectors.hospitable import NAME, payloads
 from integration_hub.connectors.hospitable.api import HospitableApi
 from integration_hub.connectors.hospitable.webhook import FETCHED_RESERVATION
 from integration_hub.connectors.outbound import refuse
@@ -57,6 +61,7 @@ class HospitableCalls:
         token = self._api.token(request.connection)
         if token is None:
             return pms.FetchOutcome("no_credentials")
+        fetched_at = datetime.now(UTC)
         answer = self._api.get(
             request.connection,
             token,
@@ -68,8 +73,10 @@ class HospitableCalls:
         data = answer.get("data") if answer is not None else None
         if not isinstance(data, dict):
             return pms.FetchOutcome("not_found")
-        body = orjson.dumps(data)
-        key = f"fetched:{request.source_reservation_id}:{pms.content_hash(body)}"
+        body = payloads.fetched_body(data, fetched_at)
+        stamp = fetched_at.strftime("%Y%m%dT%H%M%S.%fZ")
+        digest = pms.content_hash(orjson.dumps(data))
+        key = f"fetched:{request.source_reservation_id}:{stamp}:{digest}"
         event = PartnerEvent(
             pms.connection_event_id(request.connection, key), FETCHED_RESERVATION, body
         )

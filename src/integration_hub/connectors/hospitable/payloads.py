@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
+
 from integration_hub.connectors import pms
 from integration_hub.errors import NormalizationError
 
@@ -169,7 +171,7 @@ def _money(reservation: Obj) -> tuple[int | None, str | None]:
 
 
 def observed_reservation(
-    reservation: Obj, *, connection: str, updated_at: datetime | None
+    reservation: Obj, *, connection: str, updated_at: datetime | None, complete: bool
 ) -> pms.ObservedReservation:
     source_id = pms.bounded(reservation.get("id"), pms.MAX_ID)
     if source_id is None:
@@ -201,6 +203,7 @@ def observed_reservation(
         currency=currency,
         booked_at=utc_time(reservation.get("booking_date")),
         source_updated_at=updated_at,
+        complete=complete,
     )
 
 
@@ -253,6 +256,21 @@ def observed_listing(
         check_out_time=_default_time(prop, "check-out", "check_out", "checkout"),
         source_updated_at=updated_at,
     )
+
+
+def fetched_body(data: Obj, fetched_at: datetime) -> bytes:
+    """What the hub stores of an object it fetched itself: `{"fetched_at", "data"}`; the fetch
+    time (UTC) is the object's `source_updated_at`, as the GET shapes carry no change time."""
+    at = fetched_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return orjson.dumps({"fetched_at": at, "data": data})
+
+
+def read_fetched(body: Obj, what: str) -> tuple[Obj, datetime]:
+    """The object and its fetch time from a `fetched_body` wrapper."""
+    data, fetched_at = body.get("data"), utc_time(body.get("fetched_at"))
+    if not isinstance(data, Mapping) or fetched_at is None:
+        raise NormalizationError(f"a {what} is stored as {{fetched_at, data}}")
+    return data, fetched_at
 
 
 def ulid_ms(ulid: str) -> int | None:

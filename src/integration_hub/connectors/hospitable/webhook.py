@@ -11,9 +11,16 @@ millisecond by the ULID's own time when both agree to the second (`created` has 
 seconds; the ULID orders two events of the same second). An id that is no ULID (the
 OpenAPI copy calls it a uuid) leaves `created` alone.
 
+Trust: a host-mode signing secret is derived from the manager's e-mail (guessable) and nothing
+signed is timestamped, so a pushed reservation is taken as a hint of its state: it is observed
+with `complete=False`, and the core fetches the truth with the connection's access token when
+it has one (`hospitable.fetch_reservation`). Pushed properties are kept as observed (a forged
+one only renames or moves a listing until the next properties poll).
+
 Besides webhook actions, `normalize` reads what the hub stored itself: `property.polled` (one
 property of `GET /v2/properties`, `polls.py`) and `reservation.fetched` (the `data` of
-`GET /v2/reservations/{id}`, `calls.py`), both the bare object without an envelope.
+`GET /v2/reservations/{id}`, `calls.py`), both `{"fetched_at", "data"}` wrappers whose fetch
+time is the object's `source_updated_at` (`payloads.fetched_body`).
 """
 
 from __future__ import annotations
@@ -108,15 +115,21 @@ class HospitableConnector(SchemeSigned):
         if not isinstance(body, dict):
             raise NormalizationError("the body is not a JSON object")
         if event.event_type == FETCHED_RESERVATION:
-            return [self._reservation(body, connection, None)]
+            fetched, fetched_at = payloads.read_fetched(body, "fetched reservation")
+            return [self._reservation(fetched, connection, fetched_at, complete=True)]
         if event.event_type == POLLED_PROPERTY:
-            listing = payloads.observed_listing(body, connection=connection, updated_at=None)
+            polled, fetched_at = payloads.read_fetched(body, "polled property")
+            listing = payloads.observed_listing(
+                polled, connection=connection, updated_at=fetched_at
+            )
             return [pms.listing_observed(listing)]
         if event.event_type not in MAPPING:
             return []  # message.created, review.created, ...: stored, not ours to map
         data, when = body.get("data"), updated_at(body)
         # `data` is an object, or (the envelope allows it) an array of them: one event each.
-        listed = data[:MAX_ITEMS] if isinstance(data, list) else [data]
+        if isinstance(data, list) and len(data) > MAX_ITEMS:
+            raise NormalizationError(f"{event.event_type} carries over {MAX_ITEMS} objects")
+        listed = data if isinstance(data, list) else [data]
         items = [item for item in listed if isinstance(item, dict)]
         if not items or len(items) != len(listed):
             raise NormalizationError(f"{event.event_type} needs a `data` object")
@@ -125,8 +138,8 @@ class HospitableConnector(SchemeSigned):
     def _draft(
         self, action: str, data: Mapping[str, Any], connection: str, when: datetime | None
     ) -> InternalEventDraft:
-        if action in RESERVATION_ACTIONS:
-            return self._reservation(data, connection, when)
+        if action in RESERVATION_ACTIONS:  # pushed: a hint the core confirms by a fetch
+            return self._reservation(data, connection, when, complete=False)
         if action in PROPERTY_ACTIONS:
             listing = payloads.observed_listing(data, connection=connection, updated_at=when)
             return pms.listing_observed(listing)
@@ -144,9 +157,11 @@ class HospitableConnector(SchemeSigned):
 
     @staticmethod
     def _reservation(
-        data: Mapping[str, Any], connection: str, when: datetime | None
+        data: Mapping[str, Any], connection: str, when: datetime | None, *, complete: bool
     ) -> InternalEventDraft:
-        reservation = payloads.observed_reservation(data, connection=connection, updated_at=when)
+        reservation = payloads.observed_reservation(
+            data, connection=connection, updated_at=when, complete=complete
+        )
         if reservation.check_out < reservation.check_in:
             raise NormalizationError("the reservation departs before it arrives")
         return pms.reservation_observed(reservation)
