@@ -1,5 +1,9 @@
 """One conditional GET of a feed: redirects followed by hand (each target checked as the URL
-was), the body streamed and cut off past 2 MB, one call per 2 s per host across workers.
+was), connections only to the addresses checked (`connect.PinnedBackend`), the body streamed
+and decompressed by bounded steps, cut off past 2 MB (so a gzip bomb never inflates in
+memory), at most 5 calls a second and 120 a minute per host across workers (Airbnb serves
+every host's feeds from one name). A local file (the CLI's `hub ical add ./file.ics`) is read
+only when it is a regular file, opened without blocking, within the same 2 MB.
 
 Errors say the status or the size, never the URL (its query is the feed's token): 429 and 5xx
 are retryable (Retry-After kept, and a 429 pauses the host for every worker); 401, 403, 404
@@ -20,20 +24,25 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
-from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.call_limits import CallBudget, SharedLimiter, Window
 from integration_hub.connectors.ical import NAME
+from integration_hub.connectors.ical.bodies import (
+    DECODERS,
+    OPERATION,
+    read_capped,
+    read_file,
+    refused,
+)
+from integration_hub.connectors.ical.connect import PrivateAddress, pinned_transport
 from integration_hub.connectors.ical.feeds import (
     FeedUrlRefused,
     Resolver,
     check_feed_url,
     resolves_to_private,
 )
-from integration_hub.connectors.ical.parse import MAX_FEED_BYTES
 from integration_hub.connectors.outbound import call_failed, parse_retry_after, timed_call
 
-OPERATION = "fetch_feed"
 TIMEOUT_SECONDS = 20.0  # each connect, read or write
 # The whole download, redirects included: within the activity's 30 s (outbound.CALL_TIMEOUT),
 # so a feed that trickles bytes fails as itself rather than as a timed-out activity.
@@ -41,7 +50,7 @@ TOTAL_SECONDS = 25.0
 MAX_REDIRECTS = 3
 USER_AGENT = "integration-hub-ical/1.0 (calendar sync)"
 MAX_VALIDATOR = 256  # an ETag or Last-Modified longer than this is not kept (cursor bound)
-HOST_BUDGET = CallBudget(windows=(Window(calls=1, seconds=2),))
+HOST_BUDGET = CallBudget(windows=(Window(calls=5, seconds=1), Window(calls=120, seconds=60)))
 DEFAULT_PAUSE = timedelta(seconds=60)  # a 429 without Retry-After
 REFUSED_STATUSES = frozenset({401, 403, 404, 410})
 
@@ -80,10 +89,6 @@ def host_key(host: str) -> str:
     return f"{NAME}:host:{host}"
 
 
-def refused(message: str, code: str) -> ApplicationError:
-    return call_failed(NAME, OPERATION, status=None, message=message, code=code, retryable=False)
-
-
 def _validator(value: str | None) -> str | None:
     return value if value and len(value) <= MAX_VALIDATOR and value.isascii() else None
 
@@ -98,12 +103,20 @@ class FeedDownloader:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._limiter, self._allow_private = limiter, allow_private_hosts
-        self._resolve, self._transport = resolve, transport
+        self._resolve = resolve
+        # Tests answer in-process (a MockTransport); otherwise connect only where checked.
+        self._transport = transport or pinned_transport(
+            resolve, allow_private_hosts=allow_private_hosts
+        )
 
     def get(self, url: str, validators: Validators) -> Download:
         if url.startswith("file:"):
-            return Download(_read_file(Path(unquote(urlsplit(url).path))), Validators())
-        headers = {"User-Agent": USER_AGENT, "Accept": "text/calendar, */*;q=0.5"}
+            return Download(read_file(Path(unquote(urlsplit(url).path))), Validators())
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "text/calendar, */*;q=0.5",
+            "Accept-Encoding": ", ".join(DECODERS),  # only what `_read_capped` bounds
+        }
         if validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators.last_modified:
@@ -113,6 +126,7 @@ class FeedDownloader:
             follow_redirects=False,
             headers=headers,
             transport=self._transport,
+            trust_env=False,  # no proxy from the environment: the transport is the only path
         )
         deadline = time.monotonic() + TOTAL_SECONDS
         with client, _hidden_urls():
@@ -189,8 +203,10 @@ class FeedDownloader:
                         NAME, OPERATION, status=status, message=f"feed answered {status}",
                         retry_after=response.headers.get("retry-after"),
                     )  # fmt: skip
-                body = _read_capped(response, deadline)
+                body = read_capped(response, deadline)
                 return Download(body, self._validators(response, Validators()))
+        except PrivateAddress:  # resolved again at connect time, to another address
+            raise refused("the feed host resolves to a private address", "private_host") from None
         except httpx.HTTPError as error:  # its text can hold the URL: only the type is kept
             raise call_failed(
                 NAME, OPERATION, status=None, message=f"no answer ({type(error).__name__})"
@@ -214,39 +230,3 @@ def _hidden_urls() -> Iterator[None]:
         yield
     finally:
         _downloading.active = False
-
-
-def too_large(size: int) -> ApplicationError:
-    return refused(f"the feed is over {MAX_FEED_BYTES} bytes ({size} bytes read)", "feed_too_large")
-
-
-def _read_capped(response: httpx.Response, deadline: float) -> bytes:
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FEED_BYTES:
-        raise too_large(int(declared))
-    chunks, size = [], 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_FEED_BYTES:
-            raise too_large(size)  # stops reading: the rest is never downloaded
-        if time.monotonic() > deadline:
-            raise call_failed(
-                NAME, OPERATION, status=None, message=f"the feed took over {TOTAL_SECONDS:.0f} s"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _read_file(path: Path) -> bytes:
-    try:
-        with path.open("rb") as file:
-            body = file.read(MAX_FEED_BYTES + 1)
-    except FileNotFoundError:
-        raise refused("the feed file does not exist", "feed_file_missing") from None
-    except OSError as error:
-        raise refused(
-            f"the feed file cannot be read ({type(error).__name__})", "feed_file"
-        ) from None
-    if len(body) > MAX_FEED_BYTES:
-        raise too_large(len(body))
-    return body

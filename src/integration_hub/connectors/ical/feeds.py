@@ -80,12 +80,30 @@ def _file_url(path: str, *, allow_files: bool) -> str:
     return pure.as_uri()
 
 
+# IPv6 prefixes that carry an IPv4 address a gateway reaches for us: NAT64 (the well-known
+# and the local-use prefix) could reach 127.0.0.1 or 10.x through a gateway; never a feed.
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global address, judged by the IPv4 address an IPv6 one embeds (mapped, 6to4); NAT64
+    addresses are never public (their gateway may reach anything)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in network for network in NAT64):
+            return False
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped.is_global
+        if ip.sixtofour is not None:
+            return ip.sixtofour.is_global
+    return ip.is_global
+
+
 def is_private_name(host: str) -> bool:
     """Whether a host, as written, is one on our own network (an IP literal that is not a
     global address, localhost, a single-label or a local-only name)."""
     host = host.strip("[]").rstrip(".").lower()
     try:
-        return not ipaddress.ip_address(host).is_global
+        return not is_public_address(ipaddress.ip_address(host))
     except ValueError:
         pass
     return host == "localhost" or "." not in host or host.endswith(PRIVATE_SUFFIXES)
@@ -95,7 +113,6 @@ def resolves_to_private(host: str, port: int, resolve: Resolver = socket.getaddr
     """Whether any address `host` resolves to is not global (socket.gaierror when it does not
     resolve). Checked before each request, as a name can point anywhere."""
     for *_, address in resolve(host, port, type=socket.SOCK_STREAM):
-        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
-        if not ip.is_global:
+        if not is_public_address(ipaddress.ip_address(str(address[0]).split("%")[0])):
             return True
     return False

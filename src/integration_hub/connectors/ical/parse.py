@@ -2,7 +2,12 @@
 
 Airbnb: `SUMMARY:Reserved` (a booking) or `Airbnb (Not available)` (a block), all-day
 DTSTART/DTEND (DTEND exclusive: the checkout day), the `HM...` confirmation code in
-DESCRIPTION. Vrbo: `Reserved - <name>` or `Blocked`. Booking.com: `CLOSED - Not available`.
+DESCRIPTION. Vrbo: `Reserved - <name>` or `Blocked`. Booking.com exports every booked night as
+`CLOSED - Not available`: on a feed whose channel is booking, that summary is a stay.
+A timed DTSTART/DTEND with a zone (UTC or TZID) is read in the calendar's X-WR-TIMEZONE (the
+property's) before its date is taken; without one, in its own zone; a floating time keeps its
+wall date. One malformed VEVENT (a date that is none, a property given twice) is skipped and
+counted (`ParsedFeed.skipped`); the rest of the calendar is kept.
 Kept per entry: the UID, the dates, reserved or blocked and the HM code; never the summary
 (Vrbo puts the guest's name there) nor the description (Airbnb puts phone digits there).
 """
@@ -12,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 import icalendar
@@ -52,38 +58,86 @@ class FeedEntry:
         }
 
 
-def kind_of(summary: str) -> Kind:
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    entries: list[FeedEntry]
+    skipped: int  # malformed VEVENTs left out
+
+
+class BrokenEvent(ValueError):
+    """A VEVENT whose dates or identity cannot be read: skipped, the rest kept."""
+
+
+def kind_of(summary: str, channel: str | None = None) -> Kind:
     """A block when the summary says the dates are closed; anything else occupies the
-    listing (a PMS's export names the guest), so it is a stay."""
+    listing (a PMS's export names the guest), so it is a stay. Booking.com closes its booked
+    nights with "CLOSED - Not available": on its feeds that is a stay."""
     text = summary.casefold()
+    if channel == "booking" and text.startswith("closed"):
+        return "reserved"
     return "blocked" if any(word in text for word in BLOCK_WORDS) else "reserved"
 
 
-def _day(value: object) -> date | None:
+def calendar_zone(calendar: icalendar.cal.Component) -> tzinfo | None:
+    """The calendar's X-WR-TIMEZONE (Airbnb's and Vrbo's exports name the property's zone)."""
+    name = calendar.get("X-WR-TIMEZONE")
+    if not isinstance(name, str) or not 0 < len(name) <= 64:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(str(name).strip())
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return None
+
+
+def _one(event: icalendar.cal.Component, name: str) -> Any:
+    value = event.get(name)
+    if isinstance(value, list):
+        raise BrokenEvent(f"{name} given more than once")
+    return value
+
+
+def _dt(event: icalendar.cal.Component, name: str) -> Any:
+    prop = _one(event, name)
+    if prop is None:
+        return None
+    try:
+        return prop.dt
+    except Exception as error:  # icalendar's BrokenCalendarProperty, or a value without .dt
+        raise BrokenEvent(f"{name} is not a date ({type(error).__name__})") from None
+
+
+def _day(value: object, zone: tzinfo | None) -> date | None:
     if isinstance(value, datetime):
-        return value.date()  # the date where the event's own time is (no time zone in iCal)
+        if value.tzinfo is not None and zone is not None:
+            return value.astimezone(zone).date()  # UTC or TZID: the property's date
+        return value.date()  # floating, or no calendar zone: its own wall date
     if isinstance(value, date):
         return value
     return None
 
 
-def _dates(event: icalendar.cal.Component) -> tuple[date, date] | None:
-    start_prop = event.get("DTSTART")
-    start = _day(start_prop.dt) if start_prop is not None else None
+def _dates(event: icalendar.cal.Component, zone: tzinfo | None) -> tuple[date, date] | None:
+    start_dt = _dt(event, "DTSTART")
+    start = _day(start_dt, zone)
     if start is None:
         return None
     end: date | None = None
-    if (end_prop := event.get("DTEND")) is not None:
-        end = _day(end_prop.dt)
-    elif (duration := event.get("DURATION")) is not None and isinstance(duration.dt, timedelta):
-        end = _day(start_prop.dt + duration.dt)
+    if (end_dt := _dt(event, "DTEND")) is not None:
+        end = _day(end_dt, zone)
+    elif isinstance(duration := _dt(event, "DURATION"), timedelta):
+        end = _day(start_dt + duration, zone)
     if end is None or end <= start:
         end = start + timedelta(days=1)
     return start, end
 
 
-def parse_feed(body: bytes, *, today: date) -> list[FeedEntry]:
+def parse_feed(body: bytes, *, today: date, channel: str | None = None) -> list[FeedEntry]:
     """The feed's stays and blocks, sorted, from 30 days ago to two years ahead."""
+    return parse_calendar(body, today=today, channel=channel).entries
+
+
+def parse_calendar(body: bytes, *, today: date, channel: str | None = None) -> ParsedFeed:
+    """The feed's stays and blocks, sorted, and how many malformed events were skipped."""
     if len(body) > MAX_FEED_BYTES:
         raise FeedUnreadable(f"the feed is {len(body)} bytes, over {MAX_FEED_BYTES}")
     # Counted before parsing, so a huge calendar costs no parse.
@@ -102,30 +156,46 @@ def parse_feed(body: bytes, *, today: date) -> list[FeedEntry]:
             f"the feed holds {len(events)} events, over {pms.MAX_CALENDAR_ENTRIES}"
         )
     oldest, furthest = today - timedelta(days=PAST_DAYS), today + timedelta(days=AHEAD_DAYS)
+    zone = calendar_zone(calendar)
     entries: dict[str, FeedEntry] = {}
+    skipped = 0
     for event in events:
-        if str(event.get("STATUS", "")).upper() == "CANCELLED":
+        try:
+            entry = _entry(event, zone, channel)
+        except BrokenEvent:
+            skipped += 1
             continue
-        dates = _dates(event)
-        if dates is None:
+        if entry is None or entry.end < oldest or entry.start > furthest:
             continue
-        start, end = dates
-        if end < oldest or start > furthest:
-            continue
-        uid = pms.bounded(event.get("UID"), MAX_UID) or f"nouid-{start}-{end}"
+        uid = entry.uid
         if uid in entries:  # a UID twice (a feed's bug): keep both stays, told apart by date
-            uid = f"{uid[: MAX_UID - 11]}#{start.isoformat()}"
+            uid = f"{uid[: MAX_UID - 11]}#{entry.start.isoformat()}"
             if uid in entries:
                 continue
-        code = HM_CODE.search(str(event.get("DESCRIPTION", "")))
-        entries[uid] = FeedEntry(
-            uid=uid,
-            start=start,
-            end=end,
-            kind=kind_of(str(event.get("SUMMARY", ""))),
-            channel_code=code.group(0) if code else None,
-        )
-    return sorted(entries.values(), key=lambda e: (e.start, e.end, e.uid))
+        entries[uid] = FeedEntry(uid, entry.start, entry.end, entry.kind, entry.channel_code)
+    ordered = sorted(entries.values(), key=lambda e: (e.start, e.end, e.uid))
+    return ParsedFeed(ordered, skipped)
+
+
+def _entry(
+    event: icalendar.cal.Component, zone: tzinfo | None, channel: str | None
+) -> FeedEntry | None:
+    """The event as an entry (None: cancelled or undated), or BrokenEvent."""
+    if str(event.get("STATUS", "")).upper() == "CANCELLED":
+        return None
+    dates = _dates(event, zone)
+    if dates is None:
+        return None
+    start, end = dates
+    uid = pms.bounded(str(_one(event, "UID") or ""), MAX_UID) or f"nouid-{start}-{end}"
+    code = HM_CODE.search(str(event.get("DESCRIPTION", "")))  # twice: searched in both
+    return FeedEntry(
+        uid=uid,
+        start=start,
+        end=end,
+        kind=kind_of(str(_one(event, "SUMMARY") or ""), channel),
+        channel_code=code.group(0) if code else None,
+    )
 
 
 def calendar_hash(channel: str | None, entries: Sequence[FeedEntry]) -> str:

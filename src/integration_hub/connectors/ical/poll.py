@@ -4,8 +4,11 @@ The cursor is compact JSON: `etag` and `last_modified` (the validators of the co
 GET), `hash` (of the parsed calendar, `parse.calendar_hash`), `n` (how many calendars were
 stored) and `at` (the last fetch, unix seconds, for HUB_ICAL_POLL_MINUTES). A 304 or an
 unchanged hash stores nothing (only the cursor's validators and time move); a changed calendar
-is ONE event with id `<connection>:<n>:<hash[:24]>`: the counter makes A then B then A again
-three events, and a retry after a crash before the commit (same cursor) the same id.
+is ONE event with id `<connection>:<n>:<since>:<hash[:24]>`, where `since` is the previous
+fetch's `at` (this fetch's time when the cursor is new): the counter makes A then B then A
+again three events, a retry after a crash before the commit (same cursor) the same id, and an
+identical calendar after a lost cursor (n back at 1) a new id, as `since` moved on.
+Malformed events the parse skipped are logged (count only) and stored as `skipped`.
 """
 
 from __future__ import annotations
@@ -18,20 +21,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine, select
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.call_limits import SharedLimiter, limit_backend
 from integration_hub.connectors.ical import FEED_URL, FETCHED, NAME
-from integration_hub.connectors.ical.download import (
-    HOST_BUDGET,
-    FeedDownloader,
-    Validators,
-    refused,
-)
+from integration_hub.connectors.ical.bodies import refused
+from integration_hub.connectors.ical.download import HOST_BUDGET, FeedDownloader, Validators
 from integration_hub.connectors.ical.feeds import FeedUrlRefused, check_feed_url
-from integration_hub.connectors.ical.parse import FeedUnreadable, calendar_hash, parse_feed
+from integration_hub.connectors.ical.parse import FeedUnreadable, calendar_hash, parse_calendar
 from integration_hub.connectors.partner import PollContext, PollPage
 from integration_hub.secrets.instances import is_instance_id
 from integration_hub.storage.tables import pms_connections
@@ -39,6 +39,7 @@ from integration_hub.storage.tables import pms_connections
 # A schedule tick comes a little early or late: a feed due in under this is fetched now.
 DUE_SLACK_SECONDS = 60
 FEED_CHANNELS = frozenset({"airbnb", "vrbo", "booking", "other"})
+log = structlog.get_logger(__name__)
 _limiters: weakref.WeakKeyDictionary[Engine, SharedLimiter] = weakref.WeakKeyDictionary()
 
 
@@ -159,9 +160,12 @@ def fetch_feed(
         return PollPage([], fetched.dump())
     fetched_at = datetime.fromtimestamp(now, UTC)
     try:
-        entries = parse_feed(download.body, today=fetched_at.date())
+        parsed = parse_calendar(download.body, today=fetched_at.date(), channel=feed.channel)
     except FeedUnreadable as error:
         raise refused(str(error), "feed_unreadable") from None
+    if parsed.skipped:
+        log.warning("ical_events_skipped", connection=connection_id, skipped=parsed.skipped)
+    entries = parsed.entries
     digest = calendar_hash(feed.channel, entries)
     if digest == state.hash:
         return PollPage([], fetched.dump())
@@ -171,9 +175,11 @@ def fetch_feed(
         "channel": feed.channel,
         "fetched_at": fetched_at.isoformat().replace("+00:00", "Z"),
         "entries": [entry.as_json() for entry in entries],
+        "skipped": parsed.skipped,
     }
+    since = state.at if state.at is not None else int(now)
     event = PartnerEvent(
-        pms.connection_event_id(connection_id, f"{stored.n}:{digest[:24]}"),
+        pms.connection_event_id(connection_id, f"{stored.n}:{since}:{digest[:24]}"),
         FETCHED,
         json.dumps(body, separators=(",", ":")).encode(),
     )
