@@ -4,14 +4,14 @@ serves a calendar the way Airbnb does (ETag, 304 on If-None-Match)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert
 
-from integration_hub.connectors.call_limits import MemoryBackend, SharedLimiter
+from integration_hub.connectors.call_limits import LimitBackend, MemoryBackend, SharedLimiter
 from integration_hub.connectors.ical import FEED_URL
 from integration_hub.connectors.ical.download import HOST_BUDGET, FeedDownloader
 from integration_hub.connectors.partner import CallsContext, PollContext
@@ -119,6 +119,11 @@ class Ticking:
         return self.now
 
 
-def downloader(clock: Ticking | None = None) -> FeedDownloader:
-    limiter = SharedLimiter("ical", HOST_BUDGET, MemoryBackend(), clock=clock or Ticking())
+def downloader(
+    clock: Callable[[], float] | None = None, backend: LimitBackend | None = None
+) -> FeedDownloader:
+    """A worker's downloader; give two the same `backend` (the database's) for two workers."""
+    limiter = SharedLimiter(
+        "ical", HOST_BUDGET, backend or MemoryBackend(), clock=clock or Ticking()
+    )
     return FeedDownloader(limiter, allow_private_hosts=True)

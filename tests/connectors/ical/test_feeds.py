@@ -73,3 +73,28 @@ def test_a_public_name_that_resolves_to_a_private_address_is_caught() -> None:
 
     assert not resolves_to_private("calendar.example.com", 443, resolve)
     assert resolves_to_private("rebind.example.com", 443, resolve)
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.215.14", True),
+        ("::ffff:93.184.215.14", True),  # IPv4-mapped: judged by its IPv4 address
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::5db8:d70e", False),  # NAT64, even of a public address: the gateway decides
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("100.64.0.1", False),  # carrier-grade NAT
+    ],
+)
+def test_addresses_that_reach_a_private_one_are_not_public(address: str, public: bool) -> None:
+    import ipaddress
+
+    from integration_hub.connectors.ical.feeds import is_public_address
+
+    assert is_public_address(ipaddress.ip_address(address)) is public
+    if not public:
+        with pytest.raises(FeedUrlRefused):
+            check_feed_url(f"https://[{address}]/1.ics" if ":" in address else
+                           f"https://{address}/1.ics")  # fmt: skip

@@ -14,6 +14,7 @@ from integration_hub.connectors.ical.parse import (
     FeedUnreadable,
     calendar_hash,
     kind_of,
+    parse_calendar,
     parse_feed,
 )
 
@@ -71,7 +72,7 @@ def test_a_vrbo_export_keeps_no_guest_name_and_dates_datetimes() -> None:
         ("Not available", "blocked"),
         ("Reserved - Ana Pérez", "reserved"),
         ("Blocked", "blocked"),
-        ("CLOSED - Not available", "blocked"),  # Booking.com
+        ("CLOSED - Not available", "blocked"),  # on a feed that is not Booking.com's
         ("", "reserved"),
     ],
 )
@@ -79,8 +80,20 @@ def test_summaries_say_stay_or_block(summary: str, kind: str) -> None:
     assert kind_of(summary) == kind
 
 
-def ics(*events: str) -> bytes:
-    body = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", *events, "END:VCALENDAR"]
+def test_booking_com_closed_nights_are_stays_and_airbnb_blocks_stay_blocks() -> None:
+    """Booking.com exports every booked night as "CLOSED - Not available"."""
+    assert kind_of("CLOSED - Not available", "booking") == "reserved"
+    assert kind_of("Airbnb (Not available)", "airbnb") == "blocked"
+    closed = vevent("b@booking.com", "20261210", "20261213", summary="CLOSED - Not available")
+    [entry] = parse_feed(ics(closed), today=TODAY, channel="booking")
+    assert entry.kind == "reserved"
+    assert parse_feed(ics(closed), today=TODAY, channel="airbnb")[0].kind == "blocked"
+
+
+def ics(*events: str, zone: str | None = None) -> bytes:
+    head = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN"]
+    head += [f"X-WR-TIMEZONE:{zone}"] if zone else []
+    body = [*head, *events, "END:VCALENDAR"]
     return "\r\n".join([*body, ""]).encode()
 
 
@@ -124,3 +137,63 @@ def test_too_many_events_or_not_a_calendar_is_refused() -> None:
         parse_feed(ics(*many), today=TODAY)
     with pytest.raises(FeedUnreadable, match="not an iCalendar"):
         parse_feed(b"<html><body>Service unavailable</body></html>", today=TODAY)
+
+
+def event_lines(uid: str, *lines: str) -> str:
+    return "\r\n".join(["BEGIN:VEVENT", f"UID:{uid}", *lines, "END:VEVENT"])
+
+
+def test_a_malformed_event_is_skipped_and_counted_and_the_rest_kept() -> None:
+    good = vevent("good@x", "20261210", "20261212")
+    broken = [
+        event_lines("baddate@x", "DTSTART;VALUE=DATE:20261399", "DTEND;VALUE=DATE:20261401"),
+        event_lines(
+            "twice@x",
+            "DTSTART;VALUE=DATE:20261203",
+            "DTSTART;VALUE=DATE:20261204",
+            "DTEND;VALUE=DATE:20261205",
+        ),
+        event_lines(
+            "endtwice@x",
+            "DTSTART;VALUE=DATE:20261203",
+            "DTEND;VALUE=DATE:20261204",
+            "DTEND;VALUE=DATE:20261205",
+        ),
+        vevent("summary@x", "20261214", "20261215").replace(
+            "SUMMARY:Reserved", "SUMMARY:Reserved\r\nSUMMARY:Blocked"
+        ),
+        vevent("uid@x", "20261216", "20261217").replace("UID:uid@x", "UID:uid@x\r\nUID:u2@x"),
+    ]
+
+    parsed = parse_calendar(ics(good, *broken), today=TODAY)
+
+    assert [e.uid for e in parsed.entries] == ["good@x"]
+    assert parsed.skipped == 5
+
+
+def test_timed_events_take_the_calendars_date_and_floating_ones_their_wall_date() -> None:
+    events = [
+        # 03:00 UTC is 22:00 the evening before in Miami.
+        event_lines("utc@x", "DTSTART:20261210T030000Z", "DTEND:20261213T030000Z"),
+        # 02:00 in Madrid is 20:00 the evening before in Miami.
+        event_lines(
+            "tzid@x",
+            "DTSTART;TZID=Europe/Madrid:20261215T020000",
+            "DTEND;TZID=Europe/Madrid:20261217T020000",
+        ),
+        event_lines("floating@x", "DTSTART:20261220T010000", "DTEND:20261222T010000"),
+    ]
+
+    in_miami = parse_feed(ics(*events, zone="America/New_York"), today=TODAY)
+    no_zone = parse_feed(ics(*events), today=TODAY)
+
+    assert [(e.uid, e.start, e.end) for e in in_miami] == [
+        ("utc@x", date(2026, 12, 9), date(2026, 12, 12)),
+        ("tzid@x", date(2026, 12, 14), date(2026, 12, 16)),
+        ("floating@x", date(2026, 12, 20), date(2026, 12, 22)),
+    ]
+    assert [(e.start, e.end) for e in no_zone] == [  # each in its own zone: UTC's date kept
+        (date(2026, 12, 10), date(2026, 12, 13)),
+        (date(2026, 12, 15), date(2026, 12, 17)),
+        (date(2026, 12, 20), date(2026, 12, 22)),
+    ]

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from structlog.testing import capture_logs
 from temporalio.exceptions import ApplicationError
 
+from integration_hub.connectors.call_limits import limit_backend
 from integration_hub.connectors.ical.parse import MAX_FEED_BYTES
 from integration_hub.connectors.ical.poll import Cursor, fetch_feed
 from integration_hub.connectors.partner import PollPage
@@ -74,8 +75,9 @@ def test_a_calendar_is_stored_once_per_change_and_a_304_stores_nothing(
     ]
     assert first.cursor is not None and len(first.cursor) <= 1024
     assert Cursor.load(first.cursor).etag == '"v1"'
-    # A retry after a crash before the commit fetches from the same cursor: the same id.
-    assert run(None).events[0].partner_event_id == event.partner_event_id
+    # A lost cursor (n back at 1): the same calendar is a new event, not a duplicate of the
+    # first one ever stored (the core may have seen others since).
+    assert run(None).events[0].partner_event_id != event.partner_event_id
 
     not_modified = run(first.cursor)
     assert not_modified.events == []
@@ -93,11 +95,15 @@ def test_a_calendar_is_stored_once_per_change_and_a_304_stores_nothing(
     third = run(second.cursor)
     feed.publish(a_body)  # a new ETag, the same calendar: nothing to store
     same = run(third.cursor)
+    assert server.requests[-1].headers["accept-encoding"] == "gzip, deflate"
 
+    # A retry after a crash before the commit fetches from the same cursor: the same id.
+    feed.publish(a_body)
+    assert run(second.cursor).events[0].partner_event_id == third.events[0].partner_event_id
     ids = [page.events[0].partner_event_id for page in (first, second, third)]
     assert len(set(ids)) == 3
     assert [i.split(":")[1] for i in ids] == ["1", "2", "3"]
-    assert ids[0].split(":")[2] == ids[2].split(":")[2]  # the same calendar, counted apart
+    assert ids[0].split(":")[3] == ids[2].split(":")[3]  # the same calendar, counted apart
     assert same.events == [] and Cursor.load(same.cursor).etag == '"v4"'
     stored = b"".join(page.events[0].body for page in (first, second, third))
     assert TOKEN.encode() not in stored and b"127.0.0.1" not in stored
@@ -181,37 +187,43 @@ def test_a_429_pauses_the_host_for_every_worker_with_its_retry_after(
 ) -> None:
     server.reply(Reply(429, b"slow down", {"retry-after": "7"}))
     clock = Ticking()
-    context = poll_context(settings(tmp_path, database_url), connected, feed_url(server))
-    fetcher = downloader(clock)
+    hub_settings = settings(tmp_path, database_url)
+    context = poll_context(hub_settings, connected, feed_url(server))
+    # Two workers: each its own limiter, both on the hub's shared backend (the database).
+    one, other = (downloader(clock, limit_backend(hub_settings, connected)) for _ in range(2))
 
     with pytest.raises(ApplicationError) as limited:
-        fetch_feed(context, None, downloader=fetcher, clock=clock)
+        fetch_feed(context, None, downloader=one, clock=clock)
     with pytest.raises(ApplicationError) as paused:
-        fetch_feed(context, None, downloader=fetcher, clock=clock)
+        fetch_feed(context, None, downloader=other, clock=clock)
 
     assert not limited.value.non_retryable
     assert limited.value.next_retry_delay is not None
     assert limited.value.next_retry_delay.total_seconds() == 7
     assert paused.value.type == "ical.rate_limited" and "429" in paused.value.message
-    assert len(server.requests) == 1  # the pause kept the second call home
+    assert len(server.requests) == 1  # the pause kept the other worker's call home
     clock.now += 8
-    assert fetch_feed(context, None, downloader=fetcher, clock=clock).events
+    assert fetch_feed(context, None, downloader=other, clock=clock).events
 
 
-def test_one_call_per_host_every_two_seconds(
+def test_five_calls_a_second_per_host_across_workers(
     tmp_path: Path, database_url: str, connected: Engine, server: PartnerServer
 ) -> None:
-    context = poll_context(settings(tmp_path, database_url), connected, feed_url(server))
+    """Airbnb serves every host's feeds from one name: a host takes 5 calls a second (and
+    120 a minute) from all workers together, not one per 2 s."""
+    hub_settings = settings(tmp_path, database_url)
+    context = poll_context(hub_settings, connected, feed_url(server))
     frozen = Ticking()
     frozen.now = NOW
-    fetcher = downloader(lambda: NOW)  # type: ignore[arg-type]
+    workers = [downloader(lambda: NOW, limit_backend(hub_settings, connected)) for _ in range(2)]
 
-    assert fetch_feed(context, None, downloader=fetcher, clock=frozen).events
+    for n in range(5):
+        assert fetch_feed(context, None, downloader=workers[n % 2], clock=frozen).events
     with pytest.raises(ApplicationError) as limited:
-        fetch_feed(context, None, downloader=fetcher, clock=frozen)
+        fetch_feed(context, None, downloader=workers[1], clock=frozen)
 
     assert limited.value.type == "ical.rate_limited" and not limited.value.non_retryable
-    assert len(server.requests) == 1
+    assert len(server.requests) == 5
 
 
 def test_redirects_are_followed_within_bounds_and_never_to_a_file(
@@ -249,6 +261,25 @@ def test_a_local_file_feed_is_read_when_files_were_allowed(
     ]
     assert missing.non_retryable and "does not exist" in missing.message
     assert "gone.ics" not in missing.message
+
+
+def test_a_file_feed_that_is_not_a_regular_file_is_refused_without_blocking(
+    tmp_path: Path, database_url: str, connected: Engine
+) -> None:
+    """A FIFO would block a plain open forever (no writer); a directory or a device is no
+    calendar. Both are refused at once, naming neither path."""
+    import os
+
+    fifo = tmp_path / "feed.ics"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):
+        error = refusal(tmp_path, database_url, connected, str(path))
+        assert error.non_retryable and "not a regular file" in error.message
+        assert str(tmp_path) not in error.message
+    large = tmp_path / "large.ics"
+    large.write_bytes(b"x" * (MAX_FEED_BYTES + 1))
+    too_large = refusal(tmp_path, database_url, connected, str(large))
+    assert too_large.non_retryable and f"over {MAX_FEED_BYTES} bytes" in too_large.message
 
 
 def test_a_redirect_to_a_private_address_is_refused_before_it_is_called() -> None:

@@ -62,7 +62,7 @@ def entry(**change: Any) -> dict[str, Any]:
         {"entries": None},
         {"fetched_at": "yesterday"},
         {"fetched_at": "2026-12-01T10:00:00"},  # no zone
-        {"entries": [{"uid": "a", "start": "2026-12-05", "end": "2026-12-04"}]},
+        {"entries": [entry(start="2026-12-05", end="2026-12-04")]},  # ends before it starts
         {"entries": [entry(uid="")]},
         {"entries": [entry(start="12/05/2026")]},
         {"entries": [entry(summary_kind="maybe")]},
@@ -74,6 +74,13 @@ def test_a_bad_calendar_fails_its_own_normalization(change: dict[str, Any]) -> N
         CONNECTOR.normalize(PartnerEvent(EVENT_ID, "calendar.fetched", json.dumps(body).encode()))
     with pytest.raises(NormalizationError):  # not a connection's id
         normalized(CONNECTOR.sample("calendar.fetched"), event_id="no connection here")
+
+
+def test_an_entry_that_ends_before_it_starts_fails_for_that_reason() -> None:
+    body = {**json.loads(CONNECTOR.sample("calendar.fetched"))}
+    body["entries"] = [entry(start="2026-12-05", end="2026-12-05")]
+    with pytest.raises(NormalizationError, match="ends before it starts"):
+        CONNECTOR.normalize(PartnerEvent(EVENT_ID, "calendar.fetched", json.dumps(body).encode()))
 
 
 def test_other_types_map_to_nothing_and_nothing_is_delivered() -> None:
