@@ -54,7 +54,7 @@ async def test_a_poll_run_per_connection_stores_the_calendar_and_moves_the_curso
             workflow_runner=workflow_runner(),
         ):
             first = await run_poll(temporal.client, queue, poll)
-            # The host allows one call per 2 s: the second run's page waits its turn (retried).
+            # The second run asks with the first one's ETag: a 304 stores nothing.
             second = await run_poll(temporal.client, queue, poll)
 
     assert first == PollResult(pages=1, stored=1, duplicates=0, more=False)
