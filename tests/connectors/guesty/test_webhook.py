@@ -283,6 +283,30 @@ def test_fetched_reservations_normalize_but_are_not_a_webhook_type() -> None:
     assert data["complete"] is True and data["channel"] == "airbnb"
 
 
+def test_a_fetch_after_a_lean_event_is_the_newer_observation() -> None:
+    """The lean event is as of its publishedAt, later than the reservation's lastUpdatedAt; the
+    fetch it caused is as of the call, so the complete data wins newest-first."""
+    lean = samples.lean_reservation("confirmed", publishedAt="2026-12-02T04:10:11Z")
+    whole = samples.full_reservation("confirmed", lastUpdatedAt="2026-12-02T04:10:10.500Z")
+    fetched = orjson.dumps({"fetched_at": "2026-12-02T04:10:13Z", "data": whole})
+
+    lean_data = only(drafts_of(orjson.dumps({"event": "reservation.updated.v2", **lean}),
+                               "reservation.updated.v2"))["data"]  # fmt: skip
+    data = only(drafts_of(fetched, "reservation.fetched"))["data"]
+
+    assert lean_data["source_updated_at"] == "2026-12-02T04:10:11Z"
+    assert data["source_updated_at"] == "2026-12-02T04:10:13Z" and data["complete"] is True
+
+
+@pytest.mark.parametrize("claimed", ["reservation.fetched", "reservation.polled"])
+def test_a_delivery_cannot_pass_for_what_only_the_hub_stores(claimed: str) -> None:
+    body = orjson.dumps({"event": claimed, **samples.full_reservation("cancelled")})
+
+    [event] = guesty.split(delivery(body))
+
+    assert event.event_type == "claimed.hub_type" and guesty.normalize(event) == []
+
+
 def test_every_sample_normalizes_to_its_mapped_type() -> None:
     for event_type, internal in guesty.manifest.event_map.items():
         [event] = guesty.split(delivery(guesty.sample(event_type)))
