@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from integration_hub.connectors import pms
 from integration_hub.connectors.ownerrez import samples
 from integration_hub.connectors.ownerrez.calls import OwnerRezCalls
-from integration_hub.connectors.ownerrez.polls import poll_bookings, poll_properties
+from integration_hub.connectors.ownerrez.polls import next_since, poll_bookings, poll_properties
 from integration_hub.connectors.partner import CallsContext, PollContext
 from integration_hub.errors import CallRefused
 from integration_hub.secrets import EnvSecretSource
@@ -160,16 +160,48 @@ def test_the_bookings_poll_follows_pages_then_asks_from_the_newest_change(
                         {"since_utc": ["2026-11-01T00:00:00Z"], "include_guest": ["true"]})  # fmt: skip
     assert asked[1] == ("/v2/bookings", {"since_utc": ["2026-11-01T00:00:00Z"],
                         "include_guest": ["true"], "offset": ["100"]})  # fmt: skip
-    assert asked[2][1]["since_utc"] == ["2026-12-01T12:30:00Z"]
+    assert asked[2][1]["since_utc"] == ["2026-12-01T12:25:00Z"]  # the newest, 5 min back
     assert {r.headers["authorization"] for r in server.requests} == {BASIC}
     assert (one.more, two.more, three.more) == (True, False, False)
-    assert two.cursor == three.cursor == '{"since":"2026-12-01T12:30:00Z"}'
+    assert {"started", "next"} <= set(orjson.loads(one.cursor or ""))  # kept while paging
+    assert two.cursor == '{"since":"2026-12-01T12:25:00Z"}'
+    # Nothing changed since: the next query starts where this one started, minus 5 minutes.
+    since = datetime.fromisoformat(orjson.loads(three.cursor or "")["since"])
+    assert timedelta(minutes=4) < datetime.now(UTC) - since < timedelta(minutes=6)
     [event] = one.events
     assert event.partner_event_id.startswith(f"{CONNECTION}:booking:1002:")
     assert (event.event_type, orjson.loads(event.body)) == ("booking.polled", second)
     good, bad = two.events
     assert good.event_type == "booking.polled" and bad.malformed is not None  # no id: kept apart
     assert bad.partner_event_id.startswith(f"{CONNECTION}:malformed:")
+
+
+def test_changes_while_paging_and_bookings_without_update_times_are_not_lost(
+    settings: Settings, server: PartnerServer, engine: Engine
+) -> None:
+    """Without `updated_utc` the next query starts where this one started (minus the
+    overlap), not at the old since forever nor at a later time; such a booking is keyed with
+    the query's since, so one that changes and changes back is stored again."""
+    timeless = {k: v for k, v in samples.booking(2001).items() if k != "updated_utc"}
+    server.reply(
+        Reply(200, {"items": [timeless], "next_page_url": None}),
+        Reply(200, {"items": [timeless], "next_page_url": None}),
+    )
+    context = poll_context(settings, engine)
+    before = datetime.now(UTC)
+    one = poll_bookings(context, '{"since":"2026-11-01T00:00:00Z"}')
+    two = poll_bookings(context, one.cursor)
+
+    since = datetime.fromisoformat(orjson.loads(one.cursor or "")["since"])
+    assert before - timedelta(minutes=5, seconds=2) < since <= before - timedelta(minutes=4)
+    assert server.requests[1].query["since_utc"] == [orjson.loads(one.cursor or "")["since"]]
+    assert one.events[0].partner_event_id != two.events[0].partner_event_id
+    # A booking changed during paging (newer than the query's start) does not move the next
+    # query past that start.
+    assert next_since("2026-12-02T05:00:00Z", "2026-12-02T04:50:00Z",
+                      "2026-12-01T00:00:00Z") == "2026-12-02T04:45:00Z"  # fmt: skip
+    assert next_since("2026-12-02T04:00:00Z", "2026-12-02T04:50:00Z",
+                      "2026-12-01T00:00:00Z") == "2026-12-02T03:55:00Z"  # fmt: skip
 
 
 def test_a_first_bookings_poll_asks_a_year_back_and_never_follows_another_host(
