@@ -120,7 +120,7 @@ def _event(
         event_id = pms.connection_event_id(connection, f"malformed:{digest}")
         return PartnerEvent(event_id, "malformed", body, malformed=f"an OwnerRez {kind} without id")
     key = f"{kind}:{str(item_id)[: pms.MAX_ID]}:{digest}"
-    if since is not None and utc_time(item.get("updated_utc")) is None:
+    if since is not None and isinstance(item, dict) and utc_time(item.get("updated_utc")) is None:
         key = f"{kind}:{str(item_id)[: pms.MAX_ID]}:{since}:{digest}"
     return PartnerEvent(pms.connection_event_id(connection, key), event_type, body)
 
