@@ -79,7 +79,7 @@ def test_a_fetched_booking_is_stored_once(
     assert calls.fetch_booking(request) == pms.FetchOutcome("duplicate")
 
     first = server.requests[0]
-    assert (first.method, first.path, first.query) == ("GET", "/v2/bookings/51873349", {})
+    assert (first.method, first.path, first.query) == ("GET", "/v2/bookings/51873349", {"include_guest": ["true"]})
     assert first.headers["authorization"] == BASIC
     [(event_id, event_type, body)] = stored(engine)
     assert event_id.startswith(f"{CONNECTION}:fetched:51873349:")

@@ -1,4 +1,5 @@
-"""OwnerRez's activities: fetch one booking (`GET /v2/bookings/{id}`) after a webhook named it,
+"""OwnerRez's activities: fetch one booking (`GET /v2/bookings/{id}?include_guest=true`, as
+the bookings list asks: without it the guest is missing) after a webhook named it,
 and store it as a `booking.fetched` raw event of the connection (`pms.store_fetched`), which
 the normalizer turns into `pms.reservation_observed` like any other OwnerRez event."""
 
@@ -67,8 +68,9 @@ class OwnerRezCalls:
             raise refuse(NAME, operation, "an OwnerRez booking id is a number")
         try:
             booking = self.api.get(
-                request.connection, operation, f"/v2/bookings/{quote(booking_id)}", missing_ok=True
-            )
+                request.connection, operation, f"/v2/bookings/{quote(booking_id)}",
+                {"include_guest": "true"}, missing_ok=True,
+            )  # fmt: skip
         except NoCredentials:
             return pms.FetchOutcome("no_credentials")
         if booking is None:
