@@ -8,23 +8,26 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors import pms
+from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.ownerrez import samples
 from integration_hub.connectors.ownerrez.calls import OwnerRezCalls
 from integration_hub.connectors.ownerrez.polls import next_since, poll_bookings, poll_properties
+from integration_hub.connectors.ownerrez.webhook import OwnerRezConnector
 from integration_hub.connectors.partner import CallsContext, PollContext
 from integration_hub.errors import CallRefused
+from integration_hub.events import build_event, validate_event
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
-from integration_hub.storage.tables import raw_events
+from integration_hub.storage.tables import managers, pms_connections, raw_events, reservations
 from tests.partner_server import PartnerServer, Reply
 
 CONNECTION = "casa-brickell"
@@ -79,7 +82,11 @@ def test_a_fetched_booking_is_stored_once(
     assert calls.fetch_booking(request) == pms.FetchOutcome("duplicate")
 
     first = server.requests[0]
-    assert (first.method, first.path, first.query) == ("GET", "/v2/bookings/51873349", {"include_guest": ["true"]})
+    assert (first.method, first.path, first.query) == (
+        "GET",
+        "/v2/bookings/51873349",
+        {"include_guest": ["true"]},
+    )
     assert first.headers["authorization"] == BASIC
     [(event_id, event_type, body)] = stored(engine)
     assert event_id.startswith(f"{CONNECTION}:fetched:51873349:")
@@ -99,6 +106,42 @@ def test_a_missing_booking_and_missing_credentials_fail_nothing(
     assert outcome == pms.FetchOutcome("no_credentials")
     assert len(server.requests) == 1  # no call without credentials
     assert stored(engine) == []
+
+
+def test_a_deleted_booking_the_hub_had_is_cancelled_on_its_dates(
+    calls: OwnerRezCalls, server: PartnerServer, engine: Engine
+) -> None:
+    now = datetime.now(UTC)
+    stamps = {"created_at": now, "updated_at": now}
+    with engine.begin() as db:
+        db.execute(insert(managers).values(id="mgr-brickell", name="Brickell Stays",
+                                           billing_mode="per_job", **stamps))  # fmt: skip
+        db.execute(insert(pms_connections).values(id=CONNECTION, partner="ownerrez",
+                   manager_id="mgr-brickell", status="active", options={}, **stamps))  # fmt: skip
+        db.execute(insert(reservations).values(
+            id="res_0123456789abcdef01234567", source="ownerrez", connection_id=CONNECTION,
+            source_reservation_id="51873349", source_listing_id="418207", status="confirmed",
+            raw_status="active", is_block=False, check_in=date(2026, 12, 20),
+            check_out=date(2026, 12, 24), complete=True, **stamps))  # fmt: skip
+    server.reply(Reply(404, {"messages": ["not found"]}), Reply(404, {"messages": ["nope"]}))
+
+    gone = calls.fetch_booking(pms.FetchReservation(CONNECTION, "51873349"))
+    never_seen = calls.fetch_booking(pms.FetchReservation(CONNECTION, "51870000"))
+
+    assert (gone, never_seen) == (pms.FetchOutcome("not_found"), pms.FetchOutcome("not_found"))
+    [(event_id, event_type, body)] = stored(engine)  # nothing for the one never observed
+    assert (event_id, event_type) == (f"{CONNECTION}:gone:51873349", "booking.gone")
+    [draft] = OwnerRezConnector().normalize(PartnerEvent(event_id, event_type, body))
+    event = build_event(partner="ownerrez", partner_event_id=event_id, index=0, draft=draft)
+    validate_event(event)
+    data = event["data"]
+    assert (data["status"], data["raw_status"]) == ("cancelled", "deleted")
+    assert (data["check_in"], data["check_out"], data["source_listing_id"]) == (
+        "2026-12-20",
+        "2026-12-24",
+        "418207",
+    )
+    assert data["source_updated_at"] is not None
 
 
 def test_a_429_pauses_the_connection_and_retries_after_its_delay(

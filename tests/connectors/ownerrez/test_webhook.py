@@ -259,3 +259,14 @@ def test_every_mapped_type_has_a_sample_that_validates() -> None:
         assert draft.type == internal
         validated(event_id, draft)
     assert connector.sample("booking") != connector.sample("booking")  # fresh ids
+
+
+def test_a_deleted_booking_is_a_hint_to_fetch_it() -> None:
+    """The fetch then answers 404 and stores `booking.gone` (test_calls.py)."""
+    connector = OwnerRezConnector()
+    body = orjson.dumps(
+        {"entity_id": 51873349, "entity_type": "booking", "action": "entity_delete"}
+    )
+    [event] = connector.split(delivery(body, {}))
+    [draft] = connector.normalize(event)
+    assert (draft.type, draft.data["source_reservation_id"]) == (pms.RESERVATION_HINTED, "51873349")

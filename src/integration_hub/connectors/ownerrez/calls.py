@@ -19,6 +19,7 @@ from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.outbound import refuse
 from integration_hub.connectors.ownerrez import NAME
 from integration_hub.connectors.ownerrez.api import NoCredentials, OwnerRezApi
+from integration_hub.connectors.ownerrez.gone import gone_event
 from integration_hub.connectors.ownerrez.webhook import BOOKING_FETCHED
 from integration_hub.secrets import SecretSource
 from integration_hub.secrets.instances import is_instance_id
@@ -74,6 +75,10 @@ class OwnerRezCalls:
         except NoCredentials:
             return pms.FetchOutcome("no_credentials")
         if booking is None:
+            # Deleted at OwnerRez: cancel what the hub last observed of it (gone.py).
+            gone = gone_event(self._engine, request.connection, booking_id)
+            if gone is not None:
+                pms.store_fetched(self._engine, partner=NAME, events=[gone])
             return pms.FetchOutcome("not_found")
         if not isinstance(booking, dict) or str(booking.get("id")) != booking_id:
             raise refuse(NAME, operation, "OwnerRez answered something other than the booking")

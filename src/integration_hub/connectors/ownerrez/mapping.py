@@ -193,6 +193,30 @@ def reservation(booking: Mapping[str, Any], connection: str) -> pms.ObservedRese
     )
 
 
+def gone(body: Mapping[str, Any], connection: str) -> pms.ObservedReservation:
+    """A deleted booking (gone.py): cancelled, on the dates the hub last observed."""
+    check_in, check_out = (
+        day(body.get("arrival"), "arrival"),
+        day(body.get("departure"), "departure"),
+    )
+    if check_out <= check_in:
+        raise NormalizationError("booking departure is not after its arrival")
+    is_block = body.get("is_block") is True
+    return pms.ObservedReservation(
+        source=NAME,
+        connection=connection,
+        source_reservation_id=identifier(body.get("id"), "booking id"),
+        source_listing_id=identifier(body.get("property_id"), "booking property_id"),
+        status=pms.Status.CANCELLED,
+        raw_status="deleted",
+        check_in=check_in,
+        check_out=check_out,
+        channel=None,
+        source_updated_at=utc_time(body.get("gone_at")),
+        is_block=is_block,
+    )
+
+
 def _coordinate(value: object, limit: float) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None

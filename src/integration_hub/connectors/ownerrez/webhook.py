@@ -33,7 +33,9 @@ BOOKING = "booking"
 BOOKING_POLLED = "booking.polled"
 BOOKING_FETCHED = "booking.fetched"
 PROPERTY_POLLED = "property.polled"
+BOOKING_GONE = "booking.gone"  # stored by the fetch when OwnerRez answers 404 (gone.py)
 MAPPING: dict[str, str] = {
+    BOOKING_GONE: pms.RESERVATION_OBSERVED,
     BOOKING: pms.RESERVATION_HINTED,
     BOOKING_POLLED: pms.RESERVATION_OBSERVED,
     BOOKING_FETCHED: pms.RESERVATION_OBSERVED,
@@ -138,6 +140,9 @@ class OwnerRezConnector:
                     source=NAME, connection=connection, source_reservation_id=booking_id
                 )
             ]
+        if event.event_type == BOOKING_GONE:
+            return [pms.reservation_observed(mapping.gone(_object(event.body, "gone booking"),
+                                                          connection))]  # fmt: skip
         if event.event_type == PROPERTY_POLLED:
             found = mapping.listing(_object(event.body, "property"), connection)
             return [pms.listing_observed(found)]
@@ -145,6 +150,8 @@ class OwnerRezConnector:
         return [pms.reservation_observed(booking)]
 
     def sample(self, event_type: str) -> bytes:
+        if event_type == BOOKING_GONE:
+            return orjson.dumps(samples.gone())
         if event_type in (BOOKING_POLLED, BOOKING_FETCHED):
             return orjson.dumps(samples.booking())
         if event_type == PROPERTY_POLLED:
