@@ -152,6 +152,8 @@ def test_a_last_row_without_an_update_time_still_moves_on() -> None:
     timeless: list[dict[str, Any]] = [{"_id": "r1"}, {"_id": "r2"}]
     assert next_cursor(Cursor(None, 4, "r0"), timeless) == Cursor(None, 6, "r2")
     assert Cursor.loads(Cursor(None, 6, "r2").dumps()) == Cursor(None, 6, "r2")
+    assert Cursor.loads(Cursor(T1, restarts=2).dumps()) == Cursor(T1, restarts=2)
+    assert Cursor.loads(f"{T1}|2") == Cursor(T1, 2)  # a cursor of the previous release
 
 
 def test_a_run_for_no_connection_or_one_without_credentials_is_refused(

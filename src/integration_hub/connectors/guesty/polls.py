@@ -13,7 +13,9 @@ normally starts at skip 0 from the last page's newest time (`$gte`): what comes 
 same bytes, the same id, a duplicate. Only while a whole page shares one time (a bulk update)
 does the cursor count (`<time>|<taken>|<last id taken>`), and the next page starts one before
 (skip taken - 1) so its first row must be that last id: when it is not, the set shifted under
-the count and the run re-reads that time from skip 0 (duplicates, nothing lost). A page whose
+the count and the run re-reads that time from skip 0 (duplicates, nothing lost), at most
+`MAX_RESTARTS` times per time (then it counts on: ties ordered differently on every query
+must not hold the poll at one time; documented limit). A page whose
 last reservation has no lastUpdatedAt moves on by count the same way. Each reservation is one
 `reservation.polled` event, keyed by its id and a hash of its bytes.
 """
@@ -41,6 +43,7 @@ FIELDS = " ".join(
     ["_id", "listingId", "status", "confirmationCode", "source", "checkIn", "checkOut", "checkInDateLocalized", "checkOutDateLocalized", "plannedArrival", "plannedDeparture", "guestsCount", "numberOfGuests", "guest.fullName", "guest.email", "guest.phone", "money.currency", "money.hostPayout", "money.totalPaid", "money.balanceDue", "listing.timezone", "createdAt", "lastUpdatedAt"]
 )  # fmt: skip
 MAX_TIME = 40
+MAX_RESTARTS = 3  # re-reads of one time's run before counting without the check
 
 _apis: dict[int, tuple[CallsContext, GuestyApi]] = {}
 _apis_lock = threading.Lock()
@@ -69,18 +72,21 @@ class Cursor:
     since: str | None = None  # the `$gte` time of the next query
     taken: int = 0  # rows at `since` already taken (a run of equal times only)
     anchor: str | None = None  # the id of the last row taken, checked at skip taken - 1
+    restarts: int = 0  # re-reads of this time's run after a failed check (bounded)
 
     def dumps(self) -> str:
-        return f"{self.since or ''}|{self.taken}" + (f"|{self.anchor}" if self.anchor else "")
+        parts = [self.since or "", str(self.taken), self.anchor or "", str(self.restarts)]
+        return "|".join(parts[: 4 if self.restarts else 3 if self.anchor else 2])
 
     @classmethod
     def loads(cls, cursor: str | None) -> Cursor:
-        if not cursor:
-            return cls()
-        since, _, rest = cursor.partition("|")
-        taken, _, anchor = rest.partition("|")
+        parts = (cursor or "").split("|")
+        since, taken = parts[0] or None, parts[1] if len(parts) > 1 else ""
+        anchor = parts[2] if len(parts) > 2 else ""
+        restarts = parts[3] if len(parts) > 3 else ""
         count = int(taken) if taken.isdigit() else 0
-        return cls(since or None, count, (anchor or None) if count else None)
+        return cls(since, count, (anchor or None) if count else None,
+                   int(restarts) if restarts.isdigit() else 0)  # fmt: skip
 
 
 def _time(reservation: dict[str, Any]) -> str | None:
@@ -89,7 +95,8 @@ def _time(reservation: dict[str, Any]) -> str | None:
 
 
 def _id(reservation: dict[str, Any]) -> str | None:
-    return pms.bounded(reservation.get("_id"), pms.MAX_ID)
+    found = pms.bounded(reservation.get("_id"), pms.MAX_ID)
+    return found if found is None or "|" not in found else None  # never splits a cursor
 
 
 def next_cursor(state: Cursor, fresh: list[dict[str, Any]], *, full: bool = True) -> Cursor:
@@ -109,7 +116,7 @@ def next_cursor(state: Cursor, fresh: list[dict[str, Any]], *, full: bool = True
     # One time across the page (or none to move on from): count, anchored on the last id.
     if last_time is not None and last_time != state.since:
         return Cursor(last_time, len(fresh), last_id)
-    return Cursor(state.since, state.taken + len(fresh), last_id)
+    return Cursor(state.since, state.taken + len(fresh), last_id, state.restarts)
 
 
 def fetch_page(api: GuestyApi, connection: str, cursor: str | None, limit: int) -> PollPage:
@@ -139,9 +146,13 @@ def fetch_page(api: GuestyApi, connection: str, cursor: str | None, limit: int) 
     more = len(results) >= size
     if state.anchor:
         first = reservations[0] if reservations else {}
-        if _id(first) != state.anchor or _time(first) != state.since:
+        shifted = _id(first) != state.anchor or _time(first) != state.since
+        if shifted and state.restarts < MAX_RESTARTS:
             # The run shifted under the count: read this time again from its first row.
-            return PollPage(events, Cursor(state.since).dumps(), more=True)
+            restart = Cursor(state.since, restarts=state.restarts + 1)
+            return PollPage(events, restart.dumps(), more=True)
+        # Checked (or, after MAX_RESTARTS, taken as is: a run that keeps changing, or ties
+        # Guesty orders differently each time, must not hold the poll at one time forever).
         reservations = reservations[1:]
     moved = next_cursor(state, reservations, full=more)
     return PollPage(events, moved.dumps() if moved != state else cursor, more=more)
