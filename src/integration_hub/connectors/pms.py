@@ -31,6 +31,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -325,3 +326,32 @@ def store_fetched(engine: Engine, *, partner: str, events: Sequence[PartnerEvent
     ]
     with begin_write(engine) as connection:
         return len(raw_events.record_deliveries(connection, events=rows))
+
+
+# ---- Money -----------------------------------------------------------------------------------
+
+# ISO 4217 minor-unit exponents other than 2 (the rest have two).
+ZERO_DECIMAL = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+THREE_DECIMAL = "BHD IQD JOD KWD LYD OMR TND"
+CURRENCY_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(ZERO_DECIMAL.split(), 0),
+    **dict.fromkeys(THREE_DECIMAL.split(), 3),
+    **dict.fromkeys(["CLF", "UYW"], 4),
+}
+MAX_MINOR = 10**13  # larger than any stay's price in any currency: a value past it is garbage
+
+
+def minor_units(amount: object, currency: str | None) -> int | None:
+    """An amount in the currency's major unit (1012.5, "1012.50") in its minor units (half to
+    even); None without a currency (the exponent is unknown) or for anything not a number."""
+    if currency is None or isinstance(amount, bool) or not isinstance(amount, (int, float, str)):
+        return None
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    exponent = CURRENCY_EXPONENTS.get(currency.upper(), 2)
+    scaled = (value * 10**exponent).quantize(Decimal(1), ROUND_HALF_EVEN)
+    return int(scaled) if abs(scaled) <= MAX_MINOR else None

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -88,38 +89,96 @@ def test_a_fetch_stores_the_reservation_with_one_token_for_many_calls(
     again = guesty.fetch_reservation(REQUEST)
     # Another worker reads the stored token instead of asking Guesty for a sixth of the day.
     other = calls(settings, store, server.url, engine)
-    assert other.fetch_reservation(REQUEST) == pms.FetchOutcome("duplicate")
+    assert other.fetch_reservation(REQUEST) == pms.FetchOutcome("stored")
     other.close()
 
-    assert (first, again) == (pms.FetchOutcome("stored"), pms.FetchOutcome("duplicate"))
+    # Each fetch is a new observation (as of its call): stored, even when the data is the same.
+    assert (first, again) == (pms.FetchOutcome("stored"), pms.FetchOutcome("stored"))
     token_call, *gets = server.requests
     assert paths(server) == ["POST /oauth2/token"] + [f"GET /v1/reservations/{RESERVATION_ID}"] * 3
     assert token_call.headers["content-type"].startswith("application/x-www-form-urlencoded")
     token = json.loads(store.versions(TOKEN_SECRET)[0])["access"]
     assert {g.headers["authorization"] for g in gets} == {f"Bearer {token}"}
     assert all(g.query == {} and g.body == b"" for g in gets)
-    [(event_id, event_type, body)] = fetched_rows(engine)
-    assert event_id.startswith(f"{CONNECTION}:fetched:{RESERVATION_ID}:")
-    assert event_type == "reservation.fetched"
-    assert json.loads(body)["_id"] == RESERVATION_ID
+    rows = fetched_rows(engine)
+    assert len(rows) == 3 and len({row[0] for row in rows}) == 3
+    for event_id, event_type, body in rows:
+        assert event_id.startswith(f"{CONNECTION}:fetched:{RESERVATION_ID}:")
+        assert event_type == "reservation.fetched"
+        assert json.loads(body)["data"]["_id"] == RESERVATION_ID
+        assert json.loads(body)["fetched_at"].endswith("Z")
 
 
-def test_a_refused_token_is_replaced_on_the_retry(
-    guesty: GuestyCalls, server: PartnerServer, fake: FakeGuesty
-) -> None:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_796_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def clocked(settings: Settings, store: FileSecretStore, url: str, engine: Engine,
+            clock: Clock, **guesty: Any) -> GuestyCalls:  # fmt: skip
+    own = GuestySettings(_env_file=None, api_base_url=url, **guesty)  # type: ignore[call-arg]
+    return GuestyCalls(settings, store, engine, own, clock=clock)
+
+
+def test_a_refused_token_is_replaced_once_it_is_not_minutes_old(
+    settings: Settings, store: FileSecretStore, server: PartnerServer, fake: FakeGuesty,
+    engine: Engine,
+) -> None:  # fmt: skip
+    clock = Clock()
+    guesty = clocked(settings, store, server.url, engine, clock)
     guesty.fetch_reservation(REQUEST)
     fake.revoke()
     fake.add(status="canceled")  # changed meanwhile: a new version to store
 
     with pytest.raises(ApplicationError) as refused:
         guesty.fetch_reservation(REQUEST)
+    clock.now += 60
+    with pytest.raises(ApplicationError) as held:  # a token a minute old was refused
+        guesty.fetch_reservation(REQUEST)
+    clock.now += 15 * 60
     retried = guesty.fetch_reservation(REQUEST)
+    guesty.close()
 
     assert refused.value.type == "guesty.401" and not refused.value.non_retryable
     assert "eyJ" not in str(refused.value)
+    assert held.value.type == "guesty.token_budget" and not held.value.non_retryable
+    assert held.value.next_retry_delay is not None
+    assert 780 < held.value.next_retry_delay.total_seconds() <= 841
     assert retried == pms.FetchOutcome("stored")
     assert paths(server).count("POST /oauth2/token") == 2
     assert server.requests[-1].headers["authorization"] == "Bearer eyJguesty.token2.sig"
+
+
+def test_tokens_are_budgeted_per_connection_over_a_sliding_day(
+    settings: Settings, store: FileSecretStore, server: PartnerServer, fake: FakeGuesty,
+    engine: Engine,
+) -> None:  # fmt: skip
+    """At most `tokens_per_day` in any 24 h: not 3 then 2 more in the next UTC half day."""
+    clock = Clock()
+    guesty = clocked(settings, store, server.url, engine, clock, tokens_per_day=3)
+    outcomes: list[str] = []
+    for _ in range(4):  # a token refused every hour
+        try:
+            guesty.fetch_reservation(REQUEST)
+            outcomes.append("fetched")
+        except ApplicationError as error:
+            outcomes.append(error.type or "")
+        fake.revoke()
+        guesty.api.tokens.refused(TOKEN_SECRET, f"eyJguesty.token{len(outcomes)}.sig")
+        clock.now += 3600
+    first_issue = clock.now - 4 * 3600
+    clock.now = first_issue + 86_400 + 1  # the first issue left the window
+    after_a_day = guesty.fetch_reservation(REQUEST)
+    guesty.close()
+
+    assert outcomes == ["fetched"] * 3 + ["guesty.token_budget"]
+    assert after_a_day.outcome in ("stored", "duplicate")
+    assert paths(server).count("POST /oauth2/token") == 4
+    log = json.loads(store.versions("GUESTY_TOKEN_LOG__MIA-BEACH")[0])
+    assert log == [first_issue + 3600, first_issue + 7200, clock.now]  # older than 24 h: gone
 
 
 def test_a_429_pauses_the_connection_for_its_retry_after(
@@ -169,14 +228,18 @@ def test_without_credentials_nothing_is_called(
 
 
 def test_unknown_reservations_and_refused_credentials(
-    guesty: GuestyCalls, server: PartnerServer, fake: FakeGuesty, engine: Engine
-) -> None:
+    settings: Settings, store: FileSecretStore, server: PartnerServer, fake: FakeGuesty,
+    engine: Engine,
+) -> None:  # fmt: skip
+    clock = Clock()
+    guesty = clocked(settings, store, server.url, engine, clock)
     missing = pms.FetchReservation(CONNECTION, "6650b1f2e4a0c10013d2ffff")
     assert guesty.fetch_reservation(missing) == pms.FetchOutcome("not_found")
 
     fake.revoke()
     fake.refused_token = 403
     guesty.api.tokens.refused(TOKEN_SECRET, "eyJguesty.token1.sig")
+    clock.now += 3600
     with pytest.raises(ApplicationError) as refused:
         guesty.fetch_reservation(REQUEST)
     with pytest.raises(ApplicationError) as path:
@@ -185,6 +248,7 @@ def test_unknown_reservations_and_refused_credentials(
     assert refused.value.non_retryable and refused.value.type == "guesty.403"
     assert "Gu3sty" not in str(refused.value)
     assert path.value.non_retryable and fetched_rows(engine) == []
+    guesty.close()
 
 
 def test_workers_fetching_at_once_share_one_token(
@@ -196,7 +260,7 @@ def test_workers_fetching_at_once_share_one_token(
     for worker in workers:
         worker.close()
 
-    assert sorted(o.outcome for o in outcomes) == ["duplicate"] * 3 + ["stored"]
+    assert {o.outcome for o in outcomes} <= {"stored", "duplicate"}
     assert paths(server).count("POST /oauth2/token") == 1
 
 

@@ -1,6 +1,7 @@
 """The reconciliation poll of one connection: on the real Temporal dev server the generic poll
 workflow stores each reservation of the list once and moves the cursor; a page of equal
-update times still moves on (the cursor counts what it took); unset connections fetch nothing."""
+update times still moves on (counted, anchored on the last row taken), a reservation changing
+between pages is not skipped; a run for an unset connection is refused."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import Engine, select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
-from integration_hub.connectors.guesty.polls import close_api, fetch_page
+from integration_hub.connectors.guesty.polls import Cursor, close_api, fetch_page, next_cursor
 from integration_hub.connectors.partner import CallsContext
 from integration_hub.connectors.partners import build_connectors, partner_named
 from integration_hub.orchestration.polls import PollActivities, PollInput, PollWorkflow
@@ -83,13 +87,13 @@ async def test_a_poll_run_stores_each_reservation_once_and_moves_the_cursor(
         cursor = poll_cursors.get_cursor(
             connection, partner="guesty", source="reservations", instance=CONNECTION
         )
-    assert cursor == f"{T3}|1"
+    assert cursor == f"{T3}|0"
     lists = [r for r in server.requests if r.path == "/v1/reservations"]
     assert "filters" not in lists[0].query  # the first run takes everything
     assert lists[-1].query["filters"] == [
         f'[{{"field":"lastUpdatedAt","operator":"$gte","value":"{T2}"}}]'
     ]
-    assert lists[-1].query["skip"] == ["2"] and lists[-1].query["sort"] == ["lastUpdatedAt"]
+    assert lists[-1].query["skip"] == ["0"] and lists[-1].query["sort"] == ["lastUpdatedAt"]
     events = polled(engine)
     assert {e.event_type for e in events} == {"reservation.polled"}
     assert all(pms.connection_of(e.partner_event_id) == CONNECTION for e in events)
@@ -106,11 +110,61 @@ def test_a_full_page_of_equal_times_moves_on_by_count(
     second = fetch_page(api, CONNECTION, first.cursor, 2)
     third = fetch_page(api, CONNECTION, second.cursor, 2)
 
-    assert (first.cursor, first.more) == (f"{T2}|1", True)
-    assert (second.cursor, len(second.events), second.more) == (f"{T2}|2", 1, False)
-    assert (third.events, third.cursor) == ([], None)  # nothing new: the cursor stays
-    bare = calls(hub_settings, secret_store(tmp_path / "bare", environ={}), server.url, engine)
-    assert fetch_page(bare.api, CONNECTION, None, 2).events == []
-    assert fetch_page(api, "", None, 2).events == []  # a run for no connection
+    assert (first.cursor, first.more) == (f"{T2}|0", True)
+    assert (second.cursor, len(second.events), second.more) == (
+        f"{T2}|2|6650b1f2e4a0c10013d2c703",
+        2,
+        True,
+    )
+    # One before the count: the anchor row comes first, then nothing new; the cursor stays.
+    assert (len(third.events), third.cursor, third.more) == (1, second.cursor, False)
+    assert server.requests[-1].query["skip"] == ["1"]
     api.close()
+
+
+def test_a_reservation_changing_between_pages_is_not_skipped(
+    hub_settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    fake = FakeGuesty()
+    a, b, c = "6650b1f2e4a0c10013d2c70a", "6650b1f2e4a0c10013d2c70b", "6650b1f2e4a0c10013d2c70c"
+    fake.add(a, lastUpdatedAt=T1)
+    fake.add(b, lastUpdatedAt=T1)
+    fake.add(c, lastUpdatedAt=T2)
+    with PartnerServer(fake) as server:
+        api = calls(hub_settings, secret_store(tmp_path / "secrets"), server.url, engine).api
+        page = fetch_page(api, CONNECTION, None, 2)
+        seen = [orjson.loads(e.body)["_id"] for e in page.events]
+        fake.add(a, lastUpdatedAt=T3, status="checked_in")  # A moves to the end of the list
+        for _ in range(6):
+            if not page.more:
+                break
+            page = fetch_page(api, CONNECTION, page.cursor, 2)
+            seen += [orjson.loads(e.body)["_id"] for e in page.events]
+        api.close()
+
+    assert seen[:2] == [a, b] and c in seen and not page.more
+    assert page.cursor == f"{T3}|0"
+
+
+def test_a_last_row_without_an_update_time_still_moves_on() -> None:
+    rows: list[dict[str, Any]] = [{"_id": "r1", "lastUpdatedAt": T1}, {"_id": "r2"}]
+    assert next_cursor(Cursor(), rows) == Cursor(T1)
+    timeless: list[dict[str, Any]] = [{"_id": "r1"}, {"_id": "r2"}]
+    assert next_cursor(Cursor(None, 4, "r0"), timeless) == Cursor(None, 6, "r2")
+    assert Cursor.loads(Cursor(None, 6, "r2").dumps()) == Cursor(None, 6, "r2")
+    assert Cursor.loads(Cursor(T1, restarts=2).dumps()) == Cursor(T1, restarts=2)
+    assert Cursor.loads(f"{T1}|2") == Cursor(T1, 2)  # a cursor of the previous release
+
+
+def test_a_run_for_no_connection_or_one_without_credentials_is_refused(
+    hub_settings: Settings, engine: Engine, tmp_path: Path, server: PartnerServer
+) -> None:
+    bare = calls(hub_settings, secret_store(tmp_path / "bare", environ={}), server.url, engine)
+    with pytest.raises(ApplicationError) as unset:
+        fetch_page(bare.api, CONNECTION, None, 2)
+    with pytest.raises(ApplicationError) as nobody:
+        fetch_page(bare.api, "", None, 2)
     bare.close()
+
+    assert unset.value.non_retryable and nobody.value.non_retryable
+    assert server.requests == []

@@ -15,9 +15,10 @@ from svix.webhooks import Webhook
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import Delivery, InternalEventDraft, PartnerEvent
 from integration_hub.connectors.guesty import samples
-from integration_hub.connectors.guesty.payloads import channel_of, minor_units, status_of
+from integration_hub.connectors.guesty.payloads import channel_of, guest_total, status_of
 from integration_hub.connectors.guesty.webhook import GuestyConnector
 from integration_hub.connectors.partners import build_connectors
+from integration_hub.connectors.pms import minor_units
 from integration_hub.errors import MalformedPayload, SignatureError
 from integration_hub.events import build_event, validate_event
 from integration_hub.pipeline.normalizer import normalize_row
@@ -193,7 +194,10 @@ def test_a_legacy_reservation_carries_everything(event_type: str) -> None:
     assert (data["adults"], data["children"], data["infants"]) == (2, 1, 0)
     assert data["guest"] == {"name": "Lucía Fernández", "email": "lucia.fernandez@example.org",
                              "phone": "+13055550142"}  # fmt: skip
-    assert (data["total_minor"], data["currency"]) == (101250, "USD")
+    assert (data["total_minor"], data["currency"]) == (
+        112500,
+        "USD",
+    )  # totalPaid + balanceDue, not hostPayout
     assert data["timezone"] == "America/New_York" and data["complete"] is True
     assert data["booked_at"] == "2026-11-20T14:03:11.402000Z"
 
@@ -242,6 +246,10 @@ def test_money_is_in_minor_units_of_its_currency() -> None:
     assert minor_units(12000, "JPY") == 12000
     assert minor_units(1.5, "KWD") == 1500
     assert minor_units(float("nan"), "USD") is None and minor_units(10, None) is None
+    # The guest's total (paid + due), not the host's net payout.
+    assert guest_total({"hostPayout": 900, "totalPaid": 0.1, "balanceDue": 0.2}) == "0.3"
+    assert guest_total({"hostPayout": 900}) is None
+    assert guest_total({"totalPaid": 1125}) == "1125"
 
 
 def test_a_bad_reservation_is_dead_lettered_alone_and_its_error_names_no_guest() -> None:
@@ -273,6 +281,30 @@ def test_fetched_reservations_normalize_but_are_not_a_webhook_type() -> None:
     assert "reservation.fetched" not in guesty.manifest.event_map
     data = only(drafts_of(guesty.sample("reservation.fetched"), "reservation.fetched"))["data"]
     assert data["complete"] is True and data["channel"] == "airbnb"
+
+
+def test_a_fetch_after_a_lean_event_is_the_newer_observation() -> None:
+    """The lean event is as of its publishedAt, later than the reservation's lastUpdatedAt; the
+    fetch it caused is as of the call, so the complete data wins newest-first."""
+    lean = samples.lean_reservation("confirmed", publishedAt="2026-12-02T04:10:11Z")
+    whole = samples.full_reservation("confirmed", lastUpdatedAt="2026-12-02T04:10:10.500Z")
+    fetched = orjson.dumps({"fetched_at": "2026-12-02T04:10:13Z", "data": whole})
+
+    lean_data = only(drafts_of(orjson.dumps({"event": "reservation.updated.v2", **lean}),
+                               "reservation.updated.v2"))["data"]  # fmt: skip
+    data = only(drafts_of(fetched, "reservation.fetched"))["data"]
+
+    assert lean_data["source_updated_at"] == "2026-12-02T04:10:11Z"
+    assert data["source_updated_at"] == "2026-12-02T04:10:13Z" and data["complete"] is True
+
+
+@pytest.mark.parametrize("claimed", ["reservation.fetched", "reservation.polled"])
+def test_a_delivery_cannot_pass_for_what_only_the_hub_stores(claimed: str) -> None:
+    body = orjson.dumps({"event": claimed, **samples.full_reservation("cancelled")})
+
+    [event] = guesty.split(delivery(body))
+
+    assert event.event_type == "claimed.hub_type" and guesty.normalize(event) == []
 
 
 def test_every_sample_normalizes_to_its_mapped_type() -> None:

@@ -108,6 +108,9 @@ def test_a_lean_booking_in_the_older_field_names() -> None:
     assert (data["check_in"], data["check_out"]) == ("2027-02-01", "2027-02-03")
     assert (data["adults"], data["guests_total"]) == (None, 5)
     assert (data["total_minor"], data["currency"]) == (48000, "JPY")  # no minor unit
+    dinar = normalized(BOOKING_POLLED, {**lean, "currency_code": "BHD", "total_amount": "12.345"})
+    unpriced = normalized(BOOKING_POLLED, {**lean, "currency_code": None})
+    assert (dinar["total_minor"], unpriced["total_minor"]) == (12345, None)  # 3 decimals; none
     assert (data["channel"], data["source_updated_at"]) == ("other", None)
 
 

@@ -21,7 +21,7 @@ from temporalio.worker import Worker
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.lodgify import BOOKINGS_SOURCE, NAME, PARTNER, samples
-from integration_hub.connectors.lodgify.polls import poll_bookings, poll_properties
+from integration_hub.connectors.lodgify.polls import next_since, poll_bookings, poll_properties
 from integration_hub.connectors.lodgify.webhook import LodgifyConnector
 from integration_hub.connectors.partner import CallsContext, PollContext
 from integration_hub.errors import CallRefused
@@ -42,7 +42,10 @@ from tests.partner_server import PartnerServer, Reply
 
 CONNECTION = "grove-stays"
 API_KEY = "lgf_7Hq2Zp9Wm4Kx1Rt8Vb3Nc6Yd"
-SECRETS = EnvSecretSource(environ={"LODGIFY_API_KEY__GROVE-STAYS": API_KEY})
+OTHER = "palm-stays"  # another connection: its calls are not under grove-stays' pause
+SECRETS = EnvSecretSource(
+    environ={"LODGIFY_API_KEY__GROVE-STAYS": API_KEY, "LODGIFY_API_KEY__PALM-STAYS": API_KEY}
+)
 
 
 @pytest.fixture
@@ -88,15 +91,39 @@ def test_bookings_page_by_count_then_ask_from_the_newest_change(
     assert [r.query for r in server.requests] == [
         query("2026-11-01T00:00:00", 1),
         query("2026-11-01T00:00:00", 2),
-        query("2026-12-01T12:30:00", 1),
+        query("2026-12-01T12:25:00", 1),  # the newest change, 5 minutes back
     ]
     assert {r.headers["x-apikey"] for r in server.requests} == {API_KEY}
     assert (one.more, two.more, three.more) == (True, False, False)
     assert len(one.events) == 50
-    assert two.cursor == three.cursor == '{"since":"2026-12-01T12:30:00"}'
+    assert "started" in orjson.loads(one.cursor or "")  # kept while paging
+    assert two.cursor == '{"since":"2026-12-01T12:25:00"}'
+    # Nothing changed since: the next query starts where this one started, minus 5 minutes.
+    since = datetime.fromisoformat(orjson.loads(three.cursor or "")["since"]).replace(tzinfo=UTC)
+    assert timedelta(minutes=4) < datetime.now(UTC) - since < timedelta(minutes=6)
     first = two.events[0]
     assert first.partner_event_id.startswith(f"{CONNECTION}:booking:502:")
     assert (first.event_type, orjson.loads(first.body)) == ("booking.polled", newer)
+
+
+def test_changes_while_paging_and_bookings_without_update_times_are_not_lost(
+    settings: Settings, server: PartnerServer, engine: Engine
+) -> None:
+    timeless = {k: v for k, v in samples.booking(777).items() if k != "updated_at"}
+    server.reply(Reply(200, {"count": 1, "items": [timeless]}),
+                 Reply(200, {"count": 1, "items": [timeless]}))  # fmt: skip
+    one = poll_bookings(context(settings, engine), '{"since":"2026-11-01T00:00:00"}')
+    two = poll_bookings(context(settings, engine), one.cursor)
+
+    since = orjson.loads(one.cursor or "")["since"]
+    assert server.requests[1].query["updatedSince"] == [since]
+    moved = datetime.now(UTC) - datetime.fromisoformat(since).replace(tzinfo=UTC)
+    assert timedelta(minutes=4) < moved < timedelta(minutes=6)
+    # Same bytes under another query: stored again (a booking may have changed and back).
+    assert one.events[0].partner_event_id != two.events[0].partner_event_id
+    # A change seen while paging (after the query's start) does not move past that start.
+    assert next_since("2026-12-02T05:00:00", "2026-12-02T04:50:00",
+                      "2026-12-01T00:00:00") == "2026-12-02T04:45:00"  # fmt: skip
 
 
 def test_a_first_poll_asks_a_year_back(
@@ -122,13 +149,14 @@ def test_a_429_pauses_the_connection_and_a_refused_key_fails_for_good(
     assert paused.value.type == "lodgify.rate_limited"
     assert len(server.requests) == 1
 
-    fresh = settings  # another worker (a new context): not paused in this process
+    # The pause is the connection's for every worker (in the database or Redis when shared),
+    # so the refused key is another connection's.
     server.reply(Reply(401, {"message": "Unauthorized"}))
     with pytest.raises(ApplicationError) as refused:
-        poll_properties(context(fresh, engine), None)
+        poll_properties(context(settings, engine, OTHER), None)
     assert refused.value.non_retryable and API_KEY not in str(refused.value)
     with pytest.raises(ApplicationError) as missing:  # no key for this connection: no call
-        poll_properties(context(fresh, engine, "other-stays"), None)
+        poll_properties(context(settings, engine, "other-stays"), None)
     assert missing.value.type == CallRefused.__name__
     assert "LODGIFY_API_KEY__OTHER-STAYS" in str(missing.value)
     assert len(server.requests) == 2
@@ -173,10 +201,12 @@ async def test_a_connections_poll_runs_on_temporal_and_is_normalized(
 
     assert result == PollResult(pages=1, stored=1, duplicates=0, more=False)
     assert again == PollResult(pages=1, stored=0, duplicates=0, more=False)
-    assert server.requests[1].query["updatedSince"] == ["2026-12-01T12:30:00"]
+    assert server.requests[1].query["updatedSince"] == ["2026-12-01T12:25:00"]
     with engine.connect() as connection:
         [state] = poll_cursors.states(connection, partner=NAME)
-    assert (state.instance, state.cursor) == (CONNECTION, '{"since":"2026-12-01T12:30:00"}')
+    since = datetime.fromisoformat(orjson.loads(state.cursor or "")["since"]).replace(tzinfo=UTC)
+    assert state.instance == CONNECTION  # nothing new in the second run: from its start
+    assert timedelta(minutes=4) < datetime.now(UTC) - since < timedelta(minutes=6)
     normalizer = Normalizer(engine, {NAME: LodgifyConnector()}, lambda _: [], batch_size=50)
     assert normalizer.drain_batch() == 1
     with engine.connect() as connection:

@@ -74,19 +74,27 @@ def test_basic_credentials_verify_and_anything_else_is_refused() -> None:
         assert "9Jq2vLx7PzR4tWm8" not in str(refused.value)
 
 
-def test_split_keys_the_entity_and_the_body_under_the_connection() -> None:
+def at(body: bytes, received_at: float, endpoint: str = CONNECTION) -> Delivery:
+    url = f"https://hub.example/webhooks/ownerrez/{endpoint}"
+    return Delivery(body, {}, url, received_at, endpoint=endpoint)
+
+
+def test_split_keys_the_entity_and_its_arrival_under_the_connection() -> None:
     connector = OwnerRezConnector()
     body = orjson.dumps(samples.webhook(51873349))
-    [event] = connector.split(delivery(body, {}))
-    assert event.partner_event_id.startswith(f"{CONNECTION}:booking:51873349:")
+    [event] = connector.split(at(body, 1_796_000_000.2))
+    assert event.partner_event_id.startswith(f"{CONNECTION}:booking:51873349:at-1796000000:")
     assert pms.connection_of(event.partner_event_id) == CONNECTION
     assert event.event_type == "booking"
-    # A retried delivery is the same id; a later change of the same booking is another.
-    assert connector.split(delivery(body, {}))[0].partner_event_id == event.partner_event_id
-    later = orjson.dumps({**samples.webhook(51873349), "action": "entity_create"})
-    assert connector.split(delivery(later, {}))[0].partner_event_id != event.partner_event_id
+    # A retry in the same second is the same id; the same body for a later change is another.
+    assert connector.split(at(body, 1_796_000_000.9))[0].partner_event_id == event.partner_event_id
+    assert connector.split(at(body, 1_796_000_600.0))[0].partner_event_id != event.partner_event_id
+    # With a delivery id in the body, that id decides whenever it arrives.
+    with_id = orjson.dumps({**samples.webhook(51873349), "webhook_id": "wh_8842"})
+    ids = {connector.split(at(with_id, t))[0].partner_event_id for t in (1.0, 900.0)}
+    assert len(ids) == 1 and ":id-wh_8842:" in ids.pop()
     # The same booking id at another connection never collides.
-    elsewhere = connector.split(delivery(body, {}, endpoint="casa-coral"))[0]
+    elsewhere = connector.split(at(body, 1_796_000_000.2, endpoint="casa-coral"))[0]
     assert elsewhere.partner_event_id.startswith("casa-coral:booking:51873349:")
 
 
@@ -156,7 +164,7 @@ def test_a_fetched_booking_maps_every_field() -> None:
             "email": "lucia.fernandez@example.com",
             "phone": "+13055550148",
         },
-        "total_minor": 138650,
+        "total_minor": None,  # no currency: its minor unit is unknown
         "currency": None,
         "booked_at": "2026-11-20T14:02:11Z",
         "source_updated_at": "2026-12-01T15:04:05Z",
@@ -174,6 +182,8 @@ def test_a_fetched_booking_maps_every_field() -> None:
         ({"is_block": True, "type": "block"}, "blocked", True),
         ({"is_block": False, "type": "block"}, "blocked", True),
         ({"is_block": True, "status": "canceled"}, "cancelled", True),
+        ({"is_block": False, "type": "owner_hold"}, "blocked", True),  # any type but booking
+        ({"type": "Booking"}, "confirmed", False),
     ],
 )
 def test_statuses_and_blocks(changes: dict[str, Any], status: str, is_block: bool) -> None:
@@ -197,11 +207,20 @@ def test_a_lean_booking_keeps_what_it_has_and_sums_the_charges() -> None:
     assert data["guest"] == {"name": None, "email": None, "phone": None}
     unclear = normalized(BOOKING_POLLED, {**booking, "charges": [{"amount": 400}, {"x": 1}]})
     assert unclear["total_minor"] is None
+    yen = normalized(BOOKING_POLLED, {**booking, "currency_code": "JPY", "total_amount": 48000})
+    dinar = normalized(BOOKING_POLLED, {**booking, "currency_code": "KWD", "total_amount": 1.5})
+    assert (yen["total_minor"], dinar["total_minor"]) == (48000, 1500)
 
 
 @pytest.mark.parametrize(
     "broken",
-    [{"id": None}, {"property_id": None}, {"arrival": "soon"}, {"departure": 20261224}],
+    [
+        {"id": None},
+        {"property_id": None},
+        {"arrival": "soon"},
+        {"departure": 20261224},
+        {"arrival": "2026-12-24", "departure": "2026-12-24"},  # check-out is after check-in
+    ],
 )
 def test_a_booking_without_what_the_model_needs_fails_alone(broken: dict[str, Any]) -> None:
     event_id = pms.connection_event_id(CONNECTION, "booking:1:x")
@@ -240,3 +259,14 @@ def test_every_mapped_type_has_a_sample_that_validates() -> None:
         assert draft.type == internal
         validated(event_id, draft)
     assert connector.sample("booking") != connector.sample("booking")  # fresh ids
+
+
+def test_a_deleted_booking_is_a_hint_to_fetch_it() -> None:
+    """The fetch then answers 404 and stores `booking.gone` (test_calls.py)."""
+    connector = OwnerRezConnector()
+    body = orjson.dumps(
+        {"entity_id": 51873349, "entity_type": "booking", "action": "entity_delete"}
+    )
+    [event] = connector.split(delivery(body, {}))
+    [draft] = connector.normalize(event)
+    assert (draft.type, draft.data["source_reservation_id"]) == (pms.RESERVATION_HINTED, "51873349")

@@ -81,7 +81,7 @@ async def test_a_connections_bookings_poll_is_stored_and_normalized(
     with engine.connect() as connection:
         [state] = poll_cursors.states(connection, partner=NAME)
     assert (state.source, state.instance) == (BOOKINGS_SOURCE, CONNECTION)
-    assert state.cursor == '{"since":"2026-12-01T12:30:00Z"}'
+    assert state.cursor == '{"since":"2026-12-01T12:25:00Z"}'  # the newest change, 5 min back
     assert server.requests[0].query["include_guest"] == ["true"]
 
     normalizer = Normalizer(engine, {NAME: OwnerRezConnector()}, lambda _: [], batch_size=50)

@@ -36,6 +36,7 @@ WEBHOOK_SECRET = "GUESTY_WEBHOOK_SECRET"  # noqa: S105 (a family name, not a val
 CLIENT_ID = "GUESTY_CLIENT_ID"
 CLIENT_SECRET = "GUESTY_CLIENT_SECRET"  # noqa: S105 (a family name, not a value)
 ACCESS_TOKEN = "GUESTY_ACCESS_TOKEN"  # noqa: S105 (a family name, not a value)
+TOKEN_LOG = "GUESTY_TOKEN_LOG"  # noqa: S105 (a family name, not a value)
 # Svix secrets: whsec_ and base64.
 WHSEC_FORMAT = (
     r"whsec_(?:[0-9A-Za-z+/]{4}){4,}(?:[0-9A-Za-z+/]{2}==|[0-9A-Za-z+/]{3}=|[0-9A-Za-z+/]{2,3})?"
@@ -103,6 +104,12 @@ PARTNER = Partner(
             required=False,
             per_instance=True,
             source="issued and stored by the hub (POST /oauth2/token, at most 5 a day per key)",
+        ),
+        Secret(
+            TOKEN_LOG,
+            required=False,
+            per_instance=True,
+            source="kept by the hub: when it asked for the connection's tokens (token_log.py)",
         ),
     ),
     webhook=_webhook,

@@ -4,9 +4,10 @@ Token: OAuth2 client credentials, `POST {base}/oauth2/token` (form `grant_type`,
 `scope=open-api`, `client_id`, `client_secret`), valid 24 h, no refresh token. Guesty issues
 at most 5 per key a day, so the token lives in the secret store (`GUESTY_ACCESS_TOKEN__<CONN>`)
 and is fetched by one process at a time (`TokenStore`), never while a stored one is valid;
-a budget of its own (3 a day and 2 per half day: at most 5 in any 24 h) keeps a token that
-keeps being refused from locking the account out. A 401 forgets the token (the next attempt
-issues one); a 403 is a permission the key lacks, which a new token would not fix.
+a log of issue times (`token_log.py`: HUB_GUESTY_TOKENS_PER_DAY in any 24 h, none while the
+last is minutes old) keeps a token that keeps being refused from locking the account out. A
+401 forgets the token (a later attempt issues one); a 403 is a permission the key lacks,
+which a new token would not fix.
 
 Limits: 15/s, 120/min and 5,000/h per account, shared by every worker (`SharedLimiter`, key
 `guesty:<connection>`); a 429 closes the key for its `Retry-After`, and an answer whose
@@ -23,7 +24,13 @@ import httpx
 from sqlalchemy import Engine
 
 from integration_hub.connectors.call_limits import CallBudget, SharedLimiter, Window, limit_backend
-from integration_hub.connectors.guesty import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, NAME
+from integration_hub.connectors.guesty import (
+    ACCESS_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    NAME,
+    token_log,
+)
 from integration_hub.connectors.guesty.settings import GuestySettings
 from integration_hub.connectors.outbound import call_failed, parse_retry_after, timed_call
 from integration_hub.connectors.tokens import IssuedToken, TokenStore
@@ -32,7 +39,6 @@ from integration_hub.secrets.instances import instance_secret_name
 from integration_hub.settings import Settings
 
 SCOPE = "open-api"
-TOKEN_BUDGET = CallBudget((Window(3, 86_400), Window(2, 43_200)))
 DEFAULT_LIFETIME = 86_400  # when the answer names no expires_in
 # X-RateLimit-Remaining-<window>: how long that window is.
 WINDOWS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
@@ -64,7 +70,7 @@ class GuestyApi:
         windows = (Window(guesty.per_second, 1), Window(guesty.per_minute, 60),
                    Window(guesty.per_hour, 3600))  # fmt: skip
         self.limiter = SharedLimiter(NAME, CallBudget(windows), backend, clock=clock)
-        self.token_limiter = SharedLimiter(NAME, TOKEN_BUDGET, backend, clock=clock)
+        self._tokens_per_day = guesty.tokens_per_day
 
     def close(self) -> None:
         self._http.close()
@@ -104,7 +110,7 @@ class GuestyApi:
                 self.tokens.refused(name, token.access)
                 raise call_failed(
                     NAME, operation, status=401, retryable=True,
-                    message="the access token was refused; the next attempt gets a new one",
+                    message="the access token was refused; a later attempt gets a new one",
                 )  # fmt: skip
             self._raise_for(key, operation, response)
             return response
@@ -118,8 +124,9 @@ class GuestyApi:
                 message="the connection has no client id and secret",
             )  # fmt: skip
         client_id, client_secret = found
-        key, token_operation = f"{limit_key(connection)}:token", "oauth2.token"
-        with self.token_limiter.call(key, token_operation), timed_call(NAME, token_operation):
+        key, token_operation = limit_key(connection), token_log.OPERATION
+        token_log.admit(self._secrets, connection, self._clock(), self._tokens_per_day)
+        with timed_call(NAME, token_operation):
             try:
                 response = self._http.post(
                     f"{self._base}/oauth2/token",

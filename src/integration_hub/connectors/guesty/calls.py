@@ -1,13 +1,16 @@
 """Guesty's activities: fetch one reservation (`GET /v1/reservations/{id}`) and store it as a
 raw `reservation.fetched` event of the connection (`pms.store_fetched`), which the connector
 normalizes into a complete `pms.reservation_observed`: the lean v2 webhooks carry no guest and
-no money. The stored id is the reservation id and a hash of the answer's bytes, so a fetch of
-an unchanged reservation stores nothing new."""
+no money. The body is `{"fetched_at": <the call's time>, "data": <the reservation>}`, observed
+as of `fetched_at` (webhook.py): every fetch is a newer observation than the lean event that
+asked for it. The id is the reservation id and a hash of that body (a retry stores once)."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -46,6 +49,7 @@ class GuestyCalls:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._engine = engine
+        self._clock = clock or time.time
         options: dict[str, Any] = {"http": http} | ({"clock": clock} if clock else {})
         self.api = GuestyApi(settings, secrets, engine, guesty, **options)
 
@@ -71,9 +75,8 @@ class GuestyCalls:
         response = self.api.get(request.connection, operation, path)
         if response is None:
             return pms.FetchOutcome("not_found")
-        body = response.content
         try:
-            reservation = orjson.loads(body)
+            reservation = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             reservation = None
         if not isinstance(reservation, dict) or reservation.get("_id") != (
@@ -83,6 +86,10 @@ class GuestyCalls:
                 NAME, operation, status=response.status_code,
                 message="the answer is not the reservation asked for",
             )  # fmt: skip
+        # Wrapped with the call's time: the fetch follows a lean event whose publishedAt may be
+        # later than the reservation's lastUpdatedAt, and the newest observation wins.
+        fetched_at = datetime.fromtimestamp(self._clock(), UTC).isoformat().replace("+00:00", "Z")
+        body = orjson.dumps({"fetched_at": fetched_at, "data": reservation})
         key = f"fetched:{request.source_reservation_id}:{pms.content_hash(body)}"
         event = PartnerEvent(pms.connection_event_id(request.connection, key), FETCHED_TYPE, body)
         stored = pms.store_fetched(self._engine, partner=NAME, events=[event])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from integration_hub.connectors import pms
@@ -28,7 +28,6 @@ MAX_CHANNEL_CODE = 64
 MAX_TIMEZONE = 64
 MAX_EMAIL = 320
 MAX_PHONE = 32
-MAX_MINOR = 10**13
 H_MM = re.compile(r"([0-9]|[01][0-9]|2[0-3]):([0-5][0-9])(?::[0-5][0-9])?")
 CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -57,32 +56,6 @@ CHANNELS: dict[str, pms.Channel] = {
     "manual": "direct",
     "direct": "direct",
     "website": "direct",
-}
-# ISO 4217 exponents other than 2.
-EXPONENTS = {
-    **dict.fromkeys(
-        [
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "UYI",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ],
-        0,
-    ),
-    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
 }
 
 
@@ -159,17 +132,16 @@ def count(value: object) -> int | None:
     return number if 0 <= number <= MAX_COUNT else None
 
 
-def minor_units(amount: object, currency: str | None) -> int | None:
-    if currency is None or isinstance(amount, bool) or not isinstance(amount, (int, float, str)):
+def guest_total(money: Obj) -> object:
+    """What the guest pays in all: paid so far plus the balance due (`hostPayout` is the
+    host's net, after channel fees: not the stay's price)."""
+    paid, due = money.get("totalPaid"), money.get("balanceDue")
+    numbers = [v for v in (paid, due) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if paid is None and due is None:
         return None
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    scaled = (value * 10 ** EXPONENTS.get(currency, 2)).quantize(Decimal(1), ROUND_HALF_EVEN)
-    return int(scaled) if abs(scaled) <= MAX_MINOR else None
+    if len(numbers) != sum(v is not None for v in (paid, due)):
+        return None  # one of them is not a number: no total rather than half of one
+    return str(sum(Decimal(str(v)) for v in numbers))  # decimal: 0.1 + 0.2 is 0.3
 
 
 def _check_out_after(check_in: date, check_out: date) -> date:
@@ -208,9 +180,7 @@ def full_reservation(connection: str, data: Obj) -> pms.ObservedReservation:
     guests = part(data, "numberOfGuests")
     currency = money.get("currency")
     currency = currency if isinstance(currency, str) and CURRENCY.fullmatch(currency) else None
-    amount = money.get("hostPayout")
-    if amount is None:
-        amount = money.get("totalPaid")
+    amount = guest_total(money)
     check_in = local_date(data, "checkInDateLocalized")
     return pms.ObservedReservation(
         source=NAME,
@@ -235,7 +205,7 @@ def full_reservation(connection: str, data: Obj) -> pms.ObservedReservation:
             email=pms.bounded(guest.get("email"), MAX_EMAIL),
             phone=pms.bounded(guest.get("phone"), MAX_PHONE),
         ),
-        total_minor=minor_units(amount, currency),
+        total_minor=pms.minor_units(amount, currency),
         currency=currency,
         booked_at=instant(data.get("createdAt")),
         source_updated_at=instant(data.get("lastUpdatedAt")),

@@ -18,7 +18,7 @@ def object_id() -> str:
     return secrets.token_hex(12)
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -38,7 +38,7 @@ def lean_reservation(status: str = "confirmed", **changes: Any) -> dict[str, Any
         "checkOutDateLocalized": check_out.isoformat(),
         "confirmationCode": "HMQ4ZT8KXA",
         "guestsCount": 3,
-        "publishedAt": _now(),
+        "publishedAt": now(),
         **changes,
     }
 
@@ -83,7 +83,7 @@ def full_reservation(status: str = "confirmed", **changes: Any) -> dict[str, Any
             "balanceDue": 0,
         },
         "createdAt": "2026-11-20T14:03:11.402Z",
-        "lastUpdatedAt": _now(),
+        "lastUpdatedAt": now(),
         **changes,
     }
 
@@ -108,7 +108,7 @@ def listing(**changes: Any) -> dict[str, Any]:
         "defaultCheckInTime": "16:00",
         "defaultCheckOutTime": "11:00",
         "active": True,
-        "lastUpdatedAt": _now(),
+        "lastUpdatedAt": now(),
         **changes,
     }
 

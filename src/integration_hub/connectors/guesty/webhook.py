@@ -10,12 +10,15 @@ reservation), listing.new/updated (the whole listing). A cancellation is an upda
 status is canceled, declined or closed. `calendar.updated.v2` is stored and ignored: it names
 a date range only, blocks never make turnover jobs, and the reservation events carry the
 stays. The fetch (calls.py) and the reconciliation poll (polls.py) store whole reservations as
-`reservation.fetched` and `reservation.polled`, normalized here like the legacy ones.
+`reservation.fetched` (wrapped with its call time) and `reservation.polled`, normalized here
+like the legacy ones; a delivery that names either type is stored as `claimed.hub_type` and
+ignored (a signed body still may not pass for the hub's own fetch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -42,6 +45,7 @@ CALENDAR_TYPE = "calendar.updated.v2"  # no mapping: see the module's docstring
 FETCHED_TYPE = "reservation.fetched"  # stored by the fetch, never delivered
 POLLED_TYPE = "reservation.polled"  # stored by the reconciliation poll, never delivered
 WHOLE_TYPES = (FETCHED_TYPE, POLLED_TYPE)
+CLAIMED_TYPE = "claimed.hub_type"  # a delivery naming a hub-only type: stored, ignored
 UNKNOWN_TYPE = "unknown"  # a verified body that names no type: stored, ignored
 MAX_TYPE = 100
 
@@ -98,7 +102,10 @@ class GuestyConnector(SchemeSigned):
             raise MalformedPayload("the body is not a JSON object")
         message_id = self.scheme.message_id(delivery.headers)
         event_id = pms.connection_event_id(delivery.endpoint, message_id)
-        return [PartnerEvent(event_id, _event_type(body), delivery.body)]
+        kind = _event_type(body)
+        if kind in WHOLE_TYPES:
+            kind = CLAIMED_TYPE  # only the hub stores these: a delivery naming one is ignored
+        return [PartnerEvent(event_id, kind, delivery.body)]
 
     def normalize(self, event: PartnerEvent) -> list[InternalEventDraft]:
         kind = event.event_type
@@ -125,12 +132,19 @@ class GuestyConnector(SchemeSigned):
         if kind in LEGACY_TYPES:
             reservation = payloads.part(body, "reservation")
             return [pms.reservation_observed(payloads.full_reservation(connection, reservation))]
+        if kind == FETCHED_TYPE and isinstance(body.get("data"), dict):
+            observed = payloads.full_reservation(connection, body["data"])
+            times = [payloads.instant(body.get("fetched_at")), observed.source_updated_at]
+            newest = max((t for t in times if t is not None), default=None)
+            return [pms.reservation_observed(replace(observed, source_updated_at=newest))]
         if kind in WHOLE_TYPES:
             return [pms.reservation_observed(payloads.full_reservation(connection, body))]
         listing = payloads.part(body, "listing")
         return [pms.listing_observed(payloads.listing(connection, listing))]
 
     def sample(self, event_type: str) -> bytes:
+        if event_type == FETCHED_TYPE:
+            return orjson.dumps({"fetched_at": samples.now(), "data": samples.full_reservation()})
         if event_type in WHOLE_TYPES:
             return orjson.dumps(samples.full_reservation())
         return samples.payload(event_type)

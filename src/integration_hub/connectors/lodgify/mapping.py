@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from integration_hub.connectors import pms
@@ -40,8 +39,6 @@ CHANNELS: dict[str, pms.Channel] = {
     "website": "direct",
     "bookingengine": "direct",
 }
-# ISO 4217 currencies without a minor unit (the rest have two, or are rare enough to accept).
-ZERO_DECIMAL = frozenset({"JPY", "KRW", "CLP", "ISK", "VND", "XAF", "XOF", "PYG", "UGX"})
 MAX_ROOMS = 50
 MAX_COUNT = 1000
 CURRENCY = re.compile(r"[A-Z]{3}")
@@ -124,19 +121,6 @@ def guests(booking: Mapping[str, Any]) -> tuple[int | None, int | None, int | No
     )
 
 
-def minor_units(value: object, currency: str | None) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or abs(amount) >= Decimal(10) ** 11:
-        return None
-    scale = 1 if currency in ZERO_DECIMAL else 100
-    return int((amount * scale).to_integral_value())
-
-
 def guest(booking: Mapping[str, Any]) -> pms.Guest:
     data = booking.get("guest")
     if not isinstance(data, dict):
@@ -169,7 +153,7 @@ def reservation(booking: Mapping[str, Any], connection: str) -> pms.ObservedRese
         infants=infants,
         guests_total=total,
         guest=guest(booking),
-        total_minor=minor_units(amount, currency),
+        total_minor=pms.minor_units(amount, currency),  # None without a currency
         currency=currency,
         booked_at=utc_time(booking.get("created_at") or booking.get("date_created")),
         source_updated_at=utc_time(booking.get("updated_at")),

@@ -2,10 +2,15 @@
 
 Bookings: `GET /v2/reservations/bookings?updatedSince=<since>&page=<n>&size=50&includeCount=true
 &stayFilter=All` answers `{count, items}`. The cursor is compact JSON: `since` (the query's
-updatedSince), `page` (the next page of that query) and `newest` (the newest `updated_at`
-seen, as Lodgify wrote it); once a query's last page is stored, the next query asks from
-`newest`, page 1. A booking changed at exactly `newest` comes again with the same bytes: the
-same id, a duplicate. A connection's first poll asks HUB_LODGIFY_FIRST_POLL_DAYS back.
+updatedSince), `started` (when its page 1 was asked for), `page` (the next page of that query)
+and `newest` (the newest `updated_at` seen). Once a query's last page is stored, the next
+query asks from min(newest, started) minus `OVERLAP`, page 1: a booking changed while the hub
+paged moves between pages, and its change is after `started`; `updated_at` is not a confirmed
+field (pms.md §3), so without it `started` alone decides. What comes again is the same bytes,
+the same id, a duplicate. A booking without `updated_at` is keyed with the query's since too
+(one that changes and changes back is stored again) and counted in the log. A connection's
+first poll asks HUB_LODGIFY_FIRST_POLL_DAYS back. Times are sent as Lodgify's examples write
+them: UTC without an offset.
 
 Properties: `GET /v2/properties?page=<n>&size=50`, every page each run (an unchanged property
 is a duplicate); the cursor holds the next page while paging.
@@ -20,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import structlog
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
@@ -31,7 +37,9 @@ from integration_hub.connectors.outbound import call_failed, refuse
 from integration_hub.connectors.partner import PollContext, PollPage
 from integration_hub.secrets.instances import is_instance_id
 
+log = structlog.get_logger(__name__)
 MAX_PAGE = 100_000
+OVERLAP = timedelta(minutes=5)  # clocks and commits: Lodgify's update times vs our start
 
 
 def _state(cursor: str | None) -> dict[str, Any]:
@@ -78,7 +86,10 @@ def _more(page: int, items: list[Any], count: int | None) -> bool:
     return len(items) == PAGE_SIZE and page < MAX_PAGE
 
 
-def _event(connection: str, kind: str, event_type: str, item: object) -> PartnerEvent:
+def _event(
+    connection: str, kind: str, event_type: str, item: object, since: str | None = None
+) -> PartnerEvent:
+    """`since`: the query's, put in the key of an item without an update time."""
     body = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
     digest = pms.content_hash(body)
     item_id = item.get("id") if isinstance(item, dict) else None
@@ -86,7 +97,23 @@ def _event(connection: str, kind: str, event_type: str, item: object) -> Partner
         event_id = pms.connection_event_id(connection, f"malformed:{digest}")
         return PartnerEvent(event_id, "malformed", body, malformed=f"a Lodgify {kind} without id")
     key = f"{kind}:{str(item_id)[: pms.MAX_ID]}:{digest}"
+    if since is not None and isinstance(item, dict) and utc_time(item.get("updated_at")) is None:
+        key = f"{kind}:{str(item_id)[: pms.MAX_ID]}:{since}:{digest}"
     return PartnerEvent(pms.connection_event_id(connection, key), event_type, body)
+
+
+def _naive(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat()
+
+
+def next_since(newest: str | None, started: str | None, since: str) -> str:
+    """Where the next query starts: min(newest, started) - OVERLAP, never before `since`."""
+    known = [t for t in (utc_time(newest), utc_time(started)) if t is not None]
+    if not known:
+        return since
+    earliest = min(known) - OVERLAP
+    floor = utc_time(since)
+    return _naive(max(earliest, floor) if floor is not None else earliest)
 
 
 def _newest(items: list[Any], known: str | None) -> str | None:
@@ -106,15 +133,23 @@ def poll_bookings(context: PollContext, cursor: str | None) -> PollPage:
         since = first.replace(microsecond=0, tzinfo=None).isoformat()
     assert isinstance(since, str)  # checked above
     page = _page_number(state)
+    started = state.get("started") if page > 1 and utc_time(state.get("started")) else None
+    if started is None:
+        started = _naive(datetime.now(UTC))  # before the query's first page
+    assert isinstance(started, str)  # checked above
     params = {"updatedSince": since, "page": str(page), "size": str(PAGE_SIZE),
               "includeCount": "true", "stayFilter": "All"}  # fmt: skip
     items, count = _fetch(context, operation, "/v2/reservations/bookings", params)
-    events = [_event(context.instance, "booking", BOOKING_POLLED, item) for item in items]
+    events = [_event(context.instance, "booking", BOOKING_POLLED, i, since) for i in items]
+    untimed = sum(1 for i in items if isinstance(i, dict) and utc_time(i.get("updated_at")) is None)
+    if untimed:
+        log.info("lodgify_bookings_without_update_time", connection=context.instance, count=untimed)
     newest = _newest(items, state.get("newest") if isinstance(state.get("newest"), str) else None)
     if _more(page, items, count):
-        following = {"since": since, "page": page + 1, "newest": newest}
+        following = {"since": since, "started": started, "page": page + 1, "newest": newest}
         return PollPage(events, orjson.dumps(following).decode(), more=True)
-    return PollPage(events, orjson.dumps({"since": newest or since}).decode(), more=False)
+    done = {"since": next_since(newest, started, since)}
+    return PollPage(events, orjson.dumps(done).decode(), more=False)
 
 
 def poll_properties(context: PollContext, cursor: str | None) -> PollPage:

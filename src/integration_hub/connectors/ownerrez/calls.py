@@ -1,4 +1,5 @@
-"""OwnerRez's activities: fetch one booking (`GET /v2/bookings/{id}`) after a webhook named it,
+"""OwnerRez's activities: fetch one booking (`GET /v2/bookings/{id}?include_guest=true`, as
+the bookings list asks: without it the guest is missing) after a webhook named it,
 and store it as a `booking.fetched` raw event of the connection (`pms.store_fetched`), which
 the normalizer turns into `pms.reservation_observed` like any other OwnerRez event."""
 
@@ -18,6 +19,7 @@ from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.outbound import refuse
 from integration_hub.connectors.ownerrez import NAME
 from integration_hub.connectors.ownerrez.api import NoCredentials, OwnerRezApi
+from integration_hub.connectors.ownerrez.gone import gone_event
 from integration_hub.connectors.ownerrez.webhook import BOOKING_FETCHED
 from integration_hub.secrets import SecretSource
 from integration_hub.secrets.instances import is_instance_id
@@ -67,11 +69,16 @@ class OwnerRezCalls:
             raise refuse(NAME, operation, "an OwnerRez booking id is a number")
         try:
             booking = self.api.get(
-                request.connection, operation, f"/v2/bookings/{quote(booking_id)}", missing_ok=True
-            )
+                request.connection, operation, f"/v2/bookings/{quote(booking_id)}",
+                {"include_guest": "true"}, missing_ok=True,
+            )  # fmt: skip
         except NoCredentials:
             return pms.FetchOutcome("no_credentials")
         if booking is None:
+            # Deleted at OwnerRez: cancel what the hub last observed of it (gone.py).
+            gone = gone_event(self._engine, request.connection, booking_id)
+            if gone is not None:
+                pms.store_fetched(self._engine, partner=NAME, events=[gone])
             return pms.FetchOutcome("not_found")
         if not isinstance(booking, dict) or str(booking.get("id")) != booking_id:
             raise refuse(NAME, operation, "OwnerRez answered something other than the booking")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from integration_hub.connectors import pms
@@ -94,28 +93,19 @@ def identifier(value: object, field: str) -> str:
     return text
 
 
-def minor_units(value: object) -> int | None:
-    """An amount in the currency's major unit (OwnerRez sends 1234.5) as cents."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or abs(amount) >= Decimal(10) ** 11:
-        return None
-    return int((amount * 100).to_integral_value())
-
-
-def total(booking: Mapping[str, Any]) -> int | None:
+def total(booking: Mapping[str, Any], currency: str | None) -> int | None:
     """`total_amount` when given, else the sum of the charge lines when every one has an
-    amount; None when neither is clear."""
+    amount, in the currency's minor units; None when neither is clear or no currency is."""
+    if currency is None:
+        return None
     if "total_amount" in booking:
-        return minor_units(booking["total_amount"])
+        return pms.minor_units(booking["total_amount"], currency)
     charges = booking.get("charges")
     if not isinstance(charges, list) or not charges or len(charges) > MAX_CHARGES:
         return None
-    amounts = [minor_units(c.get("amount")) if isinstance(c, dict) else None for c in charges]
+    amounts = [
+        pms.minor_units(c.get("amount"), currency) if isinstance(c, dict) else None for c in charges
+    ]
     if any(amount is None for amount in amounts):
         return None
     return sum(amount for amount in amounts if amount is not None)
@@ -159,7 +149,11 @@ def guest(booking: Mapping[str, Any]) -> pms.Guest:
 
 def reservation(booking: Mapping[str, Any], connection: str) -> pms.ObservedReservation:
     raw_status = pms.bounded(booking.get("status"), 64) or ""
-    is_block = booking.get("is_block") is True or str(booking.get("type", "")).lower() == "block"
+    # Any type but a booking (a block, an owner's or a maintenance hold) keeps the dates.
+    kind = booking.get("type")
+    is_block = booking.get("is_block") is True or (
+        isinstance(kind, str) and kind.strip().lower() not in ("", "booking")
+    )
     status = (
         pms.Status.BLOCKED if is_block else STATUSES.get(raw_status.lower(), pms.Status.UNKNOWN)
     )
@@ -168,6 +162,11 @@ def reservation(booking: Mapping[str, Any], connection: str) -> pms.ObservedRese
     adults, children, infants = (count(booking.get(k)) for k in ("adults", "children", "infants"))
     known = [n for n in (adults, children, infants) if n is not None]
     currency = booking.get("currency_code") or booking.get("currency")
+    currency = currency if isinstance(currency, str) and CURRENCY.fullmatch(currency) else None
+    check_in = day(booking.get("arrival"), "arrival")
+    check_out = day(booking.get("departure"), "departure")
+    if check_out <= check_in:
+        raise NormalizationError("booking departure is not after its arrival")
     return pms.ObservedReservation(
         source=NAME,
         connection=connection,
@@ -175,8 +174,8 @@ def reservation(booking: Mapping[str, Any], connection: str) -> pms.ObservedRese
         source_listing_id=identifier(booking.get("property_id"), "booking property_id"),
         status=status,
         raw_status=raw_status,
-        check_in=day(booking.get("arrival"), "arrival"),
-        check_out=day(booking.get("departure"), "departure"),
+        check_in=check_in,
+        check_out=check_out,
         channel=None if is_block else channel(booking),
         channel_code=None,
         check_in_time=clock_time(booking.get("check_in")),
@@ -186,10 +185,34 @@ def reservation(booking: Mapping[str, Any], connection: str) -> pms.ObservedRese
         infants=infants,
         guests_total=min(sum(known), MAX_COUNT) if known else None,
         guest=pms.Guest() if is_block else guest(booking),
-        total_minor=None if is_block else total(booking),
-        currency=currency if isinstance(currency, str) and CURRENCY.fullmatch(currency) else None,
+        total_minor=None if is_block else total(booking, currency),
+        currency=currency,
         booked_at=utc_time(booking.get("booked_utc") or booking.get("created_utc")),
         source_updated_at=utc_time(booking.get("updated_utc")),
+        is_block=is_block,
+    )
+
+
+def gone(body: Mapping[str, Any], connection: str) -> pms.ObservedReservation:
+    """A deleted booking (gone.py): cancelled, on the dates the hub last observed."""
+    check_in, check_out = (
+        day(body.get("arrival"), "arrival"),
+        day(body.get("departure"), "departure"),
+    )
+    if check_out <= check_in:
+        raise NormalizationError("booking departure is not after its arrival")
+    is_block = body.get("is_block") is True
+    return pms.ObservedReservation(
+        source=NAME,
+        connection=connection,
+        source_reservation_id=identifier(body.get("id"), "booking id"),
+        source_listing_id=identifier(body.get("property_id"), "booking property_id"),
+        status=pms.Status.CANCELLED,
+        raw_status="deleted",
+        check_in=check_in,
+        check_out=check_out,
+        channel=None,
+        source_updated_at=utc_time(body.get("gone_at")),
         is_block=is_block,
     )
 

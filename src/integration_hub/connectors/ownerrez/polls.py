@@ -3,11 +3,15 @@
 Bookings: `GET /v2/bookings?since_utc=<cursor>&include_guest=true` (since_utc is required:
 OwnerRez's changed-since filter) answers `{items, next_page_url}`; the pages of one query are
 followed through `next_page_url` (only ever on OwnerRez's own API host). The cursor is compact
-JSON: `since` (the query's since_utc), `next` (the next page's path, while paging) and
-`newest` (the newest `updated_utc` seen so far); once a query's last page is stored the next
-query asks from `newest`. A booking changed exactly at `newest` comes again: it is the same
-bytes, so the same id, a duplicate. A connection's first poll asks
-HUB_OWNERREZ_FIRST_POLL_DAYS back.
+JSON: `since` (the query's since_utc), `started` (when the query's first page was asked for),
+`next` (the next page's path, while paging) and `newest` (the newest `updated_utc` seen).
+Once a query's last page is stored the next query asks from min(newest, started) minus
+`OVERLAP`: a booking changed while the hub paged may have moved to a page already read, and
+its change is after `started`; `updated_utc` is not a confirmed field (pms.md §4), so without
+it `started` alone decides. What comes again is the same bytes, the same id, a duplicate. A
+booking without `updated_utc` is keyed with the query's since too, so a booking that changes
+and changes back (A, B, A) is stored again; such bookings are counted in the log. A
+connection's first poll asks HUB_OWNERREZ_FIRST_POLL_DAYS back.
 
 Properties: `GET /v2/properties`, every page each run (a property's event is keyed by its
 bytes: an unchanged one is a duplicate); the cursor holds the next page while paging.
@@ -23,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import structlog
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
@@ -34,15 +39,20 @@ from integration_hub.connectors.ownerrez.webhook import BOOKING_POLLED, PROPERTY
 from integration_hub.connectors.partner import PollContext, PollPage
 from integration_hub.secrets.instances import is_instance_id
 
+log = structlog.get_logger(__name__)
+OVERLAP = timedelta(minutes=5)  # clocks and commits: OwnerRez's update times vs our start
+
 
 @dataclass(frozen=True, slots=True)
 class BookingsCursor:
     since: str
     next: str | None = None
     newest: str | None = None
+    started: str | None = None
 
     def dumps(self) -> str:
-        values = {"since": self.since, "next": self.next, "newest": self.newest}
+        values = {"since": self.since, "started": self.started, "next": self.next,
+                  "newest": self.newest}  # fmt: skip
         return orjson.dumps({k: v for k, v in values.items() if v is not None}).decode()
 
     @classmethod
@@ -55,11 +65,12 @@ class BookingsCursor:
             data = {}
         if not isinstance(data, dict) or utc_time(data.get("since")) is None:
             return cls(since=first_since)
-        following, newest = data.get("next"), data.get("newest")
+        following, newest, started = data.get("next"), data.get("newest"), data.get("started")
         return cls(
             since=str(data["since"]),
             next=following if isinstance(following, str) else None,
             newest=newest if utc_time(newest) is not None else None,
+            started=started if utc_time(started) is not None else None,
         )
 
 
@@ -97,7 +108,10 @@ def _next_path(answer: dict[str, Any], base_url: str, operation: str) -> str | N
     return path
 
 
-def _event(connection: str, kind: str, event_type: str, item: object) -> PartnerEvent:
+def _event(
+    connection: str, kind: str, event_type: str, item: object, since: str | None = None
+) -> PartnerEvent:
+    """`since`: the query's, put in the key of an item without an update time."""
     body = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
     digest = pms.content_hash(body)
     item_id = item.get("id") if isinstance(item, dict) else None
@@ -106,7 +120,17 @@ def _event(connection: str, kind: str, event_type: str, item: object) -> Partner
         event_id = pms.connection_event_id(connection, f"malformed:{digest}")
         return PartnerEvent(event_id, "malformed", body, malformed=f"an OwnerRez {kind} without id")
     key = f"{kind}:{str(item_id)[: pms.MAX_ID]}:{digest}"
+    if since is not None and isinstance(item, dict) and utc_time(item.get("updated_utc")) is None:
+        key = f"{kind}:{str(item_id)[: pms.MAX_ID]}:{since}:{digest}"
     return PartnerEvent(pms.connection_event_id(connection, key), event_type, body)
+
+
+def next_since(newest: str | None, started: str | None, since: str) -> str:
+    """Where the next query starts: min(newest, started) - OVERLAP, never before `since`."""
+    known = [t for t in (utc_time(newest), utc_time(started)) if t is not None]
+    if not known:
+        return since
+    return _iso(max(min(known) - OVERLAP, utc_time(since) or min(known) - OVERLAP))
 
 
 def poll_bookings(context: PollContext, cursor: str | None) -> PollPage:
@@ -116,20 +140,26 @@ def poll_bookings(context: PollContext, cursor: str | None) -> PollPage:
     first = _iso(datetime.now(UTC) - timedelta(days=settings.ownerrez_first_poll_days))
     state = BookingsCursor.loads(cursor, first_since=first)
     resumed = api_path(state.next, settings.ownerrez_api_base_url) if state.next else None
+    started = state.started if resumed is not None else None
     if resumed is not None:
         answer = _get(context, connection, operation, resumed, None)
     else:
+        started = _iso(datetime.now(UTC))  # before page 1: what changes from here comes next
         params = {"since_utc": state.since, "include_guest": "true"}
         answer = _get(context, connection, operation, "/v2/bookings", params)
     items = answer.get("items") or []
-    events = [_event(connection, "booking", BOOKING_POLLED, item) for item in items]
+    events = [_event(connection, "booking", BOOKING_POLLED, i, state.since) for i in items]
     times = [utc_time(item.get("updated_utc")) for item in items if isinstance(item, dict)]
+    if untimed := sum(1 for t in times if t is None):
+        log.info("ownerrez_bookings_without_update_time", connection=connection, count=untimed)
     known = [t for t in (*times, utc_time(state.newest)) if t is not None]
     newest = _iso(max(known)) if known else None
     following = _next_path(answer, settings.ownerrez_api_base_url.rstrip("/"), operation)
     if following is not None:
-        return PollPage(events, BookingsCursor(state.since, following, newest).dumps(), more=True)
-    return PollPage(events, BookingsCursor(newest or state.since).dumps(), more=False)
+        moving = BookingsCursor(state.since, following, newest, started)
+        return PollPage(events, moving.dumps(), more=True)
+    done = BookingsCursor(next_since(newest, started, state.since))
+    return PollPage(events, done.dumps(), more=False)
 
 
 def poll_properties(context: PollContext, cursor: str | None) -> PollPage:

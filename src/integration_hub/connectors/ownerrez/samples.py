@@ -105,3 +105,16 @@ def property_(property_id: int | None = None) -> dict[str, Any]:
         "time_zone": "America/New_York",
         "updated_utc": _now(),
     }
+
+
+def gone(booking_id: int | None = None, *, property_id: int = 418207) -> dict[str, Any]:
+    """What the fetch stores when OwnerRez answers 404 for a booking the hub had (gone.py)."""
+    start = date.today() + timedelta(days=21)
+    return {
+        "id": str(booking_id if booking_id is not None else _id()),
+        "property_id": str(property_id),
+        "arrival": start.isoformat(),
+        "departure": (start + timedelta(days=4)).isoformat(),
+        "is_block": False,
+        "gone_at": _now(),
+    }

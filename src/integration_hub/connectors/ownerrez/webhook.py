@@ -6,8 +6,9 @@ against every version of that connection's `OWNERREZ_WEBHOOK_BASIC_AUTH__<CONNEC
 body names the changed entity (`entity_id`); its type (`entity_type`, `type` or `category`:
 not confirmed, pms.md §4) defaults to a booking. A booking becomes `pms.reservation_hinted`
 (the core fetches it: `ownerrez.fetch_reservation`); guests, properties and messages are
-stored and ignored. The dedup key is the entity and a hash of the body: a retried delivery
-is a duplicate, a later change to the same booking is new.
+stored and ignored. The dedup key is the entity, the delivery's id when the body has one (else
+the second it arrived) and a hash of the body: the same body comes for every change of a
+booking, so a later change must not be a duplicate of the first.
 
 Polled and fetched bookings (`booking.polled`, `booking.fetched`) and polled properties
 (`property.polled`) are the API's JSON for one object each (polls.py, calls.py).
@@ -32,13 +33,18 @@ BOOKING = "booking"
 BOOKING_POLLED = "booking.polled"
 BOOKING_FETCHED = "booking.fetched"
 PROPERTY_POLLED = "property.polled"
+BOOKING_GONE = "booking.gone"  # stored by the fetch when OwnerRez answers 404 (gone.py)
 MAPPING: dict[str, str] = {
+    BOOKING_GONE: pms.RESERVATION_OBSERVED,
     BOOKING: pms.RESERVATION_HINTED,
     BOOKING_POLLED: pms.RESERVATION_OBSERVED,
     BOOKING_FETCHED: pms.RESERVATION_OBSERVED,
     PROPERTY_POLLED: pms.LISTING_OBSERVED,
 }
 TYPE_FIELDS = ("entity_type", "type", "category")
+# Never `id`: it could be the entity's, the same for every change.
+DELIVERY_ID_FIELDS = ("webhook_id", "delivery_id", "event_id")
+MAX_DELIVERY_ID = 64
 MAX_TYPE = 32
 
 
@@ -59,6 +65,17 @@ def entity_id(payload: Mapping[str, Any]) -> str:
     if not text or len(text) > pms.MAX_ID or not text.isprintable():
         raise MalformedPayload(f"entity_id is empty, not printable or over {pms.MAX_ID} chars")
     return text
+
+
+def _delivery_id(payload: Mapping[str, Any]) -> str | None:
+    """A delivery's own id, if OwnerRez sends one (not confirmed: pms.md §4)."""
+    for field in DELIVERY_ID_FIELDS:
+        value = payload.get(field)
+        if isinstance(value, (int, str)) and not isinstance(value, bool):
+            text = str(value).strip()
+            if text and len(text) <= MAX_DELIVERY_ID and text.isprintable():
+                return text
+    return None
 
 
 def _object(body: bytes, what: str) -> dict[str, Any]:
@@ -97,7 +114,13 @@ class OwnerRezConnector:
         if not isinstance(payload, dict):
             raise MalformedPayload("an OwnerRez delivery is a JSON object")
         kind, entity = entity_type(payload), entity_id(payload)
-        key = f"{kind}:{entity}:{pms.content_hash(delivery.body)}"
+        # OwnerRez sends the same body for every change of an entity (`entity_id`, maybe its
+        # type and action): keyed on the body alone, a later change would be dropped as a
+        # duplicate. A delivery id, when the body has one, makes retries duplicates; else the
+        # second it arrived does (a retry is then stored again: a hint is idempotent).
+        delivery_id = _delivery_id(payload)
+        when = f"id-{delivery_id}" if delivery_id else f"at-{int(delivery.received_at)}"
+        key = f"{kind}:{entity}:{when}:{pms.content_hash(delivery.body)}"
         return [PartnerEvent(pms.connection_event_id(delivery.endpoint, key), kind, delivery.body)]
 
     def respond(self, delivery: Delivery, events: Sequence[PartnerEvent]) -> None:
@@ -117,6 +140,9 @@ class OwnerRezConnector:
                     source=NAME, connection=connection, source_reservation_id=booking_id
                 )
             ]
+        if event.event_type == BOOKING_GONE:
+            return [pms.reservation_observed(mapping.gone(_object(event.body, "gone booking"),
+                                                          connection))]  # fmt: skip
         if event.event_type == PROPERTY_POLLED:
             found = mapping.listing(_object(event.body, "property"), connection)
             return [pms.listing_observed(found)]
@@ -124,6 +150,8 @@ class OwnerRezConnector:
         return [pms.reservation_observed(booking)]
 
     def sample(self, event_type: str) -> bytes:
+        if event_type == BOOKING_GONE:
+            return orjson.dumps(samples.gone())
         if event_type in (BOOKING_POLLED, BOOKING_FETCHED):
             return orjson.dumps(samples.booking())
         if event_type == PROPERTY_POLLED:
