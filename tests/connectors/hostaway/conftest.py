@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from integration_hub.connectors.hostaway.api import HostawayApi
 from integration_hub.secrets.file import FileSecretStore
 from integration_hub.settings import Settings
+from integration_hub.storage.rows import utcnow
+from integration_hub.storage.tables import listings, managers, pms_connections, properties
 from tests.connectors.hostaway.fake import (
     OTHER_ACCOUNT_ID,
     OTHER_API_KEY,
@@ -62,3 +64,27 @@ def api(
     if clock is None:
         return HostawayApi(settings, store, engine)
     return HostawayApi(settings, store, engine, clock=clock, sleep=clock.advance)
+
+
+def keep_listings(
+    engine: Engine, connection: str, *ids: int, removed: tuple[int, ...] = ()
+) -> None:
+    """The listings the hub keeps for `connection` (as the core stores them), `removed` ones
+    already marked removed."""
+    now = utcnow()
+    stamps = {"created_at": now, "updated_at": now}
+    with engine.begin() as db:
+        db.execute(insert(managers).values(id="mgr-miami", name="Miami Homes",
+                                           billing_mode="per_job", **stamps))  # fmt: skip
+        db.execute(insert(pms_connections).values(id=connection, partner="hostaway",
+                                                  manager_id="mgr-miami", status="active",
+                                                  options={}, **stamps))  # fmt: skip
+        for number in (*ids, *removed):
+            property_id = f"prop_{number:024d}"
+            db.execute(insert(properties).values(id=property_id, manager_id="mgr-miami",
+                                                 name=f"Listing {number}", **stamps))  # fmt: skip
+            db.execute(insert(listings).values(
+                connection_id=connection, source_listing_id=str(number), source="hostaway",
+                property_id=property_id, linked_by="auto",
+                removed_at=now if number in removed else None, **stamps,
+            ))  # fmt: skip

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from integration_hub.connectors.hostaway import samples
@@ -91,6 +92,8 @@ class FakeHostaway:
 
     @staticmethod
     def _page(request: RecordedRequest, items: list[dict[str, Any]]) -> Reply:
+        if "sortOrder" in request.query:
+            return _changed_page(request, items)
         limit = int(request.query["limit"][0])
         after = int(request.query["afterId"][0])
 
@@ -109,3 +112,21 @@ def reservations(*ids: int) -> list[dict[str, Any]]:
 
 def listings(*ids: int) -> list[dict[str, Any]]:
     return [samples.listing(listing_id=number) for number in ids]
+
+
+CHANGES_QUERY = {"sortOrder", "latestActivityStart", "limit", "offset"}
+
+
+def _changed_page(request: RecordedRequest, items: list[dict[str, Any]]) -> Reply:
+    """`sortOrder=updatedOn` (oldest-modified first) from the day `latestActivityStart`."""
+    query = request.query
+    if set(query) != CHANGES_QUERY or query["sortOrder"] != ["updatedOn"]:
+        return Reply(400, {"status": "fail", "result": "bad query"})
+    start = date.fromisoformat(query["latestActivityStart"][0])
+    limit, offset = int(query["limit"][0]), int(query["offset"][0])
+    changed = sorted(
+        (i for i in items if date.fromisoformat(i["updatedOn"][:10]) >= start),
+        key=lambda item: (item["updatedOn"], item["id"]),
+    )
+    page = changed[offset : offset + limit]
+    return Reply(200, {"status": "success", "result": page, "count": len(page), "limit": limit})
