@@ -49,7 +49,7 @@ def store(tmp_path: Path) -> FileSecretStore:
 def settings_for(server: PartnerServer, **overrides: object) -> Settings:
     values: dict[str, object] = {"hostaway_api_base_url": server.url,
                                  "hostaway_token_settle_seconds": 0.0, **overrides}  # fmt: skip
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
 def api(

@@ -100,4 +100,4 @@ def test_changes_page_through_one_filter_then_move_to_the_newest_change(
     assert (first.more, second.more, last.more) == (True, True, False)
     assert last.cursor == "2026-11-21T09:10:00"
     assert all(e.partner_event_id.startswith(f"{CONNECTION}:reservation:30600") for e in
-               first.events + second.events)  # fmt: skip
+               [*first.events, *second.events])  # fmt: skip
