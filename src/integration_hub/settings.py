@@ -366,20 +366,20 @@ class Settings(BaseSettings):
         description="Hostaway's API (tests point it at a local server); paths start with /v1.",
     )
     hostaway_ip_calls_per_10s: int = Field(
-        default=15,
+        default=7,
         ge=1,
         le=1000,
-        description="Hostaway allows 15 requests per 10 s per IP: shared by every connection "
-        "and worker calling from this hub's address.",
+        description="Hostaway allows 15 requests per 10 s per IP, shared by every connection "
+        "and worker calling from this hub's address; about half, as the hub's windows are fixed.",
     )
     hostaway_account_calls_per_10s: int = Field(
-        default=20,
+        default=10,
         ge=1,
         le=1000,
-        description="Hostaway allows 20 requests per 10 s per account (connection).",
+        description="Hostaway allows 20 requests per 10 s per account (connection); about half.",
     )
     hostaway_token_settle_seconds: float = Field(
-        default=1.0,
+        default=2.0,
         ge=0,
         le=10,
         description="A new Hostaway token is accepted only about a second after it is issued: "

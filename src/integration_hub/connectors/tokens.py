@@ -71,6 +71,9 @@ class IssuedToken:
     expires_at: float | None  # unix seconds; None: valid until the partner refuses it
     refresh: str | None = None  # OAuth refresh token (QuickBooks), stored with its pair
     issued_at: float = 0.0
+    # What the token was issued for (a hash of the credentials), so a caller can tell a token
+    # issued for credentials since replaced; None: not recorded.
+    fingerprint: str | None = None
 
     def usable(self, now: float, ahead: float) -> bool:
         return bool(self.access) and (self.expires_at is None or self.expires_at - ahead > now)
@@ -87,6 +90,7 @@ class IssuedToken:
                 expires_at=None if data.get("expires_at") is None else float(data["expires_at"]),
                 refresh=None if data.get("refresh") is None else str(data["refresh"]),
                 issued_at=float(data.get("issued_at") or 0.0),
+                fingerprint=None if data.get("fingerprint") is None else str(data["fingerprint"]),
             )
         except (ValueError, KeyError, TypeError):
             return None  # not one of ours (a hand-set value): treated as absent

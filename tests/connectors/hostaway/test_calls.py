@@ -1,11 +1,11 @@
 """Hostaway calls against a local stand-in over real HTTP (tests/partner_server.py), the token
 in a real file secret store under the real token lock (SQLite, PostgreSQL when configured):
-the documented token request, one token for many calls and workers, a new one only after a
-403, a 429 honoured (Retry-After, else 10 s) for every caller, and the client-side limits."""
+the documented token request, one token for many calls and workers, a 429 honoured
+(Retry-After, else 10 s), the client-side limits, and poll pages (test_tokens.py: 403s and
+settling; test_limits.py: limits across connections)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,57 +14,21 @@ from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.hostaway import samples
-from integration_hub.connectors.hostaway.api import HostawayApi, NoCredentials
+from integration_hub.connectors.hostaway.api import NoCredentials
 from integration_hub.connectors.hostaway.polls import fetch_listings, fetch_reservations
 from integration_hub.connectors.partner import CallsContext, PollContext
 from integration_hub.connectors.tokens import IssuedToken
 from integration_hub.secrets.file import FileSecretStore
-from integration_hub.settings import Settings
+from tests.connectors.hostaway.conftest import CONNECTION, TOKEN_SECRET, api, settings_for
 from tests.connectors.hostaway.fake import (
     ACCOUNT_ID,
     API_KEY,
     TOKEN_LIFETIME,
     FakeHostaway,
     credentials,
-    reservations,
 )
 from tests.partner_server import PartnerServer, Reply
 from tests.secrets.helpers import Clock, file_store
-
-CONNECTION = "miami-homes"
-TOKEN_SECRET = "HOSTAWAY_ACCESS_TOKEN__MIAMI-HOMES"
-
-
-@pytest.fixture
-def hostaway() -> FakeHostaway:
-    return FakeHostaway(reservations=reservations(30500001, 30500002))
-
-
-@pytest.fixture
-def server(hostaway: FakeHostaway) -> Iterator[PartnerServer]:
-    with PartnerServer(hostaway) as running:
-        yield running
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> FileSecretStore:
-    return file_store(tmp_path / "secrets", environ=credentials(CONNECTION))
-
-
-def settings_for(server: PartnerServer, **overrides: object) -> Settings:
-    values: dict[str, object] = {"hostaway_api_base_url": server.url,
-                                 "hostaway_token_settle_seconds": 0.0, **overrides}  # fmt: skip
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-def api(
-    server: PartnerServer, store: FileSecretStore, engine: Engine, **options: object
-) -> HostawayApi:
-    clock = options.pop("clock", None)
-    settings = settings_for(server, **options)
-    if clock is None:
-        return HostawayApi(settings, store, engine)
-    return HostawayApi(settings, store, engine, clock=clock)  # type: ignore[arg-type]
 
 
 def test_one_token_is_issued_with_the_documented_form_and_reused_by_every_worker(
@@ -93,26 +57,6 @@ def test_one_token_is_issued_with_the_documented_form_and_reused_by_every_worker
     assert stored is not None and stored.access == hostaway.issued[0]
     assert stored.expires_at is not None
     assert stored.expires_at - stored.issued_at == pytest.approx(TOKEN_LIFETIME)
-
-
-def test_a_403_forgets_the_token_fails_retryably_and_the_retry_issues_a_new_one(
-    server: PartnerServer, store: FileSecretStore, engine: Engine, hostaway: FakeHostaway
-) -> None:
-    client = api(server, store, engine)
-    client.get(CONNECTION, "/v1/reservations/30500001", operation="get_reservation")
-    hostaway.revoke_all()
-
-    with pytest.raises(ApplicationError) as refused:
-        client.get(CONNECTION, "/v1/reservations/30500001", operation="get_reservation")
-    assert not refused.value.non_retryable
-    assert hostaway.issued[0] not in str(refused.value)
-    forgotten = IssuedToken.loads(store.versions(TOKEN_SECRET)[0])
-    assert forgotten is not None and forgotten.access == ""
-
-    again = client.get(CONNECTION, "/v1/reservations/30500002", operation="get_reservation")
-    assert again is not None and again["result"]["id"] == 30500002
-    assert len(hostaway.issued) == 2
-    assert server.requests[-1].headers["authorization"] == f"Bearer {hostaway.issued[1]}"
 
 
 @pytest.mark.parametrize(("headers", "delay"), [({"Retry-After": "7"}, 7), ({}, 10)])

@@ -68,7 +68,7 @@ async def test_a_delivery_is_stored_once_and_becomes_a_reservation_observed(
                 raw_events.c.partner == "hostaway"
             )
         ).all()
-    assert stored.partner_event_id.startswith(f"{MIAMI}:reservation.updated:30512345:")
+    assert stored.partner_event_id.startswith(f"{MIAMI}:wh:reservation.updated:30512345:")
     assert "authorization" not in stored.headers
 
     # An event the hub does not map (a guest's message): 200, as Hostaway asks, kept ignored.

@@ -1,7 +1,8 @@
 """Hostaway's polls and its fetch workflow on the real Temporal dev server, against the local
 stand-in over HTTP, SQLite and PostgreSQL: the reservations walk by `afterId` (the initial sync,
 then only newer ids), the listings walk that starts over (an unchanged listing is a
-duplicate), the real normalizer taking what was stored, and one reservation fetched on demand."""
+duplicate, a deleted one removed), the changes poll catching up a missed change, the real
+normalizer taking what was stored, and one reservation fetched on demand."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from integration_hub.settings import Settings
 from integration_hub.storage import poll_cursors
 from integration_hub.storage.tables import internal_events
 from integration_hub.storage.tables import raw_events as raw_table
+from tests.connectors.hostaway.conftest import keep_listings
 from tests.connectors.hostaway.fake import FakeHostaway, credentials, listings, reservations
 from tests.partner_server import PartnerServer
 from tests.secrets.helpers import file_store
@@ -203,3 +205,61 @@ async def test_the_fetch_workflow_stores_a_reservation_once_and_knows_when_it_ca
     with engine.connect() as connection:
         [envelope] = connection.execute(select(internal_events.c.envelope)).scalars()
     assert envelope["data"]["source_reservation_id"] == str(FIRST_ID + 7)
+
+
+async def test_changes_catch_up_a_change_no_webhook_brought(
+    temporal: WorkflowEnvironment,
+    context: CallsContext,
+    engine: Engine,
+    server: PartnerServer,
+    hostaway: FakeHostaway,
+) -> None:
+    hostaway.reservations = [
+        {**samples.reservation(reservation_id=FIRST_ID + 1), "updatedOn": "2026-11-21 09:00:00"},
+        {**samples.reservation(reservation_id=FIRST_ID + 2), "updatedOn": "2026-11-20 11:30:00"},
+    ]
+    with engine.begin() as connection:  # where the last run stopped
+        poll_cursors.advance(connection, partner="hostaway", source="changes",
+                             instance=CONNECTION, expected=None, cursor="2026-11-20T12:00:00")  # fmt: skip
+    poll = PollInput("hostaway", "changes", instance=CONNECTION)
+    async with hostaway_worker(temporal.client, context) as queue:
+        first = await run_poll(temporal.client, queue, poll)
+        # Cancelled at Hostaway, and its webhook never came.
+        cancelled = {**hostaway.reservations[1], "status": "cancelled",
+                     "updatedOn": "2026-11-21 09:30:00"}  # fmt: skip
+        hostaway.reservations[1] = cancelled
+        again = await run_poll(temporal.client, queue, poll)
+
+    assert first == PollResult(pages=1, stored=2, duplicates=0, more=False)
+    assert again == PollResult(pages=1, stored=1, duplicates=1, more=False)
+    starts = [r.query["latestActivityStart"][0] for r in server.requests if "sortOrder" in r.query]
+    assert starts == ["2026-11-20", "2026-11-21"]  # the newest change minus the overlap
+    assert cursor(engine, "changes") == "2026-11-21T09:30:00"
+
+    normalizer = Normalizer(engine, {"hostaway": HostawayConnector()}, lambda _: [], batch_size=50)
+    assert normalizer.drain_batch() == 3
+    with engine.connect() as connection:
+        envelopes = connection.execute(select(internal_events.c.envelope)).scalars().all()
+    statuses = {(e["data"]["source_reservation_id"], e["data"]["status"]) for e in envelopes}
+    assert (str(FIRST_ID + 2), "cancelled") in statuses
+
+
+async def test_a_listing_deleted_at_hostaway_is_removed_once(
+    temporal: WorkflowEnvironment, context: CallsContext, engine: Engine
+) -> None:
+    keep_listings(engine, CONNECTION, 40160, 40161, 40999)  # 40999 is gone at Hostaway
+    poll = PollInput("hostaway", "listings", instance=CONNECTION)
+    async with hostaway_worker(temporal.client, context) as queue:
+        first = await run_poll(temporal.client, queue, poll)
+        again = await run_poll(temporal.client, queue, poll)
+
+    assert first == PollResult(pages=1, stored=3, duplicates=0, more=False)
+    assert again == PollResult(pages=1, stored=0, duplicates=3, more=False)
+    [vanished] = stored(engine, "listing.vanished")
+    assert vanished.startswith(f"{CONNECTION}:vanished:40999:")
+    normalizer = Normalizer(engine, {"hostaway": HostawayConnector()}, lambda _: [], batch_size=50)
+    assert normalizer.drain_batch() == 3
+    with engine.connect() as connection:
+        envelopes = connection.execute(select(internal_events.c.envelope)).scalars().all()
+    removed = [e["subject"] for e in envelopes if e["type"] == "pms.listing_removed"]
+    assert removed == [f"{CONNECTION}/40999"]

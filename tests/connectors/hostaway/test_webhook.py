@@ -20,7 +20,6 @@ from integration_hub.events import build_event, validate_event
 
 CONNECTION = "miami-homes"
 SECRET = "hub-miami:s3cret-Passw0rd"
-OTHER_CONNECTION_SECRET = "hub-brickell:an0ther-Passw0rd"
 hostaway = HostawayConnector()
 
 
@@ -74,14 +73,12 @@ def test_basic_credentials_of_the_connection_verify_in_any_current_version() -> 
     ("headers", "reason"),
     [
         ({}, "missing_signature"),
-        (basic(OTHER_CONNECTION_SECRET), "signature_mismatch"),  # another connection's login
         (basic("hub-miami:wrong-password"), "signature_mismatch"),
         ({"Authorization": "Bearer " + SECRET}, "malformed_signature"),
     ],
 )
-def test_missing_wrong_or_another_connections_credentials_are_refused(
-    headers: dict[str, str], reason: str
-) -> None:
+# Another connection's login: through the edge's per-connection secrets (test_ingest.py).
+def test_missing_or_wrong_credentials_are_refused(headers: dict[str, str], reason: str) -> None:
     body = hostaway.sample("reservation.created")
     with pytest.raises(SignatureError) as refused:
         hostaway.verify(delivery(body, headers), [SECRET], now=0)
@@ -101,12 +98,19 @@ def test_the_id_holds_the_connection_event_reservation_and_a_hash_of_the_data() 
     [cancelled] = hostaway.split(delivery(changed, basic(SECRET)))
     [elsewhere] = hostaway.split(delivery(body, basic(SECRET), connection="brickell-stays"))
 
-    assert first.partner_event_id.startswith("miami-homes:reservation.created:30512345:")
+    assert first.partner_event_id.startswith("miami-homes:wh:reservation.created:30512345:")
     assert pms.connection_of(first.partner_event_id) == CONNECTION
     assert (first.event_type, first.body) == ("reservation.created", body)
     assert again.partner_event_id == first.partner_event_id
     assert cancelled.partner_event_id != first.partner_event_id
-    assert elsewhere.partner_event_id.startswith("brickell-stays:reservation.created:30512345:")
+    assert elsewhere.partner_event_id.startswith("brickell-stays:wh:reservation.created:30512345:")
+    # A delivery whose `event` spells a poll's key (`reservation`) cannot take a polled id.
+    spelled = samples.envelope("reservation", data)
+    [webhook] = hostaway.split(delivery(spelled, basic(SECRET)))
+    polled_key = (
+        f"reservation:30512345:{pms.content_hash(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))}"
+    )
+    assert webhook.partner_event_id != pms.connection_event_id(CONNECTION, polled_key)
 
 
 def test_unknown_events_are_stored_and_ignored_and_own_types_cannot_be_forged() -> None:
@@ -115,10 +119,11 @@ def test_unknown_events_are_stored_and_ignored_and_own_types_cannot_be_forged() 
     assert event.event_type == "message.received"
     assert hostaway.normalize(event) == []
 
-    forged = samples.envelope("listing.polled", samples.listing())
-    [renamed] = hostaway.split(delivery(forged, basic(SECRET)))
-    assert renamed.event_type == "webhook.listing.polled"
-    assert hostaway.normalize(renamed) == []
+    for own in ("listing.polled", "listing.vanished"):
+        forged = samples.envelope(own, samples.listing())
+        [renamed] = hostaway.split(delivery(forged, basic(SECRET)))
+        assert renamed.event_type == f"webhook.{own}"
+        assert hostaway.normalize(renamed) == []
 
 
 @pytest.mark.parametrize(
@@ -260,6 +265,25 @@ def test_polled_and_fetched_objects_normalize_into_reservations_and_listings() -
         "check_out_time": "11:00",
         "source_updated_at": None,
     }
+
+
+def test_a_vanished_listing_normalizes_into_listing_removed() -> None:
+    body = hostaway.sample("listing.vanished")
+    event = PartnerEvent(pms.connection_event_id(CONNECTION, "vanished:40160:ab"),
+                         "listing.vanished", body)  # fmt: skip
+    [cloud] = normalized(event)
+    assert (cloud["type"], cloud["subject"]) == ("pms.listing_removed", f"{CONNECTION}/40160")
+    assert cloud["data"] == {"source": "hostaway", "connection": CONNECTION,
+                             "source_listing_id": "40160", "merged_into": None}  # fmt: skip
+
+
+def test_out_of_range_amounts_and_times_become_none_not_a_dead_letter() -> None:
+    huge = {**samples.reservation(), "totalPrice": 1e27, "updatedOn": "9999-12-31 23:00:00-05:00",
+            "reservationDate": "2026-11-30 18:05:09"}  # fmt: skip
+    result = observed(huge)
+    assert (result["total_minor"], result["source_updated_at"]) == (None, None)
+    assert result["currency"] == "USD"
+    assert observed({**huge, "totalPrice": "1E+400"})["total_minor"] is None
 
 
 def test_each_sample_is_a_fresh_delivery() -> None:

@@ -7,14 +7,16 @@ the connection's `login:password` (optional at Hostaway, required by the hub). H
 
 Out (`api.py`): OAuth2 client credentials per connection (`POST /v1/accessTokens`), a
 24-month token kept in the secret store (`HOSTAWAY_ACCESS_TOKEN__<CONNECTION>`) and reused
-until Hostaway answers 403; every call under Hostaway's limits, shared by all workers: 15
-requests per 10 s per IP (one key for every connection) and 20 per 10 s per account.
+until Hostaway refuses it; every call under Hostaway's limits, shared by all workers: 15
+requests per 10 s per IP (one key for every connection) and 20 per 10 s per account (the hub
+keeps to about half by default).
 
 Polls (`polls.py`, one run per connection): `reservations` walks `GET /v1/reservations` by
 the `afterId` id cursor, the initial (full) sync, then each run picks up reservations newer than
 the last seen id; `listings` walks `GET /v1/listings` the same way and starts over after the
-last page, so listing changes are seen once per walk. Hostaway offers no `updatedSince`:
-**changes to reservations after the initial sync arrive by webhook**. `hostaway.fetch_reservation`
+last page, so listing changes are seen once per walk and a deleted listing is removed
+(`vanished.py`); `changes` (`changes.py`) asks for reservations by `updatedOn` since the last
+run, so a change whose webhook was missed is caught up. `hostaway.fetch_reservation`
 (`workflows.py`) fetches one reservation on demand (`GET /v1/reservations/{id}`).
 
 The declaration is static and cheap: the factories import the modules only when called.
@@ -47,7 +49,7 @@ ACCOUNT_ID = "HOSTAWAY_ACCOUNT_ID"
 API_KEY = "HOSTAWAY_API_KEY"
 ACCESS_TOKEN = "HOSTAWAY_ACCESS_TOKEN"  # noqa: S105 (a variable name, not a value)
 ACCOUNT_ID_FORMAT = r"[0-9]{1,12}"
-RESERVATIONS_SOURCE, LISTINGS_SOURCE = "reservations", "listings"
+RESERVATIONS_SOURCE, LISTINGS_SOURCE, CHANGES_SOURCE = "reservations", "listings", "changes"
 
 
 def _webhook(context: WebhookContext) -> Connector:
@@ -72,6 +74,12 @@ def _poll_reservations(context: PollContext, cursor: str | None) -> PollPage:
     from integration_hub.connectors.hostaway.polls import fetch_reservations
 
     return fetch_reservations(context, cursor)
+
+
+def _poll_changes(context: PollContext, cursor: str | None) -> PollPage:
+    from integration_hub.connectors.hostaway.changes import fetch_changes
+
+    return fetch_changes(context, cursor)
 
 
 def _poll_listings(context: PollContext, cursor: str | None) -> PollPage:
@@ -125,6 +133,9 @@ PARTNER = Partner(
             every=timedelta(minutes=15),
             fetch=_poll_reservations,
             per_connection=True,
+        ),
+        PollSource(
+            CHANGES_SOURCE, every=timedelta(minutes=30), fetch=_poll_changes, per_connection=True
         ),
         PollSource(
             LISTINGS_SOURCE, every=timedelta(hours=6), fetch=_poll_listings, per_connection=True

@@ -3,15 +3,22 @@
 Token: OAuth2 client credentials (`POST /v1/accessTokens`, form `grant_type=client_credentials`,
 `client_id=<account id>`, `client_secret=<API key>`, `scope=general`). Hostaway's tokens last
 24 months, so one is issued per connection, stored through `TokenStore` (the secret store,
-under a cross-process lock) and reused by every worker; only a 403 (Hostaway's "token
-refused") forgets it, and the retry issues a new one. A new token is accepted only about a
-second after issue: its first call waits `HUB_HOSTAWAY_TOKEN_SETTLE_SECONDS`.
+under a cross-process lock) with a fingerprint of the credentials it was issued for (a token of
+replaced credentials is not used: a new one is issued under the lock), and reused by every
+worker. A new token is accepted only about a second after issue: its first call waits
+`HUB_HOSTAWAY_TOKEN_SETTLE_SECONDS`, and a 403 within that plus `SETTLE_GRACE_SECONDS` of the
+issue is "not yet" (retry later, same token), never "refused" (which would issue another, and
+that one would be refused the same way, without end). A 403 on an older token forgets it and
+the retry issues a new one, at most once per `REISSUE_SECONDS`: a token issued minutes ago and
+refused means the account's API access is refused (`hostaway.forbidden`, final).
 
-Limits (shared by every worker: `call_limits.SharedLimiter`): 15 requests per 10 s per IP,
-one key for every connection (`hostaway:ip`), and 20 per 10 s per account
-(`hostaway:account:<account id>`); the token request counts too. A 429 (`{"status":"fail"}`)
-closes the account's key for `Retry-After`, or 10 s when Hostaway sends none, and the call
-fails retryably with that delay.
+Limits (shared by every worker: `call_limits.SharedLimiter`): Hostaway allows 15 requests per
+10 s per IP, one key for every connection (`hostaway:ip`), and 20 per 10 s per account
+(`hostaway:account:<account id>`); the hub keeps to about half (fixed windows can let twice a
+budget through across a window edge). The token request counts too. A call enters the
+account's limiter first, so a call its account refuses spends none of the shared IP budget. A
+429 (`{"status":"fail"}`) closes both keys for `Retry-After`, or 10 s when Hostaway sends none
+(Hostaway does not say which limit it was), and the call fails retryably with that delay.
 
 Errors never carry a secret, a token, or what Hostaway answered (it can hold guest data).
 """
@@ -19,6 +26,7 @@ Errors never carry a secret, a token, or what Hostaway answered (it can hold gue
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import threading
 import time
@@ -48,6 +56,8 @@ LIMIT_WINDOW_SECONDS = 10
 DEFAULT_RETRY_AFTER_SECONDS = 10  # Hostaway's window, when its 429 says nothing
 IP_KEY = f"{NAME}:ip"
 TOKEN_OPERATION = "issue_token"  # noqa: S105 (an operation name, not a value)
+SETTLE_GRACE_SECONDS = 5.0  # past the settle time, a new token's 403 may still be "not yet"
+REISSUE_SECONDS = 300.0  # a token this young refused past its grace is not re-issued
 
 
 def account_key(account_id: str) -> str:
@@ -62,6 +72,12 @@ class NoCredentials(Exception):
 class Credentials:
     account_id: str
     api_key: str
+
+    @property
+    def fingerprint(self) -> str:
+        """What a stored token records of the credentials it was issued for (never them)."""
+        pair = f"{self.account_id}:{self.api_key}".encode()
+        return hashlib.sha256(pair).hexdigest()[:16]
 
 
 def credentials(secrets: SecretSource, connection: str) -> Credentials | None:
@@ -119,25 +135,43 @@ class HostawayApi:
         if found is None:
             raise NoCredentials(connection)
         name = PARTNER.secret(ACCESS_TOKEN).for_instance(connection)
-        token = self._tokens.token(name, lambda _: self._issue(found))
+        token = self._token(name, found)
         self._settled(token)
         headers = {"Authorization": f"Bearer {token.access}", "Cache-control": "no-cache"}
         response = self._send("GET", path, found, operation, headers=headers, params=params)
         if response.status_code in (401, 403):
-            # Hostaway refuses a token it no longer honours with 403: forget it (unless another
-            # worker already replaced it); the activity's retry issues a new one.
-            self._tokens.refused(name, token.access)
-            raise call_failed(
-                NAME,
-                operation,
-                status=response.status_code,
-                message="Hostaway refused the access token; the retry issues a new one",
-                retryable=True,
-                retry_after="1",
-            )
+            raise self._refused(name, token, operation, response.status_code)
         if response.status_code == 404:
             return None
         return _answer(response, operation)
+
+    def _token(self, name: str, found: Credentials) -> IssuedToken:
+        token = self._tokens.token(name, lambda _: self._issue(found))
+        if token.fingerprint != found.fingerprint:
+            # Issued for credentials since replaced (or before fingerprints were kept): it is
+            # no token of these; forget it (unless another worker replaced it) and issue one
+            # under the lock.
+            self._tokens.refused(name, token.access)
+            token = self._tokens.token(name, lambda _: self._issue(found))
+        return token
+
+    def _refused(self, name: str, token: IssuedToken, operation: str, status: int) -> Exception:
+        age = self._clock() - token.issued_at
+        settling = self._settle + SETTLE_GRACE_SECONDS
+        if age < settling:
+            # Not honoured yet: keep it and try again when it should be.
+            return call_failed(NAME, operation, status=status, retryable=True,
+                               message="Hostaway does not honour the new access token yet",
+                               retry_after=str(max(1, math.ceil(settling - age))))  # fmt: skip
+        if age < REISSUE_SECONDS:
+            return call_failed(NAME, operation, status=status, code="forbidden", retryable=False,
+                               message="Hostaway refused a token issued minutes ago: the "
+                               "account's API access is refused")  # fmt: skip
+        # Hostaway refuses a token it no longer honours with 403: forget it (unless another
+        # worker already replaced it); the activity's retry issues a new one.
+        self._tokens.refused(name, token.access)
+        return call_failed(NAME, operation, status=status, retryable=True, retry_after="1",
+                           message="Hostaway refused the access token; the retry issues a new one")  # fmt: skip
 
     def _issue(self, found: Credentials) -> IssuedToken:
         form = {
@@ -166,7 +200,9 @@ class HostawayApi:
         expires_at = None  # no lifetime given: valid until Hostaway refuses it
         if isinstance(lifetime, (int, float)) and not isinstance(lifetime, bool):
             expires_at = now + float(lifetime)
-        return IssuedToken(access=access, expires_at=expires_at, issued_at=now)
+        return IssuedToken(
+            access=access, expires_at=expires_at, issued_at=now, fingerprint=found.fingerprint
+        )
 
     def _settled(self, token: IssuedToken) -> None:
         wait = token.issued_at + self._settle - self._clock()
@@ -198,6 +234,7 @@ class HostawayApi:
                 delay = parse_retry_after(response.headers.get("retry-after"))
                 seconds = delay.total_seconds() if delay else DEFAULT_RETRY_AFTER_SECONDS
                 self._account.pause(account, seconds)
+                self._ip.pause(IP_KEY, seconds)
                 raise call_failed(
                     NAME,
                     operation,
@@ -209,7 +246,8 @@ class HostawayApi:
 
     @contextlib.contextmanager
     def _limited(self, account: str, operation: str) -> Iterator[None]:
-        with self._ip.call(IP_KEY, operation), self._account.call(account, operation):
+        # The account first: a call its account refuses spends none of the shared IP budget.
+        with self._account.call(account, operation), self._ip.call(IP_KEY, operation):
             yield
 
 

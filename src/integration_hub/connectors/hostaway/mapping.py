@@ -91,9 +91,9 @@ def utc_time(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 9999 with an offset, in UTC
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def minor_units(amount: object, currency: str | None) -> int | None:
@@ -104,11 +104,13 @@ def minor_units(amount: object, currency: str | None) -> int | None:
         return None
     try:
         value = Decimal(str(amount))
+        if not value.is_finite():
+            return None
+        scaled = value.scaleb(EXPONENTS.get(currency, 2))
+        # quantize raises InvalidOperation past the context's precision (1e27 and up).
+        minor = int(scaled.quantize(Decimal(1), ROUND_HALF_UP))
     except InvalidOperation:
         return None
-    if not value.is_finite():
-        return None
-    minor = int((value.scaleb(EXPONENTS.get(currency, 2))).quantize(Decimal(1), ROUND_HALF_UP))
     return minor if abs(minor) <= MAX_MINOR else None
 
 
@@ -166,6 +168,10 @@ def listing(data: Mapping[str, Any], *, connection: str) -> pms.ObservedListing:
         check_out_time=hour(data.get("checkOutTime")),
         source_updated_at=utc_time(data.get("updatedOn")),
     )
+
+
+def listing_id(value: object) -> str:
+    return _required_id(value, "id")
 
 
 def _int(value: object) -> int | None:

@@ -7,12 +7,14 @@ time with every current version of that connection's `login:password`.
 
 A delivery is `{"object", "event", "accountId", "data": <the whole reservation>}` and carries
 no id, and Hostaway fires on every modification, out of order, retrying 5xx: the dedup key is
-`<connection>:<event>:<data.id>:<hash of the canonical data>`, so a retried delivery is a
-duplicate and a real change is a new event. Unknown events (`message.received`, anything new)
+`<connection>:wh:<event>:<data.id>:<hash of the canonical data>`, so a retried delivery is a
+duplicate and a real change is a new event (`wh:` keeps them apart from the polls' keys, which
+a delivery's `event` could otherwise spell). Unknown events (`message.received`, anything new)
 are stored and ignored, answered 200 as Hostaway asks.
 
 The same connector normalizes what the polls and the fetch store (`reservation.polled`,
-`reservation.fetched`, `listing.polled`: the bare object, one per event); a webhook can never
+`reservation.fetched`, `listing.polled`: the bare object, one per event; `listing.vanished`:
+`{"id"}` of a listing a full walk no longer saw); a webhook can never
 store one of those types (it is renamed `webhook.<event>`, ignored).
 """
 
@@ -38,8 +40,9 @@ WEBHOOK_RESERVATION_EVENTS = frozenset({RESERVATION_CREATED, RESERVATION_UPDATED
 RESERVATION_POLLED = "reservation.polled"
 RESERVATION_FETCHED = "reservation.fetched"
 LISTING_POLLED = "listing.polled"
+LISTING_VANISHED = "listing.vanished"
 STORED_RESERVATION_TYPES = frozenset({RESERVATION_POLLED, RESERVATION_FETCHED})
-OWN_TYPES = STORED_RESERVATION_TYPES | {LISTING_POLLED}
+OWN_TYPES = STORED_RESERVATION_TYPES | {LISTING_POLLED, LISTING_VANISHED}
 
 
 def canonical(value: Any) -> bytes:
@@ -84,7 +87,7 @@ class HostawayConnector:
             raise MalformedPayload("the body has no `event`")
         data = body.get("data")
         data_id = data.get("id") if isinstance(data, dict) else None
-        key = f"{event}:{data_id if data_id is not None else ''}:"
+        key = f"wh:{event}:{data_id if data_id is not None else ''}:"
         key += pms.content_hash(canonical(data))
         event_type = f"webhook.{event}" if event in OWN_TYPES else event
         return [
@@ -104,6 +107,10 @@ class HostawayConnector:
         if not isinstance(data, dict):
             raise ValueError("the Hostaway object is not a JSON object")
         connection = pms.connection_of(event.partner_event_id)
+        if event.event_type == LISTING_VANISHED:
+            listing_id = mapping.listing_id(data.get("id"))
+            return [pms.listing_removed(source=mapping.SOURCE, connection=connection,
+                                        source_listing_id=listing_id)]  # fmt: skip
         if event.event_type == LISTING_POLLED:
             return [pms.listing_observed(mapping.listing(data, connection=connection))]
         observed = mapping.reservation(data, connection=connection)
@@ -120,6 +127,8 @@ class HostawayConnector:
             return canonical(samples.reservation())
         if event_type == LISTING_POLLED:
             return canonical(samples.listing())
+        if event_type == LISTING_VANISHED:
+            return canonical({"id": samples.LISTING_ID})
         return samples.envelope(event_type, samples.reservation())
 
     def sign(self, body: bytes, secret: str, *, timestamp: int, url: str) -> dict[str, str]:
