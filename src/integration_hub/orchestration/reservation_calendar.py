@@ -22,6 +22,7 @@ from integration_hub.connectors import pms
 from integration_hub.connectors.base import InternalEventDraft
 from integration_hub.metrics import ICAL_FEEDS_HELD
 from integration_hub.orchestration.reservation_apply import apply_reservation
+from integration_hub.orchestration.reservation_places import ensure_listing
 from integration_hub.storage import reservations as rows
 from integration_hub.storage import stays
 
@@ -69,7 +70,11 @@ def apply_calendar(
     today = fetched.date()
     statuses = [str(status) for status in HELD_BY_CALENDAR]
     known = rows.future_live(connection, connection_id=owner["id"], after=today, statuses=statuses)
-    drafts: list[InternalEventDraft] = []
+    # The feed's listing exists from its first calendar, empty or not (an admin links it).
+    _, drafts = ensure_listing(
+        connection, owner=owner, source=data["source"],
+        source_listing_id=data["source_listing_id"],
+    )  # fmt: skip
     seen: set[str] = set()
     outcomes: dict[str, int] = {}
     for entry in data["entries"]:
