@@ -255,15 +255,20 @@ def test_lean_payloads_and_hints_queue_one_fetch_each(pms_engine: Engine) -> Non
     assert str(outcome).endswith("; fetch queued")
     queued = rows_of(engine, workflow_outbox, workflow_outbox.c.id)
     assert [(q["workflow_type"], q["workflow_id"], q["dedup"], q["input"]) for q in queued] == [
-        ("testpms.fetch_reservation", f"pms.fetch/testpms/{PMS_CONNECTION}/R9", lean["id"],
+        ("testpms.fetch_reservation", f"pms.fetch/testpms/{PMS_CONNECTION}/R9/{lean['id']}",
+         lean["id"],
          {"connection": PMS_CONNECTION, "source_reservation_id": "R9"}),
-        ("testpms.fetch_reservation", f"pms.fetch/testpms/{PMS_CONNECTION}/R7", hint["id"],
+        ("testpms.fetch_reservation", f"pms.fetch/testpms/{PMS_CONNECTION}/R7/{hint['id']}",
+         hint["id"],
          {"connection": PMS_CONNECTION, "source_reservation_id": "R7"}),
     ]  # fmt: skip
+    # The reservation's next lean change is fetched again (its own run).
+    apply(engine, booking("R9", updated=NOW + timedelta(minutes=9), complete=False))
+    assert len({q["workflow_id"] for q in rows_of(engine, workflow_outbox)}) == 3
     [stored] = rows_of(engine, reservations)  # the hint stored nothing
     # What the lean payload did not say is kept; what it said is applied.
-    assert (stored["complete"], stored["check_out"], stored["guests_total"]) == (
-        False, date(2030, 2, 5), 2)  # fmt: skip
+    assert (stored["complete"], stored["check_in"], stored["guests_total"]) == (
+        False, date(2030, 2, 1), 2)  # fmt: skip
     assert stored["guest_email"] == "ana@example.com"
 
 

@@ -207,3 +207,15 @@ def _property_of(connection: Any, connection_id: str, listing_id: str) -> str:
     found = get_listing(connection, connection_id=connection_id, source_listing_id=listing_id)
     assert found is not None
     return str(found["property_id"])
+
+
+def test_a_booking_a_pms_re_made_under_a_new_id_follows_the_live_one(feeds: Engine) -> None:
+    apply(feeds, booking("R1", channel_code="HMRE"))
+    apply(feeds, booking("R1", updated=FETCHED, channel_code="HMRE", status=pms.Status.CANCELLED))
+    apply(feeds, booking("R2", updated=FETCHED, channel_code="HMRE", check_out=date(2030, 2, 6)))
+
+    [stay] = rows_of(feeds, stays)
+    assert stay["primary_reservation_id"] == by_source(feeds)["R2"]["id"]
+    assert (stay["status"], stay["check_out"]) == ("confirmed", date(2030, 2, 6))
+    [restored] = derived(feeds, "reservation.changed")
+    assert restored["data"]["changed"] == ["check_out", "status"]

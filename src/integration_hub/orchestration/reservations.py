@@ -20,6 +20,7 @@ reservations), and so are its writes to one property's stays.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
@@ -30,7 +31,7 @@ from integration_hub.connectors import pms
 from integration_hub.connectors.base import InternalEventDraft
 from integration_hub.errors import HubError
 from integration_hub.orchestration import derived_events
-from integration_hub.orchestration.outbox import Outbox
+from integration_hub.orchestration.outbox import MAX_WORKFLOW_ID, Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
 from integration_hub.orchestration.reservation_apply import apply_reservation
 from integration_hub.orchestration.reservation_calendar import apply_calendar
@@ -93,11 +94,22 @@ def _queue_fetch(connection: Connection, event: dict[str, Any], outbox: Outbox) 
     queued = outbox.start(
         connection,
         workflow=pms.fetch_workflow(data["source"]),
-        workflow_id=pms.fetch_workflow_id(data["source"], request),
+        workflow_id=fetch_run_id(data["source"], request, event["id"]),
         dedup=event["id"],
         input=request,
     )
     return "fetch queued" if queued else "fetch queued already"
+
+
+def fetch_run_id(source: str, request: pms.FetchReservation, event_id: str) -> str:
+    """The fetch's workflow id: `pms.fetch_workflow_id` and the event. A workflow id names one
+    run ever (the outbox never starts a closed id again), so one id per reservation would fetch
+    it once for good and never after its next lean change; one per event fetches each change
+    once. Past the column's 255 characters, its SHA-256 stands for it."""
+    run_id = f"{pms.fetch_workflow_id(source, request)}/{event_id}"
+    if len(run_id) <= MAX_WORKFLOW_ID:
+        return run_id
+    return f"pms.fetch/{source}/sha256-{hashlib.sha256(run_id.encode()).hexdigest()}"
 
 
 _CONVERT: dict[str, Callable[[Any], Any]] = {

@@ -123,9 +123,9 @@ def matching_stay(
 
 
 def refresh_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
-    """Set a stay's fields from its primary reservation (a PMS's over a feed's; the current
-    primary while it qualifies, else the oldest), falling back to its other reservations and
-    then its property for what the primary lacks. Returns the stay as it now is."""
+    """Set a stay's fields from its primary reservation (ranked below), falling back to its
+    other reservations and then its property for what the primary lacks. Returns the stay as
+    it now is."""
     stay = get_stay(connection, stay_id)
     if stay is None:
         return None
@@ -139,10 +139,14 @@ def refresh_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
     ]
     if not members:
         return stay
+    # A PMS's over a feed's whatever their statuses (a PMS knows a cancellation a feed has not
+    # caught up with), then a live one over a cancelled one (a booking a PMS re-made under a
+    # new id), then the current primary, then the oldest.
     ranked = sorted(
         members,
         key=lambda r: (
             r["source"] == CALENDAR_SOURCE,
+            r["status"] in CANCELLED_STATUSES,
             r["id"] != stay["primary_reservation_id"],
         ),
     )
