@@ -323,3 +323,18 @@ def test_a_reservation_of_an_unknown_listing_makes_it(pms_engine: Engine) -> Non
     assert place["name"] == "L-new"
     [stay] = rows_of(pms_engine, stays)
     assert stay["property_id"] == place["id"]
+
+
+def test_a_reservation_moved_to_another_listing_takes_its_stay(pms_engine: Engine) -> None:
+    engine = pms_engine
+    apply(engine, booking("R1", listing_id="L1"))
+    [stay] = rows_of(engine, stays)
+
+    apply(engine, booking("R1", listing_id="L2", updated=NOW + timedelta(hours=1)))
+
+    [moved] = rows_of(engine, stays)
+    [place] = [p for p in rows_of(engine, properties) if p["name"] == "L2"]
+    assert (moved["id"], moved["property_id"]) == (stay["id"], place["id"])
+    [change] = derived(engine, "reservation.changed")
+    assert change["data"]["changed"] == ["property_id"]
+    assert change["data"]["property_id"] == place["id"]

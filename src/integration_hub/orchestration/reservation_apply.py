@@ -107,16 +107,14 @@ def apply_reservation(
                 changes={}, source_updated_at=fields.get("source_updated_at"),
             )  # fmt: skip
             return _counted(source, Applied(reservation_id, "stale", stored["stay_id"]))
-    property_id, drafts = ensure_listing(
-        connection, owner=owner, source=source, source_listing_id=fields["source_listing_id"]
-    )
-    dialect.serialize_on(connection, key=f"pms-property:{property_id}")
+    property_id, drafts = _locked_property(connection, owner, source, fields["source_listing_id"])
     if stored is not None and not fields.get("complete", True):
         fields = {
             **{name: stored[name] for name in rows.SOURCE_FIELDS},
             **{name: value for name, value in fields.items() if value is not None},
         }
     values = {name: fields.get(name) for name in rows.SOURCE_FIELDS}
+    left: dict[str, Any] | None = None
     if stored is None:
         stay_id, before = _join_stay(connection, reservation_id, property_id, values)
         rows.insert_reservation(
@@ -124,10 +122,7 @@ def apply_reservation(
             source_reservation_id=source_reservation_id, stay_id=stay_id, fields=values,
         )  # fmt: skip
     else:
-        stay_id = stored["stay_id"] or stays.stay_id_for(reservation_id)
-        before = stays.get_stay(connection, stay_id)
-        if before is None:
-            stays.insert_stay(connection, stay_id=stay_id, property_id=property_id, fields=values)
+        stay_id, before, left = _current_stay(connection, stored, property_id, values)
         changed = {n: v for n, v in values.items() if stored[n] != v}
         if changed or stored["stay_id"] != stay_id:
             rows.update_reservation(connection, reservation_id, {**changed, "stay_id": stay_id})
@@ -144,7 +139,51 @@ def apply_reservation(
     context = {"reservation_id": reservation_id, "source": source, "connection": owner["id"],
                "manager_id": owner["manager_id"]}  # fmt: skip
     drafts.extend(stay_events(before, after, context, reason=reason))
+    if left is not None:  # the stay it left follows its other reservations
+        rest = stays.refresh_stay(connection, left["id"])
+        assert rest is not None
+        drafts.extend(stay_events(left, rest, context, reason=reason))
     return _counted(source, Applied(reservation_id, kind, stay_id, drafts))
+
+
+def _locked_property(
+    connection: Connection, owner: dict[str, Any], source: str, listing_id: str
+) -> tuple[str, list[InternalEventDraft]]:
+    """The listing's property, locked for this transaction (stays are matched per property).
+    Read again once locked: an admin's link may have moved the listing meanwhile."""
+    property_id, drafts = ensure_listing(
+        connection, owner=owner, source=source, source_listing_id=listing_id
+    )
+    while True:
+        dialect.serialize_on(connection, key=f"pms-property:{property_id}")
+        now_at, _ = ensure_listing(
+            connection, owner=owner, source=source, source_listing_id=listing_id
+        )
+        if now_at == property_id:
+            return property_id, drafts
+        property_id = now_at
+
+
+def _current_stay(
+    connection: Connection, stored: dict[str, Any], property_id: str, values: dict[str, Any]
+) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
+    """The stay of a known reservation, the stay as it was, and the stay it left (if any).
+    A reservation moved to a listing of another property takes its stay along when the stay
+    is its alone; otherwise it joins (or makes) a stay there."""
+    stay_id = stored["stay_id"] or stays.stay_id_for(stored["id"])
+    before = stays.get_stay(connection, stay_id)
+    if before is None:
+        stays.insert_stay(connection, stay_id=stay_id, property_id=property_id, fields=values)
+        return stay_id, None, None
+    if before["property_id"] == property_id:
+        return stay_id, before, None
+    if not stays.has_others(connection, stay_id=stay_id, reservation_id=stored["id"]):
+        stays.move_stay(connection, stay_id=stay_id, property_id=property_id)
+        return stay_id, before, None
+    joined, joined_before = _join_stay(
+        connection, f"{stored['id']}/{property_id}", property_id, values
+    )
+    return joined, joined_before, before
 
 
 def _join_stay(
@@ -195,6 +234,8 @@ def stay_events(
     if before is None:
         return [InternalEventDraft(CREATED, after["id"], now_text(), data)]
     changed = [name for name in TRACKED if before[name] != after[name]]
+    if before["property_id"] != after["property_id"]:
+        changed.append("property_id")
     if not changed:
         return []
     previous = {name: _jsonable(before[name]) for name in _PREVIOUS}

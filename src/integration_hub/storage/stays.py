@@ -170,6 +170,24 @@ def refresh_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
     return stay
 
 
+def has_others(connection: Connection, *, stay_id: str, reservation_id: str) -> bool:
+    """Whether a stay holds a reservation besides `reservation_id`."""
+    found = connection.execute(
+        select(reservations.c.id)
+        .where(reservations.c.stay_id == stay_id, reservations.c.id != reservation_id)
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def move_stay(connection: Connection, *, stay_id: str, property_id: str) -> None:
+    connection.execute(
+        update(stays)
+        .where(stays.c.id == stay_id)
+        .values(property_id=property_id, updated_at=utcnow())
+    )
+
+
 def same_booking(connection: Connection, a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Two stays of one property that are one booking (see `matching_stay`)."""
     if a["channel_code"] is not None and b["channel_code"] is not None:
