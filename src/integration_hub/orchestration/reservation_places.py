@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import InternalEventDraft
-from integration_hub.storage import properties, stays
+from integration_hub.storage import properties
 from integration_hub.storage.rows import utcnow
 
 PROPERTY_UPSERTED = "property.upserted"
@@ -176,7 +176,7 @@ def remove_listing(
             source_listing_id=data["source_listing_id"], values={"removed_at": utcnow()},
         )  # fmt: skip
     property_id = str(listing["property_id"])
-    if not stays.remove_if_unlisted(connection, property_id):
+    if not properties.remove_if_unlisted(connection, property_id):
         return f"listing removed (property {property_id} kept)", []
     reason = "listing_merged" if data.get("merged_into") else "listing_removed"
     draft = InternalEventDraft(

@@ -8,9 +8,11 @@ orchestration/reservations.py's.
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from integration_hub.storage import dialect
 from integration_hub.storage.rows import as_utc, utcnow
@@ -21,6 +23,8 @@ PLACE_FIELDS = (
     "name", "address", "latitude", "longitude", "timezone", "check_in_time", "check_out_time",
 )  # fmt: skip
 LISTING_FIELDS = (*PLACE_FIELDS, "source_updated_at")
+SUGGEST_WITHIN_METRES = 50.0
+_EARTH_RADIUS_METRES = 6_371_000.0
 
 
 def property_id_for(connection_id: str, source_listing_id: str) -> str:
@@ -118,3 +122,60 @@ def update_property(connection: Connection, property_id: str, values: dict[str, 
         .where(properties.c.id == property_id)
         .values(**values, updated_at=utcnow())
     )
+
+
+def remove_if_unlisted(connection: Connection, property_id: str) -> bool:
+    """Mark a property removed when no live listing holds it; True when it was just removed."""
+    live = connection.execute(
+        select(func.count())
+        .select_from(listings)
+        .where(listings.c.property_id == property_id, listings.c.removed_at.is_(None))
+    ).scalar_one()
+    if live:
+        return False
+    done = connection.execute(
+        update(properties)
+        .where(properties.c.id == property_id, properties.c.removed_at.is_(None))
+        .values(removed_at=utcnow(), updated_at=utcnow())
+    )
+    return done.rowcount == 1
+
+
+def _normalized_address(address: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", address.casefold()).split())
+
+
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + (
+        math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    )
+    return 2 * _EARTH_RADIUS_METRES * math.asin(math.sqrt(h))
+
+
+def suggest_links(connection: Connection, manager_id: str) -> list[tuple[str, str]]:
+    """Pairs of one manager's live properties that look like one place (coordinates within
+    50 m, or the same address once case, punctuation and spacing are folded), for an admin to
+    link; each pair once, (older id order)."""
+    rows = connection.execute(
+        select(properties.c.id, properties.c.address, properties.c.latitude,
+               properties.c.longitude)
+        .where(properties.c.manager_id == manager_id, properties.c.removed_at.is_(None))
+        .order_by(properties.c.id)
+    ).all()  # fmt: skip
+    pairs: list[tuple[str, str]] = []
+    for index, a in enumerate(rows):
+        for b in rows[index + 1 :]:
+            near = (
+                None not in (a.latitude, a.longitude, b.latitude, b.longitude)
+                and _metres((a.latitude, a.longitude), (b.latitude, b.longitude))
+                <= SUGGEST_WITHIN_METRES
+            )
+            same = (
+                a.address is not None
+                and b.address is not None
+                and _normalized_address(a.address) == _normalized_address(b.address) != ""
+            )
+            if near or same:
+                pairs.append((str(a.id), str(b.id)))
+    return pairs

@@ -11,16 +11,18 @@ its stays at once.
 from __future__ import annotations
 
 import hashlib
-import math
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from integration_hub.errors import HubError
 from integration_hub.storage import dialect
+from integration_hub.storage.properties import remove_if_unlisted
+
+# Re-exported: an admin's link operations (link_listing, suggest_links) are found here.
+from integration_hub.storage.properties import suggest_links as suggest_links
 from integration_hub.storage.rows import utcnow
 from integration_hub.storage.tables import (
     listings,
@@ -41,8 +43,6 @@ STAY_FIELDS = (
 )  # fmt: skip
 _FALLBACK_FIELDS = ("channel", "channel_code", "check_in_time", "check_out_time", "timezone",
                     "guests_total")  # fmt: skip
-SUGGEST_WITHIN_METRES = 50.0
-_EARTH_RADIUS_METRES = 6_371_000.0
 CONNECTION_ACTIVE, CONNECTION_HELD = "active", "held"
 # held_reason of an active connection whose hold an admin released: its next calendar applies
 # in full (the drop was real) whatever it vanished, and clears the mark.
@@ -234,23 +234,6 @@ def _lock_properties(connection: Connection, *property_ids: str) -> None:
         dialect.serialize_on(connection, key=f"pms-property:{property_id}")
 
 
-def remove_if_unlisted(connection: Connection, property_id: str) -> bool:
-    """Mark a property removed when no live listing holds it; True when it was just removed."""
-    live = connection.execute(
-        select(func.count())
-        .select_from(listings)
-        .where(listings.c.property_id == property_id, listings.c.removed_at.is_(None))
-    ).scalar_one()
-    if live:
-        return False
-    done = connection.execute(
-        update(properties)
-        .where(properties.c.id == property_id, properties.c.removed_at.is_(None))
-        .values(removed_at=utcnow(), updated_at=utcnow())
-    )
-    return done.rowcount == 1
-
-
 def link_listing(
     connection: Connection, *, connection_id: str, source_listing_id: str, property_id: str
 ) -> None:
@@ -311,46 +294,6 @@ def link_listing(
         )
         merge_duplicates(connection, property_id=property_id, stay_ids=sorted(moved))
     remove_if_unlisted(connection, left)
-
-
-def _normalized_address(address: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", address.casefold()).split())
-
-
-def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + (
-        math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
-    )
-    return 2 * _EARTH_RADIUS_METRES * math.asin(math.sqrt(h))
-
-
-def suggest_links(connection: Connection, manager_id: str) -> list[tuple[str, str]]:
-    """Pairs of one manager's live properties that look like one place (coordinates within
-    50 m, or the same address once case, punctuation and spacing are folded), for an admin to
-    link; each pair once, (older id order)."""
-    rows = connection.execute(
-        select(properties.c.id, properties.c.address, properties.c.latitude,
-               properties.c.longitude)
-        .where(properties.c.manager_id == manager_id, properties.c.removed_at.is_(None))
-        .order_by(properties.c.id)
-    ).all()  # fmt: skip
-    pairs: list[tuple[str, str]] = []
-    for index, a in enumerate(rows):
-        for b in rows[index + 1 :]:
-            near = (
-                None not in (a.latitude, a.longitude, b.latitude, b.longitude)
-                and _metres((a.latitude, a.longitude), (b.latitude, b.longitude))
-                <= SUGGEST_WITHIN_METRES
-            )
-            same = (
-                a.address is not None
-                and b.address is not None
-                and _normalized_address(a.address) == _normalized_address(b.address) != ""
-            )
-            if near or same:
-                pairs.append((str(a.id), str(b.id)))
-    return pairs
 
 
 # ---- a feed's hold ---------------------------------------------------------------------------
