@@ -6,6 +6,7 @@ stay (the PMS primary) by its channel code, by its dates, or by an admin's link.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -219,3 +220,26 @@ def test_a_booking_a_pms_re_made_under_a_new_id_follows_the_live_one(feeds: Engi
     assert (stay["status"], stay["check_out"]) == ("confirmed", date(2030, 2, 6))
     [restored] = derived(feeds, "reservation.changed")
     assert restored["data"]["changed"] == ["check_out", "status"]
+
+
+def test_one_booking_from_two_sources_at_once_makes_one_stay(feeds: Engine) -> None:
+    apply(feeds, listing("L1"))
+    apply(feeds, calendar([]))
+    with begin_write(feeds) as connection:
+        target = _property_of(connection, PMS_CONNECTION, "L1")
+        stay_rows.link_listing(connection, connection_id=FEED_CONNECTION,
+                               source_listing_id="feed-1", property_id=target)  # fmt: skip
+    events = [
+        calendar([entry("w@airbnb.com", date(2030, 2, 1), code="HMWWW")],
+                 fetched=FETCHED + timedelta(hours=1)),
+        booking("R1", channel_code="HMWWW"),
+    ]  # fmt: skip
+
+    # Each source's run holds its connection's lock, not the other's: the property's lock is
+    # what keeps them from making a stay each.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda event: apply(feeds, event), events))
+
+    [stay] = rows_of(feeds, stays)
+    assert stay["primary_reservation_id"] == by_source(feeds)["R1"]["id"]
+    assert len(derived(feeds, "reservation.created")) == 1

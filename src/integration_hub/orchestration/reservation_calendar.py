@@ -58,6 +58,13 @@ def _entry_fields(data: dict[str, Any], entry: dict[str, Any], fetched: datetime
     }
 
 
+def _same(stored: dict[str, Any] | None, fields: dict[str, Any]) -> bool:
+    """The entry says what the stored reservation says (its time aside)."""
+    return stored is not None and all(
+        stored[name] == value for name, value in fields.items() if name != "source_updated_at"
+    )
+
+
 def apply_calendar(
     connection: Connection,
     event: dict[str, Any],
@@ -77,11 +84,18 @@ def apply_calendar(
     )  # fmt: skip
     seen: set[str] = set()
     outcomes: dict[str, int] = {}
+    stored = rows.of_listing(
+        connection, connection_id=owner["id"], source_listing_id=data["source_listing_id"]
+    )
     for entry in data["entries"]:
+        uid, fields = entry_reservation_id(entry["uid"]), _entry_fields(data, entry, fetched)
+        if _same(stored.get(uid), fields):  # most of a calendar, most of the time: no writes
+            seen.add(stored[uid]["id"])
+            outcomes["unchanged"] = outcomes.get("unchanged", 0) + 1
+            continue
         applied = apply_reservation(
-            connection, event_id=event["id"], owner=owner,
-            source_reservation_id=entry_reservation_id(entry["uid"]),
-            fields=_entry_fields(data, entry, fetched),
+            connection, event_id=event["id"], owner=owner, source_reservation_id=uid,
+            fields=fields,
         )  # fmt: skip
         seen.add(applied.reservation_id)
         drafts.extend(applied.drafts)

@@ -136,3 +136,14 @@ def future_live(
     if source_listing_id is not None:
         query = query.where(reservations.c.source_listing_id == source_listing_id)
     return [_out(row) for row in connection.execute(query.order_by(reservations.c.id))]
+
+
+def of_listing(
+    connection: Connection, *, connection_id: str, source_listing_id: str
+) -> dict[str, dict[str, Any]]:
+    """A listing's reservations by source reservation id (a calendar compares its entries)."""
+    query = select(reservations).where(
+        reservations.c.connection_id == connection_id,
+        reservations.c.source_listing_id == source_listing_id,
+    )
+    return {row.source_reservation_id: _out(row) for row in connection.execute(query)}
