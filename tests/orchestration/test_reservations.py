@@ -277,6 +277,11 @@ def test_an_unknown_connection_is_refused_for_good(pms_engine: Engine) -> None:
     with pytest.raises(HubError) as refused:
         apply(pms_engine, booking(connection_id="nobody"))
     assert refused.value.reason == "unknown_connection" and not refused.value.retryable
+    with pytest.raises(HubError, match="not one of 'otherpms'") as refused:
+        apply(pms_engine, store(pms.reservation_hinted(source="otherpms", connection="other",
+                                                       source_reservation_id="R1"),
+                                connection_id="other", partner="otherpms"))  # fmt: skip
+    assert refused.value.reason == "unknown_connection"
 
 
 def test_listings_make_keep_and_remove_properties(pms_engine: Engine, tmp_path: Path) -> None:

@@ -65,6 +65,12 @@ def apply_event(
     owner = properties.get_connection(connection, data["connection"])
     if owner is None:
         raise UnknownConnection(f"no PMS connection {data['connection']!r}")
+    if owner["partner"] != event["partner"]:
+        # Each partner verifies its own connections' deliveries: another's event naming this
+        # connection must not write into it.
+        raise UnknownConnection(
+            f"the connection {data['connection']!r} is not one of {event['partner']!r}"
+        )
     kind = event["type"]
     drafts: list[InternalEventDraft]
     if kind == pms.LISTING_OBSERVED:
