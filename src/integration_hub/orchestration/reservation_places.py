@@ -10,6 +10,7 @@ data takes a moment and memory no process that never sees a listing should pay).
 
 from __future__ import annotations
 
+import atexit
 import threading
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,9 @@ def timezone_at(latitude: float, longitude: float) -> str | None:
             from timezonefinder import TimezoneFinder  # loads its data: once, on first use
 
             _finder = TimezoneFinder()
+            # Its coordinate files are mapped, not read: unmap them before the interpreter
+            # tears modules down (else "unclosed file" warnings at exit).
+            atexit.register(_finder.cleanup)
         finder = _finder
     zone = finder.timezone_at(lng=longitude, lat=latitude)
     return None if zone is None or zone.startswith("Etc/") else str(zone)
