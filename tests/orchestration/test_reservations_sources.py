@@ -243,3 +243,27 @@ def test_one_booking_from_two_sources_at_once_makes_one_stay(feeds: Engine) -> N
     [stay] = rows_of(feeds, stays)
     assert stay["primary_reservation_id"] == by_source(feeds)["R1"]["id"]
     assert len(derived(feeds, "reservation.created")) == 1
+
+
+def test_relinking_a_listing_leaves_shared_stays_to_the_other_listing(feeds: Engine) -> None:
+    apply(feeds, listing("L1"))
+    apply(feeds, listing("L2"))
+    apply(feeds, calendar([entry("x@airbnb.com", date(2030, 2, 1), code="HMAAA")]))
+    with begin_write(feeds) as connection:
+        first, second = (_property_of(connection, PMS_CONNECTION, n) for n in ("L1", "L2"))
+        stay_rows.link_listing(connection, connection_id=FEED_CONNECTION,
+                               source_listing_id="feed-1", property_id=first)  # fmt: skip
+    apply(feeds, booking("R1", channel_code="HMAAA"))
+    [joined] = rows_of(feeds, stays)
+
+    with begin_write(feeds) as connection:  # the admin got it wrong: the feed is L2's
+        stay_rows.link_listing(connection, connection_id=FEED_CONNECTION,
+                               source_listing_id="feed-1", property_id=second)  # fmt: skip
+
+    found = by_source(feeds)
+    after = {s["id"]: s for s in rows_of(feeds, stays)}
+    assert found["R1"]["stay_id"] == joined["id"] and after[joined["id"]]["property_id"] == first
+    assert after[joined["id"]]["primary_reservation_id"] == found["R1"]["id"]
+    feed_stay = after[found["x@airbnb.com"]["stay_id"]]
+    assert feed_stay["property_id"] == second and feed_stay["id"] != joined["id"]
+    assert feed_stay["primary_reservation_id"] == found["x@airbnb.com"]["id"]

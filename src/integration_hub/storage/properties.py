@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -23,6 +24,10 @@ PLACE_FIELDS = (
     "name", "address", "latitude", "longitude", "timezone", "check_in_time", "check_out_time",
 )  # fmt: skip
 LISTING_FIELDS = (*PLACE_FIELDS, "source_updated_at")
+CONNECTION_ACTIVE, CONNECTION_HELD = "active", "held"
+# held_reason of an active connection whose hold an admin released: its next calendar applies
+# in full (the drop was real) whatever it vanished, and clears the mark.
+RELEASED = "released"
 SUGGEST_WITHIN_METRES = 50.0
 _EARTH_RADIUS_METRES = 6_371_000.0
 
@@ -179,3 +184,44 @@ def suggest_links(connection: Connection, manager_id: str) -> list[tuple[str, st
             if near or same:
                 pairs.append((str(a.id), str(b.id)))
     return pairs
+
+
+# ---- a feed's hold ---------------------------------------------------------------------------
+
+
+def hold_connection(
+    connection: Connection, connection_id: str, *, reason: str, at: datetime
+) -> None:
+    connection.execute(
+        update(pms_connections)
+        .where(pms_connections.c.id == connection_id)
+        .values(status=CONNECTION_HELD, held_reason=reason[:255], held_at=at, updated_at=at)
+    )
+
+
+def release_hold(connection: Connection, connection_id: str) -> bool:
+    """Release a held feed: its next calendar applies in full (what vanished is cancelled),
+    then the mark clears. False when the connection was not held (LookupError: unknown)."""
+    status = connection.execute(
+        select(pms_connections.c.status).where(pms_connections.c.id == connection_id)
+    ).scalar_one_or_none()
+    if status is None:
+        raise LookupError("no such connection")
+    if status != CONNECTION_HELD:
+        return False
+    now = utcnow()
+    connection.execute(
+        update(pms_connections)
+        .where(pms_connections.c.id == connection_id)
+        .values(status=CONNECTION_ACTIVE, held_reason=RELEASED, held_at=now, updated_at=now)
+    )
+    return True
+
+
+def clear_release(connection: Connection, connection_id: str) -> None:
+    """The released connection's next calendar has applied: back to an ordinary active one."""
+    connection.execute(
+        update(pms_connections)
+        .where(pms_connections.c.id == connection_id, pms_connections.c.held_reason == RELEASED)
+        .values(held_reason=None, held_at=None, updated_at=utcnow())
+    )

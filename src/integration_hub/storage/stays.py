@@ -3,25 +3,31 @@
 A stay's fields follow its primary reservation: a PMS one over a calendar feed's (the PMS
 knows times, guests and real statuses; a feed only dates). Which reservation joins which stay
 is decided here too (`matching_stay`, `same_booking`), so the handler
-(orchestration/reservations.py) and an admin's `link_listing` merge by the same rule. Also the
-feed hold of a connection (`hold_connection`, `release_hold`), set when a calendar lost most of
-its stays at once.
+(orchestration/reservations.py) and an admin's `link_listing` merge by the same rule. The feed
+hold of a connection (`release_hold`) lives in properties.py with the connections' queries.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
 from integration_hub.errors import HubError
 from integration_hub.storage import dialect
-from integration_hub.storage.properties import remove_if_unlisted
 
-# Re-exported: an admin's link operations (link_listing, suggest_links) are found here.
+# Re-exported: an admin's operations (link_listing, suggest_links, release_hold) and the
+# feed hold's names are found here.
+from integration_hub.storage.properties import CONNECTION_ACTIVE as CONNECTION_ACTIVE
+from integration_hub.storage.properties import CONNECTION_HELD as CONNECTION_HELD
+from integration_hub.storage.properties import RELEASED as RELEASED
+from integration_hub.storage.properties import clear_release as clear_release
+from integration_hub.storage.properties import hold_connection as hold_connection
+from integration_hub.storage.properties import release_hold as release_hold
+from integration_hub.storage.properties import remove_if_unlisted
 from integration_hub.storage.properties import suggest_links as suggest_links
 from integration_hub.storage.rows import utcnow
 from integration_hub.storage.tables import (
@@ -43,10 +49,6 @@ STAY_FIELDS = (
 )  # fmt: skip
 _FALLBACK_FIELDS = ("channel", "channel_code", "check_in_time", "check_out_time", "timezone",
                     "guests_total")  # fmt: skip
-CONNECTION_ACTIVE, CONNECTION_HELD = "active", "held"
-# held_reason of an active connection whose hold an admin released: its next calendar applies
-# in full (the drop was real) whatever it vanished, and clears the mark.
-RELEASED = "released"
 
 
 class OtherManager(HubError):
@@ -234,6 +236,43 @@ def _lock_properties(connection: Connection, *property_ids: str) -> None:
         dialect.serialize_on(connection, key=f"pms-property:{property_id}")
 
 
+def _move_stays_of(
+    connection: Connection, *, connection_id: str, source_listing_id: str, property_id: str
+) -> list[str]:
+    """Move the stays of a listing's reservations to `property_id`: a stay only its
+    reservations hold moves whole; from a stay shared with another listing's reservations
+    (which stay where their listing is) its reservations leave for a stay of their own."""
+    of_listing = (reservations.c.connection_id == connection_id) & (
+        reservations.c.source_listing_id == source_listing_id
+    )
+    moved: set[str] = set()
+    for reservation_id, stay_id in connection.execute(
+        select(reservations.c.id, reservations.c.stay_id)
+        .where(of_listing, reservations.c.stay_id.is_not(None))
+        .order_by(reservations.c.id)
+    ).all():
+        shared = connection.execute(
+            select(reservations.c.id).where(reservations.c.stay_id == stay_id, ~of_listing).limit(1)
+        ).first()
+        if shared is None:
+            connection.execute(
+                update(stays).where(stays.c.id == stay_id).values(property_id=property_id)
+            )
+            moved.add(str(stay_id))
+            continue
+        own = stay_id_for(f"{reservation_id}/{property_id}")
+        old = get_stay(connection, stay_id)
+        assert old is not None
+        insert_stay(connection, stay_id=own, property_id=property_id, fields=old)
+        connection.execute(
+            update(reservations).where(reservations.c.id == reservation_id).values(stay_id=own)
+        )
+        refresh_stay(connection, stay_id)
+        refresh_stay(connection, own)
+        moved.add(own)
+    return sorted(moved)
+
+
 def link_listing(
     connection: Connection, *, connection_id: str, source_listing_id: str, property_id: str
 ) -> None:
@@ -271,22 +310,11 @@ def link_listing(
     )
     if left == property_id:
         return
-    moved = [
-        str(stay_id)
-        for stay_id in connection.execute(
-            select(reservations.c.stay_id)
-            .where(
-                reservations.c.connection_id == connection_id,
-                reservations.c.source_listing_id == source_listing_id,
-                reservations.c.stay_id.is_not(None),
-            )
-            .distinct()
-        ).scalars()
-    ]
+    moved = _move_stays_of(
+        connection, connection_id=connection_id, source_listing_id=source_listing_id,
+        property_id=property_id,
+    )  # fmt: skip
     if moved:
-        connection.execute(
-            update(stays).where(stays.c.id.in_(moved)).values(property_id=property_id)
-        )
         connection.execute(
             update(properties)
             .where(properties.c.id == property_id)
@@ -294,44 +322,3 @@ def link_listing(
         )
         merge_duplicates(connection, property_id=property_id, stay_ids=sorted(moved))
     remove_if_unlisted(connection, left)
-
-
-# ---- a feed's hold ---------------------------------------------------------------------------
-
-
-def hold_connection(
-    connection: Connection, connection_id: str, *, reason: str, at: datetime
-) -> None:
-    connection.execute(
-        update(pms_connections)
-        .where(pms_connections.c.id == connection_id)
-        .values(status=CONNECTION_HELD, held_reason=reason[:255], held_at=at, updated_at=at)
-    )
-
-
-def release_hold(connection: Connection, connection_id: str) -> bool:
-    """Release a held feed: its next calendar applies in full (what vanished is cancelled),
-    then the mark clears. False when the connection was not held (LookupError: unknown)."""
-    status = connection.execute(
-        select(pms_connections.c.status).where(pms_connections.c.id == connection_id)
-    ).scalar_one_or_none()
-    if status is None:
-        raise LookupError("no such connection")
-    if status != CONNECTION_HELD:
-        return False
-    now = utcnow()
-    connection.execute(
-        update(pms_connections)
-        .where(pms_connections.c.id == connection_id)
-        .values(status=CONNECTION_ACTIVE, held_reason=RELEASED, held_at=now, updated_at=now)
-    )
-    return True
-
-
-def clear_release(connection: Connection, connection_id: str) -> None:
-    """The released connection's next calendar has applied: back to an ordinary active one."""
-    connection.execute(
-        update(pms_connections)
-        .where(pms_connections.c.id == connection_id, pms_connections.c.held_reason == RELEASED)
-        .values(held_reason=None, held_at=None, updated_at=utcnow())
-    )
