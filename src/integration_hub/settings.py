@@ -333,6 +333,14 @@ class Settings(BaseSettings):
         le=3650,
         description="A connection's first bookings poll asks for what changed this many days back.",
     )
+    # The reservations handler (orchestration/reservation_calendar.py).
+    ical_hold_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A calendar feed that loses more than this share of its connection's future "
+        "stays at once (two at least) is held: nothing is cancelled until `hub ical release`.",
+    )
 
     @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")
     @classmethod
