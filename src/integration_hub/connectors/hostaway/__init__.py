@@ -91,7 +91,7 @@ def _poll_listings(context: PollContext, cursor: str | None) -> PollPage:
 PARTNER = Partner(
     name=NAME,
     priority="P1",
-    summary="PMS: reservations by unified webhook (HTTP Basic), initial sync and listings polled.",
+    summary="PMS: reservations by unified webhook (HTTP Basic); initial sync, changes, listings polled.",
     capabilities=frozenset({"reservations"}),
     secrets=(
         Secret(
