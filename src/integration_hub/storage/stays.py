@@ -1,0 +1,372 @@
+"""stays: one booking at one property, however many sources (connections) report it.
+
+A stay's fields follow its primary reservation: a PMS one over a calendar feed's (the PMS
+knows times, guests and real statuses; a feed only dates). Which reservation joins which stay
+is decided here too (`matching_stay`, `same_booking`), so the handler
+(orchestration/reservations.py) and an admin's `link_listing` merge by the same rule. Also the
+feed hold of a connection (`hold_connection`, `release_hold`), set when a calendar lost most of
+its stays at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from integration_hub.errors import HubError
+from integration_hub.storage import dialect
+from integration_hub.storage.rows import utcnow
+from integration_hub.storage.tables import (
+    listings,
+    pms_connections,
+    properties,
+    reservations,
+    stays,
+)
+
+# The unified model's source name of a calendar feed's reservations (connectors/pms.py's
+# "ical" channel): a feed knows only dates, so any PMS reservation of a stay outranks it.
+CALENDAR_SOURCE = "ical"
+CANCELLED_STATUSES = frozenset({"cancelled", "declined", "expired"})
+# What a stay carries, taken from its primary reservation (fallbacks for the nullable ones).
+STAY_FIELDS = (
+    "channel", "channel_code", "status", "is_block", "check_in", "check_out",
+    "check_in_time", "check_out_time", "timezone", "guests_total",
+)  # fmt: skip
+_FALLBACK_FIELDS = ("channel", "channel_code", "check_in_time", "check_out_time", "timezone",
+                    "guests_total")  # fmt: skip
+SUGGEST_WITHIN_METRES = 50.0
+_EARTH_RADIUS_METRES = 6_371_000.0
+CONNECTION_ACTIVE, CONNECTION_HELD = "active", "held"
+# held_reason of an active connection whose hold an admin released: its next calendar applies
+# in full (the drop was real) whatever it vanished, and clears the mark.
+RELEASED = "released"
+
+
+class OtherManager(HubError):
+    reason = "other_manager"
+
+
+def stay_id_for(reservation_id: str) -> str:
+    """The stay a reservation makes when it joins none (deterministic: a replay makes the same)."""
+    return "stay_" + hashlib.sha256(f"stay\0{reservation_id}".encode()).hexdigest()[:24]
+
+
+def get_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
+    row = connection.execute(select(stays).where(stays.c.id == stay_id)).one_or_none()
+    return None if row is None else dict(row._mapping)
+
+
+def insert_stay(
+    connection: Connection, *, stay_id: str, property_id: str, fields: dict[str, Any]
+) -> None:
+    now = utcnow()
+    values = {name: fields.get(name) for name in STAY_FIELDS}
+    connection.execute(
+        dialect.insert_or_ignore(connection, stays, key=["id"]),
+        [{**values, "id": stay_id, "property_id": property_id, "created_at": now,
+          "updated_at": now}],
+    )  # fmt: skip
+
+
+def _stay_sources(connection: Connection, stay_id: str) -> set[bool]:
+    """Which kinds of reservation a stay holds: True for a calendar feed's, False for a PMS's."""
+    found = connection.execute(
+        select(reservations.c.source).where(reservations.c.stay_id == stay_id).distinct()
+    ).scalars()
+    return {source == CALENDAR_SOURCE for source in found}
+
+
+def _compatible(kinds_a: set[bool], kinds_b: set[bool]) -> bool:
+    """One side only a feed's, the other only a PMS's: the same booking seen both ways."""
+    return len(kinds_a) == 1 and len(kinds_b) == 1 and kinds_a != kinds_b
+
+
+def matching_stay(
+    connection: Connection,
+    *,
+    property_id: str,
+    channel_code: str | None,
+    check_in: date,
+    check_out: date,
+    from_calendar: bool,
+    exclude: str | None = None,
+) -> str | None:
+    """The stay at `property_id` a reservation joins: the one of the same channel code, else
+    one of the same dates that only the other kind of source (feed vs PMS) reports and whose
+    channel code does not contradict; live stays first, then the oldest."""
+    order = (stays.c.status.in_(CANCELLED_STATUSES), stays.c.created_at, stays.c.id)
+    query = select(stays.c.id, stays.c.channel_code).where(stays.c.property_id == property_id)
+    if exclude is not None:
+        query = query.where(stays.c.id != exclude)
+    if channel_code is not None:
+        found = connection.execute(
+            query.where(stays.c.channel_code == channel_code).order_by(*order).limit(1)
+        ).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+    candidates = connection.execute(
+        query.where(stays.c.check_in == check_in, stays.c.check_out == check_out).order_by(*order)
+    ).all()
+    for stay_id, code in candidates:
+        if code is not None and channel_code is not None and code != channel_code:
+            continue
+        if _compatible({from_calendar}, _stay_sources(connection, stay_id)):
+            return str(stay_id)
+    return None
+
+
+def refresh_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
+    """Set a stay's fields from its primary reservation (a PMS's over a feed's; the current
+    primary while it qualifies, else the oldest), falling back to its other reservations and
+    then its property for what the primary lacks. Returns the stay as it now is."""
+    stay = get_stay(connection, stay_id)
+    if stay is None:
+        return None
+    members = [
+        dict(row._mapping)
+        for row in connection.execute(
+            select(reservations)
+            .where(reservations.c.stay_id == stay_id)
+            .order_by(reservations.c.created_at, reservations.c.id)
+        )
+    ]
+    if not members:
+        return stay
+    ranked = sorted(
+        members,
+        key=lambda r: (
+            r["source"] == CALENDAR_SOURCE,
+            r["id"] != stay["primary_reservation_id"],
+        ),
+    )
+    primary = ranked[0]
+    place = connection.execute(
+        select(properties.c.check_in_time, properties.c.check_out_time, properties.c.timezone)
+        .where(properties.c.id == stay["property_id"])
+    ).one()._mapping  # fmt: skip
+    fields = {name: primary[name] for name in STAY_FIELDS}
+    for name in _FALLBACK_FIELDS:
+        if fields[name] is None:
+            fields[name] = next((r[name] for r in ranked if r[name] is not None), None)
+        if fields[name] is None and name in place:
+            fields[name] = place[name]
+    fields["primary_reservation_id"] = primary["id"]
+    if any(stay[name] != value for name, value in fields.items()):
+        connection.execute(
+            update(stays).where(stays.c.id == stay_id).values(**fields, updated_at=utcnow())
+        )
+        stay.update(fields)
+    return stay
+
+
+def same_booking(connection: Connection, a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two stays of one property that are one booking (see `matching_stay`)."""
+    if a["channel_code"] is not None and b["channel_code"] is not None:
+        return bool(a["channel_code"] == b["channel_code"])
+    if (a["check_in"], a["check_out"]) != (b["check_in"], b["check_out"]):
+        return False
+    return _compatible(_stay_sources(connection, a["id"]), _stay_sources(connection, b["id"]))
+
+
+def merge_stays(connection: Connection, *, survivor: str, merged: str) -> None:
+    """Move `merged`'s reservations onto `survivor`, drop `merged` and refresh `survivor`."""
+    connection.execute(
+        update(reservations).where(reservations.c.stay_id == merged).values(stay_id=survivor)
+    )
+    connection.execute(delete(stays).where(stays.c.id == merged))
+    refresh_stay(connection, survivor)
+
+
+def merge_duplicates(connection: Connection, *, property_id: str, stay_ids: Sequence[str]) -> int:
+    """Merge each of `stay_ids` with a stay of `property_id` that is the same booking; the
+    older stay (created first) keeps its id. Returns how many stays were merged away."""
+    merged = 0
+    for stay_id in stay_ids:
+        stay = get_stay(connection, stay_id)
+        if stay is None:
+            continue
+        others = connection.execute(
+            select(stays)
+            .where(stays.c.property_id == property_id, stays.c.id != stay_id)
+            .order_by(stays.c.created_at, stays.c.id)
+        ).all()
+        for row in others:
+            other = dict(row._mapping)
+            if same_booking(connection, stay, other):
+                older, newer = sorted((stay, other), key=lambda s: (s["created_at"], s["id"]))
+                merge_stays(connection, survivor=older["id"], merged=newer["id"])
+                merged += 1
+                break
+    return merged
+
+
+def _lock_properties(connection: Connection, *property_ids: str) -> None:
+    for property_id in sorted(set(property_ids)):
+        dialect.serialize_on(connection, key=f"pms-property:{property_id}")
+
+
+def remove_if_unlisted(connection: Connection, property_id: str) -> bool:
+    """Mark a property removed when no live listing holds it; True when it was just removed."""
+    live = connection.execute(
+        select(func.count())
+        .select_from(listings)
+        .where(listings.c.property_id == property_id, listings.c.removed_at.is_(None))
+    ).scalar_one()
+    if live:
+        return False
+    done = connection.execute(
+        update(properties)
+        .where(properties.c.id == property_id, properties.c.removed_at.is_(None))
+        .values(removed_at=utcnow(), updated_at=utcnow())
+    )
+    return done.rowcount == 1
+
+
+def link_listing(
+    connection: Connection, *, connection_id: str, source_listing_id: str, property_id: str
+) -> None:
+    """Move a listing onto another property of the same manager (an admin's decision, which the
+    PMS's later listing events never undo), with its reservations' stays, merging the stays that
+    are now one booking; the property it leaves with no listing is removed. LookupError for an
+    unknown listing or property, OtherManager for a property of another manager."""
+    listing = connection.execute(
+        select(listings.c.property_id, pms_connections.c.manager_id)
+        .join(pms_connections, pms_connections.c.id == listings.c.connection_id)
+        .where(
+            listings.c.connection_id == connection_id,
+            listings.c.source_listing_id == source_listing_id,
+        )
+    ).one_or_none()
+    if listing is None:
+        raise LookupError("no such listing")
+    target = connection.execute(
+        select(properties.c.manager_id).where(properties.c.id == property_id)
+    ).one_or_none()
+    if target is None:
+        raise LookupError("no such property")
+    if target.manager_id != listing.manager_id:
+        raise OtherManager("the property belongs to another manager")
+    left = str(listing.property_id)
+    _lock_properties(connection, left, property_id)
+    now = utcnow()
+    connection.execute(
+        update(listings)
+        .where(
+            listings.c.connection_id == connection_id,
+            listings.c.source_listing_id == source_listing_id,
+        )
+        .values(property_id=property_id, linked_by="admin", updated_at=now)
+    )
+    if left == property_id:
+        return
+    moved = [
+        str(stay_id)
+        for stay_id in connection.execute(
+            select(reservations.c.stay_id)
+            .where(
+                reservations.c.connection_id == connection_id,
+                reservations.c.source_listing_id == source_listing_id,
+                reservations.c.stay_id.is_not(None),
+            )
+            .distinct()
+        ).scalars()
+    ]
+    if moved:
+        connection.execute(
+            update(stays).where(stays.c.id.in_(moved)).values(property_id=property_id)
+        )
+        connection.execute(
+            update(properties)
+            .where(properties.c.id == property_id)
+            .values(removed_at=None, updated_at=now)
+        )
+        merge_duplicates(connection, property_id=property_id, stay_ids=sorted(moved))
+    remove_if_unlisted(connection, left)
+
+
+def _normalized_address(address: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", address.casefold()).split())
+
+
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + (
+        math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    )
+    return 2 * _EARTH_RADIUS_METRES * math.asin(math.sqrt(h))
+
+
+def suggest_links(connection: Connection, manager_id: str) -> list[tuple[str, str]]:
+    """Pairs of one manager's live properties that look like one place (coordinates within
+    50 m, or the same address once case, punctuation and spacing are folded), for an admin to
+    link; each pair once, (older id order)."""
+    rows = connection.execute(
+        select(properties.c.id, properties.c.address, properties.c.latitude,
+               properties.c.longitude)
+        .where(properties.c.manager_id == manager_id, properties.c.removed_at.is_(None))
+        .order_by(properties.c.id)
+    ).all()  # fmt: skip
+    pairs: list[tuple[str, str]] = []
+    for index, a in enumerate(rows):
+        for b in rows[index + 1 :]:
+            near = (
+                None not in (a.latitude, a.longitude, b.latitude, b.longitude)
+                and _metres((a.latitude, a.longitude), (b.latitude, b.longitude))
+                <= SUGGEST_WITHIN_METRES
+            )
+            same = (
+                a.address is not None
+                and b.address is not None
+                and _normalized_address(a.address) == _normalized_address(b.address) != ""
+            )
+            if near or same:
+                pairs.append((str(a.id), str(b.id)))
+    return pairs
+
+
+# ---- a feed's hold ---------------------------------------------------------------------------
+
+
+def hold_connection(
+    connection: Connection, connection_id: str, *, reason: str, at: datetime
+) -> None:
+    connection.execute(
+        update(pms_connections)
+        .where(pms_connections.c.id == connection_id)
+        .values(status=CONNECTION_HELD, held_reason=reason[:255], held_at=at, updated_at=at)
+    )
+
+
+def release_hold(connection: Connection, connection_id: str) -> bool:
+    """Release a held feed: its next calendar applies in full (what vanished is cancelled),
+    then the mark clears. False when the connection was not held (LookupError: unknown)."""
+    status = connection.execute(
+        select(pms_connections.c.status).where(pms_connections.c.id == connection_id)
+    ).scalar_one_or_none()
+    if status is None:
+        raise LookupError("no such connection")
+    if status != CONNECTION_HELD:
+        return False
+    now = utcnow()
+    connection.execute(
+        update(pms_connections)
+        .where(pms_connections.c.id == connection_id)
+        .values(status=CONNECTION_ACTIVE, held_reason=RELEASED, held_at=now, updated_at=now)
+    )
+    return True
+
+
+def clear_release(connection: Connection, connection_id: str) -> None:
+    """The released connection's next calendar has applied: back to an ordinary active one."""
+    connection.execute(
+        update(pms_connections)
+        .where(pms_connections.c.id == connection_id, pms_connections.c.held_reason == RELEASED)
+        .values(held_reason=None, held_at=None, updated_at=utcnow())
+    )
