@@ -4,7 +4,7 @@ listings that look like the same place (storage/stays.py decides what looks alik
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at runtime.
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Query, Request
@@ -98,3 +98,72 @@ async def link_suggestions(
     """Pairs of `manager`'s properties that look like one place (an admin may link them)."""
     pairs = await database.read(lambda c: stays.suggest_links(c, manager))
     return {"items": [{"property_id": a, "looks_like": b} for a, b in pairs]}
+
+
+MAX_CALENDAR_DAYS = 62
+
+
+class CalendarStay(BaseModel):
+    id: str
+    property_id: str
+    status: str
+    is_block: bool
+    channel: str | None
+    check_in: date
+    check_out: date = Field(description="The departure day (exclusive).")
+    guests_total: int | None
+
+
+class HeldFeed(BaseModel):
+    id: str
+    partner: str
+    label: str | None
+    held_reason: str | None
+    held_at: datetime | None
+    property_id: str
+
+
+class CalendarOut(BaseModel):
+    properties: list[PropertyOut]
+    stays: list[CalendarStay] = Field(description="Overlapping the range; cancelled left out.")
+    held: list[HeldFeed] = Field(description="Held feeds of these properties: not applied.")
+    next_cursor: str | None
+
+
+@router.get("/calendar")
+async def calendar(
+    database: DatabaseDep,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to", description="Exclusive.")],
+    manager: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(pattern=PROPERTY_ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> CalendarOut:
+    """A page of properties with their stays (blocks marked) in [from, to) and held feeds."""
+    if not timedelta(0) < end - start <= timedelta(days=MAX_CALENDAR_DAYS):
+        raise HTTPException(
+            400,
+            detail={
+                "error": "bad_range",
+                "detail": f"to is after from, {MAX_CALENDAR_DAYS} days at most",
+            },
+        )
+
+    def read(c: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        shown = queries.list_properties(c, manager_id=manager, limit=limit, after_id=cursor)
+        ids = [p["id"] for p in shown]
+        return (
+            shown,
+            queries.calendar_stays(c, property_ids=ids, start=start, end=end),
+            queries.held_connections(c, property_ids=ids),
+        )
+
+    shown, stays_in_range, held = await database.read(read)
+    return CalendarOut(
+        properties=[property_out(p) for p in shown],
+        stays=[
+            CalendarStay(**{k: s[k] for k in CalendarStay.model_fields}) for s in stays_in_range
+        ],
+        held=[HeldFeed(**h) for h in held],
+        next_cursor=shown[-1]["id"] if len(shown) == limit else None,
+    )
