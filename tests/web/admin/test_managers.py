@@ -25,9 +25,7 @@ ACME = {"id": "acme", "name": "Acme Homes", "contact_email": "ops@acme.example",
 @pytest.fixture
 def with_fake_pms(monkeypatch: pytest.MonkeyPatch) -> None:
     """The registry with a reservations partner (none is on main yet)."""
-    monkeypatch.setattr(
-        "integration_hub.web.admin.managers.PARTNERS", (*PARTNERS, fake_partner())
-    )
+    monkeypatch.setattr("integration_hub.web.admin.managers.PARTNERS", (*PARTNERS, fake_partner()))
 
 
 async def test_managers_admins_write_viewers_read_without_contacts(
@@ -67,7 +65,10 @@ async def test_a_connection_gets_its_poll_schedule_and_loses_it_when_removed(
     connection = added.json()
     schedule = connection_schedule_id(FAKE, SOURCE, "acme-fake")
     assert connection["schedules"] == [schedule]
-    assert connection["secrets"] == ["FAKEPMS_WEBHOOK_SECRET__ACME-FAKE", "FAKEPMS_API_KEY__ACME-FAKE"]
+    assert connection["secrets"] == [
+        "FAKEPMS_WEBHOOK_SECRET__ACME-FAKE",
+        "FAKEPMS_API_KEY__ACME-FAKE",
+    ]
     assert connection["status"] == "active"
     client = running_hub.hub.temporal_client
     assert client is not None

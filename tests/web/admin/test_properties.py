@@ -20,13 +20,16 @@ async def test_properties_page_suggest_and_link(running_hub: RunningHub) -> None
     api = running_hub.admin
 
     listed = (await api.get("/api/properties", params={"manager": MANAGER})).json()
-    assert [(p["id"], p["listings"]) for p in listed["items"]] == [(PROPERTY, 1), (OTHER_PROPERTY, 0)]
+    assert [(p["id"], p["listings"]) for p in listed["items"]] == [
+        (PROPERTY, 1),
+        (OTHER_PROPERTY, 0),
+    ]
     page = (await api.get("/api/properties", params={"limit": 1})).json()
     after = (await api.get("/api/properties", params={"cursor": page["next_cursor"]})).json()
     assert [p["id"] for p in page["items"] + after["items"]] == [PROPERTY, OTHER_PROPERTY]
     assert (await api.get("/api/properties", params={"manager": "nobody"})).json()["items"] == []
 
-    suggested = (await api.get("/api/properties/link-suggestions", params={"manager": MANAGER}))
+    suggested = await api.get("/api/properties/link-suggestions", params={"manager": MANAGER})
     assert suggested.json()["items"] == [{"property_id": PROPERTY, "looks_like": OTHER_PROPERTY}]
 
     body = {"connection_id": CONNECTION, "source_listing_id": "L1", "property_id": OTHER_PROPERTY}

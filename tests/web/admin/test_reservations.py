@@ -19,7 +19,9 @@ __all__ = ["issuer", "oidc_hub", "twilio_api"]  # fixtures
 FIRST, BLOCK, CANCELLED = (f"res_{n:024x}" for n in (1, 2, 3))
 
 
-async def test_reservations_filter_page_and_mask_guests(oidc_hub: RunningHub, issuer: Issuer) -> None:
+async def test_reservations_filter_page_and_mask_guests(
+    oidc_hub: RunningHub, issuer: Issuer
+) -> None:
     seed(oidc_hub.hub.engine)
     api = oidc_hub.admin
 
@@ -56,7 +58,10 @@ async def test_history_lists_the_changes_without_guest_values(running_hub: Runni
     seed(running_hub.hub.engine)
 
     history = (await running_hub.admin.get(f"/api/reservations/{FIRST}/history")).json()
-    assert [(c["event_id"], c["kind"]) for c in history] == [("evt_1", "created"), ("evt_2", "changed")]
+    assert [(c["event_id"], c["kind"]) for c in history] == [
+        ("evt_1", "created"),
+        ("evt_2", "changed"),
+    ]
     assert history[1]["changes"]["check_out"] == ["2026-12-05", "2026-12-06"]
     missing = await running_hub.admin.get("/api/reservations/res_" + "f" * 24 + "/history")
     assert missing.status_code == 404
