@@ -179,7 +179,10 @@ class HubProcess:
 
 def hub_env(home: Path, **extra: str) -> dict[str, str]:
     """A clean environment for a hub process: nothing leaks in from the developer's shell."""
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+    # PYTHONPATH too: a checkout run with the code under test first (a git worktree sharing
+    # one virtualenv) runs that code in its hub processes as well.
+    kept = {"PATH", "HOME", "LANG", "TMPDIR", "PYTHONPATH"}
+    keep = {k: v for k, v in os.environ.items() if k in kept}
     return {**keep, "HUB_HOME": str(home), "HUB_LOG_JSON": "true", **extra}
 
 
