@@ -66,8 +66,16 @@ def sample_delivery(
 
 
 def per_endpoint(partner: str) -> bool:
-    """Whether `partner` verifies per connection (/webhooks/<partner>/<connection>)."""
+    """Whether `partner` verifies per connection (/webhooks/<partner>/<connection>); False for
+    a name no connector has (fuzzers post to those too)."""
+    if partner not in _connector_names():
+        return False
     return connector(partner).manifest.secret_per_endpoint
+
+
+@cache
+def _connector_names() -> frozenset[str]:
+    return frozenset(build_connectors())
 
 
 def webhook_path(partner: str, connection: str = TEST_CONNECTION) -> str:
