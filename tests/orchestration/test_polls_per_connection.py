@@ -8,10 +8,13 @@ import json
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
+from integration_hub.cli.app import app
 from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.partner import Partner, PollContext, PollPage, PollSource
 from integration_hub.orchestration.calls import ensure_schedules
@@ -105,3 +108,18 @@ async def test_a_run_fetches_with_the_connection_as_its_instance(
         [row] = connection.execute(select(raw_events).where(raw_events.c.partner == NAME)).all()
     assert row.partner_event_id == "acme-a:b1"
     assert row.headers == {"poll-source": SOURCE, "poll-instance": "acme-a"}
+
+
+def test_hub_poll_asks_for_the_connection_of_a_per_connection_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    partner = per_connection_partner([])
+    monkeypatch.setattr("integration_hub.connectors.partners.PARTNERS", (partner,))
+
+    missing = CliRunner().invoke(app, ["poll", NAME, SOURCE])
+    assert missing.exit_code == 2
+    assert "give --connection" in missing.output
+    both = CliRunner().invoke(app, ["poll", NAME, SOURCE, "--connection", "a", "--instance", "b"])
+    assert both.exit_code == 2
+    bad = CliRunner().invoke(app, ["poll", NAME, SOURCE, "--connection", "Not An Id"])
+    assert bad.exit_code == 2
