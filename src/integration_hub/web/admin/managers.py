@@ -35,6 +35,7 @@ log = structlog.get_logger(__name__)
 router = api_router()
 
 ID_PATTERN = rf"^{INSTANCE_ID.pattern}$"
+PARTNER_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"  # a partner's name, as PARTNERS spells them
 InstanceId = Annotated[str, Path(pattern=ID_PATTERN)]
 CursorId = Annotated[str | None, Query(pattern=ID_PATTERN)]
 
@@ -120,7 +121,9 @@ async def list_managers(
 
 class ConnectionIn(BaseModel):
     id: str = Field(pattern=ID_PATTERN, description="The connection's instance id.")
-    partner: str = Field(max_length=64, description="A partner with capability reservations.")
+    partner: str = Field(
+        pattern=PARTNER_PATTERN, description="A partner with capability reservations."
+    )
     manager_id: str = Field(pattern=ID_PATTERN)
     label: StorableText | None = Field(default=None, max_length=200)
     options: dict[str, str | int | bool | None] = Field(
@@ -203,7 +206,7 @@ async def list_connections(
     database: DatabaseDep,
     limit: Limit = 100,
     cursor: CursorId = None,
-    partner: Annotated[str | None, Query(max_length=64)] = None,
+    partner: Annotated[str | None, Query(pattern=PARTNER_PATTERN)] = None,
     manager: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> ConnectionPage:
     rows = await database.read(

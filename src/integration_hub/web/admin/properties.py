@@ -68,7 +68,7 @@ async def list_properties(
 
 class LinkIn(BaseModel):
     connection_id: str = Field(pattern=ID_PATTERN)
-    source_listing_id: str = Field(min_length=1, max_length=128)
+    source_listing_id: str = Field(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")
     property_id: str = Field(pattern=PROPERTY_ID_PATTERN)
 
 
