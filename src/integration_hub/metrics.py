@@ -145,3 +145,14 @@ SUPPORT_RELAYS = Counter(
     "Agents' replies in the support inbox queued to go back to the person, by inbox.",
     ["provider"],
 )
+RESERVATIONS_APPLIED = Counter(
+    "hub_reservations_applied_total",
+    "Reservations the reservations handler applied, by source and outcome (created, changed, "
+    "cancelled, restored, stale, replayed, unchanged).",
+    ["source", "outcome"],
+)
+ICAL_FEEDS_HELD = Counter(
+    "hub_ical_feed_held_total",
+    "Calendar feeds held because one calendar lost more than HUB_ICAL_HOLD_SHARE of the "
+    "connection's future stays at once (nothing cancelled until an admin releases the hold).",
+)

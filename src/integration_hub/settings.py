@@ -280,6 +280,13 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
+    ical_hold_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A calendar feed that loses more than this share of its connection's future "
+        "stays at once (two at least) is held: nothing is cancelled until `hub ical release`.",
+    )
 
     @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")
     @classmethod

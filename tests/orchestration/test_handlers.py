@@ -145,6 +145,7 @@ def test_handler_declarations_are_checked() -> None:
         "email-suppression",
         "escalation",
         "support",
+        "reservations",
     ]
     assert registered_handlers()[: len(HANDLERS)] == HANDLERS
     with pytest.raises(ValueError, match="two handlers are named 'ledger'"):

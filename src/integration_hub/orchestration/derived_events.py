@@ -9,7 +9,7 @@ derives the same ids and a run retried after a crash adds nothing (insert-or-ign
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -35,14 +35,16 @@ def emit(
     cause: dict[str, Any],
     handler: str,
     drafts: Sequence[InternalEventDraft],
+    handler_names: Callable[[str], Sequence[str]],
 ) -> list[dict[str, Any]]:
     """Store `drafts` as internal events caused by `cause` (the CloudEvent `handler` is
-    applying) with their handler runs; returns the CloudEvents (new or already stored)."""
+    applying) with their handler runs; returns the CloudEvents (new or already stored).
+
+    `handler_names` is handlers.py's `handler_names_for`, passed in by the handler's
+    declaration: handlers.py imports the handler modules that call this one, so this module
+    importing it would be an import cycle (lint-imports' acyclic contract)."""
     if not drafts:
         return []
-    # Imported here: handlers.py imports the handler modules that call this one.
-    from integration_hub.orchestration.handlers import handler_names_for
-
     raw_event_id = connection.execute(
         select(internal_events.c.raw_event_id).where(internal_events.c.id == cause["id"])
     ).scalar_one_or_none()
@@ -67,7 +69,7 @@ def emit(
                 "created_at": now,
             }
         )
-        for name in handler_names_for(event["type"]):
+        for name in handler_names(event["type"]):
             run_rows.append(
                 {
                     "event_id": event["id"],

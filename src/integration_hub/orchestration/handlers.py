@@ -35,6 +35,7 @@ from integration_hub.orchestration import (
     identity,
     invitations,
     ledger,
+    reservations,
     support,
 )
 from integration_hub.orchestration.outbox import Outbox
@@ -158,6 +159,18 @@ def _apply_support_event(
     )
 
 
+def _apply_reservation_event(
+    connection: Connection, event: dict[str, Any], context: HandlerContext
+) -> HandlerOutcome:
+    return reservations.apply_event(
+        connection,
+        event,
+        outbox=context.outbox,
+        hold_share=context.settings.ical_hold_share,
+        handler_names=handler_names_for,
+    )
+
+
 HANDLERS: tuple[Handler, ...] = (
     # One ledger entry per payment or payout event.
     Handler("ledger", ledger.LEDGER_EVENT_TYPES, _post_ledger_entry),
@@ -181,6 +194,8 @@ HANDLERS: tuple[Handler, ...] = (
     Handler("escalation", escalation.ESCALATION_EVENT_TYPES, _apply_escalation),
     # The support inbox's events: conversations' state, agents' replies relayed, tags mirrored.
     Handler("support", support.SUPPORT_EVENT_TYPES, _apply_support_event),
+    # Every PMS's reservations and listings into one model: properties, stays, reservations.
+    Handler("reservations", reservations.RESERVATION_EVENT_TYPES, _apply_reservation_event),
 )
 
 

@@ -11,16 +11,18 @@ its stays at once.
 from __future__ import annotations
 
 import hashlib
-import math
-import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from integration_hub.errors import HubError
 from integration_hub.storage import dialect
+from integration_hub.storage.properties import remove_if_unlisted
+
+# Re-exported: an admin's link operations (link_listing, suggest_links) are found here.
+from integration_hub.storage.properties import suggest_links as suggest_links
 from integration_hub.storage.rows import utcnow
 from integration_hub.storage.tables import (
     listings,
@@ -41,8 +43,6 @@ STAY_FIELDS = (
 )  # fmt: skip
 _FALLBACK_FIELDS = ("channel", "channel_code", "check_in_time", "check_out_time", "timezone",
                     "guests_total")  # fmt: skip
-SUGGEST_WITHIN_METRES = 50.0
-_EARTH_RADIUS_METRES = 6_371_000.0
 CONNECTION_ACTIVE, CONNECTION_HELD = "active", "held"
 # held_reason of an active connection whose hold an admin released: its next calendar applies
 # in full (the drop was real) whatever it vanished, and clears the mark.
@@ -123,9 +123,9 @@ def matching_stay(
 
 
 def refresh_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
-    """Set a stay's fields from its primary reservation (a PMS's over a feed's; the current
-    primary while it qualifies, else the oldest), falling back to its other reservations and
-    then its property for what the primary lacks. Returns the stay as it now is."""
+    """Set a stay's fields from its primary reservation (ranked below), falling back to its
+    other reservations and then its property for what the primary lacks. Returns the stay as
+    it now is."""
     stay = get_stay(connection, stay_id)
     if stay is None:
         return None
@@ -139,10 +139,14 @@ def refresh_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
     ]
     if not members:
         return stay
+    # A PMS's over a feed's whatever their statuses (a PMS knows a cancellation a feed has not
+    # caught up with), then a live one over a cancelled one (a booking a PMS re-made under a
+    # new id), then the current primary, then the oldest.
     ranked = sorted(
         members,
         key=lambda r: (
             r["source"] == CALENDAR_SOURCE,
+            r["status"] in CANCELLED_STATUSES,
             r["id"] != stay["primary_reservation_id"],
         ),
     )
@@ -164,6 +168,24 @@ def refresh_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
         )
         stay.update(fields)
     return stay
+
+
+def has_others(connection: Connection, *, stay_id: str, reservation_id: str) -> bool:
+    """Whether a stay holds a reservation besides `reservation_id`."""
+    found = connection.execute(
+        select(reservations.c.id)
+        .where(reservations.c.stay_id == stay_id, reservations.c.id != reservation_id)
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def move_stay(connection: Connection, *, stay_id: str, property_id: str) -> None:
+    connection.execute(
+        update(stays)
+        .where(stays.c.id == stay_id)
+        .values(property_id=property_id, updated_at=utcnow())
+    )
 
 
 def same_booking(connection: Connection, a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -210,23 +232,6 @@ def merge_duplicates(connection: Connection, *, property_id: str, stay_ids: Sequ
 def _lock_properties(connection: Connection, *property_ids: str) -> None:
     for property_id in sorted(set(property_ids)):
         dialect.serialize_on(connection, key=f"pms-property:{property_id}")
-
-
-def remove_if_unlisted(connection: Connection, property_id: str) -> bool:
-    """Mark a property removed when no live listing holds it; True when it was just removed."""
-    live = connection.execute(
-        select(func.count())
-        .select_from(listings)
-        .where(listings.c.property_id == property_id, listings.c.removed_at.is_(None))
-    ).scalar_one()
-    if live:
-        return False
-    done = connection.execute(
-        update(properties)
-        .where(properties.c.id == property_id, properties.c.removed_at.is_(None))
-        .values(removed_at=utcnow(), updated_at=utcnow())
-    )
-    return done.rowcount == 1
 
 
 def link_listing(
@@ -289,46 +294,6 @@ def link_listing(
         )
         merge_duplicates(connection, property_id=property_id, stay_ids=sorted(moved))
     remove_if_unlisted(connection, left)
-
-
-def _normalized_address(address: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", address.casefold()).split())
-
-
-def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lng1, lat2, lng2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + (
-        math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
-    )
-    return 2 * _EARTH_RADIUS_METRES * math.asin(math.sqrt(h))
-
-
-def suggest_links(connection: Connection, manager_id: str) -> list[tuple[str, str]]:
-    """Pairs of one manager's live properties that look like one place (coordinates within
-    50 m, or the same address once case, punctuation and spacing are folded), for an admin to
-    link; each pair once, (older id order)."""
-    rows = connection.execute(
-        select(properties.c.id, properties.c.address, properties.c.latitude,
-               properties.c.longitude)
-        .where(properties.c.manager_id == manager_id, properties.c.removed_at.is_(None))
-        .order_by(properties.c.id)
-    ).all()  # fmt: skip
-    pairs: list[tuple[str, str]] = []
-    for index, a in enumerate(rows):
-        for b in rows[index + 1 :]:
-            near = (
-                None not in (a.latitude, a.longitude, b.latitude, b.longitude)
-                and _metres((a.latitude, a.longitude), (b.latitude, b.longitude))
-                <= SUGGEST_WITHIN_METRES
-            )
-            same = (
-                a.address is not None
-                and b.address is not None
-                and _normalized_address(a.address) == _normalized_address(b.address) != ""
-            )
-            if near or same:
-                pairs.append((str(a.id), str(b.id)))
-    return pairs
 
 
 # ---- a feed's hold ---------------------------------------------------------------------------
