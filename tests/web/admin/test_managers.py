@@ -5,14 +5,20 @@ feed is released."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
+from click.testing import Result
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.service import RPCError
+from typer.testing import CliRunner
 
+from integration_hub.cli.app import app
 from integration_hub.connectors.partners import PARTNERS
 from integration_hub.orchestration.polls import PollInput, connection_schedule_id
 from integration_hub.storage import managers as manager_rows
-from tests.helpers import RunningHub
+from tests.helpers import ADMIN_TOKEN, RunningHub
 from tests.web.admin.pms_rows import CONNECTION, FAKE, MANAGER, SOURCE, fake_partner, seed
 from tests.web.issuer import Issuer, bearer, issuer, oidc_hub, twilio_api
 
@@ -109,3 +115,35 @@ async def test_a_connection_in_use_stays_and_a_held_feed_is_released(
     assert row is not None and row["status"] == "active"
     missing = await running_hub.admin.post("/api/connections/nobody/release")
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_cli_adds_a_manager_and_a_connection_and_names_its_secrets(
+    running_hub: RunningHub, with_fake_pms: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_ADMIN_TOKEN", ADMIN_TOKEN)
+    monkeypatch.setenv("HUB_URL", running_hub.base_url)
+    monkeypatch.chdir(running_hub.hub.settings.home)
+
+    def invoke(*args: str) -> Result:
+        result = CliRunner().invoke(app, list(args))
+        assert result.exit_code == 0, result.output
+        return result
+
+    await asyncio.to_thread(invoke, "managers", "add", "acme", "Acme Homes", "--billing", "monthly")
+    added = await asyncio.to_thread(
+        invoke, "connections", "add", "acme-fake", FAKE, "--manager", "acme",
+        "--option", "channel=airbnb",
+    )  # fmt: skip
+    answer = json.loads(added.stdout)
+    assert (answer["options"], answer["schedules"]) == (
+        {"channel": "airbnb"},
+        [connection_schedule_id(FAKE, SOURCE, "acme-fake")],
+    )
+    assert "hub secrets set FAKEPMS_API_KEY__ACME-FAKE" in added.stderr
+    listed = json.loads((await asyncio.to_thread(invoke, "connections", "list")).stdout)
+    assert [c["id"] for c in listed["items"]] == ["acme-fake"]
+    removed = json.loads(
+        (await asyncio.to_thread(invoke, "connections", "remove", "acme-fake")).stdout
+    )
+    assert removed["schedules"] == [connection_schedule_id(FAKE, SOURCE, "acme-fake")]
