@@ -16,7 +16,13 @@ from integration_hub.connectors import (
     docusign,
     front,
     google_maps,
+    hostaway,
+    hospitable,
+    ical,
+    guesty,
     intercom,
+    lodgify,
+    ownerrez,
     resend,
     sendgrid,
     stripe,
@@ -42,6 +48,12 @@ PARTNERS: tuple[Partner, ...] = (
     resend.PARTNER,
     intercom.PARTNER,
     front.PARTNER,
+    hostaway.PARTNER,
+    hospitable.PARTNER,
+    ical.PARTNER,
+    guesty.PARTNER,
+    ownerrez.PARTNER,
+    lodgify.PARTNER,
 )
 
 

@@ -1,0 +1,77 @@
+"""Hospitable's activities: fetch one reservation of one connection and store it as a raw
+event (`pms.store_fetched`), which the normalizer then reads like a delivered one.
+
+`GET /v2/reservations/{uuid}?include=guest,properties,financials` answers `{"data": {...}}`,
+the same object a `reservation.*` webhook carries; the stored body is that object, typed
+`reservation.fetched`, keyed `<connection>:fetched:<id>:<hash of its bytes>` so an unchanged
+reservation fetched again is a duplicate. Without a token for the connection the activity
+answers `no_credentials` at once; a reservation Hospitable does not know, `not_found`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+from temporalio import activity
+
+from integration_hub.connectors import pms
+from integration_hub.connectors.base import PartnerEvent
+from integration_hub.connectors.hospitable import NAME
+from integration_hub.connectors.hospitable.api import HospitableApi
+from integration_hub.connectors.hospitable.webhook import FETCHED_RESERVATION
+from integration_hub.connectors.outbound import refuse
+from integration_hub.secrets import SecretSource
+from integration_hub.secrets.instances import is_instance_id
+from integration_hub.settings import Settings
+
+FETCH = "fetch_reservation"
+INCLUDE = "guest,properties,financials"
+# Hospitable's reservation ids are UUIDs; anything else never reaches the URL path.
+RESERVATION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+class HospitableCalls:
+    def __init__(self, settings: Settings, secrets: SecretSource, engine: Engine) -> None:
+        self._engine = engine
+        self._api = HospitableApi(settings, secrets, engine)
+
+    def activities(self) -> Sequence[Callable[..., Any]]:
+        return [self.fetch_reservation]
+
+    def preflight(self) -> None:
+        """Nothing to check: each connection's token is read when its call is made."""
+
+    def close(self) -> None:
+        self._api.close()
+
+    @activity.defn(name=pms.fetch_workflow(NAME))
+    def fetch_reservation(self, request: pms.FetchReservation) -> pms.FetchOutcome:
+        if not is_instance_id(request.connection):
+            raise refuse(NAME, FETCH, "the connection id is not one")
+        if not RESERVATION_ID.fullmatch(request.source_reservation_id):
+            raise refuse(NAME, FETCH, "the reservation id is not a Hospitable id")
+        token = self._api.token(request.connection)
+        if token is None:
+            return pms.FetchOutcome("no_credentials")
+        answer = self._api.get(
+            request.connection,
+            token,
+            f"/reservations/{request.source_reservation_id}",
+            {"include": INCLUDE},
+            operation=FETCH,
+            missing_ok=True,
+        )
+        data = answer.get("data") if answer is not None else None
+        if not isinstance(data, dict):
+            return pms.FetchOutcome("not_found")
+        body = orjson.dumps(data)
+        key = f"fetched:{request.source_reservation_id}:{pms.content_hash(body)}"
+        event = PartnerEvent(
+            pms.connection_event_id(request.connection, key), FETCHED_RESERVATION, body
+        )
+        stored = pms.store_fetched(self._engine, partner=NAME, events=[event])
+        return pms.FetchOutcome("stored" if stored else "duplicate")
