@@ -18,7 +18,7 @@ from integration_hub.orchestration.devserver import free_port
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
-from integration_hub.testing import webhook_secret_name, well_formed_secret
+from integration_hub.testing import delivered_types, webhook_secret_name, well_formed_secret
 from integration_hub.web.app import create_app
 from integration_hub.web.server import build_config
 
@@ -87,8 +87,8 @@ def webhook_secret(partner: str) -> str:
 
 
 def webhook_partners() -> list[str]:
-    """Every partner that receives webhooks, from the registry."""
-    return sorted(build_connectors())
+    """Every partner that receives webhooks (one that only polls does not), from the registry."""
+    return sorted(name for name, c in build_connectors().items() if delivered_types(c))
 
 
 def partner_secrets() -> EnvSecretSource:

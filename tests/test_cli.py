@@ -14,7 +14,7 @@ import pytest
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.orchestration.handlers import handler_names_for
-from integration_hub.testing import HubProcess, hub_env
+from integration_hub.testing import HubProcess, delivered_types, hub_env
 
 
 def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +31,8 @@ def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProc
 def _handled_sample() -> tuple[str, str, str]:
     """(partner, partner event type, internal type): the first a handler acts on."""
     for name, connector in build_connectors().items():
-        for partner_type, internal_type in connector.manifest.event_map.items():
+        for partner_type in delivered_types(connector):
+            internal_type = connector.manifest.event_map[partner_type]
             if handler_names_for(internal_type):
                 return name, partner_type, internal_type
     raise AssertionError("no partner event type has a handler")
@@ -112,7 +113,9 @@ def test_p0_sandbox_checklist_completes_after_hub_send_for_each_partner(tmp_path
     hub.start()
     try:
         for partner, connector in build_connectors().items():
-            event_type = next(iter(connector.manifest.event_map))
+            if not delivered_types(connector):
+                continue  # it only polls
+            event_type = delivered_types(connector)[0]
             sent = _hub(tmp_path, env, "send", partner, event_type)
             assert sent.returncode == 0, (partner, sent.stdout, sent.stderr)
         for _ in range(300):
@@ -185,7 +188,11 @@ def _said_with_traceback(result: subprocess.CompletedProcess[str], line: str) ->
 
 
 # Partners that verify per connection (a PMS: /webhooks/<partner>/<connection>).
-PER_ENDPOINT = sorted(n for n, c in build_connectors().items() if c.manifest.secret_per_endpoint)
+PER_ENDPOINT = sorted(
+    n
+    for n, c in build_connectors().items()
+    if c.manifest.secret_per_endpoint and delivered_types(c)
+)
 
 
 @pytest.mark.parametrize("partner", PER_ENDPOINT)
@@ -200,7 +207,7 @@ def test_send_to_a_per_connection_partner_makes_a_demo_connection(
     hub = HubProcess(tmp_path, env, free_port())
     env["HUB_URL"] = hub.url
     hub.start()
-    event_type = next(iter(build_connectors()[partner].manifest.event_map))
+    event_type = delivered_types(build_connectors()[partner])[0]
     try:
         first = _hub(tmp_path, env, "send", partner, event_type)
         assert first.returncode == 0, first.stdout + first.stderr
@@ -220,7 +227,9 @@ def test_send_to_a_per_connection_partner_makes_a_demo_connection(
 
 def test_send_with_a_connection_to_a_partner_of_one_endpoint_is_refused(tmp_path: Path) -> None:
     partner, connector = next(
-        (n, c) for n, c in build_connectors().items() if not c.manifest.secret_per_endpoint
+        (n, c)
+        for n, c in build_connectors().items()
+        if delivered_types(c) and not c.manifest.secret_per_endpoint
     )
     env = hub_env(tmp_path / "var")
     event_type = next(iter(connector.manifest.event_map))
@@ -233,8 +242,8 @@ def test_send_without_a_running_hub_says_so_in_one_line(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = hub_env(tmp_path / "var", HUB_URL=url)
     assert _hub(tmp_path, env, "init").returncode == 0
-    partner, connector = next(iter(build_connectors().items()))
-    event_type = next(iter(connector.manifest.event_map))
+    partner, connector = next((n, c) for n, c in build_connectors().items() if delivered_types(c))
+    event_type = delivered_types(connector)[0]
     line = f"cannot reach the hub at {url}: is hub serve running? set HUB_URL"
 
     _said_once(_hub(tmp_path, env, "send", partner, event_type), line)

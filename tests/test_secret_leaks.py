@@ -22,7 +22,7 @@ from integration_hub.connectors.partners import PARTNERS, build_connectors, part
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.orchestration.maintenance import known_secret_names
 from integration_hub.secrets import EnvSecretSource
-from integration_hub.testing import HubProcess, hub_env
+from integration_hub.testing import HubProcess, delivered_types, hub_env
 from tests.connectors.docusign.support import docusign_secrets
 from tests.helpers import (
     ADMIN_TOKEN,
@@ -89,11 +89,17 @@ def declared_values(partners: tuple[Partner, ...] | list[Partner]) -> dict[str, 
 
 SECRETS = declared_values(PARTNERS)
 # One delivery per partner that receives webhooks: its first mapped type.
-SENDS = [(name, next(iter(c.manifest.event_map))) for name, c in sorted(build_connectors().items())]
+SENDS = [
+    (name, delivered_types(c)[0])
+    for name, c in sorted(build_connectors().items())
+    if delivered_types(c)
+]
 # A partner verifying per connection (a PMS) is sent to a connection of its own, made through
 # the admin API, whose webhook secret is one more scanned value of its family.
 CONNECTIONS = {
-    name: f"{name}-leak" for name, c in build_connectors().items() if c.manifest.secret_per_endpoint
+    name: f"{name}-leak"
+    for name, c in build_connectors().items()
+    if c.manifest.secret_per_endpoint and delivered_types(c)
 }
 for _partner, _connection in CONNECTIONS.items():
     _family = partner_named(_partner).secret(build_connectors()[_partner].manifest.webhook_secret)

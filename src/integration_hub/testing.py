@@ -65,6 +65,23 @@ def sample_delivery(
     return body, sign_as(partner, body, secret=secret, timestamp=timestamp, url=url)
 
 
+# Mapped types a partner's polls or fetches store (PMSs: "booking.polled", "calendar.fetched"),
+# never a webhook's: the suites sign and post only the others (`delivered_types`).
+NOT_DELIVERED_SUFFIXES = (".polled", ".fetched")
+
+
+def receives_webhooks(connector: Connector) -> bool:
+    """False for a partner that only polls (`endpoints=frozenset()`: the edge answers 404)."""
+    return connector.manifest.endpoints != frozenset()
+
+
+def delivered_types(connector: Connector) -> list[str]:
+    """The mapped types a delivery to the edge carries, in the manifest's order."""
+    if not receives_webhooks(connector):
+        return []
+    return [t for t in connector.manifest.event_map if not t.endswith(NOT_DELIVERED_SUFFIXES)]
+
+
 def per_endpoint(partner: str) -> bool:
     """Whether `partner` verifies per connection (/webhooks/<partner>/<connection>); False for
     a name no connector has (fuzzers post to those too)."""

@@ -12,11 +12,11 @@ import structlog
 from structlog.testing import capture_logs
 
 from integration_hub import events
-from integration_hub.connectors.base import Connector, Delivery, storable_key
+from integration_hub.connectors.base import Connector, Delivery, PartnerEvent, storable_key
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.errors import MalformedPayload, SignatureError
 from integration_hub.settings import Settings
-from integration_hub.testing import TEST_CONNECTION, well_formed_secret
+from integration_hub.testing import TEST_CONNECTION, delivered_types, well_formed_secret
 from tests.connectors.inflate import unstorable_samples
 
 CONNECTORS = build_connectors(Settings.model_construct())
@@ -27,31 +27,42 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 WRONG_SECRET = "whsec_aGVsbG8td3Jvbmctc2VjcmV0LWtleQ=="
 PREVIOUS_SECRET = "whsec_cHJldmlvdXMtc2VjcmV0LXZlcnNpb24tMDE="
 EVERY_SECRET = (SECRET, WRONG_SECRET, PREVIOUS_SECRET)
-# Every (partner, event type) a connector maps.
-PAIRS = sorted((name, t) for name, c in CONNECTORS.items() for t in c.manifest.event_map)
-TIMESTAMPED = sorted(n for n, c in CONNECTORS.items() if c.manifest.signs_timestamp)
+# Connectors that receive webhooks (one that only polls is covered by its polled types alone).
+WEBHOOK_CONNECTORS = {name: c for name, c in CONNECTORS.items() if delivered_types(c)}
+# Every (partner, event type) a delivery carries, and every one only polls or fetches store
+# (a type named "*.polled" / "*.fetched", testing.NOT_DELIVERED_SUFFIXES).
+PAIRS = sorted((name, t) for name, c in CONNECTORS.items() for t in delivered_types(c))
+POLLED_PAIRS = sorted(
+    (name, t)
+    for name, c in CONNECTORS.items()
+    for t in c.manifest.event_map
+    if t not in delivered_types(c)
+)
+TIMESTAMPED = sorted(n for n, c in WEBHOOK_CONNECTORS.items() if c.manifest.signs_timestamp)
 
 
 def _ids(pairs: list[tuple[str, str]]) -> list[str]:
     return [f"{partner}:{event_type}" for partner, event_type in pairs]
 
 
-@pytest.fixture(params=sorted(CONNECTORS))
+@pytest.fixture(params=sorted(WEBHOOK_CONNECTORS))
 def connector(request: pytest.FixtureRequest) -> Connector:
     return CONNECTORS[request.param]
 
 
 def sample_body(connector: Connector) -> bytes:
-    return connector.sample(next(iter(connector.manifest.event_map)))
+    return connector.sample(delivered_types(connector)[0])
 
 
 def secret_for(connector: Connector, secret: str) -> str:
     """`secret` in the shape the partner declares its webhook secret (e.g. `user:password` for a
     Basic-auth partner); the three test values stay distinct."""
     partner = next(p for p in PARTNERS if p.name == connector.manifest.name)
-    declared = partner.secret(connector.manifest.webhook_secret).format
     try:
+        declared = partner.secret(connector.manifest.webhook_secret).format
         return well_formed_secret(declared, token=secret)
+    except KeyError:  # a partner that only polls declares no webhook secret
+        return secret
     except ValueError:  # a shape none of ours fits (a Twilio token): the scheme takes any string
         return secret
 
@@ -86,7 +97,8 @@ def test_registry_is_not_empty() -> None:
     assert CONNECTORS
     assert all(name == c.manifest.name for name, c in CONNECTORS.items())
     assert set(CONNECTORS) == {p.name for p in PARTNERS if p.webhook is not None}
-    assert {partner for partner, _ in PAIRS} == set(CONNECTORS)
+    assert {partner for partner, _ in PAIRS + POLLED_PAIRS} == set(CONNECTORS)
+    assert {partner for partner, _ in PAIRS} == set(WEBHOOK_CONNECTORS)
 
 
 def test_signed_sample_verifies(connector: Connector) -> None:
@@ -97,7 +109,9 @@ def test_signed_sample_verifies(connector: Connector) -> None:
     assert delivery.headers
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in CONNECTORS.items() if c.manifest.signs_body))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, c in WEBHOOK_CONNECTORS.items() if c.manifest.signs_body)
+)
 def test_tampered_body_is_rejected(name: str) -> None:
     connector = CONNECTORS[name]
     body = sample_body(connector)
@@ -227,6 +241,24 @@ def _secret_of(partner: str) -> str:
     return secret_for(CONNECTORS[partner], SECRET)
 
 
+@pytest.mark.parametrize(("partner", "event_type"), POLLED_PAIRS, ids=_ids(POLLED_PAIRS))
+def test_every_polled_type_normalizes_to_schema_valid_events(partner: str, event_type: str) -> None:
+    """A type only polls or fetches store (no delivery carries it): its sample, stored as a
+    poll stores it (an id of the test connection), normalizes to schema-valid events."""
+    connector = CONNECTORS[partner]
+    stored = PartnerEvent(f"{TEST_CONNECTION}:sample-1", event_type, connector.sample(event_type))
+
+    drafts = connector.normalize(stored)
+
+    assert drafts
+    for index, draft in enumerate(drafts):
+        event = events.build_event(
+            partner=partner, partner_event_id=stored.partner_event_id, index=index, draft=draft
+        )
+        events.validate_event(event)
+    assert connector.manifest.event_map[event_type] in {d.type for d in drafts}
+
+
 UNSTORABLE = sorted(
     (partner, event_type, label)
     for partner, event_type in PAIRS
@@ -236,7 +268,7 @@ UNSTORABLE = sorted(
 
 def test_every_partner_has_an_unstorable_key_case() -> None:
     """The case below is not vacuous: each partner's samples carry some key in their body."""
-    assert {partner for partner, _, _ in UNSTORABLE} == set(CONNECTORS)
+    assert {partner for partner, _, _ in UNSTORABLE} == set(WEBHOOK_CONNECTORS)
 
 
 @pytest.mark.parametrize(

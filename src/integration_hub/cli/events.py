@@ -93,6 +93,9 @@ def send(
         )
         raise typer.Exit(2)
     manifest = connector.manifest
+    if manifest.endpoints == frozenset():
+        typer.echo(f"{partner} only polls: `hub poll` fetches its events", err=True)
+        raise typer.Exit(2)
     path, endpoint, fresh = f"/webhooks/{partner}", "", False
     if manifest.secret_per_endpoint:
         from integration_hub.cli.send_target import resolve
