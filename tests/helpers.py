@@ -73,7 +73,7 @@ def local_secrets() -> dict[str, str]:
     # A partner verifying per connection (a PMS): its family's value for the test connection,
     # in the shape it declares (`user:password` for Basic auth).
     for name, connector in build_connectors().items():
-        if connector.manifest.secret_per_endpoint:
+        if connector.manifest.secret_per_endpoint and delivered_types(connector):
             family = connector.manifest.webhook_secret
             declared = partner_named(name).secret(family).format
             values[webhook_secret_name(name)] = well_formed_secret(declared)

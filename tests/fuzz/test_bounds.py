@@ -27,7 +27,7 @@ from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.pipeline.normalizer import normalize_row
 from integration_hub.settings import Settings
 from integration_hub.storage.tables import internal_events, raw_events
-from integration_hub.testing import delivered_types, sign_as, webhook_path
+from integration_hub.testing import delivered_types, sign_as, webhook_endpoint, webhook_path
 from tests.fuzz.conftest import FuzzedHub
 from tests.helpers import STRIPE_SECRET, webhook_secret
 from tests.properties.strategies import LONG_RUN, budget
@@ -125,7 +125,11 @@ def test_inflated_fields_normalize_within_bounds_or_are_refused(
 ) -> None:
     partner, event_type = sample
     body, content_type = _inflated(data, partner, event_type)
-    delivery = Delivery(body, {"content-type": content_type}, "https://hub/x", time.time())
+    # A per-endpoint partner's delivery arrives on its connection's path (Delivery.endpoint).
+    endpoint = webhook_endpoint(partner)
+    delivery = Delivery(
+        body, {"content-type": content_type}, "https://hub/x", time.time(), endpoint
+    )
     try:
         partner_events = CONNECTORS[partner].split(delivery)  # after a valid signature
     except MalformedPayload as refused:
