@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from integration_hub.checklist import takes_deliveries
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.partners import build_connectors, get_connector
 from integration_hub.orchestration.devserver import free_port
@@ -70,9 +71,8 @@ def sample_delivery(
 NOT_DELIVERED_SUFFIXES = (".polled", ".fetched")
 
 
-def receives_webhooks(connector: Connector) -> bool:
-    """False for a partner that only polls (`endpoints=frozenset()`: the edge answers 404)."""
-    return connector.manifest.endpoints != frozenset()
+# False for a partner that only polls (`endpoints=frozenset()`: the edge answers 404).
+receives_webhooks = takes_deliveries
 
 
 def delivered_types(connector: Connector) -> list[str]:
