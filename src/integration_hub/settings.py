@@ -280,59 +280,6 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON unless on a terminal.")
-    # Hospitable (connectors/hospitable)
-    hospitable_api_base_url: str = Field(
-        default="https://public.api.hospitable.com/v2",
-        description="Hospitable's Public API v2 (tests point it at a local server).",
-    )
-    hospitable_requests_per_second: int = Field(
-        default=10,
-        ge=1,
-        le=1000,
-        description="Calls per second per Hospitable connection, shared by every worker "
-        "(Hospitable documents no general limit; a 429's Retry-After pauses the connection).",
-    )
-
-    # iCal feeds (connectors/ical): each feed is a connection, its URL the secret
-    # ICAL_FEED_URL__<CONNECTION>; the poll ticks every 5 minutes and fetches a feed when due.
-    ical_poll_minutes: int = Field(
-        default=10,
-        ge=0,
-        le=24 * 60,
-        description="Minutes between two fetches of one iCal feed (Airbnb refreshes its own "
-        "every 30 min to 3 h); checked on the poll's 5-minute tick, 0 fetches on every tick.",
-    )
-    ical_allow_private_hosts: bool = Field(
-        default=False,
-        description="Tests and local setups only: let a feed URL (or a redirect) reach a "
-        "private or loopback host, over plain http too.",
-    )
-    # OwnerRez (connectors/ownerrez): its API (tests point it at a local server) and the
-    # client-side budget per connection (OwnerRez documents no limit: a conservative one).
-    ownerrez_api_base_url: str = Field(
-        default="https://api.ownerrez.com", description="OwnerRez's API (no trailing /v2)."
-    )
-    ownerrez_calls_per_second: int = Field(default=5, ge=1, le=100)
-    ownerrez_calls_per_minute: int = Field(default=300, ge=1, le=6000)
-    ownerrez_first_poll_days: int = Field(
-        default=365,
-        ge=1,
-        le=3650,
-        description="A connection's first bookings poll asks for what changed this many days back.",
-    )
-    # Lodgify (connectors/lodgify): its API (tests point it at a local server) and the
-    # client-side budget per connection (Lodgify documents no limit: a conservative one).
-    lodgify_api_base_url: str = Field(
-        default="https://api.lodgify.com", description="Lodgify's API (no trailing /v2)."
-    )
-    lodgify_calls_per_second: int = Field(default=5, ge=1, le=100)
-    lodgify_calls_per_minute: int = Field(default=120, ge=1, le=6000)
-    lodgify_first_poll_days: int = Field(
-        default=365,
-        ge=1,
-        le=3650,
-        description="A connection's first bookings poll asks for what changed this many days back.",
-    )
     # The reservations handler (orchestration/reservation_calendar.py).
     ical_hold_share: float = Field(
         default=0.5,
@@ -367,32 +314,6 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite:///{(self.home / 'hub.db').resolve()}"
-
-    # Hostaway (PMS): its API, its documented limits, its token's settling time.
-    hostaway_api_base_url: str = Field(
-        default="https://api.hostaway.com",
-        description="Hostaway's API (tests point it at a local server); paths start with /v1.",
-    )
-    hostaway_ip_calls_per_10s: int = Field(
-        default=7,
-        ge=1,
-        le=1000,
-        description="Hostaway allows 15 requests per 10 s per IP, shared by every connection "
-        "and worker calling from this hub's address; about half, as the hub's windows are fixed.",
-    )
-    hostaway_account_calls_per_10s: int = Field(
-        default=10,
-        ge=1,
-        le=1000,
-        description="Hostaway allows 20 requests per 10 s per account (connection); about half.",
-    )
-    hostaway_token_settle_seconds: float = Field(
-        default=2.0,
-        ge=0,
-        le=10,
-        description="A new Hostaway token is accepted only about a second after it is issued: "
-        "its first call waits this long after the issue.",
-    )
 
 
 def normalize_database_url(url: str) -> str:

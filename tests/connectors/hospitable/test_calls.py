@@ -20,6 +20,7 @@ from integration_hub.connectors.hospitable import samples
 from integration_hub.connectors.hospitable.api import api_for, close_apis
 from integration_hub.connectors.hospitable.calls import HospitableCalls
 from integration_hub.connectors.hospitable.polls import fetch_properties
+from integration_hub.connectors.hospitable.settings import HospitableSettings
 from integration_hub.connectors.hospitable.webhook import HospitableConnector
 from integration_hub.connectors.partner import CallsContext, PollContext
 from integration_hub.pipeline.normalizer import Normalizer
@@ -56,10 +57,12 @@ def server(_server: PartnerServer) -> PartnerServer:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, server: PartnerServer) -> Settings:
-    return make_settings(
-        tmp_path, database_url, "127.0.0.1:7233", hospitable_api_base_url=f"{server.url}/v2"
-    )
+def settings(
+    tmp_path: Path, database_url: str, server: PartnerServer, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    # A poll builds its client from HUB_HOSPITABLE_*, as a worker does.
+    monkeypatch.setenv("HUB_HOSPITABLE_API_BASE_URL", f"{server.url}/v2")
+    return make_settings(tmp_path, database_url, "127.0.0.1:7233")
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +73,7 @@ def _close_apis() -> Iterator[None]:
 
 @pytest.fixture
 def calls(settings: Settings, engine: Engine) -> Iterator[HospitableCalls]:
-    built = HospitableCalls(settings, SECRETS, engine)
+    built = HospitableCalls(settings, SECRETS, engine, HospitableSettings())
     yield built
     built.close()
 

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, insert, select
 
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
-from integration_hub.storage.tables import internal_events
+from integration_hub.storage.rows import utcnow
+from integration_hub.storage.tables import internal_events, managers, pms_connections
 from integration_hub.testing import connector, sign_as
 from tests.helpers import RunningHub, local_secrets, serve_hub, table_counts, wait_until
 
@@ -34,7 +35,19 @@ async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
         }
     )
     async with serve_hub(Hub(hub_settings, secrets=secrets)) as running:
+        add_connection(running.hub.engine)  # the reservations handler needs the connection
         yield running
+
+
+def add_connection(engine: Engine) -> None:
+    now = utcnow()
+    stamps = {"created_at": now, "updated_at": now}
+    with engine.begin() as db:
+        db.execute(insert(managers).values(id="mgr-villas", name="Key Biscayne Villas",
+                                           billing_mode="per_job", **stamps))  # fmt: skip
+        db.execute(insert(pms_connections).values(id=CONNECTION, partner="hospitable",
+                                                  manager_id="mgr-villas", status="active",
+                                                  options={}, **stamps))  # fmt: skip
 
 
 async def test_a_signed_reservation_is_stored_per_connection_and_forgeries_are_refused(
@@ -58,8 +71,9 @@ async def test_a_signed_reservation_is_stored_per_connection_and_forgeries_are_r
     assert shown.json()["status"] == "processed"
     assert table_counts(hub.hub) == before
     with hub.hub.engine.connect() as connection:
-        [envelope] = connection.execute(select(internal_events.c.envelope)).scalars()
-    assert envelope["type"] == "pms.reservation_observed"
+        envelopes = list(connection.execute(select(internal_events.c.envelope)).scalars())
+    # The reservations handler derives its own events from it: the observed one is the source.
+    [envelope] = [e for e in envelopes if e["type"] == "pms.reservation_observed"]
     assert envelope["data"]["connection"] == CONNECTION
 
     # Another connection's secret, or a connection the hub does not know: refused, nothing kept.

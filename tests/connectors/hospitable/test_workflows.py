@@ -18,6 +18,7 @@ from integration_hub.connectors import pms
 from integration_hub.connectors.hospitable import PARTNER, samples
 from integration_hub.connectors.hospitable.api import close_apis
 from integration_hub.connectors.hospitable.calls import HospitableCalls
+from integration_hub.connectors.hospitable.settings import HospitableSettings
 from integration_hub.connectors.partner import CallsContext
 from integration_hub.orchestration.polls import PollActivities, PollInput, PollWorkflow, run_poll
 from integration_hub.orchestration.worker import workflow_runner
@@ -46,15 +47,15 @@ async def test_the_fetch_workflow_and_the_properties_poll_store_what_they_fetch(
     database_url: str,
     engine: Engine,
     server: PartnerServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = make_settings(
-        tmp_path, database_url, temporal_address, hospitable_api_base_url=f"{server.url}/v2"
-    )
+    monkeypatch.setenv("HUB_HOSPITABLE_API_BASE_URL", f"{server.url}/v2")
+    settings = make_settings(tmp_path, database_url, temporal_address)
     reservation = samples.reservation_data()
     properties = {"data": [samples.property_data("p1"), samples.property_data("p2")],
                   "meta": {"current_page": 1, "last_page": 1, "total": 2}}  # fmt: skip
     server.reply(Reply(200, {"data": reservation}), Reply(200, properties))
-    calls = HospitableCalls(settings, SECRETS, engine)
+    calls = HospitableCalls(settings, SECRETS, engine, HospitableSettings())
     polls = PollActivities(CallsContext(settings, SECRETS, engine), [PARTNER])
     queue = f"hospitable-{uuid.uuid4().hex}"
     client = temporal.client

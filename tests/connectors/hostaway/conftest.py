@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from integration_hub.connectors.hostaway.api import HostawayApi
+from integration_hub.connectors.hostaway.settings import HostawaySettings
 from integration_hub.secrets.file import FileSecretStore
 from integration_hub.settings import Settings
 from integration_hub.storage.rows import utcnow
@@ -46,10 +47,18 @@ def store(tmp_path: Path) -> FileSecretStore:
     return file_store(tmp_path / "secrets", environ={**credentials(CONNECTION), **other})
 
 
-def settings_for(server: PartnerServer, **overrides: object) -> Settings:
-    values: dict[str, object] = {"hostaway_api_base_url": server.url,
-                                 "hostaway_token_settle_seconds": 0.0, **overrides}  # fmt: skip
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+def hostaway_settings(server: PartnerServer, **overrides: object) -> HostawaySettings:
+    values: dict[str, object] = {"api_base_url": server.url, "token_settle_seconds": 0.0,
+                                 **overrides}  # fmt: skip
+    return HostawaySettings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+def settings_for(server: PartnerServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A worker's core settings, its HUB_HOSTAWAY_* (read from the environment when a poll
+    builds its client) pointing at the stand-in, with no wait for a new token."""
+    monkeypatch.setenv("HUB_HOSTAWAY_API_BASE_URL", server.url)
+    monkeypatch.setenv("HUB_HOSTAWAY_TOKEN_SETTLE_SECONDS", "0")
+    return Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def api(
@@ -60,10 +69,11 @@ def api(
     clock: Clock | None = None,
     **overrides: object,
 ) -> HostawayApi:
-    settings = settings_for(server, **overrides)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    hostaway = hostaway_settings(server, **overrides)
     if clock is None:
-        return HostawayApi(settings, store, engine)
-    return HostawayApi(settings, store, engine, clock=clock, sleep=clock.advance)
+        return HostawayApi(settings, store, engine, hostaway)
+    return HostawayApi(settings, store, engine, hostaway, clock=clock, sleep=clock.advance)
 
 
 def keep_listings(

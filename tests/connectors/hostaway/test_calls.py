@@ -91,8 +91,8 @@ def test_the_account_and_ip_limits_hold_calls_back_before_hostaway_sees_them(
     server: PartnerServer, store: FileSecretStore, engine: Engine
 ) -> None:
     clock = Clock()
-    client = api(server, store, engine, clock=clock, hostaway_account_calls_per_10s=3,
-                 hostaway_ip_calls_per_10s=50)  # fmt: skip
+    client = api(server, store, engine, clock=clock, account_calls_per_10s=3,
+                 ip_calls_per_10s=50)  # fmt: skip
     # The token request counts: 1 issue + 2 calls fill the account's 3 per 10 s.
     for _ in range(2):
         client.get(CONNECTION, "/v1/reservations/30500001", operation="get_reservation")
@@ -121,9 +121,14 @@ def test_no_credentials_means_no_call_and_refused_credentials_are_final(
 
 
 def test_a_poll_page_needs_a_connection_with_credentials_and_keeps_an_entry_without_id_apart(
-    server: PartnerServer, store: FileSecretStore, engine: Engine, hostaway: FakeHostaway
+    server: PartnerServer,
+    store: FileSecretStore,
+    engine: Engine,
+    hostaway: FakeHostaway,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    context = CallsContext(settings=settings_for(server), secrets=store, engine=engine)
+    settings = settings_for(server, monkeypatch)
+    context = CallsContext(settings=settings, secrets=store, engine=engine)
     for instance in ("", "coral-gables"):  # the partner-wide run; a connection without keys
         with pytest.raises(ApplicationError) as refused:
             fetch_listings(PollContext(context, instance=instance), None)

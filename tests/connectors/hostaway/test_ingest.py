@@ -17,6 +17,7 @@ from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
 from integration_hub.storage.tables import internal_events, raw_events
 from integration_hub.testing import sign_as
+from tests.connectors.hostaway.conftest import keep_listings
 from tests.helpers import RunningHub, local_secrets, serve_hub, table_counts, wait_until
 
 MIAMI, BRICKELL = "miami-homes", "brickell-stays"
@@ -32,6 +33,7 @@ async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
         "HOSTAWAY_WEBHOOK_BASIC_AUTH__BRICKELL-STAYS": BRICKELL_SECRET,
     })  # fmt: skip
     async with serve_hub(Hub(hub_settings, secrets=secrets)) as running:
+        keep_listings(running.hub.engine, MIAMI)  # the reservations handler needs the connection
         yield running
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
 from integration_hub.connectors.hostaway.api import HostawayApi
+from integration_hub.connectors.hostaway.settings import HostawaySettings
 from integration_hub.secrets.file import FileSecretStore
-from integration_hub.settings import Settings
 from tests.connectors.hostaway.conftest import CONNECTION, OTHER_CONNECTION, api
 from tests.connectors.hostaway.fake import OTHER_ACCOUNT_ID, FakeHostaway
 from tests.partner_server import PartnerServer, Reply
@@ -30,8 +30,8 @@ def test_the_ip_limit_binds_every_connection_and_an_account_refusal_spends_none_
     server: PartnerServer, store: FileSecretStore, engine: Engine, hostaway: FakeHostaway
 ) -> None:
     clock = Clock()
-    client = api(server, store, engine, clock=clock, hostaway_account_calls_per_10s=2,
-                 hostaway_ip_calls_per_10s=3)  # fmt: skip
+    client = api(server, store, engine, clock=clock, account_calls_per_10s=2,
+                 ip_calls_per_10s=3)  # fmt: skip
     get(client, CONNECTION)  # the token and one call: the account's 2 per 10 s are spent
     with pytest.raises(ApplicationError) as account_full:
         get(client, CONNECTION)
@@ -74,6 +74,6 @@ def test_a_429_on_one_connection_holds_the_calls_of_another_account(
 
 
 def test_the_defaults_keep_to_about_half_of_hostaways_limits() -> None:
-    fields = Settings.model_fields
-    assert fields["hostaway_ip_calls_per_10s"].default <= 15 // 2
-    assert fields["hostaway_account_calls_per_10s"].default <= 20 // 2
+    fields = HostawaySettings.model_fields
+    assert fields["ip_calls_per_10s"].default <= 15 // 2
+    assert fields["account_calls_per_10s"].default <= 20 // 2

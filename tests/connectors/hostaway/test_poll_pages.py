@@ -20,8 +20,11 @@ from tests.partner_server import PartnerServer, Reply
 
 
 @pytest.fixture
-def context(server: PartnerServer, store: FileSecretStore, engine: Engine) -> CallsContext:
-    return CallsContext(settings=settings_for(server), secrets=store, engine=engine)
+def context(
+    server: PartnerServer, store: FileSecretStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> CallsContext:
+    settings = settings_for(server, monkeypatch)
+    return CallsContext(settings=settings, secrets=store, engine=engine)
 
 
 def page_of(*entries: object) -> Reply:

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from integration_hub.connectors import pms
 from integration_hub.connectors.hostaway import PARTNER, samples
 from integration_hub.connectors.hostaway.calls import HostawayCalls
+from integration_hub.connectors.hostaway.settings import HostawaySettings
 from integration_hub.connectors.hostaway.webhook import HostawayConnector
 from integration_hub.connectors.hostaway.workflows import HostawayFetchReservationWorkflow
 from integration_hub.connectors.partner import CallsContext
@@ -62,11 +63,16 @@ def server(hostaway: FakeHostaway) -> Iterator[PartnerServer]:
 
 @pytest.fixture
 def context(
-    hub_settings: Settings, engine: Engine, server: PartnerServer, tmp_path: Path
+    hub_settings: Settings,
+    engine: Engine,
+    server: PartnerServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> CallsContext:
-    settings = hub_settings.model_copy(
-        update={"hostaway_api_base_url": server.url, "hostaway_token_settle_seconds": 0.0}
-    )
+    # A poll builds its client from HUB_HOSTAWAY_*, as a worker does.
+    monkeypatch.setenv("HUB_HOSTAWAY_API_BASE_URL", server.url)
+    monkeypatch.setenv("HUB_HOSTAWAY_TOKEN_SETTLE_SECONDS", "0")
+    settings = hub_settings
     store = file_store(tmp_path / "secrets", environ=credentials(CONNECTION))
     return CallsContext(settings=settings, secrets=store, engine=engine)
 
@@ -76,7 +82,9 @@ async def hostaway_worker(client: Client, context: CallsContext) -> AsyncIterato
     queue = f"hostaway-{uuid.uuid4().hex}"
     activities = [
         *PollActivities(context, [PARTNER]).activities(),
-        *HostawayCalls(context.settings, context.secrets, context.engine).activities(),
+        *HostawayCalls(
+            context.settings, context.secrets, context.engine, HostawaySettings()
+        ).activities(),
     ]
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.exceptions import ApplicationError
 
+from integration_hub.connectors.hostaway.settings import HostawaySettings
 from integration_hub.connectors.tokens import IssuedToken
 from integration_hub.secrets.file import FileSecretStore
-from integration_hub.settings import Settings
 from tests.connectors.hostaway.conftest import CONNECTION, TOKEN_SECRET, api
 from tests.connectors.hostaway.fake import (
     ACCOUNT_ID,
@@ -29,7 +29,7 @@ from tests.connectors.hostaway.fake import (
 from tests.partner_server import PartnerServer
 from tests.secrets.helpers import Clock, file_store
 
-DEFAULT_SETTLE = Settings.model_fields["hostaway_token_settle_seconds"].default
+DEFAULT_SETTLE = HostawaySettings.model_fields["token_settle_seconds"].default
 PATH = "/v1/reservations/30500001"
 
 
@@ -45,7 +45,7 @@ def test_a_new_token_is_used_only_once_it_settles_with_the_default_settle_time(
     clock = Clock()
     hostaway.clock, hostaway.settles_in = clock, 1.2  # Hostaway: "about a second"
     client = api(server, store, engine, clock=clock,
-                 hostaway_token_settle_seconds=DEFAULT_SETTLE)  # fmt: skip
+                 token_settle_seconds=DEFAULT_SETTLE)  # fmt: skip
 
     answer = client.get(CONNECTION, PATH, operation="get_reservation")
 
@@ -59,7 +59,7 @@ def test_a_403_on_a_brand_new_token_waits_for_it_instead_of_issuing_another(
 ) -> None:
     clock = Clock()
     hostaway.clock, hostaway.settles_in = clock, 4.0  # slower than the settle wait this time
-    client = api(server, store, engine, clock=clock, hostaway_token_settle_seconds=2.0)
+    client = api(server, store, engine, clock=clock, token_settle_seconds=2.0)
 
     for _ in range(2):  # the activity's retries, before the token settles
         with pytest.raises(ApplicationError) as not_yet:

@@ -95,9 +95,15 @@ def add_connection(
         )  # fmt: skip
 
 
-def settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
-    values = {"ical_allow_private_hosts": True, "ical_poll_minutes": 0, **overrides}
-    return make_settings(tmp_path, database_url, "127.0.0.1:7233", **values)
+@pytest.fixture(autouse=True)
+def _local_feeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HUB_ICAL_* as a poll reads them here: the stand-in is on loopback, every tick fetches."""
+    monkeypatch.setenv("HUB_ICAL_ALLOW_PRIVATE_HOSTS", "true")
+    monkeypatch.setenv("HUB_ICAL_POLL_MINUTES", "0")
+
+
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url, "127.0.0.1:7233")
 
 
 def poll_context(

@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from integration_hub.connectors.call_limits import limit_backend
 from integration_hub.connectors.ical.parse import MAX_FEED_BYTES
 from integration_hub.connectors.ical.poll import Cursor, fetch_feed
+from integration_hub.connectors.ical.settings import IcalSettings
 from integration_hub.connectors.partner import PollPage
 from tests.connectors.ical.conftest import (
     CONNECTION,
@@ -50,8 +51,9 @@ def poll(
     clock: Ticking,
     **overrides: object,
 ) -> PollPage:
-    context = poll_context(settings(tmp_path, database_url, **overrides), engine, url)
-    return fetch_feed(context, cursor, downloader=downloader(clock), clock=clock)
+    context = poll_context(settings(tmp_path, database_url), engine, url)
+    ical = IcalSettings(**overrides) if overrides else None  # type: ignore[arg-type]
+    return fetch_feed(context, cursor, downloader=downloader(clock), clock=clock, ical=ical)
 
 
 def test_a_calendar_is_stored_once_per_change_and_a_304_stores_nothing(
@@ -119,7 +121,7 @@ def test_a_feed_is_fetched_only_when_due_and_not_while_paused(
     clock = Ticking()
 
     early = poll(tmp_path, database_url, engine, feed_url(server), recent, clock,
-                 ical_poll_minutes=10)  # fmt: skip
+                 poll_minutes=10)  # fmt: skip
     context = poll_context(
         settings(tmp_path, database_url), engine, feed_url(server), "casa-paused"
     )
@@ -129,7 +131,7 @@ def test_a_feed_is_fetched_only_when_due_and_not_while_paused(
     assert server.requests == []
     clock.now += 10 * 60
     assert poll(tmp_path, database_url, engine, feed_url(server), recent, clock,
-                ical_poll_minutes=10).events  # fmt: skip
+                poll_minutes=10).events  # fmt: skip
 
 
 def refusal(

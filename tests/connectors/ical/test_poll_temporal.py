@@ -37,9 +37,7 @@ async def test_a_poll_run_per_connection_stores_the_calendar_and_moves_the_curso
     temporal: WorkflowEnvironment, hub_settings: Settings, engine: Engine, server: PartnerServer
 ) -> None:
     add_connection(engine)
-    settings = hub_settings.model_copy(
-        update={"ical_allow_private_hosts": True, "ical_poll_minutes": 0}
-    )
+    settings = hub_settings  # HUB_ICAL_* from conftest: loopback allowed, every tick fetches
     secrets = EnvSecretSource(environ={FEED_URL.for_instance(CONNECTION): feed_url(server)})
     activities = PollActivities(CallsContext(settings, secrets, engine), [PARTNER])
     queue = f"ical-{uuid.uuid4().hex}"

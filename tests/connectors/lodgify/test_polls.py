@@ -55,8 +55,10 @@ def server() -> Iterator[PartnerServer]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, server: PartnerServer) -> Settings:
-    return Settings(_env_file=None, home=tmp_path, lodgify_api_base_url=server.url)  # type: ignore[call-arg]
+def settings(tmp_path: Path, server: PartnerServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    # A poll builds its client from HUB_LODGIFY_*, as a worker does.
+    monkeypatch.setenv("HUB_LODGIFY_API_BASE_URL", server.url)
+    return Settings(_env_file=None, home=tmp_path)  # type: ignore[call-arg]
 
 
 def context(settings: Settings, engine: Engine, connection: str = CONNECTION) -> PollContext:
@@ -179,9 +181,14 @@ def test_properties_are_listed_page_by_page_then_from_the_first(
 
 
 async def test_a_connections_poll_runs_on_temporal_and_is_normalized(
-    temporal: WorkflowEnvironment, hub_settings: Settings, engine: Engine, server: PartnerServer
+    temporal: WorkflowEnvironment,
+    hub_settings: Settings,
+    engine: Engine,
+    server: PartnerServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = hub_settings.model_copy(update={"lodgify_api_base_url": server.url})
+    monkeypatch.setenv("HUB_LODGIFY_API_BASE_URL", server.url)
+    settings = hub_settings
     booking = samples.booking(8812045, updated_at="2026-12-01T12:30:00")
     server.reply(Reply(200, {"count": 1, "items": [booking]}))
     calls = CallsContext(settings=settings, secrets=SECRETS, engine=engine)

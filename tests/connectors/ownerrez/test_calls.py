@@ -21,6 +21,7 @@ from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.ownerrez import samples
 from integration_hub.connectors.ownerrez.calls import OwnerRezCalls
 from integration_hub.connectors.ownerrez.polls import next_since, poll_bookings, poll_properties
+from integration_hub.connectors.ownerrez.settings import OwnerRezSettings
 from integration_hub.connectors.ownerrez.webhook import OwnerRezConnector
 from integration_hub.connectors.partner import CallsContext, PollContext
 from integration_hub.errors import CallRefused
@@ -53,13 +54,22 @@ def server() -> Iterator[PartnerServer]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, server: PartnerServer) -> Settings:
-    return Settings(_env_file=None, home=tmp_path, ownerrez_api_base_url=server.url)  # type: ignore[call-arg]
+def settings(tmp_path: Path, server: PartnerServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    # A poll builds its client from HUB_OWNERREZ_*, as a worker does.
+    monkeypatch.setenv("HUB_OWNERREZ_API_BASE_URL", server.url)
+    return Settings(_env_file=None, home=tmp_path)  # type: ignore[call-arg]
 
 
 @pytest.fixture
-def calls(settings: Settings, engine: Engine) -> Iterator[OwnerRezCalls]:
-    built = OwnerRezCalls(settings, secrets(), engine)
+def ownerrez(server: PartnerServer) -> OwnerRezSettings:
+    return OwnerRezSettings(_env_file=None, api_base_url=server.url)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def calls(
+    settings: Settings, ownerrez: OwnerRezSettings, engine: Engine
+) -> Iterator[OwnerRezCalls]:
+    built = OwnerRezCalls(settings, secrets(), engine, ownerrez)
     yield built
     built.close()
 
@@ -95,12 +105,16 @@ def test_a_fetched_booking_is_stored_once(
 
 
 def test_a_missing_booking_and_missing_credentials_fail_nothing(
-    settings: Settings, calls: OwnerRezCalls, server: PartnerServer, engine: Engine
+    settings: Settings,
+    ownerrez: OwnerRezSettings,
+    calls: OwnerRezCalls,
+    server: PartnerServer,
+    engine: Engine,
 ) -> None:
     assert calls.fetch_booking(pms.FetchReservation(CONNECTION, "404")) == pms.FetchOutcome(
         "not_found"
     )
-    stranger = OwnerRezCalls(settings, secrets(), engine)
+    stranger = OwnerRezCalls(settings, secrets(), engine, ownerrez)
     outcome = stranger.fetch_booking(pms.FetchReservation("casa-coral", "51873349"))
     stranger.close()
     assert outcome == pms.FetchOutcome("no_credentials")

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from integration_hub.connectors import pms
 from integration_hub.connectors.ownerrez import BOOKINGS_SOURCE, NAME, PARTNER, samples
 from integration_hub.connectors.ownerrez.calls import OwnerRezCalls
+from integration_hub.connectors.ownerrez.settings import OwnerRezSettings
 from integration_hub.connectors.ownerrez.webhook import OwnerRezConnector
 from integration_hub.connectors.ownerrez.workflows import FetchReservationWorkflow
 from integration_hub.connectors.partner import CallsContext
@@ -45,15 +46,19 @@ def server() -> Iterator[PartnerServer]:
 
 
 @pytest.fixture
-def settings(hub_settings: Settings, server: PartnerServer) -> Settings:
-    return hub_settings.model_copy(update={"ownerrez_api_base_url": server.url})
+def settings(
+    hub_settings: Settings, server: PartnerServer, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    # A poll builds its client from HUB_OWNERREZ_*, as a worker does.
+    monkeypatch.setenv("HUB_OWNERREZ_API_BASE_URL", server.url)
+    return hub_settings
 
 
 @asynccontextmanager
 async def worker(client: Client, settings: Settings, engine: Engine) -> AsyncIterator[str]:
     queue = f"ownerrez-{uuid.uuid4().hex}"
     context = CallsContext(settings=settings, secrets=secrets(), engine=engine)
-    calls = OwnerRezCalls(settings, secrets(), engine)
+    calls = OwnerRezCalls(settings, secrets(), engine, OwnerRezSettings())
     activities = [*PollActivities(context, [PARTNER]).activities(), *calls.activities()]
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with Worker(

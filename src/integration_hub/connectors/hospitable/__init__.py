@@ -71,8 +71,11 @@ def _webhook(context: WebhookContext) -> Connector:
 
 def _calls(context: CallsContext) -> PartnerCalls:
     from integration_hub.connectors.hospitable.calls import HospitableCalls
+    from integration_hub.connectors.hospitable.settings import HospitableSettings
 
-    return HospitableCalls(context.settings, context.secrets, context.engine)
+    # HUB_HOSPITABLE_* are the partner's own settings, read when a worker builds the calls.
+    settings = HospitableSettings()
+    return HospitableCalls(context.settings, context.secrets, context.engine, settings)
 
 
 def _workflows() -> tuple[type, ...]:

@@ -26,6 +26,7 @@ from integration_hub.connectors.call_limits import (
     limit_backend,
 )
 from integration_hub.connectors.hospitable import ACCESS_TOKEN_SECRET, NAME
+from integration_hub.connectors.hospitable.settings import HospitableSettings
 from integration_hub.connectors.outbound import (
     CALL_TIMEOUT,
     call_failed,
@@ -53,12 +54,13 @@ class HospitableApi:
         settings: Settings,
         secrets: SecretSource,
         engine: Engine | None,
+        hospitable: HospitableSettings,
         *,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._secrets = secrets
-        self._base = settings.hospitable_api_base_url.rstrip("/")
-        per_second = settings.hospitable_requests_per_second
+        self._base = hospitable.api_base_url.rstrip("/")
+        per_second = hospitable.requests_per_second
         budget = CallBudget((Window(per_second, 1), Window(per_second * 30, 60)))
         self.limiter = SharedLimiter(NAME, budget, limit_backend(settings, engine))
         self._client = httpx.Client(
@@ -146,7 +148,8 @@ def api_for(context: CallsContext) -> HospitableApi:
             return kept[1]
         while len(_APIS) >= MAX_KEPT:  # the oldest context's (tests make many)
             _APIS.pop(next(iter(_APIS)))[1].close()
-        api = HospitableApi(context.settings, context.secrets, context.engine)
+        # HUB_HOSPITABLE_* are the partner's own settings, read when a worker first polls.
+        api = HospitableApi(context.settings, context.secrets, context.engine, HospitableSettings())
         _APIS[id(context)] = (context, api)
         return api
 

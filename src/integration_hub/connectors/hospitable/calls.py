@@ -26,6 +26,7 @@ from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.hospitable import NAME, payloads
 from integration_hub.connectors.hospitable.api import HospitableApi
+from integration_hub.connectors.hospitable.settings import HospitableSettings
 from integration_hub.connectors.hospitable.webhook import FETCHED_RESERVATION
 from integration_hub.connectors.outbound import refuse
 from integration_hub.secrets import SecretSource
@@ -39,9 +40,15 @@ RESERVATION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 class HospitableCalls:
-    def __init__(self, settings: Settings, secrets: SecretSource, engine: Engine) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretSource,
+        engine: Engine,
+        hospitable: HospitableSettings,
+    ) -> None:
         self._engine = engine
-        self._api = HospitableApi(settings, secrets, engine)
+        self._api = HospitableApi(settings, secrets, engine, hospitable)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.fetch_reservation]

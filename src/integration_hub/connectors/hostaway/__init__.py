@@ -60,8 +60,10 @@ def _webhook(context: WebhookContext) -> Connector:
 
 def _calls(context: CallsContext) -> PartnerCalls:
     from integration_hub.connectors.hostaway.calls import HostawayCalls
+    from integration_hub.connectors.hostaway.settings import HostawaySettings
 
-    return HostawayCalls(context.settings, context.secrets, context.engine)
+    # HUB_HOSTAWAY_* are the partner's own settings, read when a worker builds the calls.
+    return HostawayCalls(context.settings, context.secrets, context.engine, HostawaySettings())
 
 
 def _workflows() -> tuple[type, ...]:

@@ -45,6 +45,7 @@ from integration_hub.connectors.hostaway import (
     NAME,
     PARTNER,
 )
+from integration_hub.connectors.hostaway.settings import HostawaySettings
 from integration_hub.connectors.outbound import call_failed, parse_retry_after, timed_call
 from integration_hub.connectors.partner import CallsContext
 from integration_hub.connectors.tokens import IssuedToken, TokenStore
@@ -96,21 +97,22 @@ class HostawayApi:
         settings: Settings,
         secrets: SecretSource,
         engine: Engine,
+        hostaway: HostawaySettings,
         *,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._base = settings.hostaway_api_base_url.rstrip("/")
+        self._base = hostaway.api_base_url.rstrip("/")
         self._secrets = secrets
         self._tokens = TokenStore(engine, secrets, clock=clock)
         backend = limit_backend(settings, engine)
         window = LIMIT_WINDOW_SECONDS
-        ip_budget = CallBudget((Window(settings.hostaway_ip_calls_per_10s, window),))
-        account_budget = CallBudget((Window(settings.hostaway_account_calls_per_10s, window),))
+        ip_budget = CallBudget((Window(hostaway.ip_calls_per_10s, window),))
+        account_budget = CallBudget((Window(hostaway.account_calls_per_10s, window),))
         self._ip = SharedLimiter(NAME, ip_budget, backend, clock=clock)
         self._account = SharedLimiter(NAME, account_budget, backend, clock=clock)
-        self._settle = settings.hostaway_token_settle_seconds
+        self._settle = hostaway.token_settle_seconds
         self._clock, self._sleep = clock, sleep
         # No keep-alive: the worker never closes its partners' clients, so no socket is left
         # open between calls (a few calls per 10 s gain little from reuse).
@@ -277,7 +279,8 @@ def api_for(context: CallsContext) -> HostawayApi:
         for known, api in _APIS:
             if known is context:
                 return api
-        api = HostawayApi(context.settings, context.secrets, context.engine)
+        # HUB_HOSTAWAY_* are the partner's own settings, read when a worker first calls.
+        api = HostawayApi(context.settings, context.secrets, context.engine, HostawaySettings())
         _APIS.append((context, api))
         if len(_APIS) > MAX_APIS:
             _APIS.pop(0)[1].close()

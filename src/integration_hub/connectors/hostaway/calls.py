@@ -17,6 +17,7 @@ from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.hostaway import NAME
 from integration_hub.connectors.hostaway.api import HostawayApi, NoCredentials
+from integration_hub.connectors.hostaway.settings import HostawaySettings
 from integration_hub.connectors.hostaway.webhook import RESERVATION_FETCHED, canonical
 from integration_hub.connectors.outbound import refuse
 from integration_hub.secrets import SecretSource
@@ -35,11 +36,12 @@ class HostawayCalls:
         settings: Settings,
         secrets: SecretSource,
         engine: Engine,
+        hostaway: HostawaySettings,
         *,
         api: HostawayApi | None = None,
     ) -> None:
         self._engine = engine
-        self._api = api or HostawayApi(settings, secrets, engine)
+        self._api = api or HostawayApi(settings, secrets, engine, hostaway)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.fetch_reservation]

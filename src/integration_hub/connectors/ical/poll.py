@@ -32,6 +32,7 @@ from integration_hub.connectors.ical.bodies import refused
 from integration_hub.connectors.ical.download import HOST_BUDGET, FeedDownloader, Validators
 from integration_hub.connectors.ical.feeds import FeedUrlRefused, check_feed_url
 from integration_hub.connectors.ical.parse import FeedUnreadable, calendar_hash, parse_calendar
+from integration_hub.connectors.ical.settings import IcalSettings
 from integration_hub.connectors.partner import PollContext, PollPage
 from integration_hub.secrets.instances import is_instance_id
 from integration_hub.storage.tables import pms_connections
@@ -113,7 +114,7 @@ def _limiter(context: PollContext) -> SharedLimiter:
     return limiter
 
 
-def feed_url(context: PollContext, connection_id: str) -> str:
+def feed_url(context: PollContext, connection_id: str, *, allow_private_hosts: bool) -> str:
     secret = FEED_URL.for_instance(connection_id)
     versions = context.calls.secrets.versions(secret)
     if not versions:
@@ -122,7 +123,7 @@ def feed_url(context: PollContext, connection_id: str) -> str:
         return check_feed_url(
             versions[0],
             allow_files=True,
-            allow_private_hosts=context.calls.settings.ical_allow_private_hosts,
+            allow_private_hosts=allow_private_hosts,
         )
     except FeedUrlRefused as error:
         raise refused(f"{secret}: {error.detail}", error.reason) from None
@@ -134,6 +135,7 @@ def fetch_feed(
     *,
     downloader: FeedDownloader | None = None,
     clock: Callable[[], float] = time.time,
+    ical: IcalSettings | None = None,
 ) -> PollPage:
     connection_id = context.instance
     if not is_instance_id(connection_id):
@@ -141,13 +143,15 @@ def fetch_feed(
     feed = read_feed(context.calls.engine, connection_id)
     if feed is None:
         raise refused(f"no iCal connection {connection_id}", "unknown_connection")
+    # HUB_ICAL_* are the partner's own settings, read by each run (a tick, every 5 minutes).
+    ical = ical or IcalSettings()
     state = Cursor.load(cursor)
     now = clock()
-    if feed.status == "paused" or not state.due(now, context.calls.settings.ical_poll_minutes):
+    if feed.status == "paused" or not state.due(now, ical.poll_minutes):
         return PollPage([], None)
-    url = feed_url(context, connection_id)
+    url = feed_url(context, connection_id, allow_private_hosts=ical.allow_private_hosts)
     downloader = downloader or FeedDownloader(
-        _limiter(context), allow_private_hosts=context.calls.settings.ical_allow_private_hosts
+        _limiter(context), allow_private_hosts=ical.allow_private_hosts
     )
     download = downloader.get(url, state.validators)
     fetched = replace(

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from integration_hub.connectors.call_limits import CallBudget, SharedLimiter, Window, limit_backend
 from integration_hub.connectors.lodgify import API_KEY, NAME
+from integration_hub.connectors.lodgify.settings import LodgifySettings
 from integration_hub.connectors.outbound import call_failed, parse_retry_after, timed_call
 from integration_hub.connectors.partner import CallsContext
 from integration_hub.secrets import SecretSource
@@ -37,16 +38,18 @@ class LodgifyApi:
         settings: Settings,
         secrets: SecretSource,
         engine: Engine | None,
+        own: LodgifySettings,
         *,
         http: httpx.Client | None = None,
     ) -> None:
-        self.base_url = settings.lodgify_api_base_url.rstrip("/")
+        self.base_url = own.api_base_url.rstrip("/")
+        self.first_poll_days = own.first_poll_days  # read by the bookings poll
         self._secrets = secrets
         self._http = http or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
         budget = CallBudget(
             windows=(
-                Window(settings.lodgify_calls_per_second, 1),
-                Window(settings.lodgify_calls_per_minute, 60),
+                Window(own.calls_per_second, 1),
+                Window(own.calls_per_minute, 60),
             )
         )
         self.limiter = SharedLimiter(NAME, budget, limit_backend(settings, engine))
@@ -111,7 +114,8 @@ def api_for(context: CallsContext) -> LodgifyApi:
             return kept[1]
         while len(_APIS) >= MAX_KEPT:  # the oldest context's (tests make many)
             _APIS.pop(next(iter(_APIS)))[1].close()
-        api = LodgifyApi(context.settings, context.secrets, context.engine)
+        # HUB_LODGIFY_* are the partner's own settings, read when a worker first calls.
+        api = LodgifyApi(context.settings, context.secrets, context.engine, LodgifySettings())
         _APIS[id(context)] = (context, api)
         return api
 

@@ -128,7 +128,7 @@ def poll_bookings(context: PollContext, cursor: str | None) -> PollPage:
     state = _state(cursor)
     since = state.get("since")
     if utc_time(since) is None:
-        days = context.calls.settings.lodgify_first_poll_days
+        days = api_for(context.calls).first_poll_days
         first = datetime.now(UTC) - timedelta(days=days)
         since = first.replace(microsecond=0, tzinfo=None).isoformat()
     assert isinstance(since, str)  # checked above

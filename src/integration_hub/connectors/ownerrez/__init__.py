@@ -52,8 +52,10 @@ def _webhook(context: WebhookContext) -> Connector:
 
 def _calls(context: CallsContext) -> PartnerCalls:
     from integration_hub.connectors.ownerrez.calls import OwnerRezCalls
+    from integration_hub.connectors.ownerrez.settings import OwnerRezSettings
 
-    return OwnerRezCalls(context.settings, context.secrets, context.engine)
+    # HUB_OWNERREZ_* are the partner's own settings, read when a worker builds the calls.
+    return OwnerRezCalls(context.settings, context.secrets, context.engine, OwnerRezSettings())
 
 
 def _workflows() -> Sequence[type]:

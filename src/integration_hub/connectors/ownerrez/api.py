@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from integration_hub.connectors.call_limits import CallBudget, SharedLimiter, Window, limit_backend
 from integration_hub.connectors.outbound import call_failed, parse_retry_after, timed_call
 from integration_hub.connectors.ownerrez import ACCESS_TOKEN, NAME, USERNAME
+from integration_hub.connectors.ownerrez.settings import OwnerRezSettings
 from integration_hub.connectors.partner import CallsContext
 from integration_hub.secrets import SecretSource
 from integration_hub.secrets.instances import instance_secret_name
@@ -69,16 +70,18 @@ class OwnerRezApi:
         settings: Settings,
         secrets: SecretSource,
         engine: Engine | None,
+        own: OwnerRezSettings,
         *,
         http: httpx.Client | None = None,
     ) -> None:
-        self.base_url = settings.ownerrez_api_base_url.rstrip("/")
+        self.base_url = own.api_base_url.rstrip("/")
+        self.first_poll_days = own.first_poll_days  # read by the bookings poll
         self._secrets = secrets
         self._http = http or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
         budget = CallBudget(
             windows=(
-                Window(settings.ownerrez_calls_per_second, 1),
-                Window(settings.ownerrez_calls_per_minute, 60),
+                Window(own.calls_per_second, 1),
+                Window(own.calls_per_minute, 60),
             )
         )
         self.limiter = SharedLimiter(NAME, budget, limit_backend(settings, engine))
@@ -156,7 +159,8 @@ def api_for(context: CallsContext) -> OwnerRezApi:
             return kept[1]
         while len(_APIS) >= MAX_KEPT:  # the oldest context's (tests make many)
             _APIS.pop(next(iter(_APIS)))[1].close()
-        api = OwnerRezApi(context.settings, context.secrets, context.engine)
+        # HUB_OWNERREZ_* are the partner's own settings, read when a worker first calls.
+        api = OwnerRezApi(context.settings, context.secrets, context.engine, OwnerRezSettings())
         _APIS[id(context)] = (context, api)
         return api
 

@@ -20,6 +20,7 @@ from integration_hub.connectors.outbound import refuse
 from integration_hub.connectors.ownerrez import NAME
 from integration_hub.connectors.ownerrez.api import NoCredentials, OwnerRezApi
 from integration_hub.connectors.ownerrez.gone import gone_event
+from integration_hub.connectors.ownerrez.settings import OwnerRezSettings
 from integration_hub.connectors.ownerrez.webhook import BOOKING_FETCHED
 from integration_hub.secrets import SecretSource
 from integration_hub.secrets.instances import is_instance_id
@@ -44,11 +45,12 @@ class OwnerRezCalls:
         settings: Settings,
         secrets: SecretSource,
         engine: Engine,
+        ownerrez: OwnerRezSettings,
         *,
         http: httpx.Client | None = None,
     ) -> None:
         self._engine = engine
-        self.api = OwnerRezApi(settings, secrets, engine, http=http)
+        self.api = OwnerRezApi(settings, secrets, engine, ownerrez, http=http)
 
     def activities(self) -> Sequence[Callable[..., Any]]:
         return [self.fetch_booking]

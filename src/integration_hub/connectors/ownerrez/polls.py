@@ -136,10 +136,10 @@ def next_since(newest: str | None, started: str | None, since: str) -> str:
 def poll_bookings(context: PollContext, cursor: str | None) -> PollPage:
     operation = "bookings.list"
     connection = _connection(context, operation)
-    settings = context.calls.settings
-    first = _iso(datetime.now(UTC) - timedelta(days=settings.ownerrez_first_poll_days))
+    api = api_for(context.calls)
+    first = _iso(datetime.now(UTC) - timedelta(days=api.first_poll_days))
     state = BookingsCursor.loads(cursor, first_since=first)
-    resumed = api_path(state.next, settings.ownerrez_api_base_url) if state.next else None
+    resumed = api_path(state.next, api.base_url) if state.next else None
     started = state.started if resumed is not None else None
     if resumed is not None:
         answer = _get(context, connection, operation, resumed, None)
@@ -154,7 +154,7 @@ def poll_bookings(context: PollContext, cursor: str | None) -> PollPage:
         log.info("ownerrez_bookings_without_update_time", connection=connection, count=untimed)
     known = [t for t in (*times, utc_time(state.newest)) if t is not None]
     newest = _iso(max(known)) if known else None
-    following = _next_path(answer, settings.ownerrez_api_base_url.rstrip("/"), operation)
+    following = _next_path(answer, api.base_url, operation)
     if following is not None:
         moving = BookingsCursor(state.since, following, newest, started)
         return PollPage(events, moving.dumps(), more=True)
@@ -165,20 +165,20 @@ def poll_bookings(context: PollContext, cursor: str | None) -> PollPage:
 def poll_properties(context: PollContext, cursor: str | None) -> PollPage:
     operation = "properties.list"
     connection = _connection(context, operation)
-    settings = context.calls.settings
+    api = api_for(context.calls)
     try:
         state = orjson.loads(cursor) if cursor else {}
     except orjson.JSONDecodeError:
         state = {}
     following = state.get("next") if isinstance(state, dict) else None
-    resumed = api_path(following, settings.ownerrez_api_base_url) if following else None
+    resumed = api_path(following, api.base_url) if following else None
     if resumed is not None:
         answer = _get(context, connection, operation, resumed, None)
     else:
         answer = _get(context, connection, operation, "/v2/properties", None)
     items = answer.get("items") or []
     events = [_event(connection, "property", PROPERTY_POLLED, item) for item in items]
-    following = _next_path(answer, settings.ownerrez_api_base_url.rstrip("/"), operation)
+    following = _next_path(answer, api.base_url, operation)
     # "{}" once every page is stored: the next run lists them again from the first.
     next_cursor = orjson.dumps({"next": following} if following else {}).decode()
     return PollPage(events, next_cursor, more=following is not None)
