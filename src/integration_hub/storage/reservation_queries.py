@@ -175,3 +175,54 @@ def held_connections(
         .order_by(pms_connections.c.id)
     )
     return [_out(row) for row in connection.execute(query)]
+
+
+# Reads a PMS partner's calls need of the core tables (kept here: partner packages hold no SQL
+# over core tables).
+
+
+def connection_row(
+    connection: Connection, *, connection_id: str, partner: str
+) -> tuple[str, dict[str, Any]] | None:
+    """(status, options) of a partner's connection, or None."""
+    row = connection.execute(
+        select(pms_connections.c.status, pms_connections.c.options).where(
+            pms_connections.c.id == connection_id, pms_connections.c.partner == partner
+        )
+    ).first()
+    if row is None:
+        return None
+    return row.status, dict(row.options) if isinstance(row.options, dict) else {}
+
+
+def kept_listings(
+    connection: Connection, *, connection_id: str, source: str
+) -> list[tuple[str, Any]]:
+    """(source listing id, updated_at) of the connection's listings not removed."""
+    query = select(listings.c.source_listing_id, listings.c.updated_at).where(
+        listings.c.connection_id == connection_id,
+        listings.c.source == source,
+        listings.c.removed_at.is_(None),
+    )
+    return [(row[0], row[1]) for row in connection.execute(query)]
+
+
+def observed_dates(
+    connection: Connection, *, connection_id: str, source: str, source_reservation_id: str
+) -> tuple[str, date, date, bool] | None:
+    """(listing, check_in, check_out, is_block) of a reservation the hub observed, or None."""
+    row = connection.execute(
+        select(
+            reservations.c.source_listing_id,
+            reservations.c.check_in,
+            reservations.c.check_out,
+            reservations.c.is_block,
+        ).where(
+            reservations.c.source == source,
+            reservations.c.connection_id == connection_id,
+            reservations.c.source_reservation_id == source_reservation_id,
+        )
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2], bool(row[3])

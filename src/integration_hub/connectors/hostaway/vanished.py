@@ -13,13 +13,13 @@ more likely a fault at Hostaway than a manager who deleted every listing.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.hostaway import NAME
 from integration_hub.connectors.hostaway.webhook import LISTING_VANISHED, canonical
-from integration_hub.storage.tables import listings
+from integration_hub.storage import reservation_queries
 
 MAX_ID_DIGITS = 18
 
@@ -37,13 +37,8 @@ def vanished_listings(
     page did not hold."""
     if first_page_empty:
         return []
-    query = select(listings.c.source_listing_id, listings.c.updated_at).where(
-        listings.c.connection_id == connection,
-        listings.c.source == NAME,
-        listings.c.removed_at.is_(None),
-    )
-    with engine.connect() as db:
-        kept = db.execute(query).all()
+    with engine.connect().execution_options(read_only=True) as db:
+        kept = reservation_queries.kept_listings(db, connection_id=connection, source=NAME)
     events: list[PartnerEvent] = []
     for listing_id, updated_at in kept:
         if not (listing_id.isascii() and listing_id.isdigit()) or len(listing_id) > MAX_ID_DIGITS:

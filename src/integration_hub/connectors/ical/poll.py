@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
@@ -35,7 +34,7 @@ from integration_hub.connectors.ical.parse import FeedUnreadable, calendar_hash,
 from integration_hub.connectors.ical.settings import IcalSettings
 from integration_hub.connectors.partner import PollContext, PollPage
 from integration_hub.secrets.instances import is_instance_id
-from integration_hub.storage.tables import pms_connections
+from integration_hub.storage import reservation_queries
 
 # A schedule tick comes a little early or late: a feed due in under this is fetched now.
 DUE_SLACK_SECONDS = 60
@@ -93,16 +92,15 @@ class Cursor:
 
 
 def read_feed(engine: Engine, connection_id: str) -> Feed | None:
-    query = select(pms_connections.c.status, pms_connections.c.options).where(
-        pms_connections.c.id == connection_id, pms_connections.c.partner == NAME
-    )
     with engine.connect().execution_options(read_only=True) as connection:
-        row = connection.execute(query).first()
+        row = reservation_queries.connection_row(
+            connection, connection_id=connection_id, partner=NAME
+        )
     if row is None:
         return None
-    options: Mapping[str, Any] = row.options if isinstance(row.options, Mapping) else {}
+    status, options = row
     channel = options.get("channel")
-    return Feed(status=row.status, channel=channel if channel in FEED_CHANNELS else "other")
+    return Feed(status=status, channel=channel if channel in FEED_CHANNELS else "other")
 
 
 def _limiter(context: PollContext) -> SharedLimiter:

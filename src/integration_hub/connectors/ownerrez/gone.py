@@ -15,38 +15,31 @@ from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from integration_hub.connectors import pms
 from integration_hub.connectors.base import PartnerEvent
 from integration_hub.connectors.ownerrez import NAME
 from integration_hub.connectors.ownerrez.webhook import BOOKING_GONE
-from integration_hub.storage.tables import reservations
+from integration_hub.storage import reservation_queries
 
 log = structlog.get_logger(__name__)
 
 
 def gone_event(engine: Engine, connection: str, booking_id: str) -> PartnerEvent | None:
     """The `booking.gone.fetched` event of a booking the hub observed before, else None."""
-    query = select(
-        reservations.c.source_listing_id,
-        reservations.c.check_in,
-        reservations.c.check_out,
-        reservations.c.is_block,
-    ).where(
-        reservations.c.source == NAME,
-        reservations.c.connection_id == connection,
-        reservations.c.source_reservation_id == booking_id,
-    )
-    with engine.connect() as db:
-        row = db.execute(query).first()
+    with engine.connect().execution_options(read_only=True) as db:
+        row = reservation_queries.observed_dates(
+            db, connection_id=connection, source=NAME, source_reservation_id=booking_id
+        )
     if row is None:
         log.info("ownerrez_missing_booking_never_observed", connection=connection)
         return None
+    listing, check_in, check_out, is_block = row
     gone_at = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    body = orjson.dumps({"id": booking_id, "property_id": row.source_listing_id,
-                         "arrival": _day(row.check_in), "departure": _day(row.check_out),
-                         "is_block": bool(row.is_block), "gone_at": gone_at})  # fmt: skip
+    body = orjson.dumps({"id": booking_id, "property_id": listing,
+                         "arrival": _day(check_in), "departure": _day(check_out),
+                         "is_block": is_block, "gone_at": gone_at})  # fmt: skip
     # One per booking: a deleted booking does not come back.
     return PartnerEvent(pms.connection_event_id(connection, f"gone:{booking_id}"), BOOKING_GONE,
                         body)  # fmt: skip
