@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import unquote, urlsplit
 
 import typer
 
@@ -43,7 +44,7 @@ def _refuse(message: str, code: int = 2) -> typer.Exit:
 
 def default_connection_id(feed: str, name: str | None) -> str:
     """`ical-<slug>` of the listing name, else of the file's (or URL path's) stem."""
-    stem = name or Path(feed.split("?", 1)[0].rstrip("/")).stem or "feed"
+    stem = name or Path(unquote(urlsplit(feed).path).rstrip("/")).stem or "feed"
     slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:57].strip("-")
     return f"ical-{slug or 'feed'}"
 
