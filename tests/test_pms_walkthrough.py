@@ -133,3 +133,20 @@ def _walk(tmp_path: Path, env: dict[str, str], api: httpx.Client) -> None:
     row = panel.text.split(f'data-property="{home}"')[1].split("</tr>")[0]
     assert f'data-day="{check_in.isoformat()}"' in row
     assert 'class="stay first"' in row
+
+
+def test_ical_add_refuses_before_storing_anything(tmp_path: Path) -> None:
+    """A read-only secret store, or a URL the hub will not fetch, is refused before any
+    connection is made, and the refusal never repeats the URL (its query is the token)."""
+    feed = tmp_path / "cal.ics"
+    _ics(feed, [])
+    env = hub_env(tmp_path / "var", HUB_ADMIN_TOKEN="t" * 40, HUB_URL="http://127.0.0.1:9")
+    read_only = _hub(tmp_path, {**env, "HUB_SECRETS_BACKEND": "env"}, "ical", "add", str(feed))
+    assert read_only.returncode == 2
+    assert "read-only" in read_only.stderr and "ICAL_FEED_URL__ICAL-CAL" in read_only.stderr
+    secret_url = "https://10.1.2.3/calendar/ical/1.ics?s=feedtoken123"
+    private = _hub(tmp_path, env, "ical", "add", secret_url)
+    assert private.returncode == 2
+    assert "private" in private.stderr and "feedtoken123" not in private.stdout + private.stderr
+    channel = _hub(tmp_path, env, "ical", "add", str(feed), "--channel", "expedia")
+    assert channel.returncode == 2 and "--channel" in channel.stderr
