@@ -23,13 +23,14 @@ from urllib.parse import unquote, urlsplit
 
 import typer
 
-from integration_hub.connectors.ical import FEED_URL, NAME, POLL_SOURCE
+from integration_hub.connectors.ical import FEED_URL, NAME, POLL_SOURCE, TICK
 
 if TYPE_CHECKING:
     import httpx
 
     from integration_hub.settings import Settings
 
+TICK_MINUTES = int(TICK.total_seconds() // 60)
 CHANNELS = ("airbnb", "vrbo", "booking", "other")
 DEFAULT_URL = "http://127.0.0.1:8000"
 UrlOption = Annotated[str, typer.Option("--url", envvar="HUB_URL", help="Where the hub listens.")]
@@ -161,8 +162,8 @@ def add(
         polled = poll_now(connection)
     else:  # an embedded Temporal (`hub serve` alone) is reachable by the hub only
         typer.echo(
-            f"the hub's schedule fetches it within {configured.ical_poll_minutes} minutes "
-            "(set HUB_TEMPORAL_ADDRESS to the hub's Temporal to fetch it now)",
+            f"the hub's schedule fetches it on its next tick (every {TICK_MINUTES} minutes; set "
+            "HUB_TEMPORAL_ADDRESS to the hub's Temporal to fetch it now)",
             err=True,
         )
     typer.echo(json.dumps({"connection": added, "poll": polled}, indent=2, default=str))
