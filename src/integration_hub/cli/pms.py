@@ -162,12 +162,18 @@ def properties_link(
 
 
 COLUMNS = ("property_id", "stay_id", "check_in", "check_out", "status", "source", "channel")
+LEAN = "lean (no API key to fetch details)"  # a lean payload the hub could not fetch in full
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Plain columns, padded; only the COLUMNS (no guest data can reach the terminal)."""
-    cells = [[str(row.get(c) or "-") for c in COLUMNS] for row in rows]
+    """Plain columns, padded; only the COLUMNS (no guest data can reach the terminal), and a
+    note column when some reservation is lean."""
     header = ["property", "stay", "check_in", "check_out", "status", "source", "channel"]
+    cells = [[str(row.get(c) or "-") for c in COLUMNS] for row in rows]
+    if any(not row.get("complete", True) for row in rows):
+        header.append("note")
+        for line, row in zip(cells, rows, strict=True):
+            line.append("" if row.get("complete", True) else LEAN)
     widths = [max(len(x) for x in column) for column in zip(header, *cells, strict=False)]
     lines = ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True))
              for line in [header, *cells]]  # fmt: skip

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from integration_hub.connectors.partner import Partner, PollContext, PollPage, PollSource, Secret
 
 if TYPE_CHECKING:
+    import typer
+
     from integration_hub.connectors.base import Connector
     from integration_hub.connectors.partner import WebhookContext
 
@@ -53,6 +55,12 @@ def _fetch(context: PollContext, cursor: str | None) -> PollPage:
     return fetch_feed(context, cursor)
 
 
+def _cli() -> typer.Typer:
+    from integration_hub.connectors.ical.cli import ical_app
+
+    return ical_app()
+
+
 PARTNER = Partner(
     name=NAME,
     priority="P1",
@@ -62,4 +70,6 @@ PARTNER = Partner(
     secrets=(FEED_URL,),
     webhook=_webhook,
     polls=(PollSource(POLL_SOURCE, every=TICK, fetch=_fetch, per_connection=True),),
+    cli_name="ical",
+    cli=_cli,
 )
