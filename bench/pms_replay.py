@@ -49,7 +49,9 @@ class ReplayResult:
     changes: int
     live_seconds: float
     replay_seconds: float
-    equal: bool
+    equal: bool  # stays and reservations, field for field
+    history_equal: bool
+    history_added: dict[str, int]  # kind -> rows the replay added to reservations' histories
     duplicate_stays: int
     stays: int
     reservations: int
@@ -234,11 +236,26 @@ async def replay_run(base_url: str, engine: Engine, *, total: int) -> ReplayResu
     await asyncio.to_thread(wait_until_settled, engine)
     replay_seconds = time.perf_counter() - started
     again = snapshot(engine)
-    differences = [name for name in live if live[name] != again[name]]
+    differences = [name for name in ("stays", "reservations") if live[name] != again[name]]
+    added = history_added(live["history"], again["history"])
     print(f"  replayed {replayed} raw events in {replay_seconds:.0f}s", flush=True)
     return ReplayResult(
         changes=changes, live_seconds=live_seconds, replay_seconds=replay_seconds,
-        equal=not differences, duplicate_stays=duplicate_stays(again),
+        equal=not differences, history_equal=live["history"] == again["history"],
+        history_added=added, duplicate_stays=duplicate_stays(again),
         stays=len(again["stays"]), reservations=len(again["reservations"]),
         replayed=replayed, differences=differences,
     )  # fmt: skip
+
+
+def history_added(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, int]:
+    """By kind, the history rows `after` has beyond `before` (a replay only ever appends)."""
+    added: dict[str, int] = {}
+    for reservation_id, kinds in after.items():
+        earlier = list(before.get(reservation_id, []))
+        for kind in kinds:
+            if earlier and earlier[0] == kind:
+                earlier.pop(0)
+            else:
+                added[kind] = added.get(kind, 0) + 1
+    return added

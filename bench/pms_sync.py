@@ -102,17 +102,19 @@ def report(path: Path, runs: list[DatabaseRun], *, command: str, quick: bool) ->
         "versions arriving after newer ones. Live run, snapshot (stays, reservations without "
         "write times, history kinds), replay of every raw event, snapshot again.",
         "",
-        "| database | changes | live s | replay s | replayed events/s | equal | duplicate stays "
-        "| stays | reservations |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| database | changes | live s | replay s | replayed events/s | model equal | history "
+        "equal | duplicate stays | stays | reservations |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         if (p := run.replay) is None:
             continue
         differs = "yes" if p.equal else "no (" + ", ".join(p.differences) + ")"
+        added = ", ".join(f"{n} {kind}" for kind, n in sorted(p.history_added.items()))
+        history = "yes" if p.history_equal else f"no (replay added {added or 'reordered rows'})"
         lines.append(
             f"| {run.name} | {p.changes} | {p.live_seconds:.0f} | {p.replay_seconds:.0f} | "
-            f"{p.replayed / p.replay_seconds:.0f} | {differs} | {p.duplicate_stays} | {p.stays} "
+            f"{p.replayed / p.replay_seconds:.0f} | {differs} | {history} | {p.duplicate_stays} | {p.stays} "
             f"| {p.reservations} |"
         )
     lines += ["", "## What limits the rate", "", LIMITS, ""]
