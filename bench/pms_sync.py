@@ -24,7 +24,7 @@ from bench.pms_setup import pms_hub, prepare
 from bench.run import _postgres_reachable
 from integration_hub.orchestration.devserver import EmbeddedTemporal
 
-RATES = [10, 20, 40, 80, 160, 320]
+RATES = [10, 12, 14, 16, 20, 30, 40, 80, 160]
 
 
 @dataclass
@@ -64,7 +64,7 @@ def report(path: Path, runs: list[DatabaseRun], *, command: str, quick: bool) ->
         "",
         f"`{command}`, finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on this "
         f"machine ({os.cpu_count()} cores), one Temporal dev server (SQLite) for the run"
-        + (" (quick run: shorter rounds, fewer changes)." if quick else "."),
+        + (" (a shorter run: fewer changes or shorter rounds than the issue's)." if quick else "."),
         "",
         "## Latency: webhook received to unified reservation row",
         "",
@@ -144,9 +144,13 @@ async def main() -> None:
             "HUB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         ),
     )
+    parser.add_argument(
+        "--changes", type=int, help="recorded changes to replay (default 10,000; quick 1,000)"
+    )
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "RESULTS-pms.md")
     args = parser.parse_args()
     seconds, changes = (15.0, 1000) if args.quick else (60.0, 10_000)
+    changes = args.changes or changes
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     OUT.mkdir(parents=True, exist_ok=True)
     temporal_db = OUT / "temporal-pms.db"
@@ -167,7 +171,7 @@ async def main() -> None:
     finally:
         temporal.stop()
     command = ("python -m bench.pms_sync " + shlex.join(sys.argv[1:])).strip()
-    report(args.output, runs, command=command, quick=args.quick)
+    report(args.output, runs, command=command, quick=args.quick or changes < 10_000)
     print(f"wrote {args.output}")
 
 
