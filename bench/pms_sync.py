@@ -122,15 +122,20 @@ def report(path: Path, runs: list[DatabaseRun], *, command: str, quick: bool) ->
 
 
 LIMITS = (
-    "Every change is one `reservations` handler workflow on the Temporal dev server, and the "
-    "handler's runs of one connection are serialized (its rules read the earlier rows of the "
-    "same reservations), so a single busy connection is bounded by one run's round trip through "
-    "the server (dispatch from the outbox, workflow task, local activity, completion). The dev "
-    "server completes about 30-70 handler workflows a second on these 2 cores (bench/RESULTS.md: "
-    "empty workflows 21-29/s, handlers at 73-104% of that), shared with `hub serve` and the "
-    "sender. Past that rate the outbox backlog grows for as long as the rate holds, and the wait "
-    "of the last delivery grows with it: that is where p99 crosses a second. The edge and the "
-    "normalizer (thousands a second) are not the limit."
+    "Every change is one run of the `reservations` handler workflow on the Temporal dev server "
+    "(dispatched from the outbox; one local activity applies it and completes the run). Here "
+    "those runs completed at about 10-12 a second (the replay table's events/s; the latency "
+    "sweep drains its backlog at the same pace), below the 21-29 empty workflows a second "
+    "bench/RESULTS.md measured on the same kind of dev server, and far below the edge "
+    "(thousands a second) and the normalizer (2,800-4,500 a second). The p99 does not grow "
+    "gradually with the rate: once deliveries arrive faster than runs complete, the outbox "
+    "backlog grows for as long as the rate holds and the last delivery waits for all of it, so "
+    "p99 crosses 1 s at about the handler's completion rate, and a rate just under it (10/s) "
+    "misses too over a long round whenever anything else (a poll tick, the dev server's own "
+    "work, the sender) takes the 2 cores for a moment. The handler's runs of one connection are "
+    "serialized (a PostgreSQL advisory lock; SQLite serializes every writer), so one busy "
+    "connection cannot use more than one run at a time. Where a run's time goes was not "
+    "profiled here; the next step is py-spy on `hub worker` and the dev server, as above."
 )
 
 
