@@ -95,7 +95,8 @@ def record(total: int, seed: int = 15) -> Recorded:
         made = 0
         while made < share and connection_id != ICAL:
             booking += 1
-            arrival = date(2027, 1, 1) + timedelta(days=(booking * 3) % 900)
+            # Six days apart and at most five nights: no two bookings of one listing overlap.
+            arrival = date(2027, 1, 1) + timedelta(days=booking * 6)
             nights = 2 + booking % 4
             versions = _versions(rng, min(rng.randrange(1, 5), share - made))
             for step, (version, moment) in enumerate(versions):
