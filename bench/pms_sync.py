@@ -65,7 +65,10 @@ def report(path: Path, runs: list[DatabaseRun], *, command: str, quick: bool) ->
         "",
         f"`{command}`, finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, on this "
         f"machine ({os.cpu_count()} cores), one Temporal dev server (SQLite) for the run"
-        + (" (a shorter run: fewer changes or shorter rounds than the issue's)." if quick else "."),
+        + (" (a shorter run: fewer changes or shorter rounds than the issue's)." if quick else ".")
+        + " Load average at the end (1/5/15 min): "
+        + "/".join(f"{load:.1f}" for load in os.getloadavg())
+        + " (anything over 2 means other work shared the cores: compare runs with care).",
         "",
         "## Latency: webhook received to unified reservation row",
         "",
