@@ -82,14 +82,15 @@ def _answer(response: httpx.Response) -> Any:
     return response.json()
 
 
-def _feed_url(feed: str, configured: Settings) -> str:
+def _feed_url(feed: str) -> str:
     from integration_hub.connectors.ical.feeds import FeedUrlRefused, check_feed_url
+    from integration_hub.connectors.ical.settings import IcalSettings
 
     if "://" not in feed and not feed.startswith("/"):  # a relative path: this directory's
         feed = str(Path(feed).resolve())
     try:
         return check_feed_url(
-            feed, allow_files=True, allow_private_hosts=configured.ical_allow_private_hosts
+            feed, allow_files=True, allow_private_hosts=IcalSettings().allow_private_hosts
         )
     except FeedUrlRefused as refusal:
         raise _refuse(f"the feed: {refusal.detail}") from None
@@ -131,7 +132,7 @@ def add(
     if channel not in CHANNELS:
         raise _refuse(f"--channel: one of {', '.join(CHANNELS)}")
     configured = _settings()
-    stored_url = _feed_url(feed, configured)
+    stored_url = _feed_url(feed)
     connection = connection_id or default_connection_id(stored_url, name)
     if not is_instance_id(connection):
         raise _refuse("--id: an instance id ([a-z0-9][a-z0-9_-]{0,62})")
