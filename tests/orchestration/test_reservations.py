@@ -28,12 +28,9 @@ from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
 from integration_hub.settings import Settings
 from integration_hub.storage import dialect
 from integration_hub.storage.engine import begin_write
-from integration_hub.storage.rows import utcnow
 from integration_hub.storage.tables import (
     internal_events,
     listings,
-    managers,
-    pms_connections,
     properties,
     raw_events,
     reservation_changes,
@@ -41,6 +38,7 @@ from integration_hub.storage.tables import (
     stays,
     workflow_outbox,
 )
+from tests import pms_rows
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 PMS_CONNECTION, FEED_CONNECTION = "acme-pms", "acme-feed"
@@ -49,19 +47,7 @@ _keys = itertools.count()
 
 def make_connection(engine: Engine, connection_id: str, *, partner: str = "testpms",
                     manager: str = "acme") -> None:  # fmt: skip
-    now = utcnow()
-    with begin_write(engine) as connection:
-        connection.execute(
-            dialect.insert_or_ignore(connection, managers, key=["id"]),
-            [{"id": manager, "name": manager.title(), "billing_mode": "per_job",
-              "created_at": now, "updated_at": now}],
-        )  # fmt: skip
-        connection.execute(
-            pms_connections.insert().values(
-                id=connection_id, partner=partner, manager_id=manager, status="active",
-                options={}, created_at=now, updated_at=now,
-            )
-        )  # fmt: skip
+    pms_rows.make_connection(engine, connection_id, partner=partner, manager=manager)
 
 
 def store(draft: InternalEventDraft, *, connection_id: str, partner: str = "testpms",

@@ -18,6 +18,7 @@ from integration_hub.settings import Settings
 from integration_hub.storage.tables import internal_events
 from integration_hub.testing import connector, sign_as
 from tests.helpers import RunningHub, local_secrets, serve_hub, table_counts, wait_until
+from tests.pms_rows import make_connection
 
 CONNECTION = "key-biscayne-villas"
 SECRET = "aG9zdC5rZXliaXNjYXluZUBleGFtcGxlLmNvbQ=="
@@ -34,6 +35,8 @@ async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
         }
     )
     async with serve_hub(Hub(hub_settings, secrets=secrets)) as running:
+        for connection_id in (CONNECTION, "coral-way-flats"):
+            make_connection(running.hub.engine, connection_id, partner="hospitable")
         yield running
 
 

@@ -18,6 +18,7 @@ from integration_hub.settings import Settings
 from integration_hub.storage.tables import internal_events, raw_events
 from integration_hub.testing import sign_as
 from tests.helpers import RunningHub, local_secrets, serve_hub, table_counts, wait_until
+from tests.pms_rows import make_connection
 
 MIAMI, BRICKELL = "miami-homes", "brickell-stays"
 MIAMI_SECRET = "hub-miami:s3cret-Passw0rd"
@@ -32,6 +33,8 @@ async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
         "HOSTAWAY_WEBHOOK_BASIC_AUTH__BRICKELL-STAYS": BRICKELL_SECRET,
     })  # fmt: skip
     async with serve_hub(Hub(hub_settings, secrets=secrets)) as running:
+        for connection_id in (MIAMI, BRICKELL):
+            make_connection(running.hub.engine, connection_id, partner="hostaway")
         yield running
 
 
