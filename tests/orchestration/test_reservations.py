@@ -198,8 +198,9 @@ def test_an_older_version_arriving_late_changes_nothing(pms_engine: Engine) -> N
     assert after["reservations"] == before["reservations"] and after["stays"] == before["stays"]
     assert [h["kind"] for h in after["history"]] == ["created", "stale"]
     assert derived(engine, "reservation.changed") == []
-    # Equal or missing times apply in event order.
-    apply(engine, booking(updated=None, check_out=date(2030, 2, 7)))
+    # No time against a stored one is stale too; equal times apply in event order.
+    assert apply(engine, booking(updated=None, check_out=date(2030, 2, 7))) == late
+    apply(engine, booking(updated=NOW + timedelta(hours=1), check_out=date(2030, 2, 7)))
     assert rows_of(engine, stays)[0]["check_out"] == date(2030, 2, 7)
 
 

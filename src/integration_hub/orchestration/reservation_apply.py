@@ -80,7 +80,9 @@ def _kind(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
 
 
 def _newer_stored(incoming: datetime | None, stored: datetime | None) -> bool:
-    return incoming is not None and stored is not None and incoming < stored
+    """The stored row is newer: an older time, or none against a stored time (sources time
+    every fetched or polled body; an untimed one cannot claim to be newer)."""
+    return stored is not None and (incoming is None or incoming < stored)
 
 
 def apply_reservation(
@@ -129,6 +131,11 @@ def apply_reservation(
     kind = _kind(stored, values)
     changes = _differences(stored or {}, values)
     if stored is not None and not changes:
+        # Recorded all the same: its replay after later changes must be told a replay.
+        rows.record_change(
+            connection, reservation_id=reservation_id, event_id=event_id, kind="unchanged",
+            changes={}, source_updated_at=values.get("source_updated_at"),
+        )  # fmt: skip
         return _counted(source, Applied(reservation_id, "unchanged", stay_id, drafts))
     rows.record_change(
         connection, reservation_id=reservation_id, event_id=event_id, kind=kind,

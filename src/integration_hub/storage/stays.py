@@ -24,6 +24,7 @@ from integration_hub.storage import dialect
 from integration_hub.storage.properties import CONNECTION_ACTIVE as CONNECTION_ACTIVE
 from integration_hub.storage.properties import CONNECTION_HELD as CONNECTION_HELD
 from integration_hub.storage.properties import RELEASED as RELEASED
+from integration_hub.storage.properties import clear_hold as clear_hold
 from integration_hub.storage.properties import clear_release as clear_release
 from integration_hub.storage.properties import hold_connection as hold_connection
 from integration_hub.storage.properties import release_hold as release_hold
@@ -85,6 +86,15 @@ def _stay_sources(connection: Connection, stay_id: str) -> set[bool]:
     return {source == CALENDAR_SOURCE for source in found}
 
 
+def _has_live(connection: Connection, stay_id: str) -> bool:
+    found = connection.execute(
+        select(reservations.c.id)
+        .where(reservations.c.stay_id == stay_id, reservations.c.status.not_in(CANCELLED_STATUSES))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def _compatible(kinds_a: set[bool], kinds_b: set[bool]) -> bool:
     """One side only a feed's, the other only a PMS's: the same booking seen both ways."""
     return len(kinds_a) == 1 and len(kinds_b) == 1 and kinds_a != kinds_b
@@ -118,6 +128,10 @@ def matching_stay(
     ).all()
     for stay_id, code in candidates:
         if code is not None and channel_code is not None and code != channel_code:
+            continue
+        # Dates alone never tie a booking to a stay whose bookings are all cancelled: a new
+        # booking of those dates is another one (a channel code does tie, above).
+        if not _has_live(connection, stay_id):
             continue
         if _compatible({from_calendar}, _stay_sources(connection, stay_id)):
             return str(stay_id)
