@@ -20,6 +20,7 @@ from tests.orchestration.test_reservations import (
     PMS_CONNECTION,
     apply,
     booking,
+    derived,
     listing,
     make_connection,
     rows_of,
@@ -114,3 +115,24 @@ def test_an_empty_calendar_does_not_cancel_the_only_future_stay(feeds: Engine) -
 
     assert by_source(feeds)["u1"]["status"] == "confirmed"
     assert connection_row(feeds, FEED_CONNECTION)["status"] == "held"
+
+
+def test_one_booking_is_one_stay_whichever_source_catches_up_first(feeds: Engine) -> None:
+    apply(feeds, listing("L1"))
+    apply(feeds, calendar([entry("u1", date(2030, 2, 1))]))
+    link_feed_to_l1(feeds)
+    # The PMS already has the booking moved a day; the feed catches up later.
+    apply(feeds, booking("R1", channel_code=None, check_in=date(2030, 2, 2),
+                         check_out=date(2030, 2, 5)))  # fmt: skip
+    assert len(rows_of(feeds, stays)) == 2
+    apply(feeds, calendar([entry("u1", date(2030, 2, 2))], fetched=FETCHED + timedelta(hours=1)))
+
+    [stay] = rows_of(feeds, stays)
+    found = by_source(feeds)
+    assert found["R1"]["stay_id"] == found["u1"]["stay_id"] == stay["id"]
+    assert (stay["check_in"], stay["primary_reservation_id"]) == (
+        date(2030, 2, 2),
+        found["R1"]["id"],
+    )
+    [gone] = [e for e in derived(feeds, "reservation.cancelled") if e["data"]["reason"] == "merged"]
+    assert gone["subject"] != stay["id"] and gone["data"]["merged_into"] == stay["id"]

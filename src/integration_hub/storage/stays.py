@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -222,17 +223,37 @@ def merge_stays(connection: Connection, *, survivor: str, merged: str) -> None:
     refresh_stay(connection, survivor)
 
 
-def merge_duplicates(connection: Connection, *, property_id: str, stay_ids: Sequence[str]) -> int:
+@dataclass(frozen=True)
+class StayChange:
+    """A stay an admin's link touched: as it was (None: made by the link) and as it is; a stay
+    merged into another (`merged_into`) is gone, `after` is its last state."""
+
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    merged_into: str | None = None
+
+
+def merge_duplicates(
+    connection: Connection, *, property_id: str, stay_ids: Sequence[str]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Merge each of `stay_ids` with a stay of `property_id` that is the same booking; the
-    older stay (created first) keeps its id. Returns how many stays were merged away."""
-    merged = 0
+    older stay (created first) keeps its id. Returns (survivor, merged) as they were before
+    each merge. Candidates are found in SQL (same channel code, or same dates), not by
+    comparing every stay of the property."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for stay_id in stay_ids:
         stay = get_stay(connection, stay_id)
         if stay is None:
             continue
+        same_dates = (stays.c.check_in == stay["check_in"]) & (
+            stays.c.check_out == stay["check_out"]
+        )
+        alike = same_dates
+        if stay["channel_code"] is not None:
+            alike = alike | (stays.c.channel_code == stay["channel_code"])
         others = connection.execute(
             select(stays)
-            .where(stays.c.property_id == property_id, stays.c.id != stay_id)
+            .where(stays.c.property_id == property_id, stays.c.id != stay_id, alike)
             .order_by(stays.c.created_at, stays.c.id)
         ).all()
         for row in others:
@@ -240,9 +261,9 @@ def merge_duplicates(connection: Connection, *, property_id: str, stay_ids: Sequ
             if same_booking(connection, stay, other):
                 older, newer = sorted((stay, other), key=lambda s: (s["created_at"], s["id"]))
                 merge_stays(connection, survivor=older["id"], merged=newer["id"])
-                merged += 1
+                pairs.append((older, newer))
                 break
-    return merged
+    return pairs
 
 
 def _lock_properties(connection: Connection, *property_ids: str) -> None:
@@ -289,11 +310,12 @@ def _move_stays_of(
 
 def link_listing(
     connection: Connection, *, connection_id: str, source_listing_id: str, property_id: str
-) -> None:
+) -> list[StayChange]:
     """Move a listing onto another property of the same manager (an admin's decision, which the
     PMS's later listing events never undo), with its reservations' stays, merging the stays that
     are now one booking; the property it leaves with no listing is removed. LookupError for an
-    unknown listing or property, OtherManager for a property of another manager."""
+    unknown listing or property, OtherManager for a property of another manager. Returns the
+    stays it changed (orchestration/reservation_links.py tells them as events)."""
     listing = connection.execute(
         select(listings.c.property_id, pms_connections.c.manager_id)
         .join(pms_connections, pms_connections.c.id == listings.c.connection_id)
@@ -323,7 +345,8 @@ def link_listing(
         .values(property_id=property_id, linked_by="admin", updated_at=now)
     )
     if left == property_id:
-        return
+        return []
+    touched = _stays_of_listing(connection, connection_id, source_listing_id)
     moved = _move_stays_of(
         connection, connection_id=connection_id, source_listing_id=source_listing_id,
         property_id=property_id,
@@ -334,5 +357,38 @@ def link_listing(
             .where(properties.c.id == property_id)
             .values(removed_at=None, updated_at=now)
         )
-        merge_duplicates(connection, property_id=property_id, stay_ids=sorted(moved))
+        pairs = merge_duplicates(connection, property_id=property_id, stay_ids=sorted(moved))
+    else:
+        pairs = []
     remove_if_unlisted(connection, left)
+    merged_into = {merged["id"]: survivor["id"] for survivor, merged in pairs}
+    before = dict(touched)
+    for survivor, merged in pairs:
+        before.setdefault(survivor["id"], survivor)
+        before.setdefault(merged["id"], merged)
+    changes: list[StayChange] = []
+    for stay_id in sorted({*before, *moved}):
+        after = get_stay(connection, stay_id)
+        if after is None:
+            gone = before.get(stay_id)
+            if gone is not None and stay_id in merged_into:
+                changes.append(StayChange(gone, gone, merged_into=merged_into[stay_id]))
+            continue
+        changes.append(StayChange(before.get(stay_id), after))
+    return changes
+
+
+def _stays_of_listing(
+    connection: Connection, connection_id: str, source_listing_id: str
+) -> dict[str, dict[str, Any]]:
+    found = connection.execute(
+        select(stays).where(
+            stays.c.id.in_(
+                select(reservations.c.stay_id).where(
+                    reservations.c.connection_id == connection_id,
+                    reservations.c.source_listing_id == source_listing_id,
+                )
+            )
+        )
+    ).all()
+    return {row.id: dict(row._mapping) for row in found}
