@@ -7,13 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, timedelta
 
+import orjson
 import pytest
 from sqlalchemy import Engine, select
 
 from integration_hub.connectors import pms
+from integration_hub.orchestration import reservation_links
 from integration_hub.storage import stays as stay_rows
 from integration_hub.storage.engine import begin_write
-from integration_hub.storage.tables import listings, reservations, stays
+from integration_hub.storage.tables import listings, raw_events, reservations, stays
 from tests.orchestration.test_reservations import (
     FEED_CONNECTION,
     NOW,
@@ -136,3 +138,34 @@ def test_one_booking_is_one_stay_whichever_source_catches_up_first(feeds: Engine
     )
     [gone] = [e for e in derived(feeds, "reservation.cancelled") if e["data"]["reason"] == "merged"]
     assert gone["subject"] != stay["id"] and gone["data"]["merged_into"] == stay["id"]
+
+
+def test_a_link_that_merges_stays_tells_it_with_an_admin_cause(feeds: Engine) -> None:
+    apply(feeds, listing("L1"))
+    apply(feeds, booking("R1"))
+    apply(feeds, calendar([entry("u1", date(2030, 2, 1), code="HMAAA")]))
+    pms_stay, feed_stay = (by_source(feeds)[key]["stay_id"] for key in ("R1", "u1"))
+    assert pms_stay != feed_stay
+
+    with begin_write(feeds) as connection:
+        target = connection.execute(
+            select(listings.c.property_id).where(listings.c.source_listing_id == "L1")
+        ).scalar_one()
+        told = reservation_links.link_listing(
+            connection, connection_id=FEED_CONNECTION, source_listing_id="feed-1",
+            property_id=target,
+        )  # fmt: skip
+
+    [stay] = rows_of(feeds, stays)
+    assert stay["id"] == pms_stay  # the older stay carries the booking on
+    [gone] = [e for e in told if e["type"] == "reservation.cancelled"]
+    assert (gone["subject"], gone["data"]["reason"], gone["data"]["merged_into"]) == (
+        feed_stay, "merged", pms_stay)  # fmt: skip
+    assert {e["id"] for e in told} <= {e["id"] for e in derived(feeds, "reservation.cancelled")}
+    [cause] = [r for r in rows_of(feeds, raw_events) if r["partner"] == "hub"]
+    assert (cause["event_type"], cause["status"]) == ("admin.link_listing", "processed")
+    assert orjson.loads(cause["body"]) == {
+        "connection_id": FEED_CONNECTION,
+        "source_listing_id": "feed-1",
+        "property_id": target,
+    }
