@@ -13,11 +13,12 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
-from integration_hub.connectors.partners import PARTNERS, build_connectors
+from integration_hub.connectors.partners import PARTNERS, build_connectors, partner_named
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
+from integration_hub.testing import delivered_types, webhook_secret_name, well_formed_secret
 from integration_hub.web.app import create_app
 from integration_hub.web.server import build_config
 
@@ -69,18 +70,25 @@ def local_secrets() -> dict[str, str]:
         for secret in partner.secrets:
             if secret.name not in values and secret.local is not None:
                 values[secret.name] = secret.local()
+    # A partner verifying per connection (a PMS): its family's value for the test connection,
+    # in the shape it declares (`user:password` for Basic auth).
+    for name, connector in build_connectors().items():
+        if connector.manifest.secret_per_endpoint and delivered_types(connector):
+            family = connector.manifest.webhook_secret
+            declared = partner_named(name).secret(family).format
+            values[webhook_secret_name(name)] = well_formed_secret(declared)
     return values
 
 
 def webhook_secret(partner: str) -> str:
-    """The value a test hub verifies `partner`'s deliveries with (sign with it)."""
-    name = build_connectors()[partner].manifest.webhook_secret
-    return local_secrets()[name]
+    """The value a test hub verifies `partner`'s deliveries with (sign with it); for a partner
+    verifying per connection, the test connection's (post to `webhook_path(partner)`)."""
+    return local_secrets()[webhook_secret_name(partner)]
 
 
 def webhook_partners() -> list[str]:
-    """Every partner that receives webhooks, from the registry."""
-    return sorted(build_connectors())
+    """Every partner that receives webhooks (one that only polls does not), from the registry."""
+    return sorted(name for name, c in build_connectors().items() if delivered_types(c))
 
 
 def partner_secrets() -> EnvSecretSource:

@@ -9,10 +9,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.orchestration.handlers import handler_names_for
-from integration_hub.testing import HubProcess, hub_env
+from integration_hub.testing import HubProcess, delivered_types, hub_env
 
 
 def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -29,7 +31,8 @@ def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProc
 def _handled_sample() -> tuple[str, str, str]:
     """(partner, partner event type, internal type): the first a handler acts on."""
     for name, connector in build_connectors().items():
-        for partner_type, internal_type in connector.manifest.event_map.items():
+        for partner_type in delivered_types(connector):
+            internal_type = connector.manifest.event_map[partner_type]
             if handler_names_for(internal_type):
                 return name, partner_type, internal_type
     raise AssertionError("no partner event type has a handler")
@@ -110,7 +113,9 @@ def test_p0_sandbox_checklist_completes_after_hub_send_for_each_partner(tmp_path
     hub.start()
     try:
         for partner, connector in build_connectors().items():
-            event_type = next(iter(connector.manifest.event_map))
+            if not delivered_types(connector):
+                continue  # it only polls
+            event_type = delivered_types(connector)[0]
             sent = _hub(tmp_path, env, "send", partner, event_type)
             assert sent.returncode == 0, (partner, sent.stdout, sent.stderr)
         for _ in range(300):
@@ -182,12 +187,63 @@ def _said_with_traceback(result: subprocess.CompletedProcess[str], line: str) ->
     assert result.stderr.rstrip().endswith(line)
 
 
+# Partners that verify per connection (a PMS: /webhooks/<partner>/<connection>).
+PER_ENDPOINT = sorted(
+    n
+    for n, c in build_connectors().items()
+    if c.manifest.secret_per_endpoint and delivered_types(c)
+)
+
+
+@pytest.mark.parametrize("partner", PER_ENDPOINT)
+def test_send_to_a_per_connection_partner_makes_a_demo_connection(
+    tmp_path: Path, partner: str
+) -> None:
+    """On embedded defaults `hub send` makes manager `demo`, connection `<partner>-demo` and
+    its webhook secret (in the file store, never printed), posts to the connection's path, and
+    the next send reuses them; an unknown --connection is refused."""
+    env = hub_env(tmp_path / "var")
+    assert _hub(tmp_path, env, "init").returncode == 0
+    hub = HubProcess(tmp_path, env, free_port())
+    env["HUB_URL"] = hub.url
+    hub.start()
+    event_type = delivered_types(build_connectors()[partner])[0]
+    try:
+        first = _hub(tmp_path, env, "send", partner, event_type)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert json.loads(first.stdout)["status_code"] == 200
+        assert json.loads(first.stdout)["partner_event_id"].startswith(f"{partner}-demo:")
+        assert "set to a value made locally" in first.stderr
+        again = _hub(tmp_path, env, "send", partner, event_type)
+        assert again.returncode == 0, again.stderr
+        assert "made locally" not in again.stderr
+        unknown = _hub(tmp_path, env, "send", partner, event_type, "--connection", "nobody")
+        assert unknown.returncode == 2
+        listed = json.loads(_hub(tmp_path, env, "connections", "list").stdout)["items"]
+        assert [(c["id"], c["manager_id"]) for c in listed] == [(f"{partner}-demo", "demo")]
+    finally:
+        hub.stop()
+
+
+def test_send_with_a_connection_to_a_partner_of_one_endpoint_is_refused(tmp_path: Path) -> None:
+    partner, connector = next(
+        (n, c)
+        for n, c in build_connectors().items()
+        if delivered_types(c) and not c.manifest.secret_per_endpoint
+    )
+    env = hub_env(tmp_path / "var")
+    event_type = next(iter(connector.manifest.event_map))
+    result = _hub(tmp_path, env, "send", partner, event_type, "--connection", "acme")
+    assert result.returncode == 2
+    assert "--connection is not for it" in result.stderr
+
+
 def test_send_without_a_running_hub_says_so_in_one_line(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = hub_env(tmp_path / "var", HUB_URL=url)
     assert _hub(tmp_path, env, "init").returncode == 0
-    partner, connector = next(iter(build_connectors().items()))
-    event_type = next(iter(connector.manifest.event_map))
+    partner, connector = next((n, c) for n, c in build_connectors().items() if delivered_types(c))
+    event_type = delivered_types(connector)[0]
     line = f"cannot reach the hub at {url}: is hub serve running? set HUB_URL"
 
     _said_once(_hub(tmp_path, env, "send", partner, event_type), line)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from integration_hub.checklist import takes_deliveries
 from integration_hub.connectors.base import Connector, Manifest
 from integration_hub.connectors.partner import Partner, Secret, WebhookContext
 from integration_hub.connectors.partners import PARTNERS, build_connectors
@@ -152,7 +153,10 @@ def test_every_declared_partner_is_reported_from_its_declaration() -> None:
     for partner in PARTNERS:
         report = by_name[partner.name]
         assert report.priority == partner.priority
-        assert report.receives_webhooks is (partner.webhook is not None)
+        # A partner that only polls declares a connector to normalize what it stores, and
+        # takes no delivery (iCal feeds, Lodgify).
+        connector = partner.webhook(WebhookContext()) if partner.webhook is not None else None
+        assert report.receives_webhooks is (connector is not None and takes_deliveries(connector))
         assert report.calls_out is (partner.calls is not None)
         assert [(s.name, s.required) for s in report.secrets] == [
             (s.name, s.required) for s in partner.secrets

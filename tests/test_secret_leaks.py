@@ -18,11 +18,11 @@ from hypothesis.errors import NonInteractiveExampleWarning
 from sqlalchemy import MetaData, create_engine, select
 
 from integration_hub.connectors.partner import Partner, Secret
-from integration_hub.connectors.partners import PARTNERS, build_connectors
+from integration_hub.connectors.partners import PARTNERS, build_connectors, partner_named
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.orchestration.maintenance import known_secret_names
 from integration_hub.secrets import EnvSecretSource
-from integration_hub.testing import HubProcess, hub_env
+from integration_hub.testing import HubProcess, delivered_types, hub_env
 from tests.connectors.docusign.support import docusign_secrets
 from tests.helpers import (
     ADMIN_TOKEN,
@@ -89,7 +89,41 @@ def declared_values(partners: tuple[Partner, ...] | list[Partner]) -> dict[str, 
 
 SECRETS = declared_values(PARTNERS)
 # One delivery per partner that receives webhooks: its first mapped type.
-SENDS = [(name, next(iter(c.manifest.event_map))) for name, c in sorted(build_connectors().items())]
+SENDS = [
+    (name, delivered_types(c)[0])
+    for name, c in sorted(build_connectors().items())
+    if delivered_types(c)
+]
+# A partner verifying per connection (a PMS) is sent to a connection of its own, made through
+# the admin API, whose webhook secret is one more scanned value of its family.
+CONNECTIONS = {
+    name: f"{name}-leak"
+    for name, c in build_connectors().items()
+    if c.manifest.secret_per_endpoint and delivered_types(c)
+}
+for _partner, _connection in CONNECTIONS.items():
+    _family = partner_named(_partner).secret(build_connectors()[_partner].manifest.webhook_secret)
+    SECRETS[_family.for_instance(_connection)] = _value(_family)
+
+
+def _add_connections(admin: httpx.Client) -> None:
+    if not CONNECTIONS:
+        return
+    manager = {"id": "leak-scan", "name": "Leak scan"}
+    assert admin.post("/api/managers", json=manager).status_code == 201
+    for partner, connection in CONNECTIONS.items():
+        body = {"id": connection, "partner": partner, "manager_id": "leak-scan"}
+        added = admin.post("/api/connections", json=body)
+        assert added.status_code == 201, added.text
+
+
+def _send_args(partner: str) -> list[str]:
+    return ["--connection", CONNECTIONS[partner]] if partner in CONNECTIONS else []
+
+
+def _path(partner: str) -> str:
+    connection = CONNECTIONS.get(partner)
+    return f"/webhooks/{partner}/{connection}" if connection else f"/webhooks/{partner}"
 
 
 def _hub(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -131,19 +165,20 @@ def test_no_secret_value_reaches_logs_api_metrics_or_database(
     hub.start()
     answers: list[str] = []
     try:
+        admin = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        _add_connections(admin)
         for partner, event_type in SENDS:
-            sent = _hub(tmp_path, env, "send", partner, event_type)
+            sent = _hub(tmp_path, env, "send", partner, event_type, *_send_args(partner))
             assert sent.returncode == 0, sent.stderr
             answers.append(sent.stdout + sent.stderr)
         for partner, _ in SENDS:  # a forged delivery to each: refused, the refusal scanned
             forged = httpx.post(
-                f"{hub.url}/webhooks/{partner}",
+                f"{hub.url}{_path(partner)}",
                 content=b"[]",
                 headers={"Authorization": "Bearer nope", "Content-Type": "application/json"},
             )
             assert forged.status_code == 400
             answers.append(forged.text)
-        admin = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
         for _ in range(600):
             page = admin.get("/api/events", params={"status": "processed"}).json()

@@ -177,7 +177,7 @@ class Hub:
                 if not self.pipeline:
                     return
                 try:
-                    await ensure_schedules(client, self.settings)
+                    await ensure_schedules(client, self.settings, engine=self.engine)
                 except Exception as exc:  # upkeep can wait; events must not
                     log.warning("schedules_not_ensured", error=f"{type(exc).__name__}: {exc}")
                 await build_worker(

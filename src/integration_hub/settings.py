@@ -339,7 +339,7 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description="A calendar feed that loses more than this share of its connection's future "
-        "stays at once (two at least) is held: nothing is cancelled until `hub ical release`.",
+        "stays at once (two at least) is held: nothing is cancelled until it recovers or `hub connections release`.",
     )
 
     @field_validator("rate_limit_per_partner", "rate_limit_per_client", "redis_url")

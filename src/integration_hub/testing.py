@@ -18,10 +18,15 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from integration_hub.checklist import takes_deliveries
 from integration_hub.connectors.base import Connector
 from integration_hub.connectors.partners import build_connectors, get_connector
 from integration_hub.orchestration.devserver import free_port
 from integration_hub.settings import normalize_database_url
+
+# The connection the tests' per-endpoint partners (a PMS: `Manifest.secret_per_endpoint`) are
+# posted to: /webhooks/<partner>/<TEST_CONNECTION>, verified with `<FAMILY>__CONN-TEST`.
+TEST_CONNECTION = "conn-test"
 
 
 @cache
@@ -44,7 +49,7 @@ def sign_as(
     `url` is the public URL the partner calls; only partners whose scheme signs the URL use it.
     """
     stamp = int(time.time()) if timestamp is None else timestamp
-    target = url or f"http://testserver/webhooks/{partner}"
+    target = url or f"http://testserver{webhook_path(partner)}"
     return connector(partner).sign(body, secret, timestamp=stamp, url=target)
 
 
@@ -59,6 +64,83 @@ def sample_delivery(
     """A realistic, freshly identified, correctly signed delivery of `event_type`."""
     body = connector(partner).sample(event_type)
     return body, sign_as(partner, body, secret=secret, timestamp=timestamp, url=url)
+
+
+# Mapped types a partner's polls or fetches store (PMSs: "booking.polled", "calendar.fetched"),
+# never a webhook's: the suites sign and post only the others (`delivered_types`).
+NOT_DELIVERED_SUFFIXES = (".polled", ".fetched")
+
+
+# False for a partner that only polls (`endpoints=frozenset()`: the edge answers 404).
+receives_webhooks = takes_deliveries
+
+
+def delivered_types(connector: Connector) -> list[str]:
+    """The mapped types a delivery to the edge carries, in the manifest's order."""
+    if not receives_webhooks(connector):
+        return []
+    return [t for t in connector.manifest.event_map if not t.endswith(NOT_DELIVERED_SUFFIXES)]
+
+
+def per_endpoint(partner: str) -> bool:
+    """Whether `partner` verifies per connection (/webhooks/<partner>/<connection>); False for
+    a name no connector has (fuzzers post to those too)."""
+    if partner not in _connector_names():
+        return False
+    return connector(partner).manifest.secret_per_endpoint
+
+
+@cache
+def _connector_names() -> frozenset[str]:
+    return frozenset(build_connectors())
+
+
+def webhook_path(partner: str, connection: str = TEST_CONNECTION) -> str:
+    """Where `partner` posts: its bare path, or its connection's for a per-endpoint partner."""
+    return f"/webhooks/{partner}/{connection}" if per_endpoint(partner) else f"/webhooks/{partner}"
+
+
+def webhook_endpoint(partner: str, connection: str = TEST_CONNECTION) -> str:
+    """`Delivery.endpoint` of a delivery to `webhook_path(partner, connection)`."""
+    return connection if per_endpoint(partner) else ""
+
+
+def webhook_secret_name(partner: str, connection: str = TEST_CONNECTION) -> str:
+    """The secret the edge verifies `partner`'s deliveries with: the family's instance of
+    `connection` for a per-endpoint partner."""
+    from integration_hub.secrets.instances import instance_secret_name
+
+    name = connector(partner).manifest.webhook_secret
+    return instance_secret_name(name, connection) if per_endpoint(partner) else name
+
+
+def well_formed_secret(format: str, token: str | None = None) -> str:
+    """A value the hub may choose itself for a secret declared with `format` (a regex matched
+    in full): a random token, a `whsec_` base64 key, or `user:password` for Basic auth, the
+    first that fits. The connector's `sign` takes the string as it is (ValueError: none fits)."""
+    import base64
+    import re
+    import secrets as token_generator
+
+    raw = token or token_generator.token_hex(24)
+    candidates = (
+        raw,
+        "whsec_" + base64.b64encode(raw.encode()).decode(),
+        f"hub-demo:{raw}",
+        token_generator.token_urlsafe(32),
+    )
+    for candidate in candidates:
+        if re.fullmatch(format, candidate):
+            return candidate
+    raise ValueError("no value the hub can make fits the secret's declared format")
+
+
+def webhook_secret_format(partner: str) -> str:
+    """The declared format of `partner`'s webhook secret (its family's, per endpoint)."""
+    from integration_hub.connectors.partners import partner_named
+
+    name = connector(partner).manifest.webhook_secret
+    return partner_named(partner).secret(name).format
 
 
 class HubProcess:
@@ -122,7 +204,10 @@ class HubProcess:
 
 def hub_env(home: Path, **extra: str) -> dict[str, str]:
     """A clean environment for a hub process: nothing leaks in from the developer's shell."""
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+    # PYTHONPATH too: a checkout run with the code under test first (a git worktree sharing
+    # one virtualenv) runs that code in its hub processes as well.
+    kept = {"PATH", "HOME", "LANG", "TMPDIR", "PYTHONPATH"}
+    keep = {k: v for k, v in os.environ.items() if k in kept}
     return {**keep, "HUB_HOME": str(home), "HUB_LOG_JSON": "true", **extra}
 
 

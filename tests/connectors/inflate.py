@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 
 from integration_hub.connectors.base import MAX_KEY_LENGTH, Connector, Delivery
+from integration_hub.testing import TEST_CONNECTION
 
 NOW = 1_750_000_000
 INFLATIONS: dict[str, Callable[[str], str]] = {
@@ -50,10 +51,17 @@ def replaced(body: bytes, old: str, new: str) -> bytes | None:
 
 def keys_of(connector: Connector, body: bytes, secret: str) -> list[tuple[str, str]]:
     """(id, type) of each event the sample splits into."""
+    endpoint = TEST_CONNECTION if connector.manifest.secret_per_endpoint else ""
     url = f"https://hub.example.com/webhooks/{connector.manifest.name}"
+    url += f"/{endpoint}" if endpoint else ""
     headers = connector.sign(body, secret, timestamp=NOW, url=url)
-    delivery = Delivery(body, {k.lower(): v for k, v in headers.items()}, url, NOW)
-    return [(e.partner_event_id, e.event_type) for e in connector.split(delivery)]
+    delivery = Delivery(body, {k.lower(): v for k, v in headers.items()}, url, NOW, endpoint)
+    # A per-connection id is "<connection>:<key>" (pms.connection_event_id): the body holds
+    # the key.
+    prefix = f"{endpoint}:" if endpoint else ""
+    return [
+        (e.partner_event_id.removeprefix(prefix), e.event_type) for e in connector.split(delivery)
+    ]
 
 
 def unstorable_samples(connector: Connector, event_type: str, secret: str) -> dict[str, bytes]:

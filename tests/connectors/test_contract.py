@@ -3,6 +3,7 @@ type) from `PARTNERS`: a new partner or a newly mapped type is covered without a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 
@@ -11,10 +12,11 @@ import structlog
 from structlog.testing import capture_logs
 
 from integration_hub import events
-from integration_hub.connectors.base import Connector, Delivery, storable_key
+from integration_hub.connectors.base import Connector, Delivery, PartnerEvent, storable_key
 from integration_hub.connectors.partners import PARTNERS, build_connectors
 from integration_hub.errors import MalformedPayload, SignatureError
 from integration_hub.settings import Settings
+from integration_hub.testing import TEST_CONNECTION, delivered_types, well_formed_secret
 from tests.connectors.inflate import unstorable_samples
 
 CONNECTORS = build_connectors(Settings.model_construct())
@@ -25,61 +27,99 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 WRONG_SECRET = "whsec_aGVsbG8td3Jvbmctc2VjcmV0LWtleQ=="
 PREVIOUS_SECRET = "whsec_cHJldmlvdXMtc2VjcmV0LXZlcnNpb24tMDE="
 EVERY_SECRET = (SECRET, WRONG_SECRET, PREVIOUS_SECRET)
-# Every (partner, event type) a connector maps.
-PAIRS = sorted((name, t) for name, c in CONNECTORS.items() for t in c.manifest.event_map)
-TIMESTAMPED = sorted(n for n, c in CONNECTORS.items() if c.manifest.signs_timestamp)
+# Connectors that receive webhooks (one that only polls is covered by its polled types alone).
+WEBHOOK_CONNECTORS = {name: c for name, c in CONNECTORS.items() if delivered_types(c)}
+# Every (partner, event type) a delivery carries, and every one only polls or fetches store
+# (a type named "*.polled" / "*.fetched", testing.NOT_DELIVERED_SUFFIXES).
+PAIRS = sorted((name, t) for name, c in CONNECTORS.items() for t in delivered_types(c))
+POLLED_PAIRS = sorted(
+    (name, t)
+    for name, c in CONNECTORS.items()
+    for t in c.manifest.event_map
+    if t not in delivered_types(c)
+)
+TIMESTAMPED = sorted(n for n, c in WEBHOOK_CONNECTORS.items() if c.manifest.signs_timestamp)
 
 
 def _ids(pairs: list[tuple[str, str]]) -> list[str]:
     return [f"{partner}:{event_type}" for partner, event_type in pairs]
 
 
-@pytest.fixture(params=sorted(CONNECTORS))
+@pytest.fixture(params=sorted(WEBHOOK_CONNECTORS))
 def connector(request: pytest.FixtureRequest) -> Connector:
     return CONNECTORS[request.param]
 
 
 def sample_body(connector: Connector) -> bytes:
-    return connector.sample(next(iter(connector.manifest.event_map)))
+    return connector.sample(delivered_types(connector)[0])
+
+
+def secret_for(connector: Connector, secret: str) -> str:
+    """`secret` in the shape the partner declares its webhook secret (e.g. `user:password` for a
+    Basic-auth partner); the three test values stay distinct."""
+    partner = next(p for p in PARTNERS if p.name == connector.manifest.name)
+    try:
+        declared = partner.secret(connector.manifest.webhook_secret).format
+        return well_formed_secret(declared, token=secret)
+    except KeyError:  # a partner that only polls declares no webhook secret
+        return secret
+    except ValueError:  # a shape none of ours fits (a Twilio token): the scheme takes any string
+        return secret
+
+
+def endpoint_of(connector: Connector) -> str:
+    """The endpoint a delivery arrives on: the test connection for a per-endpoint partner (a
+    PMS posts to /webhooks/<partner>/<connection>), else the bare path."""
+    return TEST_CONNECTION if connector.manifest.secret_per_endpoint else ""
 
 
 def signed_delivery(
     connector: Connector, body: bytes, *, secret: str = SECRET, timestamp: int = NOW
 ) -> Delivery:
+    endpoint = endpoint_of(connector)
     url = f"https://hub.example.com/webhooks/{connector.manifest.name}"
-    headers = connector.sign(body, secret, timestamp=timestamp, url=url)
+    url += f"/{endpoint}" if endpoint else ""
+    headers = connector.sign(body, secret_for(connector, secret), timestamp=timestamp, url=url)
     return Delivery(
         body=body,
         headers={name.lower(): value for name, value in headers.items()},
         url=url,
         received_at=NOW,
+        endpoint=endpoint,
     )
+
+
+def verify(connector: Connector, delivery: Delivery, secrets: list[str]) -> None:
+    connector.verify(delivery, [secret_for(connector, s) for s in secrets], now=NOW)
 
 
 def test_registry_is_not_empty() -> None:
     assert CONNECTORS
     assert all(name == c.manifest.name for name, c in CONNECTORS.items())
     assert set(CONNECTORS) == {p.name for p in PARTNERS if p.webhook is not None}
-    assert {partner for partner, _ in PAIRS} == set(CONNECTORS)
+    assert {partner for partner, _ in PAIRS + POLLED_PAIRS} == set(CONNECTORS)
+    assert {partner for partner, _ in PAIRS} == set(WEBHOOK_CONNECTORS)
 
 
 def test_signed_sample_verifies(connector: Connector) -> None:
     delivery = signed_delivery(connector, sample_body(connector))
 
-    connector.verify(delivery, [SECRET], now=NOW)
+    verify(connector, delivery, [SECRET])
 
     assert delivery.headers
 
 
-@pytest.mark.parametrize("name", sorted(n for n, c in CONNECTORS.items() if c.manifest.signs_body))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, c in WEBHOOK_CONNECTORS.items() if c.manifest.signs_body)
+)
 def test_tampered_body_is_rejected(name: str) -> None:
     connector = CONNECTORS[name]
     body = sample_body(connector)
     signed = signed_delivery(connector, body)
-    tampered = Delivery(body=body + b" ", headers=signed.headers, url=signed.url, received_at=NOW)
+    tampered = dataclasses.replace(signed, body=body + b" ")
 
     with pytest.raises(SignatureError):
-        connector.verify(tampered, [SECRET], now=NOW)
+        verify(connector, tampered, [SECRET])
 
 
 @pytest.mark.parametrize("name", TIMESTAMPED)
@@ -88,7 +128,7 @@ def test_stale_timestamp_is_rejected(name: str) -> None:
     delivery = signed_delivery(connector, sample_body(connector), timestamp=STALE)
 
     with pytest.raises(SignatureError):
-        connector.verify(delivery, [SECRET], now=NOW)
+        verify(connector, delivery, [SECRET])
 
 
 @pytest.mark.parametrize("name", TIMESTAMPED)
@@ -98,26 +138,26 @@ def test_the_configured_tolerance_reaches_every_timestamped_scheme(name: str) ->
     strict = build_connectors(Settings.model_construct(signature_tolerance_seconds=60))[name]
     body = sample_body(strict)
 
-    strict.verify(signed_delivery(strict, body, timestamp=NOW - 59), [SECRET], now=NOW)
+    verify(strict, signed_delivery(strict, body, timestamp=NOW - 59), [SECRET])
     with pytest.raises(SignatureError) as refused:
-        strict.verify(signed_delivery(strict, body, timestamp=NOW - 61), [SECRET], now=NOW)
+        verify(strict, signed_delivery(strict, body, timestamp=NOW - 61), [SECRET])
     assert refused.value.reason == "timestamp_out_of_tolerance"
-    CONNECTORS[name].verify(signed_delivery(strict, body, timestamp=NOW - 61), [SECRET], now=NOW)
+    verify(CONNECTORS[name], signed_delivery(strict, body, timestamp=NOW - 61), [SECRET])
 
 
 def test_delivery_without_headers_is_rejected(connector: Connector) -> None:
     signed = signed_delivery(connector, sample_body(connector))
-    bare = Delivery(body=signed.body, headers={}, url=signed.url, received_at=NOW)
+    bare = dataclasses.replace(signed, headers={})
 
     with pytest.raises(SignatureError):
-        connector.verify(bare, [SECRET], now=NOW)
+        verify(connector, bare, [SECRET])
 
 
 def test_wrong_secret_is_rejected(connector: Connector) -> None:
     delivery = signed_delivery(connector, sample_body(connector), secret=WRONG_SECRET)
 
     with pytest.raises(SignatureError):
-        connector.verify(delivery, [SECRET], now=NOW)
+        verify(connector, delivery, [SECRET])
 
 
 @pytest.mark.parametrize("order", ["current-first", "previous-first"])
@@ -127,9 +167,9 @@ def test_any_of_several_secret_versions_verifies(connector: Connector, order: st
     versions = [SECRET, PREVIOUS_SECRET]
     delivery = signed_delivery(connector, sample_body(connector), secret=PREVIOUS_SECRET)
 
-    connector.verify(delivery, versions if order == "current-first" else versions[::-1], now=NOW)
+    verify(connector, delivery, versions if order == "current-first" else versions[::-1])
     with pytest.raises(SignatureError):
-        connector.verify(delivery, [SECRET], now=NOW)
+        verify(connector, delivery, [SECRET])
 
 
 def _refusals(connector: Connector) -> dict[str, Delivery]:
@@ -137,11 +177,11 @@ def _refusals(connector: Connector) -> dict[str, Delivery]:
     signed = signed_delivery(connector, body, secret=WRONG_SECRET)
     refusals: dict[str, Delivery] = {
         "wrong-secret": signed,
-        "no-headers": Delivery(body, {}, signed.url, NOW),
+        "no-headers": dataclasses.replace(signed, headers={}),
     }
     if connector.manifest.signs_body:
         good = signed_delivery(connector, body)
-        refusals["tampered"] = Delivery(body + b" ", good.headers, good.url, NOW)
+        refusals["tampered"] = dataclasses.replace(good, body=body + b" ")
     if connector.manifest.signs_timestamp:
         refusals["stale"] = signed_delivery(connector, body, timestamp=STALE)
     return refusals
@@ -158,13 +198,13 @@ def test_no_secret_value_in_any_error_or_log_line(
     with capture_logs() as logs:
         for delivery in _refusals(connector).values():
             with pytest.raises(SignatureError) as refused:
-                connector.verify(delivery, secrets, now=NOW)
+                verify(connector, delivery, secrets)
             texts += [str(refused.value), refused.value.detail, refused.value.reason]
             structlog.get_logger("contract").info("refused", error=str(refused.value))
     texts += [repr(entry) for entry in logs] + [record.getMessage() for record in caplog.records]
 
     assert logs  # the capture sees log lines: the scan below reads real output
-    for secret in EVERY_SECRET:
+    for secret in {s for base in EVERY_SECRET for s in (base, secret_for(connector, base))}:
         for text in texts:
             assert secret not in text
             assert secret.removeprefix("whsec_") not in text
@@ -174,7 +214,7 @@ def test_no_secret_value_in_any_error_or_log_line(
 def test_every_mapped_type_normalizes_to_schema_valid_events(partner: str, event_type: str) -> None:
     connector = CONNECTORS[partner]
     delivery = signed_delivery(connector, connector.sample(event_type))
-    connector.verify(delivery, [SECRET], now=NOW)
+    verify(connector, delivery, [SECRET])
 
     partner_events = connector.split(delivery)
 
@@ -197,16 +237,38 @@ def test_every_mapped_type_normalizes_to_schema_valid_events(partner: str, event
         assert connector.manifest.event_map[event_type] in {d.type for d in drafts}
 
 
+def _secret_of(partner: str) -> str:
+    return secret_for(CONNECTORS[partner], SECRET)
+
+
+@pytest.mark.parametrize(("partner", "event_type"), POLLED_PAIRS, ids=_ids(POLLED_PAIRS))
+def test_every_polled_type_normalizes_to_schema_valid_events(partner: str, event_type: str) -> None:
+    """A type only polls or fetches store (no delivery carries it): its sample, stored as a
+    poll stores it (an id of the test connection), normalizes to schema-valid events."""
+    connector = CONNECTORS[partner]
+    stored = PartnerEvent(f"{TEST_CONNECTION}:sample-1", event_type, connector.sample(event_type))
+
+    drafts = connector.normalize(stored)
+
+    assert drafts
+    for index, draft in enumerate(drafts):
+        event = events.build_event(
+            partner=partner, partner_event_id=stored.partner_event_id, index=index, draft=draft
+        )
+        events.validate_event(event)
+    assert connector.manifest.event_map[event_type] in {d.type for d in drafts}
+
+
 UNSTORABLE = sorted(
     (partner, event_type, label)
     for partner, event_type in PAIRS
-    for label in unstorable_samples(CONNECTORS[partner], event_type, SECRET)
+    for label in unstorable_samples(CONNECTORS[partner], event_type, _secret_of(partner))
 )
 
 
 def test_every_partner_has_an_unstorable_key_case() -> None:
     """The case below is not vacuous: each partner's samples carry some key in their body."""
-    assert {partner for partner, _, _ in UNSTORABLE} == set(CONNECTORS)
+    assert {partner for partner, _, _ in UNSTORABLE} == set(WEBHOOK_CONNECTORS)
 
 
 @pytest.mark.parametrize(
@@ -222,9 +284,9 @@ def test_an_unstorable_id_or_type_never_reaches_storage_as_a_key(
     the edge then refuses: tests/fuzz/test_malformed.py); never another exception, and never
     a key quietly altered to fit."""
     connector = CONNECTORS[partner]
-    body = unstorable_samples(connector, event_type, SECRET)[label]
+    body = unstorable_samples(connector, event_type, _secret_of(partner))[label]
     delivery = signed_delivery(connector, body)
-    connector.verify(delivery, [SECRET], now=NOW)
+    verify(connector, delivery, [SECRET])
 
     try:
         partner_events = connector.split(delivery)
@@ -238,7 +300,16 @@ def test_an_unstorable_id_or_type_never_reaches_storage_as_a_key(
         if e.malformed is None
         and not (storable_key(e.partner_event_id) and storable_key(e.event_type))
     ]
-    assert kept_apart or left_to_the_edge
+    # A per-connection id (pms.connection_event_id) replaces a key too long to store by its
+    # SHA-256: the same key always the same id, announced in the id itself.
+    hashed = [
+        e
+        for e in partner_events
+        if e.partner_event_id.startswith(f"{endpoint_of(connector)}:sha256-")
+        and connector.manifest.secret_per_endpoint
+        and label.startswith("id-")
+    ]
+    assert kept_apart or left_to_the_edge or hashed
 
 
 def test_every_mapped_internal_type_ships_a_schema(connector: Connector) -> None:

@@ -27,16 +27,21 @@ from integration_hub.orchestration.handlers import handler_names_for
 from integration_hub.pipeline.normalizer import normalize_row
 from integration_hub.settings import Settings
 from integration_hub.storage.tables import internal_events, raw_events
-from integration_hub.testing import sign_as
+from integration_hub.testing import delivered_types, sign_as, webhook_endpoint, webhook_path
 from tests.fuzz.conftest import FuzzedHub
 from tests.helpers import STRIPE_SECRET, webhook_secret
 from tests.properties.strategies import LONG_RUN, budget
 
-CONNECTORS = build_connectors(Settings.model_construct())
+# Partners that receive webhooks (one that only polls has nothing to post).
+CONNECTORS = {
+    name: c
+    for name, c in build_connectors(Settings.model_construct()).items()
+    if delivered_types(c)
+}
 SECRETS = {name: webhook_secret(name) for name in CONNECTORS}
 # Every (partner, event type) a connector maps: a new connector or type is covered unasked.
 SAMPLES = sorted(
-    (name, event_type) for name, c in CONNECTORS.items() for event_type in c.manifest.event_map
+    (name, event_type) for name, c in CONNECTORS.items() for event_type in delivered_types(c)
 )
 FORM = "application/x-www-form-urlencoded"
 FORM_COUNTS = ("NumMedia", "MediaUrl0")
@@ -120,7 +125,11 @@ def test_inflated_fields_normalize_within_bounds_or_are_refused(
 ) -> None:
     partner, event_type = sample
     body, content_type = _inflated(data, partner, event_type)
-    delivery = Delivery(body, {"content-type": content_type}, "https://hub/x", time.time())
+    # A per-endpoint partner's delivery arrives on its connection's path (Delivery.endpoint).
+    endpoint = webhook_endpoint(partner)
+    delivery = Delivery(
+        body, {"content-type": content_type}, "https://hub/x", time.time(), endpoint
+    )
     try:
         partner_events = CONNECTORS[partner].split(delivery)  # after a valid signature
     except MalformedPayload as refused:
@@ -171,9 +180,9 @@ def test_inflated_signed_deliveries_never_5xx_nor_wedge_normalization(
         def run(sample: tuple[str, str], data: st.DataObject) -> None:
             partner, event_type = sample
             body, _ = _inflated(data, partner, event_type)
-            url = f"{fuzzed_hub.base_url}/webhooks/{partner}"
+            url = f"{fuzzed_hub.base_url}{webhook_path(partner)}"
             headers = sign_as(partner, body, secret=SECRETS[partner], url=url)
-            response = client.post(f"/webhooks/{partner}", content=body, headers=headers)
+            response = client.post(webhook_path(partner), content=body, headers=headers)
             assert response.status_code < 500, response.text
             if response.status_code >= 400:
                 assert response.json()["error"], response.text

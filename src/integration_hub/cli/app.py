@@ -1,7 +1,7 @@
 """`hub`: the core commands, listed here, and the sub-apps partners declare.
 
 serve | worker | migrate | init | connectors | doctor | events | replay | ledger | send |
-poll | secrets | cleaners | users, then one `hub <cli_name>` per partner that declares a CLI (`Partner.cli`).
+poll | secrets | cleaners | users | managers | connections | properties | reservations, then one `hub <cli_name>` per partner that declares a CLI (`Partner.cli`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from integration_hub.cli import (
     events,
     init,
     partners,
+    pms,
     polls,
     secrets,
     serve,
@@ -61,6 +62,10 @@ app.command()(polls.poll)
 app.add_typer(secrets.secrets_app(), name="secrets")
 app.add_typer(cleaners.cleaners_app, name="cleaners")
 app.add_typer(users.users_app, name="users")
+app.add_typer(pms.managers_app, name="managers")
+app.add_typer(pms.connections_app, name="connections")
+app.add_typer(pms.properties_app, name="properties")
+app.add_typer(pms.reservations_app, name="reservations")
 partners.add_partner_apps(app, PARTNERS)
 
 

@@ -22,6 +22,9 @@ def poll(
     instance: Annotated[
         str, typer.Option(help="Which instance of the source (a realm, a feed); default the one.")
     ] = "",
+    connection: Annotated[
+        str, typer.Option(help="The PMS connection, for a source polled per connection.")
+    ] = "",
 ) -> None:
     """Fetch a partner's poll source now, from its stored cursor, and store what is new."""
     from temporalio.client import WorkflowFailureError
@@ -30,6 +33,14 @@ def poll(
     from integration_hub.orchestration.polls import PollInput, run_poll
 
     declared = {(p.name, s.name) for p in PARTNERS for s in p.polls}
+    per_connection = {(p.name, s.name) for p in PARTNERS for s in p.polls if s.per_connection}
+    if connection and instance and connection != instance:
+        typer.echo("--connection and --instance name the same thing: give one", err=True)
+        raise typer.Exit(2)
+    instance = connection or instance
+    if (partner, source) in per_connection and not instance:
+        typer.echo(f"{partner} {source} is polled per connection: give --connection", err=True)
+        raise typer.Exit(2)
     if (partner, source) not in declared:
         known = ", ".join(f"{p} {s}" for p, s in sorted(declared)) or "none"
         typer.echo(f"no poll source {partner!r} {source!r} (declared: {known})", err=True)

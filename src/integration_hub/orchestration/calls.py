@@ -22,6 +22,7 @@ from integration_hub.orchestration.polls import ensure_poll_schedules
 from integration_hub.orchestration.retention import ensure_retention_schedule
 from integration_hub.secrets import SecretSource
 from integration_hub.settings import Settings
+from integration_hub.storage import managers
 
 # Every partner's workflows (calls out, rotations), then the core's upkeep (secret ages).
 CALL_WORKFLOWS: tuple[type, ...] = (
@@ -50,7 +51,10 @@ def preflight(calls: Sequence[PartnerCalls], settings: Settings) -> None:
 
 
 async def ensure_schedules(
-    client: Client, settings: Settings, partners: Sequence[Partner] = PARTNERS
+    client: Client,
+    settings: Settings,
+    partners: Sequence[Partner] = PARTNERS,
+    engine: Engine | None = None,
 ) -> None:
     """Create or update the Temporal Schedules the hub's upkeep needs (idempotent): each
     partner's (e.g. a daily cache purge), one per poll source it declares, the purge of old
@@ -59,6 +63,11 @@ async def ensure_schedules(
     for partner in partners:
         for ensure in partner.schedules:
             await ensure(client, settings.task_queue)
-    await ensure_poll_schedules(client, settings.task_queue, partners)
+    connections: list[tuple[str, str]] = []
+    per_connection = [p.name for p in partners if any(s.per_connection for s in p.polls)]
+    if engine is not None and per_connection:  # one schedule per connection of those partners
+        with engine.connect().execution_options(read_only=True) as connection:
+            connections = managers.connection_ids(connection, partners=per_connection)
+    await ensure_poll_schedules(client, settings.task_queue, partners, connections)
     await ensure_retention_schedule(client, settings.task_queue)
     await ensure_age_reminder_schedule(client, settings.task_queue)

@@ -12,7 +12,10 @@ lost or stored twice. The normalizer then treats the rows exactly as delivered o
 Retries are Temporal's, with outbound.py's policy; a failed attempt's error is kept in
 `poll_cursors.last_error` (doctor shows it). Each declared source gets a Temporal Schedule
 (`ensure_poll_schedules`, from `orchestration/calls.ensure_schedules` at worker start), and
-`hub poll <partner> <source>` runs one now (`run_poll`).
+`hub poll <partner> <source>` runs one now (`run_poll`). A `per_connection` source has one
+schedule per connection of its partner (`poll.<partner>.<source>.<connection>`, the run's
+instance the connection id) instead: made at worker start from `pms_connections` and when a
+connection is added (`ensure_connection_schedules`), deleted when it is removed.
 """
 
 from __future__ import annotations
@@ -225,23 +228,78 @@ class PollWorkflow:
         return PollResult(pages=pages, stored=stored, duplicates=duplicates, more=more)
 
 
+def connection_schedule_id(partner: str, source: str, connection: str) -> str:
+    return f"{schedule_id(partner, source)}.{connection}"
+
+
+async def _ensure(
+    client: Client, task_queue: str, partner: str, source: PollSource, instance: str = ""
+) -> str:
+    sid = (
+        connection_schedule_id(partner, source.name, instance)
+        if instance
+        else schedule_id(partner, source.name)
+    )
+    schedule = every(
+        PollWorkflow.run,
+        PollInput(partner, source.name, instance),
+        schedule_id=sid,
+        task_queue=task_queue,
+        interval=source.every,
+    )
+    return await ensure_schedule(client, sid, schedule)
+
+
 async def ensure_poll_schedules(
-    client: Client, task_queue: str, partners: Sequence[Partner]
+    client: Client,
+    task_queue: str,
+    partners: Sequence[Partner],
+    connections: Sequence[tuple[str, str]] = (),
 ) -> list[str]:
-    """One schedule per declared source (its default instance), created or brought up to date."""
+    """One schedule per declared source (its default instance), created or brought up to date;
+    a `per_connection` source gets one per (partner, connection id) in `connections` instead."""
     ids = []
     for partner in partners:
+        own = [c for p, c in connections if p == partner.name]
         for source in partner.polls:
-            sid = schedule_id(partner.name, source.name)
-            schedule = every(
-                PollWorkflow.run,
-                PollInput(partner.name, source.name),
-                schedule_id=sid,
-                task_queue=task_queue,
-                interval=source.every,
-            )
-            ids.append(await ensure_schedule(client, sid, schedule))
+            if not source.per_connection:
+                ids.append(await _ensure(client, task_queue, partner.name, source))
+                continue
+            for connection in own:
+                ids.append(await _ensure(client, task_queue, partner.name, source, connection))
     return ids
+
+
+async def ensure_connection_schedules(
+    client: Client, task_queue: str, partner: Partner, connection: str
+) -> list[str]:
+    """The schedules of a new connection: one per `per_connection` source of its partner."""
+    return [
+        await _ensure(client, task_queue, partner.name, source, connection)
+        for source in partner.polls
+        if source.per_connection
+    ]
+
+
+async def delete_connection_schedules(
+    client: Client, partner: Partner, connection: str
+) -> list[str]:
+    """Delete a removed connection's schedules (those already gone are skipped)."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    deleted = []
+    for source in partner.polls:
+        if not source.per_connection:
+            continue
+        sid = connection_schedule_id(partner.name, source.name, connection)
+        try:
+            await client.get_schedule_handle(sid).delete()
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            continue
+        deleted.append(sid)
+    return deleted
 
 
 async def run_poll(client: Client, task_queue: str, input: PollInput) -> PollResult:

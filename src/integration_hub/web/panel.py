@@ -34,6 +34,7 @@ from integration_hub.web.admin.deps import build_authenticator
 from integration_hub.web.auth import PANEL_PRINCIPAL_SCOPE_KEY, AuthError, Principal, Role
 from integration_hub.web.event_ids import api_event_path, panel_event_path
 from integration_hub.web.oidc_signin import build_signin
+from integration_hub.web.panel_calendar import add_calendar
 from integration_hub.web.panel_format import mask_text_of, masked, since_label, sparkline
 from integration_hub.web.panel_sessions import SESSION_COOKIE, PanelSessions
 
@@ -298,6 +299,10 @@ def build_panel(hub: Hub, api: ASGIApp) -> APIRouter:
             status_code=303,
         )
 
+    add_calendar(
+        router, session=session, call_api=call_api, render=render, to_login=to_login,
+        page_context=page_context,
+    )  # fmt: skip
     return router
 
 

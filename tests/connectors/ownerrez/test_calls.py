@@ -130,7 +130,7 @@ def test_a_deleted_booking_the_hub_had_is_cancelled_on_its_dates(
 
     assert (gone, never_seen) == (pms.FetchOutcome("not_found"), pms.FetchOutcome("not_found"))
     [(event_id, event_type, body)] = stored(engine)  # nothing for the one never observed
-    assert (event_id, event_type) == (f"{CONNECTION}:gone:51873349", "booking.gone")
+    assert (event_id, event_type) == (f"{CONNECTION}:gone:51873349", "booking.gone.fetched")
     [draft] = OwnerRezConnector().normalize(PartnerEvent(event_id, event_type, body))
     event = build_event(partner="ownerrez", partner_event_id=event_id, index=0, draft=draft)
     validate_event(event)

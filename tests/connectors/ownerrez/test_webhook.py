@@ -116,7 +116,9 @@ def test_other_entities_are_stored_and_ignored(payload: dict[str, Any], kind: st
 @pytest.mark.parametrize(
     "body",
     [b"not json", b"[1, 2]", b'{"entity_type": "booking"}', b'{"entity_id": true}',
-     b'{"entity_id": ""}', orjson.dumps({"entity_id": "9" * 200})],
+     b'{"entity_id": ""}', orjson.dumps({"entity_id": "9" * 200}),
+     orjson.dumps({"entity_id": 7, "entity_type": "Bo\u0000oking"}),
+     orjson.dumps({"entity_id": 7, "entity_type": "x" * 33})],
 )  # fmt: skip
 def test_split_refuses_what_is_not_an_ownerrez_delivery(body: bytes) -> None:
     with pytest.raises(MalformedPayload):

@@ -44,8 +44,11 @@ from integration_hub.connectors.schemes.hmac import HmacScheme
 from integration_hub.connectors.schemes.signed import SchemeSigned
 from integration_hub.errors import MalformedPayload, NormalizationError
 
-RESERVATION_ACTIONS = frozenset({"reservation.created", "reservation.changed"})
-PROPERTY_ACTIONS = frozenset({"property.created", "property.changed"})
+RESERVATION_ACTIONS = (
+    "reservation.created",
+    "reservation.changed",
+)  # ordered: the checklist names the first
+PROPERTY_ACTIONS = ("property.created", "property.changed")
 POLLED_PROPERTY = "property.polled"
 FETCHED_RESERVATION = "reservation.fetched"
 MAPPING: dict[str, str] = {

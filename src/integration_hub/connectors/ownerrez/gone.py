@@ -2,7 +2,7 @@
 
 A deleted booking must not stay confirmed in the hub, but a 404 carries nothing to observe.
 The hub's own last observation does: its listing, dates and block flag (the `reservations`
-row the core keeps). The fetch stores a small `booking.gone` raw event with those and the
+row the core keeps). The fetch stores a small `booking.gone.fetched` raw event with those and the
 time the 404 came (`gone_at`), normalized into a cancelled observation (raw status
 "deleted") as of that time. A booking the hub never observed has no dates to cancel: nothing
 is stored (it never became a stay), and the log says so without personal data.
@@ -27,7 +27,7 @@ log = structlog.get_logger(__name__)
 
 
 def gone_event(engine: Engine, connection: str, booking_id: str) -> PartnerEvent | None:
-    """The `booking.gone` event of a booking the hub observed before, else None."""
+    """The `booking.gone.fetched` event of a booking the hub observed before, else None."""
     query = select(
         reservations.c.source_listing_id,
         reservations.c.check_in,

@@ -32,7 +32,10 @@ from integration_hub.web.admin import (
     health,
     invitations,
     ledger,
+    managers,
+    properties,
     replay,
+    reservations,
     status,
 )
 from integration_hub.web.admin.deps import (
@@ -64,6 +67,9 @@ CORE_ROUTERS = (
     invitations.router,
     emails.router,
     contact_tags.router,
+    managers.router,
+    properties.router,
+    reservations.router,
 )
 
 
