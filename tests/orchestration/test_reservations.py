@@ -9,6 +9,7 @@ The helpers here are also used by test_reservations_sources.py."""
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,14 +27,11 @@ from integration_hub.orchestration.handlers import HandlerContext, registered_ha
 from integration_hub.orchestration.outbox import Outbox
 from integration_hub.orchestration.outcomes import HandlerOutcome, Skipped
 from integration_hub.settings import Settings
-from integration_hub.storage import dialect
-from integration_hub.storage.engine import begin_write
-from integration_hub.storage.rows import utcnow
+from integration_hub.storage import dialect, migrate
+from integration_hub.storage.engine import begin_write, make_engine
 from integration_hub.storage.tables import (
     internal_events,
     listings,
-    managers,
-    pms_connections,
     properties,
     raw_events,
     reservation_changes,
@@ -41,6 +39,8 @@ from integration_hub.storage.tables import (
     stays,
     workflow_outbox,
 )
+from integration_hub.testing import scratch_database
+from tests import pms_rows
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 PMS_CONNECTION, FEED_CONNECTION = "acme-pms", "acme-feed"
@@ -49,19 +49,7 @@ _keys = itertools.count()
 
 def make_connection(engine: Engine, connection_id: str, *, partner: str = "testpms",
                     manager: str = "acme") -> None:  # fmt: skip
-    now = utcnow()
-    with begin_write(engine) as connection:
-        connection.execute(
-            dialect.insert_or_ignore(connection, managers, key=["id"]),
-            [{"id": manager, "name": manager.title(), "billing_mode": "per_job",
-              "created_at": now, "updated_at": now}],
-        )  # fmt: skip
-        connection.execute(
-            pms_connections.insert().values(
-                id=connection_id, partner=partner, manager_id=manager, status="active",
-                options={}, created_at=now, updated_at=now,
-            )
-        )  # fmt: skip
+    pms_rows.make_connection(engine, connection_id, partner=partner, manager=manager)
 
 
 def store(draft: InternalEventDraft, *, connection_id: str, partner: str = "testpms",
@@ -143,6 +131,9 @@ def derived(engine: Engine, kind: str) -> list[dict[str, Any]]:
     ]
 
 
+_WRITE_TIMES = frozenset({"created_at", "updated_at", "recorded_at"})
+
+
 def model(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """Everything the handler keeps, minus write times (for replay comparisons)."""
     tables = {"properties": properties, "listings": listings, "stays": stays,
@@ -150,7 +141,7 @@ def model(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for name, table in tables.items():
         out[name] = [
-            {k: v for k, v in row.items() if k not in ("updated_at", "recorded_at")}
+            {k: v for k, v in row.items() if k not in _WRITE_TIMES}
             for row in rows_of(engine, table, *table.primary_key.columns)
         ]
     out["events"] = [{"id": r["id"], "type": r["type"]} for r in rows_of(
@@ -212,12 +203,32 @@ def test_an_older_version_arriving_late_changes_nothing(pms_engine: Engine) -> N
     assert after["reservations"] == before["reservations"] and after["stays"] == before["stays"]
     assert [h["kind"] for h in after["history"]] == ["created", "stale"]
     assert derived(engine, "reservation.changed") == []
-    # Equal or missing times apply in event order.
-    apply(engine, booking(updated=None, check_out=date(2030, 2, 7)))
+    # No time against a stored one is stale too; equal times apply in event order.
+    assert apply(engine, booking(updated=None, check_out=date(2030, 2, 7))) == late
+    apply(engine, booking(updated=NOW + timedelta(hours=1), check_out=date(2030, 2, 7)))
     assert rows_of(engine, stays)[0]["check_out"] == date(2030, 2, 7)
 
 
-def test_a_replay_gives_the_same_model(pms_engine: Engine) -> None:
+@pytest.fixture
+def fresh_engine(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Engine]:
+    """A second migrated database of the same kind as `engine`'s, empty."""
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with scratch_database(kind, tmp_path / "fresh", os.environ.get("HUB_TEST_POSTGRES_URL")) as url:
+        engine = make_engine(url)
+        if kind == "sqlite":
+            request.getfixturevalue("sqlite_template").copy_to(url)
+        else:
+            template = request.getfixturevalue("postgres_template")
+            if template is None or not template.copy_to(url):
+                migrate.upgrade(engine)
+        make_connection(engine, PMS_CONNECTION)
+        yield engine
+        engine.dispose()
+
+
+def test_a_replay_gives_the_same_model(pms_engine: Engine, fresh_engine: Engine) -> None:
     engine = pms_engine
     sequence = [
         listing(latitude=25.7617, longitude=-80.1918, name="Brickell loft"),
@@ -225,17 +236,27 @@ def test_a_replay_gives_the_same_model(pms_engine: Engine) -> None:
         booking("R2", channel_code="HMBBB", check_in=date(2030, 3, 1), check_out=date(2030, 3, 3)),
         booking("R1", updated=NOW + timedelta(hours=1), check_in=date(2030, 2, 2)),
         booking("R1", updated=NOW - timedelta(hours=1)),  # late: stale
-        booking("R2", updated=NOW + timedelta(hours=1), status=pms.Status.CANCELLED),
-    ]
+        booking("R1", updated=NOW + timedelta(hours=1), check_in=date(2030, 2, 2),
+                guests_total=3),  # equal time: applies in order
+        booking("R1", updated=NOW + timedelta(hours=1), check_in=date(2030, 2, 2),
+                guests_total=3),  # unchanged
+        booking("R2", updated=NOW + timedelta(hours=1), status=pms.Status.CANCELLED,
+                channel_code="HMBBB", check_in=date(2030, 3, 1), check_out=date(2030, 3, 3)),
+    ]  # fmt: skip
     for event in sequence:
         apply(engine, event)
     first = model(engine)
 
-    for event in sequence:
+    for event in reversed(sequence):  # a replay, in any order, changes nothing
         apply(engine, event)
+    for event in sequence:  # the same events into an empty database: the same model
+        apply(fresh_engine, event)
 
     assert model(engine) == first
-    assert len(first["stays"]) == 2 and len(first["history"]) == 5
+    assert model(fresh_engine) == first
+    assert len(first["stays"]) == 2
+    assert [h["kind"] for h in first["history"]] == [
+        "created", "created", "changed", "stale", "changed", "unchanged", "cancelled"]  # fmt: skip
 
 
 def test_lean_payloads_and_hints_queue_one_fetch_each(pms_engine: Engine) -> None:

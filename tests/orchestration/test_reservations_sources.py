@@ -151,7 +151,8 @@ def test_a_feed_and_a_pms_with_one_channel_code_make_one_stay(feeds: Engine) -> 
     [change] = derived(feeds, "reservation.changed")
     assert change["subject"] == stay["id"] and "check_in_time" in change["data"]["changed"]
     # The feed's entry vanishing later cancels its reservation, not the PMS's stay.
-    apply(feeds, calendar([], fetched=FETCHED + timedelta(hours=1)))
+    apply(feeds, calendar([entry("later@airbnb.com", date(2030, 4, 1))],
+                          fetched=FETCHED + timedelta(hours=1)))  # fmt: skip
     assert by_source(feeds)["x@airbnb.com"]["status"] == "cancelled"
     assert rows_of(feeds, stays)[0]["status"] == "confirmed"
 

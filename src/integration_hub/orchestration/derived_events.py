@@ -9,18 +9,28 @@ derives the same ids and a run retried after a crash adds nothing (insert-or-ign
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+import orjson
+from sqlalchemy import Connection, insert, select
 
 from integration_hub import events as cloudevents
 from integration_hub.connectors.base import InternalEventDraft
 from integration_hub.errors import HubError
 from integration_hub.storage import dialect
 from integration_hub.storage.rows import utcnow
-from integration_hub.storage.tables import HandlerStatus, handler_runs, internal_events
+from integration_hub.storage.tables import (
+    HandlerStatus,
+    RawStatus,
+    handler_runs,
+    internal_events,
+    raw_events,
+)
 
+# The partner name of what the hub itself derives (and of an admin's operation's raw event).
+ADMIN_PARTNER = "hub"
 # Derived events sit after the cause's own positions (a raw event normalizes to few events).
 POSITION_OFFSET = 1000
 
@@ -50,11 +60,50 @@ def emit(
     ).scalar_one_or_none()
     if raw_event_id is None:
         raise UnknownCause(f"the event {cause['id']} is not stored")
+    return _store(connection, raw_event_id, f"{cause['id']}/{handler}", drafts, handler_names)
+
+
+def emit_admin(
+    connection: Connection,
+    *,
+    action: str,
+    detail: Mapping[str, Any],
+    drafts: Sequence[InternalEventDraft],
+    handler_names: Callable[[str], Sequence[str]],
+) -> list[dict[str, Any]]:
+    """Store `drafts` an admin's operation derived (a listing linked: stays merged or moved).
+    Their cause is a raw event of partner "hub", type `admin.<action>`, a fresh id and `detail`
+    (ids only, never personal data) as its body, processed already: what the events hang on
+    and what an operator finds when asking why they happened."""
+    if not drafts:
+        return []
+    now = utcnow()
+    partner_event_id = f"admin/{uuid.uuid4()}"
+    raw_event_id = connection.execute(
+        insert(raw_events)
+        .values(
+            partner=ADMIN_PARTNER, partner_event_id=partner_event_id,
+            event_type=f"admin.{action}", received_at=now, headers={},
+            body=orjson.dumps(dict(detail)), status=RawStatus.PROCESSED.value, attempts=0,
+            updated_at=now,
+        )
+        .returning(raw_events.c.id)
+    ).scalar_one()  # fmt: skip
+    return _store(connection, raw_event_id, partner_event_id, drafts, handler_names)
+
+
+def _store(
+    connection: Connection,
+    raw_event_id: int,
+    partner_event_id: str,
+    drafts: Sequence[InternalEventDraft],
+    handler_names: Callable[[str], Sequence[str]],
+) -> list[dict[str, Any]]:
     now = utcnow()
     built, event_rows, run_rows = [], [], []
     for index, draft in enumerate(drafts):
         event = cloudevents.build_event(
-            partner="hub", partner_event_id=f"{cause['id']}/{handler}", index=index, draft=draft
+            partner=ADMIN_PARTNER, partner_event_id=partner_event_id, index=index, draft=draft
         )
         cloudevents.validate_event(event)
         built.append(event)

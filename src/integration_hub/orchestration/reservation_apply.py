@@ -11,25 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from integration_hub.connectors.base import InternalEventDraft
 from integration_hub.metrics import RESERVATIONS_APPLIED
-from integration_hub.orchestration.reservation_places import ensure_listing, now_text
+from integration_hub.orchestration.reservation_events import jsonable, merged_event, stay_events
+from integration_hub.orchestration.reservation_places import ensure_listing
 from integration_hub.storage import dialect, stays
 from integration_hub.storage import reservations as rows
 
-CREATED, CHANGED, CANCELLED = "reservation.created", "reservation.changed", "reservation.cancelled"
-# What a stay's change is about (`changed` of reservation.changed), in the schema's order.
-TRACKED = (
-    "check_in", "check_out", "check_in_time", "check_out_time", "status", "guests_total",
-    "is_block",
-)  # fmt: skip
-_PREVIOUS = ("status", "check_in", "check_out", "check_in_time", "check_out_time")
 _NOT_HISTORY = frozenset({"source_updated_at"})
+# What ties a reservation to a stay (stays.matching_stay): a change of them re-matches.
+_MATCHED_BY = ("check_in", "check_out", "channel_code")
 
 
 @dataclass
@@ -43,12 +39,6 @@ class Applied:
     drafts: list[InternalEventDraft] = field(default_factory=list)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
-
-
 def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """{field: [before, after]} of the fields that changed; guest fields by name only."""
     changes: dict[str, Any] = {}
@@ -59,7 +49,7 @@ def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[st
         if name in rows.GUEST_FIELDS:
             guest.append(name)
         else:
-            changes[name] = [_jsonable(before.get(name)), _jsonable(after.get(name))]
+            changes[name] = [jsonable(before.get(name)), jsonable(after.get(name))]
     if guest:
         changes["guest_fields"] = guest
     return changes
@@ -80,7 +70,9 @@ def _kind(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> str:
 
 
 def _newer_stored(incoming: datetime | None, stored: datetime | None) -> bool:
-    return incoming is not None and stored is not None and incoming < stored
+    """The stored row is newer: an older time, or none against a stored time (sources time
+    every fetched or polled body; an untimed one cannot claim to be newer)."""
+    return stored is not None and (incoming is None or incoming < stored)
 
 
 def apply_reservation(
@@ -96,18 +88,20 @@ def apply_reservation(
     pms_connections row) and `source_reservation_id`. `fields["complete"]` False (a lean
     payload) keeps what the stored row knows where the payload says nothing."""
     reservation_id = rows.reservation_id_for(owner["id"], source_reservation_id)
-    stored = rows.get_reservation(connection, reservation_id)
     source = str(fields["source"])
+    # The property's lock before the reservation's row lock, the order an admin's link takes
+    # them in (else the two could wait on each other).
+    property_id, drafts = _locked_property(connection, owner, source, fields["source_listing_id"])
+    stored = rows.get_reservation(connection, reservation_id)
     if stored is not None:
         if rows.was_recorded(connection, reservation_id=reservation_id, event_id=event_id):
-            return _counted(source, Applied(reservation_id, "replayed", stored["stay_id"]))
+            return _counted(source, Applied(reservation_id, "replayed", stored["stay_id"], drafts))
         if _newer_stored(fields.get("source_updated_at"), stored["source_updated_at"]):
             rows.record_change(
                 connection, reservation_id=reservation_id, event_id=event_id, kind="stale",
                 changes={}, source_updated_at=fields.get("source_updated_at"),
             )  # fmt: skip
-            return _counted(source, Applied(reservation_id, "stale", stored["stay_id"]))
-    property_id, drafts = _locked_property(connection, owner, source, fields["source_listing_id"])
+            return _counted(source, Applied(reservation_id, "stale", stored["stay_id"], drafts))
     if stored is not None and not fields.get("complete", True):
         fields = {
             **{name: stored[name] for name in rows.SOURCE_FIELDS},
@@ -129,6 +123,11 @@ def apply_reservation(
     kind = _kind(stored, values)
     changes = _differences(stored or {}, values)
     if stored is not None and not changes:
+        # Recorded all the same: its replay after later changes must be told a replay.
+        rows.record_change(
+            connection, reservation_id=reservation_id, event_id=event_id, kind="unchanged",
+            changes={}, source_updated_at=values.get("source_updated_at"),
+        )  # fmt: skip
         return _counted(source, Applied(reservation_id, "unchanged", stay_id, drafts))
     rows.record_change(
         connection, reservation_id=reservation_id, event_id=event_id, kind=kind,
@@ -138,12 +137,46 @@ def apply_reservation(
     assert after is not None
     context = {"reservation_id": reservation_id, "source": source, "connection": owner["id"],
                "manager_id": owner["manager_id"]}  # fmt: skip
-    drafts.extend(stay_events(before, after, context, reason=reason))
+    pair = _rematched(connection, stored, after, values)
+    if pair is None:
+        drafts.extend(stay_events(before, after, context, reason=reason))
+    else:  # its new dates or code tie it to another stay: one booking, the older stay stays
+        survivor, merged = pair
+        stays.merge_stays(connection, survivor=survivor["id"], merged=merged["id"])
+        kept = stays.get_stay(connection, survivor["id"])
+        assert kept is not None
+        ours = survivor["id"] == stay_id
+        drafts.extend(stay_events(before if ours else survivor, kept, context, reason=reason))
+        drafts.append(merged_event(merged, survivor["id"], context))
+        stay_id = survivor["id"]
     if left is not None:  # the stay it left follows its other reservations
         rest = stays.refresh_stay(connection, left["id"])
         assert rest is not None
         drafts.extend(stay_events(left, rest, context, reason=reason))
     return _counted(source, Applied(reservation_id, kind, stay_id, drafts))
+
+
+def _rematched(
+    connection: Connection,
+    stored: dict[str, Any] | None,
+    stay: dict[str, Any],
+    values: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(survivor, merged) when a known reservation's new dates or channel code make its stay
+    the same booking as another stay of the property (whichever arrived first, the same
+    stays come out); None otherwise."""
+    if stored is None or all(stored[n] == values[n] for n in _MATCHED_BY):
+        return None
+    found = stays.matching_stay(
+        connection, property_id=stay["property_id"], channel_code=values.get("channel_code"),
+        check_in=values["check_in"], check_out=values["check_out"],
+        from_calendar=values["source"] == stays.CALENDAR_SOURCE, exclude=stay["id"],
+    )  # fmt: skip
+    other = None if found is None else stays.get_stay(connection, found)
+    if other is None or not stays.same_booking(connection, stay, other):
+        return None
+    older, newer = sorted((stay, other), key=lambda s: (s["created_at"], s["id"]))
+    return older, newer
 
 
 def _locked_property(
@@ -208,40 +241,3 @@ def _join_stay(
 def _counted(source: str, applied: Applied) -> Applied:
     RESERVATIONS_APPLIED.labels(source, applied.outcome).inc()
     return applied
-
-
-def stay_events(
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any],
-    context: Mapping[str, Any],
-    *,
-    reason: str | None,
-) -> list[InternalEventDraft]:
-    """The unified event of a stay's change: created (a stay new to the hub, whatever its
-    status: turnover work filters), cancelled (into cancelled/declined/expired), or changed
-    (dates, times, status, guests, block; a restored stay too); none when nothing of that
-    changed."""
-    data: dict[str, Any] = {
-        "stay_id": after["id"], "property_id": after["property_id"],
-        "manager_id": context["manager_id"], "reservation_id": context["reservation_id"],
-        "source": context["source"], "connection": context["connection"],
-        "channel": after["channel"], "channel_code": after["channel_code"],
-        "status": after["status"], "is_block": bool(after["is_block"]),
-        "check_in": after["check_in"].isoformat(), "check_out": after["check_out"].isoformat(),
-        "check_in_time": after["check_in_time"], "check_out_time": after["check_out_time"],
-        "timezone": after["timezone"], "guests_total": after["guests_total"],
-    }  # fmt: skip
-    if before is None:
-        return [InternalEventDraft(CREATED, after["id"], now_text(), data)]
-    changed = [name for name in TRACKED if before[name] != after[name]]
-    if before["property_id"] != after["property_id"]:
-        changed.append("property_id")
-    if not changed:
-        return []
-    previous = {name: _jsonable(before[name]) for name in _PREVIOUS}
-    was = before["status"] in stays.CANCELLED_STATUSES
-    if after["status"] in stays.CANCELLED_STATUSES and not was:
-        data.update(previous=previous, reason=reason or after["status"])
-        return [InternalEventDraft(CANCELLED, after["id"], now_text(), data)]
-    data.update(previous=previous, changed=changed)
-    return [InternalEventDraft(CHANGED, after["id"], now_text(), data)]

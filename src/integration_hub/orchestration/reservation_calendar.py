@@ -4,9 +4,12 @@ Each entry is upserted as a reservation of the feed (source "ical", id its UID, 
 fetch); a live future reservation the calendar no longer holds was cancelled at the channel
 (a feed says nothing else of a cancellation) — unless the calendar lost more than
 `HUB_ICAL_HOLD_SHARE` of the connection's future stays at once (and at least two), which looks
-like a broken or truncated feed, not a wave of cancellations: then the connection is held,
-nothing is cancelled while it stays held, and an admin's release (`storage/stays.py`
-`release_hold`) lets the next calendar apply in full.
+like a broken or truncated feed, not a wave of cancellations (so does an empty calendar while
+a future stay is known): then the connection is held and nothing is cancelled while the feed
+still looks broken; a calendar back under the threshold clears the hold itself, and an admin's
+release (`storage/stays.py` `release_hold`) lets the next calendar apply in full. A calendar
+fetched before the listing's last one (`listings.source_updated_at`, the high-water mark)
+cancels nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from integration_hub.connectors.base import InternalEventDraft
 from integration_hub.metrics import ICAL_FEEDS_HELD
 from integration_hub.orchestration.reservation_apply import apply_reservation
 from integration_hub.orchestration.reservation_places import ensure_listing
+from integration_hub.storage import properties, stays
 from integration_hub.storage import reservations as rows
-from integration_hub.storage import stays
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +85,7 @@ def apply_calendar(
         connection, owner=owner, source=data["source"],
         source_listing_id=data["source_listing_id"],
     )  # fmt: skip
+    newest = _newest_fetch(connection, owner["id"], data["source_listing_id"], fetched)
     seen: set[str] = set()
     outcomes: dict[str, int] = {}
     stored = rows.of_listing(
@@ -110,14 +114,20 @@ def apply_calendar(
         and (reservation["source_updated_at"] is None or reservation["source_updated_at"] <= fetched)
     ]  # fmt: skip
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
-    if vanished and owner["status"] == stays.CONNECTION_HELD:
-        return f"calendar: {summary or 'empty'}; feed held, {len(vanished)} not cancelled", drafts
+    if not newest:  # a later calendar already spoke for what this one lacks
+        return f"calendar: {summary or 'empty'}; older than the last one, nothing vanished", drafts
     released = owner["held_reason"] == stays.RELEASED
-    if (
-        not released
-        and len(vanished) >= MIN_VANISHED_TO_HOLD
-        and len(vanished) > hold_share * len(known)
-    ):
+    suspect = len(vanished) >= MIN_VANISHED_TO_HOLD and len(vanished) > hold_share * len(known)
+    # An empty calendar while a future stay is known looks broken whatever the count.
+    suspect = suspect or (bool(vanished) and not data["entries"])
+    held = owner["status"] == stays.CONNECTION_HELD
+    if suspect and held:
+        return f"calendar: {summary or 'empty'}; feed held, {len(vanished)} not cancelled", drafts
+    if held:  # the feed is back: what it lacks now is real
+        stays.clear_hold(connection, owner["id"])
+        log.info("calendar feed hold cleared", connection=owner["id"], vanished=len(vanished),
+                 known=len(known))  # fmt: skip
+    elif suspect and not released:
         reason = f"{len(vanished)} of {len(known)} future stays vanished at once"
         stays.hold_connection(connection, owner["id"], reason=reason, at=fetched)
         ICAL_FEEDS_HELD.inc()
@@ -138,3 +148,24 @@ def apply_calendar(
     if released:
         stays.clear_release(connection, owner["id"])
     return f"calendar: {summary or 'empty'}; {len(vanished)} vanished, cancelled", drafts
+
+
+def _newest_fetch(
+    connection: Connection, connection_id: str, listing_id: str, fetched: datetime
+) -> bool:
+    """Whether this calendar is the newest of its listing yet (its fetch time then becomes the
+    listing's high-water mark, `listings.source_updated_at`): an older one delivered late must
+    not cancel what a newer one listed."""
+    listing = properties.get_listing(
+        connection, connection_id=connection_id, source_listing_id=listing_id
+    )
+    assert listing is not None
+    mark = listing["source_updated_at"]
+    if mark is not None and fetched < mark:
+        return False
+    if mark != fetched:
+        properties.update_listing(
+            connection, connection_id=connection_id, source_listing_id=listing_id,
+            values={"source_updated_at": fetched},
+        )  # fmt: skip
+    return True

@@ -225,3 +225,12 @@ def clear_release(connection: Connection, connection_id: str) -> None:
         .where(pms_connections.c.id == connection_id, pms_connections.c.held_reason == RELEASED)
         .values(held_reason=None, held_at=None, updated_at=utcnow())
     )
+
+
+def clear_hold(connection: Connection, connection_id: str) -> None:
+    """A held feed whose calendar is whole again: an ordinary active connection."""
+    connection.execute(
+        update(pms_connections)
+        .where(pms_connections.c.id == connection_id)
+        .values(status=CONNECTION_ACTIVE, held_reason=None, held_at=None, updated_at=utcnow())
+    )

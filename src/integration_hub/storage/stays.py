@@ -2,7 +2,7 @@
 
 A stay's fields follow its primary reservation: a PMS one over a calendar feed's (the PMS
 knows times, guests and real statuses; a feed only dates). Which reservation joins which stay
-is decided here too (`matching_stay`, `same_booking`), so the handler
+is stay_matching.py's (`matching_stay`, `same_booking`, re-exported here), so the handler
 (orchestration/reservations.py) and an admin's `link_listing` merge by the same rule. The feed
 hold of a connection (`release_hold`) lives in properties.py with the connections' queries.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
@@ -24,12 +24,17 @@ from integration_hub.storage import dialect
 from integration_hub.storage.properties import CONNECTION_ACTIVE as CONNECTION_ACTIVE
 from integration_hub.storage.properties import CONNECTION_HELD as CONNECTION_HELD
 from integration_hub.storage.properties import RELEASED as RELEASED
+from integration_hub.storage.properties import clear_hold as clear_hold
 from integration_hub.storage.properties import clear_release as clear_release
 from integration_hub.storage.properties import hold_connection as hold_connection
 from integration_hub.storage.properties import release_hold as release_hold
 from integration_hub.storage.properties import remove_if_unlisted
 from integration_hub.storage.properties import suggest_links as suggest_links
 from integration_hub.storage.rows import utcnow
+from integration_hub.storage.stay_matching import CALENDAR_SOURCE as CALENDAR_SOURCE
+from integration_hub.storage.stay_matching import CANCELLED_STATUSES as CANCELLED_STATUSES
+from integration_hub.storage.stay_matching import matching_stay as matching_stay
+from integration_hub.storage.stay_matching import same_booking as same_booking
 from integration_hub.storage.tables import (
     listings,
     pms_connections,
@@ -38,10 +43,6 @@ from integration_hub.storage.tables import (
     stays,
 )
 
-# The unified model's source name of a calendar feed's reservations (connectors/pms.py's
-# "ical" channel): a feed knows only dates, so any PMS reservation of a stay outranks it.
-CALENDAR_SOURCE = "ical"
-CANCELLED_STATUSES = frozenset({"cancelled", "declined", "expired"})
 # What a stay carries, taken from its primary reservation (fallbacks for the nullable ones).
 STAY_FIELDS = (
     "channel", "channel_code", "status", "is_block", "check_in", "check_out",
@@ -75,53 +76,6 @@ def insert_stay(
         [{**values, "id": stay_id, "property_id": property_id, "created_at": now,
           "updated_at": now}],
     )  # fmt: skip
-
-
-def _stay_sources(connection: Connection, stay_id: str) -> set[bool]:
-    """Which kinds of reservation a stay holds: True for a calendar feed's, False for a PMS's."""
-    found = connection.execute(
-        select(reservations.c.source).where(reservations.c.stay_id == stay_id).distinct()
-    ).scalars()
-    return {source == CALENDAR_SOURCE for source in found}
-
-
-def _compatible(kinds_a: set[bool], kinds_b: set[bool]) -> bool:
-    """One side only a feed's, the other only a PMS's: the same booking seen both ways."""
-    return len(kinds_a) == 1 and len(kinds_b) == 1 and kinds_a != kinds_b
-
-
-def matching_stay(
-    connection: Connection,
-    *,
-    property_id: str,
-    channel_code: str | None,
-    check_in: date,
-    check_out: date,
-    from_calendar: bool,
-    exclude: str | None = None,
-) -> str | None:
-    """The stay at `property_id` a reservation joins: the one of the same channel code, else
-    one of the same dates that only the other kind of source (feed vs PMS) reports and whose
-    channel code does not contradict; live stays first, then the oldest."""
-    order = (stays.c.status.in_(CANCELLED_STATUSES), stays.c.created_at, stays.c.id)
-    query = select(stays.c.id, stays.c.channel_code).where(stays.c.property_id == property_id)
-    if exclude is not None:
-        query = query.where(stays.c.id != exclude)
-    if channel_code is not None:
-        found = connection.execute(
-            query.where(stays.c.channel_code == channel_code).order_by(*order).limit(1)
-        ).scalar_one_or_none()
-        if found is not None:
-            return str(found)
-    candidates = connection.execute(
-        query.where(stays.c.check_in == check_in, stays.c.check_out == check_out).order_by(*order)
-    ).all()
-    for stay_id, code in candidates:
-        if code is not None and channel_code is not None and code != channel_code:
-            continue
-        if _compatible({from_calendar}, _stay_sources(connection, stay_id)):
-            return str(stay_id)
-    return None
 
 
 def refresh_stay(connection: Connection, stay_id: str) -> dict[str, Any] | None:
@@ -190,15 +144,6 @@ def move_stay(connection: Connection, *, stay_id: str, property_id: str) -> None
     )
 
 
-def same_booking(connection: Connection, a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Two stays of one property that are one booking (see `matching_stay`)."""
-    if a["channel_code"] is not None and b["channel_code"] is not None:
-        return bool(a["channel_code"] == b["channel_code"])
-    if (a["check_in"], a["check_out"]) != (b["check_in"], b["check_out"]):
-        return False
-    return _compatible(_stay_sources(connection, a["id"]), _stay_sources(connection, b["id"]))
-
-
 def merge_stays(connection: Connection, *, survivor: str, merged: str) -> None:
     """Move `merged`'s reservations onto `survivor`, drop `merged` and refresh `survivor`."""
     connection.execute(
@@ -208,17 +153,37 @@ def merge_stays(connection: Connection, *, survivor: str, merged: str) -> None:
     refresh_stay(connection, survivor)
 
 
-def merge_duplicates(connection: Connection, *, property_id: str, stay_ids: Sequence[str]) -> int:
+@dataclass(frozen=True)
+class StayChange:
+    """A stay an admin's link touched: as it was (None: made by the link) and as it is; a stay
+    merged into another (`merged_into`) is gone, `after` is its last state."""
+
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    merged_into: str | None = None
+
+
+def merge_duplicates(
+    connection: Connection, *, property_id: str, stay_ids: Sequence[str]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Merge each of `stay_ids` with a stay of `property_id` that is the same booking; the
-    older stay (created first) keeps its id. Returns how many stays were merged away."""
-    merged = 0
+    older stay (created first) keeps its id. Returns (survivor, merged) as they were before
+    each merge. Candidates are found in SQL (same channel code, or same dates), not by
+    comparing every stay of the property."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for stay_id in stay_ids:
         stay = get_stay(connection, stay_id)
         if stay is None:
             continue
+        same_dates = (stays.c.check_in == stay["check_in"]) & (
+            stays.c.check_out == stay["check_out"]
+        )
+        alike = same_dates
+        if stay["channel_code"] is not None:
+            alike = alike | (stays.c.channel_code == stay["channel_code"])
         others = connection.execute(
             select(stays)
-            .where(stays.c.property_id == property_id, stays.c.id != stay_id)
+            .where(stays.c.property_id == property_id, stays.c.id != stay_id, alike)
             .order_by(stays.c.created_at, stays.c.id)
         ).all()
         for row in others:
@@ -226,9 +191,9 @@ def merge_duplicates(connection: Connection, *, property_id: str, stay_ids: Sequ
             if same_booking(connection, stay, other):
                 older, newer = sorted((stay, other), key=lambda s: (s["created_at"], s["id"]))
                 merge_stays(connection, survivor=older["id"], merged=newer["id"])
-                merged += 1
+                pairs.append((older, newer))
                 break
-    return merged
+    return pairs
 
 
 def _lock_properties(connection: Connection, *property_ids: str) -> None:
@@ -275,11 +240,12 @@ def _move_stays_of(
 
 def link_listing(
     connection: Connection, *, connection_id: str, source_listing_id: str, property_id: str
-) -> None:
+) -> list[StayChange]:
     """Move a listing onto another property of the same manager (an admin's decision, which the
     PMS's later listing events never undo), with its reservations' stays, merging the stays that
     are now one booking; the property it leaves with no listing is removed. LookupError for an
-    unknown listing or property, OtherManager for a property of another manager."""
+    unknown listing or property, OtherManager for a property of another manager. Returns the
+    stays it changed (orchestration/reservation_links.py tells them as events)."""
     listing = connection.execute(
         select(listings.c.property_id, pms_connections.c.manager_id)
         .join(pms_connections, pms_connections.c.id == listings.c.connection_id)
@@ -309,7 +275,8 @@ def link_listing(
         .values(property_id=property_id, linked_by="admin", updated_at=now)
     )
     if left == property_id:
-        return
+        return []
+    touched = _stays_of_listing(connection, connection_id, source_listing_id)
     moved = _move_stays_of(
         connection, connection_id=connection_id, source_listing_id=source_listing_id,
         property_id=property_id,
@@ -320,5 +287,38 @@ def link_listing(
             .where(properties.c.id == property_id)
             .values(removed_at=None, updated_at=now)
         )
-        merge_duplicates(connection, property_id=property_id, stay_ids=sorted(moved))
+        pairs = merge_duplicates(connection, property_id=property_id, stay_ids=sorted(moved))
+    else:
+        pairs = []
     remove_if_unlisted(connection, left)
+    merged_into = {merged["id"]: survivor["id"] for survivor, merged in pairs}
+    before = dict(touched)
+    for survivor, merged in pairs:
+        before.setdefault(survivor["id"], survivor)
+        before.setdefault(merged["id"], merged)
+    changes: list[StayChange] = []
+    for stay_id in sorted({*before, *moved}):
+        after = get_stay(connection, stay_id)
+        if after is None:
+            gone = before.get(stay_id)
+            if gone is not None and stay_id in merged_into:
+                changes.append(StayChange(gone, gone, merged_into=merged_into[stay_id]))
+            continue
+        changes.append(StayChange(before.get(stay_id), after))
+    return changes
+
+
+def _stays_of_listing(
+    connection: Connection, connection_id: str, source_listing_id: str
+) -> dict[str, dict[str, Any]]:
+    found = connection.execute(
+        select(stays).where(
+            stays.c.id.in_(
+                select(reservations.c.stay_id).where(
+                    reservations.c.connection_id == connection_id,
+                    reservations.c.source_listing_id == source_listing_id,
+                )
+            )
+        )
+    ).all()
+    return {row.id: dict(row._mapping) for row in found}

@@ -18,6 +18,7 @@ from integration_hub.settings import Settings
 from integration_hub.storage.tables import internal_events
 from integration_hub.testing import connector
 from tests.helpers import RunningHub, local_secrets, serve_hub, table_counts, wait_until
+from tests.pms_rows import make_connection
 
 SECRET = "whsec_" + base64.b64encode(b"guesty-mia-beach-ingest-secret-01").decode()
 OTHER = "whsec_" + base64.b64encode(b"guesty-brickell-ingest-secret-012").decode()
@@ -29,6 +30,8 @@ async def guesty_hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
                                        "GUESTY_WEBHOOK_SECRET__MIA-BEACH": SECRET,
                                        "GUESTY_WEBHOOK_SECRET__BRICKELL": OTHER})  # fmt: skip
     async with serve_hub(Hub(hub_settings, secrets=secrets)) as running:
+        for connection_id in ("mia-beach", "brickell"):
+            make_connection(running.hub.engine, connection_id, partner="guesty")
         yield running
 
 

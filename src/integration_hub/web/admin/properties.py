@@ -11,6 +11,7 @@ from fastapi import HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from integration_hub.errors import HubError
+from integration_hub.orchestration import reservation_links
 from integration_hub.storage import reservation_queries as queries
 from integration_hub.storage import stays
 from integration_hub.web.admin.deps import ADMIN, DatabaseDep, api_router
@@ -77,7 +78,7 @@ async def link(body: LinkIn, database: DatabaseDep, http: Request) -> dict[str, 
     """Tie a listing to `property_id` (the stays of its reservations move with it)."""
     try:
         await database.write(
-            lambda c: stays.link_listing(
+            lambda c: reservation_links.link_listing(
                 c,
                 connection_id=body.connection_id,
                 source_listing_id=body.source_listing_id,
