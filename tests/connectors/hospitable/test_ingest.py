@@ -10,15 +10,15 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import select
 
 from integration_hub.runtime import Hub
 from integration_hub.secrets import EnvSecretSource
 from integration_hub.settings import Settings
-from integration_hub.storage.rows import utcnow
-from integration_hub.storage.tables import internal_events, managers, pms_connections
+from integration_hub.storage.tables import internal_events
 from integration_hub.testing import connector, sign_as
 from tests.helpers import RunningHub, local_secrets, serve_hub, table_counts, wait_until
+from tests.pms_rows import make_connection
 
 CONNECTION = "key-biscayne-villas"
 SECRET = "aG9zdC5rZXliaXNjYXluZUBleGFtcGxlLmNvbQ=="
@@ -35,19 +35,8 @@ async def hub(hub_settings: Settings) -> AsyncIterator[RunningHub]:
         }
     )
     async with serve_hub(Hub(hub_settings, secrets=secrets)) as running:
-        add_connection(running.hub.engine)  # the reservations handler needs the connection
+        make_connection(running.hub.engine, CONNECTION, partner="hospitable")
         yield running
-
-
-def add_connection(engine: Engine) -> None:
-    now = utcnow()
-    stamps = {"created_at": now, "updated_at": now}
-    with engine.begin() as db:
-        db.execute(insert(managers).values(id="mgr-villas", name="Key Biscayne Villas",
-                                           billing_mode="per_job", **stamps))  # fmt: skip
-        db.execute(insert(pms_connections).values(id=CONNECTION, partner="hospitable",
-                                                  manager_id="mgr-villas", status="active",
-                                                  options={}, **stamps))  # fmt: skip
 
 
 async def test_a_signed_reservation_is_stored_per_connection_and_forgeries_are_refused(

@@ -14,7 +14,7 @@ from integration_hub.connectors.hostaway.settings import HostawaySettings
 from integration_hub.secrets.file import FileSecretStore
 from integration_hub.settings import Settings
 from integration_hub.storage.rows import utcnow
-from integration_hub.storage.tables import listings, managers, pms_connections, properties
+from integration_hub.storage.tables import listings, properties
 from tests.connectors.hostaway.fake import (
     OTHER_ACCOUNT_ID,
     OTHER_API_KEY,
@@ -23,6 +23,7 @@ from tests.connectors.hostaway.fake import (
     reservations,
 )
 from tests.partner_server import PartnerServer
+from tests.pms_rows import make_connection
 from tests.secrets.helpers import Clock, file_store
 
 CONNECTION = "miami-homes"
@@ -83,12 +84,8 @@ def keep_listings(
     already marked removed."""
     now = utcnow()
     stamps = {"created_at": now, "updated_at": now}
+    make_connection(engine, connection, partner="hostaway", manager="mgr-miami")
     with engine.begin() as db:
-        db.execute(insert(managers).values(id="mgr-miami", name="Miami Homes",
-                                           billing_mode="per_job", **stamps))  # fmt: skip
-        db.execute(insert(pms_connections).values(id=connection, partner="hostaway",
-                                                  manager_id="mgr-miami", status="active",
-                                                  options={}, **stamps))  # fmt: skip
         for number in (*ids, *removed):
             property_id = f"prop_{number:024d}"
             db.execute(insert(properties).values(id=property_id, manager_id="mgr-miami",
