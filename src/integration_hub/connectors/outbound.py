@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from limits import RateLimitItemPerMinute
@@ -205,3 +205,42 @@ def failure_detail(error: ActivityError) -> str:
     if isinstance(cause, ApplicationError):
         return f"{cause.type or 'error'}: {cause.message}"
     return str(cause or error)
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closable)
+
+
+class ClientsPerContext(Generic[C]):
+    """One API client per calls context (a worker's), built on first use.
+
+    A poll source gets a new `PollContext` per page but the worker's one `CallsContext`, so
+    keying on it gives every page and activity of a process the same HTTP client and limiter
+    (a 429's pause then holds between pages even on the in-process limit backend). At most
+    `keep` contexts are kept (a worker has one; tests and CLI commands make a few more): the
+    oldest one's client is closed."""
+
+    def __init__(self, build: Callable[[Any], C], *, keep: int = 8) -> None:
+        self._build, self._keep = build, keep
+        self._lock = threading.Lock()
+        self._kept: list[tuple[object, C]] = []
+
+    def get(self, context: object) -> C:
+        with self._lock:
+            for known, client in self._kept:
+                if known is context:
+                    return client
+            client = self._build(context)
+            self._kept.append((context, client))
+            if len(self._kept) > self._keep:
+                self._kept.pop(0)[1].close()
+            return client
+
+    def close_all(self) -> None:
+        """Close every kept client (tests, a worker's shutdown)."""
+        with self._lock:
+            while self._kept:
+                self._kept.pop()[1].close()

@@ -11,7 +11,6 @@ token, and the next attempt (the next poll, a replayed fetch) reads it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from integration_hub.connectors.hospitable import ACCESS_TOKEN_SECRET, NAME
 from integration_hub.connectors.hospitable.settings import HospitableSettings
 from integration_hub.connectors.outbound import (
     CALL_TIMEOUT,
+    ClientsPerContext,
     call_failed,
     parse_retry_after,
     timed_call,
@@ -134,28 +134,19 @@ class HospitableApi:
         return answer
 
 
-# A poll gets its context per page: the API (its HTTP client and its limiter) is kept per
-# worker context, so a worker's pages share one client and one limiter.
-_APIS: dict[int, tuple[CallsContext, HospitableApi]] = {}
-_APIS_LOCK = threading.Lock()
-MAX_KEPT = 8  # worker contexts in one process: one, a few in tests
+# A poll gets its context per page: the worker's calls context keys one client (and limiter).
+# HUB_HOSPITABLE_* are the partner's own settings, read when a worker first calls.
+_APIS: ClientsPerContext[HospitableApi] = ClientsPerContext(
+    lambda context: HospitableApi(
+        context.settings, context.secrets, context.engine, HospitableSettings()
+    )
+)
 
 
 def api_for(context: CallsContext) -> HospitableApi:
-    with _APIS_LOCK:
-        kept = _APIS.get(id(context))
-        if kept is not None and kept[0] is context:
-            return kept[1]
-        while len(_APIS) >= MAX_KEPT:  # the oldest context's (tests make many)
-            _APIS.pop(next(iter(_APIS)))[1].close()
-        # HUB_HOSPITABLE_* are the partner's own settings, read when a worker first polls.
-        api = HospitableApi(context.settings, context.secrets, context.engine, HospitableSettings())
-        _APIS[id(context)] = (context, api)
-        return api
+    return _APIS.get(context)
 
 
 def close_apis() -> None:
     """Close every kept client (tests, a worker's shutdown)."""
-    with _APIS_LOCK:
-        while _APIS:
-            _APIS.popitem()[1][1].close()
+    _APIS.close_all()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -46,7 +45,12 @@ from integration_hub.connectors.hostaway import (
     PARTNER,
 )
 from integration_hub.connectors.hostaway.settings import HostawaySettings
-from integration_hub.connectors.outbound import call_failed, parse_retry_after, timed_call
+from integration_hub.connectors.outbound import (
+    ClientsPerContext,
+    call_failed,
+    parse_retry_after,
+    timed_call,
+)
 from integration_hub.connectors.partner import CallsContext
 from integration_hub.connectors.tokens import IssuedToken, TokenStore
 from integration_hub.secrets import SecretSource
@@ -268,20 +272,19 @@ def _answer(response: httpx.Response, operation: str) -> dict[str, Any]:
     return answer
 
 
-_APIS: list[tuple[CallsContext, HostawayApi]] = []
-_APIS_LOCK = threading.Lock()
-MAX_APIS = 8  # a worker has one calls context; tests and CLI commands make a few more
+# A poll gets its context per page: the worker's calls context keys one client (and limiter).
+# HUB_HOSTAWAY_* are the partner's own settings, read when a worker first calls.
+_APIS: ClientsPerContext[HostawayApi] = ClientsPerContext(
+    lambda context: HostawayApi(
+        context.settings, context.secrets, context.engine, HostawaySettings()
+    )
+)
 
 
 def api_for(context: CallsContext) -> HostawayApi:
-    """One client per calls context (a worker's), so polls share its connections and limits."""
-    with _APIS_LOCK:
-        for known, api in _APIS:
-            if known is context:
-                return api
-        # HUB_HOSTAWAY_* are the partner's own settings, read when a worker first calls.
-        api = HostawayApi(context.settings, context.secrets, context.engine, HostawaySettings())
-        _APIS.append((context, api))
-        if len(_APIS) > MAX_APIS:
-            _APIS.pop(0)[1].close()
-        return api
+    return _APIS.get(context)
+
+
+def close_apis() -> None:
+    """Close every kept client (tests, a worker's shutdown)."""
+    _APIS.close_all()

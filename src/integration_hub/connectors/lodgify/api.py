@@ -9,7 +9,6 @@ it fails for good (the next scheduled poll tries again, once someone sets a new 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,12 @@ from sqlalchemy import Engine
 from integration_hub.connectors.call_limits import CallBudget, SharedLimiter, Window, limit_backend
 from integration_hub.connectors.lodgify import API_KEY, NAME
 from integration_hub.connectors.lodgify.settings import LodgifySettings
-from integration_hub.connectors.outbound import call_failed, parse_retry_after, timed_call
+from integration_hub.connectors.outbound import (
+    ClientsPerContext,
+    call_failed,
+    parse_retry_after,
+    timed_call,
+)
 from integration_hub.connectors.partner import CallsContext
 from integration_hub.secrets import SecretSource
 from integration_hub.secrets.instances import instance_secret_name
@@ -99,29 +103,17 @@ class LodgifyApi:
             ) from None  # fmt: skip
 
 
-# Polls get a context per page: the API (its HTTP client and its limiter) is kept per worker
-# context, so a process's pages share one client and one limiter (a 429's pause holds for all
-# of them even with the in-process limit backend).
-_APIS: dict[int, tuple[CallsContext, LodgifyApi]] = {}
-_APIS_LOCK = threading.Lock()
-MAX_KEPT = 8  # worker contexts in one process: one, a few in tests
+# A poll gets its context per page: the worker's calls context keys one client (and limiter).
+# HUB_LODGIFY_* are the partner's own settings, read when a worker first calls.
+_APIS: ClientsPerContext[LodgifyApi] = ClientsPerContext(
+    lambda context: LodgifyApi(context.settings, context.secrets, context.engine, LodgifySettings())
+)
 
 
 def api_for(context: CallsContext) -> LodgifyApi:
-    with _APIS_LOCK:
-        kept = _APIS.get(id(context))
-        if kept is not None and kept[0] is context:
-            return kept[1]
-        while len(_APIS) >= MAX_KEPT:  # the oldest context's (tests make many)
-            _APIS.pop(next(iter(_APIS)))[1].close()
-        # HUB_LODGIFY_* are the partner's own settings, read when a worker first calls.
-        api = LodgifyApi(context.settings, context.secrets, context.engine, LodgifySettings())
-        _APIS[id(context)] = (context, api)
-        return api
+    return _APIS.get(context)
 
 
 def close_apis() -> None:
     """Close every kept client (tests, a worker's shutdown)."""
-    with _APIS_LOCK:
-        while _APIS:
-            _APIS.popitem()[1][1].close()
+    _APIS.close_all()
