@@ -709,7 +709,7 @@ token_locks = Table(
     Column("locked_at", DateTime(timezone=True), nullable=False),
 )
 
-# Call limits shared by every worker when no Redis is configured (connectors/call_limits.py):
+# Call limits shared by every worker when no Redis is configured (connectors/call_limits/database.py):
 # hits per fixed window (`window_seconds` long, `window_start` = epoch // length) and the
 # calls in flight, each with a lease that expires (a killed worker's slot frees itself).
 call_limit_hits = Table(
